@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApplicationFailure } from '@temporalio/activity';
+import { to as copyTo } from 'pg-copy-streams';
+import { inTransaction, quoteIdent, withClient } from '../lib/db';
+import type { ActivityDeps } from './deps';
+
+/**
+ * 上线步骤1 备份旧库: the legacy data exported as it stood before migration — query only, never
+ * deleted or updated — one COPY file per table, each with its row count and SHA-256 in a manifest.
+ * Files and manifest are made read-only; the fallback later proves the legacy data against them.
+ */
+export interface BackupFile {
+  table: string;
+  file: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BackupManifest {
+  runId: string;
+  createdAt: string;
+  dir: string;
+  files: BackupFile[];
+}
+
+const MANIFEST = 'manifest.json';
+
+export function backupActivities(deps: ActivityDeps) {
+  return {
+    async backupLegacy(input: { runId: string }): Promise<BackupManifest> {
+      const dir = path.join(deps.settings.BACKUP_DIR, safeSegment(input.runId), 'legacy');
+      const manifestPath = path.join(dir, MANIFEST);
+      if (fs.existsSync(manifestPath)) {
+        // A retry after the manifest was written: the backup is complete, prove it rather than redo it.
+        const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as BackupManifest;
+        await verifyBackup(manifest);
+        return manifest;
+      }
+      fs.mkdirSync(dir, { recursive: true });
+      const files: BackupFile[] = [];
+      await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
+        // One snapshot for all tables, so the backup is consistent across them.
+        inTransaction(
+          client,
+          async () => {
+            for (const table of deps.mapping.tables) {
+              const file = path.join(dir, `${table.source.table}.copy`);
+              const tmp = `${file}.partial`;
+              const hash = createHash('sha256');
+              let rows = 0;
+              let bytes = 0;
+              const tap = new Transform({
+                transform(chunk: Buffer, _enc, done) {
+                  hash.update(chunk);
+                  bytes += chunk.length;
+                  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+                  done(null, chunk);
+                },
+              });
+              const sql = `COPY (SELECT * FROM ${quoteIdent(table.source.table)} ORDER BY ${quoteIdent(table.source.key)}) TO STDOUT`;
+              await pipeline(client.query(copyTo(sql)), tap, fs.createWriteStream(tmp));
+              if (fs.existsSync(file)) fs.chmodSync(file, 0o644);
+              fs.renameSync(tmp, file);
+              fs.chmodSync(file, 0o444);
+              files.push({ table: table.source.table, file, rows, bytes, sha256: hash.digest('hex') });
+              deps.logger.info({ table: table.source.table, rows, bytes }, 'legacy table backed up');
+            }
+          },
+          'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+        ),
+      );
+      const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files };
+      fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2), { mode: 0o444 });
+      return manifest;
+    },
+  };
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+async function verifyBackup(manifest: BackupManifest): Promise<void> {
+  for (const f of manifest.files) {
+    const actual = fs.existsSync(f.file) ? await sha256File(f.file) : 'missing';
+    if (actual !== f.sha256) {
+      throw ApplicationFailure.nonRetryable(
+        `backup file ${f.file} does not match its manifest (expected sha256 ${f.sha256}, found ${actual})`,
+        'BackupTampered',
+      );
+    }
+  }
+}
+
+/** Run ids become folder names: refuse anything that could climb out of the backup directory. */
+function safeSegment(id: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
+    throw ApplicationFailure.nonRetryable(`run id "${id}" cannot name a backup folder (letters, digits, . _ - only)`, 'BadRunId');
+  }
+  return id;
+}

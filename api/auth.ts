@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Pool } from 'pg';
+import { hashToken, Role } from '../lib/runbook-db';
+import { sendProblem } from './problems';
+
+/**
+ * Bearer-token authentication against hashed tokens in the runbook database, role checks per route
+ * (route config `roles`), and the audit trail: every state-changing request is recorded with who,
+ * what, which run, from where, and the outcome — refused ones included.
+ */
+export interface Actor {
+  name: string;
+  role: Role;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor?: Actor;
+  }
+  interface FastifyContextConfig {
+    /** roles allowed on the route; absent = public (health only) */
+    roles?: readonly Role[];
+    /** the audit trail's name for the action */
+    action?: string;
+  }
+}
+
+export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }) {
+  const { pool } = opts;
+
+  app.addHook('onRequest', async (request, reply) => {
+    const roles = request.routeOptions.config.roles;
+    if (!roles) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) return sendProblem(reply, 401, 'Unauthenticated', 'send "Authorization: Bearer <token>"; tokens are issued with npm run token');
+    const { rows } = await pool.query<{ user_name: string; role: Role }>(
+      'SELECT user_name, role FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL',
+      [hashToken(match[1])],
+    );
+    if (!rows.length) return sendProblem(reply, 401, 'Unauthenticated', 'the bearer token is unknown or revoked');
+    request.actor = { name: rows[0].user_name, role: rows[0].role };
+    if (request.actor.role !== 'admin' && !roles.includes(request.actor.role)) {
+      return sendProblem(reply, 403, 'Forbidden', `role ${request.actor.role} may not ${request.routeOptions.config.action ?? 'do this'}; allowed: ${roles.join(', ')}`);
+    }
+  });
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+    const params = (request.params ?? {}) as Record<string, string>;
+    const status = reply.statusCode;
+    await pool
+      .query(
+        `INSERT INTO audit_log (actor, role, action, run_id, source_ip, request_id, status_code, outcome, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          request.actor?.name ?? null,
+          request.actor?.role ?? null,
+          request.routeOptions.config.action ?? `${request.method} ${request.routeOptions.url ?? request.url}`,
+          params.workflowId ?? null,
+          request.ip,
+          request.id,
+          status,
+          status < 400 ? 'ok' : status < 500 ? 'refused' : 'error',
+          JSON.stringify({ params }),
+        ],
+      )
+      .catch((err) => request.log.error({ err }, 'audit trail write failed'));
+  });
+});

@@ -1,0 +1,37 @@
+import { Client, Connection } from '@temporalio/client';
+import { Pool } from 'pg';
+import { ensureDatabase, withClient } from '../lib/db';
+import { ensureRunbookSchema } from '../lib/runbook-db';
+import { loadSettings } from '../lib/settings';
+import { buildApp } from './app';
+
+/** The API process: HTTP on API_HOST:API_PORT, talking to Temporal and the runbook database. */
+async function main(): Promise<void> {
+  const settings = loadSettings();
+  await ensureDatabase(settings.RUNBOOK_DATABASE_URL);
+  await withClient(settings.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
+  const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+  const pool = new Pool({ connectionString: settings.RUNBOOK_DATABASE_URL, max: 10 });
+  const app = await buildApp({
+    temporal,
+    pool,
+    taskQueue: settings.TASK_QUEUE,
+    uiBaseUrl: process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
+    logLevel: settings.LOG_LEVEL,
+  });
+  const close = async () => {
+    await app.close();
+    await pool.end();
+    await connection.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
+  await app.listen({ host: settings.API_HOST, port: settings.API_PORT });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

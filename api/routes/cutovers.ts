@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { Client, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import {
+  CutoverInput,
+  cutoverStateQuery,
+  decideGateSignal,
+  GATES,
+  GateName,
+} from '../../workflows/cutover-messages';
+import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
+import { ProblemError } from '../problems';
+
+/** 割接 cutover runs: start one, read its state, decide its gates. */
+export interface CutoverRoutesOptions {
+  temporal: Client;
+  taskQueue: string;
+  uiBaseUrl: string;
+}
+
+const workflowIdPattern = '^cutover-[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+
+export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverRoutesOptions) {
+  const { temporal, taskQueue, uiBaseUrl } = opts;
+  const uiLink = (workflowId: string) => `${uiBaseUrl}/namespaces/${temporal.options.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+
+  async function describe(workflowId: string): Promise<WorkflowExecutionDescription> {
+    try {
+      const d = await temporal.workflow.getHandle(workflowId).describe();
+      if (d.type !== 'cutover') throw new WorkflowNotFoundError('not a cutover', workflowId, undefined);
+      return d;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ProblemError(404, 'Unknown run', `no cutover run with id ${workflowId}`, 'workflowId');
+      throw err;
+    }
+  }
+
+  app.post<{ Body: { mode: CutoverInput['mode']; runId?: string } }>(
+    '/cutovers',
+    {
+      config: { roles: ['operator'], action: 'start cutover' },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['mode'],
+          properties: {
+            mode: { type: 'string', enum: ['rehearsal', 'live'], description: '彩排 rehearsal or 正式 live' },
+            runId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { mode } = request.body;
+      const runId = request.body.runId ?? `${mode}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
+      const workflowId = `cutover-${runId}`;
+      const input: CutoverInput = { runId, mode, requestedBy: request.actor!.name };
+      try {
+        await temporal.workflow.start('cutover', {
+          workflowId,
+          taskQueue,
+          args: [input],
+          memo: { requestedBy: input.requestedBy, mode },
+          staticSummary: `割接 Cutover ${runId} · ${mode === 'live' ? '正式 live' : '彩排 rehearsal'} · started by ${input.requestedBy}`,
+          typedSearchAttributes: [
+            { key: RunbookKind, value: 'cutover' },
+            { key: RunbookPhase, value: 'plan' },
+            { key: RunbookStatus, value: 'running' },
+          ],
+        });
+      } catch (err) {
+        if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') {
+          throw new ProblemError(409, 'Run exists', `a cutover with runId ${runId} was already started`, 'runId');
+        }
+        throw err;
+      }
+      request.log.info({ workflowId, runId, mode }, 'cutover started');
+      return reply.code(201).send({ workflowId, runId, ui: uiLink(workflowId) });
+    },
+  );
+
+  app.get<{ Params: { workflowId: string } }>(
+    '/cutovers/:workflowId',
+    {
+      config: { roles: ['viewer', 'operator', 'approver'] },
+      schema: { params: { type: 'object', properties: { workflowId: { type: 'string', pattern: workflowIdPattern } } } },
+    },
+    async (request) => {
+      const { workflowId } = request.params;
+      const d = await describe(workflowId);
+      const state = await temporal.workflow.getHandle(workflowId).query(cutoverStateQuery);
+      return { workflowId, execution: d.status.name, ui: uiLink(workflowId), ...state };
+    },
+  );
+
+  app.post<{ Params: { workflowId: string; gate: GateName }; Body: { decision: 'approve' | 'reject'; reason?: string } }>(
+    '/cutovers/:workflowId/gates/:gate/decision',
+    {
+      config: { roles: ['approver'], action: 'decide gate' },
+      schema: {
+        params: {
+          type: 'object',
+          properties: { workflowId: { type: 'string', pattern: workflowIdPattern }, gate: { type: 'string', maxLength: 64 } },
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['decision'],
+          properties: {
+            decision: { type: 'string', enum: ['approve', 'reject'] },
+            reason: { type: 'string', maxLength: 2000 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { workflowId, gate } = request.params;
+      if (!(GATES as readonly string[]).includes(gate)) {
+        throw new ProblemError(404, 'Unknown gate', `gate "${gate}" does not exist; cutover gates: ${GATES.join(', ')}`, 'gate');
+      }
+      const d = await describe(workflowId);
+      if (d.status.name !== 'RUNNING') {
+        throw new ProblemError(409, 'Run finished', `run ${workflowId} is ${d.status.name.toLowerCase()}; it takes no more decisions`, 'workflowId');
+      }
+      if (d.memo?.requestedBy === request.actor!.name) {
+        throw new ProblemError(403, 'Four-eyes rule', `${request.actor!.name} started this run and cannot decide its gates`);
+      }
+      await temporal.workflow.getHandle(workflowId).signal(decideGateSignal, {
+        gate,
+        decision: request.body.decision,
+        actor: request.actor!.name,
+        reason: request.body.reason,
+      });
+      request.log.info({ workflowId, gate, decision: request.body.decision }, 'gate decision sent');
+      return reply.code(202).send({ workflowId, gate, decision: request.body.decision, status: 'sent', ui: uiLink(workflowId) });
+    },
+  );
+}

@@ -1,0 +1,9 @@
+/** Integration tests share one Temporal dev server and one PostgreSQL: run them in band (npm test). */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  testTimeout: 120000,
+};

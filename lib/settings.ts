@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import path from 'node:path';
+
+/**
+ * Process settings come from the environment, validated once at start-up so that a typo in a
+ * variable fails the process with the variable's name instead of surfacing later as a stack trace.
+ * Connection strings live only here and in activity code: they are never passed to workflows,
+ * so they never reach workflow history.
+ */
+const repoRoot = path.resolve(__dirname, '..');
+
+const schema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TASK_QUEUE: z.string().min(1).default('cutover'),
+  LEGACY_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_legacy'),
+  TARGET_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_target'),
+  RUNBOOK_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_runbook'),
+  MAPPING_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'mapping.json')),
+  BACKUP_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'backups')),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Settings = z.infer<typeof schema>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid environment settings — ${problems}`);
+  }
+  return parsed.data;
+}
+
+/** A connection string with its password replaced, for logs and reports. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

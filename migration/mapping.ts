@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The declarative mapping (字段关系对照表 + 基础代码对照表): which legacy table feeds which target
+ * table, column by column, and which code-value table converts a column on the way.
+ * Everything is checked at load so that a bad mapping stops the run before any row moves.
+ */
+
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (a-z, 0-9, _; at most 63 chars)');
+
+export const COLUMN_TYPES = ['text', 'numeric', 'integer', 'bigint', 'date', 'timestamp', 'timestamptz', 'boolean'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+const columnSchema = z.object({
+  target: identifier,
+  type: z.enum(COLUMN_TYPES),
+  source: identifier,
+  codeTable: identifier.optional(),
+  required: z.boolean().default(false),
+});
+
+const tableSchema = z.object({
+  name: identifier,
+  title: z.string().min(1),
+  category: z.enum(['entity', 'history', 'approval']),
+  source: z.object({ table: identifier, key: identifier }),
+  target: z.object({ table: identifier }),
+  columns: z.array(columnSchema).min(1),
+});
+
+const mappingFileSchema = z.object({
+  description: z.string().optional(),
+  codeTables: z.record(identifier, z.object({ file: z.string().min(1), title: z.string().min(1) })),
+  tables: z.array(tableSchema).min(1),
+});
+
+export type ColumnMapping = z.infer<typeof columnSchema>;
+export type TableMapping = z.infer<typeof tableSchema>;
+
+export interface CodeTable {
+  name: string;
+  title: string;
+  /** legacy value → target value */
+  values: Map<string, string>;
+}
+
+export interface Mapping {
+  tables: TableMapping[];
+  codeTables: Map<string, CodeTable>;
+}
+
+export class MappingError extends Error {
+  constructor(file: string, problems: string[]) {
+    super(`invalid mapping ${file}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'MappingError';
+  }
+}
+
+/** The seed's load order: entity data first, then history business, then approval data. */
+const CATEGORY_ORDER = { entity: 0, history: 1, approval: 2 } as const;
+
+export function loadMapping(file: string): Mapping {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MappingError(file, [`cannot read JSON: ${(err as Error).message}`]);
+  }
+  const parsed = mappingFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new MappingError(
+      file,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  const problems: string[] = [];
+  const codeTables = new Map<string, CodeTable>();
+  for (const [name, spec] of Object.entries(parsed.data.codeTables)) {
+    const csvPath = path.resolve(path.dirname(file), spec.file);
+    try {
+      codeTables.set(name, { name, title: spec.title, values: parseCodeTableCsv(fs.readFileSync(csvPath, 'utf8'), csvPath) });
+    } catch (err) {
+      problems.push(`codeTables.${name}: ${(err as Error).message}`);
+    }
+  }
+  const tableNames = new Set<string>();
+  parsed.data.tables.forEach((t, ti) => {
+    const where = `tables.${ti} (${t.name})`;
+    if (tableNames.has(t.name)) problems.push(`${where}: duplicate table name`);
+    tableNames.add(t.name);
+    const targets = new Set<string>();
+    for (const c of t.columns) {
+      if (targets.has(c.target)) problems.push(`${where}.columns.${c.target}: duplicate target column`);
+      targets.add(c.target);
+      if (c.codeTable && !parsed.data.codeTables[c.codeTable]) {
+        problems.push(`${where}.columns.${c.target}.codeTable: unknown code table "${c.codeTable}"`);
+      }
+    }
+    const keyColumn = t.columns.find((c) => c.source === t.source.key);
+    if (!keyColumn) problems.push(`${where}.source.key: "${t.source.key}" is not mapped by any column`);
+    else if (!keyColumn.required) problems.push(`${where}.source.key: key column "${t.source.key}" must be required`);
+  });
+  if (problems.length) throw new MappingError(file, problems);
+  const tables = [...parsed.data.tables].sort((a, b) => CATEGORY_ORDER[a.category] - CATEGORY_ORDER[b.category]);
+  return { tables, codeTables };
+}
+
+function parseCodeTableCsv(text: string, file: string): Map<string, string> {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines[0]?.trim() !== 'legacy,target,label') {
+    throw new Error(`${file}: first line must be the header "legacy,target,label"`);
+  }
+  const values = new Map<string, string>();
+  lines.slice(1).forEach((line, i) => {
+    const [legacy, target] = line.split(',');
+    if (!legacy || !target) throw new Error(`${file}:${i + 2}: expected "legacy,target,label"`);
+    if (values.has(legacy)) throw new Error(`${file}:${i + 2}: legacy value "${legacy}" listed twice`);
+    values.set(legacy, target);
+  });
+  return values;
+}
+
+export function findTable(mapping: Mapping, name: string): TableMapping {
+  const table = mapping.tables.find((t) => t.name === name);
+  if (!table) throw new Error(`unknown table "${name}"; the mapping has: ${mapping.tables.map((t) => t.name).join(', ')}`);
+  return table;
+}
+
+export function keyColumn(table: TableMapping): ColumnMapping {
+  return table.columns.find((c) => c.source === table.source.key)!;
+}

@@ -1,0 +1,55 @@
+import type { Client } from 'pg';
+import { quoteIdent } from '../lib/db';
+import type { Mapping, TableMapping } from './mapping';
+import { keyColumn } from './mapping';
+
+/**
+ * The target tables the mapping owns, generated from the mapping itself, plus the engine's own
+ * bookkeeping: the quarantine (rows that could not be loaded, with the reason) and the chunk ledger
+ * (which key ranges are done, so that a retried chunk replaces its own rows and nothing else).
+ */
+export function targetTableDdl(table: TableMapping): string {
+  const key = keyColumn(table).target;
+  const cols = table.columns.map(
+    (c) => `${quoteIdent(c.target)} ${c.type}${c.required ? ' NOT NULL' : ''}${c.target === key ? ' PRIMARY KEY' : ''}`,
+  );
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${cols.join(',\n  ')}\n)`;
+}
+
+export const CONTROL_DDL = [
+  `CREATE TABLE IF NOT EXISTS migration_quarantine (
+     id bigserial PRIMARY KEY,
+     run_id text NOT NULL,
+     table_name text NOT NULL,
+     chunk_id text NOT NULL,
+     source_key text,
+     rule text NOT NULL,
+     detail text NOT NULL,
+     raw_row jsonb NOT NULL,
+     quarantined_at timestamptz NOT NULL DEFAULT now()
+   )`,
+  `CREATE INDEX IF NOT EXISTS migration_quarantine_chunk ON migration_quarantine (table_name, chunk_id)`,
+  `CREATE TABLE IF NOT EXISTS migration_chunk (
+     table_name text NOT NULL,
+     chunk_id text NOT NULL,
+     run_id text NOT NULL,
+     key_from text,
+     key_to text,
+     rows_read bigint NOT NULL,
+     rows_loaded bigint NOT NULL,
+     rows_quarantined bigint NOT NULL,
+     finished_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (table_name, chunk_id)
+   )`,
+];
+
+export async function ensureTargetSchema(client: Client, mapping: Mapping): Promise<void> {
+  // Concurrent chunks of one run may all try this at once; the advisory lock serialises the DDL.
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-cutover-target-ddl']);
+  try {
+    for (const ddl of CONTROL_DDL) await client.query(ddl);
+    for (const table of mapping.tables) await client.query(targetTableDdl(table));
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['jm-cutover-target-ddl']);
+  }
+}

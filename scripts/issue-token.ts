@@ -1,0 +1,21 @@
+import { ensureDatabase, withClient } from '../lib/db';
+import { ensureRunbookSchema, issueToken, Role } from '../lib/runbook-db';
+import { loadSettings } from '../lib/settings';
+
+/** Admin command: npm run token -- <user> <role>. Prints the new bearer token once; only its hash is kept. */
+async function main() {
+  const [user, role] = process.argv.slice(2);
+  if (!user || !role) throw new Error('usage: npm run token -- <user> <viewer|operator|approver|admin>');
+  const settings = loadSettings();
+  await ensureDatabase(settings.RUNBOOK_DATABASE_URL);
+  const token = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
+    await ensureRunbookSchema(c);
+    return issueToken(c, user, role as Role);
+  });
+  process.stdout.write(token + '\n');
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});

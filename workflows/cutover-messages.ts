@@ -1,0 +1,81 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+/**
+ * The cutover's contract with the outside world (API, CLI, tests): its input, the state it reports,
+ * and the gate decision it accepts. Kept apart from the workflow so clients import no workflow code.
+ */
+export type RunMode = 'rehearsal' | 'live';
+
+export interface CutoverInput {
+  runId: string;
+  mode: RunMode;
+  /** user name of the operator who started the run; may not approve its own go/no-go gate (four-eyes) */
+  requestedBy: string;
+}
+
+export type StepKey = 'plan' | 'backup' | 'migrate' | 'verify' | 'go-no-go';
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected';
+
+export interface StepState {
+  key: StepKey;
+  title: string;
+  status: StepStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  detail?: string;
+}
+
+export const GATES = ['go-no-go'] as const;
+export type GateName = (typeof GATES)[number];
+
+export interface GateDecision {
+  gate: GateName;
+  decision: 'approve' | 'reject';
+  actor: string;
+  reason?: string;
+}
+
+export interface DecisionRecord extends GateDecision {
+  at: string;
+  accepted: boolean;
+  /** why a decision was not accepted (wrong gate state, four-eyes rule …) */
+  refusal?: string;
+}
+
+export interface GateState {
+  name: GateName;
+  title: string;
+  status: 'waiting' | 'open' | 'approved' | 'rejected';
+  decidedBy?: string;
+  decidedAt?: string;
+  reason?: string;
+}
+
+export type RunStatus = 'running' | 'waiting_approval' | 'completed' | 'rejected' | 'failed';
+
+export interface TableOutcome {
+  table: string;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  quarantinedByRule: Record<string, number>;
+  durationMs: number;
+  countsReconciled?: boolean;
+}
+
+export interface CutoverState {
+  runId: string;
+  mode: RunMode;
+  requestedBy: string;
+  status: RunStatus;
+  phase: StepKey | 'finished';
+  steps: StepState[];
+  gates: GateState[];
+  decisions: DecisionRecord[];
+  tables: TableOutcome[];
+  backup?: { dir: string; files: number; rows: number };
+  failure?: string;
+}
+
+export const decideGateSignal = defineSignal<[GateDecision]>('decideGate');
+export const cutoverStateQuery = defineQuery<CutoverState>('state');

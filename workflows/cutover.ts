@@ -1,0 +1,184 @@
+import {
+  ActivityOptions,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  CutoverInput,
+  CutoverState,
+  cutoverStateQuery,
+  decideGateSignal,
+  GateDecision,
+  GateState,
+  RunStatus,
+  StepKey,
+  StepState,
+} from './cutover-messages';
+import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
+
+/**
+ * 系统上线 · the go-live cutover: back up the legacy data, migrate, verify, then wait for the
+ * business approvers' go/no-go. Every side effect is an activity; this function only decides order.
+ */
+
+const STEP_TITLES: Record<StepKey, string> = {
+  plan: '迁移计划 Plan tables',
+  backup: '备份旧库 Back up legacy data',
+  migrate: '数据迁移 Migrate',
+  verify: '迁移结果验证 Verify counts',
+  'go-no-go': '上线决策 Go/no-go approval',
+};
+const STEP_ORDER: StepKey[] = ['plan', 'backup', 'migrate', 'verify', 'go-no-go'];
+
+const BASE_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
+};
+
+/** A proxy per call, so each activity carries its own summary line in the Web UI. */
+function step(key: StepKey, note?: string): Activities {
+  const n = STEP_ORDER.indexOf(key) + 1;
+  return proxyActivities<Activities>({
+    ...BASE_OPTIONS,
+    summary: `Step ${n}/${STEP_ORDER.length} · ${STEP_TITLES[key]}${note ? ' · ' + note : ''}`,
+  });
+}
+
+export async function cutover(input: CutoverInput): Promise<CutoverState> {
+  const now = () => new Date().toISOString(); // replay-safe: the SDK makes Date deterministic in workflows
+  const state: CutoverState = {
+    runId: input.runId,
+    mode: input.mode,
+    requestedBy: input.requestedBy,
+    status: 'running',
+    phase: 'plan',
+    steps: STEP_ORDER.map((key) => ({ key, title: STEP_TITLES[key], status: 'pending' })),
+    gates: [{ name: 'go-no-go', title: STEP_TITLES['go-no-go'], status: 'waiting' }],
+    decisions: [],
+    tables: [],
+  };
+
+  setHandler(cutoverStateQuery, () => state);
+  setHandler(decideGateSignal, (d: GateDecision) => {
+    const gate = state.gates.find((g) => g.name === d.gate);
+    const refusal = !gate
+      ? `unknown gate "${d.gate}"`
+      : gate.status !== 'open'
+        ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
+        : d.actor === input.requestedBy
+          ? `four-eyes rule: ${d.actor} started this run and cannot decide its go/no-go gate`
+          : undefined;
+    state.decisions.push({ ...d, at: now(), accepted: !refusal, refusal });
+    if (refusal || !gate) return;
+    gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
+    gate.decidedBy = d.actor;
+    gate.decidedAt = now();
+    gate.reason = d.reason;
+  });
+
+  const stepState = (key: StepKey): StepState => state.steps.find((s) => s.key === key)!;
+  const publish = () => {
+    upsertSearchAttributes([
+      { key: RunbookKind, value: 'cutover' },
+      { key: RunbookPhase, value: state.phase },
+      { key: RunbookStatus, value: state.status },
+    ]);
+    setCurrentDetails(renderChecklist(state));
+  };
+  const begin = (key: StepKey, status: RunStatus = 'running') => {
+    Object.assign(stepState(key), { status: 'running', startedAt: now() });
+    state.phase = key;
+    state.status = status;
+    publish();
+  };
+  const finish = (key: StepKey, status: StepState['status'], detail?: string) => {
+    Object.assign(stepState(key), { status, finishedAt: now(), detail });
+    publish();
+  };
+  const end = async (status: RunStatus, failure?: string): Promise<CutoverState> => {
+    state.status = status;
+    state.phase = 'finished';
+    state.failure = failure;
+    publish();
+    await condition(allHandlersFinished);
+    return state;
+  };
+
+  begin('plan');
+  const tables = await step('plan').listTables();
+  finish('plan', 'done', tables.join(', '));
+
+  begin('backup');
+  const backup = await step('backup').backupLegacy({ runId: input.runId });
+  state.backup = {
+    dir: backup.dir,
+    files: backup.files.length,
+    rows: backup.files.reduce((n, f) => n + f.rows, 0),
+  };
+  finish('backup', 'done', `${state.backup.rows} rows in ${state.backup.files} files`);
+
+  begin('migrate');
+  for (const table of tables) {
+    const r = await step('migrate', table).migrateTable({ runId: input.runId, table });
+    state.tables.push({ ...r });
+    publish();
+  }
+  const moved = state.tables.reduce((n, t) => n + t.rowsLoaded, 0);
+  const held = state.tables.reduce((n, t) => n + t.rowsQuarantined, 0);
+  finish('migrate', 'done', `${moved} rows loaded, ${held} quarantined`);
+
+  begin('verify');
+  const counts = await step('verify').verifyCounts({ tables });
+  for (const c of counts) {
+    const t = state.tables.find((x) => x.table === c.table);
+    if (t) t.countsReconciled = c.ok;
+  }
+  const bad = counts.filter((c) => !c.ok);
+  if (bad.length) {
+    const detail = bad.map((c) => `${c.table}: source ${c.source} ≠ loaded ${c.loaded} + quarantined ${c.quarantined}`).join('; ');
+    finish('verify', 'failed', detail);
+    return end('failed', `record counts do not reconcile — ${detail}`);
+  }
+  finish('verify', 'done', `${counts.length} tables reconcile: source = loaded + quarantined`);
+
+  const gate = state.gates[0];
+  gate.status = 'open';
+  begin('go-no-go', 'waiting_approval');
+  await condition(() => gate.status !== 'open');
+  // The signal handler changed the status while we waited; TypeScript cannot see that.
+  const outcome = gate.status as GateState['status'];
+  if (outcome === 'rejected') {
+    finish('go-no-go', 'rejected', `rejected by ${gate.decidedBy}: ${gate.reason ?? ''}`);
+    return end('rejected');
+  }
+  finish('go-no-go', 'done', `approved by ${gate.decidedBy}`);
+  return end('completed');
+}
+
+const ICON: Record<StepState['status'], string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗' };
+
+/** The live checklist shown as the workflow's current details in the Temporal Web UI. */
+function renderChecklist(state: CutoverState): string {
+  const lines = [
+    `### 割接 Cutover ${state.runId} (${state.mode === 'live' ? '正式 live' : '彩排 rehearsal'}) — ${state.status}`,
+    '',
+    ...state.steps.map((s) => `- ${ICON[s.status]} ${s.title}${s.detail ? ` — ${s.detail}` : ''}`),
+  ];
+  const open = state.gates.filter((g) => g.status === 'open');
+  if (open.length) {
+    lines.push('', `**待审批 Pending approval:** ${open.map((g) => g.title).join(', ')} (started by ${state.requestedBy}; another approver must decide)`);
+  }
+  if (state.tables.length) {
+    lines.push('', '| table | read | loaded | quarantined |', '|---|---:|---:|---:|');
+    for (const t of state.tables) lines.push(`| ${t.table} | ${t.rowsRead} | ${t.rowsLoaded} | ${t.rowsQuarantined} |`);
+  }
+  lines.push('', `_workflow ${workflowInfo().workflowId}_`);
+  return lines.join('\n');
+}

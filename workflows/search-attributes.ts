@@ -1,0 +1,6 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Custom search attributes, registered by scripts/temporal-dev.sh; ops filter runs by them in the Web UI. */
+export const RunbookKind = defineSearchAttributeKey('RunbookKind', SearchAttributeType.KEYWORD);
+export const RunbookPhase = defineSearchAttributeKey('RunbookPhase', SearchAttributeType.KEYWORD);
+export const RunbookStatus = defineSearchAttributeKey('RunbookStatus', SearchAttributeType.KEYWORD);
