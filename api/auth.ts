@@ -46,8 +46,10 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
     }
   });
 
-  app.addHook('onResponse', async (request: FastifyRequest, reply) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+  // onSend, not onResponse: the row is written before the client hears the outcome, so a caller
+  // that got an answer can rely on the trail already holding it.
+  app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return payload;
     const params = (request.params ?? {}) as Record<string, string>;
     const status = reply.statusCode;
     await pool
@@ -67,5 +69,6 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
         ],
       )
       .catch((err) => request.log.error({ err }, 'audit trail write failed'));
+    return payload;
   });
 });

@@ -1,0 +1,155 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { Pool } from 'pg';
+import { buildApp } from '../../api/app';
+import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
+import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
+import { loadSettings, Settings } from '../../lib/settings';
+
+/**
+ * One isolated copy of the product for a test file: its own legacy, target and runbook databases,
+ * its own task queue on the shared Temporal dev server, a real worker process, and the real API
+ * listening on a loopback port. Everything it creates, it drops.
+ */
+const REPO = path.resolve(__dirname, '..', '..');
+const PG = process.env.TEST_PG_URL_BASE ?? 'postgres://postgres@127.0.0.1:5432';
+
+export class TestStack {
+  readonly id = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  readonly settings: Settings;
+  readonly backupDir: string;
+  private worker?: ChildProcess;
+  private workerLog = '';
+  app!: FastifyInstance;
+  baseUrl = '';
+  temporal!: Client;
+  private connection!: Connection;
+  private pool!: Pool;
+
+  constructor(overrides: Record<string, string> = {}) {
+    this.backupDir = fs.mkdtempSync(path.join(os.tmpdir(), `jm-backup-${this.id}-`));
+    this.settings = loadSettings({
+      LEGACY_DATABASE_URL: `${PG}/${this.id}_legacy`,
+      TARGET_DATABASE_URL: `${PG}/${this.id}_target`,
+      RUNBOOK_DATABASE_URL: `${PG}/${this.id}_runbook`,
+      TASK_QUEUE: `test-${this.id}`,
+      BACKUP_DIR: this.backupDir,
+      LOG_LEVEL: 'warn',
+      ...overrides,
+    });
+  }
+
+  async start(): Promise<void> {
+    const s = this.settings;
+    for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL]) await ensureDatabase(url);
+    await withClient(s.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
+    this.connection = await Connection.connect({ address: s.TEMPORAL_ADDRESS });
+    this.temporal = new Client({ connection: this.connection, namespace: s.TEMPORAL_NAMESPACE });
+    this.pool = new Pool({ connectionString: s.RUNBOOK_DATABASE_URL, max: 4 });
+    this.app = await buildApp({
+      temporal: this.temporal,
+      pool: this.pool,
+      taskQueue: s.TASK_QUEUE,
+      uiBaseUrl: 'http://127.0.0.1:8233',
+      logLevel: 'warn',
+    });
+    await this.app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = this.app.server.address() as { port: number };
+    this.baseUrl = `http://127.0.0.1:${addr.port}`;
+  }
+
+  /** Starts the real worker entry point (worker/main.ts) as a child process and waits until it polls. */
+  async startWorker(): Promise<void> {
+    const env = { ...process.env, ...Object.fromEntries(Object.entries(this.settings).map(([k, v]) => [k, String(v)])), LOG_LEVEL: 'info' };
+    // `node --import tsx` keeps the worker one process, so a kill signal reaches the worker itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'worker', 'main.ts')], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.worker = child;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker did not become ready in 90 s:\n${this.workerLog.slice(-3000)}`)), 90000);
+      const onData = (d: Buffer) => {
+        this.workerLog += d.toString();
+        if (this.workerLog.includes('worker ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`worker exited with ${code} before it was ready:\n${this.workerLog.slice(-3000)}`));
+      });
+    });
+    child.removeAllListeners('exit');
+  }
+
+  /** Kills the worker process the hard way (no graceful shutdown), as a crash or an OOM kill would. */
+  async killWorker(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.worker;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+    this.worker = undefined;
+  }
+
+  workerOutput(): string {
+    return this.workerLog;
+  }
+
+  async token(user: string, role: Role): Promise<string> {
+    return withClient(this.settings.RUNBOOK_DATABASE_URL, (c) => issueToken(c, user, role));
+  }
+
+  async http(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; body: any; contentType: string }> {
+    const res = await fetch(this.baseUrl + url, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON: keep the text for the assertion message */
+    }
+    return { status: res.status, body: parsed, contentType: res.headers.get('content-type') ?? '' };
+  }
+
+  async stop(): Promise<void> {
+    await this.killWorker('SIGTERM');
+    await this.app?.close();
+    await this.pool?.end();
+    await this.connection?.close();
+    const s = this.settings;
+    for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL]) await dropDatabase(url);
+    fs.rmSync(this.backupDir, { recursive: true, force: true, maxRetries: 2 });
+  }
+}
+
+/** Polls fn until it returns a truthy value or the time runs out (then throws with the last value seen). */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 60000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
