@@ -1,4 +1,3 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { Pool } from 'pg';
 import { buildApp } from '../../api/app';
+import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
 import { loadSettings, Settings } from '../../lib/settings';
@@ -16,15 +16,13 @@ import { loadSettings, Settings } from '../../lib/settings';
  * its own task queue on the shared Temporal dev server, a real worker process, and the real API
  * listening on a loopback port. Everything it creates, it drops.
  */
-const REPO = path.resolve(__dirname, '..', '..');
 const PG = process.env.TEST_PG_URL_BASE ?? 'postgres://postgres@127.0.0.1:5432';
 
 export class TestStack {
   readonly id = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   readonly settings: Settings;
   readonly backupDir: string;
-  private worker?: ChildProcess;
-  private workerLog = '';
+  private worker?: RunningProcess;
   app!: FastifyInstance;
   baseUrl = '';
   temporal!: Client;
@@ -65,42 +63,13 @@ export class TestStack {
 
   /** Starts the real worker entry point (worker/main.ts) as a child process and waits until it polls. */
   async startWorker(): Promise<void> {
-    const env = { ...process.env, ...Object.fromEntries(Object.entries(this.settings).map(([k, v]) => [k, String(v)])), LOG_LEVEL: 'info' };
-    // `node --import tsx` keeps the worker one process, so a kill signal reaches the worker itself.
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'worker', 'main.ts')], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.worker = child;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker did not become ready in 90 s:\n${this.workerLog.slice(-3000)}`)), 90000);
-      const onData = (d: Buffer) => {
-        this.workerLog += d.toString();
-        if (this.workerLog.includes('worker ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`worker exited with ${code} before it was ready:\n${this.workerLog.slice(-3000)}`));
-      });
-    });
-    child.removeAllListeners('exit');
+    this.worker = await startEntryPoint({ entry: 'worker/main.ts', env: settingsEnv(this.settings, { LOG_LEVEL: 'info' }), readyText: 'worker ready' });
   }
 
   /** Kills the worker process the hard way (no graceful shutdown), as a crash or an OOM kill would. */
   async killWorker(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.worker;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
+    await this.worker?.stop(signal);
     this.worker = undefined;
-  }
-
-  workerOutput(): string {
-    return this.workerLog;
   }
 
   async token(user: string, role: Role): Promise<string> {

@@ -1,0 +1,74 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+/**
+ * Starts one of the product's own TypeScript entry points (worker, API) as a child process and waits
+ * for its ready line. `node --import tsx` keeps it a single process, so a signal reaches it directly
+ * (the tsx CLI would put a wrapper process in between).
+ */
+export interface RunningProcess {
+  child: ChildProcess;
+  output: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+const REPO = path.resolve(__dirname, '..');
+
+export async function startEntryPoint(opts: {
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  readyText: string;
+  timeoutMs?: number;
+  onOutput?: (text: string) => void;
+}): Promise<RunningProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, opts.entry)], {
+    env: opts.env,
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const onData = (d: Buffer) => {
+    const text = d.toString();
+    log += text;
+    if (log.length > 200_000) log = log.slice(-100_000);
+    opts.onOutput?.(text);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  await new Promise<void>((resolve, reject) => {
+    const timeoutMs = opts.timeoutMs ?? 90_000;
+    const timer = setInterval(() => {
+      if (log.includes(opts.readyText)) done();
+    }, 50);
+    const deadline = setTimeout(() => fail(new Error(`${opts.entry} was not ready within ${timeoutMs / 1000} s:\n${log.slice(-3000)}`)), timeoutMs);
+    const onExit = (code: number | null) => fail(new Error(`${opts.entry} exited with ${code} before it was ready:\n${log.slice(-3000)}`));
+    child.once('exit', onExit);
+    function done() {
+      clearInterval(timer);
+      clearTimeout(deadline);
+      child.off('exit', onExit);
+      resolve();
+    }
+    function fail(err: Error) {
+      clearInterval(timer);
+      clearTimeout(deadline);
+      child.kill('SIGKILL');
+      reject(err);
+    }
+  });
+  return {
+    child,
+    output: () => log,
+    stop: (signal = 'SIGTERM') =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
+
+/** Settings as environment variables, for a child process. */
+export function settingsEnv(settings: object, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)])), ...extra };
+}

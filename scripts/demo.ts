@@ -1,0 +1,87 @@
+import { loadLegacyDataset } from '../datagen/legacy-generator';
+import { settingsEnv, startEntryPoint } from '../lib/child-process';
+import { ensureDatabase, withClient } from '../lib/db';
+import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
+import { loadSettings, redactUrl } from '../lib/settings';
+import type { CutoverState } from '../workflows/cutover-messages';
+
+type RunView = CutoverState & { workflowId: string; execution: string; ui: string };
+
+/**
+ * The demo (彩排 rehearsal on bundled data): prepares the legacy, target and runbook databases, loads the
+ * generated legacy registry, starts the worker and the API, runs a cutover through the API as an
+ * operator, approves its go/no-go gate as a second person, and prints what happened.
+ * Flags: --entities N (default 5000). Temporal keeps running afterwards so the run stays visible in the UI.
+ */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const i = process.argv.indexOf('--entities');
+  const entities = i === -1 ? 5000 : Number(process.argv[i + 1]);
+  if (!Number.isInteger(entities) || entities < 1) throw new Error(`--entities expects a positive whole number, got "${process.argv[i + 1]}"`);
+  const settings = loadSettings();
+  for (const url of [settings.LEGACY_DATABASE_URL, settings.TARGET_DATABASE_URL, settings.RUNBOOK_DATABASE_URL]) {
+    await ensureDatabase(url);
+    console.log(`· database ready: ${redactUrl(url)}`);
+  }
+  const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities, anomalyRate: 0.01 }));
+  console.log(`· 旧库 legacy registry loaded: ${stats.entities} entities, planted anomalies ${JSON.stringify(stats.anomalies)}`);
+  const [operator, approver] = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
+    await ensureRunbookSchema(c);
+    return [await issueToken(c, 'demo.operator', 'operator'), await issueToken(c, 'demo.approver', 'approver')];
+  });
+
+  const env = settingsEnv(settings);
+  const worker = await startEntryPoint({ entry: 'worker/main.ts', env, readyText: 'worker ready' });
+  const api = await startEntryPoint({ entry: 'api/main.ts', env, readyText: 'Server listening' });
+  const base = `http://${settings.API_HOST}:${settings.API_PORT}`;
+  const call = async <T>(method: string, url: string, token: string, body?: unknown): Promise<T> => {
+    const res = await fetch(base + url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method} ${url} → ${res.status}: ${(json as { detail?: string }).detail ?? JSON.stringify(json)}`);
+    return json as T;
+  };
+  try {
+    const started = await call<RunView>('POST', '/cutovers', operator, { mode: 'rehearsal' });
+    console.log(`· 割接 cutover started by demo.operator: ${started.workflowId}\n  watch it: ${started.ui}`);
+    let state = await call<RunView>('GET', `/cutovers/${started.workflowId}`, approver);
+    let lastPhase = '';
+    while (state.status === 'running') {
+      if (state.phase !== lastPhase) console.log(`  … ${state.steps.find((s) => s.key === state.phase)?.title ?? state.phase}`);
+      lastPhase = state.phase;
+      await sleep(300);
+      state = await call<RunView>('GET', `/cutovers/${started.workflowId}`, approver);
+    }
+    if (state.status === 'waiting_approval') {
+      console.log('· 上线决策 go/no-go gate open; demo.approver (a second person) approves it');
+      await call('POST', `/cutovers/${started.workflowId}/gates/go-no-go/decision`, approver, { decision: 'approve', reason: '彩排: 记录数一致 rehearsal: counts reconcile' });
+      while (state.execution === 'RUNNING') {
+        await sleep(300);
+        state = await call<RunView>('GET', `/cutovers/${started.workflowId}`, approver);
+      }
+    }
+    console.log(`\n结果 Result: ${state.status}`);
+    for (const s of state.steps) console.log(`  ${s.status.padEnd(8)} ${s.title}${s.detail ? ' — ' + s.detail : ''}`);
+    for (const t of state.tables) {
+      console.log(`  ${t.table}: read ${t.rowsRead}, loaded ${t.rowsLoaded}, quarantined ${t.rowsQuarantined} ${JSON.stringify(t.quarantinedByRule)} in ${t.durationMs} ms`);
+    }
+    console.log(`  backup: ${state.backup?.dir}`);
+    console.log(`\nTemporal Web UI: ${state.ui}\n(the Temporal dev server keeps running; stop it with: npm run temporal:stop)`);
+    if (state.status !== 'completed') process.exitCode = 1;
+  } finally {
+    await api.stop();
+    await worker.stop();
+  }
+}
+
+main().then(
+  () => process.exit(),
+  (err) => {
+    console.error(err.message);
+    process.exit(1);
+  },
+);
