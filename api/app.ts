@@ -12,6 +12,7 @@ export interface AppOptions {
   pool: Pool;
   taskQueue: string;
   uiBaseUrl: string;
+  signingKey: string;
   logLevel?: string;
 }
 
@@ -25,6 +26,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(problems);
   await app.register(auth, { pool: opts.pool });
   await app.register(healthRoutes, { temporal: opts.temporal, pool: opts.pool });
-  await app.register(cutoverRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl });
+  await app.register(cutoverRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   return app;
 }

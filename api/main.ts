@@ -18,6 +18,7 @@ async function main(): Promise<void> {
     pool,
     taskQueue: settings.TASK_QUEUE,
     uiBaseUrl: process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
+    signingKey: settings.APPROVAL_SIGNING_KEY,
     logLevel: settings.LOG_LEVEL,
   });
   const close = async () => {

@@ -12,6 +12,10 @@ export const REDACT_PATHS = [
   'connectionString',
   '*.connectionString',
   '*.databaseUrl',
+  'APPROVAL_SIGNING_KEY',
+  '*.APPROVAL_SIGNING_KEY',
+  'signature',
+  '*.signature',
 ];
 
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {

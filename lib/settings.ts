@@ -9,6 +9,9 @@ import path from 'node:path';
  */
 const repoRoot = path.resolve(__dirname, '..');
 
+/** Development and test only: a production process refuses to start with it (see loadSettings). */
+const DEV_SIGNING_KEY = 'dev-only-approval-signing-key-not-for-production';
+
 const schema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -20,6 +23,8 @@ const schema = z.object({
   BACKUP_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'backups')),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */
+  APPROVAL_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').default(DEV_SIGNING_KEY),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -30,6 +35,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment settings — ${problems}`);
+  }
+  if (env.NODE_ENV === 'production' && parsed.data.APPROVAL_SIGNING_KEY === DEV_SIGNING_KEY) {
+    throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: must be set to a secret of your own in production');
   }
   return parsed.data;
 }

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { SignedDecision } from '../lib/decision-signing';
 
 /**
  * The cutover's contract with the outside world (API, CLI, tests): its input, the state it reports,
@@ -28,17 +29,16 @@ export interface StepState {
 export const GATES = ['go-no-go'] as const;
 export type GateName = (typeof GATES)[number];
 
-export interface GateDecision {
-  gate: GateName;
+/** What the workflow keeps of every decision it received, accepted or not (the signature is dropped). */
+export interface DecisionRecord {
+  gate: string;
   decision: 'approve' | 'reject';
   actor: string;
+  role?: string;
   reason?: string;
-}
-
-export interface DecisionRecord extends GateDecision {
   at: string;
   accepted: boolean;
-  /** why a decision was not accepted (wrong gate state, four-eyes rule …) */
+  /** why a decision was not accepted (unsigned or forged, wrong gate state, four-eyes rule …) */
   refusal?: string;
 }
 
@@ -77,5 +77,6 @@ export interface CutoverState {
   failure?: string;
 }
 
-export const decideGateSignal = defineSignal<[GateDecision]>('decideGate');
+/** A gate decision, signed by the API; the workflow has the worker check the signature before it counts. */
+export const decideGateSignal = defineSignal<[SignedDecision]>('decideGate');
 export const cutoverStateQuery = defineQuery<CutoverState>('state');

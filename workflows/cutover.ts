@@ -9,12 +9,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { SignedDecision } from '../lib/decision-signing';
 import {
   CutoverInput,
   CutoverState,
   cutoverStateQuery,
   decideGateSignal,
-  GateDecision,
   GateState,
   RunStatus,
   StepKey,
@@ -42,6 +42,12 @@ const BASE_OPTIONS: ActivityOptions = {
   retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
 };
 
+const checkDecision = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 20, maximumInterval: '30 seconds' },
+  summary: '审批核验 Verify gate decision signature',
+});
+
 /** A proxy per call, so each activity carries its own summary line in the Web UI. */
 function step(key: StepKey, note?: string): Activities {
   const n = STEP_ORDER.indexOf(key) + 1;
@@ -66,16 +72,21 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   };
 
   setHandler(cutoverStateQuery, () => state);
-  setHandler(decideGateSignal, (d: GateDecision) => {
+  setHandler(decideGateSignal, async (d: SignedDecision) => {
+    // Signals can come from anywhere that reaches Temporal: only an API-signed decision may count.
+    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId });
     const gate = state.gates.find((g) => g.name === d.gate);
-    const refusal = !gate
-      ? `unknown gate "${d.gate}"`
-      : gate.status !== 'open'
-        ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
-        : d.actor === input.requestedBy
-          ? `four-eyes rule: ${d.actor} started this run and cannot decide its go/no-go gate`
-          : undefined;
-    state.decisions.push({ ...d, at: now(), accepted: !refusal, refusal });
+    const refusal = forged
+      ? forged
+      : !gate
+        ? `unknown gate "${d.gate}"`
+        : gate.status !== 'open'
+          ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
+          : d.actor === input.requestedBy
+            ? `four-eyes rule: ${d.actor} started this run and cannot decide its go/no-go gate`
+            : undefined;
+    state.decisions.push({ gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+    publish();
     if (refusal || !gate) return;
     gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
     gate.decidedBy = d.actor;

@@ -9,6 +9,7 @@ import {
   GateName,
 } from '../../workflows/cutover-messages';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
+import { signDecision } from '../../lib/decision-signing';
 import { ProblemError } from '../problems';
 
 /** 割接 cutover runs: start one, read its state, decide its gates. */
@@ -16,12 +17,13 @@ export interface CutoverRoutesOptions {
   temporal: Client;
   taskQueue: string;
   uiBaseUrl: string;
+  signingKey: string;
 }
 
 const workflowIdPattern = '^cutover-[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 
 export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverRoutesOptions) {
-  const { temporal, taskQueue, uiBaseUrl } = opts;
+  const { temporal, taskQueue, uiBaseUrl, signingKey } = opts;
   const uiLink = (workflowId: string) => `${uiBaseUrl}/namespaces/${temporal.options.namespace}/workflows/${encodeURIComponent(workflowId)}`;
 
   async function describe(workflowId: string): Promise<WorkflowExecutionDescription> {
@@ -126,12 +128,19 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
       if (d.memo?.requestedBy === request.actor!.name) {
         throw new ProblemError(403, 'Four-eyes rule', `${request.actor!.name} started this run and cannot decide its gates`);
       }
-      await temporal.workflow.getHandle(workflowId).signal(decideGateSignal, {
-        gate,
-        decision: request.body.decision,
-        actor: request.actor!.name,
-        reason: request.body.reason,
-      });
+      const signed = signDecision(
+        {
+          workflowId,
+          gate,
+          decision: request.body.decision,
+          actor: request.actor!.name,
+          role: request.actor!.role,
+          reason: request.body.reason,
+          issuedAt: new Date().toISOString(),
+        },
+        signingKey,
+      );
+      await temporal.workflow.getHandle(workflowId).signal(decideGateSignal, signed);
       request.log.info({ workflowId, gate, decision: request.body.decision }, 'gate decision sent');
       return reply.code(202).send({ workflowId, gate, decision: request.body.decision, status: 'sent', ui: uiLink(workflowId) });
     },

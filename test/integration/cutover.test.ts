@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { loadLegacyDataset, GeneratedStats } from '../../datagen/legacy-generator';
 import { withClient } from '../../lib/db';
+import { signDecision } from '../../lib/decision-signing';
 import { sha256File } from '../../activities/backup';
 import { decideGateSignal, CutoverState } from '../../workflows/cutover-messages';
 import { eventually, TestStack } from '../support/stack';
@@ -26,9 +27,9 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
   afterAll(() => stack.stop());
 
   it('migrates, survives a worker kill at the gate, and completes once approved', async () => {
-    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: 'e2e-1' });
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-e2e` });
     expect(started.status).toBe(201);
-    expect(started.body.workflowId).toBe('cutover-e2e-1');
+    expect(started.body.workflowId).toBe(`cutover-${stack.id}-e2e`);
     const id = started.body.workflowId as string;
 
     const atGate = await eventually(async () => {
@@ -41,8 +42,23 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     await stack.killWorker('SIGKILL');
     await stack.startWorker();
 
-    // The person who started the run cannot approve it, even by signalling Temporal directly.
-    await stack.temporal.workflow.getHandle(id).signal(decideGateSignal, { gate: 'go-no-go', decision: 'approve', actor: 'olivia.ops' });
+    // Signals that bypass the API do not open the gate: unsigned, forged, or signed for the initiator.
+    const handle = stack.temporal.workflow.getHandle(id);
+    const claims = { workflowId: id, gate: 'go-no-go', decision: 'approve' as const, role: 'approver', issuedAt: new Date().toISOString() };
+    await handle.signal(decideGateSignal, { ...claims, actor: 'li.approver', signature: '' });
+    await handle.signal(decideGateSignal, { ...signDecision({ ...claims, actor: 'li.approver' }, 'a-key-that-is-not-the-workers-key-000'), actor: 'li.approver' });
+    await handle.signal(decideGateSignal, signDecision({ ...claims, actor: 'olivia.ops' }, stack.settings.APPROVAL_SIGNING_KEY));
+    const refused = await eventually(async () => {
+      const r = await stack.http('GET', `/cutovers/${id}`, approver);
+      return r.body.decisions.length === 3 ? (r.body as CutoverState) : undefined;
+    }, 'three refused decisions');
+    expect(refused.gates[0].status).toBe('open');
+    // The checks run concurrently, so the decisions are recorded in any order.
+    expect(refused.decisions.map((d) => [d.accepted, d.refusal]).sort()).toEqual([
+      [false, 'four-eyes rule: olivia.ops started this run and cannot decide its go/no-go gate'],
+      [false, 'the decision is not signed (it did not come through the API)'],
+      [false, 'the decision signature is invalid (forged or altered)'],
+    ]);
 
     const decided = await stack.http('POST', `/cutovers/${id}/gates/go-no-go/decision`, approver, { decision: 'approve', reason: '记录数一致 counts reconcile' });
     expect(decided.status).toBe(202);
@@ -51,10 +67,8 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     expect(result.status).toBe('completed');
     expect(result.steps.map((s) => s.status)).toEqual(['done', 'done', 'done', 'done', 'done']);
     expect(result.gates[0]).toMatchObject({ status: 'approved', decidedBy: 'li.approver', reason: '记录数一致 counts reconcile' });
-    expect(result.decisions).toEqual([
-      expect.objectContaining({ actor: 'olivia.ops', accepted: false, refusal: expect.stringContaining('four-eyes') }),
-      expect.objectContaining({ actor: 'li.approver', accepted: true }),
-    ]);
+    expect(result.decisions).toHaveLength(4);
+    expect(result.decisions[3]).toMatchObject({ actor: 'li.approver', role: 'approver', accepted: true });
 
     // Every legacy row is either loaded or quarantined, with the planted anomalies in quarantine.
     const anomalies = stats.anomalies.unmappedEnttype + stats.anomalies.missingName;
@@ -107,8 +121,21 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     expect(after.status).toBe(409);
   });
 
+  it('refuses, at the API, an admin approving the run they started (four-eyes)', async () => {
+    const admin = await stack.token('zhang.admin', 'admin');
+    const started = await stack.http('POST', '/cutovers', admin, { mode: 'rehearsal', runId: `${stack.id}-four-eyes` });
+    const id = started.body.workflowId as string;
+    await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, admin)).body.status === 'waiting_approval', 'the gate');
+    const own = await stack.http('POST', `/cutovers/${id}/gates/go-no-go/decision`, admin, { decision: 'approve' });
+    expect(own.status).toBe(403);
+    expect(own.body.detail).toBe('zhang.admin started this run and cannot decide its gates');
+    const state = (await stack.http('GET', `/cutovers/${id}`, admin)).body as CutoverState;
+    expect(state.gates[0].status).toBe('open');
+    expect(state.decisions).toHaveLength(0);
+  });
+
   it('ends as rejected when the approver says no-go', async () => {
-    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: 'e2e-reject' });
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-reject` });
     const id = started.body.workflowId as string;
     await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.status === 'waiting_approval', 'the gate');
     const decided = await stack.http('POST', `/cutovers/${id}/gates/go-no-go/decision`, approver, { decision: 'reject', reason: '抽样不一致 sample mismatch' });

@@ -54,6 +54,7 @@ export class TestStack {
       pool: this.pool,
       taskQueue: s.TASK_QUEUE,
       uiBaseUrl: 'http://127.0.0.1:8233',
+      signingKey: s.APPROVAL_SIGNING_KEY,
       logLevel: 'warn',
     });
     await this.app.listen({ host: '127.0.0.1', port: 0 });
@@ -97,6 +98,10 @@ export class TestStack {
 
   async stop(): Promise<void> {
     await this.killWorker('SIGTERM');
+    // Runs left open (a failed assertion, a run parked at a gate) would linger on the shared dev server.
+    for await (const wf of this.temporal.workflow.list({ query: `TaskQueue = "${this.settings.TASK_QUEUE}" AND ExecutionStatus = "Running"` })) {
+      await this.temporal.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished');
+    }
     await this.app?.close();
     await this.pool?.end();
     await this.connection?.close();
