@@ -1,0 +1,31 @@
+import type { Readable } from 'node:stream';
+import type { Field } from './copy-text';
+import type { TableMapping } from './mapping';
+
+/**
+ * What the engine needs from a legacy database, whatever it is (PostgreSQL here, Oracle in production).
+ * Rows come out as text fields in the mapping's column order with COPY-text semantics (null = NULL),
+ * already in the canonical text form the target accepts (numbers as exact decimals, dates ISO).
+ */
+export interface Chunk {
+  id: string;
+  /** exclusive lower bound of the source key; null = from the start */
+  keyFrom: string | null;
+  /** inclusive upper bound of the source key; null = to the end */
+  keyTo: string | null;
+}
+
+export interface SourceAdapter {
+  readonly kind: 'postgres' | 'oracle';
+  /**
+   * Pins one consistent read point (PostgreSQL exported snapshot, Oracle SCN) that every later chunk
+   * reads at, so that chunks read in parallel, by different workers, see one state of the legacy data.
+   * Returns an opaque token to pass to readChunk.
+   */
+  readPoint(): Promise<string | null>;
+  /** Splits a table into key ranges of about rowsPerChunk rows each. */
+  planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]>;
+  /** The rows of one chunk in key order, as an object-mode stream of Field[]. */
+  readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable>;
+  close(): Promise<void>;
+}
