@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import type { Field } from './copy-text';
 import type { TableMapping } from './mapping';
 
 /**
