@@ -148,6 +148,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
           table,
           rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
           concurrency: input.migration?.concurrency ?? 2,
+          heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
           stepLabel: `Step ${STEP_ORDER.indexOf('migrate') + 1}/${STEP_ORDER.length}`,
         },
       ],

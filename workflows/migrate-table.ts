@@ -13,6 +13,8 @@ export interface MigrateTableInput {
   table: string;
   rowsPerChunk: number;
   concurrency: number;
+  /** how long a chunk may stay silent before Temporal hands it to another worker */
+  heartbeatSeconds: number;
   /** "Step 3/5" context from the parent, for the activity summaries in the UI */
   stepLabel: string;
 }
@@ -43,7 +45,7 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
       const copy = proxyActivities<Activities>({
         startToCloseTimeout: '2 hours',
         // A chunk heartbeats every 20k rows; silence means its worker died, so another takes it over.
-        heartbeatTimeout: '1 minute',
+        heartbeatTimeout: input.heartbeatSeconds * 1000,
         retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 20 },
         summary: `${input.stepLabel} · 迁移 migrate ${input.table} · chunk ${chunk.id}/${plan.chunks.length} · ${pct}%`,
       });

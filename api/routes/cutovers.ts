@@ -37,7 +37,7 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
     }
   }
 
-  app.post<{ Body: { mode: CutoverInput['mode']; runId?: string } }>(
+  app.post<{ Body: { mode: CutoverInput['mode']; runId?: string; migration?: CutoverInput['migration'] } }>(
     '/cutovers',
     {
       config: { roles: ['operator'], action: 'start cutover' },
@@ -49,6 +49,16 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
           properties: {
             mode: { type: 'string', enum: ['rehearsal', 'live'], description: '彩排 rehearsal or 正式 live' },
             runId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$' },
+            migration: {
+              type: 'object',
+              additionalProperties: false,
+              description: '迁移参数 engine tuning',
+              properties: {
+                rowsPerChunk: { type: 'integer', minimum: 1000, maximum: 10000000 },
+                concurrency: { type: 'integer', minimum: 1, maximum: 32 },
+                heartbeatSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
+              },
+            },
           },
         },
       },
@@ -57,7 +67,7 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
       const { mode } = request.body;
       const runId = request.body.runId ?? `${mode}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
       const workflowId = `cutover-${runId}`;
-      const input: CutoverInput = { runId, mode, requestedBy: request.actor!.name };
+      const input: CutoverInput = { runId, mode, requestedBy: request.actor!.name, migration: request.body.migration };
       try {
         await temporal.workflow.start('cutover', {
           workflowId,
