@@ -39,7 +39,7 @@ export const LEGACY_TABLES = ['e_baseinfo', 'e_name_reservation', 'e_group', 'e_
 export type LegacyTable = (typeof LEGACY_TABLES)[number];
 
 export interface GenerateOptions {
-  /** number of business entities; the whole dataset is about 13 rows per entity */
+  /** number of business entities; the whole dataset is about 12 rows per entity */
   entities: number;
   seed?: number;
   /** share of entities (and of applications) planted with an anomaly that must be quarantined, 0..1 */
@@ -54,7 +54,7 @@ export interface TableStats {
 export type DatasetStats = Record<LegacyTable, TableStats>;
 
 /** Rows per entity on average, for sizing a dataset by total rows. */
-export const ROWS_PER_ENTITY = 13;
+export const ROWS_PER_ENTITY = 12;
 
 const DIVISIONS = [['440703', 40], ['440704', 15], ['440705', 20], ['440781', 10], ['440782', 5], ['440783', 10], ['440784', 8], ['440785', 7]] as const;
 const ENTTYPES = [['1130', 30], ['1150', 10], ['1100', 5], ['QY01', 5], ['1220', 2], ['4531', 2], ['4540', 3], ['5100', 2], ['7200', 1], ['9100', 2], ['9500', 25], ['9999', 13]] as const;
@@ -75,7 +75,7 @@ const ENTITY_ANOMALIES = [
   ['required:entname', 1],
   ['invalid_capital:regcap', 1],
   ['invalid_date:apprdate', 1],
-  ['rejected_by_target', 1], // negative capital: the target's CHECK (regcap >= 0) refuses it
+  ['check:regcap', 1], // negative capital: the target's CHECK (regcap >= 0) would refuse it
 ] as const;
 
 const SALT = { entity: 1, anomaly: 2, name: 3, group: 4, person: 5, alter: 6, app: 7, appAnomaly: 8, material: 9, process: 10 };
@@ -136,7 +136,7 @@ class Dataset {
       if (anomaly === 'required:entname') entname = '';
       if (anomaly === 'invalid_capital:regcap') regcap = '约十万左右';
       if (anomaly === 'invalid_date:apprdate') apprdate = '1899-12-31';
-      if (anomaly === 'rejected_by_target') regcap = '-5';
+      if (anomaly === 'check:regcap') regcap = '-5';
       this.expect('e_baseinfo', anomaly);
       yield [
         pripidOf(i), uniscid, regno14 + regNoCheck(regno14), entname, enttype, weighted(r, REGSTATES), regcap,

@@ -82,25 +82,26 @@ export async function copyChunk(opts: {
     table.columns.forEach((c, i) => (raw[c.source] = fields[i] ?? null));
     quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw });
   };
-  /** Legacy rows in, target COPY lines out; rule failures go to quarantine on the way. */
-  const converter = () =>
-    new Transform({
-      writableObjectMode: true,
-      readableObjectMode: true,
-      transform(fields: Field[], _enc: BufferEncoding, done: TransformCallback) {
-        rowsRead++;
-        if (onProgress && rowsRead % 20000 === 0) onProgress(rowsRead);
-        const outcome = transform(fields);
-        if (!outcome.ok) {
-          quarantine(fields, outcome.rule, outcome.detail);
-          return done();
-        }
-        done(null, { fields, line: encodeRow(outcome.values) });
-      },
-    });
+  let reported = 0;
+  /** Converts a batch of legacy rows; rule failures go to quarantine, the rest come back as COPY lines. */
+  const convert = (batch: Field[][]): { fields: Field[]; line: string }[] => {
+    const out: { fields: Field[]; line: string }[] = [];
+    for (const fields of batch) {
+      const outcome = transform(fields);
+      if (outcome.ok) out.push({ fields, line: encodeRow(outcome.values) });
+      else quarantine(fields, outcome.rule, outcome.detail);
+    }
+    rowsRead += batch.length;
+    if (onProgress && rowsRead - reported >= 20000) {
+      reported = rowsRead;
+      onProgress(rowsRead);
+    }
+    return out;
+  };
   const reset = () => {
     quarantined = [];
     rowsRead = 0;
+    reported = 0;
     hash = createHash('sha256');
   };
 
@@ -111,14 +112,16 @@ export async function copyChunk(opts: {
     let carefulMode = false;
     await target.query('SAVEPOINT fast_path');
     try {
-      const lines = new Transform({
+      const toCopyText = new Transform({
         writableObjectMode: true,
-        transform(row: { line: string }, _enc: BufferEncoding, done: TransformCallback) {
-          hash.update(row.line);
-          done(null, row.line);
+        transform(batch: Field[][], _enc: BufferEncoding, done: TransformCallback) {
+          let text = '';
+          for (const row of convert(batch)) text += row.line;
+          hash.update(text);
+          done(null, text);
         },
       });
-      await pipeline(await source.readChunk(table, chunk, readPoint), converter(), lines, target.query(copyFrom(copyIn)));
+      await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, target.query(copyFrom(copyIn)));
       await target.query('RELEASE SAVEPOINT fast_path');
     } catch (err) {
       if (!isTargetRejection(err)) throw err;
@@ -127,15 +130,15 @@ export async function copyChunk(opts: {
       await target.query('ROLLBACK TO SAVEPOINT fast_path');
       reset();
       carefulMode = true;
-      let batch: { fields: Field[]; line: string }[] = [];
-      for await (const row of (await source.readChunk(table, chunk, readPoint)).pipe(converter())) {
-        batch.push(row);
-        if (batch.length === CAREFUL_BATCH) {
-          await loadBisecting(batch);
-          batch = [];
+      let pending: { fields: Field[]; line: string }[] = [];
+      for await (const batch of await source.readChunk(table, chunk, readPoint)) {
+        pending.push(...convert(batch as Field[][]));
+        while (pending.length >= CAREFUL_BATCH) {
+          await loadBisecting(pending.slice(0, CAREFUL_BATCH));
+          pending = pending.slice(CAREFUL_BATCH);
         }
       }
-      await loadBisecting(batch);
+      await loadBisecting(pending);
     }
 
     async function loadBisecting(rows: { fields: Field[]; line: string }[]): Promise<void> {
@@ -144,7 +147,7 @@ export async function copyChunk(opts: {
       try {
         await pipeline(Readable.from(rows.map((r) => r.line)), target.query(copyFrom(copyIn)));
         await target.query('RELEASE SAVEPOINT batch');
-        for (const r of rows) hash.update(r.line);
+        hash.update(rows.map((r) => r.line).join(''));
       } catch (err) {
         await target.query('ROLLBACK TO SAVEPOINT batch');
         if (!isTargetRejection(err)) throw err;

@@ -24,7 +24,10 @@ export interface SourceAdapter {
   readPoint(): Promise<string | null>;
   /** Splits a table into key ranges of about rowsPerChunk rows each. */
   planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]>;
-  /** The rows of one chunk in key order, as an object-mode stream of Field[]. */
+  /**
+   * The rows of one chunk in key order, as an object-mode stream of row batches (Field[][]): the engine
+   * works batch by batch, since a stream hop per row costs more than converting the row.
+   */
   readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable>;
   close(): Promise<void>;
 }

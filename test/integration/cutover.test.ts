@@ -82,9 +82,9 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     }
     const entity = result.tables[0];
     expect(Object.keys(entity.quarantinedByRule).sort()).toEqual(
-      ['invalid_capital:regcap', 'invalid_date:apprdate', 'rejected_by_target', 'required:entname', 'unmapped_code:enttype'],
+      ['check:regcap', 'invalid_capital:regcap', 'invalid_date:apprdate', 'required:entname', 'unmapped_code:enttype'],
     );
-    expect(entity.carefulChunks).toBeGreaterThan(0); // the target's CHECK refused a row: bisected, not failed
+    expect(result.tables.every((t) => t.carefulChunks === 0)).toBe(true); // the mapping caught everything before the target
     expect(result.tables.find((t) => t.table === 'approval_application')!.quarantinedByRule['orphan:market_entity']).toBeGreaterThan(0);
 
     await withClient(stack.settings.TARGET_DATABASE_URL, async (db) => {
@@ -112,8 +112,8 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
         expect(row.detail).toBeTruthy();
         expect(Object.values(row.raw_row)).toContain(row.source_key);
       }
-      const rejected = q.rows.find((r) => r.rule === 'rejected_by_target')!;
-      expect(rejected.detail).toContain('check constraint');
+      const negative = q.rows.find((r) => r.rule === 'check:regcap')!;
+      expect(negative.detail).toBe('regcap=-5 violates the target\'s CHECK (regcap >= 0)');
       // No orphan survived in the target.
       const orphans = await db.query(
         `SELECT count(*)::int AS n FROM approval_material m WHERE NOT EXISTS (SELECT 1 FROM approval_application a WHERE a.appid = m.appid)`,

@@ -61,6 +61,7 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(t(change(10, '1899-12-31'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('before 1900') });
     expect(t(change(10, '2023-02-30'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('not a calendar date') });
     expect(t(change(12, 'a\u0000b'))).toMatchObject({ ok: false, rule: 'invalid_text:nul' });
+    expect(t(change(7, '-5'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-5 violates the target's CHECK (regcap >= 0)" });
     expect(t(row.slice(1))).toMatchObject({ ok: false, rule: 'malformed_row' });
   });
 });
