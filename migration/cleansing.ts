@@ -26,7 +26,19 @@ function cleanName(v: string): string | null {
 /** Dates that mean "no end" in legacy systems; the target stores NULL for an open end. */
 const SENTINEL_DATES = new Set(['9999-09-09', '9999-12-31', '9999-01-01']);
 
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
 function cleanDate(v: string): string | null | RuleFailure {
+  // Fast path for what most rows hold, an ISO date: checked with arithmetic, no Date object.
+  const fast = ISO_DATE.exec(v);
+  if (fast) {
+    const y = +fast[1];
+    const mo = +fast[2];
+    const d = +fast[3];
+    const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+    if (y >= 1900 && y < 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= (mo === 2 && !leap ? 28 : DAYS_IN_MONTH[mo - 1])) return v;
+  }
   const s = v.trim();
   const m =
     /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.exec(s) ??

@@ -45,16 +45,19 @@ export function decodeLine(line: string): Field[] {
   return line.split('\t').map(decodeField);
 }
 
+const ENCODE_TEST = /[\\\t\n\r\b\f\v]/;
 const ENCODE_RE = /[\\\t\n\r\b\f\v]/g;
 const ENCODE_MAP: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
 
 export function encodeField(value: Field): string {
   if (value === null) return '\\N';
-  return value.replace(ENCODE_RE, (c) => ENCODE_MAP[c]);
+  return ENCODE_TEST.test(value) ? value.replace(ENCODE_RE, (c) => ENCODE_MAP[c]) : value;
 }
 
 export function encodeRow(values: Field[]): string {
-  return values.map(encodeField).join('\t') + '\n';
+  let line = encodeField(values[0]);
+  for (let i = 1; i < values.length; i++) line += '\t' + encodeField(values[i]);
+  return line + '\n';
 }
 
 /**
