@@ -41,7 +41,13 @@ export class OracleSource implements SourceAdapter {
 
   async readPoint(): Promise<string> {
     return this.withConnection(async (conn) => {
-      const { rows } = await conn.execute(READ_POINT_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY });
+      const { rows } = await conn.execute(READ_POINT_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY }).catch((err: Error) => {
+        // PLS-00201 / ORA-00904: the package is not visible to this user
+        if (/PLS-00201|ORA-00904|ORA-06550/.test(err.message)) {
+          throw new Error(`cannot read the SCN: grant EXECUTE ON SYS.DBMS_FLASHBACK to ${this.options.user.toUpperCase()} (${err.message})`);
+        }
+        throw err;
+      });
       const scn = rows?.[0]?.[0];
       if (typeof scn !== 'string' || !/^\d+$/.test(scn)) throw new Error(`Oracle returned no SCN (got ${String(scn)})`);
       return scn;
