@@ -49,7 +49,7 @@ async function rows(stream: Readable): Promise<unknown[]> {
 
 beforeAll(async () => {
   const driver = loadOracleDriver();
-  const { password, user, connectString } = { ...options, password: options.password };
+  const { password, user, connectString } = options;
   admin = await driver.createPool({ user, password, connectString, poolMin: 0, poolMax: 1, poolIncrement: 1 });
   conn = await admin.getConnection();
   await conn.execute(`CREATE TABLE ${TABLE_NAME} (
