@@ -2,8 +2,7 @@ import { activityInfo, Context } from '@temporalio/activity';
 import { withClient } from '../lib/db';
 import { ChunkResult, copyChunk } from '../migration/chunk-copy';
 import { findTable } from '../migration/mapping';
-import { PostgresSource } from '../migration/pg-source';
-import type { Chunk, SourceAdapter } from '../migration/source';
+import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import type { ActivityDeps } from './deps';
 
@@ -15,7 +14,7 @@ export interface TablePlan {
 }
 
 export function migrateActivities(deps: ActivityDeps) {
-  const openSource = (): SourceAdapter => new PostgresSource(deps.settings.LEGACY_DATABASE_URL);
+  const source = deps.legacySource;
 
   return {
     /** 迁移计划: the mapped tables in the seed's load order (entities, history, approvals). */
@@ -26,37 +25,27 @@ export function migrateActivities(deps: ActivityDeps) {
     async planTable(input: { table: string; rowsPerChunk: number }): Promise<TablePlan> {
       const table = findTable(deps.mapping, input.table);
       await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
-      const source = openSource();
-      try {
-        const chunks = await source.planChunks(table, input.rowsPerChunk);
-        return { table: table.name, chunks, readPoint: await source.readPoint() };
-      } finally {
-        await source.close();
-      }
+      const chunks = await source.planChunks(table, input.rowsPerChunk);
+      return { table: table.name, chunks, readPoint: await source.readPoint() };
     },
 
     async copyChunk(input: { runId: string; table: string; chunk: Chunk; readPoint: string | null }): Promise<ChunkResult> {
       const table = findTable(deps.mapping, input.table);
-      const source = openSource();
-      try {
-        const result = await withClient(deps.settings.TARGET_DATABASE_URL, (target) =>
-          copyChunk({
-            source,
-            target,
-            mapping: deps.mapping,
-            table,
-            chunk: input.chunk,
-            runId: input.runId,
-            readPoint: input.readPoint,
-            attempt: activityInfo().attempt,
-            onProgress: (rowsRead) => Context.current().heartbeat({ rowsRead }),
-          }),
-        );
-        deps.logger.info({ runId: input.runId, ...result }, 'chunk migrated');
-        return result;
-      } finally {
-        await source.close();
-      }
+      const result = await withClient(deps.settings.TARGET_DATABASE_URL, (target) =>
+        copyChunk({
+          source,
+          target,
+          mapping: deps.mapping,
+          table,
+          chunk: input.chunk,
+          runId: input.runId,
+          readPoint: input.readPoint,
+          attempt: activityInfo().attempt,
+          onProgress: (rowsRead) => Context.current().heartbeat({ rowsRead }),
+        }),
+      );
+      deps.logger.info({ runId: input.runId, ...result }, 'chunk migrated');
+      return result;
     },
   };
 }

@@ -7,7 +7,8 @@ import { inTransaction, quoteIdent } from '../lib/db';
 import { encodeRow, Field } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn } from './mapping';
-import type { Chunk, SourceAdapter } from './source';
+import type { Chunk, SourceAdapter, SourceItem } from './source';
+import { isSourceRejection } from './source-rejection';
 import { compileTransform } from './transform';
 
 /**
@@ -77,16 +78,23 @@ export async function copyChunk(opts: {
   let quarantined: Quarantined[] = [];
   let rowsRead = 0;
   let hash = createHash('sha256');
-  const quarantine = (fields: Field[], rule: string, detail: string) => {
+  const rawRow = (fields: Field[]) => {
     const raw: Record<string, Field> = {};
     table.columns.forEach((c, i) => (raw[c.source] = fields[i] ?? null));
-    quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw });
+    return raw;
+  };
+  const quarantine = (fields: Field[], rule: string, detail: string) => {
+    quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
   };
   let reported = 0;
   /** Converts a batch of legacy rows; rule failures go to quarantine, the rest come back as COPY lines. */
-  const convert = (batch: Field[][]): { fields: Field[]; line: string }[] => {
+  const convert = (batch: SourceItem[]): { fields: Field[]; line: string }[] => {
     const out: { fields: Field[]; line: string }[] = [];
     for (const fields of batch) {
+      if (isSourceRejection(fields)) {
+        quarantined.push({ sourceKey: fields.key, rule: fields.rule, detail: fields.detail, raw: rawRow(fields.fields) });
+        continue;
+      }
       const outcome = transform(fields);
       if (outcome.ok) out.push({ fields, line: encodeRow(outcome.values) });
       else quarantine(fields, outcome.rule, outcome.detail);
@@ -114,7 +122,7 @@ export async function copyChunk(opts: {
     try {
       const toCopyText = new Transform({
         writableObjectMode: true,
-        transform(batch: Field[][], _enc: BufferEncoding, done: TransformCallback) {
+        transform(batch: SourceItem[], _enc: BufferEncoding, done: TransformCallback) {
           let text = '';
           for (const row of convert(batch)) text += row.line;
           hash.update(text);
@@ -132,7 +140,7 @@ export async function copyChunk(opts: {
       carefulMode = true;
       let pending: { fields: Field[]; line: string }[] = [];
       for await (const batch of await source.readChunk(table, chunk, readPoint)) {
-        pending.push(...convert(batch as Field[][]));
+        pending.push(...convert(batch as SourceItem[]));
         while (pending.length >= CAREFUL_BATCH) {
           await loadBisecting(pending.slice(0, CAREFUL_BATCH));
           pending = pending.slice(CAREFUL_BATCH);

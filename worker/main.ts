@@ -2,6 +2,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createLogger } from '../lib/logger';
 import { loadSettings } from '../lib/settings';
+import { openLegacySource } from '../migration/legacy-source';
 import { loadMapping } from '../migration/mapping';
 import { sdkLoggerFromPino } from './temporal-logger';
 
@@ -15,13 +16,14 @@ async function main(): Promise<void> {
   const logger = createLogger('worker', settings.LOG_LEVEL);
   Runtime.install({ logger: sdkLoggerFromPino(logger.child({ component: 'temporal-sdk' })) });
   const mapping = loadMapping(settings.MAPPING_FILE);
+  const legacySource = openLegacySource(settings.LEGACY_DATABASE_URL);
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ settings, mapping, logger }),
+    activities: createActivities({ settings, mapping, logger, legacySource }),
     // Two cores here: a couple of concurrent copies keep both busy without thrashing the databases.
     maxConcurrentActivityTaskExecutions: Number(process.env.WORKER_MAX_ACTIVITIES ?? 4),
   });
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
     'worker ready 工作进程就绪',
   );
   await worker.run();
+  await legacySource.close();
   await connection.close();
 }
 
