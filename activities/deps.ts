@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { PlanDefinition } from '../lib/plan-definition';
+import type { ConnectedSystems, NetworkFlows } from '../lib/probe-targets';
 import type { Settings } from '../lib/settings';
 import type { Mapping } from '../migration/mapping';
 
@@ -7,4 +9,6 @@ export interface ActivityDeps {
   settings: Settings;
   mapping: Mapping;
   logger: Logger;
+  /** 项目实施进度安排: the plan and what its automated checks probe */
+  project: { plan: PlanDefinition; flows: NetworkFlows; systems: ConnectedSystems };
 }
