@@ -268,6 +268,8 @@ export async function plan(input: PlanInput): Promise<PlanState> {
   }
 
   for (;;) {
+    // Reset before the awaits below: a handler finishing during them must wake the next round.
+    wake = false;
     refreshStatuses(state);
     for (const item of state.items) {
       if (item.completion.kind !== 'automated' || running.has(item.id)) continue;
@@ -285,7 +287,6 @@ export async function plan(input: PlanInput): Promise<PlanState> {
       state.generation += 1;
       await continueAsNew<typeof plan>({ ...input, carried: state });
     }
-    wake = false;
     await condition(() => wake, Math.max(nextEventAt() - Date.now(), 1000));
   }
 
