@@ -6,6 +6,7 @@ import auth from './auth';
 import problems from './problems';
 import cutoverRoutes from './routes/cutovers';
 import healthRoutes from './routes/health';
+import planRoutes from './routes/plan';
 
 export interface AppOptions {
   temporal: Client;
@@ -27,5 +28,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(auth, { pool: opts.pool });
   await app.register(healthRoutes, { temporal: opts.temporal, pool: opts.pool });
   await app.register(cutoverRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
+  await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   return app;
 }
