@@ -13,13 +13,15 @@ import { ensureTargetSchema } from '../migration/target-schema';
 import type { TableOutcome } from '../workflows/cutover-messages';
 
 /**
- * npm run bench:migrate -- [--rows N] [--chunk N] [--concurrency N] [--fresh] [--skip-pgloader]
+ * npm run bench:migrate -- [--rows N] [--chunk N] [--concurrency N] [--worker-heap-mb N] [--fresh] [--skip-pgloader]
  *
  * On one generated legacy dataset (reused between runs unless --fresh), measures side by side:
  *  (a) ceiling  — PostgreSQL's own server-side COPY FROM file into the same target tables;
  *  (b) pgloader — Debian's pgloader copying the legacy tables PostgreSQL → PostgreSQL;
  *  (c) ours     — the engine through Temporal: a worker process, a child workflow per table, chunk activities.
  * Prints rows/s for each, the ratios, the projection for 96,976,195 rows and the worker's peak RSS.
+ * The worker runs with a capped V8 heap (--worker-heap-mb, default 256), as in production: an uncapped
+ * heap grows lazily with the rows seen even though the engine streams, which would hide a real leak.
  */
 const run = promisify(execFile);
 const LIVE_ROWS = 96_976_195;
@@ -39,6 +41,7 @@ async function main() {
   const rows = flag('rows', 1_000_000);
   const rowsPerChunk = flag('chunk', 100_000);
   const concurrency = flag('concurrency', 2);
+  const heapMb = flag('worker-heap-mb', 256);
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const db = { legacy: `${base}/jm_bench_legacy`, ours: `${base}/jm_bench_ours`, ceiling: `${base}/jm_bench_ceiling`, pgloader: `${base}/jm_bench_pgloader` };
   const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn' });
@@ -71,7 +74,7 @@ async function main() {
   // (c) ours, through Temporal.
   await dropDatabase(db.ours);
   await ensureDatabase(db.ours);
-  const worker = await startEntryPoint({ entry: 'worker/main.ts', env: settingsEnv(settings, { LOG_LEVEL: 'info' }), readyText: 'worker ready' });
+  const worker = await startEntryPoint({ entry: 'worker/main.ts', env: settingsEnv(settings, { LOG_LEVEL: 'info', NODE_OPTIONS: `--max-old-space-size=${heapMb}` }), readyText: 'worker ready' });
   const pid = worker.child.pid!;
   const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
@@ -156,7 +159,7 @@ async function main() {
   console.log(`| (b) pgloader PG→PG | ${fmt(sourceRows)} | ${seconds(pgloaderMs)} | ${fmt(pgloaderRps)} |`);
   console.log(`| (c) ours via Temporal (chunk ${fmt(rowsPerChunk)}, ${concurrency} lanes) | ${fmt(oursRead)} | ${seconds(oursMs)} | ${fmt(oursRps)} |`);
   console.log('');
-  console.log(`ours: ${fmt(oursLoaded)} loaded + ${fmt(quarantined)} quarantined = ${fmt(oursRead)} read; worker peak RSS ${peakRssMb.toFixed(0)} MB`);
+  console.log(`ours: ${fmt(oursLoaded)} loaded + ${fmt(quarantined)} quarantined = ${fmt(oursRead)} read; worker peak RSS ${peakRssMb.toFixed(0)} MB (V8 heap capped at ${heapMb} MB)`);
   for (const o of outcomes) console.log(`  ${o.table.padEnd(22)} ${fmt(o.rowsRead).padStart(11)} rows  ${String(o.chunks).padStart(4)} chunks  ${seconds(o.durationMs).padStart(8)}  careful chunks ${o.carefulChunks}`);
   const projectedH = LIVE_ROWS / oursRps / 3600;
   console.log(`projected for ${fmt(LIVE_ROWS)} rows at this rate: ${projectedH.toFixed(2)} h (ceiling ${(LIVE_ROWS / ceilingRps / 3600).toFixed(2)} h)`);
