@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import { z } from 'zod';
+import { ConfigError, readConfigFile } from './config-file';
 
 /**
  * 项目实施进度安排 as data: the seed's work packages and their items, each with an owner role,
@@ -50,31 +50,6 @@ const planSchema = z
 export type PlanDefinition = z.infer<typeof planSchema>;
 export type PlanItemDefinition = z.infer<typeof item>;
 export type LocalizedTitle = z.infer<typeof title>;
-
-export class ConfigError extends Error {
-  constructor(file: string, problems: string[]) {
-    super(`invalid configuration ${file}:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-/** `packages[2].items[0].dependsOn[1]`: the way a person finds the spot in the JSON file. */
-export function jsonPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '') || '(root)';
-}
-
-/** Reads a JSON config file and validates it against a schema, naming every problem by its JSON path. */
-export function readConfigFile<T>(file: string, schema: z.ZodType<T>): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(file, [`cannot read JSON: ${(err as Error).message}`]);
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map((i) => `${jsonPath(i.path)}: ${i.message}`));
-  return parsed.data;
-}
 
 export function loadPlanDefinition(file: string): PlanDefinition {
   const plan = readConfigFile(file, planSchema);

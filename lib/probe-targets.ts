@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, readConfigFile } from './plan-definition';
+import { ConfigError, readConfigFile } from './config-file';
 
 /**
  * What the plan's automated checks probe: the declared network flows (网络策略, host:port per

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadMapping, MappingError } from '../../migration/mapping';
+import { ConfigError } from '../../lib/config-file';
+import { loadMapping } from '../../migration/mapping';
 import { compileTransform } from '../../migration/transform';
 
 const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
@@ -33,12 +34,12 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     ['history data ordered before entity data', (m: any) => m.tables.unshift(m.tables.splice(4, 1)[0]), 'tables must come before "history" tables'],
     ['a CHECK that is not a simple comparison', (m: any) => (m.tables[0].target.checks = ['1=1); DROP TABLE x; --']), 'expected "<column> <op> <number>"'],
     ['a key that no column maps', (m: any) => (m.tables[0].source.key = 'ghost'), 'source.key: "ghost" is not mapped by any column'],
-    ['an identifier that could inject SQL', (m: any) => (m.tables[0].target.table = 'x; drop table y'), 'tables.0.target.table: expected a lower-case SQL identifier'],
-    ['an unsupported column type', (m: any) => (m.tables[0].columns[0].type = 'varchar2'), 'tables.0.columns.0.type'],
+    ['an identifier that could inject SQL', (m: any) => (m.tables[0].target.table = 'x; drop table y'), 'tables[0].target.table: expected a lower-case SQL identifier'],
+    ['an unsupported column type', (m: any) => (m.tables[0].columns[0].type = 'varchar2'), 'tables[0].columns[0].type'],
     ['a missing code table file', (m: any) => (m.codeTables.enttype.file = 'code-tables/missing.csv'), 'codeTables.enttype: ENOENT'],
   ])('refuses %s with a message naming the field', (_what, mutate, expected) => {
     const file = writeMapping(mutate);
-    expect(() => loadMapping(file)).toThrow(MappingError);
+    expect(() => loadMapping(file)).toThrow(ConfigError);
     expect(() => loadMapping(file)).toThrow(expected);
   });
 
