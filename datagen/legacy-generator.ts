@@ -15,23 +15,23 @@ import { entityRandom, pick, weighted } from './prng';
  * configurable rate that must end in quarantine. Deterministic for a seed; streamed, never buffered.
  */
 export const LEGACY_DDL = [
-  `CREATE TABLE IF NOT EXISTS e_baseinfo (
+  `CREATE TABLE e_baseinfo (
     pripid varchar(20) PRIMARY KEY, uniscid varchar(18), regno varchar(15), entname varchar(200),
     enttype varchar(10), regstate varchar(10), regcap varchar(40), regcapcur varchar(3), estdate date,
     apprdate varchar(20), opto varchar(20), dom varchar(400), domdistrict varchar(6), regorg varchar(6), opscope varchar(2000))`,
-  `CREATE TABLE IF NOT EXISTS e_name_reservation (
+  `CREATE TABLE e_name_reservation (
     nameid varchar(20) PRIMARY KEY, entname varchar(200), enttype varchar(10), apprdate varchar(20), validto varchar(20), regorg varchar(6))`,
-  `CREATE TABLE IF NOT EXISTS e_group (
+  `CREATE TABLE e_group (
     groupid varchar(20) PRIMARY KEY, groupname varchar(200), pripid varchar(20), regcap varchar(40), estdate date)`,
-  `CREATE TABLE IF NOT EXISTS e_person (
+  `CREATE TABLE e_person (
     personid varchar(24) PRIMARY KEY, pripid varchar(20), name varchar(100), position varchar(10), certype varchar(4), cerno varchar(30))`,
-  `CREATE TABLE IF NOT EXISTS e_alter (
+  `CREATE TABLE e_alter (
     altid varchar(24) PRIMARY KEY, pripid varchar(20), altitem varchar(10), altbe varchar(400), altaf varchar(400), altdate varchar(20))`,
-  `CREATE TABLE IF NOT EXISTS a_application (
+  `CREATE TABLE a_application (
     appid varchar(24) PRIMARY KEY, pripid varchar(20), apptype varchar(10), appdate varchar(20), status varchar(10), handler varchar(50))`,
-  `CREATE TABLE IF NOT EXISTS a_material (
+  `CREATE TABLE a_material (
     matid varchar(28) PRIMARY KEY, appid varchar(24), matname varchar(200), pages integer)`,
-  `CREATE TABLE IF NOT EXISTS a_process (
+  `CREATE TABLE a_process (
     procid varchar(28) PRIMARY KEY, appid varchar(24), step varchar(20), handler varchar(50), finished_at timestamp)`,
 ];
 
@@ -249,11 +249,11 @@ class Dataset {
   }
 }
 
-/** Creates the legacy tables (if missing), empties them, and loads a generated dataset by COPY. */
+/** (Re)creates the generated legacy tables — only those — and loads a generated dataset by COPY. */
 export async function loadLegacyDataset(client: Client, opts: GenerateOptions): Promise<DatasetStats> {
   const data = new Dataset(opts);
+  await client.query(`DROP TABLE IF EXISTS ${LEGACY_TABLES.join(', ')}`);
   for (const ddl of LEGACY_DDL) await client.query(ddl);
-  await client.query(`TRUNCATE ${LEGACY_TABLES.join(', ')}`);
   for (const table of LEGACY_TABLES) {
     const rows = data.rows(table);
     const lines = Readable.from((function* () { for (const r of rows) yield encodeRow(r); })());

@@ -1,6 +1,6 @@
 import { loadLegacyDataset } from '../datagen/legacy-generator';
 import { settingsEnv, startEntryPoint } from '../lib/child-process';
-import { ensureDatabase, withClient } from '../lib/db';
+import { dropDatabase, ensureDatabase, withClient } from '../lib/db';
 import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
 import type { CutoverState } from '../workflows/cutover-messages';
@@ -11,7 +11,8 @@ type RunView = CutoverState & { workflowId: string; execution: string; ui: strin
  * The demo (彩排 rehearsal on bundled data): prepares the legacy, target and runbook databases, loads the
  * generated legacy registry, starts the worker and the API, runs a cutover through the API as an
  * operator, approves its go/no-go gate as a second person, and prints what happened.
- * Flags: --entities N (default 2000, about 13 legacy rows each). Temporal keeps running afterwards so the run stays visible in the UI.
+ * Flags: --entities N (default 2000, about 12 legacy rows each). Databases: jm_demo_legacy, jm_demo_target,
+ * jm_demo_runbook on DEMO_PG_URL (default postgres://postgres@127.0.0.1:5432), recreated on every run. Temporal keeps running afterwards so the run stays visible in the UI.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,8 +20,17 @@ async function main() {
   const i = process.argv.indexOf('--entities');
   const entities = i === -1 ? 2000 : Number(process.argv[i + 1]);
   if (!Number.isInteger(entities) || entities < 1) throw new Error(`--entities expects a positive whole number, got "${process.argv[i + 1]}"`);
-  const settings = loadSettings();
+  // The demo owns three databases of its own and starts them afresh, so it never touches a configured
+  // legacy or target database and a re-run never meets an older schema.
+  const server = process.env.DEMO_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+  const settings = loadSettings({
+    ...process.env,
+    LEGACY_DATABASE_URL: `${server}/jm_demo_legacy`,
+    TARGET_DATABASE_URL: `${server}/jm_demo_target`,
+    RUNBOOK_DATABASE_URL: `${server}/jm_demo_runbook`,
+  });
   for (const url of [settings.LEGACY_DATABASE_URL, settings.TARGET_DATABASE_URL, settings.RUNBOOK_DATABASE_URL]) {
+    await dropDatabase(url);
     await ensureDatabase(url);
     console.log(`· database ready: ${redactUrl(url)}`);
   }
