@@ -55,6 +55,11 @@ export interface RunKind<State = any, Body = any> {
   title: string;
   start: { roles: readonly Role[]; bodySchema: object; plan(body: Body, actor: Actor): StartPlan };
   stateQuery: QueryDefinition<State>;
+  /**
+   * True when the workflow returns its final state: a completed run is then read from its result
+   * (one history read on the server) instead of a query, which makes a worker replay the whole run.
+   */
+  resultIsState: boolean;
   /** JSON schema of the state the query returns: the GET response is this plus the run envelope */
   stateSchema: { type: 'object'; properties: Record<string, object>; required?: readonly string[] };
   /** values the workflow puts in RunbookStatus / RunbookPhase, for the list filters */

@@ -123,6 +123,7 @@ export const cutoverKind: RunKind<CutoverState, { mode: RunMode; runId?: string 
     },
   },
   stateQuery: cutoverStateQuery,
+  resultIsState: true,
   stateSchema,
   statuses: RUN_STATUSES,
   gates: [{ name: 'go-no-go', title: '上线决策 Go/no-go approval', deciders: ['approver'] }],

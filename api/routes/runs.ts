@@ -81,6 +81,13 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
     }
   }
 
+  /** A run's state: its result once completed (when that is the state), else the state query. */
+  async function readState<State>(kind: RunKind<State>, workflowId: string, execution: string): Promise<State> {
+    const handle = temporal.workflow.getHandle(workflowId);
+    if (execution === 'COMPLETED' && kind.resultIsState) return (await handle.result()) as State;
+    return handle.query(kind.stateQuery);
+  }
+
   function summary(info: WorkflowExecutionInfo) {
     const kind = byType.get(info.type);
     const sa = info.typedSearchAttributes;
@@ -198,7 +205,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         const { workflowId } = request.params;
         correlate(request, reply, workflowId);
         const d = await describe(kind, workflowId);
-        const state = await temporal.workflow.getHandle(workflowId).query(kind.stateQuery);
+        const state = await readState(kind, workflowId, d.status.name);
         return {
           ...state,
           workflowId,
@@ -402,8 +409,8 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
           if (!Object.hasOwn(kind.reports, name) || !report) {
             throw new ProblemError(404, 'Unknown report', `no report "${name}"; ${kind.kind} reports: ${reportNames.join(', ')}`, 'params.name');
           }
-          await describe(kind, workflowId);
-          const state = await temporal.workflow.getHandle(workflowId).query(kind.stateQuery);
+          const d = await describe(kind, workflowId);
+          const state = await readState(kind, workflowId, d.status.name);
           return reply
             .type(report.contentType)
             .header('content-disposition', `attachment; filename="${workflowId}-${name}"`)
