@@ -1,10 +1,17 @@
 import type { Logger } from 'pino';
+import type { PlanDefinition } from '../lib/plan-definition';
+import type { ConnectedSystems, NetworkFlows } from '../lib/probe-targets';
 import type { Settings } from '../lib/settings';
 import type { Mapping } from '../migration/mapping';
+import type { SourceAdapter } from '../migration/source';
 
 /** What every activity needs, built once per worker process (worker/main.ts). */
 export interface ActivityDeps {
   settings: Settings;
   mapping: Mapping;
   logger: Logger;
+  /** the legacy database the engine reads (migration/legacy-source.ts) */
+  legacySource: SourceAdapter;
+  /** 项目实施进度安排: the plan and what its automated checks probe */
+  project: { plan: PlanDefinition; flows: NetworkFlows; systems: ConnectedSystems };
 }

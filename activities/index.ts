@@ -1,7 +1,12 @@
 import { approvalActivities } from './approvals';
 import { backupActivities } from './backup';
 import type { ActivityDeps } from './deps';
+import { jointTestActivities } from './joint-test';
 import { migrateActivities } from './migrate';
+import { networkCheckActivities } from './network-check';
+import { notifyActivities } from './notify';
+import { planDefinitionActivities } from './plan-definition';
+import { statusReportActivities } from './status-report';
 import { verifyActivities } from './verify';
 
 export type { ActivityDeps } from './deps';
@@ -13,6 +18,11 @@ export function createActivities(deps: ActivityDeps) {
     ...backupActivities(deps),
     ...migrateActivities(deps),
     ...verifyActivities(deps),
+    ...planDefinitionActivities(deps),
+    ...networkCheckActivities(deps),
+    ...jointTestActivities(deps),
+    ...notifyActivities(deps),
+    ...statusReportActivities(deps),
   };
 }
 

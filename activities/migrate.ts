@@ -1,36 +1,50 @@
-import { Context } from '@temporalio/activity';
+import { activityInfo, Context } from '@temporalio/activity';
 import { withClient } from '../lib/db';
-import { copyChunk, ChunkResult } from '../migration/copy-table';
+import { ChunkResult, copyChunk } from '../migration/chunk-copy';
 import { findTable } from '../migration/mapping';
+import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import type { ActivityDeps } from './deps';
 
-/** 上线步骤3 正式迁移: one table through the engine, heartbeating its progress so a stuck copy is noticed. */
+/** 上线步骤3 正式迁移: the engine's activities — plan a table into chunks, copy one chunk. */
+export interface TablePlan {
+  table: string;
+  chunks: Chunk[];
+  readPoint: string | null;
+}
+
 export function migrateActivities(deps: ActivityDeps) {
+  const source = deps.legacySource;
+
   return {
     /** 迁移计划: the mapped tables in the seed's load order (entities, history, approvals). */
     async listTables(): Promise<string[]> {
       return deps.mapping.tables.map((t) => t.name);
     },
 
-    async migrateTable(input: { runId: string; table: string }): Promise<ChunkResult> {
+    async planTable(input: { table: string; rowsPerChunk: number }): Promise<TablePlan> {
       const table = findTable(deps.mapping, input.table);
-      const { LEGACY_DATABASE_URL, TARGET_DATABASE_URL } = deps.settings;
-      const result = await withClient(LEGACY_DATABASE_URL, (source) =>
-        withClient(TARGET_DATABASE_URL, async (target) => {
-          await ensureTargetSchema(target, deps.mapping);
-          return copyChunk({
-            source,
-            target,
-            mapping: deps.mapping,
-            table,
-            chunk: { id: 'all', keyFrom: null, keyTo: null },
-            runId: input.runId,
-            onProgress: (rowsRead) => Context.current().heartbeat({ rowsRead }),
-          });
+      await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
+      const chunks = await source.planChunks(table, input.rowsPerChunk);
+      return { table: table.name, chunks, readPoint: await source.readPoint() };
+    },
+
+    async copyChunk(input: { runId: string; table: string; chunk: Chunk; readPoint: string | null }): Promise<ChunkResult> {
+      const table = findTable(deps.mapping, input.table);
+      const result = await withClient(deps.settings.TARGET_DATABASE_URL, (target) =>
+        copyChunk({
+          source,
+          target,
+          mapping: deps.mapping,
+          table,
+          chunk: input.chunk,
+          runId: input.runId,
+          readPoint: input.readPoint,
+          attempt: activityInfo().attempt,
+          onProgress: (rowsRead) => Context.current().heartbeat({ rowsRead }),
         }),
       );
-      deps.logger.info({ runId: input.runId, ...result }, 'table migrated');
+      deps.logger.info({ runId: input.runId, ...result }, 'chunk migrated');
       return result;
     },
   };

@@ -10,6 +10,7 @@ import openapi from './openapi';
 import problems from './problems';
 import requestId, { requestIdFor } from './request-id';
 import healthRoutes from './routes/health';
+import planRoutes from './routes/plan';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
 
@@ -72,6 +73,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(openapi, {
     tags: [
       ...kinds.map((k) => ({ name: k.title, description: `${k.title} runs (workflow ${k.workflowType}, ids ${k.idPrefix}…)` })),
+      { name: '项目计划 Plan', description: 'The 90-day project plan (T0 → acceptance at T+90)' },
       { name: '运行 Runs', description: 'All runs, across kinds' },
       { name: '审批 Approvals', description: 'Gates and the decisions on them' },
       { name: '报告 Reports', description: 'Reports of runs' },
@@ -87,5 +89,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     signingKey: opts.signingKey,
     kinds,
   });
+  // The 90-day plan keeps its own routes for now (items, sign-offs, re-baselining): not yet a run kind.
+  await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   return app;
 }

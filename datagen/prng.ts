@@ -10,6 +10,14 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/**
+ * A random stream for one entity of one table: child tables can re-derive a parent's draws (was it
+ * planted with an anomaly?) without holding the parent table in memory.
+ */
+export function entityRandom(seed: number, salt: number, entity: number): () => number {
+  return seededRandom(Math.imul(seed ^ Math.imul(salt, 0x9e3779b1), 0x85ebca77) ^ Math.imul(entity, 0xc2b2ae35));
+}
+
 export function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)];
 }

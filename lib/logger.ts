@@ -14,6 +14,8 @@ export const REDACT_PATHS = [
   '*.databaseUrl',
   'APPROVAL_SIGNING_KEY',
   '*.APPROVAL_SIGNING_KEY',
+  'NOTIFY_WEBHOOK_URL',
+  '*.NOTIFY_WEBHOOK_URL',
   'signature',
   '*.signature',
 ];

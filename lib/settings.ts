@@ -21,6 +21,13 @@ const schema = z.object({
   RUNBOOK_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_runbook'),
   MAPPING_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'mapping.json')),
   BACKUP_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'backups')),
+  /** 项目实施进度安排: the project plan, and what its automated checks probe */
+  PLAN_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'plan.json')),
+  NETWORK_FLOWS_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'network-flows.json')),
+  CONNECTED_SYSTEMS_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'connected-systems.json')),
+  /** where plan reminders and escalations go: a webhook (POST JSON) or, when empty, the worker's log */
+  NOTIFY_WEBHOOK_URL: z.union([z.literal(''), z.string().url()]).default(''),
+  REPORTS_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'reports')),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */

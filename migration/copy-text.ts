@@ -45,19 +45,25 @@ export function decodeLine(line: string): Field[] {
   return line.split('\t').map(decodeField);
 }
 
+const ENCODE_TEST = /[\\\t\n\r\b\f\v]/;
 const ENCODE_RE = /[\\\t\n\r\b\f\v]/g;
 const ENCODE_MAP: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
 
 export function encodeField(value: Field): string {
   if (value === null) return '\\N';
-  return value.replace(ENCODE_RE, (c) => ENCODE_MAP[c]);
+  return ENCODE_TEST.test(value) ? value.replace(ENCODE_RE, (c) => ENCODE_MAP[c]) : value;
 }
 
 export function encodeRow(values: Field[]): string {
-  return values.map(encodeField).join('\t') + '\n';
+  let line = encodeField(values[0]);
+  for (let i = 1; i < values.length; i++) line += '\t' + encodeField(values[i]);
+  return line + '\n';
 }
 
-/** Splits a COPY text byte stream into decoded rows (object mode out). */
+/**
+ * Splits a COPY text byte stream into decoded rows, emitted as one array of rows per input chunk:
+ * a stream hop per row would cost more than the decoding itself.
+ */
 export class CopyTextParser extends Transform {
   private rest: Buffer = Buffer.alloc(0);
 
@@ -67,18 +73,19 @@ export class CopyTextParser extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
-    let start = 0;
-    let nl: number;
-    while ((nl = buf.indexOf(10, start)) !== -1) {
-      this.push(decodeLine(buf.toString('utf8', start, nl)));
-      start = nl + 1;
+    const end = buf.lastIndexOf(10);
+    if (end === -1) {
+      this.rest = buf;
+      return done();
     }
-    this.rest = buf.subarray(start);
-    done();
+    // Decode whole lines at once; a multi-byte character never spans a newline byte.
+    const lines = buf.toString('utf8', 0, end).split('\n');
+    this.rest = buf.subarray(end + 1);
+    done(null, lines.map(decodeLine));
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.rest.length) this.push(decodeLine(this.rest.toString('utf8')));
+    if (this.rest.length) this.push([decodeLine(this.rest.toString('utf8'))]);
     done();
   }
 }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError, readConfigFile } from '../lib/config-file';
+import { CLEANING_RULES } from './cleansing';
 
 /**
  * The declarative mapping (字段关系对照表 + 基础代码对照表): which legacy table feeds which target
@@ -20,15 +22,24 @@ const columnSchema = z.object({
   type: z.enum(COLUMN_TYPES),
   source: identifier,
   codeTable: identifier.optional(),
+  /** a cleansing rule from migration/cleansing.ts, applied before the code table */
+  clean: z.enum(CLEANING_RULES).optional(),
   required: z.boolean().default(false),
 });
+
+/** Target CHECK constraints: a column compared with a number, nothing freer (config must not carry SQL). */
+const checkSchema = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]* (>=|<=|>|<|=|<>) -?\d+(\.\d+)?$/, 'expected "<column> <op> <number>", e.g. "regcap >= 0"');
 
 const tableSchema = z.object({
   name: identifier,
   title: z.string().min(1),
   category: z.enum(['entity', 'history', 'approval']),
   source: z.object({ table: identifier, key: identifier }),
-  target: z.object({ table: identifier }),
+  target: z.object({ table: identifier, checks: z.array(checkSchema).default([]) }),
+  /** a child table: rows whose parent did not reach the target are quarantined as orphans */
+  parent: z.object({ column: identifier, table: identifier }).optional(),
   columns: z.array(columnSchema).min(1),
 });
 
@@ -53,60 +64,55 @@ export interface Mapping {
   codeTables: Map<string, CodeTable>;
 }
 
-export class MappingError extends Error {
-  constructor(file: string, problems: string[]) {
-    super(`invalid mapping ${file}:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'MappingError';
-  }
-}
 
-/** The seed's load order: entity data first, then history business, then approval data. */
+/** The seed's load order, which the file order must follow: entity data first, then history business, then approval data. */
 const CATEGORY_ORDER = { entity: 0, history: 1, approval: 2 } as const;
 
 export function loadMapping(file: string): Mapping {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new MappingError(file, [`cannot read JSON: ${(err as Error).message}`]);
-  }
-  const parsed = mappingFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new MappingError(
-      file,
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-    );
-  }
+  const spec = readConfigFile(file, mappingFileSchema);
   const problems: string[] = [];
   const codeTables = new Map<string, CodeTable>();
-  for (const [name, spec] of Object.entries(parsed.data.codeTables)) {
-    const csvPath = path.resolve(path.dirname(file), spec.file);
+  for (const [name, table] of Object.entries(spec.codeTables)) {
+    const csvPath = path.resolve(path.dirname(file), table.file);
     try {
-      codeTables.set(name, { name, title: spec.title, values: parseCodeTableCsv(fs.readFileSync(csvPath, 'utf8'), csvPath) });
+      codeTables.set(name, { name, title: table.title, values: parseCodeTableCsv(fs.readFileSync(csvPath, 'utf8'), csvPath) });
     } catch (err) {
       problems.push(`codeTables.${name}: ${(err as Error).message}`);
     }
   }
   const tableNames = new Set<string>();
-  parsed.data.tables.forEach((t, ti) => {
-    const where = `tables.${ti} (${t.name})`;
+  spec.tables.forEach((t, ti) => {
+    const where = `tables[${ti}] (${t.name})`;
     if (tableNames.has(t.name)) problems.push(`${where}: duplicate table name`);
     tableNames.add(t.name);
     const targets = new Set<string>();
     for (const c of t.columns) {
       if (targets.has(c.target)) problems.push(`${where}.columns.${c.target}: duplicate target column`);
       targets.add(c.target);
-      if (c.codeTable && !parsed.data.codeTables[c.codeTable]) {
+      if (c.codeTable && !spec.codeTables[c.codeTable]) {
         problems.push(`${where}.columns.${c.target}.codeTable: unknown code table "${c.codeTable}"`);
       }
+    }
+    for (const check of t.target.checks) {
+      const col = check.split(' ')[0];
+      if (!targets.has(col)) problems.push(`${where}.target.checks: "${check}" names no target column of this table`);
+    }
+    const previous = spec.tables[ti - 1];
+    if (previous && CATEGORY_ORDER[previous.category] > CATEGORY_ORDER[t.category]) {
+      problems.push(`${where}.category: "${t.category}" tables must come before "${previous.category}" tables (the load order is entity, history, approval)`);
+    }
+    if (t.parent) {
+      const parentTable = spec.tables.findIndex((p) => p.name === t.parent!.table);
+      if (parentTable === -1) problems.push(`${where}.parent.table: unknown table "${t.parent.table}"`);
+      else if (parentTable >= ti) problems.push(`${where}.parent.table: "${t.parent.table}" must be listed before its child`);
+      if (!targets.has(t.parent.column)) problems.push(`${where}.parent.column: "${t.parent.column}" is not a target column of this table`);
     }
     const keyColumn = t.columns.find((c) => c.source === t.source.key);
     if (!keyColumn) problems.push(`${where}.source.key: "${t.source.key}" is not mapped by any column`);
     else if (!keyColumn.required) problems.push(`${where}.source.key: key column "${t.source.key}" must be required`);
   });
-  if (problems.length) throw new MappingError(file, problems);
-  const tables = [...parsed.data.tables].sort((a, b) => CATEGORY_ORDER[a.category] - CATEGORY_ORDER[b.category]);
-  return { tables, codeTables };
+  if (problems.length) throw new ConfigError(file, problems);
+  return { tables: spec.tables, codeTables };
 }
 
 function parseCodeTableCsv(text: string, file: string): Map<string, string> {

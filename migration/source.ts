@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Field } from './copy-text';
 import type { TableMapping } from './mapping';
+import type { SourceRejection } from './source-rejection';
 
 /**
  * What the engine needs from a legacy database, whatever it is (PostgreSQL here, Oracle in production).
@@ -15,6 +16,12 @@ export interface Chunk {
   keyTo: string | null;
 }
 
+/**
+ * One item of a chunk stream: a row, or a row the adapter read but could not turn into target text
+ * (the engine quarantines it; see source-rejection.ts).
+ */
+export type SourceItem = Field[] | SourceRejection;
+
 export interface SourceAdapter {
   readonly kind: 'postgres' | 'oracle';
   /**
@@ -25,7 +32,10 @@ export interface SourceAdapter {
   readPoint(): Promise<string | null>;
   /** Splits a table into key ranges of about rowsPerChunk rows each. */
   planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]>;
-  /** The rows of one chunk in key order, as an object-mode stream of Field[]. */
+  /**
+   * The rows of one chunk in key order, as an object-mode stream of batches (SourceItem[]): the engine
+   * works batch by batch, since a stream hop per row costs more than converting the row.
+   */
   readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable>;
   close(): Promise<void>;
 }

@@ -13,7 +13,8 @@ export function targetTableDdl(table: TableMapping): string {
   const cols = table.columns.map(
     (c) => `${quoteIdent(c.target)} ${c.type}${c.required ? ' NOT NULL' : ''}${c.target === key ? ' PRIMARY KEY' : ''}`,
   );
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${cols.join(',\n  ')}\n)`;
+  const checks = table.target.checks.map((c) => `CHECK (${c})`);
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${[...cols, ...checks].join(',\n  ')}\n)`;
 }
 
 export const CONTROL_DDL = [
@@ -38,6 +39,8 @@ export const CONTROL_DDL = [
      rows_read bigint NOT NULL,
      rows_loaded bigint NOT NULL,
      rows_quarantined bigint NOT NULL,
+     checksum text NOT NULL,
+     attempt integer NOT NULL,
      finished_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (table_name, chunk_id)
    )`,

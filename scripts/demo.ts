@@ -11,13 +11,13 @@ type RunView = CutoverState & { workflowId: string; execution: string; ui: strin
  * The demo (彩排 rehearsal on bundled data): prepares the legacy, target and runbook databases, loads the
  * generated legacy registry, starts the worker and the API, runs a cutover through the API as an
  * operator, approves its go/no-go gate as a second person, and prints what happened.
- * Flags: --entities N (default 5000). Temporal keeps running afterwards so the run stays visible in the UI.
+ * Flags: --entities N (default 2000, about 13 legacy rows each). Temporal keeps running afterwards so the run stays visible in the UI.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const i = process.argv.indexOf('--entities');
-  const entities = i === -1 ? 5000 : Number(process.argv[i + 1]);
+  const entities = i === -1 ? 2000 : Number(process.argv[i + 1]);
   if (!Number.isInteger(entities) || entities < 1) throw new Error(`--entities expects a positive whole number, got "${process.argv[i + 1]}"`);
   const settings = loadSettings();
   for (const url of [settings.LEGACY_DATABASE_URL, settings.TARGET_DATABASE_URL, settings.RUNBOOK_DATABASE_URL]) {
@@ -25,7 +25,9 @@ async function main() {
     console.log(`· database ready: ${redactUrl(url)}`);
   }
   const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities, anomalyRate: 0.01 }));
-  console.log(`· 旧库 legacy registry loaded: ${stats.entities} entities, planted anomalies ${JSON.stringify(stats.anomalies)}`);
+  const total = Object.values(stats).reduce((n, t) => n + t.rows, 0);
+  const planted = Object.values(stats).reduce((n, t) => n + Object.values(t.expectedQuarantine).reduce((a, b) => a + b, 0), 0);
+  console.log(`· 旧库 legacy registry loaded: ${entities} entities, ${total} rows in ${Object.keys(stats).length} tables, ${planted} rows that must end in quarantine`);
   const [operator, approver] = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
     await ensureRunbookSchema(c);
     return [await issueToken(c, 'demo.operator', 'operator'), await issueToken(c, 'demo.approver', 'approver')];
@@ -67,7 +69,7 @@ async function main() {
     console.log(`\n结果 Result: ${state.status}`);
     for (const s of state.steps) console.log(`  ${s.status.padEnd(8)} ${s.title}${s.detail ? ' — ' + s.detail : ''}`);
     for (const t of state.tables) {
-      console.log(`  ${t.table}: read ${t.rowsRead}, loaded ${t.rowsLoaded}, quarantined ${t.rowsQuarantined} ${JSON.stringify(t.quarantinedByRule)} in ${t.durationMs} ms`);
+      console.log(`  ${t.table.padEnd(22)} read ${String(t.rowsRead).padStart(7)}, loaded ${String(t.rowsLoaded).padStart(7)}, quarantined ${String(t.rowsQuarantined).padStart(5)} ${JSON.stringify(t.quarantinedByRule)}`);
     }
     console.log(`  backup: ${state.backup?.dir}`);
     console.log(`\nTemporal Web UI: ${state.ui}\n(the Temporal dev server keeps running; stop it with: npm run temporal:stop)`);

@@ -4,7 +4,7 @@ import { loadLegacyDataset } from '../datagen/legacy-generator';
 
 /**
  * Loads the bundled demo dataset into the legacy database (LEGACY_DATABASE_URL).
- * Flags: --entities N (default 2000), --seed N, --anomaly-rate R (0..1, default 0.01).
+ * Flags: --entities N (default 2000; about 13 rows each), --seed N, --anomaly-rate R (0..1, default 0.01).
  */
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,7 +20,8 @@ async function main() {
   if (opts.anomalyRate > 1) throw new Error('--anomaly-rate expects a share between 0 and 1');
   await ensureDatabase(settings.LEGACY_DATABASE_URL);
   const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, opts));
-  console.log(`旧库 legacy dataset loaded into ${redactUrl(settings.LEGACY_DATABASE_URL)}: ${JSON.stringify(stats)}`);
+  console.log(`旧库 legacy dataset loaded into ${redactUrl(settings.LEGACY_DATABASE_URL)}:`);
+  for (const [table, t] of Object.entries(stats)) console.log(`  ${table.padEnd(20)} ${String(t.rows).padStart(9)} rows, must quarantine ${JSON.stringify(t.expectedQuarantine)}`);
 }
 
 main().catch((err) => {

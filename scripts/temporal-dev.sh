@@ -16,8 +16,8 @@ STATE_DIR=${TEMPORAL_STATE_DIR:-$REPO/.data/temporal}
 PORT=${TEMPORAL_PORT:-7233}
 UI_PORT=${TEMPORAL_UI_PORT:-8233}
 ADDRESS=127.0.0.1:$PORT
-# Custom search attributes the workflows upsert; keep in step with workflows/search-attributes.ts.
-SEARCH_ATTRIBUTES=(RunbookKind RunbookPhase RunbookStatus)
+# Custom search attributes (name=type) the workflows upsert; keep in step with workflows/search-attributes.ts.
+SEARCH_ATTRIBUTES=(RunbookKind=Keyword RunbookPhase=Keyword RunbookStatus=Keyword RunbookProgress=Int)
 
 log() { printf '[temporal-dev] %s\n' "$*" >&2; }
 
@@ -48,7 +48,7 @@ start() {
   else
     mkdir -p "$STATE_DIR"
     local sa_flags=()
-    for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_flags+=(--search-attribute "$sa=Keyword"); done
+    for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_flags+=(--search-attribute "$sa"); done
     log "starting the Temporal dev server on $ADDRESS (UI http://127.0.0.1:$UI_PORT, data $STATE_DIR/temporal.db)"
     nohup "$cli" server start-dev --ip 127.0.0.1 --port "$PORT" --ui-port "$UI_PORT" \
       --db-filename "$STATE_DIR/temporal.db" --log-level warn "${sa_flags[@]}" \
@@ -64,7 +64,7 @@ start() {
   # A reused server (or an old database file) may predate an attribute: register what is missing.
   local existing; existing=$("$cli" operator search-attribute list --address "$ADDRESS" 2>/dev/null || true)
   for sa in "${SEARCH_ATTRIBUTES[@]}"; do
-    grep -qw "$sa" <<<"$existing" || "$cli" operator search-attribute create --address "$ADDRESS" --name "$sa" --type Keyword >/dev/null
+    grep -qw "${sa%%=*}" <<<"$existing" || "$cli" operator search-attribute create --address "$ADDRESS" --name "${sa%%=*}" --type "${sa#*=}" >/dev/null
   done
   log "ready: $ADDRESS, Web UI http://127.0.0.1:$UI_PORT"
 }

@@ -10,6 +10,8 @@ export type RunMode = 'rehearsal' | 'live';
 export interface CutoverInput {
   runId: string;
   mode: RunMode;
+  /** engine tuning; defaults suit the 2-core reference machine */
+  migration?: { rowsPerChunk?: number; concurrency?: number; heartbeatSeconds?: number };
   /** user name of the operator who started the run; may not approve its own go/no-go gate (four-eyes) */
   requestedBy: string;
 }
@@ -58,6 +60,9 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export interface TableOutcome {
   table: string;
+  chunks: number;
+  /** chunks the target refused on the fast path, reloaded in bisected batches */
+  carefulChunks: number;
   rowsRead: number;
   rowsLoaded: number;
   rowsQuarantined: number;

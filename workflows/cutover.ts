@@ -3,6 +3,7 @@ import {
   allHandlersFinished,
   CancellationScope,
   condition,
+  executeChild,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -23,6 +24,7 @@ import {
   StepState,
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
+import { migrateTable } from './migrate-table';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
 /**
@@ -154,9 +156,23 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     finish('backup', 'done', `${state.backup.rows} rows in ${state.backup.files} files`);
 
     begin('migrate');
+    // Tables one after another in the mapping's order (parents before children); chunks in parallel.
     for (const table of tables) {
-      const r = await step('migrate', table).migrateTable({ runId: input.runId, table });
-      state.tables.push({ ...r });
+      const r = await executeChild(migrateTable, {
+        workflowId: `${workflowInfo().workflowId}/migrate/${table}`,
+        args: [
+          {
+            runId: input.runId,
+            table,
+            rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
+            concurrency: input.migration?.concurrency ?? 2,
+            heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
+            stepLabel: `Step ${STEP_ORDER.indexOf('migrate') + 1}/${STEP_ORDER.length}`,
+          },
+        ],
+        staticSummary: `数据迁移 Migrate ${table} (run ${input.runId})`,
+      });
+      state.tables.push(r);
       publish();
     }
     const moved = state.tables.reduce((n, t) => n + t.rowsLoaded, 0);

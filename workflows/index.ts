@@ -1,2 +1,4 @@
 // The workflow bundle's entry point: every workflow type the worker serves.
 export { cutover } from './cutover';
+export { migrateTable } from './migrate-table';
+export { plan } from './plan';

@@ -93,7 +93,7 @@ function csvCell(v: unknown): string {
   return `"${(/^[=+\-@]/.test(s) ? "'" + s : s).replace(/"/g, '""')}"`;
 }
 
-export const cutoverKind: RunKind<CutoverState, { mode: RunMode; runId?: string }> = {
+export const cutoverKind: RunKind<CutoverState, { mode: RunMode; runId?: string; migration?: CutoverInput['migration'] }> = {
   kind: 'cutover',
   workflowType: 'cutover',
   idPrefix: 'cutover-',
@@ -108,11 +108,21 @@ export const cutoverKind: RunKind<CutoverState, { mode: RunMode; runId?: string 
       properties: {
         mode: { type: 'string', enum: ['rehearsal', 'live'], description: '彩排 rehearsal or 正式 live' },
         runId: { type: 'string', pattern: `^${ID_SUFFIX_PATTERN}$`, description: '运行编号 optional run id; the workflow id is cutover-<runId>' },
+        migration: {
+          type: 'object',
+          additionalProperties: false,
+          description: '迁移参数 engine tuning',
+          properties: {
+            rowsPerChunk: { type: 'integer', minimum: 1000, maximum: 10000000 },
+            concurrency: { type: 'integer', minimum: 1, maximum: 32 },
+            heartbeatSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
+          },
+        },
       },
     },
     plan(body, actor) {
       const runId = body.runId ?? generatedRunId(body.mode);
-      const input: CutoverInput = { runId, mode: body.mode, requestedBy: actor.name };
+      const input: CutoverInput = { runId, mode: body.mode, requestedBy: actor.name, migration: body.migration };
       return {
         runId,
         args: [input],

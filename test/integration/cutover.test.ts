@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { loadLegacyDataset, GeneratedStats } from '../../datagen/legacy-generator';
+import { DatasetStats, LegacyTable, loadLegacyDataset } from '../../datagen/legacy-generator';
+import { loadMapping } from '../../migration/mapping';
 import { withClient } from '../../lib/db';
 import { signDecision } from '../../lib/decision-signing';
 import { sha256File } from '../../activities/backup';
@@ -12,13 +13,13 @@ import { eventually, TestStack } from '../support/stack';
  */
 describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () => {
   const stack = new TestStack();
-  let stats: GeneratedStats;
+  let stats: DatasetStats;
   let operator: string;
   let approver: string;
 
   beforeAll(async () => {
     await stack.start();
-    stats = await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: 3000, seed: 7, anomalyRate: 0.02 }));
+    stats = await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: 1500, seed: 7, anomalyRate: 0.03 }));
     operator = await stack.token('olivia.ops', 'operator');
     approver = await stack.token('li.approver', 'approver');
     await stack.startWorker();
@@ -70,45 +71,66 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     expect(result.decisions).toHaveLength(4);
     expect(result.decisions[3]).toMatchObject({ actor: 'li.approver', role: 'approver', accepted: true });
 
-    // Every legacy row is either loaded or quarantined, with the planted anomalies in quarantine.
-    const anomalies = stats.anomalies.unmappedEnttype + stats.anomalies.missingName;
-    expect(anomalies).toBeGreaterThan(0);
-    const [table] = result.tables;
-    expect(table).toMatchObject({ table: 'market_entity', rowsRead: 3000, rowsLoaded: 3000 - anomalies, rowsQuarantined: anomalies, countsReconciled: true });
-    expect(table.quarantinedByRule).toEqual({
-      'unmapped_code:enttype': stats.anomalies.unmappedEnttype,
-      'required:entname': stats.anomalies.missingName,
-    });
+    // Every legacy row is either loaded or quarantined, each planted anomaly under its own rule.
+    const mapping = loadMapping(stack.settings.MAPPING_FILE);
+    expect(result.tables.map((t) => t.table)).toEqual(mapping.tables.map((t) => t.name));
+    for (const t of result.tables) {
+      const legacy = stats[mapping.tables.find((m) => m.name === t.table)!.source.table as LegacyTable];
+      expect({ table: t.table, read: t.rowsRead, quarantined: t.quarantinedByRule }).toEqual({ table: t.table, read: legacy.rows, quarantined: legacy.expectedQuarantine });
+      expect(t.rowsLoaded + t.rowsQuarantined).toBe(t.rowsRead);
+      expect(t.countsReconciled).toBe(true);
+    }
+    const entity = result.tables[0];
+    expect(Object.keys(entity.quarantinedByRule).sort()).toEqual(
+      ['check:regcap', 'invalid_capital:regcap', 'invalid_date:apprdate', 'required:entname', 'unmapped_code:enttype'],
+    );
+    expect(result.tables.every((t) => t.carefulChunks === 0)).toBe(true); // the mapping caught everything before the target
+    expect(result.tables.find((t) => t.table === 'approval_application')!.quarantinedByRule['orphan:market_entity']).toBeGreaterThan(0);
 
     await withClient(stack.settings.TARGET_DATABASE_URL, async (db) => {
-      const loaded = await db.query('SELECT count(*)::int AS n FROM market_entity');
-      expect(loaded.rows[0].n).toBe(3000 - anomalies);
-      // Code values mapped: no legacy local codes or retired divisions survive in the target.
+      // Code values mapped and legacy text cleansed: no local codes, retired divisions, or half-width brackets survive.
       const local = await db.query(
         `SELECT count(*)::int AS n FROM market_entity
-         WHERE enttype IN ('9999', 'QY01') OR regstate IN ('1001', '3001', '迁出') OR domdistrict = '440782'`,
+         WHERE enttype IN ('9999', 'QY01') OR regstate IN ('1001', '3001', '迁出') OR domdistrict = '440782' OR entname LIKE '%(%'`,
       );
       expect(local.rows[0].n).toBe(0);
-      const mapped = await db.query(`SELECT count(*)::int AS n FROM market_entity WHERE enttype = '9500' AND domdistrict = '440705'`);
-      expect(mapped.rows[0].n).toBeGreaterThan(0);
-      const q = await db.query('SELECT rule, source_key, raw_row FROM migration_quarantine ORDER BY source_key');
-      expect(q.rows).toHaveLength(anomalies);
+      const mapped = await db.query(
+        `SELECT count(*) FILTER (WHERE enttype = '9500' AND domdistrict = '440705')::int AS individual_xinhui,
+                count(*) FILTER (WHERE opto IS NULL)::int AS open_ended,
+                count(*) FILTER (WHERE NOT uniscid_valid)::int AS flagged_codes
+         FROM market_entity`,
+      );
+      expect(mapped.rows[0].individual_xinhui).toBeGreaterThan(0);
+      expect(mapped.rows[0].open_ended).toBeGreaterThan(0); // 9999-09-09 "no end" became NULL
+      expect(mapped.rows[0].flagged_codes).toBeGreaterThan(0); // kept and flagged, never dropped
+      const apptypes = await db.query('SELECT DISTINCT apptype FROM approval_application ORDER BY 1');
+      expect(apptypes.rows.map((r) => r.apptype)).toEqual(['01', '02', '03']);
+      const q = await db.query('SELECT table_name, rule, source_key, detail, raw_row FROM migration_quarantine');
+      expect(q.rows).toHaveLength(result.tables.reduce((n, t) => n + t.rowsQuarantined, 0));
       for (const row of q.rows) {
-        expect(row.source_key).toMatch(/^JM\d{10}$/);
-        expect(row.raw_row.pripid).toBe(row.source_key);
+        expect(row.source_key).toBeTruthy();
+        expect(row.detail).toBeTruthy();
+        expect(Object.values(row.raw_row)).toContain(row.source_key);
       }
+      const negative = q.rows.find((r) => r.rule === 'check:regcap')!;
+      expect(negative.detail).toBe('regcap=-5 violates the target\'s CHECK (regcap >= 0)');
+      // No orphan survived in the target.
+      const orphans = await db.query(
+        `SELECT count(*)::int AS n FROM approval_material m WHERE NOT EXISTS (SELECT 1 FROM approval_application a WHERE a.appid = m.appid)`,
+      );
+      expect(orphans.rows[0].n).toBe(0);
     });
     // Legacy side untouched.
     await withClient(stack.settings.LEGACY_DATABASE_URL, async (db) => {
       const legacy = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE enttype = '9999')::int AS local FROM e_baseinfo`);
-      expect(legacy.rows[0].n).toBe(3000);
+      expect(legacy.rows[0].n).toBe(1500);
       expect(legacy.rows[0].local).toBeGreaterThan(0);
     });
 
     // The backup: a read-only file per table, matching its manifest.
     const manifest = JSON.parse(fs.readFileSync(`${result.backup!.dir}/manifest.json`, 'utf8'));
-    expect(manifest.files).toHaveLength(1);
-    expect(manifest.files[0].rows).toBe(3000);
+    expect(manifest.files).toHaveLength(mapping.tables.length);
+    expect(manifest.files[0].rows).toBe(1500);
     expect(await sha256File(manifest.files[0].file)).toBe(manifest.files[0].sha256);
     expect(fs.statSync(manifest.files[0].file).mode & 0o222).toBe(0);
 

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { Pool } from 'pg';
 import { buildApp } from '../../api/app';
-import { GeneratedStats, loadLegacyDataset } from '../../datagen/legacy-generator';
+import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
@@ -76,7 +76,7 @@ export class TestStack {
   }
 
   /** A generated legacy registry of n entities (with the generator's planted anomalies). */
-  async seedLegacy(entities: number, seed = 7): Promise<GeneratedStats> {
+  async seedLegacy(entities: number, seed = 7): Promise<DatasetStats> {
     return withClient(this.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities, seed, anomalyRate: 0.02 }));
   }
 

@@ -19,7 +19,7 @@ describe('COPY text format codec', () => {
     const bytes = Buffer.from(encodeRow(['江门', null]) + encodeRow(['新会', 'x']));
     const chunks = [bytes.subarray(0, 4), bytes.subarray(4, 13), bytes.subarray(13)];
     const rows: Field[][] = [];
-    for await (const row of Readable.from(chunks).pipe(new CopyTextParser())) rows.push(row);
+    for await (const batch of Readable.from(chunks).pipe(new CopyTextParser())) rows.push(...batch);
     expect(rows).toEqual([
       ['江门', null],
       ['新会', 'x'],

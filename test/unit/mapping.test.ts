@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadMapping, MappingError } from '../../migration/mapping';
+import { ConfigError } from '../../lib/config-file';
+import { loadMapping } from '../../migration/mapping';
 import { compileTransform } from '../../migration/transform';
 
 const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
@@ -19,33 +20,49 @@ function writeMapping(mutate: (m: any) => void): string {
 describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
   it('loads the bundled mapping with its code tables', () => {
     const m = loadMapping(REAL);
-    expect(m.tables.map((t) => t.name)).toEqual(['market_entity']);
+    expect(m.tables.map((t) => t.name)).toEqual([
+      'market_entity', 'name_reservation', 'enterprise_group', 'entity_person', 'entity_change',
+      'approval_application', 'approval_material', 'approval_process',
+    ]);
     expect(m.codeTables.get('enttype')!.values.get('9999')).toBe('9500');
     expect(m.codeTables.get('division')!.values.get('440782')).toBe('440705');
   });
 
   it.each([
-    ['an unknown code table', (m: any) => (m.tables[0].columns[4].codeTable = 'nope'), 'columns.enttype.codeTable: unknown code table "nope"'],
+    ['an unknown code table', (m: any) => (m.tables[0].columns[5].codeTable = 'nope'), 'columns.enttype.codeTable: unknown code table "nope"'],
+    ['a child listed before its parent', (m: any) => m.tables.unshift(m.tables.splice(3, 1)[0]), 'parent.table: "market_entity" must be listed before its child'],
+    ['history data ordered before entity data', (m: any) => m.tables.unshift(m.tables.splice(4, 1)[0]), 'tables must come before "history" tables'],
+    ['a CHECK that is not a simple comparison', (m: any) => (m.tables[0].target.checks = ['1=1); DROP TABLE x; --']), 'expected "<column> <op> <number>"'],
     ['a key that no column maps', (m: any) => (m.tables[0].source.key = 'ghost'), 'source.key: "ghost" is not mapped by any column'],
-    ['an identifier that could inject SQL', (m: any) => (m.tables[0].target.table = 'x; drop table y'), 'tables.0.target.table: expected a lower-case SQL identifier'],
-    ['an unsupported column type', (m: any) => (m.tables[0].columns[0].type = 'varchar2'), 'tables.0.columns.0.type'],
+    ['an identifier that could inject SQL', (m: any) => (m.tables[0].target.table = 'x; drop table y'), 'tables[0].target.table: expected a lower-case SQL identifier'],
+    ['an unsupported column type', (m: any) => (m.tables[0].columns[0].type = 'varchar2'), 'tables[0].columns[0].type'],
     ['a missing code table file', (m: any) => (m.codeTables.enttype.file = 'code-tables/missing.csv'), 'codeTables.enttype: ENOENT'],
   ])('refuses %s with a message naming the field', (_what, mutate, expected) => {
     const file = writeMapping(mutate);
-    expect(() => loadMapping(file)).toThrow(MappingError);
+    expect(() => loadMapping(file)).toThrow(ConfigError);
     expect(() => loadMapping(file)).toThrow(expected);
   });
 
-  it('converts codes and names the rule when a row must be quarantined', () => {
+  it('cleanses and converts codes, and names the rule when a row must be quarantined', () => {
     const m = loadMapping(REAL);
     const t = compileTransform(m, m.tables[0]);
-    const row = ['JM1', '91440700768414040K', null, '江门市某某经营部', '9999', '迁出', '', '2001-02-03', '', '440782', '440703'];
+    // pripid uniscid uniscid_valid regno entname enttype regstate regcap regcapcur estdate apprdate opto dom domdistrict regorg opscope
+    const row = ['JM1', '91440700768414040k', '91440700768414040k', null, ' 江门市某某(分店)经营部 ', '9999', '迁出', '伍拾万元', '156', '2001-02-03', '2001年3月5日', '9999-09-09', '', '440782', '440703', ''];
     expect(t(row)).toEqual({
       ok: true,
-      values: ['JM1', '91440700768414040K', null, '江门市某某经营部', '9500', '6', null, '2001-02-03', null, '440705', '440703'],
+      values: ['JM1', '91440700768414040K', 't', null, '江门市某某（分店）经营部', '9500', '6', '50', '156', '2001-02-03', '2001-03-05', null, null, '440705', '440703', null],
     });
-    expect(t(row.map((v, i) => (i === 4 ? 'X9' : v)))).toMatchObject({ ok: false, rule: 'unmapped_code:enttype' });
-    expect(t(row.map((v, i) => (i === 3 ? '' : v)))).toMatchObject({ ok: false, rule: 'required:entname' });
+    const change = (i: number, v: string) => row.map((x, j) => (j === i ? v : x));
+    expect(t(change(2, '91440700768414040J'))).toMatchObject({ ok: true, values: expect.arrayContaining(['f']) });
+    expect(t(change(7, '5,000.00'))).toMatchObject({ ok: true, values: expect.arrayContaining(['5000.00']) });
+    expect(t(change(7, '1亿'))).toMatchObject({ ok: true, values: expect.arrayContaining(['10000']) });
+    expect(t(change(5, 'X9'))).toMatchObject({ ok: false, rule: 'unmapped_code:enttype' });
+    expect(t(change(4, ''))).toMatchObject({ ok: false, rule: 'required:entname' });
+    expect(t(change(7, '约十万左右'))).toMatchObject({ ok: false, rule: 'invalid_capital:regcap' });
+    expect(t(change(10, '1899-12-31'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('before 1900') });
+    expect(t(change(10, '2023-02-30'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('not a calendar date') });
+    expect(t(change(12, 'a\u0000b'))).toMatchObject({ ok: false, rule: 'invalid_text:nul' });
+    expect(t(change(7, '-5'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-5 violates the target's CHECK (regcap >= 0)" });
     expect(t(row.slice(1))).toMatchObject({ ok: false, rule: 'malformed_row' });
   });
 });

@@ -1,0 +1,11 @@
+import type { PlanDefinition } from '../lib/plan-definition';
+import type { ActivityDeps } from './deps';
+
+/** The plan as this worker loaded and validated it; a new project pins it in its state. */
+export function planDefinitionActivities(deps: ActivityDeps) {
+  return {
+    async loadPlan(): Promise<PlanDefinition> {
+      return deps.project.plan;
+    },
+  };
+}

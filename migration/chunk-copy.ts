@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { inTransaction, quoteIdent } from '../lib/db';
+import { encodeRow, Field } from './copy-text';
+import type { Mapping, TableMapping } from './mapping';
+import { findTable, keyColumn } from './mapping';
+import type { Chunk, SourceAdapter, SourceItem } from './source';
+import { isSourceRejection } from './source-rejection';
+import { compileTransform } from './transform';
+
+/**
+ * Moves one key range of one table into the target, COPY to COPY, accounting for every row: each is
+ * either loaded or quarantined with a reason. The chunk is one target transaction that first removes
+ * whatever an earlier attempt of the same chunk left, so a retry neither duplicates nor skips a row.
+ */
+export interface ChunkResult {
+  table: string;
+  chunkId: string;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  quarantinedByRule: Record<string, number>;
+  /** sha256 over the loaded rows' COPY text, in key order */
+  checksum: string;
+  /** true when the target refused the fast path and rows were loaded in bisected batches */
+  carefulMode: boolean;
+  durationMs: number;
+}
+
+interface Quarantined {
+  sourceKey: string | null;
+  rule: string;
+  detail: string;
+  raw: Record<string, Field>;
+}
+
+/** Rows held in memory at once when the target refuses a chunk and it is reloaded in batches. */
+const CAREFUL_BATCH = 2000;
+
+function rangeSql(column: string, chunk: Chunk, alias = ''): { sql: string; params: string[] } {
+  const col = (alias ? alias + '.' : '') + quoteIdent(column);
+  const parts: string[] = [];
+  const params: string[] = [];
+  if (chunk.keyFrom !== null) {
+    params.push(chunk.keyFrom);
+    parts.push(`${col} > $${params.length}`);
+  }
+  if (chunk.keyTo !== null) {
+    params.push(chunk.keyTo);
+    parts.push(`${col} <= $${params.length}`);
+  }
+  return { sql: parts.length ? parts.join(' AND ') : 'TRUE', params };
+}
+
+export async function copyChunk(opts: {
+  source: SourceAdapter;
+  target: Client;
+  mapping: Mapping;
+  table: TableMapping;
+  chunk: Chunk;
+  runId: string;
+  readPoint: string | null;
+  /** the activity attempt doing this work: the ledger keeps it, so redone chunks can be counted */
+  attempt: number;
+  onProgress?: (rowsRead: number) => void;
+}): Promise<ChunkResult> {
+  const { source, target, mapping, table, chunk, runId, readPoint, attempt, onProgress } = opts;
+  const started = Date.now();
+  const transform = compileTransform(mapping, table);
+  const keyIndex = table.columns.indexOf(keyColumn(table));
+  const targetTable = quoteIdent(table.target.table);
+  const copyIn = `COPY ${targetTable} (${table.columns.map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
+  const range = rangeSql(keyColumn(table).target, chunk);
+
+  let quarantined: Quarantined[] = [];
+  let rowsRead = 0;
+  let hash = createHash('sha256');
+  const rawRow = (fields: Field[]) => {
+    const raw: Record<string, Field> = {};
+    table.columns.forEach((c, i) => (raw[c.source] = fields[i] ?? null));
+    return raw;
+  };
+  const quarantine = (fields: Field[], rule: string, detail: string) => {
+    quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
+  };
+  let reported = 0;
+  /** Converts a batch of legacy rows; rule failures go to quarantine, the rest come back as COPY lines. */
+  const convert = (batch: SourceItem[]): { fields: Field[]; line: string }[] => {
+    const out: { fields: Field[]; line: string }[] = [];
+    for (const fields of batch) {
+      if (isSourceRejection(fields)) {
+        quarantined.push({ sourceKey: fields.key, rule: fields.rule, detail: fields.detail, raw: rawRow(fields.fields) });
+        continue;
+      }
+      const outcome = transform(fields);
+      if (outcome.ok) out.push({ fields, line: encodeRow(outcome.values) });
+      else quarantine(fields, outcome.rule, outcome.detail);
+    }
+    rowsRead += batch.length;
+    if (onProgress && rowsRead - reported >= 20000) {
+      reported = rowsRead;
+      onProgress(rowsRead);
+    }
+    return out;
+  };
+  const reset = () => {
+    quarantined = [];
+    rowsRead = 0;
+    reported = 0;
+    hash = createHash('sha256');
+  };
+
+  return inTransaction(target, async () => {
+    await target.query(`DELETE FROM ${targetTable} WHERE ${range.sql}`, range.params);
+    await target.query('DELETE FROM migration_quarantine WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
+
+    let carefulMode = false;
+    await target.query('SAVEPOINT fast_path');
+    try {
+      const toCopyText = new Transform({
+        writableObjectMode: true,
+        transform(batch: SourceItem[], _enc: BufferEncoding, done: TransformCallback) {
+          let text = '';
+          for (const row of convert(batch)) text += row.line;
+          hash.update(text);
+          done(null, text);
+        },
+      });
+      await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, target.query(copyFrom(copyIn)));
+      await target.query('RELEASE SAVEPOINT fast_path');
+    } catch (err) {
+      if (!isTargetRejection(err)) throw err;
+      // The target refused some row (a constraint, a value it cannot store). Reload the chunk in
+      // batches, bisecting failing batches down to the rows it refuses, which go to quarantine.
+      await target.query('ROLLBACK TO SAVEPOINT fast_path');
+      reset();
+      carefulMode = true;
+      let pending: { fields: Field[]; line: string }[] = [];
+      for await (const batch of await source.readChunk(table, chunk, readPoint)) {
+        pending.push(...convert(batch as SourceItem[]));
+        while (pending.length >= CAREFUL_BATCH) {
+          await loadBisecting(pending.slice(0, CAREFUL_BATCH));
+          pending = pending.slice(CAREFUL_BATCH);
+        }
+      }
+      await loadBisecting(pending);
+    }
+
+    async function loadBisecting(rows: { fields: Field[]; line: string }[]): Promise<void> {
+      if (!rows.length) return;
+      await target.query('SAVEPOINT batch');
+      try {
+        await pipeline(Readable.from(rows.map((r) => r.line)), target.query(copyFrom(copyIn)));
+        await target.query('RELEASE SAVEPOINT batch');
+        hash.update(rows.map((r) => r.line).join(''));
+      } catch (err) {
+        await target.query('ROLLBACK TO SAVEPOINT batch');
+        if (!isTargetRejection(err)) throw err;
+        if (rows.length === 1) return quarantine(rows[0].fields, 'rejected_by_target', (err as Error).message);
+        const mid = rows.length >> 1;
+        await loadBisecting(rows.slice(0, mid));
+        await loadBisecting(rows.slice(mid));
+      }
+    }
+
+    if (table.parent) await quarantineOrphans();
+
+    async function quarantineOrphans(): Promise<void> {
+      const parent = findTable(mapping, table.parent!.table);
+      const fk = quoteIdent(table.parent!.column);
+      const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
+      // Checked against the target, not the legacy side: a child whose parent was quarantined is an orphan there too.
+      const inRange = rangeSql(keyColumn(table).target, chunk, 'c');
+      const { rows } = await target.query(
+        `DELETE FROM ${targetTable} c WHERE ${inRange.sql} AND c.${fk} IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(parent.target.table)} p WHERE p.${quoteIdent(keyColumn(parent).target)} = c.${fk})
+         RETURNING ${cols}`,
+        inRange.params,
+      );
+      for (const r of rows) {
+        const fields = table.columns.map((c) => (r[c.target] === null ? null : String(r[c.target])));
+        quarantine(fields, `orphan:${parent.name}`, `${table.parent!.column}=${r[table.parent!.column]} has no ${parent.name} row in the target`);
+      }
+    }
+
+    const byRule: Record<string, number> = {};
+    for (const q of quarantined) byRule[q.rule] = (byRule[q.rule] ?? 0) + 1;
+    if (quarantined.length) {
+      const lines = quarantined.map((q) => encodeRow([runId, table.name, chunk.id, q.sourceKey, q.rule, q.detail, JSON.stringify(q.raw)]));
+      await pipeline(
+        Readable.from(lines),
+        target.query(copyFrom('COPY migration_quarantine (run_id, table_name, chunk_id, source_key, rule, detail, raw_row) FROM STDIN')),
+      );
+    }
+    const rowsLoaded = rowsRead - quarantined.length;
+    const checksum = hash.digest('hex');
+    await target.query(
+      `INSERT INTO migration_chunk (table_name, chunk_id, run_id, key_from, key_to, rows_read, rows_loaded, rows_quarantined, checksum, attempt)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (table_name, chunk_id) DO UPDATE SET run_id = EXCLUDED.run_id, key_from = EXCLUDED.key_from,
+         key_to = EXCLUDED.key_to, rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded,
+         rows_quarantined = EXCLUDED.rows_quarantined, checksum = EXCLUDED.checksum,
+         attempt = EXCLUDED.attempt, finished_at = now()`,
+      [table.name, chunk.id, runId, chunk.keyFrom, chunk.keyTo, rowsRead, rowsLoaded, quarantined.length, checksum, attempt],
+    );
+    return {
+      table: table.name,
+      chunkId: chunk.id,
+      rowsRead,
+      rowsLoaded,
+      rowsQuarantined: quarantined.length,
+      quarantinedByRule: byRule,
+      checksum,
+      carefulMode,
+      durationMs: Date.now() - started,
+    };
+  });
+}
+
+/** Errors that mean "the target will not take this data" (SQLSTATE classes 22 data exception, 23 constraint violation). */
+function isTargetRejection(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}

@@ -1,0 +1,122 @@
+import { isValidCreditCode } from '../lib/identifiers';
+
+/**
+ * Cleansing rules (数据清洗): what legacy registry data really holds, turned into what the target
+ * accepts — or a named reason to quarantine the row. Each rule takes the legacy text and returns the
+ * clean text (null = NULL) or a RuleFailure. Rules never guess: an ambiguous value is quarantined.
+ */
+export const CLEANING_RULES = ['name', 'date', 'capital', 'creditCode', 'creditCodeValid'] as const;
+export type CleaningRule = (typeof CLEANING_RULES)[number];
+
+export class RuleFailure {
+  constructor(
+    readonly rule: string,
+    readonly detail: string,
+  ) {}
+}
+
+type Cleaner = (value: string) => string | null | RuleFailure;
+
+/** Half-width brackets in names become the full-width ones the registry standard uses, so 江门（分店） and 江门(分店) are one name. */
+function cleanName(v: string): string | null {
+  const s = v.replace(/\(/g, '（').replace(/\)/g, '）').replace(/\s+/g, ' ').trim();
+  return s === '' ? null : s;
+}
+
+/** Dates that mean "no end" in legacy systems; the target stores NULL for an open end. */
+const SENTINEL_DATES = new Set(['9999-09-09', '9999-12-31', '9999-01-01']);
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function cleanDate(v: string): string | null | RuleFailure {
+  // Fast path for what most rows hold, an ISO date: checked with arithmetic, no Date object.
+  const fast = ISO_DATE.exec(v);
+  if (fast) {
+    const y = +fast[1];
+    const mo = +fast[2];
+    const d = +fast[3];
+    const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+    if (y >= 1900 && y < 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= (mo === 2 && !leap ? 28 : DAYS_IN_MONTH[mo - 1])) return v;
+  }
+  const s = v.trim();
+  const m =
+    /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.exec(s) ??
+    /^(\d{4})年(\d{1,2})月(\d{1,2})日$/.exec(s) ??
+    /^(\d{4})(\d{2})(\d{2})$/.exec(s);
+  if (!m) return new RuleFailure('invalid_date', `"${v}" is not a date`);
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const iso = `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+  if (SENTINEL_DATES.has(iso)) return null;
+  const probe = new Date(Date.UTC(y, mo - 1, d));
+  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d) {
+    return new RuleFailure('invalid_date', `"${v}" is not a calendar date`);
+  }
+  if (y < 1900) return new RuleFailure('invalid_date', `"${v}" lies before 1900`);
+  return iso;
+}
+
+const DIGITS: Record<string, number> = {
+  零: 0, 〇: 0, 一: 1, 壹: 1, 二: 2, 贰: 2, 两: 2, 三: 3, 叁: 3, 四: 4, 肆: 4,
+  五: 5, 伍: 5, 六: 6, 陆: 6, 七: 7, 柒: 7, 八: 8, 捌: 8, 九: 9, 玖: 9,
+};
+const UNITS: Record<string, number> = { 十: 10, 拾: 10, 百: 100, 佰: 100, 千: 1000, 仟: 1000 };
+
+/** 伍拾万 → 500000; null when the text is not a Chinese numeral. Handles 万 and 亿 sections. */
+export function parseChineseNumeral(text: string): number | null {
+  let total = 0;
+  let section = 0;
+  let digit = 0;
+  let seen = false;
+  for (const ch of text) {
+    if (ch in DIGITS) {
+      digit = DIGITS[ch];
+      seen = true;
+    } else if (ch in UNITS) {
+      section += (digit || 1) * UNITS[ch];
+      digit = 0;
+      seen = true;
+    } else if (ch === '万' || ch === '亿') {
+      total += (section + digit) * (ch === '万' ? 1e4 : 1e8);
+      section = 0;
+      digit = 0;
+    } else {
+      return null;
+    }
+  }
+  return seen || total ? total + section + digit : null;
+}
+
+/**
+ * Registered capital in the registry's unit, 万元 (10,000 yuan), as a decimal string.
+ * Legacy text: "50", "50.5", "10万" / "10万元" (already 万), "1亿" (10,000 万), "5,000.00"
+ * (thousands separators), "伍拾万元" (words: yuan). Anything else is quarantined rather than guessed.
+ */
+function cleanCapital(v: string): string | null | RuleFailure {
+  const s = v.trim().replace(/\s+/g, '').replace(/^人民币/, '').replace(/元$/, '');
+  if (s === '') return null;
+  if (/^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s)) return s.replace(/,/g, '');
+  const unit = /^(-?\d+(?:\.\d+)?)(万|亿)?$/.exec(s);
+  if (unit) return unit[2] === '亿' ? String(Number(unit[1]) * 1e4) : unit[1];
+  const words = parseChineseNumeral(s);
+  if (words !== null) return String(words / 1e4);
+  return new RuleFailure('invalid_capital', `registered capital "${v}" is not a number of 万元`);
+}
+
+function cleanCreditCode(v: string): string | null {
+  const s = v.trim().toUpperCase();
+  return s === '' ? null : s;
+}
+
+/** Some genuine early codes fail the checksum: they are kept and flagged, never dropped. */
+function creditCodeValid(v: string): string {
+  return isValidCreditCode(v.trim().toUpperCase()) ? 't' : 'f';
+}
+
+export const CLEANERS: Record<CleaningRule, Cleaner> = {
+  name: cleanName,
+  date: cleanDate,
+  capital: cleanCapital,
+  creditCode: cleanCreditCode,
+  creditCodeValid,
+};

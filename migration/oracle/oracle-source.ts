@@ -1,0 +1,191 @@
+import type { Readable } from 'node:stream';
+import type { TableMapping } from '../mapping';
+import type { Chunk, SourceAdapter } from '../source';
+import { OracleChunkStream } from './chunk-stream';
+import { OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
+import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
+import { loadOracleDriver } from './driver';
+import { resolveTable, ResolvedTable } from './resolve';
+import { chunkQuery, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
+
+/**
+ * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
+ * JavaScript: no Oracle Client libraries, no install script).
+ *
+ * - readPoint(): the current SCN; every chunk reads AS OF that SCN (flashback query), so chunks read
+ *   in parallel by different workers see one state of the data. Needs undo retention covering the
+ *   whole run (UNDO_RETENTION, or the legacy application stopped), FLASHBACK on the tables and
+ *   EXECUTE on DBMS_FLASHBACK.
+ * - planChunks(): boundaries from the live data. Any boundaries are correct, because the first chunk
+ *   is open below and the last open above (NULL keys included): the ranges cover every key at any SCN.
+ * - readChunk(): one pooled connection and one result set per chunk, streamed (chunk-stream.ts).
+ */
+export class OracleSource implements SourceAdapter {
+  readonly kind = 'oracle' as const;
+  readonly options: Omit<OracleSourceOptions, 'password'>;
+  // a private field: never enumerated, so neither JSON.stringify nor util.inspect of the source shows it
+  readonly #password: string;
+  private pool: Promise<OraclePool> | null = null;
+  private readonly resolved = new Map<string, Promise<ResolvedTable>>();
+  private readonly fetchTypeHandler: FetchTypeHandler;
+
+  constructor(
+    options: OracleSourceInput,
+    private readonly driver: OracleDriver = loadOracleDriver(),
+  ) {
+    const { password, ...rest } = validateOracleOptions(options);
+    this.#password = password;
+    this.options = rest;
+    this.fetchTypeHandler = oracleFetchTypeHandler(driver);
+  }
+
+  async readPoint(): Promise<string> {
+    return this.withConnection(async (conn) => {
+      const { rows } = await conn.execute(READ_POINT_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY }).catch((err: Error) => {
+        // PLS-00201 / ORA-00904: the package is not visible to this user
+        if (/PLS-00201|ORA-00904|ORA-06550/.test(err.message)) {
+          throw new Error(`cannot read the SCN: grant EXECUTE ON SYS.DBMS_FLASHBACK to ${this.options.user.toUpperCase()} (${err.message})`);
+        }
+        throw err;
+      });
+      const scn = rows?.[0]?.[0];
+      if (typeof scn !== 'string' || !/^\d+$/.test(scn)) throw new Error(`Oracle returned no SCN (got ${String(scn)})`);
+      return scn;
+    });
+  }
+
+  async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
+    await this.resolve(table);
+    const { sql, binds } = planBoundariesQuery({
+      schema: this.options.schema ?? null,
+      table: table.source.table,
+      key: table.source.key,
+      rowsPerChunk,
+      readPoint: null,
+      chunking: this.options.chunking,
+    });
+    const boundaries = await this.withConnection(async (conn) => {
+      const { rows } = await conn.execute(sql, binds, this.queryOptions());
+      return (rows ?? []).map((r) => r[0]);
+    });
+    return chunksFromBoundaries(table.name, boundaries);
+  }
+
+  async readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {
+    const resolved = await this.resolve(table);
+    const { sql, binds } = chunkQuery({
+      schema: this.options.schema ?? null,
+      table: table.source.table,
+      key: table.source.key,
+      columns: resolved.columns.map((c) => ({ name: c.legacy.name, kind: c.legacy.kind })),
+      chunk,
+      readPoint,
+      chunking: this.options.chunking,
+    });
+    const conn = await this.connect();
+    try {
+      const result = await conn.execute(sql, binds, { ...this.queryOptions(), resultSet: true });
+      if (!result.resultSet) throw new Error('Oracle returned no result set for the chunk query');
+      return new OracleChunkStream(conn, result.resultSet, resolved, this.options.fetchArraySize);
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    // Wait up to 10 s for chunk streams still open to hand their connections back.
+    if (pool) await pool.then((p) => p.close(10), () => undefined);
+  }
+
+  private queryOptions(): OracleExecuteOptions {
+    return {
+      outFormat: this.driver.OUT_FORMAT_ARRAY,
+      fetchArraySize: this.options.fetchArraySize,
+      // one round trip brings the first batch with the execute (thin mode ignores it for LOB queries)
+      prefetchRows: this.options.fetchArraySize,
+      fetchTypeHandler: this.fetchTypeHandler,
+    };
+  }
+
+  /** dictionary lookup once per table and source instance; a failed lookup is not cached */
+  private resolve(table: TableMapping): Promise<ResolvedTable> {
+    let pending = this.resolved.get(table.name);
+    if (!pending) {
+      const { sql, binds } = describeTableSql(this.options.schema ?? null, table.source.table);
+      pending = this.withConnection(async (conn) => {
+        const { rows } = await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY });
+        return resolveTable(table, (rows ?? []) as [string, string][], { naiveUtcOffset: this.options.naiveUtcOffset });
+      });
+      pending.catch(() => this.resolved.delete(table.name));
+      this.resolved.set(table.name, pending);
+    }
+    return pending;
+  }
+
+  private async connect(): Promise<OracleConnection> {
+    if (!this.pool) {
+      this.pool = this.driver.createPool({
+        user: this.options.user,
+        password: this.#password,
+        connectString: this.options.connectString,
+        poolMin: 0,
+        poolMax: this.options.poolMax,
+        poolIncrement: 1,
+      });
+      this.pool.catch(() => (this.pool = null));
+    }
+    const conn = await (await this.pool).getConnection();
+    try {
+      // once per acquisition: one round trip per chunk, and a session some other code altered is reset
+      await conn.execute(SESSION_SETUP_SQL);
+      return conn;
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async withConnection<T>(fn: (conn: OracleConnection) => Promise<T>): Promise<T> {
+    const conn = await this.connect();
+    try {
+      return await fn(conn);
+    } finally {
+      await conn.close();
+    }
+  }
+}
+
+/**
+ * Exact values out of the driver: NUMBER as the thin driver's own decimal string (its default,
+ * parseFloat, would round anything past 15-17 digits), CLOB/NCLOB inline as strings and BLOB as a
+ * Buffer instead of Lob objects that need a round trip each. Everything else keeps its default:
+ * strings for character types, Buffers for RAW, numbers for BINARY_FLOAT/DOUBLE, and datetimes
+ * arrive as text because the chunk query formats them (sql.ts).
+ */
+export function oracleFetchTypeHandler(driver: OracleDriver): FetchTypeHandler {
+  const asString = new Set([driver.DB_TYPE_NUMBER, driver.DB_TYPE_CLOB, driver.DB_TYPE_NCLOB]);
+  return (meta) => {
+    if (meta.dbType && asString.has(meta.dbType)) return { type: driver.DB_TYPE_VARCHAR };
+    if (meta.dbType === driver.DB_TYPE_BLOB) return { type: driver.DB_TYPE_RAW };
+    return undefined;
+  };
+}
+
+/** (-∞, b1], (b1, b2], …, (bn, +∞): consecutive equal boundaries (a non-unique key) are merged. */
+export function chunksFromBoundaries(tableName: string, boundaries: unknown[]): Chunk[] {
+  const keys: string[] = [];
+  for (const b of boundaries) {
+    if (typeof b !== 'string') throw new Error(`chunk boundary of ${tableName} is not text: ${String(b)}`);
+    if (keys[keys.length - 1] !== b) keys.push(b);
+  }
+  const chunks: Chunk[] = [];
+  let from: string | null = null;
+  for (const to of [...keys, null]) {
+    chunks.push({ id: `${tableName}:${String(chunks.length).padStart(6, '0')}`, keyFrom: from, keyTo: to });
+    from = to;
+  }
+  return chunks;
+}

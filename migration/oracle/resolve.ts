@@ -1,0 +1,64 @@
+import type { ColumnMapping, TableMapping } from '../mapping';
+import { compileConverter, ConvertOptions, Converter } from './convert';
+import { isCompatible, LegacyColumn, legacyKind } from './legacy-types';
+
+/**
+ * Matches a table's mapping against the legacy data dictionary, once per table, before any chunk
+ * is planned: a missing column, an unreadable type or a type that cannot feed its target column is
+ * a mapping mistake and stops the table with every problem listed, before a row moves.
+ */
+export interface ResolvedColumn {
+  mapping: ColumnMapping;
+  legacy: LegacyColumn;
+  convert: Converter;
+}
+
+export interface ResolvedTable {
+  table: TableMapping;
+  /** in the mapping's column order */
+  columns: ResolvedColumn[];
+  /** index of the source key in columns */
+  keyIndex: number;
+}
+
+export class OracleMappingError extends Error {
+  constructor(table: string, problems: string[]) {
+    super(`legacy table ${table.toUpperCase()} does not fit the mapping:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'OracleMappingError';
+  }
+}
+
+/** dictionary rows: [COLUMN_NAME, DATA_TYPE] as describeTableSql returns them */
+export function resolveTable(table: TableMapping, dictionary: [string, string][], options: ConvertOptions): ResolvedTable {
+  const source = table.source.table;
+  if (dictionary.length === 0) {
+    throw new OracleMappingError(source, ['not found (wrong ORACLE_SCHEMA, or no SELECT privilege on it?)']);
+  }
+  const types = new Map(dictionary);
+  const problems: string[] = [];
+  const columns: ResolvedColumn[] = [];
+  for (const col of table.columns) {
+    const name = col.source.toUpperCase();
+    const dataType = types.get(name);
+    if (dataType === undefined) {
+      problems.push(`column ${name} (mapped to ${col.target}) does not exist`);
+      continue;
+    }
+    const kind = legacyKind(dataType);
+    if (kind === null) {
+      problems.push(`column ${name} has type ${dataType}, which the Oracle source cannot read`);
+      continue;
+    }
+    if (!isCompatible(kind, col.type)) {
+      problems.push(`column ${name} (${dataType}) cannot feed ${col.target} (${col.type})`);
+      continue;
+    }
+    if (col.source === table.source.key && kind !== 'number' && kind !== 'text') {
+      problems.push(`key column ${name} has type ${dataType}; keyset chunks need a NUMBER or character key`);
+      continue;
+    }
+    columns.push({ mapping: col, legacy: { name, dataType, kind }, convert: compileConverter(kind, col.type, options) });
+  }
+  if (problems.length) throw new OracleMappingError(source, problems);
+  return { table, columns, keyIndex: columns.findIndex((c) => c.mapping.source === table.source.key) };
+}

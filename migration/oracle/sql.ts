@@ -1,0 +1,187 @@
+import type { Chunk } from '../source';
+import type { OracleBinds } from './driver';
+import type { LegacyKind } from './legacy-types';
+
+/**
+ * Every SQL text the Oracle source sends, as pure functions. Values always travel as bind
+ * variables; only identifiers are spliced in, and only after oracleIdent has checked them.
+ *
+ * Identifiers: the mapping names legacy tables and columns in lower case (e_baseinfo, pripid).
+ * Legacy DDL was written unquoted, so Oracle stores those names in upper case; we quote the
+ * upper-case form ("E_BASEINFO") so that reserved words (a column called DATE or LEVEL) and names
+ * with $ or # still work. Objects created with quoted lower-case names are not reachable this way.
+ *
+ * Bind names avoid Oracle reserved words (":table", ":date" raise ORA-01745).
+ */
+
+export interface SqlWithBinds {
+  sql: string;
+  binds: OracleBinds;
+}
+
+export type ChunkingMode = 'key' | 'rowid';
+
+const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_$#]*$/;
+/** Oracle 12.2+ allows 128 bytes; every character accepted by IDENT_RE is one byte. */
+const IDENT_MAX = 128;
+
+export function oracleIdent(name: string): string {
+  if (!IDENT_RE.test(name) || name.length > IDENT_MAX) {
+    throw new Error(`"${name}" is not a usable Oracle identifier (letters, digits, _ $ #; at most ${IDENT_MAX} characters)`);
+  }
+  return '"' + name.toUpperCase() + '"';
+}
+
+export function tableRef(schema: string | null, table: string): string {
+  return schema ? `${oracleIdent(schema)}.${oracleIdent(table)}` : oracleIdent(table);
+}
+
+/**
+ * Pinned on every session before it reads, because each of these would otherwise come from the
+ * database defaults or the worker host and silently change what we read:
+ * - TIME_ZONE: TIMESTAMP WITH LOCAL TIME ZONE is shown in the session time zone (thin mode takes
+ *   it from the client's TZ); UTC makes the text deterministic, the offset is written with it.
+ * - NLS_CALENDAR: TO_CHAR of dates follows the session calendar (a Taiwan or Japanese-imperial
+ *   calendar would rewrite the year).
+ * - NLS_NUMERIC_CHARACTERS: key bounds are bound as text and converted with it ("1,5" in some territories).
+ * - NLS_SORT/NLS_COMP: a linguistic sort (SCHINESE_PINYIN_M) on a text key would make ORDER BY and
+ *   the range predicates disagree, and chunks would skip or repeat rows.
+ */
+export const SESSION_SETUP_SQL =
+  "ALTER SESSION SET TIME_ZONE = '+00:00' NLS_CALENDAR = 'GREGORIAN' NLS_NUMERIC_CHARACTERS = '.,' NLS_SORT = 'BINARY' NLS_COMP = 'BINARY'";
+
+/** The SCN every chunk reads at. Needs EXECUTE on DBMS_FLASHBACK; TO_CHAR keeps SCNs beyond 2^53 exact. */
+export const READ_POINT_SQL = 'SELECT TO_CHAR(DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER) AS read_scn FROM DUAL';
+
+/** Dictionary types of a legacy table, for the select list and the conversions. */
+export function describeTableSql(schema: string | null, table: string): SqlWithBinds {
+  // The dictionary stores the names as oracleIdent refers to them: upper case.
+  const binds: OracleBinds = { table_name: table.toUpperCase() };
+  let owner = "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')";
+  if (schema) {
+    binds.owner_name = schema.toUpperCase();
+    owner = ':owner_name';
+  }
+  return {
+    sql: `SELECT column_name, data_type FROM all_tab_columns WHERE owner = ${owner} AND table_name = :table_name ORDER BY column_id`,
+    binds,
+  };
+}
+
+const DATE_TEXT = "'SYYYY-MM-DD HH24:MI:SS'";
+const TIMESTAMP_TEXT = "'SYYYY-MM-DD HH24:MI:SS.FF9'";
+const TIMESTAMP_TZ_TEXT = "'SYYYY-MM-DD HH24:MI:SS.FF9TZH:TZM'";
+
+/**
+ * The select-list expression for one column. Datetimes are formatted by the server: the thin
+ * driver decodes them into JS Dates, which keep milliseconds only and go through the worker's local
+ * time zone (a DATE inside a daylight-saving gap would shift). SYYYY keeps BC years visible.
+ */
+export function selectExpression(column: string, kind: LegacyKind): string {
+  const c = oracleIdent(column);
+  switch (kind) {
+    case 'date':
+      return `TO_CHAR(${c}, ${DATE_TEXT}) AS ${c}`;
+    case 'timestamp':
+      return `TO_CHAR(${c}, ${TIMESTAMP_TEXT}) AS ${c}`;
+    case 'timestamp_tz':
+      return `TO_CHAR(${c}, ${TIMESTAMP_TZ_TEXT}) AS ${c}`;
+    case 'timestamp_ltz':
+      // the cast yields the instant in the (pinned) session time zone, with its offset
+      return `TO_CHAR(CAST(${c} AS TIMESTAMP WITH TIME ZONE), ${TIMESTAMP_TZ_TEXT}) AS ${c}`;
+    default:
+      return c;
+  }
+}
+
+function asOf(readPoint: string | null, binds: OracleBinds): string {
+  if (readPoint === null) return '';
+  if (!/^\d+$/.test(readPoint)) throw new Error(`read point "${readPoint}" is not an Oracle SCN`);
+  binds.read_scn = readPoint;
+  return ' AS OF SCN :read_scn';
+}
+
+export interface ChunkQueryInput {
+  schema: string | null;
+  table: string;
+  key: string;
+  /** in the mapping's column order */
+  columns: { name: string; kind: LegacyKind }[];
+  chunk: Chunk;
+  readPoint: string | null;
+  chunking: ChunkingMode;
+}
+
+/**
+ * One chunk: (keyFrom, keyTo] in key order, read at the SCN. Rows whose key is NULL (a required key
+ * is still nullable in legacy DDL) sort last and belong to the last chunk, so that every row is read
+ * exactly once and the engine can quarantine them instead of losing them.
+ * ROWID mode ranges over ROWIDs instead (no key index needed; rows come in ROWID order).
+ */
+export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
+  const binds: OracleBinds = {};
+  const select = input.columns.map((c) => selectExpression(c.name, c.kind)).join(', ');
+  const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
+  const { keyFrom, keyTo } = input.chunk;
+  const where: string[] = [];
+  let orderBy: string;
+  if (input.chunking === 'rowid') {
+    if (keyFrom !== null) {
+      binds.key_lo = keyFrom;
+      where.push('ROWID > CHARTOROWID(:key_lo)');
+    }
+    if (keyTo !== null) {
+      binds.key_hi = keyTo;
+      where.push('ROWID <= CHARTOROWID(:key_hi)');
+    }
+    orderBy = 'ROWID';
+  } else {
+    const k = oracleIdent(input.key);
+    if (keyFrom !== null) {
+      binds.key_lo = keyFrom;
+      where.push(keyTo === null ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
+    }
+    if (keyTo !== null) {
+      binds.key_hi = keyTo;
+      where.push(`${k} <= :key_hi`);
+    }
+    orderBy = k;
+  }
+  const whereSql = where.length ? ` WHERE ${where.join(' AND ')}` : '';
+  return { sql: `SELECT ${select} FROM ${from}${whereSql} ORDER BY ${orderBy}`, binds };
+}
+
+/**
+ * Chunk boundaries: every rowsPerChunk-th key (or ROWID) in order, read at the same SCN as the
+ * chunks. One sorted pass over the key (an index fast full scan when the key is indexed).
+ */
+export function planBoundariesQuery(input: {
+  schema: string | null;
+  table: string;
+  key: string;
+  rowsPerChunk: number;
+  readPoint: string | null;
+  chunking: ChunkingMode;
+}): SqlWithBinds {
+  if (!Number.isInteger(input.rowsPerChunk) || input.rowsPerChunk < 1) {
+    throw new Error(`rowsPerChunk must be a positive integer, got ${input.rowsPerChunk}`);
+  }
+  const binds: OracleBinds = { chunk_rows: input.rowsPerChunk };
+  const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
+  const inner =
+    input.chunking === 'rowid'
+      ? `SELECT ROWID AS rid, ROW_NUMBER() OVER (ORDER BY ROWID) AS rn FROM ${from}`
+      : (() => {
+          const k = oracleIdent(input.key);
+          return `SELECT ${k} AS boundary, ROW_NUMBER() OVER (ORDER BY ${k}) AS rn FROM ${from} WHERE ${k} IS NOT NULL`;
+        })();
+  const boundary = input.chunking === 'rowid' ? 'ROWIDTOCHAR(rid)' : 'boundary';
+  return { sql: `SELECT ${boundary} AS boundary FROM (${inner}) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };
+}
+
+/** Row count at the read point, for reconciliation (source rows = loaded + quarantined). */
+export function countQuery(schema: string | null, table: string, readPoint: string | null): SqlWithBinds {
+  const binds: OracleBinds = {};
+  const from = tableRef(schema, table) + asOf(readPoint, binds);
+  return { sql: `SELECT COUNT(*) AS row_count FROM ${from}`, binds };
+}

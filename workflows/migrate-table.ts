@@ -1,0 +1,70 @@
+import { proxyActivities, setCurrentDetails, setHandler, defineQuery } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ChunkResult } from '../migration/chunk-copy';
+import type { TableOutcome } from './cutover-messages';
+
+/**
+ * 数据迁移 · one table: plan it into key-range chunks, then copy the chunks as activities, a few at a
+ * time, spread over whatever workers poll the queue. A child workflow per table keeps each history
+ * small (a 97M-row table is ~1,000 chunks) and lets the UI show each table's progress on its own.
+ */
+export interface MigrateTableInput {
+  runId: string;
+  table: string;
+  rowsPerChunk: number;
+  concurrency: number;
+  /** how long a chunk may stay silent before Temporal hands it to another worker */
+  heartbeatSeconds: number;
+  /** "Step 3/5" context from the parent, for the activity summaries in the UI */
+  stepLabel: string;
+}
+
+export const tableProgressQuery = defineQuery<{ chunks: number; done: number; rowsRead: number }>('progress');
+
+export async function migrateTable(input: MigrateTableInput): Promise<TableOutcome> {
+  const started = Date.now();
+  const plan = await proxyActivities<Activities>({
+    startToCloseTimeout: '30 minutes',
+    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
+    summary: `${input.stepLabel} · 切分 plan ${input.table}`,
+  }).planTable({ table: input.table, rowsPerChunk: input.rowsPerChunk });
+
+  const results: ChunkResult[] = [];
+  setHandler(tableProgressQuery, () => ({ chunks: plan.chunks.length, done: results.length, rowsRead: results.reduce((n, r) => n + r.rowsRead, 0) }));
+  const show = () => {
+    const pct = Math.floor((100 * results.length) / plan.chunks.length);
+    setCurrentDetails(`### 数据迁移 Migrate ${input.table}: ${pct}%\n\n${results.length}/${plan.chunks.length} chunks, ${results.reduce((n, r) => n + r.rowsLoaded, 0)} rows loaded, ${results.reduce((n, r) => n + r.rowsQuarantined, 0)} quarantined`);
+  };
+  show();
+
+  let next = 0;
+  const lane = async () => {
+    while (next < plan.chunks.length) {
+      const chunk = plan.chunks[next++];
+      const pct = Math.floor((100 * results.length) / plan.chunks.length);
+      const copy = proxyActivities<Activities>({
+        startToCloseTimeout: '2 hours',
+        // A chunk heartbeats every 20k rows; silence means its worker died, so another takes it over.
+        heartbeatTimeout: input.heartbeatSeconds * 1000,
+        retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 20 },
+        summary: `${input.stepLabel} · 迁移 migrate ${input.table} · chunk ${chunk.id}/${plan.chunks.length} · ${pct}%`,
+      });
+      results.push(await copy.copyChunk({ runId: input.runId, table: input.table, chunk, readPoint: plan.readPoint }));
+      show();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, input.concurrency) }, lane));
+
+  const byRule: Record<string, number> = {};
+  for (const r of results) for (const [rule, n] of Object.entries(r.quarantinedByRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
+  return {
+    table: input.table,
+    chunks: results.length,
+    rowsRead: results.reduce((n, r) => n + r.rowsRead, 0),
+    rowsLoaded: results.reduce((n, r) => n + r.rowsLoaded, 0),
+    rowsQuarantined: results.reduce((n, r) => n + r.rowsQuarantined, 0),
+    quarantinedByRule: byRule,
+    carefulChunks: results.filter((r) => r.carefulMode).length,
+    durationMs: Date.now() - started,
+  };
+}
