@@ -1,12 +1,18 @@
 import type { Client } from '@temporalio/client';
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { FastifyInstance, LogController } from 'fastify';
 import type { Pool } from 'pg';
+import type { DestinationStream } from 'pino';
 import { REDACT_PATHS } from '../lib/logger';
+import { redactUrlQuery } from '../lib/secrets';
 import auth from './auth';
+import { RUN_KINDS } from './kinds';
+import openapi from './openapi';
 import problems from './problems';
-import cutoverRoutes from './routes/cutovers';
+import requestId, { requestIdFor } from './request-id';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plan';
+import runRoutes from './routes/runs';
+import type { RunKind } from './run-kinds';
 
 export interface AppOptions {
   temporal: Client;
@@ -15,19 +21,75 @@ export interface AppOptions {
   uiBaseUrl: string;
   signingKey: string;
   logLevel?: string;
+  /** where the log goes (stdout when absent) */
+  logStream?: DestinationStream;
+  /** the workflow kinds served; all of api/kinds by default */
+  kinds?: readonly RunKind[];
+}
+
+/** A route as fastify registered it; the OpenAPI test compares these with the document. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes: RegisteredRoute[];
+  }
 }
 
 /** The operators' HTTP API, assembled from plugins; api/main.ts listens, tests use inject or listen on port 0. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const kinds = opts.kinds ?? RUN_KINDS;
   const app = Fastify({
-    logger: { name: 'api', level: opts.logLevel ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    logger: {
+      name: 'api',
+      level: opts.logLevel ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // fastify's default request serializer logs the raw URL: a token in a query string would land in the log.
+      serializers: { req: (req) => ({ method: req.method, url: redactUrlQuery(req.url), remoteAddress: req.ip }) },
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    },
+    genReqId: requestIdFor,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: 64 * 1024,
+    // Long enough for any valid id, so a too-long one gets a 400 naming the field rather than a bare 404.
+    routerOptions: { maxParamLength: 256 },
     ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
   });
+  // JSON only: fastify also parses text/plain by default, which would turn a wrong content type into
+  // a confusing "body must be object" instead of a plain 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorate('registeredRoutes', [] as RegisteredRoute[]);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) app.registeredRoutes.push({ method, url: route.url, hidden: Boolean((route.schema as { hide?: boolean } | undefined)?.hide) });
+  });
+  await app.register(requestId);
   await app.register(problems);
   await app.register(auth, { pool: opts.pool });
+  await app.register(openapi, {
+    tags: [
+      ...kinds.map((k) => ({ name: k.title, description: `${k.title} runs (workflow ${k.workflowType}, ids ${k.idPrefix}…)` })),
+      { name: '项目计划 Plan', description: 'The 90-day project plan (T0 → acceptance at T+90)' },
+      { name: '运行 Runs', description: 'All runs, across kinds' },
+      { name: '审批 Approvals', description: 'Gates and the decisions on them' },
+      { name: '报告 Reports', description: 'Reports of runs' },
+      { name: '运维 Operations', description: 'Health and readiness' },
+    ],
+  });
   await app.register(healthRoutes, { temporal: opts.temporal, pool: opts.pool });
-  await app.register(cutoverRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
+  await app.register(runRoutes, {
+    temporal: opts.temporal,
+    pool: opts.pool,
+    taskQueue: opts.taskQueue,
+    uiBaseUrl: opts.uiBaseUrl,
+    signingKey: opts.signingKey,
+    kinds,
+  });
+  // The 90-day plan keeps its own routes for now (items, sign-offs, re-baselining): not yet a run kind.
   await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   return app;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'pg';
 import { hashToken, Role } from '../lib/runbook-db';
+import { redactUrlQuery } from '../lib/secrets';
 import { sendProblem } from './problems';
 
 /**
@@ -14,9 +15,16 @@ export interface Actor {
   role: Role;
 }
 
+/** What a handler adds to its request's audit row: the run it acted on (known only once it is started) and detail. */
+export interface AuditNote {
+  runId?: string;
+  detail: Record<string, unknown>;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     actor?: Actor;
+    audit: AuditNote;
   }
   interface FastifyContextConfig {
     /** roles allowed on the route; absent = public (health only) */
@@ -29,7 +37,10 @@ declare module 'fastify' {
 export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }) {
   const { pool } = opts;
 
+  app.decorateRequest('audit', null as unknown as AuditNote);
+
   app.addHook('onRequest', async (request, reply) => {
+    request.audit = { detail: {} };
     const roles = request.routeOptions.config.roles;
     if (!roles) return;
     const header = request.headers.authorization ?? '';
@@ -49,9 +60,13 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
   // onSend, not onResponse: the row is written before the client hears the outcome, so a caller
   // that got an answer can rely on the trail already holding it.
   app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return payload;
-    const params = (request.params ?? {}) as Record<string, string>;
     const status = reply.statusCode;
+    // Successful reads change nothing and would flood the trail with status polling; refused reads
+    // (bad token, hostile id, unknown run) are probes worth a record.
+    const read = request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS';
+    if (read && status < 400) return payload;
+    const params = auditSafe(request.params ?? {}) as Record<string, string>;
+    const note = request.audit ?? { detail: {} };
     await pool
       .query(
         `INSERT INTO audit_log (actor, role, action, run_id, source_ip, request_id, status_code, outcome, detail)
@@ -59,16 +74,36 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
         [
           request.actor?.name ?? null,
           request.actor?.role ?? null,
-          request.routeOptions.config.action ?? `${request.method} ${request.routeOptions.url ?? request.url}`,
-          params.workflowId ?? null,
+          request.routeOptions.config.action ?? `${request.method} ${request.routeOptions.url ?? '(no route)'}`,
+          note.runId ?? (typeof params.workflowId === 'string' ? params.workflowId : null),
           request.ip,
           request.id,
           status,
           status < 400 ? 'ok' : status < 500 ? 'refused' : 'error',
-          JSON.stringify({ params }),
+          JSON.stringify({
+            method: request.method,
+            url: auditSafe(redactUrlQuery(request.url)),
+            params,
+            ...(auditSafe(note.detail) as object),
+          }),
         ],
       )
       .catch((err) => request.log.error({ err }, 'audit trail write failed'));
     return payload;
   });
 });
+
+/**
+ * Request values as the audit trail keeps them: hostile input is exactly what must be recorded, but
+ * PostgreSQL refuses NUL in jsonb and an oversized value must not bloat the trail, so control
+ * characters are escaped and long strings cut (with their length noted).
+ */
+function auditSafe(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') {
+    const clean = value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    return clean.length > 256 ? `${clean.slice(0, 256)}…(${value.length} chars)` : clean;
+  }
+  if (depth > 3 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.slice(0, 20).map((v) => auditSafe(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).slice(0, 20).map(([k, v]) => [auditSafe(k) as string, auditSafe(v, depth + 1)]));
+}

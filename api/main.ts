@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', close);
   process.once('SIGINT', close);
-  await app.listen({ host: settings.API_HOST, port: settings.API_PORT });
+  const url = await app.listen({ host: settings.API_HOST, port: settings.API_PORT });
+  // A fixed line to wait for (tests, scripts), with the real port when API_PORT=0 picked one.
+  app.log.info({ url, docs: `${url}/docs` }, 'api ready 接口就绪');
 }
 
 main().catch((err) => {

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -42,7 +43,8 @@ export default fp(async function problems(app: FastifyInstance) {
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status >= 500) request.log.error({ err }, 'request failed');
-    return sendProblem(reply, status, status >= 500 ? 'Internal error' : 'Bad request', status >= 500 ? 'internal error; see the API log for this request id' : err.message);
+    // fastify's own 4xx (body too large, wrong content type, poisoned JSON …) keep their message.
+    return sendProblem(reply, status, STATUS_CODES[status] ?? 'Error', status >= 500 ? 'internal error; see the API log for this request id' : err.message);
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'Not found', `no route ${request.method} ${request.url}`));
 });

@@ -3,7 +3,7 @@ import type { Client } from 'pg';
 
 /**
  * The runbook's own database (not the legacy, not the target): API tokens, stored only as hashes,
- * and the append-only audit trail of every state-changing request.
+ * the append-only audit trail of every state-changing request, and the ledger of counted gate decisions.
  */
 export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -29,11 +29,31 @@ const DDL = [
      outcome text NOT NULL,
      detail jsonb
    )`,
-  // Append-only: the trail cannot be edited or pruned through the database either.
+  // One row per counted gate decision: the unique keys are what make a repeated approval count once
+  // (same person, same gate; or the same Idempotency-Key), and the stored response is what a repeat
+  // is answered with.
+  `CREATE TABLE IF NOT EXISTS gate_decision (
+     id bigserial PRIMARY KEY,
+     at timestamptz NOT NULL DEFAULT now(),
+     workflow_id text NOT NULL,
+     gate text NOT NULL,
+     actor text NOT NULL,
+     role text NOT NULL,
+     decision text NOT NULL CHECK (decision IN ('approve', 'reject')),
+     reason text,
+     idempotency_key text,
+     request_id text,
+     response jsonb NOT NULL,
+     UNIQUE (workflow_id, gate, actor),
+     UNIQUE (actor, idempotency_key)
+   )`,
+  // Append-only: the trail and the decisions cannot be edited or pruned through the database either.
   `CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-   BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$`,
-  `DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log`,
-  `CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
+   BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$`,
+  ...['audit_log', 'gate_decision'].flatMap((t) => [
+    `DROP TRIGGER IF EXISTS ${t}_no_change ON ${t}`,
+    `CREATE TRIGGER ${t}_no_change BEFORE UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
+  ]),
 ];
 
 export async function ensureRunbookSchema(client: Client): Promise<void> {

@@ -16,8 +16,9 @@ export interface CutoverInput {
   requestedBy: string;
 }
 
-export type StepKey = 'plan' | 'backup' | 'migrate' | 'verify' | 'go-no-go';
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected';
+export const STEP_KEYS = ['plan', 'backup', 'migrate', 'verify', 'go-no-go'] as const;
+export type StepKey = (typeof STEP_KEYS)[number];
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected' | 'cancelled';
 
 export interface StepState {
   key: StepKey;
@@ -47,13 +48,15 @@ export interface DecisionRecord {
 export interface GateState {
   name: GateName;
   title: string;
-  status: 'waiting' | 'open' | 'approved' | 'rejected';
+  /** cancelled: the run was cancelled while the gate waited (or before it opened) */
+  status: 'waiting' | 'open' | 'approved' | 'rejected' | 'cancelled';
   decidedBy?: string;
   decidedAt?: string;
   reason?: string;
 }
 
-export type RunStatus = 'running' | 'waiting_approval' | 'completed' | 'rejected' | 'failed';
+export const RUN_STATUSES = ['running', 'waiting_approval', 'completed', 'rejected', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export interface TableOutcome {
   table: string;

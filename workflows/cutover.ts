@@ -1,8 +1,10 @@
 import {
   ActivityOptions,
   allHandlersFinished,
+  CancellationScope,
   condition,
   executeChild,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -21,6 +23,7 @@ import {
   StepKey,
   StepState,
 } from './cutover-messages';
+import { renderCutoverChecklist } from './cutover-report';
 import { migrateTable } from './migrate-table';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
@@ -103,7 +106,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       { key: RunbookPhase, value: state.phase },
       { key: RunbookStatus, value: state.status },
     ]);
-    setCurrentDetails(renderChecklist(state));
+    setCurrentDetails(renderCutoverChecklist(state, workflowInfo().workflowId));
   };
   const begin = (key: StepKey, status: RunStatus = 'running') => {
     Object.assign(stepState(key), { status: 'running', startedAt: now() });
@@ -124,88 +127,83 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     return state;
   };
 
-  begin('plan');
-  const tables = await step('plan').listTables();
-  finish('plan', 'done', tables.join(', '));
-
-  begin('backup');
-  const backup = await step('backup').backupLegacy({ runId: input.runId });
-  state.backup = {
-    dir: backup.dir,
-    files: backup.files.length,
-    rows: backup.files.reduce((n, f) => n + f.rows, 0),
-  };
-  finish('backup', 'done', `${state.backup.rows} rows in ${state.backup.files} files`);
-
-  begin('migrate');
-  // Tables one after another in the mapping's order (parents before children); chunks in parallel.
-  for (const table of tables) {
-    const r = await executeChild(migrateTable, {
-      workflowId: `${workflowInfo().workflowId}/migrate/${table}`,
-      args: [
-        {
-          runId: input.runId,
-          table,
-          rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
-          concurrency: input.migration?.concurrency ?? 2,
-          heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
-          stepLabel: `Step ${STEP_ORDER.indexOf('migrate') + 1}/${STEP_ORDER.length}`,
-        },
-      ],
-      staticSummary: `数据迁移 Migrate ${table} (run ${input.runId})`,
+  try {
+    return await runSteps();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled through the API (or the UI): say so in the state and the search attributes, so the
+    // run leaves the pending-approvals list and reads as cancelled rather than stuck "running".
+    await CancellationScope.nonCancellable(async () => {
+      for (const s of state.steps) if (s.status === 'running') Object.assign(s, { status: 'cancelled', finishedAt: now() });
+      for (const g of state.gates) if (g.status === 'open' || g.status === 'waiting') g.status = 'cancelled';
+      await end('cancelled', 'cancelled on request 已按请求取消');
     });
-    state.tables.push(r);
-    publish();
+    throw err;
   }
-  const moved = state.tables.reduce((n, t) => n + t.rowsLoaded, 0);
-  const held = state.tables.reduce((n, t) => n + t.rowsQuarantined, 0);
-  finish('migrate', 'done', `${moved} rows loaded, ${held} quarantined`);
 
-  begin('verify');
-  const counts = await step('verify').verifyCounts({ tables });
-  for (const c of counts) {
-    const t = state.tables.find((x) => x.table === c.table);
-    if (t) t.countsReconciled = c.ok;
-  }
-  const bad = counts.filter((c) => !c.ok);
-  if (bad.length) {
-    const detail = bad.map((c) => `${c.table}: source ${c.source} ≠ loaded ${c.loaded} + quarantined ${c.quarantined}`).join('; ');
-    finish('verify', 'failed', detail);
-    return end('failed', `record counts do not reconcile — ${detail}`);
-  }
-  finish('verify', 'done', `${counts.length} tables reconcile: source = loaded + quarantined`);
+  async function runSteps(): Promise<CutoverState> {
+    begin('plan');
+    const tables = await step('plan').listTables();
+    finish('plan', 'done', tables.join(', '));
 
-  const gate = state.gates[0];
-  gate.status = 'open';
-  begin('go-no-go', 'waiting_approval');
-  await condition(() => gate.status !== 'open');
-  // The signal handler changed the status while we waited; TypeScript cannot see that.
-  const outcome = gate.status as GateState['status'];
-  if (outcome === 'rejected') {
-    finish('go-no-go', 'rejected', `rejected by ${gate.decidedBy}: ${gate.reason ?? ''}`);
-    return end('rejected');
-  }
-  finish('go-no-go', 'done', `approved by ${gate.decidedBy}`);
-  return end('completed');
-}
+    begin('backup');
+    const backup = await step('backup').backupLegacy({ runId: input.runId });
+    state.backup = {
+      dir: backup.dir,
+      files: backup.files.length,
+      rows: backup.files.reduce((n, f) => n + f.rows, 0),
+    };
+    finish('backup', 'done', `${state.backup.rows} rows in ${state.backup.files} files`);
 
-const ICON: Record<StepState['status'], string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗' };
+    begin('migrate');
+    // Tables one after another in the mapping's order (parents before children); chunks in parallel.
+    for (const table of tables) {
+      const r = await executeChild(migrateTable, {
+        workflowId: `${workflowInfo().workflowId}/migrate/${table}`,
+        args: [
+          {
+            runId: input.runId,
+            table,
+            rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
+            concurrency: input.migration?.concurrency ?? 2,
+            heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
+            stepLabel: `Step ${STEP_ORDER.indexOf('migrate') + 1}/${STEP_ORDER.length}`,
+          },
+        ],
+        staticSummary: `数据迁移 Migrate ${table} (run ${input.runId})`,
+      });
+      state.tables.push(r);
+      publish();
+    }
+    const moved = state.tables.reduce((n, t) => n + t.rowsLoaded, 0);
+    const held = state.tables.reduce((n, t) => n + t.rowsQuarantined, 0);
+    finish('migrate', 'done', `${moved} rows loaded, ${held} quarantined`);
 
-/** The live checklist shown as the workflow's current details in the Temporal Web UI. */
-function renderChecklist(state: CutoverState): string {
-  const lines = [
-    `### 割接 Cutover ${state.runId} (${state.mode === 'live' ? '正式 live' : '彩排 rehearsal'}) — ${state.status}`,
-    '',
-    ...state.steps.map((s) => `- ${ICON[s.status]} ${s.title}${s.detail ? ` — ${s.detail}` : ''}`),
-  ];
-  const open = state.gates.filter((g) => g.status === 'open');
-  if (open.length) {
-    lines.push('', `**待审批 Pending approval:** ${open.map((g) => g.title).join(', ')} (started by ${state.requestedBy}; another approver must decide)`);
+    begin('verify');
+    const counts = await step('verify').verifyCounts({ tables });
+    for (const c of counts) {
+      const t = state.tables.find((x) => x.table === c.table);
+      if (t) t.countsReconciled = c.ok;
+    }
+    const bad = counts.filter((c) => !c.ok);
+    if (bad.length) {
+      const detail = bad.map((c) => `${c.table}: source ${c.source} ≠ loaded ${c.loaded} + quarantined ${c.quarantined}`).join('; ');
+      finish('verify', 'failed', detail);
+      return end('failed', `record counts do not reconcile — ${detail}`);
+    }
+    finish('verify', 'done', `${counts.length} tables reconcile: source = loaded + quarantined`);
+
+    const gate = state.gates[0];
+    gate.status = 'open';
+    begin('go-no-go', 'waiting_approval');
+    await condition(() => gate.status !== 'open');
+    // The signal handler changed the status while we waited; TypeScript cannot see that.
+    const outcome = gate.status as GateState['status'];
+    if (outcome === 'rejected') {
+      finish('go-no-go', 'rejected', `rejected by ${gate.decidedBy}: ${gate.reason ?? ''}`);
+      return end('rejected');
+    }
+    finish('go-no-go', 'done', `approved by ${gate.decidedBy}`);
+    return end('completed');
   }
-  if (state.tables.length) {
-    lines.push('', '| table | read | loaded | quarantined |', '|---|---:|---:|---:|');
-    for (const t of state.tables) lines.push(`| ${t.table} | ${t.rowsRead} | ${t.rowsLoaded} | ${t.rowsQuarantined} |`);
-  }
-  lines.push('', `_workflow ${workflowInfo().workflowId}_`);
-  return lines.join('\n');
 }

@@ -6,6 +6,7 @@ import { mayActFor, PlanDecisionKind, PlanInput, planProgressQuery, REBASELINE_R
 import { dayToMs, ItemProgress, PlanProgress } from '../../workflows/plan-progress';
 import { RunbookKind, RunbookPhase, RunbookProgress, RunbookStatus } from '../../workflows/search-attributes';
 import { ProblemError } from '../problems';
+import { problems } from '../schemas';
 
 /** 项目计划 the 90-day project plan: start it, read its progress and report, sign off and re-baseline items. */
 export interface PlanRoutesOptions {
@@ -17,6 +18,10 @@ export interface PlanRoutesOptions {
 
 const workflowIdPattern = '^plan-[A-Za-z0-9][A-Za-z0-9._-]{0,39}$';
 const datePattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$';
+const TAG = '项目计划 Plan';
+/** Documentation only: the answers keep every field the handlers send (additionalProperties), so serialization drops nothing. */
+const answer = (description: string) => ({ description, type: 'object', additionalProperties: true });
+
 const itemParams = {
   type: 'object',
   properties: { workflowId: { type: 'string', pattern: workflowIdPattern }, itemId: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,39}$' } },
@@ -80,6 +85,9 @@ export default async function planRoutes(app: FastifyInstance, opts: PlanRoutesO
     {
       config: { roles: ['operator'], action: 'start plan' },
       schema: {
+        summary: '启动项目计划 Start the 90-day project plan',
+        tags: [TAG],
+        response: { 201: answer('已启动 Started'), ...problems(400, 401, 403, 409, 413, 415, 500) },
         body: {
           type: 'object',
           additionalProperties: false,
@@ -125,7 +133,12 @@ export default async function planRoutes(app: FastifyInstance, opts: PlanRoutesO
     '/plans/:workflowId',
     {
       config: { roles: ['viewer', 'operator', 'approver'] },
-      schema: { params: { type: 'object', properties: { workflowId: { type: 'string', pattern: workflowIdPattern } } } },
+      schema: {
+        summary: '查看项目计划进度 Get the plan’s progress',
+        tags: [TAG],
+        params: { type: 'object', properties: { workflowId: { type: 'string', pattern: workflowIdPattern } } },
+        response: { 200: answer('进度 Plan progress'), ...problems(400, 401, 403, 404, 500) },
+      },
     },
     async (request) => {
       const { workflowId } = request.params;
@@ -139,6 +152,12 @@ export default async function planRoutes(app: FastifyInstance, opts: PlanRoutesO
     {
       config: { roles: ['viewer', 'operator', 'approver'] },
       schema: {
+        summary: '项目计划报告 Plan status report (Markdown or HTML)',
+        tags: [TAG, '报告 Reports'],
+        response: {
+          200: { description: '报告 The report', content: { 'text/markdown': { schema: { type: 'string' } }, 'text/html': { schema: { type: 'string' } } } },
+          ...problems(400, 401, 403, 404, 500),
+        },
         params: { type: 'object', properties: { workflowId: { type: 'string', pattern: workflowIdPattern } } },
         querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['markdown', 'html'] } } },
       },
@@ -158,6 +177,9 @@ export default async function planRoutes(app: FastifyInstance, opts: PlanRoutesO
     {
       config: { roles: ['operator', 'approver'], action: 'sign off plan item' },
       schema: {
+        summary: '签收计划事项 Sign off a plan item',
+        tags: [TAG, '审批 Approvals'],
+        response: { 202: answer('已送达 Sign-off sent'), ...problems(400, 401, 403, 404, 409, 413, 415, 500) },
         params: itemParams,
         body: { type: 'object', additionalProperties: false, properties: { note: { type: 'string', maxLength: 2000 } } },
       },
@@ -180,6 +202,9 @@ export default async function planRoutes(app: FastifyInstance, opts: PlanRoutesO
     {
       config: { roles: [REBASELINE_ROLE], action: 're-baseline plan item' },
       schema: {
+        summary: '调整计划事项期限 Re-baseline a plan item’s due date',
+        tags: [TAG],
+        response: { 202: answer('已送达 Re-baseline sent'), ...problems(400, 401, 403, 404, 409, 413, 415, 500) },
         params: itemParams,
         body: {
           type: 'object',

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { Pool } from 'pg';
 import { buildApp } from '../../api/app';
+import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
@@ -23,6 +24,7 @@ export class TestStack {
   readonly settings: Settings;
   readonly backupDir: string;
   private worker?: RunningProcess;
+  private apiProcess?: RunningProcess;
   app!: FastifyInstance;
   baseUrl = '';
   temporal!: Client;
@@ -73,16 +75,42 @@ export class TestStack {
     this.worker = undefined;
   }
 
+  /** A generated legacy registry of n entities (with the generator's planted anomalies). */
+  async seedLegacy(entities: number, seed = 7): Promise<DatasetStats> {
+    return withClient(this.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities, seed, anomalyRate: 0.02 }));
+  }
+
+  /**
+   * Starts a rehearsal cutover through the API and waits until it is parked at its go/no-go gate.
+   * One at a time: runs share the stack's target database, and concurrent copies into it would collide.
+   */
+  async startCutoverAtGate(token: string, runId: string): Promise<string> {
+    const started = await this.http('POST', '/cutovers', token, { mode: 'rehearsal', runId });
+    if (started.status !== 201) throw new Error(`starting ${runId}: ${started.status} ${JSON.stringify(started.body)}`);
+    const id = started.body.workflowId as string;
+    await eventually(async () => (await this.http('GET', `/cutovers/${id}`, token)).body.status === 'waiting_approval', `${id} to reach its gate`);
+    return id;
+  }
+
   async token(user: string, role: Role): Promise<string> {
     return withClient(this.settings.RUNBOOK_DATABASE_URL, (c) => issueToken(c, user, role));
   }
 
-  async http(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; body: any; contentType: string }> {
-    const res = await fetch(this.baseUrl + url, {
+  async http(
+    method: string,
+    url: string,
+    token?: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    baseUrl = this.baseUrl,
+  ): Promise<{ status: number; body: any; contentType: string; headers: Headers }> {
+    const res = await fetch(baseUrl + url, {
       method,
+      redirect: 'manual',
       headers: {
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
@@ -93,11 +121,33 @@ export class TestStack {
     } catch {
       /* not JSON: keep the text for the assertion message */
     }
-    return { status: res.status, body: parsed, contentType: res.headers.get('content-type') ?? '' };
+    return { status: res.status, body: parsed, contentType: res.headers.get('content-type') ?? '', headers: res.headers };
+  }
+
+  /** The audit trail, oldest first. */
+  async auditRows(): Promise<{ actor: string | null; action: string; run_id: string | null; request_id: string; status_code: number; outcome: string; detail: any }[]> {
+    return withClient(this.settings.RUNBOOK_DATABASE_URL, async (c) => (await c.query('SELECT actor, action, run_id, request_id, status_code, outcome, detail FROM audit_log ORDER BY id')).rows);
+  }
+
+  /**
+   * The real API entry point (api/main.ts) as its own process on a free loopback port, for what only a
+   * process shows: its log output and its start-up. Returns its base URL and its output so far.
+   */
+  async startApiProcess(extraEnv: Record<string, string> = {}): Promise<{ baseUrl: string; output: () => string; stop: () => Promise<void> }> {
+    const proc = await startEntryPoint({
+      entry: 'api/main.ts',
+      env: settingsEnv(this.settings, { API_HOST: '127.0.0.1', API_PORT: '0', LOG_LEVEL: 'info', ...extraEnv }),
+      readyText: 'api ready',
+    });
+    const port = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(proc.output())?.[1];
+    if (!port) throw new Error(`the API process did not say where it listens:\n${proc.output()}`);
+    this.apiProcess = proc;
+    return { baseUrl: `http://127.0.0.1:${port}`, output: proc.output, stop: () => proc.stop() };
   }
 
   async stop(): Promise<void> {
     await this.killWorker('SIGTERM');
+    await this.apiProcess?.stop();
     // Runs left open (a failed assertion, a run parked at a gate) would linger on the shared dev server.
     for await (const wf of this.temporal.workflow.list({ query: `TaskQueue = "${this.settings.TASK_QUEUE}" AND ExecutionStatus = "Running"` })) {
       await this.temporal.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished');

@@ -1,0 +1,176 @@
+import {
+  CutoverInput,
+  CutoverState,
+  cutoverStateQuery,
+  decideGateSignal,
+  RUN_STATUSES,
+  RunMode,
+  STEP_KEYS,
+} from '../../workflows/cutover-messages';
+import { renderCutoverChecklist } from '../../workflows/cutover-report';
+import { generatedRunId, RunKind } from '../run-kinds';
+import { ID_SUFFIX_PATTERN } from '../schemas';
+
+/** 割接 the go-live cutover (workflows/cutover.ts) as the API serves it. */
+const stepStatus = { type: 'string', enum: ['pending', 'running', 'done', 'failed', 'rejected', 'cancelled'] };
+
+const stateSchema = {
+  type: 'object' as const,
+  required: ['runId', 'mode', 'requestedBy', 'status', 'phase', 'steps', 'gates', 'decisions', 'tables'],
+  properties: {
+    runId: { type: 'string' },
+    mode: { type: 'string', enum: ['rehearsal', 'live'] },
+    requestedBy: { type: 'string' },
+    status: { type: 'string', enum: [...RUN_STATUSES] },
+    phase: { type: 'string', enum: [...STEP_KEYS, 'finished'] },
+    steps: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          key: { type: 'string' },
+          title: { type: 'string' },
+          status: stepStatus,
+          startedAt: { type: 'string' },
+          finishedAt: { type: 'string' },
+          detail: { type: 'string' },
+        },
+      },
+    },
+    gates: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'string', enum: ['waiting', 'open', 'approved', 'rejected', 'cancelled'] },
+          decidedBy: { type: 'string' },
+          decidedAt: { type: 'string' },
+          reason: { type: 'string' },
+        },
+      },
+    },
+    decisions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          gate: { type: 'string' },
+          decision: { type: 'string' },
+          actor: { type: 'string' },
+          role: { type: 'string' },
+          reason: { type: 'string' },
+          at: { type: 'string' },
+          accepted: { type: 'boolean' },
+          refusal: { type: 'string' },
+        },
+      },
+    },
+    tables: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          table: { type: 'string' },
+          rowsRead: { type: 'integer' },
+          rowsLoaded: { type: 'integer' },
+          rowsQuarantined: { type: 'integer' },
+          quarantinedByRule: { type: 'object', additionalProperties: { type: 'integer' } },
+          durationMs: { type: 'integer' },
+          countsReconciled: { type: 'boolean' },
+        },
+      },
+    },
+    backup: { type: 'object', properties: { dir: { type: 'string' }, files: { type: 'integer' }, rows: { type: 'integer' } } },
+    failure: { type: 'string' },
+  },
+};
+
+/** CSV cells are quoted always, and a leading = + - @ is defused so a spreadsheet does not run it as a formula. */
+function csvCell(v: unknown): string {
+  const s = v === undefined || v === null ? '' : String(v);
+  return `"${(/^[=+\-@]/.test(s) ? "'" + s : s).replace(/"/g, '""')}"`;
+}
+
+export const cutoverKind: RunKind<CutoverState, { mode: RunMode; runId?: string; migration?: CutoverInput['migration'] }> = {
+  kind: 'cutover',
+  workflowType: 'cutover',
+  idPrefix: 'cutover-',
+  collection: 'cutovers',
+  title: '割接 Cutover',
+  start: {
+    roles: ['operator'],
+    bodySchema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: {
+        mode: { type: 'string', enum: ['rehearsal', 'live'], description: '彩排 rehearsal or 正式 live' },
+        runId: { type: 'string', pattern: `^${ID_SUFFIX_PATTERN}$`, description: '运行编号 optional run id; the workflow id is cutover-<runId>' },
+        migration: {
+          type: 'object',
+          additionalProperties: false,
+          description: '迁移参数 engine tuning',
+          properties: {
+            rowsPerChunk: { type: 'integer', minimum: 1000, maximum: 10000000 },
+            concurrency: { type: 'integer', minimum: 1, maximum: 32 },
+            heartbeatSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
+          },
+        },
+      },
+    },
+    plan(body, actor) {
+      const runId = body.runId ?? generatedRunId(body.mode);
+      const input: CutoverInput = { runId, mode: body.mode, requestedBy: actor.name, migration: body.migration };
+      return {
+        runId,
+        args: [input],
+        memo: { mode: body.mode },
+        summary: `割接 Cutover ${runId} · ${body.mode === 'live' ? '正式 live' : '彩排 rehearsal'} · started by ${actor.name}`,
+        phase: 'plan',
+      };
+    },
+  },
+  stateQuery: cutoverStateQuery,
+  resultIsState: true,
+  stateSchema,
+  statuses: RUN_STATUSES,
+  gates: [{ name: 'go-no-go', title: '上线决策 Go/no-go approval', deciders: ['approver'] }],
+  decisionSignal: decideGateSignal,
+  openGates: (state) => state.gates.filter((g) => g.status === 'open').map((g) => g.name),
+  progress: (state) => ({
+    done: state.steps.filter((s) => s.status === 'done').length,
+    total: state.steps.length,
+    current: state.steps.find((s) => s.status === 'running')?.title,
+  }),
+  reports: {
+    'summary.md': {
+      title: '割接报告 Cutover summary (checklist, tables, decisions)',
+      contentType: 'text/markdown; charset=utf-8',
+      render: (state, workflowId) => {
+        const decisions = state.decisions.map(
+          (d) => `| ${d.at} | ${d.gate} | ${d.decision} | ${d.actor} | ${d.accepted ? 'counted 已计入' : `refused 拒绝: ${d.refusal ?? ''}`} |`,
+        );
+        return [
+          renderCutoverChecklist(state, workflowId),
+          '',
+          '#### 审批记录 Decisions',
+          ...(decisions.length ? ['| at | gate | decision | by | outcome |', '|---|---|---|---|---|', ...decisions] : ['(none 无)']),
+          '',
+        ].join('\n');
+      },
+    },
+    'tables.csv': {
+      title: '迁移结果 Per-table migration outcome',
+      contentType: 'text/csv; charset=utf-8',
+      render: (state) =>
+        [
+          ['table', 'rows_read', 'rows_loaded', 'rows_quarantined', 'counts_reconciled', 'duration_ms'],
+          ...state.tables.map((t) => [t.table, t.rowsRead, t.rowsLoaded, t.rowsQuarantined, t.countsReconciled ?? '', t.durationMs]),
+        ]
+          .map((r) => r.map(csvCell).join(','))
+          .join('\r\n') + '\r\n',
+    },
+  },
+};

@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+/**
+ * 割接运行手册命令行 — the runbook CLI for ops in a terminal: a thin client of the HTTP API with the
+ * same bearer tokens, so it can do exactly what the token's role may do through the API, and every
+ * change it makes is in the API's audit trail.
+ *
+ * The token never comes from the command line (it would land in shell history and in `ps`): it is
+ * read from JMRB_TOKEN, or from the file JMRB_TOKEN_FILE (default ~/.config/jm-runbook/token), which
+ * must be readable by its owner only (chmod 600).
+ */
+const USAGE = `用法 usage: npm run -s cli -- <command> [options]
+
+  start <rehearsal|live> [--run-id ID]        启动割接 start a cutover
+  status <workflowId>                          运行状态 state and progress of a run
+  list [--kind K] [--status S] [--phase P] [--limit N] [--page TOKEN]
+                                               运行列表 list runs
+  pending                                      待我审批 gates waiting for me
+  approve <workflowId> [--gate G] [--comment TEXT]
+  reject <workflowId> --comment TEXT [--gate G]
+                                               审批 decide a gate (default: the run's one open gate)
+  cancel <workflowId> --reason TEXT            取消 cancel a run
+  report <workflowId> <name> [--out FILE]      报告 download a report (e.g. summary.md, tables.csv)
+
+  --json                                       print the API's JSON instead of text
+
+环境 environment:
+  JMRB_API_URL     the API (default http://127.0.0.1:3000)
+  JMRB_TOKEN       bearer token, or
+  JMRB_TOKEN_FILE  file holding it, mode 0600 (default ~/.config/jm-runbook/token)
+  Tokens are issued by an admin: npm run -s token -- <user> <role> > ~/.config/jm-runbook/token
+`;
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function readToken(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.JMRB_TOKEN) return env.JMRB_TOKEN.trim();
+  const file = env.JMRB_TOKEN_FILE ?? path.join(os.homedir(), '.config', 'jm-runbook', 'token');
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new CliError(`no token: set JMRB_TOKEN, or put the token in ${file} (chmod 600) or point JMRB_TOKEN_FILE at one`, 2);
+  }
+  // Same rule as ssh for private keys: a token others can read is a token others can use.
+  if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
+    throw new CliError(`token file ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run: chmod 600 ${file}`, 2);
+  }
+  const token = fs.readFileSync(file, 'utf8').trim();
+  if (!token) throw new CliError(`token file ${file} is empty`, 2);
+  return token;
+}
+
+interface Answer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+class Api {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
+
+  async call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    const requestId = `cli-${randomUUID()}`;
+    const send = () =>
+      fetch(this.baseUrl + url, {
+        method,
+        redirect: 'manual',
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          'x-request-id': requestId,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    let res: Response;
+    try {
+      res = await send();
+    } catch (err) {
+      // One retry on a network failure; decisions carry an Idempotency-Key, so a retry never counts twice.
+      if (method !== 'GET' && !headers['idempotency-key']) throw new CliError(`cannot reach the API at ${this.baseUrl}: ${(err as Error).message}`);
+      try {
+        res = await send();
+      } catch (again) {
+        throw new CliError(`cannot reach the API at ${this.baseUrl}: ${(again as Error).message}`);
+      }
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
+    if (res.status >= 400) {
+      const p = parsed as { title?: string; detail?: string; field?: string };
+      throw new CliError(`错误 error ${res.status} ${p.title ?? ''}: ${p.detail ?? text}${p.field ? ` [${p.field}]` : ''} (request ${res.headers.get('x-request-id') ?? requestId})`);
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+
+  /** A run's path under its kind, e.g. /cutovers/cutover-x, asked of the API so the CLI knows no kinds. */
+  async runPath(workflowId: string): Promise<string> {
+    const r = await this.call('GET', `/runs/${encodeURIComponent(workflowId)}`);
+    const location = r.headers.get('location');
+    if (r.status !== 307 || !location) throw new CliError(`the API did not say where run ${workflowId} is`);
+    return location;
+  }
+}
+
+const ICON: Record<string, string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗', cancelled: '⊘' };
+
+export function progressBar(done: number, total: number, width = 30): string {
+  const filled = total > 0 ? Math.round((done / total) * width) : 0;
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
+  return rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd()).join('\n');
+}
+
+async function main(argv: string[], out: (s: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean' },
+      'run-id': { type: 'string' },
+      kind: { type: 'string' },
+      status: { type: 'string' },
+      phase: { type: 'string' },
+      limit: { type: 'string' },
+      page: { type: 'string' },
+      gate: { type: 'string' },
+      comment: { type: 'string' },
+      reason: { type: 'string' },
+      out: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.token !== undefined) {
+    throw new CliError('refusing --token: a token on the command line lands in shell history and `ps`. Use JMRB_TOKEN or a 0600 token file (JMRB_TOKEN_FILE).', 2);
+  }
+  const [command, ...args] = positionals;
+  if (!command || values.help) {
+    out(USAGE);
+    if (!command && !values.help) throw new CliError('no command given', 2);
+    return;
+  }
+  const need = (n: number, what: string) => {
+    if (args.length < n) throw new CliError(`${command}: missing ${what}\n\n${USAGE}`, 2);
+  };
+  const api = new Api((process.env.JMRB_API_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, ''), readToken());
+  const print = (json: unknown, text: () => string) => out(values.json ? JSON.stringify(json, null, 2) : text());
+
+  switch (command) {
+    case 'start': {
+      need(1, '<rehearsal|live>');
+      const r = await api.call('POST', '/cutovers', { mode: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
+      return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
+    }
+    case 'status': {
+      need(1, '<workflowId>');
+      const r = await api.call('GET', await api.runPath(args[0]));
+      const s = r.body;
+      return print(s, () =>
+        [
+          `${s.workflowId}  ${s.status} (${s.execution.toLowerCase()})${s.requestedBy ? `  started by ${s.requestedBy}` : ''}`,
+          `${progressBar(s.progress.done, s.progress.total)}${s.progress.current ? `  ${s.progress.current}` : ''}`,
+          ...(s.steps ?? []).map((st: any) => `  ${ICON[st.status] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}`),
+          ...(s.openGates?.length ? [`待审批 waiting for approval: ${s.openGates.join(', ')}`] : []),
+          ...(s.failure ? [`失败 failure: ${s.failure}`] : []),
+          `  ${s.ui}`,
+        ].join('\n'),
+      );
+    }
+    case 'list': {
+      const q = new URLSearchParams();
+      if (values.kind) q.set('kind', values.kind);
+      if (values.status) q.set('status', values.status);
+      if (values.phase) q.set('phase', values.phase);
+      if (values.limit) q.set('pageSize', values.limit);
+      if (values.page) q.set('pageToken', values.page);
+      const r = await api.call('GET', `/runs${q.size ? `?${q}` : ''}`);
+      return print(r.body, () => {
+        if (!r.body.runs.length) return '(无运行 no runs)';
+        const rows = [['workflow', 'kind', 'status', 'phase', 'started by', 'started at'], ...r.body.runs.map((x: any) => [x.workflowId, x.kind, x.status ?? '', x.phase ?? '', x.requestedBy ?? '', x.startedAt])];
+        return table(rows) + (r.body.nextPageToken ? `\nmore: --page ${r.body.nextPageToken}` : '');
+      });
+    }
+    case 'pending': {
+      const r = await api.call('GET', '/approvals/pending');
+      return print(r.body, () => {
+        const lines = r.body.pending.length
+          ? table([['workflow', 'gate', 'started by', 'started at'], ...r.body.pending.map((p: any) => [p.workflowId, `${p.gate} (${p.gateTitle})`, p.requestedBy ?? '', p.startedAt])])
+          : '(无待审批 nothing waiting for you)';
+        const unreadable = r.body.unavailable.map((u: any) => `  ? ${u.workflowId}: ${u.problem}`);
+        return [lines, ...(unreadable.length ? ['暂不可读 could not read:', ...unreadable] : [])].join('\n');
+      });
+    }
+    case 'approve':
+    case 'reject': {
+      need(1, '<workflowId>');
+      if (command === 'reject' && !values.comment) throw new CliError('reject: say why with --comment "…"', 2);
+      const runPath = await api.runPath(args[0]);
+      let gate = values.gate;
+      if (!gate) {
+        const s = (await api.call('GET', runPath)).body;
+        if (s.openGates?.length !== 1) throw new CliError(`run ${args[0]} has ${s.openGates?.length ? `gates ${s.openGates.join(', ')} open` : 'no open gate'}; name one with --gate`, 2);
+        gate = s.openGates[0] as string;
+      }
+      const r = await api.call(
+        'POST',
+        `${runPath}/gates/${encodeURIComponent(gate)}/decision`,
+        { decision: command, ...(values.comment ? { reason: values.comment } : {}) },
+        { 'idempotency-key': randomUUID() },
+      );
+      const repeat = r.headers.get('idempotent-replayed') === 'true';
+      return print(r.body, () =>
+        `${command === 'approve' ? '已批准 approved' : '已驳回 rejected'} ${r.body.workflowId} gate ${r.body.gate}${repeat ? ` (重复请求，只计一次 already decided by ${r.body.decidedBy}; counted once)` : ''}`,
+      );
+    }
+    case 'cancel': {
+      need(1, '<workflowId>');
+      if (!values.reason) throw new CliError('cancel: say why with --reason "…"', 2);
+      const r = await api.call('POST', `${await api.runPath(args[0])}/cancel`, { reason: values.reason });
+      return print(r.body, () => `已请求取消 cancellation requested for ${r.body.workflowId}`);
+    }
+    case 'report': {
+      need(2, '<workflowId> <name>');
+      const r = await api.call('GET', `${await api.runPath(args[0])}/reports/${encodeURIComponent(args[1])}`);
+      const text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body, null, 2);
+      if (values.out) {
+        fs.writeFileSync(values.out, text);
+        return out(`已保存 saved ${values.out}`);
+      }
+      return out(text);
+    }
+    default:
+      throw new CliError(`unknown command "${command}"\n\n${USAGE}`, 2);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n')).catch((err) => {
+    process.stderr.write(`${err instanceof CliError ? err.message : (err as Error).stack}\n`);
+    process.exit(err instanceof CliError ? err.exitCode : 1);
+  });
+}

@@ -1,0 +1,187 @@
+import { withClient } from '../../lib/db';
+import type { CutoverState } from '../../workflows/cutover-messages';
+import { eventually, TestStack } from '../support/stack';
+
+/**
+ * The run routes against real runs: list and filter from Temporal visibility, pending approvals per
+ * caller, idempotent and four-eyes-checked decisions, cancellation with a reason, reports — each
+ * state-changing request in the audit trail with its run id.
+ */
+describe('runs, approvals and cancellation through the API', () => {
+  const stack = new TestStack();
+  let operator: string;
+  let approver: string;
+  let approver2: string;
+  let admin: string;
+  let viewer: string;
+  const ids: Record<'a' | 'b' | 'c', string> = { a: '', b: '', c: '' };
+
+  beforeAll(async () => {
+    await stack.start();
+    await stack.seedLegacy(300);
+    operator = await stack.token('olivia.ops', 'operator');
+    approver = await stack.token('li.approver', 'approver');
+    approver2 = await stack.token('chen.approver', 'approver');
+    admin = await stack.token('zhang.admin', 'admin');
+    viewer = await stack.token('wang.viewer', 'viewer');
+    await stack.startWorker();
+    ids.a = await stack.startCutoverAtGate(operator, `${stack.id}-a`);
+    ids.b = await stack.startCutoverAtGate(operator, `${stack.id}-b`);
+    ids.c = await stack.startCutoverAtGate(admin, `${stack.id}-c`);
+  });
+  afterAll(() => stack.stop());
+
+  const state = async (id: string) => (await stack.http('GET', `/cutovers/${id}`, viewer)).body as CutoverState & { execution: string; progress: any; openGates: string[] };
+
+  it('records the run id of a start in the audit trail', async () => {
+    const starts = (await stack.auditRows()).filter((r) => r.action === 'start cutover');
+    expect(starts.map((r) => [r.actor, r.run_id, r.status_code])).toEqual([
+      ['olivia.ops', ids.a, 201],
+      ['olivia.ops', ids.b, 201],
+      ['zhang.admin', ids.c, 201],
+    ]);
+  });
+
+  it('shows state with progress, and finds a run by id alone', async () => {
+    const s = await state(ids.a);
+    expect(s).toMatchObject({ kind: 'cutover', execution: 'RUNNING', status: 'waiting_approval', openGates: ['go-no-go'], reports: ['summary.md', 'tables.csv'] });
+    expect(s.progress).toEqual({ done: 4, total: 5, current: '上线决策 Go/no-go approval' });
+    const found = await stack.http('GET', `/runs/${ids.a}`, viewer);
+    expect(found.status).toBe(307);
+    expect(found.headers.get('location')).toBe(`/cutovers/${ids.a}`);
+  });
+
+  it('lists runs from Temporal visibility, filtered and paginated', async () => {
+    const all = await eventually(async () => {
+      const r = await stack.http('GET', '/runs?kind=cutover&status=waiting_approval&phase=go-no-go', viewer);
+      return r.body.runs?.length === 3 ? r.body : undefined;
+    }, 'three runs waiting in the list');
+    expect(all.runs.map((r: any) => r.workflowId).sort()).toEqual([ids.a, ids.b, ids.c].sort());
+    expect(all.runs[0]).toMatchObject({ kind: 'cutover', execution: 'RUNNING', status: 'waiting_approval', phase: 'go-no-go', href: `/cutovers/${all.runs[0].workflowId}` });
+    expect(all.nextPageToken).toBeUndefined();
+
+    const page1 = await stack.http('GET', '/runs?pageSize=2', viewer);
+    expect(page1.body.runs).toHaveLength(2);
+    expect(page1.body.nextPageToken).toMatch(/^[A-Za-z0-9_-]+$/);
+    const page2 = await stack.http('GET', `/runs?pageSize=2&pageToken=${page1.body.nextPageToken}`, viewer);
+    expect(page2.body.runs).toHaveLength(1);
+    expect([...page1.body.runs, ...page2.body.runs].map((r: any) => r.workflowId).sort()).toEqual([ids.a, ids.b, ids.c].sort());
+
+    expect((await stack.http('GET', '/runs?status=completed', viewer)).body.runs).toEqual([]);
+  });
+
+  it('lists, for each caller, the gates waiting for them: their role may decide, and they did not start the run', async () => {
+    const pending = async (token: string) => ((await stack.http('GET', '/approvals/pending', token)).body.pending as any[]).map((p) => p.workflowId).sort();
+    expect(await pending(approver)).toEqual([ids.a, ids.b, ids.c].sort());
+    expect(await pending(admin)).toEqual([ids.a, ids.b].sort()); // c is zhang.admin's own run
+    expect(await pending(operator)).toEqual([]); // operators decide no gates
+    expect(await pending(viewer)).toEqual([]);
+    const item = (await stack.http('GET', '/approvals/pending', approver)).body.pending.find((p: any) => p.workflowId === ids.a);
+    expect(item).toMatchObject({ gate: 'go-no-go', gateTitle: '上线决策 Go/no-go approval', requestedBy: 'olivia.ops', decide: `/cutovers/${ids.a}/gates/go-no-go/decision` });
+  });
+
+  it('refuses the initiator deciding their own run (four-eyes), and changes nothing', async () => {
+    const own = await stack.http('POST', `/cutovers/${ids.c}/gates/go-no-go/decision`, admin, { decision: 'approve' });
+    expect(own.status).toBe(403);
+    expect(own.body.detail).toBe('zhang.admin started this run and cannot decide its gates');
+    const s = await state(ids.c);
+    expect(s.gates[0].status).toBe('open');
+    expect(s.decisions).toHaveLength(0);
+  });
+
+  it('counts a repeated approval once: same Idempotency-Key, concurrent duplicates, or the same person again', async () => {
+    const url = `/cutovers/${ids.a}/gates/go-no-go/decision`;
+    const body = { decision: 'approve', reason: "记录数一致 counts reconcile; it's fine" };
+    const key = { 'idempotency-key': `${stack.id}-approve-a` };
+    // A double click: five identical requests at once.
+    const burst = await Promise.all(Array.from({ length: 5 }, () => stack.http('POST', url, approver, body, key)));
+    expect(burst.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(new Set(burst.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(burst.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(4);
+    const first = burst[0].body;
+    expect(first).toMatchObject({ workflowId: ids.a, gate: 'go-no-go', decision: 'approve', decidedBy: 'li.approver', status: 'sent' });
+
+    // Later, the same key again, and the same person without a key: the same answer, nothing sent.
+    const again = await stack.http('POST', url, approver, body, key);
+    expect({ status: again.status, body: again.body }).toEqual({ status: 202, body: first });
+    const noKey = await stack.http('POST', url, approver, { decision: 'approve' });
+    expect({ status: noKey.status, body: noKey.body }).toEqual({ status: 202, body: first });
+
+    // Changing one's mind, or reusing the key for something else, is refused.
+    const flip = await stack.http('POST', url, approver, { decision: 'reject' });
+    expect(flip.status).toBe(409);
+    expect(flip.body.field).toBe('body.decision');
+    const reused = await stack.http('POST', `/cutovers/${ids.b}/gates/go-no-go/decision`, approver, body, key);
+    expect(reused.status).toBe(422);
+    expect(reused.body.field).toBe('headers.idempotency-key');
+
+    const done = (await stack.temporal.workflow.getHandle(ids.a).result()) as CutoverState;
+    expect(done.status).toBe('completed');
+    expect(done.decisions).toEqual([expect.objectContaining({ actor: 'li.approver', decision: 'approve', accepted: true, reason: body.reason })]);
+
+    // A second approver arriving after the gate closed is told so, not silently ignored.
+    const late = await stack.http('POST', url, approver2, { decision: 'approve' });
+    expect(late.status).toBe(409);
+
+    await withClient(stack.settings.RUNBOOK_DATABASE_URL, async (c) => {
+      const rows = (await c.query('SELECT workflow_id, actor, decision FROM gate_decision')).rows;
+      expect(rows).toEqual([{ workflow_id: ids.a, actor: 'li.approver', decision: 'approve' }]);
+    });
+    const trail = (await stack.auditRows()).filter((r) => r.action === 'decide gate' && r.run_id === ids.a);
+    expect(trail.map((r) => [r.actor, r.status_code, r.detail.replayed ?? false])).toEqual(
+      expect.arrayContaining([
+        ['li.approver', 202, false],
+        ['li.approver', 202, true],
+        ['li.approver', 409, false],
+        ['chen.approver', 409, false],
+      ]),
+    );
+    expect(trail.filter((r) => r.status_code === 202 && !r.detail.replayed)).toHaveLength(1);
+    expect(trail.filter((r) => r.status_code === 202 && r.detail.replayed)).toHaveLength(6);
+  });
+
+  it('serves reports of a run, by name only', async () => {
+    const md = await stack.http('GET', `/cutovers/${ids.a}/reports/summary.md`, viewer);
+    expect(md.status).toBe(200);
+    expect(md.contentType).toBe('text/markdown; charset=utf-8');
+    expect(md.headers.get('content-disposition')).toBe(`attachment; filename="${ids.a}-summary.md"`);
+    expect(md.body).toContain('☑ 上线决策 Go/no-go approval — approved by li.approver');
+    expect(md.body).toContain('| go-no-go | approve | li.approver | counted 已计入 |');
+    const csv = await stack.http('GET', `/cutovers/${ids.a}/reports/tables.csv`, viewer);
+    expect(csv.contentType).toBe('text/csv; charset=utf-8');
+    expect(csv.body.split('\r\n')[0]).toBe('"table","rows_read","rows_loaded","rows_quarantined","counts_reconciled","duration_ms"');
+    expect(csv.body.split('\r\n')[1]).toMatch(/^"market_entity","300",/);
+  });
+
+  it('cancels a run with a reason (operator), ending it as cancelled; the reason is audited', async () => {
+    const asApprover = await stack.http('POST', `/cutovers/${ids.b}/cancel`, approver, { reason: 'not mine to cancel' });
+    expect(asApprover.status).toBe(403);
+    const cancelled = await stack.http('POST', `/cutovers/${ids.b}/cancel`, operator, { reason: '窗口取消 maintenance window withdrawn' });
+    expect(cancelled.status).toBe(202);
+    expect(cancelled.body).toMatchObject({ workflowId: ids.b, status: 'cancel_requested' });
+
+    const s = await eventually(async () => {
+      const x = await state(ids.b);
+      return x.execution === 'CANCELLED' ? x : undefined;
+    }, 'the run to end cancelled');
+    expect(s).toMatchObject({ status: 'cancelled', phase: 'finished', openGates: [] });
+    expect(s.gates[0].status).toBe('cancelled');
+    expect(s.steps[4].status).toBe('cancelled');
+    const desc = await stack.temporal.workflow.getHandle(ids.b).describe();
+    expect(desc.searchAttributes.RunbookStatus).toEqual(['cancelled']);
+    // The history says who cancelled and why.
+    const history = await stack.temporal.workflow.getHandle(ids.b).fetchHistory();
+    const request = history.events!.find((e) => e.workflowExecutionCancelRequestedEventAttributes)!.workflowExecutionCancelRequestedEventAttributes!;
+    expect(request).toMatchObject({ identity: 'api:olivia.ops', cause: 'olivia.ops: 窗口取消 maintenance window withdrawn' });
+
+    expect((await stack.http('POST', `/cutovers/${ids.b}/cancel`, operator, { reason: 'again' })).status).toBe(409);
+    const pending = (await stack.http('GET', '/approvals/pending', approver)).body.pending.map((p: any) => p.workflowId);
+    expect(pending).toEqual([ids.c]);
+    const trail = (await stack.auditRows()).filter((r) => r.action === 'cancel cutover');
+    expect(trail.map((r) => [r.actor, r.run_id, r.status_code, r.detail.reason])).toEqual([
+      ['li.approver', ids.b, 403, undefined],
+      ['olivia.ops', ids.b, 202, '窗口取消 maintenance window withdrawn'],
+      ['olivia.ops', ids.b, 409, 'again'],
+    ]);
+  });
+});

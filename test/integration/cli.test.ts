@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CutoverState } from '../../workflows/cutover-messages';
+import { TestStack } from '../support/stack';
+
+/** The ops CLI (cli/main.ts) as a real process against the running API, worker and Temporal. */
+describe('CLI over the API', () => {
+  const stack = new TestStack();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-cli-'));
+  let operator: string;
+  let approver: string;
+
+  beforeAll(async () => {
+    await stack.start();
+    await stack.seedLegacy(200);
+    operator = await stack.token('olivia.ops', 'operator');
+    approver = await stack.token('li.approver', 'approver');
+    await stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, '..', '..', 'cli', 'main.ts'), ...args],
+        // No inherited JMRB_* variables: each test says where its token comes from.
+        { env: { PATH: process.env.PATH, HOME: dir, JMRB_API_URL: stack.baseUrl, ...env }, timeout: 60000 },
+        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  function tokenFile(name: string, token: string, mode: number): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, token + '\n');
+    fs.chmodSync(file, mode);
+    return file;
+  }
+
+  it('takes the token from JMRB_TOKEN or a 0600 file, never from the command line', async () => {
+    const none = await cli(['list'], {});
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no token: set JMRB_TOKEN');
+    const arg = await cli(['list', '--token', operator], {});
+    expect(arg.code).toBe(2);
+    expect(arg.stderr).toContain('refusing --token');
+    const loose = await cli(['list'], { JMRB_TOKEN_FILE: tokenFile('loose', operator, 0o644) });
+    expect(loose.code).toBe(2);
+    expect(loose.stderr).toContain('chmod 600');
+    const fromFile = await cli(['list'], { JMRB_TOKEN_FILE: tokenFile('ops', operator, 0o600) });
+    expect(fromFile).toMatchObject({ code: 0, stdout: '(无运行 no runs)\n' });
+    // The default place, ~/.config/jm-runbook/token.
+    fs.mkdirSync(path.join(dir, '.config', 'jm-runbook'), { recursive: true });
+    tokenFile(path.join('.config', 'jm-runbook', 'token'), operator, 0o600);
+    expect((await cli(['list'], {})).code).toBe(0);
+    const bad = await cli(['list'], { JMRB_TOKEN: 'jmrb_wrong' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/错误 error 401 Unauthenticated: the bearer token is unknown or revoked \(request cli-[0-9a-f-]{36}\)/);
+  });
+
+  it('starts a run, shows its progress, lists it, and an approver approves it once', async () => {
+    const ops = { JMRB_TOKEN: operator };
+    const boss = { JMRB_TOKEN_FILE: tokenFile('approver', approver, 0o600) };
+    const started = await cli(['start', 'rehearsal', '--run-id', `${stack.id}-cli`], ops);
+    expect(started.stdout).toContain(`已启动 started cutover-${stack.id}-cli`);
+    const id = `cutover-${stack.id}-cli`;
+
+    const refused = await cli(['start', 'yolo'], ops);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('错误 error 400 Invalid request: body.mode must be equal to one of the allowed values: rehearsal, live [body.mode]');
+
+    let status = await cli(['status', id], ops);
+    for (let i = 0; i < 120 && !status.stdout.includes('waiting_approval'); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      status = await cli(['status', id], ops);
+    }
+    expect(status.stdout).toContain(`${id}  waiting_approval (running)  started by olivia.ops`);
+    expect(status.stdout).toContain(`[${'█'.repeat(24)}${'░'.repeat(6)}] 4/5  上线决策 Go/no-go approval`);
+    expect(status.stdout).toContain('☑ 数据迁移 Migrate');
+    expect(status.stdout).toContain('待审批 waiting for approval: go-no-go');
+
+    expect((await cli(['list', '--status', 'waiting_approval'], ops)).stdout).toMatch(new RegExp(`${id}\\s+cutover\\s+waiting_approval\\s+go-no-go\\s+olivia.ops`));
+    expect((await cli(['pending'], ops)).stdout).toContain('(无待审批 nothing waiting for you)');
+    expect((await cli(['pending'], boss)).stdout).toContain(`${id}  go-no-go (上线决策 Go/no-go approval)  olivia.ops`);
+
+    const ownApproval = await cli(['approve', id, '--gate', 'go-no-go'], ops);
+    expect(ownApproval.code).toBe(1);
+    expect(ownApproval.stderr).toContain('403');
+
+    const approved = await cli(['approve', id, '--comment', '记录数一致 counts reconcile'], boss);
+    expect(approved).toMatchObject({ code: 0, stdout: `已批准 approved ${id} gate go-no-go\n` });
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
+    expect(result.status).toBe('completed');
+    const again = await cli(['approve', id, '--gate', 'go-no-go'], boss); // the gate is closed now, so it must be named
+    expect(again.stdout).toContain('counted once');
+    const final = (await stack.http('GET', `/cutovers/${id}`, operator)).body as CutoverState;
+    expect(final.decisions).toHaveLength(1);
+
+    const done = await cli(['status', id], ops);
+    expect(done.stdout).toContain(`[${'█'.repeat(30)}] 5/5`);
+    const json = JSON.parse((await cli(['status', id, '--json'], ops)).stdout);
+    expect(json).toMatchObject({ workflowId: id, status: 'completed', execution: 'COMPLETED' });
+
+    const out = path.join(dir, 'summary.md');
+    expect((await cli(['report', id, 'summary.md', '--out', out], boss)).stdout).toContain('已保存 saved');
+    expect(fs.readFileSync(out, 'utf8')).toContain('approved by li.approver');
+    expect((await cli(['report', id, '../../etc/passwd'], boss)).stderr).toContain('400');
+  });
+
+  it('cancels a run with a reason', async () => {
+    const id = await stack.startCutoverAtGate(operator, `${stack.id}-cli-cancel`);
+    const noReason = await cli(['cancel', id], { JMRB_TOKEN: operator });
+    expect(noReason.code).toBe(2);
+    const cancelled = await cli(['cancel', id, '--reason', '演练结束 drill over'], { JMRB_TOKEN: operator });
+    expect(cancelled.stdout).toContain(`已请求取消 cancellation requested for ${id}`);
+    await expect(stack.temporal.workflow.getHandle(id).result()).rejects.toThrow();
+    expect((await stack.temporal.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
+  });
+});
