@@ -7,6 +7,7 @@ import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
 import { statusReportActivities } from './status-report';
+import { verificationActivities } from './verification';
 import { verifyActivities } from './verify';
 
 export type { ActivityDeps } from './deps';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...backupActivities(deps),
     ...migrateActivities(deps),
     ...verifyActivities(deps),
+    ...verificationActivities(deps),
     ...planDefinitionActivities(deps),
     ...networkCheckActivities(deps),
     ...jointTestActivities(deps),

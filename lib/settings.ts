@@ -28,6 +28,8 @@ const schema = z.object({
   /** where plan reminders and escalations go: a webhook (POST JSON) or, when empty, the worker's log */
   NOTIFY_WEBHOOK_URL: z.union([z.literal(''), z.string().url()]).default(''),
   REPORTS_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'reports')),
+  /** 业务测试: base URL of the new system's business interface (变更/注销); empty = business tests not run */
+  BUSINESS_API_URL: z.union([z.literal(''), z.string().url()]).default(''),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */
