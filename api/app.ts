@@ -7,6 +7,7 @@ import problems from './problems';
 import cutoverRoutes from './routes/cutovers';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plan';
+import verificationRoutes from './routes/verifications';
 
 export interface AppOptions {
   temporal: Client;
@@ -29,5 +30,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { temporal: opts.temporal, pool: opts.pool });
   await app.register(cutoverRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
+  await app.register(verificationRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl });
   return app;
 }
