@@ -62,10 +62,11 @@ export function verificationActivities(deps: ActivityDeps) {
 
     async verificationSegment(input: { table: string; segment: Chunk; readPoint: string | null }): Promise<SegmentResult> {
       return withClient(settings.TARGET_DATABASE_URL, async (target) => {
-        await prepareTargetSession(target);
+        const keyCollate = await prepareTargetSession(target);
         const result = await verifySegment({
           source,
           target,
+          keyCollate,
           mapping,
           table: findTable(mapping, input.table),
           segment: input.segment,

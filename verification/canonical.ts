@@ -21,17 +21,30 @@ import { literal } from '../migration/pg-source';
  *   target session; timestamptz in UTC (TimeZone UTC), so a value shifted by a time zone differs.
  * - Booleans: t / f. Whitespace is significant: nothing is trimmed beyond what the mapping's own
  *   cleansing rules do, so a trailing blank added or lost in the target is a difference.
- * - Keys: segments are key ranges (keyFrom, keyTo] and rows are ordered by the key under collation "C"
- *   (byte order of UTF-8 = code-point order). The legacy side is ordered by its adapter; verification
- *   checks that it uses a code-point order too (see legacyKeyOrderProblem), and a disagreement can
- *   only ever show up as a difference, never hide one, because rows are matched by key on a mismatch.
+ * - Keys: segments are key ranges (keyFrom, keyTo] and rows are ordered by the key in code-point order
+ *   (= byte order of UTF-8 = collation "C"; the database's own collation when it already is one, so
+ *   the primary key index serves the range — see prepareTargetSession). The legacy side is
+ *   ordered and bounded by its adapter; should the two disagree, that can only ever show up as a
+ *   difference (kind "order", or a row missing here and extra there), never hide one.
  */
 export const TARGET_SESSION = ["SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"];
 
-export async function prepareTargetSession(client: Client): Promise<void> {
+/**
+ * How the target session orders and bounds keys in code-point order. When the database's own collation
+ * already is code-point order (libc C, POSIX, C.UTF-8) nothing is added, so key ranges use the primary
+ * key index; otherwise COLLATE "C" is spelled out, which is correct but costs each segment a scan.
+ */
+export type KeyCollate = '' | ' COLLATE "C"';
+const CODE_POINT_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8', 'C.UTF8']);
+
+export async function prepareTargetSession(client: Client): Promise<KeyCollate> {
   for (const sql of TARGET_SESSION) await client.query(sql);
   // Verification only reads the target (business tests go through the new system's own API).
   await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  const { rows } = await client.query<{ datcollate: string; provider: string }>(
+    `SELECT datcollate, datlocprovider::text AS provider FROM pg_database WHERE datname = current_database()`,
+  ).catch(() => client.query<{ datcollate: string; provider: string }>(`SELECT datcollate, 'c' AS provider FROM pg_database WHERE datname = current_database()`));
+  return rows[0] && rows[0].provider === 'c' && CODE_POINT_COLLATIONS.has(rows[0].datcollate) ? '' : ' COLLATE "C"';
 }
 
 export interface KeyRange {
@@ -40,8 +53,8 @@ export interface KeyRange {
 }
 
 /** WHERE clause of a key range on the target, bounds as escaped literals (COPY takes no parameters). */
-export function rangeWhere(column: string, range: KeyRange): string {
-  const key = `${quoteIdent(column)} COLLATE "C"`;
+export function rangeWhere(column: string, range: KeyRange, collate: KeyCollate): string {
+  const key = `${quoteIdent(column)}${collate}`;
   const parts: string[] = [];
   if (range.keyFrom !== null) parts.push(`${key} > ${literal(range.keyFrom)}`);
   if (range.keyTo !== null) parts.push(`${key} <= ${literal(range.keyTo)}`);
@@ -49,10 +62,10 @@ export function rangeWhere(column: string, range: KeyRange): string {
 }
 
 /** COPY of one key range of a target table, in canonical column order and key order. */
-export function targetRangeCopySql(table: TableMapping, range: KeyRange): string {
+export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate: KeyCollate): string {
   const key = keyColumn(table).target;
   const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
-  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range)} ORDER BY ${quoteIdent(key)} COLLATE "C") TO STDOUT`;
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, collate)} ORDER BY ${quoteIdent(key)}${collate}) TO STDOUT`;
 }
 
 export function copyOut(client: Client, sql: string) {

@@ -7,7 +7,7 @@ import { keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
 import { compileTransform } from '../migration/transform';
-import { compareKeys, copyOut, FieldDifference, fieldDifferences, KeyRange, rangeWhere, targetRangeCopySql } from './canonical';
+import { compareKeys, copyOut, FieldDifference, fieldDifferences, KeyCollate, KeyRange, rangeWhere, targetRangeCopySql } from './canonical';
 
 /**
  * 全量内容校验 Full-content verification of one key-range segment of one table: a sha256 over the
@@ -52,6 +52,8 @@ interface SegmentInput {
   source: SourceAdapter;
   /** a target session prepared with prepareTargetSession */
   target: Client;
+  /** what prepareTargetSession returned for that session */
+  keyCollate: KeyCollate;
   mapping: Mapping;
   table: TableMapping;
   segment: Chunk;
@@ -60,9 +62,9 @@ interface SegmentInput {
 }
 
 /** Keys the migration quarantined in a key range of a table (compared as text, collation "C"). */
-export async function quarantinedKeys(target: Client, table: TableMapping, range: KeyRange): Promise<Map<string, string>> {
+export async function quarantinedKeys(target: Client, table: TableMapping, range: KeyRange, collate: KeyCollate): Promise<Map<string, string>> {
   const { rows } = await target.query<{ source_key: string; rule: string }>(
-    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL AND ${rangeWhere('source_key', range)}`,
+    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL AND ${rangeWhere('source_key', range, collate)}`,
     [table.name],
   );
   return new Map(rows.map((r) => [r.source_key, r.rule]));
@@ -70,7 +72,7 @@ export async function quarantinedKeys(target: Client, table: TableMapping, range
 
 /** The index quarantinedKeys needs, so a segment does not scan the whole quarantine; idempotent. */
 export async function ensureVerificationIndexes(target: Client): Promise<void> {
-  await target.query(`CREATE INDEX IF NOT EXISTS migration_quarantine_key ON migration_quarantine (table_name, source_key COLLATE "C")`);
+  await target.query(`CREATE INDEX IF NOT EXISTS migration_quarantine_key ON migration_quarantine (table_name, source_key)`);
 }
 
 /**
@@ -120,7 +122,7 @@ async function readSource(
 export async function verifySegment(input: SegmentInput): Promise<SegmentResult> {
   const started = Date.now();
   const { target, table, segment } = input;
-  const quarantined = await quarantinedKeys(target, table, segment);
+  const quarantined = await quarantinedKeys(target, table, segment, input.keyCollate);
   const unaccounted: RowDifference[] = [];
 
   const sourceHash = createHash('sha256');
@@ -140,7 +142,7 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
   const targetHash = createHash('sha256');
   let targetRows = 0;
   const targetSide = (async () => {
-    for await (const chunk of copyOut(target, targetRangeCopySql(table, segment)) as AsyncIterable<Buffer>) {
+    for await (const chunk of copyOut(target, targetRangeCopySql(table, segment, input.keyCollate)) as AsyncIterable<Buffer>) {
       targetHash.update(chunk);
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) targetRows++;
     }
@@ -188,7 +190,7 @@ export async function diffSegment(input: SegmentInput, quarantined: Map<string, 
   let rest = '';
   // A character may span two chunks: the decoder holds its first bytes back.
   const utf8 = new StringDecoder('utf8');
-  for await (const chunk of copyOut(target, targetRangeCopySql(table, segment)) as AsyncIterable<Buffer>) {
+  for await (const chunk of copyOut(target, targetRangeCopySql(table, segment, input.keyCollate)) as AsyncIterable<Buffer>) {
     const text = rest + utf8.write(chunk);
     const lines = text.split('\n');
     rest = lines.pop()!;

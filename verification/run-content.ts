@@ -28,10 +28,10 @@ export async function verifyContentInProcess(opts: {
   let next = 0;
   const lane = () =>
     withClient(targetUrl, async (target) => {
-      await prepareTargetSession(target);
+      const keyCollate = await prepareTargetSession(target);
       while (next < work.length) {
         const { table, segment } = work[next++];
-        results.push(await verifySegment({ source, target, mapping, table: findTable(mapping, table), segment, readPoint }));
+        results.push(await verifySegment({ source, target, mapping, table: findTable(mapping, table), segment, readPoint, keyCollate }));
       }
     });
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, lane));
