@@ -37,7 +37,7 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
     }
   }
 
-  app.post<{ Body: { mode: CutoverInput['mode']; runId?: string; migration?: CutoverInput['migration'] } }>(
+  app.post<{ Body: { mode: CutoverInput['mode']; runId?: string; migration?: CutoverInput['migration']; verification?: CutoverInput['verification'] } }>(
     '/cutovers',
     {
       config: { roles: ['operator'], action: 'start cutover' },
@@ -59,6 +59,21 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
                 heartbeatSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
               },
             },
+            verification: {
+              type: 'object',
+              additionalProperties: false,
+              description: '迁移结果验证 verify-step options',
+              properties: {
+                segmentRows: { type: 'integer', minimum: 100, maximum: 10000000 },
+                concurrency: { type: 'integer', minimum: 1, maximum: 32 },
+                sample: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: { perType: { type: 'integer', minimum: 0, maximum: 1000 }, seed: { type: 'string', minLength: 1, maxLength: 100 } },
+                },
+                businessTests: { type: 'object', additionalProperties: false, properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } } },
+              },
+            },
           },
         },
       },
@@ -67,7 +82,7 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
       const { mode } = request.body;
       const runId = request.body.runId ?? `${mode}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
       const workflowId = `cutover-${runId}`;
-      const input: CutoverInput = { runId, mode, requestedBy: request.actor!.name, migration: request.body.migration };
+      const input: CutoverInput = { runId, mode, requestedBy: request.actor!.name, migration: request.body.migration, verification: request.body.verification };
       try {
         await temporal.workflow.start('cutover', {
           workflowId,

@@ -6,6 +6,7 @@ import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
 import { buildReferenceApp } from '../../reference-app/app';
+import type { CutoverState } from '../../workflows/cutover-messages';
 import type { VerificationOutcome } from '../../workflows/verification-messages';
 import { closedPort } from '../support/loopback';
 import { eventually, TestStack } from '../support/stack';
@@ -91,5 +92,23 @@ describe('verification run through the API (验证)', () => {
     const report = (await stack.http('GET', `/verifications/${workflowId}/report`, viewer)).body as string;
     expect(report).toContain('❌ 不通过 FAILED');
     expect(report).toMatch(new RegExp(`\\| entity_person \\| \`${key}\` \\| changed \\| \`name\`: "[^"]+" → "[^"]+ "`));
+  });
+
+  it('ends a cutover as failed when its verify step finds the target altering a row on load', async () => {
+    // A target that silently rewrites one value as it stores it (a charset conversion, a trigger of the new system …).
+    await withClient(stack.settings.TARGET_DATABASE_URL, (c) =>
+      c.query(`CREATE FUNCTION corrupt() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.pripid = 'JM0000000007' THEN NEW.dom := NEW.dom || '室'; END IF; RETURN NEW; END $$;
+               CREATE TRIGGER corrupt BEFORE INSERT ON market_entity FOR EACH ROW EXECUTE FUNCTION corrupt()`),
+    );
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-cut`, verification: { segmentRows: 400, sample: { perType: 1 } } });
+    expect(started.status).toBe(201);
+    const result = (await stack.temporal.workflow.getHandle(started.body.workflowId).result()) as CutoverState;
+    expect(result.status).toBe('failed');
+    expect(result.steps.map((s) => s.status)).toEqual(['done', 'done', 'done', 'failed', 'pending']);
+    expect(result.failure).toMatch(/^verification failed 验证不通过 — 全量校验 checksums: market_entity: 1 of \d+ segments differ \(1 changed\)/);
+    expect(result.verification).toMatchObject({ verdict: 'failed', failedSegments: 1, workflowId: `${started.body.workflowId}/verify` });
+    const report = (await stack.http('GET', `/verifications/${encodeURIComponent('x')}`, viewer)).status;
+    expect(report).toBe(400); // only verification-… ids are verification runs
   });
 });
