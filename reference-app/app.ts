@@ -23,9 +23,12 @@ export async function buildReferenceApp(opts: { targetUrl: string; logLevel?: st
   app.addHook('onClose', () => pool.end());
 
   const problem = (status: number, detail: string, field?: string) => Object.assign(new Error(detail), { statusCode: status, field });
-  app.setErrorHandler((err: Error & { statusCode?: number; field?: string; validation?: unknown }, _req, reply) => {
-    const status = err.validation ? 400 : (err.statusCode ?? 500);
-    reply.code(status).type('application/problem+json').send({ title: status >= 500 ? 'Internal error' : 'Bad request', status, detail: err.message, ...(err.field ? { field: err.field } : {}) });
+  app.setErrorHandler((err: Error & { statusCode?: number; field?: string; validation?: { instancePath: string; params: { missingProperty?: string } }[]; validationContext?: string }, _req, reply) => {
+    const v = err.validation?.[0];
+    // Name the offending field, e.g. "body.field", so the caller knows what to fix.
+    const field = v ? [err.validationContext, v.instancePath.replace(/^\//, '').replace(/\//g, '.') || v.params.missingProperty].filter(Boolean).join('.') : err.field;
+    const status = v ? 400 : (err.statusCode ?? 500);
+    reply.code(status).type('application/problem+json').send({ title: status >= 500 ? 'Internal error' : 'Bad request', status, detail: err.message, ...(field ? { field } : {}) });
   });
 
   async function tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {

@@ -95,6 +95,9 @@ describe('verification (验证) on real PostgreSQL', () => {
         ]);
         const state = await target.query(`SELECT regstate, dom FROM market_entity WHERE pripid = $1`, [images[0].pripid]);
         expect(state.rows[0]).toEqual({ regstate: '4', dom: expect.stringContaining('验证测试地址') });
+        const bad = await fetch(`${base}/entities/${images[1].pripid}/changes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ changeId: 'x1', field: 'regcap', after: '1', date: '2026-11-25' }) });
+        expect(bad.status).toBe(400);
+        expect(await bad.json()).toMatchObject({ field: 'body.field' });
         // A cancelled entity refuses a further change: the check can fail.
         const refused = await runBusinessTests({ target, baseUrl: base, images: [{ ...images[0], changeId: 'other-change' }], date: '2026-11-25' });
         expect(refused[0]).toMatchObject({ ok: false, httpStatus: 409 });
