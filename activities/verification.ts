@@ -10,6 +10,7 @@ import { ensureVerificationIndexes, SegmentResult, verifySegment } from '../veri
 import { countTable, TableCountCheck } from '../verification/counts';
 import { CANONICAL_FORM, decideVerdict, renderMarkdown, summariseContent, VerificationReport, writeReport } from '../verification/report';
 import { SampleResult, sampleEntities } from '../verification/sampling';
+import { SourceThreadPool } from '../verification/source-threads';
 import type { ActivityDeps } from './deps';
 
 /**
@@ -27,6 +28,10 @@ const MARKDOWN_CAP = 200_000;
 export function verificationActivities(deps: ActivityDeps) {
   const { settings, mapping } = deps;
   const source = deps.legacySource;
+  // Created on first use and kept for the worker's life; threads are unref'd, so they never hold the process.
+  let threads: SourceThreadPool | undefined;
+  const sourceThreads = () =>
+    settings.VERIFY_SOURCE_THREADS > 0 ? (threads ??= new SourceThreadPool(settings.VERIFY_SOURCE_THREADS, settings.LEGACY_DATABASE_URL, settings.MAPPING_FILE)) : undefined;
   /** Counting and sampling query the legacy database directly; the content pass goes through the adapter. */
   const legacyPg = () => {
     if (!/^postgres(ql)?:/.test(settings.LEGACY_DATABASE_URL)) {
@@ -67,6 +72,7 @@ export function verificationActivities(deps: ActivityDeps) {
           source,
           target,
           keyCollate,
+          sourceThreads: sourceThreads(),
           mapping,
           table: findTable(mapping, input.table),
           segment: input.segment,

@@ -10,7 +10,7 @@ import { verifyContentInProcess } from '../verification/run-content';
 import path from 'node:path';
 
 /**
- * npm run bench:verify -- [--rows N] [--chunk N] [--concurrency N] [--fresh]
+ * npm run bench:verify -- [--rows N] [--chunk N] [--concurrency N] [--threads N (source-side worker threads; 0 = none)] [--fresh]
  *
  * On one generated legacy dataset (its own databases, jm_bench_verify_*, so a bench:migrate running
  * meanwhile is not disturbed), in this one process: (1) the migration engine's chunk copy, all tables,
@@ -19,11 +19,11 @@ import path from 'node:path';
  * ratio compares the work itself (bench:migrate measures the migration through Temporal, which is slower,
  * so this ratio is the harder one).
  */
-function flag(name: string, fallback: number): number {
+function flag(name: string, fallback: number, min = 1): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i === -1) return fallback;
   const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} expects a positive whole number, got "${process.argv[i + 1]}"`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} expects a whole number ≥ ${min}, got "${process.argv[i + 1]}"`);
   return v;
 }
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -35,7 +35,8 @@ async function main() {
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const legacyUrl = `${base}/jm_bench_verify_legacy`;
   const targetUrl = `${base}/jm_bench_verify_target`;
-  const mapping = loadMapping(path.join(__dirname, '..', 'config', 'mapping.json'));
+  const mappingFile = path.join(__dirname, '..', 'config', 'mapping.json');
+  const mapping = loadMapping(mappingFile);
   const entities = Math.ceil(rows / ROWS_PER_ENTITY);
 
   await ensureDatabase(legacyUrl);
@@ -88,14 +89,15 @@ async function main() {
 
     // (2) full-content verification of the same data.
     const v0 = Date.now();
-    const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: rowsPerChunk, concurrency });
+    const threads = flag('threads', 0, 0);
+    const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: rowsPerChunk, concurrency, threads: { size: threads, legacyUrl, mappingFile } });
     const verifyMs = Date.now() - v0;
     const summary = summariseContent(segments);
     const verified = summary.reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0);
     const failed = segments.filter((s) => !s.ok);
     if (failed.length || verified !== sourceRows) throw new Error(`verification of a correct migration failed: ${failed.length} segments differ, ${verified} of ${sourceRows} rows accounted for`);
     const verifyRps = verified / (verifyMs / 1000);
-    console.log(`verify:  ${fmt(verified)} rows in ${(verifyMs / 1000).toFixed(1)} s = ${fmt(verifyRps)} rows/s (${segments.length} segments, ${concurrency} lanes; source via adapter + transform, target COPY TO + sha256)`);
+    console.log(`verify:  ${fmt(verified)} rows in ${(verifyMs / 1000).toFixed(1)} s = ${fmt(verifyRps)} rows/s (${segments.length} segments, ${concurrency} lanes, source side on ${threads} worker threads; source via adapter + transform, target COPY TO + sha256)`);
     for (const s of summary) console.log(`  ${s.table.padEnd(22)} ${fmt(s.sourceRows + s.quarantinedRows).padStart(10)} rows  ${String(s.segments).padStart(3)} segments  all equal`);
     console.log(`bench:verify rows=${verified} verify_rps=${Math.round(verifyRps)} ratio_to_migrate=${(verifyRps / migrateRps).toFixed(2)}`);
   } finally {

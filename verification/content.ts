@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client } from 'pg';
-import { decodeLine, encodeRow } from '../migration/copy-text';
+import { decodeLine } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { keyColumn } from '../migration/mapping';
-import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
-import { isSourceRejection } from '../migration/source-rejection';
-import { compileTransform } from '../migration/transform';
+import type { Chunk, SourceAdapter } from '../migration/source';
+import { readSource, sourceSide } from './source-side';
+import type { SourceThreadPool } from './source-threads';
 import { compareKeys, copyOut, FieldDifference, fieldDifferences, KeyCollate, KeyRange, rangeWhere, targetRangeCopySql } from './canonical';
 
 /**
@@ -59,6 +59,8 @@ interface SegmentInput {
   segment: Chunk;
   readPoint: string | null;
   onProgress?: (rows: number) => void;
+  /** run the source side on these threads rather than this one */
+  sourceThreads?: SourceThreadPool;
 }
 
 /** Keys the migration quarantined in a key range of a table (compared as text, collation "C"). */
@@ -75,69 +77,13 @@ export async function ensureVerificationIndexes(target: Client): Promise<void> {
   await target.query(`CREATE INDEX IF NOT EXISTS migration_quarantine_key ON migration_quarantine (table_name, source_key)`);
 }
 
-/**
- * Reads the source side of a segment and hands each canonical line (with its key) to `line`; rows that
- * must not reach the target are counted, or reported when the migration did not account for them.
- */
-async function readSource(
-  input: SegmentInput,
-  quarantined: Map<string, string>,
-  sink: { batch: (text: string, n: number) => void; line?: (key: string, line: string) => void; unaccounted: (d: RowDifference) => void },
-): Promise<{ rows: number; quarantined: number }> {
-  const { source, mapping, table, segment, readPoint } = input;
-  const transform = compileTransform(mapping, table);
-  const keyIndex = table.columns.indexOf(keyColumn(table));
-  let rows = 0;
-  let held = 0;
-  for await (const batch of await source.readChunk(table, segment, readPoint)) {
-    let text = '';
-    let n = 0;
-    for (const item of batch as SourceItem[]) {
-      if (isSourceRejection(item)) {
-        if (item.key !== null && quarantined.has(item.key)) held++;
-        else sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: item.key ?? '(unreadable key)', note: `the source cannot deliver this row (${item.rule}) and it is not in quarantine` });
-        continue;
-      }
-      const key = item[keyIndex] ?? '';
-      if (quarantined.has(key)) {
-        held++;
-        continue;
-      }
-      const outcome = transform(item);
-      if (!outcome.ok) {
-        sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key, note: `fails ${outcome.rule} (${outcome.detail}) but is not in quarantine` });
-        continue;
-      }
-      const line = encodeRow(outcome.values);
-      text += line;
-      n++;
-      sink.line?.(key, line);
-    }
-    rows += n;
-    sink.batch(text, n);
-  }
-  return { rows, quarantined: held };
-}
-
 export async function verifySegment(input: SegmentInput): Promise<SegmentResult> {
   const started = Date.now();
   const { target, table, segment } = input;
   const quarantined = await quarantinedKeys(target, table, segment, input.keyCollate);
-  const unaccounted: RowDifference[] = [];
-
-  const sourceHash = createHash('sha256');
-  let progress = 0;
-  const sourceSide = readSource(input, quarantined, {
-    batch: (text, n) => {
-      sourceHash.update(text);
-      progress += n;
-      if (input.onProgress && progress >= 50_000) {
-        input.onProgress(progress);
-        progress = 0;
-      }
-    },
-    unaccounted: (d) => unaccounted.push(d),
-  });
+  const sourceSideDone = input.sourceThreads
+    ? input.sourceThreads.run({ table: table.name, segment, readPoint: input.readPoint, quarantined: [...quarantined] }, input.onProgress)
+    : sourceSide(input, quarantined, input.onProgress);
   // The target's bytes are hashed as they arrive, never decoded: the canonical form is what COPY prints.
   const targetHash = createHash('sha256');
   let targetRows = 0;
@@ -147,7 +93,8 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) targetRows++;
     }
   })();
-  const [src] = await Promise.all([sourceSide, targetSide]);
+  const [src] = await Promise.all([sourceSideDone, targetSide]);
+  const unaccounted = src.unaccounted;
 
   const result: SegmentResult = {
     table: table.name,
@@ -157,7 +104,7 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
     sourceRows: src.rows,
     quarantinedRows: src.quarantined,
     targetRows,
-    sourceSha256: sourceHash.digest('hex'),
+    sourceSha256: src.sha256,
     targetSha256: targetHash.digest('hex'),
     ok: false,
     differenceTotals: {},

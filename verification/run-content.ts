@@ -4,6 +4,7 @@ import { findTable } from '../migration/mapping';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { prepareTargetSession } from './canonical';
 import { ensureVerificationIndexes, SegmentResult, verifySegment } from './content';
+import { SourceThreadPool } from './source-threads';
 
 /**
  * The full-content pass in one process, segments of all tables a few at a time: what the
@@ -16,8 +17,11 @@ export async function verifyContentInProcess(opts: {
   tables?: string[];
   segmentRows: number;
   concurrency: number;
+  /** run the source side on this many worker threads (same legacy URL and mapping file); none = this thread */
+  threads?: { size: number; legacyUrl: string; mappingFile: string };
 }): Promise<SegmentResult[]> {
   const { source, targetUrl, mapping } = opts;
+  const sourceThreads = opts.threads?.size ? new SourceThreadPool(opts.threads.size, opts.threads.legacyUrl, opts.threads.mappingFile) : undefined;
   await withClient(targetUrl, ensureVerificationIndexes);
   const readPoint = await source.readPoint();
   const work: { table: string; segment: Chunk }[] = [];
@@ -31,9 +35,13 @@ export async function verifyContentInProcess(opts: {
       const keyCollate = await prepareTargetSession(target);
       while (next < work.length) {
         const { table, segment } = work[next++];
-        results.push(await verifySegment({ source, target, mapping, table: findTable(mapping, table), segment, readPoint, keyCollate }));
+        results.push(await verifySegment({ source, target, mapping, table: findTable(mapping, table), segment, readPoint, keyCollate, sourceThreads }));
       }
     });
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, lane));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, lane));
+  } finally {
+    await sourceThreads?.close();
+  }
   return results;
 }

@@ -25,7 +25,8 @@ const PG = 'postgres://postgres@127.0.0.1:5432';
 const id = `vf${randomBytes(4).toString('hex')}`;
 const legacyUrl = `${PG}/${id}_legacy`;
 const targetUrl = `${PG}/${id}_target`;
-const mapping = loadMapping(path.join(__dirname, '..', '..', 'config', 'mapping.json'));
+const mappingFile = path.join(__dirname, '..', '..', 'config', 'mapping.json');
+const mapping = loadMapping(mappingFile);
 
 describe('verification (验证) on real PostgreSQL', () => {
   const source = new PostgresSource(legacyUrl);
@@ -62,6 +63,10 @@ describe('verification (验证) on real PostgreSQL', () => {
 
     const segments = await content();
     expect(segments.filter((s) => !s.ok)).toEqual([]);
+    // The source side on worker threads (VERIFY_SOURCE_THREADS) hashes exactly the same lines.
+    const threaded = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: 700, concurrency: 2, threads: { size: 2, legacyUrl, mappingFile } });
+    const hashes = (r: SegmentResult[]) => r.map((s) => `${s.table}/${s.segmentId}:${s.sourceSha256}:${s.targetSha256}:${s.ok}`).sort();
+    expect(hashes(threaded)).toEqual(hashes(segments));
     const summary = summariseContent(segments);
     for (const c of counts) {
       const s = summary.find((x) => x.table === c.table)!;
