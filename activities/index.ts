@@ -7,7 +7,7 @@ import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
 import { statusReportActivities } from './status-report';
-import { verifyActivities } from './verify';
+import { verificationActivities } from './verification';
 
 export type { ActivityDeps } from './deps';
 
@@ -17,7 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...approvalActivities(deps),
     ...backupActivities(deps),
     ...migrateActivities(deps),
-    ...verifyActivities(deps),
+    ...verificationActivities(deps),
     ...planDefinitionActivities(deps),
     ...networkCheckActivities(deps),
     ...jointTestActivities(deps),

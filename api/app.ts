@@ -13,6 +13,7 @@ import healthRoutes from './routes/health';
 import planRoutes from './routes/plan';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
+import verificationRoutes from './routes/verifications';
 
 export interface AppOptions {
   temporal: Client;
@@ -91,5 +92,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   // The 90-day plan keeps its own routes for now (items, sign-offs, re-baselining): not yet a run kind.
   await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
+  await app.register(verificationRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl });
   return app;
 }

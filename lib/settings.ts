@@ -28,6 +28,13 @@ const schema = z.object({
   /** where plan reminders and escalations go: a webhook (POST JSON) or, when empty, the worker's log */
   NOTIFY_WEBHOOK_URL: z.union([z.literal(''), z.string().url()]).default(''),
   REPORTS_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'reports')),
+  /** 业务测试: base URL of the new system's business interface (变更/注销); empty = business tests not run */
+  BUSINESS_API_URL: z.union([z.literal(''), z.string().url()]).default(''),
+  /**
+   * worker threads for the source side of verification segments (decode, cleanse, encode); 0 = the
+   * activity's own thread. Off by default: on the 2-core reference machine they did not pay (bench:verify --threads).
+   */
+  VERIFY_SOURCE_THREADS: z.coerce.number().int().min(0).max(32).default(0),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */

@@ -43,7 +43,10 @@ async function main() {
     return [await issueToken(c, 'demo.operator', 'operator'), await issueToken(c, 'demo.approver', 'approver')];
   });
 
-  const env = settingsEnv(settings);
+  // 业务测试: the reference business system over the target stands in for the new system's application.
+  const refPort = Number(process.env.REFERENCE_APP_PORT ?? 3100);
+  const env = settingsEnv(settings, { BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`, REFERENCE_APP_PORT: String(refPort) });
+  const referenceApp = await startEntryPoint({ entry: 'reference-app/main.ts', env, readyText: 'reference business system ready' });
   const worker = await startEntryPoint({ entry: 'worker/main.ts', env, readyText: 'worker ready' });
   const api = await startEntryPoint({ entry: 'api/main.ts', env, readyText: 'Server listening' });
   const base = `http://${settings.API_HOST}:${settings.API_PORT}`;
@@ -82,11 +85,13 @@ async function main() {
       console.log(`  ${t.table.padEnd(22)} read ${String(t.rowsRead).padStart(7)}, loaded ${String(t.rowsLoaded).padStart(7)}, quarantined ${String(t.rowsQuarantined).padStart(5)} ${JSON.stringify(t.quarantinedByRule)}`);
     }
     console.log(`  backup: ${state.backup?.dir}`);
+    if (state.verification) console.log(`  验证 verification: ${state.verification.verdict}; report ${state.verification.reportFiles.markdown}`);
     console.log(`\nTemporal Web UI: ${state.ui}\n(the Temporal dev server keeps running; stop it with: npm run temporal:stop)`);
     if (state.status !== 'completed') process.exitCode = 1;
   } finally {
     await api.stop();
     await worker.stop();
+    await referenceApp.stop();
   }
 }
 

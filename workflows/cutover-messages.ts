@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
+import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
 /**
  * The cutover's contract with the outside world (API, CLI, tests): its input, the state it reports,
@@ -14,6 +15,8 @@ export interface CutoverInput {
   migration?: { rowsPerChunk?: number; concurrency?: number; heartbeatSeconds?: number };
   /** user name of the operator who started the run; may not approve its own go/no-go gate (four-eyes) */
   requestedBy: string;
+  /** 迁移结果验证 options for the verify step (workflows/verification.ts) */
+  verification?: Pick<VerificationInput, 'segmentRows' | 'concurrency' | 'sample' | 'businessTests'>;
 }
 
 export const STEP_KEYS = ['plan', 'backup', 'migrate', 'verify', 'go-no-go'] as const;
@@ -82,6 +85,8 @@ export interface CutoverState {
   decisions: DecisionRecord[];
   tables: TableOutcome[];
   backup?: { dir: string; files: number; rows: number };
+  /** the verify step's outcome, without the Markdown (served by the verification run itself) */
+  verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;
 }
 

@@ -25,6 +25,7 @@ import {
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
 import { migrateTable } from './migrate-table';
+import { verification } from './verification';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
 /**
@@ -36,7 +37,7 @@ const STEP_TITLES: Record<StepKey, string> = {
   plan: '迁移计划 Plan tables',
   backup: '备份旧库 Back up legacy data',
   migrate: '数据迁移 Migrate',
-  verify: '迁移结果验证 Verify counts',
+  verify: '迁移结果验证 Verify (counts, checksums, sampling, business tests)',
   'go-no-go': '上线决策 Go/no-go approval',
 };
 const STEP_ORDER: StepKey[] = ['plan', 'backup', 'migrate', 'verify', 'go-no-go'];
@@ -180,18 +181,30 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     finish('migrate', 'done', `${moved} rows loaded, ${held} quarantined`);
 
     begin('verify');
-    const counts = await step('verify').verifyCounts({ tables });
-    for (const c of counts) {
+    // ── verify step (issue 4): the verification workflow as a child; its verdict decides ──
+    const verificationId = `${workflowInfo().workflowId}/verify`;
+    const { markdown: _markdown, ...verified } = await executeChild(verification, {
+      workflowId: verificationId,
+      args: [{ runId: input.runId, ...input.verification, stepLabel: `Step ${STEP_ORDER.indexOf('verify') + 1}/${STEP_ORDER.length}`, requestedBy: input.requestedBy }],
+      staticSummary: `迁移结果验证 Verify migration (run ${input.runId})`,
+    });
+    state.verification = { ...verified, workflowId: verificationId };
+    for (const c of verified.counts) {
       const t = state.tables.find((x) => x.table === c.table);
       if (t) t.countsReconciled = c.ok;
     }
-    const bad = counts.filter((c) => !c.ok);
-    if (bad.length) {
-      const detail = bad.map((c) => `${c.table}: source ${c.source} ≠ loaded ${c.loaded} + quarantined ${c.quarantined}`).join('; ');
+    if (verified.verdict === 'failed') {
+      const detail = verified.reasons.join('; ');
       finish('verify', 'failed', detail);
-      return end('failed', `record counts do not reconcile — ${detail}`);
+      return end('failed', `verification failed 验证不通过 — ${detail}`);
     }
-    finish('verify', 'done', `${counts.length} tables reconcile: source = loaded + quarantined`);
+    // "incomplete" (e.g. no business interface configured) goes to the approvers, said plainly.
+    finish(
+      'verify',
+      'done',
+      `${verified.verdict === 'passed' ? '通过 passed' : `未完成 incomplete: ${verified.reasons.join('; ')}`} — ${verified.rowsVerified} rows in ${verified.segments} segments equal, ${verified.sampled} entities sampled, ${verified.businessCases} business tests; report ${verified.reportFiles.markdown}`,
+    );
+    // ── end verify step ──
 
     const gate = state.gates[0];
     gate.status = 'open';

@@ -2,3 +2,4 @@
 export { cutover } from './cutover';
 export { migrateTable } from './migrate-table';
 export { plan } from './plan';
+export { verification } from './verification';

@@ -93,7 +93,9 @@ function csvCell(v: unknown): string {
   return `"${(/^[=+\-@]/.test(s) ? "'" + s : s).replace(/"/g, '""')}"`;
 }
 
-export const cutoverKind: RunKind<CutoverState, { mode: RunMode; runId?: string; migration?: CutoverInput['migration'] }> = {
+type CutoverStartBody = { mode: RunMode; runId?: string; migration?: CutoverInput['migration']; verification?: CutoverInput['verification'] };
+
+export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   kind: 'cutover',
   workflowType: 'cutover',
   idPrefix: 'cutover-',
@@ -118,11 +120,26 @@ export const cutoverKind: RunKind<CutoverState, { mode: RunMode; runId?: string;
             heartbeatSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
           },
         },
+        verification: {
+          type: 'object',
+          additionalProperties: false,
+          description: '迁移结果验证 verify-step options',
+          properties: {
+            segmentRows: { type: 'integer', minimum: 100, maximum: 10000000 },
+            concurrency: { type: 'integer', minimum: 1, maximum: 32 },
+            sample: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { perType: { type: 'integer', minimum: 0, maximum: 1000 }, seed: { type: 'string', minLength: 1, maxLength: 100 } },
+            },
+            businessTests: { type: 'object', additionalProperties: false, properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } } },
+          },
+        },
       },
     },
     plan(body, actor) {
       const runId = body.runId ?? generatedRunId(body.mode);
-      const input: CutoverInput = { runId, mode: body.mode, requestedBy: actor.name, migration: body.migration };
+      const input: CutoverInput = { runId, mode: body.mode, requestedBy: actor.name, migration: body.migration, verification: body.verification };
       return {
         runId,
         args: [input],

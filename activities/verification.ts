@@ -1,0 +1,154 @@
+import { activityInfo, ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import path from 'node:path';
+import { redactUrl } from '../lib/settings';
+import { withClient } from '../lib/db';
+import { findTable } from '../migration/mapping';
+import type { Chunk } from '../migration/source';
+import { BeforeImage, BusinessTestResult, rollBack, runBusinessTests, takeBeforeImages } from '../verification/business-tests';
+import { prepareTargetSession } from '../verification/canonical';
+import { ensureVerificationIndexes, SegmentResult, verifySegment } from '../verification/content';
+import { countTable, TableCountCheck } from '../verification/counts';
+import { CANONICAL_FORM, decideVerdict, renderMarkdown, summariseContent, VerificationReport, writeReport } from '../verification/report';
+import { SampleResult, sampleEntities } from '../verification/sampling';
+import { SourceThreadPool } from '../verification/source-threads';
+import type { ActivityDeps } from './deps';
+
+/**
+ * 迁移结果验证 Verification activities over the worker's legacy/target pair. All read-only except the
+ * business tests, which undo their own writes; so every one of them may simply run again on retry.
+ */
+export interface VerificationPlan {
+  tables: string[];
+  segments: { table: string; segment: Chunk }[];
+  readPoint: string | null;
+}
+
+const MARKDOWN_CAP = 200_000;
+
+export function verificationActivities(deps: ActivityDeps) {
+  const { settings, mapping } = deps;
+  const source = deps.legacySource;
+  // Created on first use and kept for the worker's life; threads are unref'd, so they never hold the process.
+  let threads: SourceThreadPool | undefined;
+  const sourceThreads = () =>
+    settings.VERIFY_SOURCE_THREADS > 0 ? (threads ??= new SourceThreadPool(settings.VERIFY_SOURCE_THREADS, settings.LEGACY_DATABASE_URL, settings.MAPPING_FILE)) : undefined;
+  /** Counting and sampling query the legacy database directly; the content pass goes through the adapter. */
+  const legacyPg = () => {
+    if (!/^postgres(ql)?:/.test(settings.LEGACY_DATABASE_URL)) {
+      throw ApplicationFailure.nonRetryable('counts and sampling read a PostgreSQL legacy database (or staging copy); an Oracle legacy URL is not supported by them yet', 'UnsupportedLegacy');
+    }
+    return settings.LEGACY_DATABASE_URL;
+  };
+
+  return {
+    async verificationPlan(input: { tables?: string[]; segmentRows: number }): Promise<VerificationPlan> {
+      const tables = (input.tables?.length ? input.tables : mapping.tables.map((t) => t.name)).map((n) => {
+        try {
+          return findTable(mapping, n).name;
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(`tables: ${(err as Error).message}`, 'BadInput');
+        }
+      });
+      await withClient(settings.TARGET_DATABASE_URL, ensureVerificationIndexes);
+      const segments: VerificationPlan['segments'] = [];
+      for (const name of tables) for (const segment of await source.planChunks(findTable(mapping, name), input.segmentRows)) segments.push({ table: name, segment });
+      return { tables, segments, readPoint: await source.readPoint() };
+    },
+
+    async verificationCounts(input: { tables: string[] }): Promise<TableCountCheck[]> {
+      return withClient(legacyPg(), (legacy) =>
+        withClient(settings.TARGET_DATABASE_URL, async (target) => {
+          const out: TableCountCheck[] = [];
+          for (const name of input.tables) out.push(await countTable(legacy, target, findTable(mapping, name)));
+          return out;
+        }),
+      );
+    },
+
+    async verificationSegment(input: { table: string; segment: Chunk; readPoint: string | null }): Promise<SegmentResult> {
+      return withClient(settings.TARGET_DATABASE_URL, async (target) => {
+        const keyCollate = await prepareTargetSession(target);
+        const result = await verifySegment({
+          source,
+          target,
+          keyCollate,
+          sourceThreads: sourceThreads(),
+          mapping,
+          table: findTable(mapping, input.table),
+          segment: input.segment,
+          readPoint: input.readPoint,
+          // Long segments stay alive (and cancellable) between batches.
+          onProgress: (rows) => Context.current().heartbeat({ rows }),
+        });
+        if (!result.ok) deps.logger.warn({ table: result.table, segment: result.segmentId, differences: result.differenceTotals }, 'segment differs 分段不一致');
+        return result;
+      });
+    },
+
+    async verificationSample(input: { perType: number; seed: string }): Promise<SampleResult> {
+      return withClient(legacyPg(), (legacy) =>
+        withClient(settings.TARGET_DATABASE_URL, async (target) => {
+          await prepareTargetSession(target);
+          return sampleEntities({ legacy, target, mapping, perType: input.perType, seed: input.seed });
+        }),
+      );
+    },
+
+    async verificationBusinessTests(input: { runId: string; candidates: string[]; entities: number; date: string }): Promise<BusinessTestResult | { skipped: string }> {
+      const baseUrl = settings.BUSINESS_API_URL;
+      if (!baseUrl) return { skipped: 'BUSINESS_API_URL is not configured on the worker 未配置业务接口' };
+      return withClient(settings.TARGET_DATABASE_URL, async (target) => {
+        // A retry first undoes what an earlier attempt wrote, from the before-images it heartbeated.
+        const earlier = activityInfo().heartbeatDetails as { images?: BeforeImage[] } | undefined;
+        if (earlier?.images?.length) await rollBack(target, earlier.images);
+        const { rows } = await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE pripid = ANY($1::text[]) AND regstate = '1'`, [input.candidates]);
+        const active = new Set(rows.map((r) => r.pripid));
+        const chosen = input.candidates.filter((p) => active.has(p)).slice(0, input.entities);
+        if (!chosen.length) return { baseUrl, ok: false, rolledBack: true, cases: [] };
+        const images = await takeBeforeImages(target, input.runId, chosen);
+        heartbeat({ images });
+        try {
+          const cases = await runBusinessTests({ target, baseUrl, images, date: input.date });
+          return { baseUrl, ok: cases.length > 0 && cases.every((c) => c.ok), rolledBack: true, cases };
+        } finally {
+          await rollBack(target, images);
+        }
+      });
+    },
+
+    async writeVerificationReport(input: {
+      runId: string;
+      startedAt: string;
+      finishedAt: string;
+      counts: TableCountCheck[];
+      segments: SegmentResult[];
+      sample?: SampleResult;
+      business?: BusinessTestResult | { skipped: string };
+      contentMs: number;
+    }): Promise<{ verdict: VerificationReport['verdict']; reasons: string[]; files: { json: string; markdown: string }; markdown: string }> {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(input.runId)) throw ApplicationFailure.nonRetryable(`run id "${input.runId}" cannot name a report folder`, 'BadRunId');
+      const content = summariseContent(input.segments);
+      const report: VerificationReport = {
+        runId: input.runId,
+        verdict: 'incomplete',
+        reasons: [],
+        startedAt: input.startedAt,
+        finishedAt: input.finishedAt,
+        legacy: redactUrl(settings.LEGACY_DATABASE_URL),
+        target: redactUrl(settings.TARGET_DATABASE_URL),
+        canonicalForm: CANONICAL_FORM,
+        counts: input.counts,
+        content,
+        failedSegments: input.segments.filter((s) => !s.ok),
+        sample: input.sample,
+        business: input.business,
+        rowsVerified: content.reduce((n, c) => n + c.sourceRows + c.quarantinedRows, 0),
+        contentMs: input.contentMs,
+      };
+      Object.assign(report, decideVerdict(report));
+      const files = writeReport(path.join(settings.REPORTS_DIR, 'verification', input.runId), report);
+      const markdown = renderMarkdown(report);
+      return { verdict: report.verdict, reasons: report.reasons, files, markdown: markdown.length > MARKDOWN_CAP ? markdown.slice(0, MARKDOWN_CAP) + '\n… (truncated; the full report is in the file)\n' : markdown };
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { loadLegacyDataset, ROWS_PER_ENTITY } from '../datagen/legacy-generator';
+import { dropDatabase, ensureDatabase, quoteIdent, withClient } from '../lib/db';
+import { copyChunk } from '../migration/chunk-copy';
+import { loadMapping } from '../migration/mapping';
+import { PostgresSource } from '../migration/pg-source';
+import type { Chunk } from '../migration/source';
+import { ensureTargetSchema } from '../migration/target-schema';
+import { summariseContent } from '../verification/report';
+import { verifyContentInProcess } from '../verification/run-content';
+import path from 'node:path';
+
+/**
+ * npm run bench:verify -- [--rows N] [--chunk N] [--concurrency N] [--threads N (source-side worker threads; 0 = none)] [--fresh]
+ *
+ * On one generated legacy dataset (its own databases, jm_bench_verify_*, so a bench:migrate running
+ * meanwhile is not disturbed), in this one process: (1) the migration engine's chunk copy, all tables,
+ * `concurrency` chunks at a time; (2) the full-content verification of the result, `concurrency`
+ * segments at a time. Both without Temporal, same machine, same dataset, same parallelism — so the
+ * ratio compares the work itself (bench:migrate measures the migration through Temporal, which is slower,
+ * so this ratio is the harder one).
+ */
+function flag(name: string, fallback: number, min = 1): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i === -1) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} expects a whole number ≥ ${min}, got "${process.argv[i + 1]}"`);
+  return v;
+}
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main() {
+  const rows = flag('rows', 1_000_000);
+  const rowsPerChunk = flag('chunk', 100_000);
+  const concurrency = flag('concurrency', 2);
+  const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+  const legacyUrl = `${base}/jm_bench_verify_legacy`;
+  const targetUrl = `${base}/jm_bench_verify_target`;
+  const mappingFile = path.join(__dirname, '..', 'config', 'mapping.json');
+  const mapping = loadMapping(mappingFile);
+  const entities = Math.ceil(rows / ROWS_PER_ENTITY);
+
+  await ensureDatabase(legacyUrl);
+  const reuse = !process.argv.includes('--fresh') && (await withClient(legacyUrl, async (c) => {
+    const r = await c.query(`SELECT entities FROM bench_meta`).catch(() => ({ rows: [] as { entities: number }[] }));
+    return r.rows[0]?.entities === entities;
+  }));
+  if (!reuse) {
+    await withClient(legacyUrl, async (c) => {
+      // The same generator, seed and anomaly rate as bench:migrate's dataset.
+      await loadLegacyDataset(c, { entities, seed: 42, anomalyRate: 0.01 });
+      await c.query('DROP TABLE IF EXISTS bench_meta');
+      await c.query('CREATE TABLE bench_meta (entities integer NOT NULL)');
+      await c.query('INSERT INTO bench_meta VALUES ($1)', [entities]);
+    });
+  }
+  const sourceRows = await withClient(legacyUrl, async (c) => {
+    let n = 0;
+    for (const t of mapping.tables) n += Number((await c.query(`SELECT count(*) FROM ${quoteIdent(t.source.table)}`)).rows[0].count);
+    return n;
+  });
+  console.log(`dataset: ${fmt(sourceRows)} legacy rows in ${mapping.tables.length} tables (${reuse ? 'reused' : 'generated'})`);
+
+  const source = new PostgresSource(legacyUrl);
+  try {
+    // (1) migration: tables in order (parents first), chunks of a table in parallel lanes.
+    await dropDatabase(targetUrl);
+    await ensureDatabase(targetUrl);
+    await withClient(targetUrl, (c) => ensureTargetSchema(c, mapping));
+    let migrated = 0;
+    const m0 = Date.now();
+    for (const table of mapping.tables) {
+      const chunks: Chunk[] = await source.planChunks(table, rowsPerChunk);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, () =>
+          withClient(targetUrl, async (target) => {
+            while (next < chunks.length) {
+              const r = await copyChunk({ source, target, mapping, table, chunk: chunks[next++], runId: 'bench-verify', readPoint: null, attempt: 1 });
+              migrated += r.rowsRead;
+            }
+          }),
+        ),
+      );
+    }
+    const migrateMs = Date.now() - m0;
+    const migrateRps = migrated / (migrateMs / 1000);
+    console.log(`migrate: ${fmt(migrated)} rows in ${(migrateMs / 1000).toFixed(1)} s = ${fmt(migrateRps)} rows/s (engine chunk copy, ${concurrency} lanes, chunk ${fmt(rowsPerChunk)})`);
+    await withClient(targetUrl, (c) => c.query('VACUUM ANALYZE'));
+
+    // (2) full-content verification of the same data.
+    const v0 = Date.now();
+    const threads = flag('threads', 0, 0);
+    const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: rowsPerChunk, concurrency, threads: { size: threads, legacyUrl, mappingFile } });
+    const verifyMs = Date.now() - v0;
+    const summary = summariseContent(segments);
+    const verified = summary.reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0);
+    const failed = segments.filter((s) => !s.ok);
+    if (failed.length || verified !== sourceRows) throw new Error(`verification of a correct migration failed: ${failed.length} segments differ, ${verified} of ${sourceRows} rows accounted for`);
+    const verifyRps = verified / (verifyMs / 1000);
+    console.log(`verify:  ${fmt(verified)} rows in ${(verifyMs / 1000).toFixed(1)} s = ${fmt(verifyRps)} rows/s (${segments.length} segments, ${concurrency} lanes, source side on ${threads} worker threads; source via adapter + transform, target COPY TO + sha256)`);
+    for (const s of summary) console.log(`  ${s.table.padEnd(22)} ${fmt(s.sourceRows + s.quarantinedRows).padStart(10)} rows  ${String(s.segments).padStart(3)} segments  all equal`);
+    console.log(`bench:verify rows=${verified} verify_rps=${Math.round(verifyRps)} ratio_to_migrate=${(verifyRps / migrateRps).toFixed(2)}`);
+  } finally {
+    await source.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

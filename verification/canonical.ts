@@ -1,0 +1,98 @@
+import type { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { quoteIdent } from '../lib/db';
+import { decodeLine, Field } from '../migration/copy-text';
+import type { TableMapping } from '../migration/mapping';
+import { keyColumn } from '../migration/mapping';
+import { literal } from '../migration/pg-source';
+
+/**
+ * 规范形式 The canonical form both sides are hashed and compared in: one PostgreSQL COPY text line
+ * per row (migration/copy-text.ts), the mapping's target columns in mapping order.
+ *
+ * - Source side: the legacy row as the adapter reads it, put through the mapping's transform
+ *   (compileTransform: cleansing, code tables, '' → NULL, CHECKs) and encodeRow — exactly the line the
+ *   engine sent to COPY FROM. Target side: the row as the target's COPY TO STDOUT prints it.
+ * - NULL is \N; '' is an empty field, so NULL and '' never compare equal (the transform turns every
+ *   legacy '' into NULL, as Oracle does: a target '' is therefore a difference).
+ * - Numbers: numeric prints its stored digits and scale ("5000.00" stays "5000.00"; no exponent, no
+ *   locale separators); integers in decimal.
+ * - Dates and timestamps: ISO ("YYYY-MM-DD", "YYYY-MM-DD HH:MI:SS[.ffffff]"), DateStyle ISO on the
+ *   target session; timestamptz in UTC (TimeZone UTC), so a value shifted by a time zone differs.
+ * - Booleans: t / f. Whitespace is significant: nothing is trimmed beyond what the mapping's own
+ *   cleansing rules do, so a trailing blank added or lost in the target is a difference.
+ * - Keys: segments are key ranges (keyFrom, keyTo] and rows are ordered by the key in code-point order
+ *   (= byte order of UTF-8 = collation "C"; the database's own collation when it already is one, so
+ *   the primary key index serves the range — see prepareTargetSession). The legacy side is
+ *   ordered and bounded by its adapter; should the two disagree, that can only ever show up as a
+ *   difference (kind "order", or a row missing here and extra there), never hide one.
+ */
+export const TARGET_SESSION = ["SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"];
+
+/**
+ * How the target session orders and bounds keys in code-point order. When the database's own collation
+ * already is code-point order (libc C, POSIX, C.UTF-8) nothing is added, so key ranges use the primary
+ * key index; otherwise COLLATE "C" is spelled out, which is correct but costs each segment a scan.
+ */
+export type KeyCollate = '' | ' COLLATE "C"';
+const CODE_POINT_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8', 'C.UTF8']);
+
+export async function prepareTargetSession(client: Client): Promise<KeyCollate> {
+  for (const sql of TARGET_SESSION) await client.query(sql);
+  // Verification only reads the target (business tests go through the new system's own API).
+  await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  const { rows } = await client.query<{ datcollate: string; provider: string }>(
+    `SELECT datcollate, datlocprovider::text AS provider FROM pg_database WHERE datname = current_database()`,
+  ).catch(() => client.query<{ datcollate: string; provider: string }>(`SELECT datcollate, 'c' AS provider FROM pg_database WHERE datname = current_database()`));
+  return rows[0] && rows[0].provider === 'c' && CODE_POINT_COLLATIONS.has(rows[0].datcollate) ? '' : ' COLLATE "C"';
+}
+
+export interface KeyRange {
+  keyFrom: string | null;
+  keyTo: string | null;
+}
+
+/** WHERE clause of a key range on the target, bounds as escaped literals (COPY takes no parameters). */
+export function rangeWhere(column: string, range: KeyRange, collate: KeyCollate): string {
+  const key = `${quoteIdent(column)}${collate}`;
+  const parts: string[] = [];
+  if (range.keyFrom !== null) parts.push(`${key} > ${literal(range.keyFrom)}`);
+  if (range.keyTo !== null) parts.push(`${key} <= ${literal(range.keyTo)}`);
+  return parts.length ? parts.join(' AND ') : 'TRUE';
+}
+
+/** COPY of one key range of a target table, in canonical column order and key order. */
+export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate: KeyCollate): string {
+  const key = keyColumn(table).target;
+  const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, collate)} ORDER BY ${quoteIdent(key)}${collate}) TO STDOUT`;
+}
+
+export function copyOut(client: Client, sql: string) {
+  return client.query(copyTo(sql));
+}
+
+/** Code-point order of two keys (JS compares UTF-16 units, which differs above U+FFFF). */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return Buffer.compare(x, y);
+}
+
+export interface FieldDifference {
+  column: string;
+  source: Field;
+  target: Field;
+}
+
+/** Field-level differences of two canonical lines of the same table (names are target columns). */
+export function fieldDifferences(table: TableMapping, sourceLine: string, targetLine: string): FieldDifference[] {
+  const s = decodeLine(sourceLine.replace(/\n$/, ''));
+  const t = decodeLine(targetLine.replace(/\n$/, ''));
+  const out: FieldDifference[] = [];
+  table.columns.forEach((c, i) => {
+    if ((s[i] ?? null) !== (t[i] ?? null)) out.push({ column: c.target, source: s[i] ?? null, target: t[i] ?? null });
+  });
+  return out;
+}

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { encodeRow } from '../migration/copy-text';
+import type { Mapping, TableMapping } from '../migration/mapping';
+import { keyColumn } from '../migration/mapping';
+import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
+import { isSourceRejection } from '../migration/source-rejection';
+import { compileTransform } from '../migration/transform';
+import type { RowDifference } from './content';
+
+/**
+ * The source side of a segment in canonical form: the legacy rows through the adapter and the mapping's
+ * transform, quarantined keys left out. Hashes the lines (sourceSide) or hands them over one by one
+ * (readSource, for the row diff). Pure work on the adapter: it can run on a worker thread.
+ */
+export interface SourceSideInput {
+  source: SourceAdapter;
+  mapping: Mapping;
+  table: TableMapping;
+  segment: Chunk;
+  readPoint: string | null;
+}
+
+export interface SourceSideResult {
+  /** source rows that must be in the target (transform ok, not quarantined) */
+  rows: number;
+  /** source rows the migration quarantined: expected absent */
+  quarantined: number;
+  sha256: string;
+  unaccounted: RowDifference[];
+}
+
+export async function readSource(
+  input: SourceSideInput,
+  quarantined: Map<string, string>,
+  sink: { batch: (text: string, n: number) => void; line?: (key: string, line: string) => void; unaccounted: (d: RowDifference) => void },
+): Promise<{ rows: number; quarantined: number }> {
+  const { source, mapping, table, segment, readPoint } = input;
+  const transform = compileTransform(mapping, table);
+  const keyIndex = table.columns.indexOf(keyColumn(table));
+  let rows = 0;
+  let held = 0;
+  for await (const batch of await source.readChunk(table, segment, readPoint)) {
+    let text = '';
+    let n = 0;
+    for (const item of batch as SourceItem[]) {
+      if (isSourceRejection(item)) {
+        if (item.key !== null && quarantined.has(item.key)) held++;
+        else sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: item.key ?? '(unreadable key)', note: `the source cannot deliver this row (${item.rule}) and it is not in quarantine` });
+        continue;
+      }
+      const key = item[keyIndex] ?? '';
+      if (quarantined.has(key)) {
+        held++;
+        continue;
+      }
+      const outcome = transform(item);
+      if (!outcome.ok) {
+        sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key, note: `fails ${outcome.rule} (${outcome.detail}) but is not in quarantine` });
+        continue;
+      }
+      const line = encodeRow(outcome.values);
+      text += line;
+      n++;
+      sink.line?.(key, line);
+    }
+    rows += n;
+    sink.batch(text, n);
+  }
+  return { rows, quarantined: held };
+}
+
+export async function sourceSide(input: SourceSideInput, quarantined: Map<string, string>, onProgress?: (rows: number) => void): Promise<SourceSideResult> {
+  const hash = createHash('sha256');
+  const unaccounted: RowDifference[] = [];
+  let progress = 0;
+  const r = await readSource(input, quarantined, {
+    batch: (text, n) => {
+      hash.update(text);
+      progress += n;
+      if (onProgress && progress >= 50_000) {
+        onProgress(progress);
+        progress = 0;
+      }
+    },
+    unaccounted: (d) => unaccounted.push(d),
+  });
+  return { rows: r.rows, quarantined: r.quarantined, sha256: hash.digest('hex'), unaccounted };
+}
