@@ -75,6 +75,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     tags: [
       ...kinds.map((k) => ({ name: k.title, description: `${k.title} runs (workflow ${k.workflowType}, ids ${k.idPrefix}…)` })),
       { name: '项目计划 Plan', description: 'The 90-day project plan (T0 → acceptance at T+90)' },
+      { name: '验证 Verification', description: 'Verification of migrated data: counts, checksums, samples, business tests' },
       { name: '运行 Runs', description: 'All runs, across kinds' },
       { name: '审批 Approvals', description: 'Gates and the decisions on them' },
       { name: '报告 Reports', description: 'Reports of runs' },

@@ -4,6 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { VerificationInput, VerificationOutcome, verificationProgressQuery } from '../../workflows/verification-messages';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
 import { ProblemError } from '../problems';
+import { problems } from '../schemas';
+
+const TAG = '验证 Verification';
 
 /** 迁移结果验证 verification runs on their own: start one (operator), read its progress, result and report (viewer). */
 export interface VerificationRoutesOptions {
@@ -30,12 +33,16 @@ export default async function verificationRoutes(app: FastifyInstance, opts: Ver
     }
   }
   const params = { type: 'object', properties: { workflowId: { type: 'string', pattern: workflowIdPattern } } };
+  const answer = (description: string) => ({ description, type: 'object', additionalProperties: true });
 
   app.post<{ Body: Omit<VerificationInput, 'runId' | 'stepLabel' | 'requestedBy'> & { runId?: string } }>(
     '/verifications',
     {
       config: { roles: ['operator'], action: 'start verification' },
       schema: {
+        summary: '启动迁移结果验证 Start a verification of the migrated data',
+        tags: [TAG],
+        response: { 201: answer('已启动 Started'), ...problems(400, 401, 403, 409, 413, 415, 500) },
         body: {
           type: 'object',
           additionalProperties: false,
@@ -86,7 +93,18 @@ export default async function verificationRoutes(app: FastifyInstance, opts: Ver
     },
   );
 
-  app.get<{ Params: { workflowId: string } }>('/verifications/:workflowId', { config: { roles: READERS }, schema: { params } }, async (request) => {
+  app.get<{ Params: { workflowId: string } }>(
+    '/verifications/:workflowId',
+    {
+      config: { roles: READERS },
+      schema: {
+        summary: '查看验证结果 Get a verification’s progress or result',
+        tags: [TAG],
+        response: { 200: answer('验证 Verification'), ...problems(400, 401, 403, 404, 500) },
+        params,
+      },
+    },
+    async (request) => {
     const { workflowId } = request.params;
     const d = await describe(workflowId);
     const handle = temporal.workflow.getHandle(workflowId);
@@ -96,13 +114,29 @@ export default async function verificationRoutes(app: FastifyInstance, opts: Ver
     }
     const progress = d.status.name === 'RUNNING' ? await handle.query(verificationProgressQuery) : undefined;
     return { workflowId, execution: d.status.name, ui: uiLink(workflowId), progress };
-  });
+    },
+  );
 
-  app.get<{ Params: { workflowId: string } }>('/verifications/:workflowId/report', { config: { roles: READERS }, schema: { params } }, async (request, reply) => {
+  app.get<{ Params: { workflowId: string } }>(
+    '/verifications/:workflowId/report',
+    {
+      config: { roles: READERS },
+      schema: {
+        summary: '验证报告 Verification report (Markdown)',
+        tags: [TAG, '报告 Reports'],
+        response: {
+          200: { description: '报告 The report', content: { 'text/markdown': { schema: { type: 'string' } } } },
+          ...problems(400, 401, 403, 404, 409, 500),
+        },
+        params,
+      },
+    },
+    async (request, reply) => {
     const { workflowId } = request.params;
     const d = await describe(workflowId);
     if (d.status.name !== 'COMPLETED') throw new ProblemError(409, 'No report yet', `verification ${workflowId} is ${d.status.name.toLowerCase()}; the report exists once it completes`, 'workflowId');
     const result = (await temporal.workflow.getHandle(workflowId).result()) as VerificationOutcome;
     return reply.type('text/markdown; charset=utf-8').send(result.markdown);
-  });
+    },
+  );
 }
