@@ -14,10 +14,31 @@ export interface CutoverInput {
   migration?: { rowsPerChunk?: number; concurrency?: number; heartbeatSeconds?: number };
   /** user name of the operator who started the run; may not approve its own go/no-go gate (four-eyes) */
   requestedBy: string;
+  /** 彩排 planned minutes per step, to compare with the actual durations and project the finish */
+  plannedMinutes?: Partial<Record<StepKey, number>>;
+  /** the maintenance window (a weekend), ISO times; the projection says whether the run fits it */
+  maintenanceWindow?: { start: string; end: string };
+  /** per-gate overrides of the defaults in GATE_DEFINITIONS (more approvals, other roles, other escalation time) */
+  gates?: Partial<Record<GateName, Partial<Omit<GateDefinition, 'name' | 'title'>>>>;
 }
 
-export type StepKey = 'plan' | 'backup' | 'migrate' | 'verify' | 'go-no-go';
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected';
+export type StepKey =
+  | 'plan'
+  | 'backup'
+  | 'gate-wipe'
+  | 'wipe'
+  | 'migrate'
+  | 'verify'
+  | 'go-no-go'
+  | 'snapshot'
+  | 'business-tests'
+  | 'rollback'
+  | 'prove-rollback'
+  | 'test-addresses'
+  | 'gate-switch'
+  | 'switch'
+  | 'evidence';
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected' | 'skipped';
 
 export interface StepState {
   key: StepKey;
@@ -26,10 +47,35 @@ export interface StepState {
   startedAt?: string;
   finishedAt?: string;
   detail?: string;
+  /** 彩排 rehearsal bookkeeping: planned minutes (input) and the actual duration */
+  plannedMinutes?: number;
+  actualMs?: number;
+  /** the last error, when the step failed after its retries */
+  error?: string;
+  /** skip / continue after manual fix: the operator's recorded reason */
+  operatorNote?: string;
 }
 
-export const GATES = ['go-no-go'] as const;
+export const GATES = ['wipe', 'go-no-go', 'switch'] as const;
 export type GateName = (typeof GATES)[number];
+
+/** 审批关口 Who may decide a gate, how many distinct approvals open it, and when it escalates. */
+export interface GateDefinition {
+  name: GateName;
+  title: string;
+  roles: string[];
+  approvals: number;
+  escalateAfterMinutes: number;
+}
+
+export const GATE_DEFINITIONS: Record<GateName, GateDefinition> = {
+  wipe: { name: 'wipe', title: '清除测试数据审批 Approve wiping the target', roles: ['approver', 'admin'], approvals: 1, escalateAfterMinutes: 30 },
+  'go-no-go': { name: 'go-no-go', title: '上线决策 Go/no-go approval', roles: ['approver', 'admin'], approvals: 1, escalateAfterMinutes: 60 },
+  switch: { name: 'switch', title: '切换审批 Approve switching the connected systems', roles: ['approver', 'admin'], approvals: 1, escalateAfterMinutes: 30 },
+};
+
+/** What the operator may choose when a step failed after its retries. */
+export type OperatorChoice = 'retry' | 'skip' | 'continue' | 'fallback';
 
 /** What the workflow keeps of every decision it received, accepted or not (the signature is dropped). */
 export interface DecisionRecord {
@@ -44,16 +90,19 @@ export interface DecisionRecord {
   refusal?: string;
 }
 
-export interface GateState {
-  name: GateName;
-  title: string;
+export interface GateState extends GateDefinition {
   status: 'waiting' | 'open' | 'approved' | 'rejected';
+  /** accepted approvals so far (distinct people) */
+  approvedBy: { actor: string; role?: string; at: string; reason?: string }[];
+  openedAt?: string;
+  escalations: number;
+  /** the approver whose decision closed the gate */
   decidedBy?: string;
   decidedAt?: string;
   reason?: string;
 }
 
-export type RunStatus = 'running' | 'waiting_approval' | 'completed' | 'rejected' | 'failed';
+export type RunStatus = 'running' | 'waiting_approval' | 'waiting_operator' | 'completed' | 'rejected' | 'failed' | 'fell_back';
 
 export interface TableOutcome {
   table: string;
@@ -80,8 +129,23 @@ export interface CutoverState {
   tables: TableOutcome[];
   backup?: { dir: string; files: number; rows: number };
   failure?: string;
+  /** a step that failed after its retries and waits for the operator's choice */
+  pendingFailure?: { step: StepKey; error: string; at: string; choices: OperatorChoice[] };
+  operatorActions: DecisionRecord[];
+  wiped?: { table: string; rows: number }[];
+  snapshot?: string;
+  /** 回滚验证 the target's checksums before the business tests and after the rollback */
+  rollbackProof?: { equal: boolean; before: { table: string; rows: number; md5: string }[]; after: { table: string; rows: number; md5: string }[] };
+  addressChecks?: { id: string; url: string; ok: boolean; status?: number; error?: string }[];
+  switched?: { id: string; driver: string; from: string; to: string; changed: boolean; verifiedBy: string }[];
+  /** 彩排 the projected finish against the maintenance window, updated after every step */
+  projection?: { at: string; projectedFinish: string; windowEnd?: string; fitsWindow?: boolean; plannedRemainingMinutes: number };
+  fallback?: { workflowId: string; status: string; report?: { markdown: string; json: string } };
+  evidence?: { markdown: string; json: string };
 }
 
 /** A gate decision, signed by the API; the workflow has the worker check the signature before it counts. */
 export const decideGateSignal = defineSignal<[SignedDecision]>('decideGate');
+/** The operator's choice for a failed step, signed by the API like gate decisions; its gate field is "step:<key>". */
+export const operatorActionSignal = defineSignal<[SignedDecision<OperatorChoice>]>('operatorAction');
 export const cutoverStateQuery = defineQuery<CutoverState>('state');
