@@ -82,7 +82,8 @@ export function endpointActivities(deps: ActivityDeps) {
           });
           deps.logger.info({ runId: input.runId, actor: input.actor, ...outcome }, `endpoint switched 切换 ${s.id} → ${input.to}`);
         } catch (err) {
-          failures.push(`${s.id}: ${(err as Error).message}`);
+          const message = (err as Error).message;
+          failures.push(message.startsWith(`${s.id}:`) ? message : `${s.id}: ${message}`);
           deps.logger.error({ runId: input.runId, system: s.id, to: input.to, err: (err as Error).message }, 'endpoint switch failed 切换失败');
         }
       }

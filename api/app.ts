@@ -5,6 +5,7 @@ import { REDACT_PATHS } from '../lib/logger';
 import auth from './auth';
 import problems from './problems';
 import cutoverRoutes from './routes/cutovers';
+import fallbackRoutes from './routes/fallbacks';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plan';
 
@@ -28,6 +29,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(auth, { pool: opts.pool });
   await app.register(healthRoutes, { temporal: opts.temporal, pool: opts.pool });
   await app.register(cutoverRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
+  await app.register(fallbackRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   return app;
 }

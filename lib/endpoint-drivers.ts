@@ -109,6 +109,8 @@ async function verifyThroughProxy(s: ConnectedSystem, to: Side, timeoutMs: numbe
   const intended = new URL(sideUrl(s, to));
   const deadline = Date.now() + Math.max(5000, timeoutMs);
   let last = '';
+  // Old workers finish their open keep-alive connections after a reload: several answers in a row must agree.
+  let agreeing = 0;
   while (Date.now() < deadline) {
     try {
       const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
@@ -118,7 +120,11 @@ async function verifyThroughProxy(s: ConnectedSystem, to: Side, timeoutMs: numbe
       // With an IP address configured, nginx reports exactly that address:port; with a host name, the resolved IP.
       const port = intended.port || (intended.protocol === 'https:' ? '443' : '80');
       const sameUpstream = /^[0-9.]+$/.test(intended.hostname) ? upstream === `${intended.hostname}:${port}` : upstream.endsWith(`:${port}`);
-      if (res.ok && side === to && sameUpstream) return `GET ${url} → ${res.status} from upstream ${upstream} (${to})`;
+      if (res.ok && side === to && sameUpstream) {
+        if (++agreeing >= 3) return `GET ${url} → ${res.status} from upstream ${upstream} (${to})`;
+        continue;
+      }
+      agreeing = 0;
       last = `status ${res.status}, side ${side ?? 'none'}, upstream ${upstream || 'none'}`;
     } catch (err) {
       last = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;

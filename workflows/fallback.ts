@@ -65,7 +65,9 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
         ? `no failed fallback step "${d.gate}" is waiting for a decision`
         : d.decision !== 'retry' && d.decision !== 'abort'
           ? `"${d.decision}" is not a fallback choice (retry, abort)`
-          : undefined;
+          : !['operator', 'admin'].includes(d.role)
+            ? `role ${d.role} may not decide how a fallback goes on`
+            : undefined;
     state.decisions.push({ gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
     if (!refusal) choice = d.decision;
     publish();

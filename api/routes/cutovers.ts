@@ -7,6 +7,8 @@ import {
   decideGateSignal,
   GATES,
   GateName,
+  OperatorChoice,
+  operatorActionSignal,
 } from '../../workflows/cutover-messages';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
 import { signDecision } from '../../lib/decision-signing';
@@ -153,6 +155,61 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
       await temporal.workflow.getHandle(workflowId).signal(decideGateSignal, signed);
       request.log.info({ workflowId, gate, decision: request.body.decision }, 'gate decision sent');
       return reply.code(202).send({ workflowId, gate, decision: request.body.decision, status: 'sent', ui: uiLink(workflowId) });
+    },
+  );
+
+  /** 操作员选择 A failed step waits for the operator: retry, skip (with a reason), continue after a manual fix, or fall back. */
+  app.post<{ Params: { workflowId: string; step: string }; Body: { action: OperatorChoice; reason?: string } }>(
+    '/cutovers/:workflowId/steps/:step/action',
+    {
+      config: { roles: ['operator'], action: 'choose after a failed step' },
+      schema: {
+        params: {
+          type: 'object',
+          properties: { workflowId: { type: 'string', pattern: workflowIdPattern }, step: { type: 'string', pattern: '^[a-z-]{1,32}$' } },
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['action'],
+          properties: {
+            action: { type: 'string', enum: ['retry', 'skip', 'continue', 'fallback'] },
+            reason: { type: 'string', maxLength: 2000 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { workflowId, step } = request.params;
+      const d = await describe(workflowId);
+      if (d.status.name !== 'RUNNING') {
+        throw new ProblemError(409, 'Run finished', `run ${workflowId} is ${d.status.name.toLowerCase()}; it takes no more decisions`, 'workflowId');
+      }
+      const state = await temporal.workflow.getHandle(workflowId).query(cutoverStateQuery);
+      if (!state.pendingFailure || state.pendingFailure.step !== step) {
+        throw new ProblemError(409, 'Nothing to decide', `step ${step} of ${workflowId} is not waiting for the operator`, 'step');
+      }
+      if (!state.pendingFailure.choices.includes(request.body.action)) {
+        throw new ProblemError(422, 'Choice not allowed', `step ${step} allows ${state.pendingFailure.choices.join(', ')}`, 'action');
+      }
+      if ((request.body.action === 'skip' || request.body.action === 'continue') && !request.body.reason?.trim()) {
+        throw new ProblemError(422, 'Reason required', `"${request.body.action}" needs a reason, recorded in the run`, 'reason');
+      }
+      const signed = signDecision<OperatorChoice>(
+        {
+          workflowId,
+          gate: `step:${step}`,
+          decision: request.body.action,
+          actor: request.actor!.name,
+          role: request.actor!.role,
+          reason: request.body.reason,
+          issuedAt: new Date().toISOString(),
+        },
+        signingKey,
+      );
+      await temporal.workflow.getHandle(workflowId).signal(operatorActionSignal, signed);
+      request.log.info({ workflowId, step, action: request.body.action }, 'operator choice sent');
+      return reply.code(202).send({ workflowId, step, action: request.body.action, status: 'sent', ui: uiLink(workflowId) });
     },
   );
 }
