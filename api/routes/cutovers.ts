@@ -39,7 +39,7 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
     }
   }
 
-  app.post<{ Body: { mode: CutoverInput['mode']; runId?: string; migration?: CutoverInput['migration'] } }>(
+  app.post<{ Body: Pick<CutoverInput, 'mode' | 'migration' | 'plannedMinutes' | 'maintenanceWindow' | 'gates'> & { runId?: string } }>(
     '/cutovers',
     {
       config: { roles: ['operator'], action: 'start cutover' },
@@ -61,6 +61,38 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
                 heartbeatSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
               },
             },
+            plannedMinutes: {
+              type: 'object',
+              description: '彩排 planned minutes per step',
+              propertyNames: { pattern: '^[a-z-]{1,32}$' },
+              additionalProperties: { type: 'number', minimum: 0, maximum: 10000 },
+            },
+            maintenanceWindow: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['start', 'end'],
+              properties: { start: { type: 'string', format: 'date-time' }, end: { type: 'string', format: 'date-time' } },
+            },
+            gates: {
+              type: 'object',
+              additionalProperties: false,
+              description: 'gate overrides: more approvals, other roles, escalation time',
+              properties: Object.fromEntries(
+                GATES.map((g) => [
+                  g,
+                  {
+                    type: 'object',
+                    additionalProperties: false,
+                    properties: {
+                      approvals: { type: 'integer', minimum: 1, maximum: 5 },
+                      // Only roles that can decide at all; the workflow still applies four-eyes.
+                      roles: { type: 'array', minItems: 1, items: { type: 'string', enum: ['approver', 'admin'] } },
+                      escalateAfterMinutes: { type: 'number', minimum: 0.01, maximum: 10080 },
+                    },
+                  },
+                ]),
+              ),
+            },
           },
         },
       },
@@ -69,7 +101,8 @@ export default async function cutoverRoutes(app: FastifyInstance, opts: CutoverR
       const { mode } = request.body;
       const runId = request.body.runId ?? `${mode}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
       const workflowId = `cutover-${runId}`;
-      const input: CutoverInput = { runId, mode, requestedBy: request.actor!.name, migration: request.body.migration };
+      const { migration, plannedMinutes, maintenanceWindow, gates } = request.body;
+      const input: CutoverInput = { runId, mode, requestedBy: request.actor!.name, migration, plannedMinutes, maintenanceWindow, gates };
       try {
         await temporal.workflow.start('cutover', {
           workflowId,
