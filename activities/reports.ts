@@ -26,9 +26,10 @@ export function reportActivities(deps: ActivityDeps) {
       return write(input.state.runId, 'evidence', markdown, json);
     },
     /** 回退步骤6 失败原因分析 */
-    async writeFailureReport(input: { fallback: FallbackState; cutover?: CutoverState }): Promise<{ markdown: string; json: string }> {
+    async writeFailureReport(input: { fallback: FallbackState; cutover?: CutoverState; fallbackRunId: string }): Promise<{ markdown: string; json: string }> {
       const { markdown, json } = renderFailureAnalysis(input.fallback, input.cutover);
-      return write(input.fallback.runId, 'failure-analysis', markdown, json);
+      // A run may fall back more than once (automatically, then by hand): each report keeps its own file.
+      return write(input.fallback.runId, `failure-analysis-${input.fallbackRunId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 8)}`, markdown, json);
     },
   };
 }

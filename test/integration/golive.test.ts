@@ -223,4 +223,41 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     const report = JSON.parse(fs.readFileSync(fb.report!.json, 'utf8'));
     expect(report.legacyModified).toEqual(['e_baseinfo', 'e_person']);
   });
+
+  it('a fallback step that fails waits for a person: a signal around the API is refused, a retry through the API finishes it', async () => {
+    // Started by hand for the tampered run (its backup exists); the legacy application will not start.
+    env.legacy.setRunning(false);
+    env.legacy.refuseStart(true);
+    const started = await stack.http('POST', '/fallbacks', operator, { runId: `${stack.id}-tampered`, reason: '演练 drill' });
+    expect(started.status).toBe(201);
+    const id = started.body.workflowId as string;
+    const fbState = async () => (await stack.http('GET', `/fallbacks/${id}`, operator)).body as FallbackState;
+    const waiting = await eventually(async () => {
+      const s = await fbState();
+      return s.status === 'waiting_operator' ? s : undefined;
+    }, 'the failed step to wait for a person');
+    expect(waiting.pendingFailure).toMatchObject({ step: 'start-legacy', error: expect.stringContaining('start legacy-app') });
+    expect(waiting.steps.map((s) => s.status)).toEqual(['done', 'done', 'failed', 'pending', 'pending', 'pending']);
+
+    // Straight to Temporal, unsigned: recorded and refused, the step stays failed.
+    await stack.temporal.workflow.getHandle(id).signal('fallbackAction', {
+      workflowId: id, gate: 'fallback:start-legacy', decision: 'retry', actor: 'mallory', role: 'admin', issuedAt: new Date().toISOString(), signature: '',
+    });
+    const refused = await eventually(async () => {
+      const s = await fbState();
+      return s.decisions.length === 1 ? s : undefined;
+    }, 'the unsigned signal to be refused');
+    expect(refused.decisions[0]).toMatchObject({ actor: 'mallory', accepted: false, refusal: 'the decision is not signed (it did not come through the API)' });
+    expect(refused.status).toBe('waiting_operator');
+
+    env.legacy.refuseStart(false); // the person fixed the service
+    const retry = await stack.http('POST', `/fallbacks/${id}/steps/start-legacy/action`, operator, { action: 'retry', reason: '服务已修复 service fixed' });
+    expect(retry.status).toBe(202);
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as FallbackState;
+    expect(result.status).toBe('completed');
+    expect(result.steps.every((s) => s.status === 'done')).toBe(true);
+    expect(result.decisions[1]).toMatchObject({ decision: 'retry', actor: 'olivia.ops', accepted: true });
+    expect(env.legacy.running()).toBe(true);
+    expect(fs.readFileSync(result.report!.markdown, 'utf8')).toContain('手动发起 Started by hand');
+  });
 });

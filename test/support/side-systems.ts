@@ -13,13 +13,17 @@ export interface SideServer {
   port: number;
   running: () => boolean;
   setRunning: (v: boolean) => void;
+  /** makes POST /admin/start answer 500, as a service that will not come up */
+  refuseStart: (v: boolean) => void;
   close: () => Promise<void>;
 }
 
 export async function sideServer(side: 'legacy' | 'new'): Promise<SideServer> {
   let running = true;
+  let refusing = false;
   const server = http.createServer((req, res) => {
     const url = req.url ?? '';
+    if (req.method === 'POST' && url === '/admin/start' && refusing) return void res.writeHead(500).end('will not start');
     if (req.method === 'POST' && (url === '/admin/stop' || url === '/admin/start')) {
       running = url === '/admin/start';
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ side, running }));
@@ -31,7 +35,7 @@ export async function sideServer(side: 'legacy' | 'new'): Promise<SideServer> {
     res.writeHead(404).end();
   });
   const port = await listen(server);
-  return { side, port, running: () => running, setRunning: (v) => (running = v), close: () => close(server) };
+  return { side, port, running: () => running, setRunning: (v) => (running = v), refuseStart: (v) => (refusing = v), close: () => close(server) };
 }
 
 export async function configApiServer(initialBaseUrl: string): Promise<{ port: number; baseUrl: () => string; close: () => Promise<void> }> {
