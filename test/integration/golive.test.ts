@@ -260,4 +260,24 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(env.legacy.running()).toBe(true);
     expect(fs.readFileSync(result.report!.markdown, 'utf8')).toContain('手动发起 Started by hand');
   });
+
+  it('a failed step retried by the operator after a fix goes on from where it stopped', async () => {
+    // The registration is lost (e.g. the target was recreated by hand): the wipe refuses.
+    await withClient(stack.settings.TARGET_DATABASE_URL, (c) => c.query('DELETE FROM runbook_target_registration'));
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-retry` });
+    const id = started.body.workflowId as string;
+    await gateOpen(id, 'wipe');
+    await decide(id, 'wipe', approver, 'approve', 'ok');
+    await eventually(async () => ((await get(id)).pendingFailure?.step === 'wipe' ? true : undefined), 'the refused wipe');
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'zhang.dba');
+    const retry = await stack.http('POST', `/cutovers/${id}/steps/wipe/action`, operator, { action: 'retry' });
+    expect(retry.status).toBe(202);
+    await gateOpen(id, 'go-no-go');
+    const state = await get(id);
+    expect(state.steps.find((s) => s.key === 'wipe')).toMatchObject({ status: 'done' });
+    expect(state.steps.find((s) => s.key === 'migrate')).toMatchObject({ status: 'done' });
+    expect(state.operatorActions).toEqual([expect.objectContaining({ decision: 'retry', accepted: true })]);
+    await decide(id, 'go-no-go', approver, 'reject', '彩排结束 rehearsal over');
+    expect(((await stack.temporal.workflow.getHandle(id).result()) as CutoverState).fallback?.status).toBe('completed');
+  });
 });
