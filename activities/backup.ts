@@ -62,7 +62,7 @@ export function backupActivities(deps: ActivityDeps) {
                   done(null, chunk);
                 },
               });
-              const sql = `COPY (SELECT * FROM ${quoteIdent(table.source.table)} ORDER BY ${quoteIdent(table.source.key)}) TO STDOUT`;
+              const sql = legacyExportSql(table.source.table, table.source.key);
               await pipeline(client.query(copyTo(sql)), tap, fs.createWriteStream(tmp));
               if (fs.existsSync(file)) fs.chmodSync(file, 0o644);
               fs.renameSync(tmp, file);
@@ -81,13 +81,18 @@ export function backupActivities(deps: ActivityDeps) {
   };
 }
 
+/** The export both the backup and the fallback's check use: the same SQL gives the same bytes for the same data. */
+export function legacyExportSql(table: string, key: string): string {
+  return `COPY (SELECT * FROM ${quoteIdent(table)} ORDER BY ${quoteIdent(key)}) TO STDOUT`;
+}
+
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(fs.createReadStream(file), hash);
   return hash.digest('hex');
 }
 
-async function verifyBackup(manifest: BackupManifest): Promise<void> {
+export async function verifyBackup(manifest: BackupManifest): Promise<void> {
   for (const f of manifest.files) {
     const actual = fs.existsSync(f.file) ? await sha256File(f.file) : 'missing';
     if (actual !== f.sha256) {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PlanDefinition } from '../lib/plan-definition';
 import type { ConnectedSystems, NetworkFlows } from '../lib/probe-targets';
+import type { ServicesConfig } from '../lib/services';
 import type { Settings } from '../lib/settings';
 import type { Mapping } from '../migration/mapping';
 import type { SourceAdapter } from '../migration/source';
@@ -14,4 +15,6 @@ export interface ActivityDeps {
   legacySource: SourceAdapter;
   /** 项目实施进度安排: the plan and what its automated checks probe */
   project: { plan: PlanDefinition; flows: NetworkFlows; systems: ConnectedSystems };
+  /** 应用服务控制: how each side's services stop and start, and the legacy smoke tests */
+  services: ServicesConfig;
 }

@@ -1,13 +1,18 @@
 import { approvalActivities } from './approvals';
 import { backupActivities } from './backup';
 import type { ActivityDeps } from './deps';
+import { endpointActivities } from './endpoints';
 import { jointTestActivities } from './joint-test';
+import { legacyCheckActivities } from './legacy-check';
 import { migrateActivities } from './migrate';
 import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
+import { reportActivities } from './reports';
+import { serviceActivities } from './services';
 import { statusReportActivities } from './status-report';
 import { verificationActivities } from './verification';
+import { targetActivities } from './target';
 
 export type { ActivityDeps } from './deps';
 
@@ -23,6 +28,11 @@ export function createActivities(deps: ActivityDeps) {
     ...jointTestActivities(deps),
     ...notifyActivities(deps),
     ...statusReportActivities(deps),
+    ...endpointActivities(deps),
+    ...targetActivities(deps),
+    ...legacyCheckActivities(deps),
+    ...serviceActivities(deps),
+    ...reportActivities(deps),
   };
 }
 

@@ -9,6 +9,8 @@ import { RUN_KINDS } from './kinds';
 import openapi from './openapi';
 import problems from './problems';
 import requestId, { requestIdFor } from './request-id';
+import cutoverStepRoutes from './routes/cutover-steps';
+import fallbackRoutes from './routes/fallbacks';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plan';
 import runRoutes from './routes/runs';
@@ -75,6 +77,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     tags: [
       ...kinds.map((k) => ({ name: k.title, description: `${k.title} runs (workflow ${k.workflowType}, ids ${k.idPrefix}…)` })),
       { name: '项目计划 Plan', description: 'The 90-day project plan (T0 → acceptance at T+90)' },
+      { name: '回退 Fallback', description: 'The six-step fallback to the legacy system' },
       { name: '验证 Verification', description: 'Verification of migrated data: counts, checksums, samples, business tests' },
       { name: '运行 Runs', description: 'All runs, across kinds' },
       { name: '审批 Approvals', description: 'Gates and the decisions on them' },
@@ -91,6 +94,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     signingKey: opts.signingKey,
     kinds,
   });
+  await app.register(cutoverStepRoutes, { temporal: opts.temporal, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
+  await app.register(fallbackRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   // The 90-day plan keeps its own routes for now (items, sign-offs, re-baselining): not yet a run kind.
   await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   await app.register(verificationRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl });

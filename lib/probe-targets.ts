@@ -34,6 +34,27 @@ const flowsSchema = z
   })
   .strict();
 
+/**
+ * 切换驱动 The driver that moves a system between its legacy and new address: the proxy in front of
+ * it (its upstream rewritten, nginx reloaded), or the system's own configuration API over HTTP.
+ */
+const switchSchema = z.discriminatedUnion('driver', [
+  z
+    .object({
+      driver: z.literal('nginx'),
+      /** the address the connected system calls, served by the proxy; its path is the proxy location */
+      proxyBaseUrl: httpUrl,
+    })
+    .strict(),
+  z
+    .object({
+      driver: z.literal('http-config'),
+      /** GET returns {"baseUrl": …}; PUT {"baseUrl": …} changes it */
+      configUrl: httpUrl,
+    })
+    .strict(),
+]);
+
 const systemsSchema = z
   .object({
     description: z.string().optional(),
@@ -48,17 +69,43 @@ const systemsSchema = z
             legacyBaseUrl: httpUrl,
             newBaseUrl: httpUrl,
             healthPath: z.string().regex(/^\/[^\s]*$/, 'expected a path starting with /'),
+            /** 切换 how its address is switched; absent = switched by hand, outside the runbook */
+            switch: switchSchema.optional(),
           })
           .strict(),
       )
       .min(1),
+    /** the reverse proxy the nginx-driven systems go through (the seed's 代理服务器) */
+    proxy: z
+      .object({
+        nginx: z
+          .object({
+            binary: z.string().min(1).default('nginx'),
+            /** nginx -c: the main config, which includes upstreamDir/*.conf inside its server block */
+            conf: z.string().min(1),
+            /** nginx -p: the prefix (pid and logs live under it) */
+            prefix: z.string().min(1),
+            /** one file per system is rendered here, <id>.conf */
+            upstreamDir: z.string().min(1),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.systems.some((s) => s.switch?.driver === 'nginx') && !v.proxy?.nginx) {
+      ctx.addIssue({ code: 'custom', path: ['proxy'], message: 'systems use the nginx driver but proxy.nginx is not configured' });
+    }
+  });
 
 export type NetworkFlows = z.infer<typeof flowsSchema>;
 export type NetworkFlow = NetworkFlows['flows'][number];
 export type ConnectedSystems = z.infer<typeof systemsSchema>;
 export type ConnectedSystem = ConnectedSystems['systems'][number];
+export type SwitchConfig = NonNullable<ConnectedSystem['switch']>;
+export type NginxConfig = NonNullable<NonNullable<ConnectedSystems['proxy']>['nginx']>;
 
 export function loadNetworkFlows(file: string): NetworkFlows {
   const flows = readConfigFile(file, flowsSchema);

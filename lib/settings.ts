@@ -25,6 +25,8 @@ const schema = z.object({
   PLAN_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'plan.json')),
   NETWORK_FLOWS_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'network-flows.json')),
   CONNECTED_SYSTEMS_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'connected-systems.json')),
+  /** 应用服务控制: service stop/start actions and legacy smoke tests (lib/services.ts) */
+  SERVICES_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'services.json')),
   /** where plan reminders and escalations go: a webhook (POST JSON) or, when empty, the worker's log */
   NOTIFY_WEBHOOK_URL: z.union([z.literal(''), z.string().url()]).default(''),
   REPORTS_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'reports')),

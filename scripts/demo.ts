@@ -3,6 +3,7 @@ import { settingsEnv, startEntryPoint } from '../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../lib/db';
 import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
+import { registerTarget } from '../lib/target-guard';
 import type { CutoverState } from '../workflows/cutover-messages';
 
 type RunView = CutoverState & { workflowId: string; execution: string; ui: string };
@@ -10,9 +11,10 @@ type RunView = CutoverState & { workflowId: string; execution: string; ui: strin
 /**
  * The demo (彩排 rehearsal on bundled data): prepares the legacy, target and runbook databases, loads the
  * generated legacy registry, starts the worker and the API, runs a cutover through the API as an
- * operator, approves its go/no-go gate as a second person, and prints what happened.
+ * operator, approves its gates (wipe, go/no-go, switch) as a second person, and prints what happened.
  * Flags: --entities N (default 2000, about 12 legacy rows each). Databases: jm_demo_legacy, jm_demo_target,
- * jm_demo_runbook on DEMO_PG_URL (default postgres://postgres@127.0.0.1:5432), recreated on every run. Temporal keeps running afterwards so the run stays visible in the UI.
+ * jm_demo_runbook on DEMO_PG_URL (default postgres://postgres@127.0.0.1:5432), recreated on every run.
+ * Temporal keeps running afterwards so the run stays visible in the UI.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,6 +45,8 @@ async function main() {
     return [await issueToken(c, 'demo.operator', 'operator'), await issueToken(c, 'demo.approver', 'approver')];
   });
 
+  // 登记目标库: the wipe, snapshot and rollback steps touch only a database registered as the target.
+  await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, 'demo.dba');
   // 业务测试: the reference business system over the target stands in for the new system's application.
   const refPort = Number(process.env.REFERENCE_APP_PORT ?? 3100);
   const env = settingsEnv(settings, { BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`, REFERENCE_APP_PORT: String(refPort) });
@@ -65,19 +69,19 @@ async function main() {
     console.log(`· 割接 cutover started by demo.operator: ${started.workflowId}\n  watch it: ${started.ui}`);
     let state = await call<RunView>('GET', `/cutovers/${started.workflowId}`, approver);
     let lastPhase = '';
-    while (state.status === 'running') {
+    while (state.execution === 'RUNNING') {
       if (state.phase !== lastPhase) console.log(`  … ${state.steps.find((s) => s.key === state.phase)?.title ?? state.phase}`);
       lastPhase = state.phase;
+      const open = state.gates.find((g) => g.status === 'open');
+      if (open) {
+        console.log(`· ${open.title}: gate open; demo.approver (a second person) approves it`);
+        await call('POST', `/cutovers/${started.workflowId}/gates/${open.name}/decision`, approver, { decision: 'approve', reason: '彩排 rehearsal' });
+      } else if (state.status === 'waiting_operator') {
+        console.log(`· step ${state.pendingFailure?.step} failed: ${state.pendingFailure?.error}\n  the demo stops here; choose with POST /cutovers/${started.workflowId}/steps/<step>/action`);
+        break;
+      }
       await sleep(300);
       state = await call<RunView>('GET', `/cutovers/${started.workflowId}`, approver);
-    }
-    if (state.status === 'waiting_approval') {
-      console.log('· 上线决策 go/no-go gate open; demo.approver (a second person) approves it');
-      await call('POST', `/cutovers/${started.workflowId}/gates/go-no-go/decision`, approver, { decision: 'approve', reason: '彩排: 记录数一致 rehearsal: counts reconcile' });
-      while (state.execution === 'RUNNING') {
-        await sleep(300);
-        state = await call<RunView>('GET', `/cutovers/${started.workflowId}`, approver);
-      }
     }
     console.log(`\n结果 Result: ${state.status}`);
     for (const s of state.steps) console.log(`  ${s.status.padEnd(8)} ${s.title}${s.detail ? ' — ' + s.detail : ''}`);

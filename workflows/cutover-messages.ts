@@ -17,11 +17,33 @@ export interface CutoverInput {
   requestedBy: string;
   /** 迁移结果验证 options for the verify step (workflows/verification.ts) */
   verification?: Pick<VerificationInput, 'segmentRows' | 'concurrency' | 'sample' | 'businessTests'>;
+  /** 彩排 planned minutes per step, to compare with the actual durations and project the finish */
+  plannedMinutes?: Partial<Record<StepKey, number>>;
+  /** the maintenance window (a weekend), ISO times; the projection says whether the run fits it */
+  maintenanceWindow?: { start: string; end: string };
+  /** per-gate overrides of the defaults in GATE_DEFINITIONS (more approvals, other roles, other escalation time) */
+  gates?: Partial<Record<GateName, Partial<Omit<GateDefinition, 'name' | 'title'>>>>;
 }
 
-export const STEP_KEYS = ['plan', 'backup', 'migrate', 'verify', 'go-no-go'] as const;
+export const STEP_KEYS = [
+  'plan',
+  'backup',
+  'gate-wipe',
+  'wipe',
+  'migrate',
+  'verify',
+  'go-no-go',
+  'snapshot',
+  'business-tests',
+  'rollback',
+  'prove-rollback',
+  'test-addresses',
+  'gate-switch',
+  'switch',
+  'evidence',
+] as const;
 export type StepKey = (typeof STEP_KEYS)[number];
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected' | 'cancelled';
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected' | 'skipped' | 'cancelled';
 
 export interface StepState {
   key: StepKey;
@@ -30,10 +52,35 @@ export interface StepState {
   startedAt?: string;
   finishedAt?: string;
   detail?: string;
+  /** 彩排 rehearsal bookkeeping: planned minutes (input) and the actual duration */
+  plannedMinutes?: number;
+  actualMs?: number;
+  /** the last error, when the step failed after its retries */
+  error?: string;
+  /** skip / continue after manual fix: the operator's recorded reason */
+  operatorNote?: string;
 }
 
-export const GATES = ['go-no-go'] as const;
+export const GATES = ['wipe', 'go-no-go', 'switch'] as const;
 export type GateName = (typeof GATES)[number];
+
+/** 审批关口 Who may decide a gate, how many distinct approvals open it, and when it escalates. */
+export interface GateDefinition {
+  name: GateName;
+  title: string;
+  roles: string[];
+  approvals: number;
+  escalateAfterMinutes: number;
+}
+
+export const GATE_DEFINITIONS: Record<GateName, GateDefinition> = {
+  wipe: { name: 'wipe', title: '清除测试数据审批 Approve wiping the target', roles: ['approver', 'admin'], approvals: 1, escalateAfterMinutes: 30 },
+  'go-no-go': { name: 'go-no-go', title: '上线决策 Go/no-go approval', roles: ['approver', 'admin'], approvals: 1, escalateAfterMinutes: 60 },
+  switch: { name: 'switch', title: '切换审批 Approve switching the connected systems', roles: ['approver', 'admin'], approvals: 1, escalateAfterMinutes: 30 },
+};
+
+/** What the operator may choose when a step failed after its retries. */
+export type OperatorChoice = 'retry' | 'skip' | 'continue' | 'fallback';
 
 /** What the workflow keeps of every decision it received, accepted or not (the signature is dropped). */
 export interface DecisionRecord {
@@ -48,17 +95,20 @@ export interface DecisionRecord {
   refusal?: string;
 }
 
-export interface GateState {
-  name: GateName;
-  title: string;
+export interface GateState extends GateDefinition {
   /** cancelled: the run was cancelled while the gate waited (or before it opened) */
   status: 'waiting' | 'open' | 'approved' | 'rejected' | 'cancelled';
+  /** accepted approvals so far (distinct people) */
+  approvedBy: { actor: string; role?: string; at: string; reason?: string }[];
+  openedAt?: string;
+  escalations: number;
+  /** the approver whose decision closed the gate */
   decidedBy?: string;
   decidedAt?: string;
   reason?: string;
 }
 
-export const RUN_STATUSES = ['running', 'waiting_approval', 'completed', 'rejected', 'failed', 'cancelled'] as const;
+export const RUN_STATUSES = ['running', 'waiting_approval', 'waiting_operator', 'completed', 'rejected', 'failed', 'fell_back', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export interface TableOutcome {
@@ -88,8 +138,23 @@ export interface CutoverState {
   /** the verify step's outcome, without the Markdown (served by the verification run itself) */
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;
+  /** a step that failed after its retries and waits for the operator's choice */
+  pendingFailure?: { step: StepKey; error: string; at: string; choices: OperatorChoice[] };
+  operatorActions: DecisionRecord[];
+  wiped?: { table: string; rows: number }[];
+  snapshot?: string;
+  /** 回滚验证 the target's checksums before the business tests and after the rollback */
+  rollbackProof?: { equal: boolean; before: { table: string; rows: number; md5: string }[]; after: { table: string; rows: number; md5: string }[] };
+  addressChecks?: { id: string; url: string; ok: boolean; status?: number; error?: string }[];
+  switched?: { id: string; driver: string; from: string; to: string; changed: boolean; verifiedBy: string }[];
+  /** 彩排 the projected finish against the maintenance window, updated after every step */
+  projection?: { at: string; projectedFinish: string; windowEnd?: string; fitsWindow?: boolean; plannedRemainingMinutes: number };
+  fallback?: { workflowId: string; status: string; report?: { markdown: string; json: string } };
+  evidence?: { markdown: string; json: string };
 }
 
 /** A gate decision, signed by the API; the workflow has the worker check the signature before it counts. */
 export const decideGateSignal = defineSignal<[SignedDecision]>('decideGate');
+/** The operator's choice for a failed step, signed by the API like gate decisions; its gate field is "step:<key>". */
+export const operatorActionSignal = defineSignal<[SignedDecision<OperatorChoice>]>('operatorAction');
 export const cutoverStateQuery = defineQuery<CutoverState>('state');

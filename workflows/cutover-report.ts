@@ -5,7 +5,7 @@ import type { CutoverState, StepState } from './cutover-messages';
  * Web UI, and the API serves it as the run's summary report. Pure, so both the workflow sandbox and
  * the API can import it.
  */
-const ICON: Record<StepState['status'], string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗', cancelled: '⊘' };
+const ICON: Record<StepState['status'], string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗', skipped: '⤼', cancelled: '⊘' };
 
 export function renderCutoverChecklist(state: CutoverState, workflowId: string): string {
   const lines = [
@@ -15,8 +15,18 @@ export function renderCutoverChecklist(state: CutoverState, workflowId: string):
   ];
   const open = state.gates.filter((g) => g.status === 'open');
   if (open.length) {
-    lines.push('', `**待审批 Pending approval:** ${open.map((g) => g.title).join(', ')} (started by ${state.requestedBy}; another approver must decide)`);
+    lines.push(
+      '',
+      `**待审批 Pending approval:** ${open.map((g) => `${g.title} — ${g.approvedBy.length}/${g.approvals} approvals by ${g.roles.join('/')}${g.escalations ? `, escalated ×${g.escalations}` : ''}`).join('; ')} (started by ${state.requestedBy}; another approver must decide)`,
+    );
   }
+  if (state.pendingFailure) {
+    lines.push('', `**等待操作员 Waiting for the operator:** step ${state.pendingFailure.step} failed — ${state.pendingFailure.error}. Choices: ${state.pendingFailure.choices.join(', ')}`);
+  }
+  if (state.projection) {
+    lines.push('', `ETA 预计完成 ${state.projection.projectedFinish}${state.projection.windowEnd ? ` · window ends ${state.projection.windowEnd} · ${state.projection.fitsWindow ? 'fits' : 'OVERRUNS'}` : ''}`);
+  }
+  if (state.fallback) lines.push('', `回退 Fallback ${state.fallback.workflowId}: ${state.fallback.status}`);
   if (state.tables.length) {
     lines.push('', '| table | read | loaded | quarantined |', '|---|---:|---:|---:|');
     for (const t of state.tables) lines.push(`| ${t.table} | ${t.rowsRead} | ${t.rowsLoaded} | ${t.rowsQuarantined} |`);

@@ -1,5 +1,8 @@
 import {
+  ActivityFailure,
   ActivityOptions,
+  ApplicationFailure,
+  ChildWorkflowFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -12,35 +15,60 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { TableChecksum } from '../activities/target';
 import type { SignedDecision } from '../lib/decision-signing';
 import {
   CutoverInput,
   CutoverState,
   cutoverStateQuery,
   decideGateSignal,
+  GATE_DEFINITIONS,
+  GateName,
+  GATES,
   GateState,
+  OperatorChoice,
+  operatorActionSignal,
   RunStatus,
   StepKey,
   StepState,
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
+import { fallback } from './fallback';
 import { migrateTable } from './migrate-table';
 import { verification } from './verification';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
 /**
- * 系统上线 · the go-live cutover: back up the legacy data, migrate, verify, then wait for the
- * business approvers' go/no-go. Every side effect is an activity; this function only decides order.
+ * 系统上线 · the go-live cutover in the seed's order: back up the legacy data, wipe the target's test data
+ * (gate first), migrate, verify, go/no-go, snapshot → business tests → rollback → prove, test the official
+ * addresses, switch the connected systems (gate first), evidence pack. A rejected gate or the operator's
+ * choice after a failed step starts the fallback (回退) as a child. Every side effect is an activity;
+ * this function only decides order.
  */
 
 const STEP_TITLES: Record<StepKey, string> = {
   plan: '迁移计划 Plan tables',
   backup: '备份旧库 Back up legacy data',
+  'gate-wipe': '清除测试数据审批 Approve wiping the target',
+  wipe: '清除测试数据 Wipe test data from the target',
   migrate: '数据迁移 Migrate',
   verify: '迁移结果验证 Verify (counts, checksums, sampling, business tests)',
   'go-no-go': '上线决策 Go/no-go approval',
+  snapshot: '快照 Snapshot the migrated target (backup of the migrated data)',
+  'business-tests': '业务测试 Business tests (change, cancellation)',
+  rollback: '回滚 Roll the target back to the snapshot',
+  'prove-rollback': '回滚验证 Prove the rollback (checksums)',
+  'test-addresses': '正式地址测试 Test the official addresses',
+  'gate-switch': '切换审批 Approve switching the connected systems',
+  switch: '切换 Switch the connected systems to the new addresses',
+  evidence: '证据包 Evidence pack',
 };
-const STEP_ORDER: StepKey[] = ['plan', 'backup', 'migrate', 'verify', 'go-no-go'];
+const STEP_ORDER = Object.keys(STEP_TITLES) as StepKey[];
+
+/** What the operator may choose when a step failed after its retries; retry and fallback are always allowed. */
+const CONTINUABLE: StepKey[] = ['wipe', 'migrate', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
+const SKIPPABLE: StepKey[] = ['business-tests', 'evidence'];
+const GATE_STEP: Record<GateName, StepKey> = { wipe: 'gate-wipe', 'go-no-go': 'go-no-go', switch: 'gate-switch' };
 
 const BASE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '2 hours',
@@ -54,33 +82,52 @@ const checkDecision = proxyActivities<Activities>({
   summary: '审批核验 Verify gate decision signature',
 });
 
+const notify = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 10, maximumInterval: '1 minute' },
+  summary: '督办 Escalate an undecided gate',
+});
+
 /** A proxy per call, so each activity carries its own summary line in the Web UI. */
-function step(key: StepKey, note?: string): Activities {
+function step(key: StepKey, note?: string, options: ActivityOptions = BASE_OPTIONS): Activities {
   const n = STEP_ORDER.indexOf(key) + 1;
   return proxyActivities<Activities>({
-    ...BASE_OPTIONS,
+    ...options,
     summary: `Step ${n}/${STEP_ORDER.length} · ${STEP_TITLES[key]}${note ? ' · ' + note : ''}`,
   });
 }
 
+/** Destructive or environment-facing steps retry less: a failure there wants a person soon, not in an hour. */
+const FEW_RETRIES: ActivityOptions = { ...BASE_OPTIONS, retry: { initialInterval: '2s', maximumInterval: '20 seconds', maximumAttempts: 3 } };
+
+/** Thrown inside the workflow when the run must stop and fall back; carries the status to end with. */
+class FallBack extends Error {
+  constructor(readonly status: RunStatus, message: string) {
+    super(message);
+  }
+}
+
 export async function cutover(input: CutoverInput): Promise<CutoverState> {
   const now = () => new Date().toISOString(); // replay-safe: the SDK makes Date deterministic in workflows
+  const wfId = workflowInfo().workflowId;
   const state: CutoverState = {
     runId: input.runId,
     mode: input.mode,
     requestedBy: input.requestedBy,
     status: 'running',
     phase: 'plan',
-    steps: STEP_ORDER.map((key) => ({ key, title: STEP_TITLES[key], status: 'pending' })),
-    gates: [{ name: 'go-no-go', title: STEP_TITLES['go-no-go'], status: 'waiting' }],
+    steps: STEP_ORDER.map((key) => ({ key, title: STEP_TITLES[key], status: 'pending', plannedMinutes: input.plannedMinutes?.[key] })),
+    gates: GATES.map((name) => ({ ...GATE_DEFINITIONS[name], ...input.gates?.[name], status: 'waiting', approvedBy: [], escalations: 0 })),
     decisions: [],
+    operatorActions: [],
     tables: [],
   };
+  let operatorChoice: { choice: OperatorChoice; reason?: string; actor: string } | undefined;
 
   setHandler(cutoverStateQuery, () => state);
   setHandler(decideGateSignal, async (d: SignedDecision) => {
     // Signals can come from anywhere that reaches Temporal: only an API-signed decision may count.
-    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId });
+    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: wfId });
     const gate = state.gates.find((g) => g.name === d.gate);
     const refusal = forged
       ? forged
@@ -89,15 +136,40 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
         : gate.status !== 'open'
           ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
           : d.actor === input.requestedBy
-            ? `four-eyes rule: ${d.actor} started this run and cannot decide its go/no-go gate`
-            : undefined;
+            ? `four-eyes rule: ${d.actor} started this run and cannot decide its ${d.gate === 'go-no-go' ? 'go/no-go' : d.gate} gate`
+            : !gate.roles.includes(d.role)
+              ? `role ${d.role} may not decide gate "${d.gate}" (allowed: ${gate.roles.join(', ')})`
+              : gate.approvedBy.some((a) => a.actor === d.actor)
+                ? `${d.actor} already approved gate "${d.gate}"; it needs ${gate.approvals} different approvers`
+                : undefined;
     state.decisions.push({ gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+    if (refusal || !gate) return publish();
+    if (d.decision === 'approve') gate.approvedBy.push({ actor: d.actor, role: d.role, at: now(), reason: d.reason });
+    if (d.decision === 'reject' || gate.approvedBy.length >= gate.approvals) {
+      gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
+      gate.decidedBy = d.actor;
+      gate.decidedAt = now();
+      gate.reason = d.reason;
+    }
     publish();
-    if (refusal || !gate) return;
-    gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
-    gate.decidedBy = d.actor;
-    gate.decidedAt = now();
-    gate.reason = d.reason;
+  });
+  setHandler(operatorActionSignal, async (d: SignedDecision<OperatorChoice>) => {
+    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: wfId });
+    const pending = state.pendingFailure;
+    const refusal = forged
+      ? forged
+      : !pending || d.gate !== `step:${pending.step}`
+        ? `no failed step "${d.gate}" is waiting for the operator`
+        : !pending.choices.includes(d.decision)
+          ? `step ${pending.step} does not allow "${d.decision}" (allowed: ${pending.choices.join(', ')})`
+          : !['operator', 'admin'].includes(d.role)
+            ? `role ${d.role} may not choose how a failed step goes on`
+            : (d.decision === 'skip' || d.decision === 'continue') && !d.reason?.trim()
+              ? `"${d.decision}" needs a recorded reason`
+              : undefined;
+    state.operatorActions.push({ gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+    if (!refusal) operatorChoice = { choice: d.decision, reason: d.reason, actor: d.actor };
+    publish();
   });
 
   const stepState = (key: StepKey): StepState => state.steps.find((s) => s.key === key)!;
@@ -107,82 +179,154 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       { key: RunbookPhase, value: state.phase },
       { key: RunbookStatus, value: state.status },
     ]);
-    setCurrentDetails(renderCutoverChecklist(state, workflowInfo().workflowId));
+    setCurrentDetails(renderCutoverChecklist(state, wfId));
+  };
+  const project = () => {
+    // 彩排 projection: the planned minutes of what is left, from now, against the maintenance window.
+    const remaining = state.steps.filter((s) => s.status === 'pending' || s.status === 'running').reduce((n, s) => n + (s.plannedMinutes ?? 0), 0);
+    const projectedFinish = new Date(Date.now() + remaining * 60_000).toISOString();
+    const windowEnd = input.maintenanceWindow?.end;
+    state.projection = { at: now(), projectedFinish, windowEnd, fitsWindow: windowEnd ? Date.parse(projectedFinish) <= Date.parse(windowEnd) : undefined, plannedRemainingMinutes: remaining };
   };
   const begin = (key: StepKey, status: RunStatus = 'running') => {
-    Object.assign(stepState(key), { status: 'running', startedAt: now() });
+    Object.assign(stepState(key), { status: 'running', startedAt: now(), error: undefined });
     state.phase = key;
     state.status = status;
+    project();
     publish();
   };
   const finish = (key: StepKey, status: StepState['status'], detail?: string) => {
-    Object.assign(stepState(key), { status, finishedAt: now(), detail });
+    const s = stepState(key);
+    Object.assign(s, { status, finishedAt: now(), detail });
+    if (s.startedAt) s.actualMs = Date.parse(s.finishedAt!) - Date.parse(s.startedAt);
+    project();
     publish();
   };
   const end = async (status: RunStatus, failure?: string): Promise<CutoverState> => {
     state.status = status;
     state.phase = 'finished';
     state.failure = failure;
+    // 证据包: every run ends with one, whatever its outcome.
+    begin('evidence', status);
+    state.status = status;
+    state.evidence = await step('evidence').writeEvidencePack({ state });
+    finish('evidence', 'done', state.evidence.markdown);
+    state.phase = 'finished';
     publish();
     await condition(allHandlersFinished);
     return state;
   };
 
-  try {
-    return await runSteps();
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    // Cancelled through the API (or the UI): say so in the state and the search attributes, so the
-    // run leaves the pending-approvals list and reads as cancelled rather than stuck "running".
-    await CancellationScope.nonCancellable(async () => {
-      for (const s of state.steps) if (s.status === 'running') Object.assign(s, { status: 'cancelled', finishedAt: now() });
-      for (const g of state.gates) if (g.status === 'open' || g.status === 'waiting') g.status = 'cancelled';
-      await end('cancelled', 'cancelled on request 已按请求取消');
-    });
-    throw err;
+  /**
+   * Runs a step; when it fails after its retries, the operator chooses by signal: retry, skip (where
+   * allowed, with a reason), continue after a manual fix (with a reason), or fall back.
+   */
+  async function runStep(key: StepKey, body: () => Promise<string>): Promise<void> {
+    for (;;) {
+      begin(key);
+      try {
+        finish(key, 'done', await body());
+        return;
+      } catch (err) {
+        if (err instanceof FallBack) throw err;
+        const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof ChildWorkflowFailure && err.cause ? err.cause.message : (err as Error).message;
+        const choices: OperatorChoice[] = ['retry', ...(SKIPPABLE.includes(key) ? (['skip'] as const) : []), ...(CONTINUABLE.includes(key) ? (['continue'] as const) : []), 'fallback'];
+        Object.assign(stepState(key), { status: 'failed', finishedAt: now(), error: message });
+        state.pendingFailure = { step: key, error: message, at: now(), choices };
+        state.status = 'waiting_operator';
+        operatorChoice = undefined;
+        publish();
+        await condition(() => operatorChoice !== undefined);
+        const c = operatorChoice!;
+        state.pendingFailure = undefined;
+        if (c.choice === 'retry') continue;
+        if (c.choice === 'fallback') throw new FallBack('fell_back', `step ${key} failed (${message}); ${c.actor} chose the fallback${c.reason ? `: ${c.reason}` : ''}`);
+        Object.assign(stepState(key), { status: c.choice === 'skip' ? 'skipped' : 'done', operatorNote: `${c.choice === 'skip' ? '跳过 skipped' : '人工修复后继续 continued after manual fix'} by ${c.actor}: ${c.reason}` });
+        state.status = 'running';
+        publish();
+        return;
+      }
+    }
   }
 
-  async function runSteps(): Promise<CutoverState> {
-    begin('plan');
-    const tables = await step('plan').listTables();
-    finish('plan', 'done', tables.join(', '));
-
-    begin('backup');
-    const backup = await step('backup').backupLegacy({ runId: input.runId });
-    state.backup = {
-      dir: backup.dir,
-      files: backup.files.length,
-      rows: backup.files.reduce((n, f) => n + f.rows, 0),
-    };
-    finish('backup', 'done', `${state.backup.rows} rows in ${state.backup.files} files`);
-
-    begin('migrate');
-    // Tables one after another in the mapping's order (parents before children); chunks in parallel.
-    for (const table of tables) {
-      const r = await executeChild(migrateTable, {
-        workflowId: `${workflowInfo().workflowId}/migrate/${table}`,
-        args: [
-          {
-            runId: input.runId,
-            table,
-            rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
-            concurrency: input.migration?.concurrency ?? 2,
-            heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
-            stepLabel: `Step ${STEP_ORDER.indexOf('migrate') + 1}/${STEP_ORDER.length}`,
-          },
-        ],
-        staticSummary: `数据迁移 Migrate ${table} (run ${input.runId})`,
-      });
-      state.tables.push(r);
+  /** Opens a gate and waits for its approvals, escalating each time its timeout passes; a rejection falls back. */
+  async function gate(name: GateName): Promise<GateState> {
+    const g = state.gates.find((x) => x.name === name)!;
+    const key = GATE_STEP[name];
+    g.status = 'open';
+    g.openedAt = now();
+    begin(key, 'waiting_approval');
+    while (!(await condition(() => g.status !== 'open', Math.max(1000, Math.round(g.escalateAfterMinutes * 60_000))))) {
+      g.escalations++;
       publish();
+      await notify.notifyPlan({
+        key: `${wfId}/gate/${name}/escalation/${g.escalations}`,
+        kind: 'escalation',
+        workflowId: wfId,
+        planId: input.runId,
+        subject: `督办 Gate "${g.title}" of cutover ${input.runId} is undecided after ${g.escalateAfterMinutes * g.escalations} min (${g.approvedBy.length}/${g.approvals} approvals)`,
+        ownerRole: g.roles.join(','),
+        waitingFor: g.roles.join(' or '),
+      });
     }
-    const moved = state.tables.reduce((n, t) => n + t.rowsLoaded, 0);
-    const held = state.tables.reduce((n, t) => n + t.rowsQuarantined, 0);
-    finish('migrate', 'done', `${moved} rows loaded, ${held} quarantined`);
+    // The signal handler changed the status while we waited; TypeScript cannot see that.
+    if ((g.status as GateState['status']) === 'rejected') {
+      finish(key, 'rejected', `rejected by ${g.decidedBy}: ${g.reason ?? ''}`);
+      throw new FallBack('rejected', `gate "${name}" rejected by ${g.decidedBy}${g.reason ? `: ${g.reason}` : ''}`);
+    }
+    finish(key, 'done', `approved by ${g.approvedBy.map((a) => a.actor).join(', ')}`);
+    return g;
+  }
 
+  try {
+    let tables: string[] = [];
+    await runStep('plan', async () => {
+      tables = await step('plan').listTables();
+      return tables.join(', ');
+    });
+
+    await runStep('backup', async () => {
+      const backup = await step('backup').backupLegacy({ runId: input.runId });
+      state.backup = { dir: backup.dir, files: backup.files.length, rows: backup.files.reduce((n, f) => n + f.rows, 0) };
+      return `${state.backup.rows} rows in ${state.backup.files} files`;
+    });
+
+    const wipeGate = await gate('wipe');
+    await runStep('wipe', async () => {
+      const r = await step('wipe', undefined, FEW_RETRIES).wipeTargetTestData({ runId: input.runId, actor: wipeGate.decidedBy! });
+      state.wiped = r.tables;
+      return r.tables.length ? `emptied ${r.tables.map((t) => `${t.table} (${t.rows})`).join(', ')}` : 'the target held no test data';
+    });
+
+    await runStep('migrate', async () => {
+      // Tables one after another in the mapping's order (parents before children); chunks in parallel.
+      for (const table of tables) {
+        if (state.tables.some((t) => t.table === table)) continue; // done before an operator's retry
+        const r = await executeChild(migrateTable, {
+          workflowId: `${wfId}/migrate/${table}`,
+          args: [
+            {
+              runId: input.runId,
+              table,
+              rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
+              concurrency: input.migration?.concurrency ?? 2,
+              heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
+              stepLabel: `Step ${STEP_ORDER.indexOf('migrate') + 1}/${STEP_ORDER.length}`,
+            },
+          ],
+          staticSummary: `数据迁移 Migrate ${table} (run ${input.runId})`,
+        });
+        state.tables.push(r);
+        publish();
+      }
+      const moved = state.tables.reduce((n, t) => n + t.rowsLoaded, 0);
+      const held = state.tables.reduce((n, t) => n + t.rowsQuarantined, 0);
+      return `${moved} rows loaded, ${held} quarantined`;
+    });
+
+    // 迁移结果验证: the verification workflow as a child; a failed verdict starts the fallback.
     begin('verify');
-    // ── verify step (issue 4): the verification workflow as a child; its verdict decides ──
-    const verificationId = `${workflowInfo().workflowId}/verify`;
+    const verificationId = `${wfId}/verify`;
     const { markdown: _markdown, ...verified } = await executeChild(verification, {
       workflowId: verificationId,
       args: [{ runId: input.runId, ...input.verification, stepLabel: `Step ${STEP_ORDER.indexOf('verify') + 1}/${STEP_ORDER.length}`, requestedBy: input.requestedBy }],
@@ -196,7 +340,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     if (verified.verdict === 'failed') {
       const detail = verified.reasons.join('; ');
       finish('verify', 'failed', detail);
-      return end('failed', `verification failed 验证不通过 — ${detail}`);
+      throw new FallBack('failed', `verification failed 验证不通过 — ${detail}`);
     }
     // "incomplete" (e.g. no business interface configured) goes to the approvers, said plainly.
     finish(
@@ -204,19 +348,71 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       'done',
       `${verified.verdict === 'passed' ? '通过 passed' : `未完成 incomplete: ${verified.reasons.join('; ')}`} — ${verified.rowsVerified} rows in ${verified.segments} segments equal, ${verified.sampled} entities sampled, ${verified.businessCases} business tests; report ${verified.reportFiles.markdown}`,
     );
-    // ── end verify step ──
 
-    const gate = state.gates[0];
-    gate.status = 'open';
-    begin('go-no-go', 'waiting_approval');
-    await condition(() => gate.status !== 'open');
-    // The signal handler changed the status while we waited; TypeScript cannot see that.
-    const outcome = gate.status as GateState['status'];
-    if (outcome === 'rejected') {
-      finish('go-no-go', 'rejected', `rejected by ${gate.decidedBy}: ${gate.reason ?? ''}`);
-      return end('rejected');
+    await gate('go-no-go');
+
+    let before: TableChecksum[] = [];
+    await runStep('snapshot', async () => {
+      const r = await step('snapshot', undefined, FEW_RETRIES).snapshotTarget({ runId: input.runId });
+      state.snapshot = r.snapshot;
+      before = r.checksums;
+      return `${r.snapshot}: ${r.checksums.map((c) => `${c.table} ${c.rows}`).join(', ')}`;
+    });
+    await runStep('business-tests', async () => {
+      const r = await step('business-tests', 'placeholder until issue 4').runBusinessTests({ runId: input.runId });
+      return `变更 change on ${r.changed ?? 'none'}, 注销 cancellation on ${r.cancelled ?? 'none'}`;
+    });
+    await runStep('rollback', async () => {
+      const r = await step('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
+      return `target recreated from ${r.snapshot}`;
+    });
+    await runStep('prove-rollback', async () => {
+      const after = await step('prove-rollback').targetChecksums();
+      const equal = JSON.stringify(after) === JSON.stringify(before);
+      state.rollbackProof = { equal, before, after };
+      if (!equal) throw ApplicationFailure.create({ message: 'the target after the rollback differs from the snapshot taken before the business tests' });
+      return `${after.length} tables: checksums equal to before the tests`;
+    });
+
+    await runStep('test-addresses', async () => {
+      const checks = await step('test-addresses', undefined, FEW_RETRIES).checkAddresses({ side: 'new' });
+      state.addressChecks = checks;
+      const bad = checks.filter((c) => !c.ok);
+      if (bad.length) throw ApplicationFailure.create({ message: `official addresses not answering: ${bad.map((b) => `${b.id} ${b.url} (${b.error ?? b.status})`).join('; ')}` });
+      return `${checks.length} official addresses answer`;
+    });
+
+    const switchGate = await gate('switch');
+    await runStep('switch', async () => {
+      const r = await step('switch', undefined, FEW_RETRIES).switchEndpoints({ runId: input.runId, to: 'new', actor: switchGate.decidedBy! });
+      state.switched = r.switched;
+      return `${r.switched.length} systems on the new addresses (${r.switched.filter((s) => s.changed).length} switched now); ${r.manual.length} switched by hand`;
+    });
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Cancelled through the API (or the UI): say so in the state and the search attributes, so the
+      // run leaves the pending-approvals list and reads as cancelled rather than stuck "running".
+      await CancellationScope.nonCancellable(async () => {
+        for (const s of state.steps) if (s.status === 'running') Object.assign(s, { status: 'cancelled', finishedAt: now() });
+        for (const g of state.gates) if (g.status === 'open' || g.status === 'waiting') g.status = 'cancelled';
+        await end('cancelled', 'cancelled on request 已按请求取消');
+      });
+      throw err;
     }
-    finish('go-no-go', 'done', `approved by ${gate.decidedBy}`);
-    return end('completed');
+    if (!(err instanceof FallBack)) throw err;
+    // 回退: started automatically on a rejected gate, a failed verification, or the operator's choice.
+    const fallbackId = `fallback-${input.runId}`;
+    state.status = err.status;
+    state.failure = err.message;
+    state.fallback = { workflowId: fallbackId, status: 'running' };
+    publish();
+    const f = await executeChild(fallback, {
+      workflowId: fallbackId,
+      args: [{ runId: input.runId, cutoverWorkflowId: wfId, requestedBy: input.requestedBy, reason: err.message, cutover: state }],
+      staticSummary: `回退 Fallback of cutover ${input.runId}: ${err.message}`.slice(0, 400),
+    });
+    state.fallback = { workflowId: fallbackId, status: f.status, report: f.report };
+    return end(err.status, err.message);
   }
+  return end('completed');
 }

@@ -1,5 +1,6 @@
 // The workflow bundle's entry point: every workflow type the worker serves.
 export { cutover } from './cutover';
+export { fallback } from './fallback';
 export { migrateTable } from './migrate-table';
 export { plan } from './plan';
 export { verification } from './verification';

@@ -175,7 +175,7 @@ export async function plan(input: PlanInput): Promise<PlanState> {
           args: [{ runId: childId.replace(/^cutover-/, ''), mode, requestedBy: state.startedBy }],
           staticSummary: `${title} · 项目计划 plan ${state.planId} · ${mode === 'live' ? '正式 live' : '彩排 rehearsal'}`,
         });
-        const gate = result.gates[0];
+        const gate = result.gates.find((g) => g.name === 'go-no-go');
         return {
           ok: result.status === 'completed',
           summary: `割接 cutover ${result.status}${gate?.decidedBy ? ` · go/no-go ${gate.status} by ${gate.decidedBy}` : ''}`,

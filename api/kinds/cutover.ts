@@ -3,8 +3,9 @@ import {
   CutoverState,
   cutoverStateQuery,
   decideGateSignal,
+  GATE_DEFINITIONS,
+  GATES,
   RUN_STATUSES,
-  RunMode,
   STEP_KEYS,
 } from '../../workflows/cutover-messages';
 import { renderCutoverChecklist } from '../../workflows/cutover-report';
@@ -12,10 +13,13 @@ import { generatedRunId, RunKind } from '../run-kinds';
 import { ID_SUFFIX_PATTERN } from '../schemas';
 
 /** 割接 the go-live cutover (workflows/cutover.ts) as the API serves it. */
-const stepStatus = { type: 'string', enum: ['pending', 'running', 'done', 'failed', 'rejected', 'cancelled'] };
+const stepStatus = { type: 'string', enum: ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled'] };
 
 const stateSchema = {
   type: 'object' as const,
+  // The state grows with the steps (fallback, projection, pending failure, evidence …): documented fields
+  // below, the rest passed through rather than silently dropped by the serializer.
+  additionalProperties: true,
   required: ['runId', 'mode', 'requestedBy', 'status', 'phase', 'steps', 'gates', 'decisions', 'tables'],
   properties: {
     runId: { type: 'string' },
@@ -27,6 +31,7 @@ const stateSchema = {
       type: 'array',
       items: {
         type: 'object',
+        additionalProperties: true,
         properties: {
           key: { type: 'string' },
           title: { type: 'string' },
@@ -41,6 +46,7 @@ const stateSchema = {
       type: 'array',
       items: {
         type: 'object',
+        additionalProperties: true,
         properties: {
           name: { type: 'string' },
           title: { type: 'string' },
@@ -93,7 +99,7 @@ function csvCell(v: unknown): string {
   return `"${(/^[=+\-@]/.test(s) ? "'" + s : s).replace(/"/g, '""')}"`;
 }
 
-type CutoverStartBody = { mode: RunMode; runId?: string; migration?: CutoverInput['migration']; verification?: CutoverInput['verification'] };
+type CutoverStartBody = Pick<CutoverInput, 'mode' | 'migration' | 'verification' | 'plannedMinutes' | 'maintenanceWindow' | 'gates'> & { runId?: string };
 
 export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   kind: 'cutover',
@@ -135,11 +141,45 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
             businessTests: { type: 'object', additionalProperties: false, properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } } },
           },
         },
+        plannedMinutes: {
+          type: 'object',
+          description: '彩排 planned minutes per step',
+          propertyNames: { enum: [...STEP_KEYS] },
+          additionalProperties: { type: 'number', minimum: 0, maximum: 10000 },
+        },
+        maintenanceWindow: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['start', 'end'],
+          description: '维护窗口 the maintenance window (ISO times)',
+          properties: { start: { type: 'string', format: 'date-time' }, end: { type: 'string', format: 'date-time' } },
+        },
+        gates: {
+          type: 'object',
+          additionalProperties: false,
+          description: '审批关口 gate overrides: more approvals, other roles, escalation time',
+          properties: Object.fromEntries(
+            GATES.map((g) => [
+              g,
+              {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  approvals: { type: 'integer', minimum: 1, maximum: 5 },
+                  // Only roles that can decide at all; the workflow still applies four-eyes.
+                  roles: { type: 'array', minItems: 1, items: { type: 'string', enum: ['approver', 'admin'] } },
+                  escalateAfterMinutes: { type: 'number', minimum: 0.01, maximum: 10080 },
+                },
+              },
+            ]),
+          ),
+        },
       },
     },
     plan(body, actor) {
       const runId = body.runId ?? generatedRunId(body.mode);
-      const input: CutoverInput = { runId, mode: body.mode, requestedBy: actor.name, migration: body.migration, verification: body.verification };
+      const { migration, verification, plannedMinutes, maintenanceWindow, gates } = body;
+      const input: CutoverInput = { runId, mode: body.mode, requestedBy: actor.name, migration, verification, plannedMinutes, maintenanceWindow, gates };
       return {
         runId,
         args: [input],
@@ -153,7 +193,7 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   resultIsState: true,
   stateSchema,
   statuses: RUN_STATUSES,
-  gates: [{ name: 'go-no-go', title: '上线决策 Go/no-go approval', deciders: ['approver'] }],
+  gates: GATES.map((name) => ({ name, title: GATE_DEFINITIONS[name].title, deciders: GATE_DEFINITIONS[name].roles.filter((r): r is 'approver' => r === 'approver') })),
   decisionSignal: decideGateSignal,
   openGates: (state) => state.gates.filter((g) => g.status === 'open').map((g) => g.name),
   progress: (state) => ({

@@ -4,6 +4,7 @@ import { loadMapping } from '../../migration/mapping';
 import { withClient } from '../../lib/db';
 import { signDecision } from '../../lib/decision-signing';
 import { sha256File } from '../../activities/backup';
+import { registerTarget } from '../../lib/target-guard';
 import { decideGateSignal, CutoverState } from '../../workflows/cutover-messages';
 import { eventually, TestStack } from '../support/stack';
 
@@ -22,8 +23,19 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     stats = await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: 1500, seed: 7, anomalyRate: 0.03 }));
     operator = await stack.token('olivia.ops', 'operator');
     approver = await stack.token('li.approver', 'approver');
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
     await stack.startWorker();
   });
+
+  /** Waits until the gate is open, then approves it through the API. */
+  async function approveWhenOpen(id: string, gate: string, token: string): Promise<void> {
+    await eventually(async () => {
+      const r = await stack.http('GET', `/cutovers/${id}`, token);
+      return r.body.gates?.find((g: { name: string }) => g.name === gate)?.status === 'open';
+    }, `gate ${gate} to open`);
+    const decided = await stack.http('POST', `/cutovers/${id}/gates/${gate}/decision`, token, { decision: 'approve', reason: `${gate} ok` });
+    expect(decided.status).toBe(202);
+  }
 
   afterAll(() => stack.stop());
 
@@ -33,11 +45,12 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     expect(started.body.workflowId).toBe(`cutover-${stack.id}-e2e`);
     const id = started.body.workflowId as string;
 
+    await approveWhenOpen(id, 'wipe', approver);
     const atGate = await eventually(async () => {
       const r = await stack.http('GET', `/cutovers/${id}`, approver);
-      return r.body.status === 'waiting_approval' ? (r.body as CutoverState) : undefined;
+      return r.body.status === 'waiting_approval' && r.body.phase === 'go-no-go' ? (r.body as CutoverState) : undefined;
     }, 'the run to reach its go/no-go gate');
-    expect(atGate.gates[0]).toMatchObject({ name: 'go-no-go', status: 'open' });
+    expect(atGate.gates[1]).toMatchObject({ name: 'go-no-go', status: 'open' });
 
     // The worker dies while the run waits for people; the run must not notice beyond a pause.
     await stack.killWorker('SIGKILL');
@@ -51,11 +64,11 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     await handle.signal(decideGateSignal, signDecision({ ...claims, actor: 'olivia.ops' }, stack.settings.APPROVAL_SIGNING_KEY));
     const refused = await eventually(async () => {
       const r = await stack.http('GET', `/cutovers/${id}`, approver);
-      return r.body.decisions.length === 3 ? (r.body as CutoverState) : undefined;
+      return r.body.decisions.length === 4 ? (r.body as CutoverState) : undefined;
     }, 'three refused decisions');
-    expect(refused.gates[0].status).toBe('open');
+    expect(refused.gates[1].status).toBe('open');
     // The checks run concurrently, so the decisions are recorded in any order.
-    expect(refused.decisions.map((d) => [d.accepted, d.refusal]).sort()).toEqual([
+    expect(refused.decisions.slice(1).map((d) => [d.accepted, d.refusal]).sort()).toEqual([
       [false, 'four-eyes rule: olivia.ops started this run and cannot decide its go/no-go gate'],
       [false, 'the decision is not signed (it did not come through the API)'],
       [false, 'the decision signature is invalid (forged or altered)'],
@@ -64,12 +77,16 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     const decided = await stack.http('POST', `/cutovers/${id}/gates/go-no-go/decision`, approver, { decision: 'approve', reason: '记录数一致 counts reconcile' });
     expect(decided.status).toBe(202);
 
+    // No connected system has a switch driver in the default registry: the switch gate still asks.
+    await approveWhenOpen(id, 'switch', approver);
+
     const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
     expect(result.status).toBe('completed');
-    expect(result.steps.map((s) => s.status)).toEqual(['done', 'done', 'done', 'done', 'done']);
-    expect(result.gates[0]).toMatchObject({ status: 'approved', decidedBy: 'li.approver', reason: '记录数一致 counts reconcile' });
-    expect(result.decisions).toHaveLength(4);
-    expect(result.decisions[3]).toMatchObject({ actor: 'li.approver', role: 'approver', accepted: true });
+    expect(result.steps.every((s) => s.status === 'done')).toBe(true);
+    expect(result.gates[1]).toMatchObject({ status: 'approved', decidedBy: 'li.approver', reason: '记录数一致 counts reconcile' });
+    expect(result.decisions).toHaveLength(6);
+    expect(result.decisions[4]).toMatchObject({ gate: 'go-no-go', actor: 'li.approver', role: 'approver', accepted: true });
+    expect(result.rollbackProof?.equal).toBe(true);
 
     // Every legacy row is either loaded or quarantined, each planted anomaly under its own rule.
     const mapping = loadMapping(stack.settings.MAPPING_FILE);
@@ -148,22 +165,25 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     const started = await stack.http('POST', '/cutovers', admin, { mode: 'rehearsal', runId: `${stack.id}-four-eyes` });
     const id = started.body.workflowId as string;
     await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, admin)).body.status === 'waiting_approval', 'the gate');
-    const own = await stack.http('POST', `/cutovers/${id}/gates/go-no-go/decision`, admin, { decision: 'approve' });
+    const own = await stack.http('POST', `/cutovers/${id}/gates/wipe/decision`, admin, { decision: 'approve' });
     expect(own.status).toBe(403);
     expect(own.body.detail).toBe('zhang.admin started this run and cannot decide its gates');
     const state = (await stack.http('GET', `/cutovers/${id}`, admin)).body as CutoverState;
-    expect(state.gates[0].status).toBe('open');
+    expect(state.gates[0]).toMatchObject({ name: 'wipe', status: 'open' });
     expect(state.decisions).toHaveLength(0);
   });
 
   it('ends as rejected when the approver says no-go', async () => {
     const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-reject` });
     const id = started.body.workflowId as string;
-    await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.status === 'waiting_approval', 'the gate');
+    await approveWhenOpen(id, 'wipe', approver);
+    await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.phase === 'go-no-go', 'the go/no-go gate');
     const decided = await stack.http('POST', `/cutovers/${id}/gates/go-no-go/decision`, approver, { decision: 'reject', reason: '抽样不一致 sample mismatch' });
     expect(decided.status).toBe(202);
     const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
     expect(result.status).toBe('rejected');
-    expect(result.steps[4]).toMatchObject({ status: 'rejected', detail: expect.stringContaining('li.approver') });
+    expect(result.steps.find((s) => s.key === 'go-no-go')).toMatchObject({ status: 'rejected', detail: expect.stringContaining('li.approver') });
+    // The rejection started the fallback, which ran its six steps to the end.
+    expect(result.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-reject`, status: 'completed' });
   });
 });

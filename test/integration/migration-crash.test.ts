@@ -1,5 +1,6 @@
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient } from '../../lib/db';
+import { registerTarget } from '../../lib/target-guard';
 import { loadMapping } from '../../migration/mapping';
 import type { CutoverState } from '../../workflows/cutover-messages';
 import { eventually, TestStack } from '../support/stack';
@@ -18,10 +19,13 @@ describe('migration survives a worker crash mid-table', () => {
     await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: 12000, seed: 11, anomalyRate: 0.02 }));
     operator = await stack.token('olivia.ops', 'operator');
     approver = await stack.token('li.approver', 'approver');
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
     await stack.startWorker();
   });
   afterAll(() => stack.stop());
 
+  const gateOpen = (id: string, gate: string, timeoutMs?: number) =>
+    eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.gates?.find((g: { name: string }) => g.name === gate)?.status === 'open', `the ${gate} gate`, timeoutMs);
   const target = <T>(sql: string) => withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(sql)).rows as T[]);
 
   it('loses and duplicates nothing, and redoes at most the chunk in flight', async () => {
@@ -33,6 +37,8 @@ describe('migration survives a worker crash mid-table', () => {
     });
     expect(started.status).toBe(201);
     const id = started.body.workflowId as string;
+    await gateOpen(id, 'wipe');
+    await stack.http('POST', `/cutovers/${id}/gates/wipe/decision`, approver, { decision: 'approve' });
 
     const before = await eventually(async () => {
       const rows = await target<{ table_name: string; n: number }>(
@@ -44,8 +50,10 @@ describe('migration survives a worker crash mid-table', () => {
     await stack.killWorker('SIGKILL');
     await stack.startWorker();
 
-    await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.status === 'waiting_approval', 'the gate', 180_000);
+    await gateOpen(id, 'go-no-go', 180_000);
     await stack.http('POST', `/cutovers/${id}/gates/go-no-go/decision`, approver, { decision: 'approve' });
+    await gateOpen(id, 'switch');
+    await stack.http('POST', `/cutovers/${id}/gates/switch/decision`, approver, { decision: 'approve' });
     const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
     expect(result.status).toBe('completed');
 

@@ -28,6 +28,7 @@ function deps(overrides: Partial<ActivityDeps['project']> & { env?: Record<strin
       flows: overrides.flows ?? { timeoutMs: 1000, flows: [] },
       systems: overrides.systems ?? { timeoutMs: 1000, systems: [] },
     },
+    services: { services: [], legacySmokeTests: [] },
   };
 }
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient } from '../../lib/db';
+import { registerTarget } from '../../lib/target-guard';
 import { signDecision } from '../../lib/decision-signing';
 import { PlanInput, planStateQuery, rebaselineItemSignal, signOffItemSignal } from '../../workflows/plan-messages';
 import { chinaDay, DAY_MS, PlanProgress } from '../../workflows/plan-progress';
@@ -74,6 +75,8 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     });
     await stack.start();
     await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: 300, seed: 11, anomalyRate: 0.02 }));
+    // The rehearsal child cutover wipes the target: only a registered one.
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
     operator = await stack.token('olivia.ops', 'operator');
     approver = await stack.token('li.approver', 'approver');
     await stack.startWorker();
@@ -177,7 +180,11 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     expect((await stack.http('POST', `/plans/${planA()}/items/network-request/signoff`, operator, {})).status).toBe(202);
     // The network check runs by itself against the declared (loopback) flow; then the rehearsal child starts.
     const childId = `cutover-${stack.id}-a-rehearsal-1`;
-    await eventually(async () => (await stack.http('GET', `/cutovers/${childId}`, approver)).body.status === 'waiting_approval', 'the rehearsal cutover at its gate', 90_000);
+    const gateOpen = (gate: string, timeoutMs?: number) =>
+      eventually(async () => (await stack.http('GET', `/cutovers/${childId}`, approver)).body.gates?.find((g: { name: string }) => g.name === gate)?.status === 'open', `the rehearsal cutover at its ${gate} gate`, timeoutMs);
+    await gateOpen('wipe', 90_000);
+    expect((await stack.http('POST', `/cutovers/${childId}/gates/wipe/decision`, approver, { decision: 'approve' })).status).toBe(202);
+    await gateOpen('go-no-go');
     const mid = await stack.temporal.workflow.getHandle(planA()).query(planStateQuery);
     const check = mid.items.find((i) => i.id === 'network-check')!;
     expect(check).toMatchObject({ status: 'done', doneBy: 'automated network-policy-check #1' });
@@ -185,6 +192,8 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     expect(mid.items.find((i) => i.id === 'rehearsal')).toMatchObject({ status: 'running', runs: [{ attempt: 1, ref: childId }] });
 
     expect((await stack.http('POST', `/cutovers/${childId}/gates/go-no-go/decision`, approver, { decision: 'approve', reason: '彩排通过 rehearsal fine' })).status).toBe(202);
+    await gateOpen('switch');
+    expect((await stack.http('POST', `/cutovers/${childId}/gates/switch/decision`, approver, { decision: 'approve' })).status).toBe(202);
     const done = await eventually(async () => {
       const p = await progressOf(planA());
       return itemOf(p, 'rehearsal').status === 'done' ? p : undefined;

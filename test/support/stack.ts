@@ -39,6 +39,7 @@ export class TestStack {
       RUNBOOK_DATABASE_URL: `${PG}/${this.id}_runbook`,
       TASK_QUEUE: `test-${this.id}`,
       BACKUP_DIR: this.backupDir,
+      REPORTS_DIR: path.join(this.backupDir, 'reports'),
       LOG_LEVEL: 'warn',
       ...overrides,
     });
@@ -157,6 +158,14 @@ export class TestStack {
     await this.connection?.close();
     const s = this.settings;
     for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL]) await dropDatabase(url);
+    // The cutover's target snapshots (activities/target.ts) are databases of their own.
+    const admin = new URL(s.TARGET_DATABASE_URL);
+    admin.pathname = '/postgres';
+    const snaps = await withClient(admin.toString(), (c) => c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${this.id}\\_target\\_snap\\_%`]));
+    for (const { datname } of snaps.rows) {
+      admin.pathname = `/${datname}`;
+      await dropDatabase(admin.toString());
+    }
     fs.rmSync(this.backupDir, { recursive: true, force: true, maxRetries: 2 });
   }
 }

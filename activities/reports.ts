@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
+import type { CutoverState } from '../workflows/cutover-messages';
+import type { FallbackState } from '../workflows/fallback-messages';
+import type { ActivityDeps } from './deps';
+
+/** Writes a run's documents under REPORTS_DIR/<runId>/; rewriting the same file on a retry is harmless. */
+export function reportActivities(deps: ActivityDeps) {
+  function write(runId: string, base: string, markdown: string, json: unknown): { markdown: string; json: string } {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId)) throw ApplicationFailure.nonRetryable(`run id "${runId}" cannot name a report folder`, 'BadRunId');
+    const dir = path.join(deps.settings.REPORTS_DIR, runId);
+    fs.mkdirSync(dir, { recursive: true });
+    const md = path.join(dir, `${base}.md`);
+    const js = path.join(dir, `${base}.json`);
+    fs.writeFileSync(md, markdown);
+    fs.writeFileSync(js, JSON.stringify(json, null, 2));
+    deps.logger.info({ runId, markdown: md }, `${base} written`);
+    return { markdown: md, json: js };
+  }
+  return {
+    /** 证据包 evidence pack of a cutover run */
+    async writeEvidencePack(input: { state: CutoverState }): Promise<{ markdown: string; json: string }> {
+      const { markdown, json } = renderEvidence(input.state);
+      return write(input.state.runId, 'evidence', markdown, json);
+    },
+    /** 回退步骤6 失败原因分析 */
+    async writeFailureReport(input: { fallback: FallbackState; cutover?: CutoverState; fallbackRunId: string }): Promise<{ markdown: string; json: string }> {
+      const { markdown, json } = renderFailureAnalysis(input.fallback, input.cutover);
+      // A run may fall back more than once (automatically, then by hand): each report keeps its own file.
+      return write(input.fallback.runId, `failure-analysis-${input.fallbackRunId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 8)}`, markdown, json);
+    },
+  };
+}

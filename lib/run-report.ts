@@ -1,0 +1,137 @@
+import type { CutoverState, DecisionRecord } from '../workflows/cutover-messages';
+import type { FallbackState } from '../workflows/fallback-messages';
+
+/**
+ * The documents a run leaves behind, rendered from the workflows' own state: the cutover's 证据包
+ * evidence pack and the fallback's 失败原因分析 failure-analysis report. Markdown for people; the JSON
+ * beside it carries the same facts for tools.
+ */
+const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const table = (head: string[], rows: unknown[][]) =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+
+function decisionsTable(ds: DecisionRecord[]): string {
+  if (!ds.length) return '无 None.';
+  return table(
+    ['时间 At', '关口 Gate/step', '决定 Decision', '人 Who', '角色 Role', '理由 Reason', '接受 Accepted'],
+    ds.map((d) => [d.at, d.gate, d.decision, d.actor, d.role, d.reason, d.accepted ? 'yes' : `no — ${d.refusal}`]),
+  );
+}
+
+function timeline(c: CutoverState): string {
+  return table(
+    ['步骤 Step', '状态 Status', '开始 Started', '结束 Finished', '计划 Planned (min)', '实际 Actual (min)', '说明 Detail'],
+    c.steps.map((s) => [s.title, s.status, s.startedAt, s.finishedAt, s.plannedMinutes, s.actualMs === undefined ? '' : (s.actualMs / 60000).toFixed(2), s.error ?? s.operatorNote ?? s.detail]),
+  );
+}
+
+export interface EvidenceJson {
+  kind: 'evidence-pack';
+  runId: string;
+  mode: string;
+  status: string;
+  requestedBy: string;
+  steps: CutoverState['steps'];
+  decisions: DecisionRecord[];
+  operatorActions: DecisionRecord[];
+  tables: CutoverState['tables'];
+  backup?: CutoverState['backup'];
+  rollbackProof?: CutoverState['rollbackProof'];
+  switched?: CutoverState['switched'];
+  projection?: CutoverState['projection'];
+  fallback?: CutoverState['fallback'];
+}
+
+export function renderEvidence(c: CutoverState): { markdown: string; json: EvidenceJson } {
+  const json: EvidenceJson = {
+    kind: 'evidence-pack',
+    runId: c.runId,
+    mode: c.mode,
+    status: c.status,
+    requestedBy: c.requestedBy,
+    steps: c.steps,
+    decisions: c.decisions,
+    operatorActions: c.operatorActions,
+    tables: c.tables,
+    backup: c.backup,
+    rollbackProof: c.rollbackProof,
+    switched: c.switched,
+    projection: c.projection,
+    fallback: c.fallback,
+  };
+  const md = [
+    `# 割接证据包 Cutover evidence pack — ${c.runId}`,
+    '',
+    `- 模式 Mode: ${c.mode === 'live' ? '正式 live' : '彩排 rehearsal'}`,
+    `- 状态 Status: ${c.status}`,
+    `- 发起人 Started by: ${c.requestedBy}`,
+    c.projection ? `- 预计完成 Projected finish: ${c.projection.projectedFinish}${c.projection.windowEnd ? ` (window ends ${c.projection.windowEnd}: ${c.projection.fitsWindow ? 'fits 可按时完成' : 'OVERRUNS 超出窗口'})` : ''}` : '',
+    '',
+    '## 时间线 Timeline',
+    timeline(c),
+    '',
+    '## 审批 Decisions',
+    decisionsTable(c.decisions),
+    '',
+    '## 操作员选择 Operator actions',
+    decisionsTable(c.operatorActions),
+    '',
+    '## 记录数 Counts',
+    c.tables.length ? table(['表 Table', '读 Read', '载入 Loaded', '隔离 Quarantined', '核对 Reconciled'], c.tables.map((t) => [t.table, t.rowsRead, t.rowsLoaded, t.rowsQuarantined, t.countsReconciled])) : '无 None.',
+    '',
+    '## 回滚验证 Rollback proof',
+    c.rollbackProof ? `${c.rollbackProof.equal ? '一致 checksums equal to before the tests' : '不一致 CHECKSUMS DIFFER'}\n\n${table(['表 Table', 'rows before', 'md5 before', 'rows after', 'md5 after'], c.rollbackProof.before.map((b, i) => [b.table, b.rows, b.md5, c.rollbackProof!.after[i]?.rows, c.rollbackProof!.after[i]?.md5]))}` : '未执行 Not run.',
+    '',
+    '## 切换 Endpoint switches',
+    c.switched?.length ? table(['系统 System', 'driver', 'from', 'to', 'changed', 'verified by'], c.switched.map((s) => [s.id, s.driver, s.from, s.to, s.changed, s.verifiedBy])) : '无 None.',
+    '',
+    '## 回退 Fallback',
+    c.fallback ? `${c.fallback.workflowId}: ${c.fallback.status}${c.fallback.report ? ` — report ${c.fallback.report.markdown}` : ''}` : '未回退 No fallback.',
+    c.failure ? `\n失败 Failure: ${c.failure}` : '',
+    '',
+  ];
+  return { markdown: md.join('\n'), json };
+}
+
+export function renderFailureAnalysis(f: FallbackState, c?: CutoverState): { markdown: string; json: unknown } {
+  const failedSteps = c?.steps.filter((s) => s.status === 'failed' || s.status === 'rejected') ?? [];
+  const json = {
+    kind: 'failure-analysis',
+    runId: f.runId,
+    reason: f.reason,
+    cutoverStatus: c?.status,
+    cutoverFailure: c?.failure,
+    failedSteps,
+    decisions: c?.decisions ?? [],
+    operatorActions: c?.operatorActions ?? [],
+    fallbackSteps: f.steps,
+    fallbackDecisions: f.decisions,
+    legacyModified: f.legacyModified ?? [],
+    legacyProof: f.legacyProof,
+    switchedBack: f.switchedBack,
+    smoke: f.smoke,
+  };
+  const md = [
+    `# 割接失败原因分析 Failure analysis — ${f.runId}`,
+    '',
+    `- 回退原因 Why the fallback ran: ${f.reason}`,
+    c ? `- 割接状态 Cutover status: ${c.status}${c.failure ? ` — ${c.failure}` : ''}` : '- 手动发起 Started by hand (no cutover state).',
+    '',
+    '## 失败步骤 What failed, when',
+    failedSteps.length ? table(['步骤 Step', '状态 Status', '时间 At', '错误 Error / detail'], failedSteps.map((s) => [s.title, s.status, s.finishedAt ?? s.startedAt, s.error ?? s.detail])) : '无失败步骤 No failed step recorded.',
+    '',
+    '## 审批与操作 Decisions',
+    decisionsTable([...(c?.decisions ?? []), ...(c?.operatorActions ?? [])]),
+    '',
+    '## 回退步骤 Fallback steps',
+    table(['步骤 Step', '状态 Status', '开始 Started', '结束 Finished', '说明 Detail'], f.steps.map((s) => [s.title, s.status, s.startedAt, s.finishedAt, s.error ?? s.detail])),
+    '',
+    '## 旧库数据 Legacy data',
+    f.legacyModified?.length ? `被修改并已从备份恢复 Modified and restored from the backup: ${f.legacyModified.join(', ')}` : '未受影响 Untouched: every table matches the pre-migration backup.',
+    '',
+    '## 改进 Improvements to the cutover plan',
+    '由复盘会议填写 To be completed by the review meeting, starting from the failed steps and decisions above.',
+    '',
+  ];
+  return { markdown: md.join('\n'), json };
+}

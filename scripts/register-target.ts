@@ -1,0 +1,21 @@
+import { ensureDatabase } from '../lib/db';
+import { redactUrl, loadSettings } from '../lib/settings';
+import { registerTarget } from '../lib/target-guard';
+
+/**
+ * 登记目标库 Admin command: npm run register-target -- <your-name>. Marks TARGET_DATABASE_URL's database
+ * as the cutover target, the only database the wipe, snapshot and rollback steps will touch.
+ */
+async function main() {
+  const [actor] = process.argv.slice(2);
+  if (!actor) throw new Error('usage: npm run register-target -- <your user name>');
+  const settings = loadSettings();
+  await ensureDatabase(settings.TARGET_DATABASE_URL);
+  const id = await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, actor);
+  process.stdout.write(`registered ${redactUrl(settings.TARGET_DATABASE_URL)} as the cutover target (database ${id.database}, system ${id.systemIdentifier}) by ${actor}\n`);
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});

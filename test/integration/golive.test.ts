@@ -1,0 +1,283 @@
+import fs from 'node:fs';
+import { withClient } from '../../lib/db';
+import { registerTarget } from '../../lib/target-guard';
+import { loadMapping } from '../../migration/mapping';
+import { ensureTargetSchema } from '../../migration/target-schema';
+import { loadLegacyDataset } from '../../datagen/legacy-generator';
+import type { CutoverState } from '../../workflows/cutover-messages';
+import type { FallbackState } from '../../workflows/fallback-messages';
+import { GoLiveEnv, startGoLiveEnv } from '../support/golive-env';
+import { eventually, TestStack } from '../support/stack';
+
+/**
+ * 系统上线 and 回退 on the real stack: Temporal, the worker process, PostgreSQL, a real nginx in front
+ * of real legacy/new servers, and a connected system's own configuration API. The tests run in order
+ * and share the environment, as one cutover weekend would: a refused wipe, a go-live, then two failed
+ * cutovers that fall back.
+ */
+describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
+  let env: GoLiveEnv;
+  let stack: TestStack;
+  let operator: string;
+  let approver: string;
+  let approver2: string;
+
+  beforeAll(async () => {
+    env = await startGoLiveEnv();
+    stack = new TestStack({ CONNECTED_SYSTEMS_FILE: env.systemsFile, SERVICES_FILE: env.servicesFile });
+    await stack.start();
+    await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: 300, seed: 11, anomalyRate: 0.02 }));
+    operator = await stack.token('olivia.ops', 'operator');
+    approver = await stack.token('li.approver', 'approver');
+    approver2 = await stack.token('wang.approver', 'approver');
+    await stack.startWorker();
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await env?.stop();
+  });
+
+  const get = async (id: string) => (await stack.http('GET', `/cutovers/${id}`, operator)).body as CutoverState;
+  const gateOpen = (id: string, gate: string) =>
+    eventually(async () => ((await get(id)).gates.find((g) => g.name === gate)?.status === 'open' ? true : undefined), `gate ${gate} to open`);
+  async function decide(id: string, gate: string, token: string, decision: 'approve' | 'reject', reason: string) {
+    const r = await stack.http('POST', `/cutovers/${id}/gates/${gate}/decision`, token, { decision, reason });
+    expect(r.status).toBe(202);
+  }
+  const legacyRow = (sql: string) => withClient(stack.settings.LEGACY_DATABASE_URL, async (c) => (await c.query(sql)).rows[0]);
+
+  it('refuses to wipe a database not registered as the target, then falls back on the operator’s choice', async () => {
+    // The legacy database can never be registered as the target.
+    await expect(registerTarget(stack.settings.LEGACY_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'someone')).rejects.toThrow(/is the legacy database/);
+    // Test data left in the (unregistered) target must survive the refused wipe.
+    const mapping = loadMapping(stack.settings.MAPPING_FILE);
+    await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => {
+      await ensureTargetSchema(c, mapping);
+      await c.query(`INSERT INTO market_entity (pripid, entname, enttype, regstate, regcap) VALUES ('TEST-0001', '测试企业 test entity', '1100', '1', 1)`);
+    });
+
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-unregistered` });
+    const id = started.body.workflowId as string;
+    await gateOpen(id, 'wipe');
+    await decide(id, 'wipe', approver, 'approve', '测试数据可清除 test data may go');
+    const waiting = await eventually(async () => {
+      const s = await get(id);
+      return s.pendingFailure?.step === 'wipe' ? s : undefined;
+    }, 'the refused wipe to wait for the operator');
+    expect(waiting.status).toBe('waiting_operator');
+    expect(waiting.pendingFailure!.error).toMatch(/^wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered as the cutover target/);
+    expect(waiting.pendingFailure!.choices).toEqual(['retry', 'continue', 'fallback']);
+    const skip = await stack.http('POST', `/cutovers/${id}/steps/wipe/action`, operator, { action: 'skip', reason: 'no' });
+    expect(skip.status).toBe(422);
+
+    const chosen = await stack.http('POST', `/cutovers/${id}/steps/wipe/action`, operator, { action: 'fallback', reason: '目标库未登记 target not registered' });
+    expect(chosen.status).toBe(202);
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
+    expect(result.status).toBe('fell_back');
+    expect(result.failure).toContain('olivia.ops chose the fallback');
+    expect(result.fallback).toMatchObject({ status: 'completed' });
+    expect(result.operatorActions).toEqual([expect.objectContaining({ decision: 'fallback', actor: 'olivia.ops', accepted: true })]);
+    const kept = await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(`SELECT count(*)::int AS n FROM market_entity`)).rows[0].n);
+    expect(kept).toBe(1);
+  });
+
+  it('goes live: every gate approved through the API, rollback proven, traffic moved to the new side', async () => {
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'zhang.dba');
+    expect(await env.throughProxy('gsxt')).toBe('legacy');
+    expect(env.fresh.running()).toBe(false); // the previous run's fallback stopped the new system
+    env.fresh.setRunning(true); // ops bring it up again for the next attempt
+    const windowEnd = new Date(Date.now() + 48 * 3600_000).toISOString();
+    const started = await stack.http('POST', '/cutovers', operator, {
+      mode: 'rehearsal',
+      runId: `${stack.id}-golive`,
+      gates: { wipe: { escalateAfterMinutes: 0.02 }, 'go-no-go': { approvals: 2 } },
+      plannedMinutes: { backup: 30, migrate: 600, verify: 60, switch: 30 },
+      maintenanceWindow: { start: new Date().toISOString(), end: windowEnd },
+    });
+    expect(started.status).toBe(201);
+    const id = started.body.workflowId as string;
+
+    // Left undecided, the wipe gate escalates (notification) — and still waits for a person.
+    const escalated = await eventually(async () => {
+      const s = await get(id);
+      return (s.gates.find((g) => g.name === 'wipe')?.escalations ?? 0) >= 1 ? s : undefined;
+    }, 'the wipe gate to escalate');
+    expect(escalated.gates[0].status).toBe('open');
+    await decide(id, 'wipe', approver, 'approve', '清除测试数据 wipe approved');
+
+    await gateOpen(id, 'go-no-go');
+    await decide(id, 'go-no-go', approver, 'approve', '抽样一致 samples match');
+    await eventually(async () => ((await get(id)).decisions.length === 2 ? true : undefined), 'the first go/no-go approval');
+    expect((await get(id)).gates[1]).toMatchObject({ status: 'open', approvedBy: [expect.objectContaining({ actor: 'li.approver' })] });
+    await decide(id, 'go-no-go', approver, 'approve', 'twice');
+    await eventually(async () => ((await get(id)).decisions.length === 3 ? true : undefined), 'the repeated approval');
+    expect((await get(id)).decisions[2]).toMatchObject({ accepted: false, refusal: 'li.approver already approved gate "go-no-go"; it needs 2 different approvers' });
+    await decide(id, 'go-no-go', approver2, 'approve', '同意上线 go');
+
+    await gateOpen(id, 'switch');
+    expect(await env.throughProxy('gsxt')).toBe('legacy'); // nothing switched before the gate
+    await decide(id, 'switch', approver2, 'approve', '正式地址已测试 official addresses tested');
+
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
+    expect(result.status).toBe('completed');
+    expect(result.steps.map((s) => `${s.key}:${s.status}`)).toEqual(result.steps.map((s) => `${s.key}:done`));
+    expect(result.wiped).toEqual(expect.arrayContaining([{ table: 'market_entity', rows: 1 }]));
+    expect(result.rollbackProof?.equal).toBe(true);
+    expect(result.addressChecks?.every((a) => a.ok)).toBe(true);
+    expect(result.switched?.map((s) => [s.id, s.driver, s.to, s.changed])).toEqual([
+      ['gsxt', 'nginx', 'new', true],
+      ['samr-report', 'nginx', 'new', true],
+      ['gdamr-datacenter', 'http-config', 'new', true],
+    ]);
+    expect(result.projection).toMatchObject({ windowEnd, fitsWindow: true, plannedRemainingMinutes: 0 });
+    expect(result.steps.find((s) => s.key === 'migrate')).toMatchObject({ plannedMinutes: 600, actualMs: expect.any(Number) });
+
+    // Traffic really moved: through the proxy and in the connected system's own configuration.
+    expect(await env.throughProxy('gsxt')).toBe('new');
+    expect(await env.throughProxy('samr-report')).toBe('new');
+    expect(env.configApi.baseUrl()).toBe(`http://127.0.0.1:${env.fresh.port}/interface/gdamr-datacenter`);
+    const switches = await withClient(stack.settings.RUNBOOK_DATABASE_URL, async (c) =>
+      (await c.query(`SELECT system_id, actor, from_side, to_side FROM endpoint_switch WHERE run_id = $1 ORDER BY id`, [`${stack.id}-golive`])).rows,
+    );
+    expect(switches).toEqual([
+      { system_id: 'gsxt', actor: 'wang.approver', from_side: 'legacy', to_side: 'new' },
+      { system_id: 'samr-report', actor: 'wang.approver', from_side: 'legacy', to_side: 'new' },
+      { system_id: 'gdamr-datacenter', actor: 'wang.approver', from_side: 'legacy', to_side: 'new' },
+    ]);
+
+    // The business tests' change and cancellation were rolled back: the target holds the migrated data only.
+    await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => {
+      const r = await c.query(`SELECT count(*) FILTER (WHERE entname LIKE '%测试变更%')::int AS changed, count(*)::int AS n FROM market_entity`);
+      expect(r.rows[0].changed).toBe(0);
+      expect(r.rows[0].n).toBe(result.tables[0].rowsLoaded);
+    });
+
+    const evidence = fs.readFileSync(result.evidence!.markdown, 'utf8');
+    expect(evidence).toContain('# 割接证据包 Cutover evidence pack');
+    expect(evidence).toContain('| go-no-go | approve | wang.approver | approver | 同意上线 go | yes |');
+    const json = JSON.parse(fs.readFileSync(result.evidence!.json, 'utf8'));
+    expect(json.rollbackProof.equal).toBe(true);
+    expect(json.decisions.filter((d: { accepted: boolean }) => d.accepted)).toHaveLength(4);
+  });
+
+  it('a rejected go/no-go falls back through all six steps: new stopped, legacy started, traffic back on legacy, report written', async () => {
+    env.legacy.setRunning(false); // the legacy application is shut down for the weekend
+    expect(await env.throughProxy('gsxt')).toBe('new');
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'live', runId: `${stack.id}-rejected` });
+    const id = started.body.workflowId as string;
+    await gateOpen(id, 'wipe');
+    await decide(id, 'wipe', approver, 'approve', 'ok');
+    await gateOpen(id, 'go-no-go');
+    await decide(id, 'go-no-go', approver2, 'reject', '业务人员测试不通过 business staff reject');
+
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
+    expect(result.status).toBe('rejected');
+    expect(result.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-rejected`, status: 'completed' });
+    const fb = (await stack.http('GET', `/fallbacks/fallback-${stack.id}-rejected`, operator)).body as FallbackState;
+    expect(fb.steps.map((s) => `${s.key}:${s.status}`)).toEqual(['stop-new:done', 'legacy-data:done', 'start-legacy:done', 'endpoints:done', 'smoke:done', 'report:done']);
+    expect(fb.legacyModified).toBeUndefined();
+    expect(fb.switchedBack?.map((s) => [s.id, s.from, s.to, s.changed])).toEqual([
+      ['gsxt', 'new', 'legacy', true],
+      ['samr-report', 'new', 'legacy', true],
+      ['gdamr-datacenter', 'new', 'legacy', true],
+    ]);
+    expect(fb.smoke?.every((s) => s.ok)).toBe(true);
+
+    expect(env.fresh.running()).toBe(false);
+    expect(env.legacy.running()).toBe(true);
+    expect(await env.throughProxy('gsxt')).toBe('legacy');
+    expect(await env.throughProxy('samr-report')).toBe('legacy');
+    expect(env.configApi.baseUrl()).toBe(`http://127.0.0.1:${env.legacy.port}/interface/gdamr-datacenter`);
+
+    const report = fs.readFileSync(fb.report!.markdown, 'utf8');
+    expect(report).toContain('# 割接失败原因分析 Failure analysis');
+    expect(report).toContain('业务人员测试不通过 business staff reject');
+    expect(report).toMatch(/\| 上线决策 Go\/no-go approval \| rejected \| \S+ \| rejected by wang.approver/);
+    expect(JSON.parse(fs.readFileSync(fb.report!.json, 'utf8'))).toMatchObject({ kind: 'failure-analysis', legacyModified: [] });
+    expect(fs.existsSync(result.evidence!.markdown)).toBe(true);
+    env.fresh.setRunning(true);
+  });
+
+  it('legacy data modified during a failed cutover is restored from the backup and proven', async () => {
+    const before = await legacyRow(`SELECT entname, (SELECT count(*)::int FROM e_person) AS persons FROM e_baseinfo ORDER BY pripid LIMIT 1`);
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'live', runId: `${stack.id}-tampered` });
+    const id = started.body.workflowId as string;
+    await gateOpen(id, 'wipe');
+    await decide(id, 'wipe', approver, 'approve', 'ok');
+    await gateOpen(id, 'go-no-go');
+    // Something wrote to the legacy database during the weekend.
+    await withClient(stack.settings.LEGACY_DATABASE_URL, async (c) => {
+      await c.query(`UPDATE e_baseinfo SET entname = '被篡改 tampered' WHERE pripid = (SELECT min(pripid) FROM e_baseinfo)`);
+      await c.query(`DELETE FROM e_person WHERE ctid = (SELECT min(ctid) FROM e_person)`);
+    });
+    await decide(id, 'go-no-go', approver, 'reject', '迁移失败 migration failed');
+
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
+    expect(result.fallback?.status).toBe('completed');
+    const fb = (await stack.http('GET', `/fallbacks/fallback-${stack.id}-tampered`, operator)).body as FallbackState;
+    expect(fb.legacyModified).toEqual(['e_baseinfo', 'e_person']);
+    expect(fb.legacyProof?.every((p) => p.ok)).toBe(true);
+    expect(fb.steps[1].detail).toBe(`restored e_baseinfo, e_person from the backup; all ${fb.legacyProof!.length} tables now match it`);
+    expect(await legacyRow(`SELECT entname, (SELECT count(*)::int FROM e_person) AS persons FROM e_baseinfo ORDER BY pripid LIMIT 1`)).toEqual(before);
+    const report = JSON.parse(fs.readFileSync(fb.report!.json, 'utf8'));
+    expect(report.legacyModified).toEqual(['e_baseinfo', 'e_person']);
+  });
+
+  it('a fallback step that fails waits for a person: a signal around the API is refused, a retry through the API finishes it', async () => {
+    // Started by hand for the tampered run (its backup exists); the legacy application will not start.
+    env.legacy.setRunning(false);
+    env.legacy.refuseStart(true);
+    const started = await stack.http('POST', '/fallbacks', operator, { runId: `${stack.id}-tampered`, reason: '演练 drill' });
+    expect(started.status).toBe(201);
+    const id = started.body.workflowId as string;
+    const fbState = async () => (await stack.http('GET', `/fallbacks/${id}`, operator)).body as FallbackState;
+    const waiting = await eventually(async () => {
+      const s = await fbState();
+      return s.status === 'waiting_operator' ? s : undefined;
+    }, 'the failed step to wait for a person');
+    expect(waiting.pendingFailure).toMatchObject({ step: 'start-legacy', error: expect.stringContaining('start legacy-app') });
+    expect(waiting.steps.map((s) => s.status)).toEqual(['done', 'done', 'failed', 'pending', 'pending', 'pending']);
+
+    // Straight to Temporal, unsigned: recorded and refused, the step stays failed.
+    await stack.temporal.workflow.getHandle(id).signal('fallbackAction', {
+      workflowId: id, gate: 'fallback:start-legacy', decision: 'retry', actor: 'mallory', role: 'admin', issuedAt: new Date().toISOString(), signature: '',
+    });
+    const refused = await eventually(async () => {
+      const s = await fbState();
+      return s.decisions.length === 1 ? s : undefined;
+    }, 'the unsigned signal to be refused');
+    expect(refused.decisions[0]).toMatchObject({ actor: 'mallory', accepted: false, refusal: 'the decision is not signed (it did not come through the API)' });
+    expect(refused.status).toBe('waiting_operator');
+
+    env.legacy.refuseStart(false); // the person fixed the service
+    const retry = await stack.http('POST', `/fallbacks/${id}/steps/start-legacy/action`, operator, { action: 'retry', reason: '服务已修复 service fixed' });
+    expect(retry.status).toBe(202);
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as FallbackState;
+    expect(result.status).toBe('completed');
+    expect(result.steps.every((s) => s.status === 'done')).toBe(true);
+    expect(result.decisions[1]).toMatchObject({ decision: 'retry', actor: 'olivia.ops', accepted: true });
+    expect(env.legacy.running()).toBe(true);
+    expect(fs.readFileSync(result.report!.markdown, 'utf8')).toContain('手动发起 Started by hand');
+  });
+
+  it('a failed step retried by the operator after a fix goes on from where it stopped', async () => {
+    // The registration is lost (e.g. the target was recreated by hand): the wipe refuses.
+    await withClient(stack.settings.TARGET_DATABASE_URL, (c) => c.query('DELETE FROM runbook_target_registration'));
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-retry` });
+    const id = started.body.workflowId as string;
+    await gateOpen(id, 'wipe');
+    await decide(id, 'wipe', approver, 'approve', 'ok');
+    await eventually(async () => ((await get(id)).pendingFailure?.step === 'wipe' ? true : undefined), 'the refused wipe');
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'zhang.dba');
+    const retry = await stack.http('POST', `/cutovers/${id}/steps/wipe/action`, operator, { action: 'retry' });
+    expect(retry.status).toBe(202);
+    await gateOpen(id, 'go-no-go');
+    const state = await get(id);
+    expect(state.steps.find((s) => s.key === 'wipe')).toMatchObject({ status: 'done' });
+    expect(state.steps.find((s) => s.key === 'migrate')).toMatchObject({ status: 'done' });
+    expect(state.operatorActions).toEqual([expect.objectContaining({ decision: 'retry', accepted: true })]);
+    await decide(id, 'go-no-go', approver, 'reject', '彩排结束 rehearsal over');
+    expect(((await stack.temporal.workflow.getHandle(id).result()) as CutoverState).fallback?.status).toBe('completed');
+  });
+});

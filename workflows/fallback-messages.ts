@@ -1,0 +1,57 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { SignedDecision } from '../lib/decision-signing';
+import type { CutoverState, DecisionRecord } from './cutover-messages';
+
+/**
+ * 回退 The fallback's contract with the outside world: input, state, and the signed choice a person
+ * makes when one of its steps failed (retry the step, or abort the fallback).
+ */
+export type FallbackStepKey = 'stop-new' | 'legacy-data' | 'start-legacy' | 'endpoints' | 'smoke' | 'report';
+
+export const FALLBACK_STEPS: { key: FallbackStepKey; title: string }[] = [
+  { key: 'stop-new', title: '1 关停国产化系统 Stop the new system’s services' },
+  { key: 'legacy-data', title: '2 旧库数据核查与恢复 Check the legacy data against the backup, restore if modified' },
+  { key: 'start-legacy', title: '3 启动旧系统 Start the legacy services' },
+  { key: 'endpoints', title: '4 对接系统检查与切回 Check connected systems, switch back to legacy' },
+  { key: 'smoke', title: '5 旧系统功能测试 Legacy smoke tests' },
+  { key: 'report', title: '6 失败原因分析 Failure-analysis report' },
+];
+
+export interface FallbackInput {
+  runId: string;
+  /** the cutover that fell back, when started from one */
+  cutoverWorkflowId?: string;
+  requestedBy: string;
+  reason: string;
+  /** the cutover's state when it fell back: what failed, when, decisions (the report is written from it) */
+  cutover?: CutoverState;
+}
+
+export interface FallbackStepState {
+  key: FallbackStepKey;
+  title: string;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  startedAt?: string;
+  finishedAt?: string;
+  detail?: string;
+  error?: string;
+}
+
+export interface FallbackState {
+  runId: string;
+  status: 'running' | 'waiting_operator' | 'completed' | 'aborted';
+  reason: string;
+  steps: FallbackStepState[];
+  decisions: DecisionRecord[];
+  pendingFailure?: { step: FallbackStepKey; error: string; at: string };
+  legacyModified?: string[];
+  legacyProof?: { table: string; rows: number; sha256: string; ok: boolean }[];
+  switchedBack?: { id: string; from: string; to: string; changed: boolean; verifiedBy: string }[];
+  smoke?: { name: string; ok: boolean; status?: number; error?: string }[];
+  report?: { markdown: string; json: string };
+}
+
+export type FallbackChoice = 'retry' | 'abort';
+/** Signed by the API; its gate field names the failed step ("fallback:<step>"). */
+export const fallbackActionSignal = defineSignal<[SignedDecision<FallbackChoice>]>('fallbackAction');
+export const fallbackStateQuery = defineQuery<FallbackState>('state');

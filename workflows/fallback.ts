@@ -1,0 +1,173 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { SignedDecision } from '../lib/decision-signing';
+import {
+  FALLBACK_STEPS,
+  fallbackActionSignal,
+  FallbackChoice,
+  FallbackInput,
+  FallbackState,
+  FallbackStepKey,
+  FallbackStepState,
+  fallbackStateQuery,
+} from './fallback-messages';
+import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
+
+/**
+ * 回退方案 The seed's six fallback steps, in order. Started automatically as a child of a cutover that
+ * failed or was rejected, or by hand. A step that still fails after its retries stops the fallback and
+ * waits for a person's signed choice — retry the step or abort — and never carries on past the error.
+ */
+const checkDecision = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 20, maximumInterval: '30 seconds' },
+  summary: '审批核验 Verify operator decision signature',
+});
+
+function step(key: FallbackStepKey): Activities {
+  const i = FALLBACK_STEPS.findIndex((s) => s.key === key);
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '2 hours',
+    // A few attempts only: a fallback that keeps failing needs a person, not an hour of backoff.
+    retry: { initialInterval: '2s', maximumInterval: '20 seconds', maximumAttempts: 3 },
+    summary: `回退 Fallback ${i + 1}/6 · ${FALLBACK_STEPS[i].title.replace(/^\d+ /, '')}`,
+  });
+}
+
+export async function fallback(input: FallbackInput): Promise<FallbackState> {
+  const now = () => new Date().toISOString(); // replay-safe inside workflows
+  const state: FallbackState = {
+    runId: input.runId,
+    status: 'running',
+    reason: input.reason,
+    steps: FALLBACK_STEPS.map((s) => ({ key: s.key, title: s.title, status: 'pending' })),
+    decisions: [],
+  };
+  let choice: FallbackChoice | undefined;
+
+  setHandler(fallbackStateQuery, () => state);
+  setHandler(fallbackActionSignal, async (d: SignedDecision<FallbackChoice>) => {
+    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId });
+    const pending = state.pendingFailure;
+    const refusal = forged
+      ? forged
+      : !pending || d.gate !== `fallback:${pending.step}`
+        ? `no failed fallback step "${d.gate}" is waiting for a decision`
+        : d.decision !== 'retry' && d.decision !== 'abort'
+          ? `"${d.decision}" is not a fallback choice (retry, abort)`
+          : !['operator', 'admin'].includes(d.role)
+            ? `role ${d.role} may not decide how a fallback goes on`
+            : undefined;
+    state.decisions.push({ gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+    if (!refusal) choice = d.decision;
+    publish();
+  });
+
+  const publish = () => {
+    upsertSearchAttributes([
+      { key: RunbookKind, value: 'fallback' },
+      { key: RunbookPhase, value: state.steps.find((s) => s.status === 'running' || s.status === 'failed')?.key ?? 'finished' },
+      { key: RunbookStatus, value: state.status },
+    ]);
+    setCurrentDetails(
+      [
+        `### 回退 Fallback ${state.runId} — ${state.status}`,
+        `_reason: ${state.reason}_`,
+        '',
+        ...state.steps.map((s) => `- ${s.status === 'done' ? '☑' : s.status === 'running' ? '▶' : s.status === 'failed' ? '✗' : '☐'} ${s.title}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`),
+        state.pendingFailure ? `\n**等待处理 Waiting for a person:** retry or abort step ${state.pendingFailure.step}` : '',
+      ].join('\n'),
+    );
+  };
+
+  class Aborted extends Error {}
+
+  /** Runs one step; on failure waits for retry or abort. Abort ends the fallback with the error recorded. */
+  async function run(key: FallbackStepKey, body: () => Promise<string>): Promise<void> {
+    const s = state.steps.find((x) => x.key === key) as FallbackStepState;
+    for (;;) {
+      Object.assign(s, { status: 'running', startedAt: now(), error: undefined });
+      state.status = 'running';
+      publish();
+      try {
+        s.detail = await body();
+        Object.assign(s, { status: 'done', finishedAt: now() });
+        publish();
+        return;
+      } catch (err) {
+        const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+        Object.assign(s, { status: 'failed', finishedAt: now(), error: message });
+        state.status = 'waiting_operator';
+        state.pendingFailure = { step: key, error: message, at: now() };
+        choice = undefined;
+        publish();
+        await condition(() => choice !== undefined);
+        state.pendingFailure = undefined;
+        if (choice === 'abort') throw new Aborted(message);
+      }
+    }
+  }
+
+  try {
+    await run('stop-new', async () => {
+      const out = await step('stop-new').controlServices({ side: 'new', action: 'stop', runId: input.runId });
+      return out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no new-system service is under the runbook’s control';
+    });
+
+    await run('legacy-data', async () => {
+      const checked = await step('legacy-data').checkLegacyAgainstBackup({ runId: input.runId });
+      const modified = checked.filter((c) => !c.ok).map((c) => c.table);
+      if (!modified.length) {
+        state.legacyProof = checked.map((c) => ({ table: c.table, rows: c.rows, sha256: c.sha256, ok: c.ok }));
+        return `${checked.length} tables match the pre-migration backup (counts and SHA-256)`;
+      }
+      state.legacyModified = modified;
+      publish();
+      const proof = await step('legacy-data').restoreLegacyFromBackup({ runId: input.runId, tables: modified });
+      state.legacyProof = proof.map((c) => ({ table: c.table, rows: c.rows, sha256: c.sha256, ok: c.ok }));
+      return `restored ${modified.join(', ')} from the backup; all ${proof.length} tables now match it`;
+    });
+
+    await run('start-legacy', async () => {
+      const out = await step('start-legacy').controlServices({ side: 'legacy', action: 'start', runId: input.runId });
+      return out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no legacy service is under the runbook’s control';
+    });
+
+    await run('endpoints', async () => {
+      const r = await step('endpoints').switchEndpoints({ runId: input.runId, to: 'legacy', actor: `fallback by ${input.requestedBy}` });
+      state.switchedBack = r.switched.map((s) => ({ id: s.id, from: s.from, to: s.to, changed: s.changed, verifiedBy: s.verifiedBy }));
+      const moved = r.switched.filter((s) => s.changed).length;
+      return `${r.switched.length} systems on legacy (${moved} switched back, ${r.switched.length - moved} already there); ${r.manual.length} switched by hand`;
+    });
+
+    await run('smoke', async () => {
+      const results = await step('smoke').legacySmokeTests();
+      state.smoke = results.map((r) => ({ name: r.name, ok: r.ok, status: r.status, error: r.error }));
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length) throw ApplicationFailure.create({ message: `legacy smoke tests failed: ${failed.map((f) => `${f.name} (${f.error ?? f.status})`).join('; ')}` });
+      return `${results.length} legacy smoke tests passed`;
+    });
+
+    await run('report', async () => {
+      state.report = await step('report').writeFailureReport({ fallback: state, cutover: input.cutover, fallbackRunId: workflowInfo().runId });
+      return state.report.markdown;
+    });
+    state.status = 'completed';
+  } catch (err) {
+    if (!(err instanceof Aborted)) throw err;
+    state.status = 'aborted';
+  }
+  publish();
+  await condition(allHandlersFinished);
+  return state;
+}
