@@ -61,7 +61,7 @@ export interface RunKind<State = any, Body = any> {
    */
   resultIsState: boolean;
   /** JSON schema of the state the query returns: the GET response is this plus the run envelope */
-  stateSchema: { type: 'object'; properties: Record<string, object>; required?: readonly string[] };
+  stateSchema: { type: 'object'; properties: Record<string, object>; required?: readonly string[]; additionalProperties?: boolean };
   /** values the workflow puts in RunbookStatus / RunbookPhase, for the list filters */
   statuses: readonly string[];
   gates: readonly GateDefinition[];

@@ -144,8 +144,8 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
         plannedMinutes: {
           type: 'object',
           description: '彩排 planned minutes per step',
-          propertyNames: { enum: [...STEP_KEYS] },
-          additionalProperties: { type: 'number', minimum: 0, maximum: 10000 },
+          additionalProperties: false,
+          properties: Object.fromEntries(STEP_KEYS.map((k) => [k, { type: 'number', minimum: 0, maximum: 10000 }])),
         },
         maintenanceWindow: {
           type: 'object',

@@ -183,6 +183,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
               description: '运行状态 Run state',
               type: 'object',
               required: kind.stateSchema.required,
+              additionalProperties: kind.stateSchema.additionalProperties ?? false,
               properties: {
                 ...kind.stateSchema.properties,
                 workflowId: { type: 'string' },

@@ -111,7 +111,7 @@ describe('API input handling', () => {
     expectProblem(await call('cancel unknown run', 'POST', '/cutovers/cutover-does-not-exist/cancel', operator, { reason: 'wrong run' }), 404, 'params.workflowId');
     const unknownGate = await call('unknown gate', 'POST', '/cutovers/cutover-does-not-exist/gates/launch-missiles/decision', approver, { decision: 'approve' });
     expectProblem(unknownGate, 404, 'params.gate');
-    expect(unknownGate.body.detail).toContain('gate "launch-missiles" does not exist; cutover gates: go-no-go');
+    expect(unknownGate.body.detail).toContain('gate "launch-missiles" does not exist; cutover gates: wipe, go-no-go, switch');
     const unknownReport = await call('unknown report', 'GET', '/cutovers/cutover-x/reports/secrets.md', viewer);
     expectProblem(unknownReport, 404, 'params.name');
     expect(unknownReport.body.detail).toContain('summary.md, tables.csv');

@@ -45,7 +45,7 @@ describe('runs, approvals and cancellation through the API', () => {
   it('shows state with progress, and finds a run by id alone', async () => {
     const s = await state(ids.a);
     expect(s).toMatchObject({ kind: 'cutover', execution: 'RUNNING', status: 'waiting_approval', openGates: ['go-no-go'], reports: ['summary.md', 'tables.csv'] });
-    expect(s.progress).toEqual({ done: 4, total: 5, current: '上线决策 Go/no-go approval' });
+    expect(s.progress).toEqual({ done: 6, total: 15, current: '上线决策 Go/no-go approval' });
     const found = await stack.http('GET', `/runs/${ids.a}`, viewer);
     expect(found.status).toBe(307);
     expect(found.headers.get('location')).toBe(`/cutovers/${ids.a}`);
@@ -85,8 +85,8 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(own.status).toBe(403);
     expect(own.body.detail).toBe('zhang.admin started this run and cannot decide its gates');
     const s = await state(ids.c);
-    expect(s.gates[0].status).toBe('open');
-    expect(s.decisions).toHaveLength(0);
+    expect(s.gates.find((g) => g.name === 'go-no-go')!.status).toBe('open');
+    expect(s.decisions.filter((d) => d.gate === 'go-no-go')).toHaveLength(0);
   });
 
   it('counts a repeated approval once: same Idempotency-Key, concurrent duplicates, or the same person again', async () => {
@@ -115,19 +115,22 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(reused.status).toBe(422);
     expect(reused.body.field).toBe('headers.idempotency-key');
 
-    const done = (await stack.temporal.workflow.getHandle(ids.a).result()) as CutoverState;
-    expect(done.status).toBe('completed');
-    expect(done.decisions).toEqual([expect.objectContaining({ actor: 'li.approver', decision: 'approve', accepted: true, reason: body.reason })]);
+    // The run goes on past go/no-go (snapshot, business tests, rollback) to its switch gate.
+    const done = await eventually(async () => {
+      const s = await state(ids.a);
+      return s.gates.find((g) => g.name === 'go-no-go')?.status === 'approved' ? s : undefined;
+    }, 'the go/no-go gate approved');
+    expect(done.decisions.filter((d) => d.gate === 'go-no-go')).toEqual([expect.objectContaining({ actor: 'li.approver', decision: 'approve', accepted: true, reason: body.reason })]);
 
     // A second approver arriving after the gate closed is told so, not silently ignored.
     const late = await stack.http('POST', url, approver2, { decision: 'approve' });
     expect(late.status).toBe(409);
 
     await withClient(stack.settings.RUNBOOK_DATABASE_URL, async (c) => {
-      const rows = (await c.query('SELECT workflow_id, actor, decision FROM gate_decision')).rows;
+      const rows = (await c.query(`SELECT workflow_id, actor, decision FROM gate_decision WHERE gate = 'go-no-go'`)).rows;
       expect(rows).toEqual([{ workflow_id: ids.a, actor: 'li.approver', decision: 'approve' }]);
     });
-    const trail = (await stack.auditRows()).filter((r) => r.action === 'decide gate' && r.run_id === ids.a);
+    const trail = (await stack.auditRows()).filter((r) => r.action === 'decide gate' && r.run_id === ids.a && r.detail.params?.gate === 'go-no-go');
     expect(trail.map((r) => [r.actor, r.status_code, r.detail.replayed ?? false])).toEqual(
       expect.arrayContaining([
         ['li.approver', 202, false],
@@ -165,8 +168,8 @@ describe('runs, approvals and cancellation through the API', () => {
       return x.execution === 'CANCELLED' ? x : undefined;
     }, 'the run to end cancelled');
     expect(s).toMatchObject({ status: 'cancelled', phase: 'finished', openGates: [] });
-    expect(s.gates[0].status).toBe('cancelled');
-    expect(s.steps[4].status).toBe('cancelled');
+    expect(s.gates.find((g) => g.name === 'go-no-go')!.status).toBe('cancelled');
+    expect(s.steps.find((st) => st.key === 'go-no-go')!.status).toBe('cancelled');
     const desc = await stack.temporal.workflow.getHandle(ids.b).describe();
     expect(desc.searchAttributes.RunbookStatus).toEqual(['cancelled']);
     // The history says who cancelled and why.
@@ -176,7 +179,7 @@ describe('runs, approvals and cancellation through the API', () => {
 
     expect((await stack.http('POST', `/cutovers/${ids.b}/cancel`, operator, { reason: 'again' })).status).toBe(409);
     const pending = (await stack.http('GET', '/approvals/pending', approver)).body.pending.map((p: any) => p.workflowId);
-    expect(pending).toEqual([ids.c]);
+    expect(pending.sort()).toEqual([ids.a, ids.c].sort()); // run a, past go/no-go, now waits at its switch gate
     const trail = (await stack.auditRows()).filter((r) => r.action === 'cancel cutover');
     expect(trail.map((r) => [r.actor, r.run_id, r.status_code, r.detail.reason])).toEqual([
       ['li.approver', ids.b, 403, undefined],

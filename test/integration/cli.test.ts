@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CutoverState } from '../../workflows/cutover-messages';
 import { TestStack } from '../support/stack';
+import { registerTarget } from '../../lib/target-guard';
 
 /** The ops CLI (cli/main.ts) as a real process against the running API, worker and Temporal. */
 describe('CLI over the API', () => {
@@ -67,6 +68,7 @@ describe('CLI over the API', () => {
   it('starts a run, shows its progress, lists it, and an approver approves it once', async () => {
     const ops = { JMRB_TOKEN: operator };
     const boss = { JMRB_TOKEN_FILE: tokenFile('approver', approver, 0o600) };
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
     const started = await cli(['start', 'rehearsal', '--run-id', `${stack.id}-cli`], ops);
     expect(started.stdout).toContain(`已启动 started cutover-${stack.id}-cli`);
     const id = `cutover-${stack.id}-cli`;
@@ -75,13 +77,21 @@ describe('CLI over the API', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('错误 error 400 Invalid request: body.mode must be equal to one of the allowed values: rehearsal, live [body.mode]');
 
-    let status = await cli(['status', id], ops);
-    for (let i = 0; i < 120 && !status.stdout.includes('waiting_approval'); i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      status = await cli(['status', id], ops);
-    }
+    /** Polls `status` until the run waits at the named gate. */
+    const statusAt = async (gate: string) => {
+      let status = await cli(['status', id], ops);
+      for (let i = 0; i < 240 && !status.stdout.includes(`待审批 waiting for approval: ${gate}`); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        status = await cli(['status', id], ops);
+      }
+      return status;
+    };
+    expect((await statusAt('wipe')).stdout).toContain(`${id}  waiting_approval (running)  started by olivia.ops`);
+    expect((await cli(['approve', id, '--comment', '测试数据可清除 test data may go'], boss)).stdout).toBe(`已批准 approved ${id} gate wipe\n`);
+
+    const status = await statusAt('go-no-go');
     expect(status.stdout).toContain(`${id}  waiting_approval (running)  started by olivia.ops`);
-    expect(status.stdout).toContain(`[${'█'.repeat(24)}${'░'.repeat(6)}] 4/5  上线决策 Go/no-go approval`);
+    expect(status.stdout).toContain(`[${'█'.repeat(12)}${'░'.repeat(18)}] 6/15  上线决策 Go/no-go approval`);
     expect(status.stdout).toContain('☑ 数据迁移 Migrate');
     expect(status.stdout).toContain('待审批 waiting for approval: go-no-go');
 
@@ -95,15 +105,17 @@ describe('CLI over the API', () => {
 
     const approved = await cli(['approve', id, '--comment', '记录数一致 counts reconcile'], boss);
     expect(approved).toMatchObject({ code: 0, stdout: `已批准 approved ${id} gate go-no-go\n` });
+    await statusAt('switch');
+    expect((await cli(['approve', id, '--comment', '切换 switch'], boss)).stdout).toBe(`已批准 approved ${id} gate switch\n`);
     const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
     expect(result.status).toBe('completed');
     const again = await cli(['approve', id, '--gate', 'go-no-go'], boss); // the gate is closed now, so it must be named
     expect(again.stdout).toContain('counted once');
     const final = (await stack.http('GET', `/cutovers/${id}`, operator)).body as CutoverState;
-    expect(final.decisions).toHaveLength(1);
+    expect(final.decisions.filter((d) => d.gate === 'go-no-go')).toHaveLength(1);
 
     const done = await cli(['status', id], ops);
-    expect(done.stdout).toContain(`[${'█'.repeat(30)}] 5/5`);
+    expect(done.stdout).toContain(`[${'█'.repeat(30)}] 15/15`);
     const json = JSON.parse((await cli(['status', id, '--json'], ops)).stdout);
     expect(json).toMatchObject({ workflowId: id, status: 'completed', execution: 'COMPLETED' });
 

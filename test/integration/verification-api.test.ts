@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient } from '../../lib/db';
+import { registerTarget } from '../../lib/target-guard';
 import { copyChunk } from '../../migration/chunk-copy';
 import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
@@ -101,11 +102,18 @@ describe('verification run through the API (验证)', () => {
                  BEGIN IF NEW.pripid = 'JM0000000007' THEN NEW.dom := NEW.dom || '室'; END IF; RETURN NEW; END $$;
                CREATE TRIGGER corrupt BEFORE INSERT ON market_entity FOR EACH ROW EXECUTE FUNCTION corrupt()`),
     );
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
+    const approver = await stack.token('li.approver', 'approver');
     const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-cut`, verification: { segmentRows: 400, sample: { perType: 1 } } });
     expect(started.status).toBe(201);
-    const result = (await stack.temporal.workflow.getHandle(started.body.workflowId).result()) as CutoverState;
+    const id = started.body.workflowId as string;
+    await eventually(async () => ((await stack.http('GET', `/cutovers/${id}`, operator)).body as CutoverState).gates.find((g) => g.name === 'wipe')?.status === 'open', 'the wipe gate');
+    expect((await stack.http('POST', `/cutovers/${id}/gates/wipe/decision`, approver, { decision: 'approve' })).status).toBe(202);
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
     expect(result.status).toBe('failed');
-    expect(result.steps.map((s) => s.status)).toEqual(['done', 'done', 'done', 'failed', 'pending']);
+    const status = Object.fromEntries(result.steps.map((s) => [s.key, s.status]));
+    expect(status).toMatchObject({ migrate: 'done', verify: 'failed', 'go-no-go': 'pending', switch: 'pending', evidence: 'done' });
+    expect(result.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-cut`, status: 'completed' });
     expect(result.failure).toMatch(/^verification failed 验证不通过 — 全量校验 checksums: market_entity: 1 of \d+ segments differ \(1 changed\)/);
     expect(result.verification).toMatchObject({ verdict: 'failed', failedSegments: 1, workflowId: `${started.body.workflowId}/verify` });
     const report = (await stack.http('GET', `/verifications/${encodeURIComponent('x')}`, viewer)).status;

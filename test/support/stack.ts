@@ -9,6 +9,8 @@ import { buildApp } from '../../api/app';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
+import { registerTarget } from '../../lib/target-guard';
+import type { CutoverState } from '../../workflows/cutover-messages';
 import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
 import { loadSettings, Settings } from '../../lib/settings';
 
@@ -85,13 +87,25 @@ export class TestStack {
    * Starts a rehearsal cutover through the API and waits until it is parked at its go/no-go gate.
    * One at a time: runs share the stack's target database, and concurrent copies into it would collide.
    */
+  /**
+   * Starts a rehearsal and brings it to its go/no-go gate: the target is registered and the wipe gate
+   * approved by a gate keeper of the stack's own (never the starter), as ops would before the weekend.
+   */
   async startCutoverAtGate(token: string, runId: string): Promise<string> {
+    await registerTarget(this.settings.TARGET_DATABASE_URL, this.settings.LEGACY_DATABASE_URL, 'test-setup');
+    this.gateKeeper ??= await this.token('gate.keeper', 'approver');
     const started = await this.http('POST', '/cutovers', token, { mode: 'rehearsal', runId });
     if (started.status !== 201) throw new Error(`starting ${runId}: ${started.status} ${JSON.stringify(started.body)}`);
     const id = started.body.workflowId as string;
-    await eventually(async () => (await this.http('GET', `/cutovers/${id}`, token)).body.status === 'waiting_approval', `${id} to reach its gate`);
+    const openGate = async () => ((await this.http('GET', `/cutovers/${id}`, token)).body as CutoverState).gates.find((g) => g.status === 'open')?.name;
+    await eventually(async () => (await openGate()) === 'wipe', `${id} to reach its wipe gate`);
+    const wiped = await this.http('POST', `/cutovers/${id}/gates/wipe/decision`, this.gateKeeper, { decision: 'approve', reason: 'test setup' });
+    if (wiped.status !== 202) throw new Error(`approving the wipe of ${runId}: ${wiped.status} ${JSON.stringify(wiped.body)}`);
+    await eventually(async () => (await openGate()) === 'go-no-go', `${id} to reach its go/no-go gate`);
     return id;
   }
+
+  private gateKeeper?: string;
 
   async token(user: string, role: Role): Promise<string> {
     return withClient(this.settings.RUNBOOK_DATABASE_URL, (c) => issueToken(c, user, role));
