@@ -36,8 +36,8 @@ export class DecisionLedger {
    * The stored answer when this request repeats one already counted; null when it is new.
    * Throws 422 for a key reused on a different request and 409 for a person changing their decision.
    */
-  async replay(r: DecisionRequest): Promise<DecisionResponse | null> {
-    const { rows } = await this.pool.query<Row>(
+  async replay(r: DecisionRequest, db: Pick<Pool, 'query'> = this.pool): Promise<DecisionResponse | null> {
+    const { rows } = await db.query<Row>(
       `SELECT workflow_id, gate, decision, idempotency_key, at, response FROM gate_decision
         WHERE (workflow_id = $1 AND gate = $2 AND actor = $3) OR (actor = $3 AND idempotency_key = $4)`,
       [r.workflowId, r.gate, r.actor, r.idempotencyKey ?? null],
@@ -84,7 +84,9 @@ export class DecisionLedger {
       );
       if (!inserted.rowCount) {
         await client.query('ROLLBACK');
-        const prior = await this.replay(r);
+        // On the connection already held: asking the pool for a second one while holding this one
+        // deadlocks once concurrent duplicates hold every pooled connection.
+        const prior = await this.replay(r, client);
         if (!prior) throw new Error('gate_decision conflict without a prior row');
         return { response: prior, replayed: true };
       }
