@@ -58,3 +58,21 @@ export const idempotencyKeyHeader = {
     },
   },
 } as const;
+
+/** 迁移结果验证 options, shared by a cutover's verify step and a verification run of its own. */
+export const verificationOptionProperties = {
+  segmentRows: { type: 'integer', minimum: 100, maximum: 10000000 },
+  concurrency: { type: 'integer', minimum: 1, maximum: 32 },
+  sample: {
+    type: 'object',
+    additionalProperties: false,
+    description: '抽样 sampling',
+    properties: { perType: { type: 'integer', minimum: 0, maximum: 1000 }, seed: { type: 'string', minLength: 1, maxLength: 100 } },
+  },
+  businessTests: {
+    type: 'object',
+    additionalProperties: false,
+    description: '业务测试 business tests (变更, 注销)',
+    properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } },
+  },
+};

@@ -10,7 +10,7 @@ import {
 } from '../../workflows/cutover-messages';
 import { renderCutoverChecklist } from '../../workflows/cutover-report';
 import { generatedRunId, RunKind } from '../run-kinds';
-import { ID_SUFFIX_PATTERN } from '../schemas';
+import { ID_SUFFIX_PATTERN, verificationOptionProperties } from '../schemas';
 
 /** 割接 the go-live cutover (workflows/cutover.ts) as the API serves it. */
 const stepStatus = { type: 'string', enum: ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled'] };
@@ -130,16 +130,7 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
           type: 'object',
           additionalProperties: false,
           description: '迁移结果验证 verify-step options',
-          properties: {
-            segmentRows: { type: 'integer', minimum: 100, maximum: 10000000 },
-            concurrency: { type: 'integer', minimum: 1, maximum: 32 },
-            sample: {
-              type: 'object',
-              additionalProperties: false,
-              properties: { perType: { type: 'integer', minimum: 0, maximum: 1000 }, seed: { type: 'string', minLength: 1, maxLength: 100 } },
-            },
-            businessTests: { type: 'object', additionalProperties: false, properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } } },
-          },
+          properties: verificationOptionProperties,
         },
         plannedMinutes: {
           type: 'object',

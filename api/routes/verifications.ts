@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { VerificationInput, VerificationOutcome, verificationProgressQuery } from '../../workflows/verification-messages';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
 import { ProblemError } from '../problems';
-import { problems } from '../schemas';
+import { problems, verificationOptionProperties } from '../schemas';
 
 const TAG = '验证 Verification';
 
@@ -49,20 +49,7 @@ export default async function verificationRoutes(app: FastifyInstance, opts: Ver
           properties: {
             runId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$' },
             tables: { type: 'array', items: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$' }, maxItems: 64, description: '表 tables; default all' },
-            segmentRows: { type: 'integer', minimum: 100, maximum: 10000000 },
-            concurrency: { type: 'integer', minimum: 1, maximum: 32 },
-            sample: {
-              type: 'object',
-              additionalProperties: false,
-              description: '抽样 sampling',
-              properties: { perType: { type: 'integer', minimum: 0, maximum: 1000 }, seed: { type: 'string', minLength: 1, maxLength: 100 } },
-            },
-            businessTests: {
-              type: 'object',
-              additionalProperties: false,
-              description: '业务测试 business tests (变更, 注销)',
-              properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } },
-            },
+            ...verificationOptionProperties,
           },
         },
       },
