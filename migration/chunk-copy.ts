@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent } from '../lib/db';
-import { encodeRow, Field } from './copy-text';
+import { CopyFields, decodeField, encodeRow, Field } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn } from './mapping';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
@@ -35,6 +35,12 @@ interface Quarantined {
   rule: string;
   detail: string;
   raw: Record<string, Field>;
+}
+
+/** A legacy row that passed the mapping, with its target COPY line; the fields are kept for quarantine should the target refuse it. */
+interface ConvertedRow {
+  fields: CopyFields;
+  line: string;
 }
 
 /** Rows held in memory at once when the target refuses a chunk and it is reloaded in batches. */
@@ -86,25 +92,25 @@ export async function copyChunk(opts: {
   const quarantine = (fields: Field[], rule: string, detail: string) => {
     quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
   };
+  // Rows travel escaped (CopyFields); only a quarantined row is decoded, for its raw_row record.
+  const quarantineEscaped = (fields: CopyFields, rule: string, detail: string) => quarantine(fields.map(decodeField), rule, detail);
   let reported = 0;
-  /** Converts a batch of legacy rows; rule failures go to quarantine, the rest come back as COPY lines. */
-  const convert = (batch: SourceItem[]): { fields: Field[]; line: string }[] => {
-    const out: { fields: Field[]; line: string }[] = [];
+  /** Converts a batch of legacy rows; rule failures go to quarantine, the rest go to `loaded` as COPY lines. */
+  const convert = (batch: SourceItem[], loaded: (fields: CopyFields, line: string) => void): void => {
     for (const fields of batch) {
       if (isSourceRejection(fields)) {
         quarantined.push({ sourceKey: fields.key, rule: fields.rule, detail: fields.detail, raw: rawRow(fields.fields) });
         continue;
       }
       const outcome = transform(fields);
-      if (outcome.ok) out.push({ fields, line: encodeRow(outcome.values) });
-      else quarantine(fields, outcome.rule, outcome.detail);
+      if (outcome.ok) loaded(fields, outcome.line);
+      else quarantineEscaped(fields, outcome.rule, outcome.detail);
     }
     rowsRead += batch.length;
     if (onProgress && rowsRead - reported >= 20000) {
       reported = rowsRead;
       onProgress(rowsRead);
     }
-    return out;
   };
   const reset = () => {
     quarantined = [];
@@ -124,7 +130,7 @@ export async function copyChunk(opts: {
         writableObjectMode: true,
         transform(batch: SourceItem[], _enc: BufferEncoding, done: TransformCallback) {
           let text = '';
-          for (const row of convert(batch)) text += row.line;
+          convert(batch, (_fields, line) => (text += line));
           hash.update(text);
           done(null, text);
         },
@@ -138,9 +144,9 @@ export async function copyChunk(opts: {
       await target.query('ROLLBACK TO SAVEPOINT fast_path');
       reset();
       carefulMode = true;
-      let pending: { fields: Field[]; line: string }[] = [];
+      let pending: ConvertedRow[] = [];
       for await (const batch of await source.readChunk(table, chunk, readPoint)) {
-        pending.push(...convert(batch as SourceItem[]));
+        convert(batch as SourceItem[], (fields, line) => pending.push({ fields, line }));
         while (pending.length >= CAREFUL_BATCH) {
           await loadBisecting(pending.slice(0, CAREFUL_BATCH));
           pending = pending.slice(CAREFUL_BATCH);
@@ -149,7 +155,7 @@ export async function copyChunk(opts: {
       await loadBisecting(pending);
     }
 
-    async function loadBisecting(rows: { fields: Field[]; line: string }[]): Promise<void> {
+    async function loadBisecting(rows: ConvertedRow[]): Promise<void> {
       if (!rows.length) return;
       await target.query('SAVEPOINT batch');
       try {
@@ -159,7 +165,7 @@ export async function copyChunk(opts: {
       } catch (err) {
         await target.query('ROLLBACK TO SAVEPOINT batch');
         if (!isTargetRejection(err)) throw err;
-        if (rows.length === 1) return quarantine(rows[0].fields, 'rejected_by_target', (err as Error).message);
+        if (rows.length === 1) return quarantineEscaped(rows[0].fields, 'rejected_by_target', (err as Error).message);
         const mid = rows.length >> 1;
         await loadBisecting(rows.slice(0, mid));
         await loadBisecting(rows.slice(mid));

@@ -8,9 +8,17 @@ import { Transform, TransformCallback } from 'node:stream';
 
 export type Field = string | null;
 
+/**
+ * A row as COPY text fields still in their escaped form ('\\N' is NULL): the engine's working form.
+ * Fields without a mapping rule go from the legacy COPY output to the target COPY input untouched,
+ * so only the few fields a rule reads are ever decoded (transform.ts).
+ */
+export type CopyFields = string[];
+export const NULL_FIELD = '\\N';
+
 const DECODE_SIMPLE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
 
-function decodeField(raw: string): Field {
+export function decodeField(raw: string): Field {
   if (raw === '\\N') return null;
   if (raw.indexOf('\\') === -1) return raw;
   let out = '';
@@ -41,8 +49,13 @@ function decodeField(raw: string): Field {
   return out;
 }
 
+/** One COPY text line (no LF) into its escaped fields: an escaped field never holds a TAB. */
+export function splitLine(line: string): CopyFields {
+  return line.split('\t');
+}
+
 export function decodeLine(line: string): Field[] {
-  return line.split('\t').map(decodeField);
+  return splitLine(line).map(decodeField);
 }
 
 const ENCODE_TEST = /[\\\t\n\r\b\f\v]/;
@@ -54,6 +67,10 @@ export function encodeField(value: Field): string {
   return ENCODE_TEST.test(value) ? value.replace(ENCODE_RE, (c) => ENCODE_MAP[c]) : value;
 }
 
+export function encodeFields(values: Field[]): CopyFields {
+  return values.map(encodeField);
+}
+
 export function encodeRow(values: Field[]): string {
   let line = encodeField(values[0]);
   for (let i = 1; i < values.length; i++) line += '\t' + encodeField(values[i]);
@@ -61,8 +78,8 @@ export function encodeRow(values: Field[]): string {
 }
 
 /**
- * Splits a COPY text byte stream into decoded rows, emitted as one array of rows per input chunk:
- * a stream hop per row would cost more than the decoding itself.
+ * Splits a COPY text byte stream into rows of still-escaped fields (CopyFields), emitted as one array
+ * of rows per input chunk: a stream hop per row would cost more than the splitting itself.
  */
 export class CopyTextParser extends Transform {
   private rest: Buffer = Buffer.alloc(0);
@@ -81,11 +98,11 @@ export class CopyTextParser extends Transform {
     // Decode whole lines at once; a multi-byte character never spans a newline byte.
     const lines = buf.toString('utf8', 0, end).split('\n');
     this.rest = buf.subarray(end + 1);
-    done(null, lines.map(decodeLine));
+    done(null, lines.map(splitLine));
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.rest.length) this.push([decodeLine(this.rest.toString('utf8'))]);
+    if (this.rest.length) this.push([splitLine(this.rest.toString('utf8'))]);
     done();
   }
 }

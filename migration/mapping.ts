@@ -136,6 +136,26 @@ export function findTable(mapping: Mapping, name: string): TableMapping {
   return table;
 }
 
+/** A table and the tables that must be fully loaded before it starts. */
+export interface LoadStep {
+  table: string;
+  after: string[];
+}
+
+/**
+ * The seed's load order as dependencies rather than a queue: a table waits for its parent (its orphan
+ * check reads the parent's rows in the target) and for every table of an earlier category (entity
+ * data, then history business, then approval data). Tables that do not wait for each other may load
+ * side by side, which keeps every lane busy while a table's last chunks finish.
+ */
+export function loadSteps(mapping: Mapping): LoadStep[] {
+  return mapping.tables.map((t) => {
+    const earlier = mapping.tables.filter((o) => CATEGORY_ORDER[o.category] < CATEGORY_ORDER[t.category]).map((o) => o.name);
+    const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : earlier;
+    return { table: t.name, after };
+  });
+}
+
 export function keyColumn(table: TableMapping): ColumnMapping {
   return table.columns.find((c) => c.source === table.source.key)!;
 }

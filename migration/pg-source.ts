@@ -26,6 +26,21 @@ export function chunkCopySql(table: TableMapping, chunk: Chunk): string {
   return `COPY (SELECT ${cols} FROM ${quoteIdent(table.source.table)}${where} ORDER BY ${key}) TO STDOUT`;
 }
 
+/** Sampled keys per planned chunk: enough to keep chunks within a few percent of even. */
+const SAMPLED_KEYS_PER_CHUNK = 400;
+
+/** Chunks between ascending boundary keys; the last chunk runs to the end of the table. */
+function chunksBetween(bounds: string[]): Chunk[] {
+  const chunks: Chunk[] = [];
+  let from: string | null = null;
+  for (const k of bounds) {
+    chunks.push({ id: String(chunks.length + 1).padStart(5, '0'), keyFrom: from, keyTo: k });
+    from = k;
+  }
+  chunks.push({ id: String(chunks.length + 1).padStart(5, '0'), keyFrom: from, keyTo: null });
+  return chunks;
+}
+
 export class PostgresSource implements SourceAdapter {
   readonly kind = 'postgres' as const;
   private readonly clients = new Set<Client>();
@@ -40,24 +55,43 @@ export class PostgresSource implements SourceAdapter {
     return null;
   }
 
+  /**
+   * Chunk boundaries at about every rowsPerChunk-th key. A large table is planned from a block sample
+   * of its keys (TABLESAMPLE SYSTEM): exact boundaries cost a full ordered pass over the table, which
+   * on the weekend is time taken from the copy itself, while chunks need only be about even. The sample
+   * is REPEATABLE, so planning the same data twice gives the same chunks (verification segments line
+   * up across runs). A table without statistics is planned exactly; a small one is sampled whole.
+   */
   async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
     const key = quoteIdent(table.source.key);
+    const from = quoteIdent(table.source.table);
     const client = await this.connect();
     try {
-      // Every rowsPerChunk-th key closes a chunk; the last chunk runs to the end of the table.
-      const { rows } = await client.query<{ k: string }>(
-        `SELECT k FROM (SELECT ${key}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${quoteIdent(table.source.table)}) s
-         WHERE rn % $1 = 0 ORDER BY rn`,
-        [rowsPerChunk],
-      );
-      const chunks: Chunk[] = [];
-      let from: string | null = null;
-      for (const { k } of rows) {
-        chunks.push({ id: String(chunks.length + 1).padStart(5, '0'), keyFrom: from, keyTo: k });
-        from = k;
+      const { rows: stats } = await client.query<{ n: string }>('SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass', [table.source.table]);
+      const estimate = Number(stats[0]?.n ?? -1);
+      const parts = Math.round(estimate / rowsPerChunk);
+      let bounds: string[];
+      if (estimate > 0 && parts <= 1) {
+        bounds = [];
+      } else if (estimate > 0) {
+        const fractions = Array.from({ length: parts - 1 }, (_, i) => (i + 1) / parts);
+        const percent = Math.min(100, (100 * parts * SAMPLED_KEYS_PER_CHUNK) / estimate);
+        const { rows } = await client.query<{ k: string }>(
+          `SELECT k::text AS k FROM (SELECT DISTINCT unnest(percentile_disc($1::float8[]) WITHIN GROUP (ORDER BY ${key})) AS k
+             FROM ${from} TABLESAMPLE SYSTEM ($2) REPEATABLE (0)) s ORDER BY s.k`,
+          [fractions, percent],
+        );
+        bounds = rows.map((r) => r.k);
+      } else {
+        // Every rowsPerChunk-th key closes a chunk.
+        const { rows } = await client.query<{ k: string }>(
+          `SELECT k FROM (SELECT ${key}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${from}) s
+           WHERE rn % $1 = 0 ORDER BY rn`,
+          [rowsPerChunk],
+        );
+        bounds = rows.map((r) => r.k);
       }
-      chunks.push({ id: String(chunks.length + 1).padStart(5, '0'), keyFrom: from, keyTo: null });
-      return chunks;
+      return chunksBetween(bounds);
     } finally {
       await this.release(client);
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { encodeRow } from '../migration/copy-text';
+import { decodeField } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
@@ -48,7 +48,7 @@ export async function readSource(
         else sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: item.key ?? '(unreadable key)', note: `the source cannot deliver this row (${item.rule}) and it is not in quarantine` });
         continue;
       }
-      const key = item[keyIndex] ?? '';
+      const key = decodeField(item[keyIndex] ?? '') ?? '';
       if (quarantined.has(key)) {
         held++;
         continue;
@@ -58,7 +58,7 @@ export async function readSource(
         sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key, note: `fails ${outcome.rule} (${outcome.detail}) but is not in quarantine` });
         continue;
       }
-      const line = encodeRow(outcome.values);
+      const line = outcome.line;
       text += line;
       n++;
       sink.line?.(key, line);

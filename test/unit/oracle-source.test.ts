@@ -191,7 +191,8 @@ describe('OracleSource against a scripted connection', () => {
     const rows = await collect(stream, sizes);
     expect(sizes).toEqual([2, 2, 1]);
     expect(rows).toHaveLength(5);
-    expect(rows[0]).toEqual(['1', '企业1', '123456789012345678901.25', '2003-05-12', null, '\\x01']);
+    // rows travel as escaped COPY fields: NULL is \N, the backslash of the RAW's \x01 is escaped
+    expect(rows[0]).toEqual(['1', '企业1', '123456789012345678901.25', '2003-05-12', '\\N', '\\\\x01']);
     expect(rows.map((r) => (r as string[])[0])).toEqual(['1', '2', '3', '4', '5']);
     // conn0 read the dictionary; conn1 reads the chunk: 2 + 2 + 1 rows, a short batch ends it
     // without an extra round trip, then the result set closes before its connection goes back
