@@ -1,7 +1,7 @@
 import { activityInfo, Context } from '@temporalio/activity';
 import { withClient } from '../lib/db';
 import { ChunkResult, copyChunk } from '../migration/chunk-copy';
-import { findTable } from '../migration/mapping';
+import { findTable, LoadStep, loadSteps } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import type { ActivityDeps } from './deps';
@@ -17,9 +17,9 @@ export function migrateActivities(deps: ActivityDeps) {
   const source = deps.legacySource;
 
   return {
-    /** 迁移计划: the mapped tables in the seed's load order (entities, history, approvals). */
-    async listTables(): Promise<string[]> {
-      return deps.mapping.tables.map((t) => t.name);
+    /** 迁移计划: the mapped tables in the seed's load order (entities, history, approvals), each with the tables it waits for. */
+    async listTables(): Promise<LoadStep[]> {
+      return loadSteps(deps.mapping);
     },
 
     async planTable(input: { table: string; rowsPerChunk: number }): Promise<TablePlan> {

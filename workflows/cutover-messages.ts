@@ -12,7 +12,7 @@ export interface CutoverInput {
   runId: string;
   mode: RunMode;
   /** engine tuning; defaults suit the 2-core reference machine */
-  migration?: { rowsPerChunk?: number; concurrency?: number; heartbeatSeconds?: number };
+  migration?: { rowsPerChunk?: number; concurrency?: number; tablesInParallel?: number; heartbeatSeconds?: number };
   /** user name of the operator who started the run; may not approve its own go/no-go gate (four-eyes) */
   requestedBy: string;
   /** 迁移结果验证 options for the verify step (workflows/verification.ts) */

@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { TableChecksum } from '../activities/target';
+import type { LoadStep } from '../migration/mapping';
 import type { SignedDecision } from '../lib/decision-signing';
 import {
   CutoverInput,
@@ -34,6 +35,7 @@ import {
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
 import { fallback } from './fallback';
+import { inLoadOrder } from './load-order';
 import { migrateTable } from './migrate-table';
 import { verification } from './verification';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
@@ -279,10 +281,10 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   }
 
   try {
-    let tables: string[] = [];
+    let tables: LoadStep[] = [];
     await runStep('plan', async () => {
       tables = await step('plan').listTables();
-      return tables.join(', ');
+      return tables.map((t) => t.table).join(', ');
     });
 
     await runStep('backup', async () => {
@@ -299,9 +301,10 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     });
 
     await runStep('migrate', async () => {
-      // Tables one after another in the mapping's order (parents before children); chunks in parallel.
-      for (const table of tables) {
-        if (state.tables.some((t) => t.table === table)) continue; // done before an operator's retry
+      // Tables in the seed's load order (parents first; entity, history, approval data), a few side by
+      // side where the order allows it; each table's chunks in parallel lanes.
+      await inLoadOrder(tables, input.migration?.tablesInParallel ?? 2, async (table) => {
+        if (state.tables.some((t) => t.table === table)) return; // done before an operator's retry
         const r = await executeChild(migrateTable, {
           workflowId: `${wfId}/migrate/${table}`,
           args: [
@@ -317,8 +320,10 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
           staticSummary: `数据迁移 Migrate ${table} (run ${input.runId})`,
         });
         state.tables.push(r);
+        // Reports list tables in the load order, whatever order they finished in.
+        state.tables.sort((a, b) => tables.findIndex((t) => t.table === a.table) - tables.findIndex((t) => t.table === b.table));
         publish();
-      }
+      });
       const moved = state.tables.reduce((n, t) => n + t.rowsLoaded, 0);
       const held = state.tables.reduce((n, t) => n + t.rowsQuarantined, 0);
       return `${moved} rows loaded, ${held} quarantined`;

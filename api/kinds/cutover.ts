@@ -122,7 +122,8 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
           description: '迁移参数 engine tuning',
           properties: {
             rowsPerChunk: { type: 'integer', minimum: 1000, maximum: 10000000 },
-            concurrency: { type: 'integer', minimum: 1, maximum: 32 },
+            concurrency: { type: 'integer', minimum: 1, maximum: 32, description: 'chunks of one table copied at once' },
+            tablesInParallel: { type: 'integer', minimum: 1, maximum: 16, description: 'tables loaded side by side where the load order allows' },
             heartbeatSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
           },
         },
