@@ -131,8 +131,10 @@ export async function copyChunk(opts: {
         transform(batch: SourceItem[], _enc: BufferEncoding, done: TransformCallback) {
           let text = '';
           convert(batch, (_fields, line) => (text += line));
-          hash.update(text);
-          done(null, text);
+          // Encoded once, for both the checksum and the wire: hashing the string would encode it again.
+          const bytes = Buffer.from(text);
+          hash.update(bytes);
+          done(null, bytes);
         },
       });
       await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, target.query(copyFrom(copyIn)));
