@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent } from '../lib/db';
-import { CopyFields, decodeField, encodeRow, Field } from './copy-text';
+import { CopyLine, decodeLine, encodeRow, Field } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn } from './mapping';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
@@ -37,9 +37,9 @@ interface Quarantined {
   raw: Record<string, Field>;
 }
 
-/** A legacy row that passed the mapping, with its target COPY line; the fields are kept for quarantine should the target refuse it. */
+/** A legacy row that passed the mapping, with its target COPY line; the source line is kept for quarantine should the target refuse it. */
 interface ConvertedRow {
-  fields: CopyFields;
+  source: CopyLine;
   line: string;
 }
 
@@ -92,19 +92,19 @@ export async function copyChunk(opts: {
   const quarantine = (fields: Field[], rule: string, detail: string) => {
     quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
   };
-  // Rows travel escaped (CopyFields); only a quarantined row is decoded, for its raw_row record.
-  const quarantineEscaped = (fields: CopyFields, rule: string, detail: string) => quarantine(fields.map(decodeField), rule, detail);
+  // Rows travel as escaped lines; only a quarantined row is decoded, for its raw_row record.
+  const quarantineLine = (source: CopyLine, rule: string, detail: string) => quarantine(decodeLine(source), rule, detail);
   let reported = 0;
   /** Converts a batch of legacy rows; rule failures go to quarantine, the rest go to `loaded` as COPY lines. */
-  const convert = (batch: SourceItem[], loaded: (fields: CopyFields, line: string) => void): void => {
-    for (const fields of batch) {
-      if (isSourceRejection(fields)) {
-        quarantined.push({ sourceKey: fields.key, rule: fields.rule, detail: fields.detail, raw: rawRow(fields.fields) });
+  const convert = (batch: SourceItem[], loaded: (source: CopyLine, line: string) => void): void => {
+    for (const item of batch) {
+      if (isSourceRejection(item)) {
+        quarantined.push({ sourceKey: item.key, rule: item.rule, detail: item.detail, raw: rawRow(item.fields) });
         continue;
       }
-      const outcome = transform(fields);
-      if (outcome.ok) loaded(fields, outcome.line);
-      else quarantineEscaped(fields, outcome.rule, outcome.detail);
+      const outcome = transform(item);
+      if (outcome.ok) loaded(item, outcome.line);
+      else quarantineLine(item, outcome.rule, outcome.detail);
     }
     rowsRead += batch.length;
     if (onProgress && rowsRead - reported >= 20000) {
@@ -148,7 +148,7 @@ export async function copyChunk(opts: {
       carefulMode = true;
       let pending: ConvertedRow[] = [];
       for await (const batch of await source.readChunk(table, chunk, readPoint)) {
-        convert(batch as SourceItem[], (fields, line) => pending.push({ fields, line }));
+        convert(batch as SourceItem[], (source, line) => pending.push({ source, line }));
         while (pending.length >= CAREFUL_BATCH) {
           await loadBisecting(pending.slice(0, CAREFUL_BATCH));
           pending = pending.slice(CAREFUL_BATCH);
@@ -167,7 +167,7 @@ export async function copyChunk(opts: {
       } catch (err) {
         await target.query('ROLLBACK TO SAVEPOINT batch');
         if (!isTargetRejection(err)) throw err;
-        if (rows.length === 1) return quarantineEscaped(rows[0].fields, 'rejected_by_target', (err as Error).message);
+        if (rows.length === 1) return quarantineLine(rows[0].source, 'rejected_by_target', (err as Error).message);
         const mid = rows.length >> 1;
         await loadBisecting(rows.slice(0, mid));
         await loadBisecting(rows.slice(mid));

@@ -9,11 +9,11 @@ import { Transform, TransformCallback } from 'node:stream';
 export type Field = string | null;
 
 /**
- * A row as COPY text fields still in their escaped form ('\\N' is NULL): the engine's working form.
- * Fields without a mapping rule go from the legacy COPY output to the target COPY input untouched,
- * so only the few fields a rule reads are ever decoded (transform.ts).
+ * A row as one COPY text line without its LF, fields still escaped ('\\N' is NULL): the engine's
+ * working form. Fields without a mapping rule go from the legacy COPY output to the target COPY input
+ * untouched, and only the few fields a rule reads are ever cut out and decoded (transform.ts).
  */
-export type CopyFields = string[];
+export type CopyLine = string;
 export const NULL_FIELD = '\\N';
 
 const DECODE_SIMPLE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
@@ -49,13 +49,20 @@ export function decodeField(raw: string): Field {
   return out;
 }
 
-/** One COPY text line (no LF) into its escaped fields: an escaped field never holds a TAB. */
-export function splitLine(line: string): CopyFields {
-  return line.split('\t');
+/** The decoded fields of one COPY text line (no LF): an escaped field never holds a TAB. */
+export function decodeLine(line: CopyLine): Field[] {
+  return line.split('\t').map(decodeField);
 }
 
-export function decodeLine(line: string): Field[] {
-  return splitLine(line).map(decodeField);
+/** The decoded field at `index` of a line, without splitting the rest of it. */
+export function fieldAt(line: CopyLine, index: number): Field {
+  let start = 0;
+  for (let i = 0; i < index; i++) {
+    start = line.indexOf('\t', start) + 1;
+    if (start === 0) return null;
+  }
+  const end = line.indexOf('\t', start);
+  return decodeField(end === -1 ? line.slice(start) : line.slice(start, end));
 }
 
 const ENCODE_TEST = /[\\\t\n\r\b\f\v]/;
@@ -67,19 +74,19 @@ export function encodeField(value: Field): string {
   return ENCODE_TEST.test(value) ? value.replace(ENCODE_RE, (c) => ENCODE_MAP[c]) : value;
 }
 
-export function encodeFields(values: Field[]): CopyFields {
-  return values.map(encodeField);
+export function encodeLine(values: Field[]): CopyLine {
+  let line = encodeField(values[0]);
+  for (let i = 1; i < values.length; i++) line += '\t' + encodeField(values[i]);
+  return line;
 }
 
 export function encodeRow(values: Field[]): string {
-  let line = encodeField(values[0]);
-  for (let i = 1; i < values.length; i++) line += '\t' + encodeField(values[i]);
-  return line + '\n';
+  return encodeLine(values) + '\n';
 }
 
 /**
- * Splits a COPY text byte stream into rows of still-escaped fields (CopyFields), emitted as one array
- * of rows per input chunk: a stream hop per row would cost more than the splitting itself.
+ * Splits a COPY text byte stream into lines (CopyLine, still escaped), emitted as one array of lines
+ * per input chunk: a stream hop per row would cost more than the splitting itself.
  */
 export class CopyTextParser extends Transform {
   private rest: Buffer = Buffer.alloc(0);
@@ -98,11 +105,11 @@ export class CopyTextParser extends Transform {
     // Decode whole lines at once; a multi-byte character never spans a newline byte.
     const lines = buf.toString('utf8', 0, end).split('\n');
     this.rest = buf.subarray(end + 1);
-    done(null, lines.map(splitLine));
+    done(null, lines);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.rest.length) this.push([splitLine(this.rest.toString('utf8'))]);
+    if (this.rest.length) this.push([this.rest.toString('utf8')]);
     done();
   }
 }

@@ -6,7 +6,7 @@ import type { Field } from './copy-text';
  * Adapters put it into the chunk stream *in place of* the row, so the engine counts it as read and
  * quarantines it: per table, rows read = loaded + quarantined still holds.
  *
- * Contract for the engine: every object a SourceAdapter's chunk stream yields is either CopyFields
+ * Contract for the engine: every object a SourceAdapter's chunk stream yields is either a CopyLine
  * (a row) or a SourceRejection (check with isSourceRejection before the row transform); quarantine
  * a rejection under `rule` with `detail`, source key `key` and the raw row `fields`.
  */

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { CopyFields } from './copy-text';
+import type { CopyLine } from './copy-text';
 import type { TableMapping } from './mapping';
 import type { SourceRejection } from './source-rejection';
 
 /**
  * What the engine needs from a legacy database, whatever it is (PostgreSQL here, Oracle in production).
- * Rows come out as COPY text fields (escaped, '\\N' = NULL) in the mapping's column order, already
+ * Rows come out as COPY text lines (fields escaped, '\\N' = NULL) in the mapping's column order, already
  * in the canonical text form the target accepts (numbers as exact decimals, dates ISO). A field never
  * holds a NUL character, which PostgreSQL text cannot store: the adapter sends such a row as a
  * SourceRejection (invalid_text:nul) instead, so the engine need not scan every field for one.
@@ -22,7 +22,7 @@ export interface Chunk {
  * One item of a chunk stream: a row, or a row the adapter read but could not turn into target text
  * (the engine quarantines it; see source-rejection.ts).
  */
-export type SourceItem = CopyFields | SourceRejection;
+export type SourceItem = CopyLine | SourceRejection;
 
 export interface SourceAdapter {
   readonly kind: 'postgres' | 'oracle';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
-import { decodeLine, splitLine } from '../migration/copy-text';
+import { decodeLine } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { findTable, keyColumn } from '../migration/mapping';
 import { literal } from '../migration/pg-source';
@@ -106,7 +106,6 @@ export async function sampleEntities(opts: { legacy: Client; target: Client; map
 
     const srcLines = await copyLines(legacy, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.source)).join(', ')} FROM ${quoteIdent(table.source.table)} WHERE ${anyOf(srcColumn, parentKeys)}) TO STDOUT`);
     const tgtLines = await copyLines(target, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.target)).join(', ')} FROM ${quoteIdent(table.target.table)} WHERE ${anyOf(via.column, parentKeys)}) TO STDOUT`);
-    const srcEscaped = srcLines.map((l) => splitLine(l.slice(0, -1)));
     const srcRows = srcLines.map((l) => decodeLine(l.slice(0, -1)));
     const heldHere = await quarantined(target, table, srcRows.map((f) => f[keyIndex] ?? ''));
     const transform = compileTransform(mapping, table);
@@ -121,7 +120,7 @@ export async function sampleEntities(opts: { legacy: Client; target: Client; map
       const key = fields[keyIndex] ?? '';
       const pripid = parents.get(fields[viaIndex] ?? '')!;
       if (heldHere.has(key)) continue;
-      const outcome = transform(srcEscaped[i]);
+      const outcome = transform(srcLines[i].slice(0, -1));
       if (!outcome.ok) {
         diff(pripid, { table: table.name, kind: 'unaccounted_source_row', key, note: `fails ${outcome.rule} but is not in quarantine` });
         continue;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeField } from '../migration/copy-text';
+import { fieldAt } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
@@ -48,7 +48,7 @@ export async function readSource(
         else sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: item.key ?? '(unreadable key)', note: `the source cannot deliver this row (${item.rule}) and it is not in quarantine` });
         continue;
       }
-      const key = decodeField(item[keyIndex] ?? '') ?? '';
+      const key = fieldAt(item, keyIndex) ?? '';
       if (quarantined.has(key)) {
         held++;
         continue;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { encodeField } from '../copy-text';
+import { encodeLine, Field } from '../copy-text';
 import type { SourceItem } from '../source';
 import type { SourceRejection } from '../source-rejection';
 import { ConversionError, rawText } from './convert';
@@ -7,22 +7,22 @@ import type { OracleConnection, OracleResultSet } from './driver';
 import type { ResolvedTable } from './resolve';
 
 /**
- * One legacy row → a target row in COPY text fields, or a rejection carrying the first failing column's rule.
+ * One legacy row → a COPY text line, or a rejection carrying the first failing column's rule.
  * Errors that are not ConversionErrors (the driver returned an unexpected JS type) are bugs, and
  * propagate so that the chunk fails loudly instead of quarantining good data.
  */
 export function convertRow(table: ResolvedTable, row: unknown[]): SourceItem {
-  const out: string[] = new Array(table.columns.length);
+  const out: Field[] = new Array(table.columns.length);
   for (let i = 0; i < table.columns.length; i++) {
     const col = table.columns[i];
     try {
-      out[i] = encodeField(col.convert(row[i]));
+      out[i] = col.convert(row[i]);
     } catch (err) {
       if (err instanceof ConversionError) return rejection(table, row, col.legacy.name, err);
       throw new Error(`${table.table.source.table.toUpperCase()}.${col.legacy.name} (${col.legacy.dataType}): ${(err as Error).message}`);
     }
   }
-  return out;
+  return encodeLine(out);
 }
 
 function rejection(table: ResolvedTable, row: unknown[], column: string, err: ConversionError): SourceRejection {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../lib/config-file';
 import { loadMapping } from '../../migration/mapping';
-import { decodeLine, encodeFields, Field } from '../../migration/copy-text';
+import { decodeLine, encodeLine, Field } from '../../migration/copy-text';
 import { compileTransform } from '../../migration/transform';
 
 const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
@@ -47,9 +47,9 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
   it('cleanses and converts codes, and names the rule when a row must be quarantined', () => {
     const m = loadMapping(REAL);
     const transform = compileTransform(m, m.tables[0]);
-    // The transform works on escaped COPY fields; the expectations read better decoded.
+    // The transform works on escaped COPY lines; the expectations read better decoded.
     const t = (row: Field[]) => {
-      const o = transform(encodeFields(row));
+      const o = transform(encodeLine(row));
       return o.ok ? { ok: true, values: decodeLine(o.line.slice(0, -1)) } : o;
     };
     // pripid uniscid uniscid_valid regno entname enttype regstate regcap regcapcur estdate apprdate opto dom domdistrict regorg opscope
@@ -75,10 +75,15 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     const m = loadMapping(REAL);
     const person = m.tables.find((t) => t.name === 'entity_person')!;
     const transform = compileTransform(m, person);
-    // personid pripid name position certype cerno
-    const escaped = ['P1', 'JM1', '张\\\\三\\t', '', '\\N', 'A\\\\B'];
-    expect(transform(escaped)).toEqual({ ok: true, line: 'P1\tJM1\t张\\\\三\\t\t\\N\t\\N\tA\\\\B\n' });
-    expect(transform(['P1', '\\N', 'x', '', '', ''])).toMatchObject({ ok: false, rule: 'required:pripid' });
-    expect(transform(['P1', '', 'x', '', '', ''])).toMatchObject({ ok: false, rule: 'required:pripid' });
+    // personid pripid name position certype cerno, as the legacy COPY line holds them
+    const line = (...fields: string[]) => fields.join('\t');
+    expect(transform(line('P1', 'JM1', '张\\\\三\\t', '', '\\N', 'A\\\\B'))).toEqual({ ok: true, line: 'P1\tJM1\t张\\\\三\\t\t\\N\t\\N\tA\\\\B\n' });
+    expect(transform(line('', 'JM1', 'x', '', '', ''))).toMatchObject({ ok: false, rule: 'required:personid' });
+    expect(transform(line('P1', '\\N', 'x', '', '', ''))).toMatchObject({ ok: false, rule: 'required:pripid' });
+    expect(transform(line('P1', 'JM1', 'x', '', '', '', 'extra'))).toMatchObject({ ok: false, rule: 'malformed_row', detail: 'expected 6 fields, got 7' });
+    expect(transform(line('P1', 'JM1', 'x', 'y'))).toMatchObject({ ok: false, rule: 'malformed_row', detail: 'expected 6 fields, got 4' });
+    // the last field empty, and nothing to change at all
+    expect(transform(line('P1', 'JM1', 'x', 'y', 'z', ''))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\t\\N\n' });
+    expect(transform(line('P1', 'JM1', 'x', 'y', 'z', 'w'))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\tw\n' });
   });
 });
