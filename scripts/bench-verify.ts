@@ -1,12 +1,13 @@
 import { loadLegacyDataset, ROWS_PER_ENTITY } from '../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, quoteIdent, withClient } from '../lib/db';
 import { copyChunk } from '../migration/chunk-copy';
-import { loadMapping } from '../migration/mapping';
+import { findTable, loadMapping, loadSteps } from '../migration/mapping';
 import { PostgresSource } from '../migration/pg-source';
 import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import { summariseContent } from '../verification/report';
 import { verifyContentInProcess } from '../verification/run-content';
+import { inLoadOrder } from '../workflows/load-order';
 import path from 'node:path';
 
 /**
@@ -62,13 +63,15 @@ async function main() {
 
   const source = new PostgresSource(legacyUrl);
   try {
-    // (1) migration: tables in order (parents first), chunks of a table in parallel lanes.
+    // (1) migration as the engine runs it: tables in the load order, two side by side where it allows
+    // (inLoadOrder, as the cutover's migrate step), chunks of a table in parallel lanes.
     await dropDatabase(targetUrl);
     await ensureDatabase(targetUrl);
     await withClient(targetUrl, (c) => ensureTargetSchema(c, mapping));
     let migrated = 0;
     const m0 = Date.now();
-    for (const table of mapping.tables) {
+    await inLoadOrder(loadSteps(mapping), 2, async (name) => {
+      const table = findTable(mapping, name);
       const chunks: Chunk[] = await source.planChunks(table, rowsPerChunk);
       let next = 0;
       await Promise.all(
@@ -81,10 +84,10 @@ async function main() {
           }),
         ),
       );
-    }
+    });
     const migrateMs = Date.now() - m0;
     const migrateRps = migrated / (migrateMs / 1000);
-    console.log(`migrate: ${fmt(migrated)} rows in ${(migrateMs / 1000).toFixed(1)} s = ${fmt(migrateRps)} rows/s (engine chunk copy, ${concurrency} lanes, chunk ${fmt(rowsPerChunk)})`);
+    console.log(`migrate: ${fmt(migrated)} rows in ${(migrateMs / 1000).toFixed(1)} s = ${fmt(migrateRps)} rows/s (engine chunk copy, ${concurrency} lanes × 2 tables, chunk ${fmt(rowsPerChunk)})`);
     await withClient(targetUrl, (c) => c.query('VACUUM ANALYZE'));
 
     // (2) full-content verification of the same data.

@@ -48,20 +48,22 @@ export async function readSource(
         else sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: item.key ?? '(unreadable key)', note: `the source cannot deliver this row (${item.rule}) and it is not in quarantine` });
         continue;
       }
-      const key = fieldAt(item, keyIndex) ?? '';
-      if (quarantined.has(key)) {
+      // The key is cut out only when something needs it: most segments hold no quarantined row.
+      const key = quarantined.size || sink.line ? fieldAt(item, keyIndex) ?? '' : null;
+      if (key !== null && quarantined.has(key)) {
         held++;
         continue;
       }
       const outcome = transform(item);
       if (!outcome.ok) {
-        sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key, note: `fails ${outcome.rule} (${outcome.detail}) but is not in quarantine` });
+        const k = key ?? fieldAt(item, keyIndex) ?? '';
+        sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: k, note: `fails ${outcome.rule} (${outcome.detail}) but is not in quarantine` });
         continue;
       }
       const line = outcome.line;
       text += line;
       n++;
-      sink.line?.(key, line);
+      sink.line?.(key!, line);
     }
     rows += n;
     sink.batch(text, n);
