@@ -71,7 +71,7 @@ describe('verification run through the API (验证)', () => {
     expect(result).toMatchObject({ businessCases: 4, businessFailures: 0, sampleFailures: 0 });
     expect(result.counts.every((c) => c.ok)).toBe(true);
 
-    const report = await stack.http('GET', `/verifications/${workflowId}/report`, viewer);
+    const report = await stack.http('GET', `/verifications/${workflowId}/reports/verification-report.md`, viewer);
     expect(report.status).toBe(200);
     expect(report.contentType).toContain('text/markdown');
     expect(report.body.split('\n')[2]).toBe('## 结论 Verdict: ✅ 通过 PASSED');
@@ -90,7 +90,7 @@ describe('verification run through the API (验证)', () => {
     expect(result.verdict).toBe('failed');
     expect(result.failedSegments).toBe(1);
     expect(result.reasons[0]).toMatch(/^全量校验 checksums: entity_person: 1 of \d+ segments differ \(1 changed\)$/);
-    const report = (await stack.http('GET', `/verifications/${workflowId}/report`, viewer)).body as string;
+    const report = (await stack.http('GET', `/verifications/${workflowId}/reports/verification-report.md`, viewer)).body as string;
     expect(report).toContain('❌ 不通过 FAILED');
     expect(report).toMatch(new RegExp(`\\| entity_person \\| \`${key}\` \\| changed \\| \`name\`: "[^"]+" → "[^"]+ "`));
   });

@@ -60,6 +60,7 @@ export class TestStack {
       taskQueue: s.TASK_QUEUE,
       uiBaseUrl: 'http://127.0.0.1:8233',
       signingKey: s.APPROVAL_SIGNING_KEY,
+      reportsDir: s.REPORTS_DIR,
       logLevel: 'warn',
     });
     await this.app.listen({ host: '127.0.0.1', port: 0 });
