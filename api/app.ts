@@ -10,6 +10,7 @@ import openapi from './openapi';
 import problems from './problems';
 import requestId, { requestIdFor } from './request-id';
 import { RunAccess } from './run-access';
+import adminTokenRoutes from './routes/admin-tokens';
 import healthRoutes from './routes/health';
 import planItemRoutes from './routes/plan';
 import runRoutes from './routes/runs';
@@ -79,10 +80,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       { name: '运行 Runs', description: 'All runs, across kinds' },
       { name: '审批 Approvals', description: 'Gates and the decisions on them' },
       { name: '报告 Reports', description: 'Reports of runs' },
+      { name: '令牌 Tokens', description: 'Bearer tokens: issue, list, revoke (admin)' },
       { name: '运维 Operations', description: 'Health and readiness' },
     ],
   });
   await app.register(healthRoutes, { temporal: opts.temporal, pool: opts.pool });
+  await app.register(adminTokenRoutes, { pool: opts.pool });
   const runs = new RunAccess(opts.temporal, opts.taskQueue, opts.uiBaseUrl);
   await app.register(runRoutes, {
     runs,

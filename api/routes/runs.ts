@@ -114,13 +114,10 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       requestedBy: typeof info.memo?.requestedBy === 'string' ? info.memo.requestedBy : undefined,
       startedAt: info.startTime.toISOString(),
       closedAt: info.closeTime?.toISOString(),
-      // Child runs with ids of their own shape (a cutover's verify step, cutover-…/verify) have no route.
-      href: kind && idPattern(kind).test(info.workflowId) ? `/${kind.collection}/${info.workflowId}` : undefined,
+      href: kind ? `/${kind.collection}/${info.workflowId}` : undefined,
       ui: uiLink(info.workflowId),
     };
   }
-
-  const idPattern = (kind: RunKind) => new RegExp(`^${kind.idPrefix}${ID_SUFFIX_PATTERN}$`);
 
   for (const kind of kinds) registerKind(kind);
 
@@ -530,7 +527,10 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
     async (request) => {
       const q = request.query;
       const clauses = [scope];
-      clauses.push(q.kind ? `RunbookKind = ${literal(q.kind)}` : `RunbookKind IN (${kinds.map((k) => literal(k.kind)).join(', ')})`);
+      // Runs with ids of their kind's shape only: a cutover's verify step runs as a verification workflow
+      // (cutover-…/verify) but is part of the cutover, in its state and its reports.
+      const ofKind = (k: RunKind) => `(RunbookKind = ${literal(k.kind)} AND WorkflowId STARTS_WITH ${literal(k.idPrefix)})`;
+      clauses.push(`(${kinds.filter((k) => !q.kind || k.kind === q.kind).map(ofKind).join(' OR ')})`);
       if (q.status) clauses.push(`RunbookStatus = ${literal(q.status)}`);
       if (q.phase) clauses.push(`RunbookPhase = ${literal(q.phase)}`);
       let response;

@@ -186,8 +186,12 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(request).toMatchObject({ identity: 'api:olivia.ops', cause: 'olivia.ops: 窗口取消 maintenance window withdrawn' });
 
     expect((await stack.http('POST', `/cutovers/${ids.b}/cancel`, operator, { reason: 'again' })).status).toBe(409);
-    const pending = (await stack.http('GET', '/approvals/pending', approver)).body.pending.map((p: any) => p.workflowId);
-    expect(pending.sort()).toEqual([ids.a, ids.c].sort()); // run a, past go/no-go, now waits at its switch gate
+    // Run a, past go/no-go, runs on to its switch gate meanwhile.
+    const pending = await eventually(async () => {
+      const p = (await stack.http('GET', '/approvals/pending', approver)).body.pending.map((x: any) => x.workflowId).sort();
+      return p.length === 2 ? p : undefined;
+    }, 'runs a and c to wait for approval');
+    expect(pending).toEqual([ids.a, ids.c].sort());
     const trail = (await stack.auditRows()).filter((r) => r.action === 'cancel cutover');
     expect(trail.map((r) => [r.actor, r.run_id, r.status_code, r.detail.reason])).toEqual([
       ['li.approver', ids.b, 403, undefined],
@@ -201,7 +205,7 @@ describe('runs, approvals and cancellation through the API', () => {
     const runA = `${stack.id}-a`;
     // Run a waits at its switch gate: its evidence pack is not written yet, its verification report is.
     const early = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`, viewer);
-    expect({ status: early.status, type: early.contentType, field: early.body.field }).toEqual({ status: 404, type: 'application/problem+json', field: 'params.name' });
+    expect({ status: early.status, type: early.contentType.split(';')[0], field: early.body.field }).toEqual({ status: 404, type: 'application/problem+json', field: 'params.name' });
     expect(early.body.detail).toContain('has no evidence.md (yet)');
     const verification = await stack.http('GET', `/cutovers/${ids.a}/reports/verification-report.md`, viewer);
     expect(verification.status).toBe(200);
@@ -238,7 +242,11 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(fb).toMatchObject({ kind: 'fallback', status: 'completed', reports: ['failure-analysis.md', 'failure-analysis.html', 'failure-analysis.json'] });
     const fromFallback = await stack.http('GET', `/fallbacks/${fallbackId}/reports/failure-analysis.json`, viewer);
     expect(fromFallback.body).toEqual(JSON.parse(fs.readFileSync(written.json, 'utf8')));
-    expect((await stack.http('GET', `/runs?kind=fallback`, viewer)).body.runs.map((r: any) => [r.workflowId, r.href])).toEqual([[fallbackId, `/fallbacks/${fallbackId}`]]);
+    const listed = await eventually(async () => {
+      const runs = (await stack.http('GET', '/runs?kind=fallback', viewer)).body.runs;
+      return runs.length ? runs : undefined;
+    }, 'the fallback in the run list');
+    expect(listed.map((r: any) => [r.workflowId, r.status, r.href])).toEqual([[fallbackId, 'completed', `/fallbacks/${fallbackId}`]]);
   });
 
   it('refuses path traversal in report downloads with a 4xx problem, records each, and follows no link out of REPORTS_DIR', async () => {

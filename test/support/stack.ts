@@ -109,7 +109,7 @@ export class TestStack {
   private gateKeeper?: string;
 
   async token(user: string, role: Role): Promise<string> {
-    return withClient(this.settings.RUNBOOK_DATABASE_URL, (c) => issueToken(c, user, role));
+    return withClient(this.settings.RUNBOOK_DATABASE_URL, async (c) => (await issueToken(c, user, role)).token);
   }
 
   async http(
