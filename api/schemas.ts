@@ -71,6 +71,27 @@ export const idempotencyKeyHeader = {
   },
 } as const;
 
+/** A run's checklist as its state carries it: the step list of a cutover or a fallback. */
+export function stepsSchema(keys: readonly string[], statuses: readonly string[]) {
+  return {
+    type: 'array',
+    items: {
+      type: 'object',
+      // Steps carry more as they go (planned and actual minutes, operator notes …): passed through, not dropped.
+      additionalProperties: true,
+      properties: {
+        key: { type: 'string', enum: [...keys] },
+        title: { type: 'string' },
+        status: { type: 'string', enum: [...statuses] },
+        startedAt: { type: 'string' },
+        finishedAt: { type: 'string' },
+        detail: { type: 'string' },
+        error: { type: 'string' },
+      },
+    },
+  };
+}
+
 /** 迁移结果验证 options, shared by a cutover's verify step and a verification run of its own. */
 export const verificationOptionProperties = {
   segmentRows: { type: 'integer', minimum: 100, maximum: 10000000 },

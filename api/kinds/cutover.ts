@@ -11,12 +11,10 @@ import {
 } from '../../workflows/cutover-messages';
 import { renderCutoverChecklist } from '../../workflows/cutover-report';
 import { generatedRunId, RunKind } from '../run-kinds';
-import { ID_SUFFIX_PATTERN, verificationOptionProperties } from '../schemas';
+import { ID_SUFFIX_PATTERN, stepsSchema, verificationOptionProperties } from '../schemas';
 import { evidencePack, failureAnalysis, verificationReport } from './report-files';
 
 /** 割接 the go-live cutover (workflows/cutover.ts) as the API serves it. */
-const stepStatus = { type: 'string', enum: ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled'] };
-
 const stateSchema = {
   type: 'object' as const,
   // The state grows with the steps (fallback, projection, pending failure, evidence …): documented fields
@@ -29,21 +27,7 @@ const stateSchema = {
     requestedBy: { type: 'string' },
     status: { type: 'string', enum: [...RUN_STATUSES] },
     phase: { type: 'string', enum: [...STEP_KEYS, 'finished'] },
-    steps: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: true,
-        properties: {
-          key: { type: 'string' },
-          title: { type: 'string' },
-          status: stepStatus,
-          startedAt: { type: 'string' },
-          finishedAt: { type: 'string' },
-          detail: { type: 'string' },
-        },
-      },
-    },
+    steps: stepsSchema(STEP_KEYS, ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled']),
     gates: {
       type: 'array',
       items: {

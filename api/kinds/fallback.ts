@@ -1,6 +1,6 @@
 import { FALLBACK_STEPS, fallbackActionSignal, FallbackInput, FallbackState, fallbackStateQuery } from '../../workflows/fallback-messages';
 import type { RunKind } from '../run-kinds';
-import { freeText, ID_SUFFIX_PATTERN } from '../schemas';
+import { freeText, ID_SUFFIX_PATTERN, stepsSchema } from '../schemas';
 import { failureAnalysis } from './report-files';
 
 /**
@@ -17,22 +17,7 @@ const stateSchema = {
     runId: { type: 'string', description: 'the run fallen back from; its legacy backup is the reference' },
     status: { type: 'string', enum: [...FALLBACK_STATUSES] },
     reason: { type: 'string' },
-    steps: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: true,
-        properties: {
-          key: { type: 'string', enum: FALLBACK_STEPS.map((s) => s.key) },
-          title: { type: 'string' },
-          status: { type: 'string', enum: ['pending', 'running', 'done', 'failed'] },
-          startedAt: { type: 'string' },
-          finishedAt: { type: 'string' },
-          detail: { type: 'string' },
-          error: { type: 'string' },
-        },
-      },
-    },
+    steps: stepsSchema(FALLBACK_STEPS.map((s) => s.key), ['pending', 'running', 'done', 'failed']),
     decisions: { type: 'array', items: { type: 'object', additionalProperties: true } },
     pendingFailure: { type: 'object', additionalProperties: true, properties: { step: { type: 'string' }, error: { type: 'string' }, at: { type: 'string' } } },
   },
