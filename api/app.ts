@@ -9,13 +9,12 @@ import { RUN_KINDS } from './kinds';
 import openapi from './openapi';
 import problems from './problems';
 import requestId, { requestIdFor } from './request-id';
-import cutoverStepRoutes from './routes/cutover-steps';
-import fallbackRoutes from './routes/fallbacks';
+import { RunAccess } from './run-access';
+import adminTokenRoutes from './routes/admin-tokens';
 import healthRoutes from './routes/health';
-import planRoutes from './routes/plan';
+import planItemRoutes from './routes/plan';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
-import verificationRoutes from './routes/verifications';
 
 export interface AppOptions {
   temporal: Client;
@@ -23,6 +22,8 @@ export interface AppOptions {
   taskQueue: string;
   uiBaseUrl: string;
   signingKey: string;
+  /** REPORTS_DIR: the reports the worker writes, served from here */
+  reportsDir: string;
   logLevel?: string;
   /** where the log goes (stdout when absent) */
   logStream?: DestinationStream;
@@ -76,28 +77,26 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(openapi, {
     tags: [
       ...kinds.map((k) => ({ name: k.title, description: `${k.title} runs (workflow ${k.workflowType}, ids ${k.idPrefix}…)` })),
-      { name: '项目计划 Plan', description: 'The 90-day project plan (T0 → acceptance at T+90)' },
-      { name: '回退 Fallback', description: 'The six-step fallback to the legacy system' },
-      { name: '验证 Verification', description: 'Verification of migrated data: counts, checksums, samples, business tests' },
       { name: '运行 Runs', description: 'All runs, across kinds' },
       { name: '审批 Approvals', description: 'Gates and the decisions on them' },
       { name: '报告 Reports', description: 'Reports of runs' },
+      { name: '令牌 Tokens', description: 'Bearer tokens: issue, list, revoke (admin)' },
       { name: '运维 Operations', description: 'Health and readiness' },
     ],
   });
   await app.register(healthRoutes, { temporal: opts.temporal, pool: opts.pool });
+  await app.register(adminTokenRoutes, { pool: opts.pool });
+  const runs = new RunAccess(opts.temporal, opts.taskQueue, opts.uiBaseUrl);
   await app.register(runRoutes, {
-    temporal: opts.temporal,
+    runs,
     pool: opts.pool,
-    taskQueue: opts.taskQueue,
-    uiBaseUrl: opts.uiBaseUrl,
     signingKey: opts.signingKey,
     kinds,
+    reportsDir: opts.reportsDir,
   });
-  await app.register(cutoverStepRoutes, { temporal: opts.temporal, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
-  await app.register(fallbackRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
-  // The 90-day plan keeps its own routes for now (items, sign-offs, re-baselining): not yet a run kind.
-  await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
-  await app.register(verificationRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl });
+  // The plan's items (sign-off, re-baseline) are routes of its own, beside its run-kind routes.
+  if (kinds.some((k) => k.kind === 'plan')) {
+    await app.register(planItemRoutes, { runs, signingKey: opts.signingKey });
+  }
   return app;
 }

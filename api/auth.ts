@@ -13,6 +13,8 @@ import { sendProblem } from './problems';
 export interface Actor {
   name: string;
   role: Role;
+  /** the id of the token the request came with */
+  tokenId: string;
 }
 
 /** What a handler adds to its request's audit row: the run it acted on (known only once it is started) and detail. */
@@ -31,6 +33,8 @@ declare module 'fastify' {
     roles?: readonly Role[];
     /** the audit trail's name for the action */
     action?: string;
+    /** record successful reads too: reads that show who holds access (the token list) */
+    auditReads?: boolean;
   }
 }
 
@@ -46,12 +50,12 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return sendProblem(reply, 401, 'Unauthenticated', 'send "Authorization: Bearer <token>"; tokens are issued with npm run token');
-    const { rows } = await pool.query<{ user_name: string; role: Role }>(
-      'SELECT user_name, role FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL',
+    const { rows } = await pool.query<{ id: string; user_name: string; role: Role }>(
+      'SELECT id::text AS id, user_name, role FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL',
       [hashToken(match[1])],
     );
     if (!rows.length) return sendProblem(reply, 401, 'Unauthenticated', 'the bearer token is unknown or revoked');
-    request.actor = { name: rows[0].user_name, role: rows[0].role };
+    request.actor = { name: rows[0].user_name, role: rows[0].role, tokenId: rows[0].id };
     if (request.actor.role !== 'admin' && !roles.includes(request.actor.role)) {
       return sendProblem(reply, 403, 'Forbidden', `role ${request.actor.role} may not ${request.routeOptions.config.action ?? 'do this'}; allowed: ${roles.join(', ')}`);
     }
@@ -64,7 +68,7 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
     // Successful reads change nothing and would flood the trail with status polling; refused reads
     // (bad token, hostile id, unknown run) are probes worth a record.
     const read = request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS';
-    if (read && status < 400) return payload;
+    if (read && status < 400 && !request.routeOptions.config.auditReads) return payload;
     const params = auditSafe(request.params ?? {}) as Record<string, string>;
     const note = request.audit ?? { detail: {} };
     await pool

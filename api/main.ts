@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     taskQueue: settings.TASK_QUEUE,
     uiBaseUrl: process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
     signingKey: settings.APPROVAL_SIGNING_KEY,
+    reportsDir: settings.REPORTS_DIR,
     logLevel: settings.LOG_LEVEL,
   });
   const close = async () => {

@@ -7,8 +7,9 @@ import type { Actor } from './auth';
 /**
  * The registry of workflow kinds the API serves. A kind declares what the generic run routes
  * (api/routes/runs.ts) need — workflow type, id prefix, start body and input, state query and its
- * schema, gates and who decides them, reports — and gets start / get / cancel / decide / report
- * routes, a place in the run list and in "pending approvals", and OpenAPI docs without route code.
+ * schema, gates and who decides them, failed-step choices, reports — and gets start / get / cancel /
+ * decide a gate / choose after a failed step / report routes, a place in the run list and in
+ * "pending approvals", and OpenAPI docs without route code.
  */
 export interface GateDefinition {
   name: string;
@@ -18,11 +19,26 @@ export interface GateDefinition {
   deciders: readonly Role[];
 }
 
-export interface ReportDefinition<State> {
+export type ReportContentType = 'text/markdown; charset=utf-8' | 'text/html; charset=utf-8' | 'text/csv; charset=utf-8' | 'application/json; charset=utf-8';
+
+/** A report rendered from the run's state at the moment it is asked for. */
+export interface RenderedReport<State> {
   title: string;
-  contentType: 'text/markdown; charset=utf-8' | 'text/csv; charset=utf-8' | 'application/json; charset=utf-8';
+  contentType: ReportContentType;
   render(state: State, workflowId: string): string;
 }
+
+/** A report the worker wrote under REPORTS_DIR (evidence pack, verification report, failure analysis). */
+export interface FileReport<State> {
+  title: string;
+  contentType: ReportContentType;
+  /** its path relative to REPORTS_DIR, from the run's state; undefined while the run has none */
+  file(state: State): string | undefined;
+  /** served converted rather than as stored, e.g. a Markdown file as HTML */
+  convert?(text: string, workflowId: string): string;
+}
+
+export type ReportDefinition<State> = RenderedReport<State> | FileReport<State>;
 
 export interface StartPlan {
   /** the part after the id prefix; becomes the workflow id */
@@ -43,6 +59,34 @@ export interface Progress {
   current?: string;
 }
 
+/** Something on a run that waits for a person with a given role: an open gate, a plan item to sign off. */
+export interface Awaiting {
+  /** the gate's name, or the plan item's id */
+  gate: string;
+  title: string;
+  deciders: readonly Role[];
+  /** where the decision is POSTed, below the run's own path */
+  path: string;
+  /** whoever started the run may not decide it */
+  fourEyes: boolean;
+}
+
+/**
+ * 操作员选择: a step that failed after its retries waits for the operator's signed choice. The workflow
+ * checks the signature and that the signed decision's gate names the failed step.
+ */
+export interface StepChoices<State> {
+  steps: readonly string[];
+  choices: readonly string[];
+  /** choices that change what the run does without redoing the step: they need a reason */
+  reasonRequired: readonly string[];
+  signal: SignalDefinition<[SignedDecision<any>]>;
+  /** the signed decision's gate field for a step */
+  gate(step: string): string;
+  /** the failed step waiting now, and the choices it allows */
+  waiting(state: State): { step: string; choices: readonly string[] } | undefined;
+}
+
 export interface RunKind<State = any, Body = any> {
   /** value of the RunbookKind search attribute and of ?kind= */
   kind: string;
@@ -53,20 +97,34 @@ export interface RunKind<State = any, Body = any> {
   collection: string;
   /** Chinese and English, e.g. "割接 Cutover": route summaries and the OpenAPI tag are built from it */
   title: string;
-  start: { roles: readonly Role[]; bodySchema: object; plan(body: Body, actor: Actor): StartPlan };
+  start: {
+    roles: readonly Role[];
+    bodySchema: object;
+    /** the body field that names the run (409 when taken); runId unless the kind says otherwise */
+    idField?: string;
+    plan(body: Body, actor: Actor): StartPlan;
+  };
   stateQuery: QueryDefinition<State>;
   /**
-   * True when the workflow returns its final state: a completed run is then read from its result
-   * (one history read on the server) instead of a query, which makes a worker replay the whole run.
+   * The final state from the workflow's result, when it returns one: a completed run is then read from
+   * its result (one history read on the server) instead of a query, which makes a worker replay the whole run.
    */
-  resultIsState: boolean;
+  stateFromResult?(result: unknown): State;
   /** JSON schema of the state the query returns: the GET response is this plus the run envelope */
   stateSchema: { type: 'object'; properties: Record<string, object>; required?: readonly string[]; additionalProperties?: boolean };
   /** values the workflow puts in RunbookStatus / RunbookPhase, for the list filters */
   statuses: readonly string[];
   gates: readonly GateDefinition[];
-  decisionSignal: SignalDefinition<[SignedDecision]>;
+  decisionSignal?: SignalDefinition<[SignedDecision]>;
   openGates(state: State): string[];
+  /** what else waits for a person besides gates (the plan's sign-offs), with its own route */
+  signoffs?(state: State): Awaiting[];
+  /**
+   * RunbookStatus of a run waiting for an approval, so "pending approvals" asks only those runs;
+   * absent when any running run may be waiting (the plan, whose items wait while it runs on).
+   */
+  waitingStatus?: string;
+  stepChoices?: StepChoices<State>;
   progress(state: State): Progress;
   reports: Record<string, ReportDefinition<State>>;
 }

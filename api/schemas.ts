@@ -1,3 +1,6 @@
+import { secretIn } from '../lib/secrets';
+import { ProblemError } from './problems';
+
 /**
  * JSON schemas shared by the routes. Fastify validates requests and serializes responses with them,
  * and @fastify/swagger publishes them in the OpenAPI document, so one definition serves all three.
@@ -11,6 +14,14 @@ export const ID_SUFFIX_PATTERN = '[A-Za-z0-9][A-Za-z0-9._-]{0,100}';
 
 export function freeText(description: string, maxLength: number, minLength = 0) {
   return { type: 'string', minLength, maxLength, pattern: FREE_TEXT_PATTERN, description } as const;
+}
+
+/** Comments end up in workflow history, which keeps them forever: refuse anything that looks like a secret. */
+export function refuseSecrets(text: string, field: string) {
+  const what = secretIn(text);
+  if (what) {
+    throw new ProblemError(400, 'Secret in text', `${field} seems to contain ${what}; secrets must not go into comments, which are kept in the workflow history`, field);
+  }
 }
 
 export const problemSchema = {
@@ -41,6 +52,7 @@ export const problemResponses = {
   415: problemResponse('类型不支持 Content-Type must be application/json'),
   422: problemResponse('幂等键冲突 Idempotency-Key reused for a different request'),
   500: problemResponse('内部错误 Internal error; quote the request id'),
+  503: problemResponse('暂不可用 The run is still starting; try again in a moment'),
 } as const;
 
 /** Picks the documented error responses of a route. */
@@ -58,6 +70,27 @@ export const idempotencyKeyHeader = {
     },
   },
 } as const;
+
+/** A run's checklist as its state carries it: the step list of a cutover or a fallback. */
+export function stepsSchema(keys: readonly string[], statuses: readonly string[]) {
+  return {
+    type: 'array',
+    items: {
+      type: 'object',
+      // Steps carry more as they go (planned and actual minutes, operator notes …): passed through, not dropped.
+      additionalProperties: true,
+      properties: {
+        key: { type: 'string', enum: [...keys] },
+        title: { type: 'string' },
+        status: { type: 'string', enum: [...statuses] },
+        startedAt: { type: 'string' },
+        finishedAt: { type: 'string' },
+        detail: { type: 'string' },
+        error: { type: 'string' },
+      },
+    },
+  };
+}
 
 /** 迁移结果验证 options, shared by a cutover's verify step and a verification run of its own. */
 export const verificationOptionProperties = {

@@ -16,15 +16,26 @@ import { parseArgs } from 'node:util';
 const USAGE = `用法 usage: npm run -s cli -- <command> [options]
 
   start <rehearsal|live> [--run-id ID]        启动割接 start a cutover
-  status <workflowId>                          运行状态 state and progress of a run
+  verify [--run-id ID]                         启动验证 start a verification of the migrated data
+  fallback <runId> --reason TEXT               手动回退 start the fallback of a run by hand
+  plan <T0 YYYY-MM-DD> [--plan-id ID]          启动项目计划 start the 90-day plan
+  status <workflowId>                          运行状态 state and progress of a run (any kind)
   list [--kind K] [--status S] [--phase P] [--limit N] [--page TOKEN]
-                                               运行列表 list runs
-  pending                                      待我审批 gates waiting for me
+                                               运行列表 list runs (kinds: cutover, fallback, verification, plan)
+  pending                                      待我审批 gates and plan sign-offs waiting for me
   approve <workflowId> [--gate G] [--comment TEXT]
   reject <workflowId> --comment TEXT [--gate G]
                                                审批 decide a gate (default: the run's one open gate)
+  signoff <planWorkflowId> <item> [--comment TEXT]
+                                               签收 sign off a plan item
+  step <workflowId> <step> <retry|skip|continue|fallback|abort> [--reason TEXT]
+                                               失败步骤处置 choose how a failed step goes on
   cancel <workflowId> --reason TEXT            取消 cancel a run
-  report <workflowId> <name> [--out FILE]      报告 download a report (e.g. summary.md, tables.csv)
+  report <workflowId> <name> [--out FILE]      报告 download a report (names: status shows them; e.g.
+                                               summary.md, evidence.html, failure-analysis.md)
+  token issue <user> <role>                    签发令牌 (admin) prints the new token, once, on stdout
+  token list                                   令牌列表 (admin) ids, users, roles; never secrets
+  token revoke <id>                            吊销令牌 (admin)
 
   --json                                       print the API's JSON instead of text
 
@@ -32,7 +43,8 @@ const USAGE = `用法 usage: npm run -s cli -- <command> [options]
   JMRB_API_URL     the API (default http://127.0.0.1:3000)
   JMRB_TOKEN       bearer token, or
   JMRB_TOKEN_FILE  file holding it, mode 0600 (default ~/.config/jm-runbook/token)
-  Tokens are issued by an admin: npm run -s token -- <user> <role> > ~/.config/jm-runbook/token
+  Tokens are issued by an admin: npm run -s cli -- token issue <user> <role> > FILE (chmod 600);
+  the first admin's with npm run -s token -- <user> admin
 `;
 
 class CliError extends Error {
@@ -139,6 +151,7 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
     options: {
       json: { type: 'boolean' },
       'run-id': { type: 'string' },
+      'plan-id': { type: 'string' },
       kind: { type: 'string' },
       status: { type: 'string' },
       phase: { type: 'string' },
@@ -173,13 +186,64 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
       const r = await api.call('POST', '/cutovers', { mode: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
       return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
+    case 'verify': {
+      const r = await api.call('POST', '/verifications', values['run-id'] ? { runId: values['run-id'] } : {});
+      return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
+    }
+    case 'fallback': {
+      need(1, '<runId>');
+      if (!values.reason) throw new CliError('fallback: say why with --reason "…"', 2);
+      const r = await api.call('POST', '/fallbacks', { runId: args[0], reason: values.reason });
+      return print(r.body, () => `已启动回退 fallback started ${r.body.workflowId}\n  ${r.body.ui}`);
+    }
+    case 'plan': {
+      need(1, '<T0>');
+      const r = await api.call('POST', '/plans', { t0: args[0], ...(values['plan-id'] ? { planId: values['plan-id'] } : {}) });
+      return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
+    }
+    case 'signoff': {
+      need(2, '<planWorkflowId> <item>');
+      const r = await api.call('POST', `${await api.runPath(args[0])}/items/${encodeURIComponent(args[1])}/signoff`, values.comment ? { note: values.comment } : {});
+      return print(r.body, () => `已签收 signed off ${r.body.itemId} of ${r.body.workflowId}`);
+    }
+    case 'step': {
+      need(3, '<workflowId> <step> <action>');
+      const r = await api.call('POST', `${await api.runPath(args[0])}/steps/${encodeURIComponent(args[1])}/action`, { action: args[2], ...(values.reason ? { reason: values.reason } : {}) });
+      return print(r.body, () => `已送达 sent ${r.body.action} for step ${r.body.step} of ${r.body.workflowId}`);
+    }
+    case 'token': {
+      const [sub, ...rest] = args;
+      if (sub === 'issue') {
+        if (rest.length < 2) throw new CliError(`token issue: missing <user> <role>\n\n${USAGE}`, 2);
+        const r = await api.call('POST', '/admin/tokens', { user: rest[0], role: rest[1] });
+        // The secret alone on stdout, so it can go straight into a 0600 file; the rest to stderr.
+        process.stderr.write(`已签发 issued token ${r.body.id} for ${r.body.user} (${r.body.role}); it is shown this once\n`);
+        return print(r.body, () => r.body.token);
+      }
+      if (sub === 'list') {
+        const r = await api.call('GET', '/admin/tokens');
+        return print(r.body, () =>
+          table([
+            ['id', 'user', 'role', 'created', 'by', 'revoked'],
+            ...r.body.tokens.map((t: any) => [t.id, t.user, t.role, t.createdAt, t.createdBy ?? '(bootstrap)', t.revokedAt ? `${t.revokedAt} by ${t.revokedBy}` : '']),
+          ]),
+        );
+      }
+      if (sub === 'revoke') {
+        if (!rest.length) throw new CliError(`token revoke: missing <id>\n\n${USAGE}`, 2);
+        const r = await api.call('DELETE', `/admin/tokens/${encodeURIComponent(rest[0])}`);
+        return print(r.body, () => `已吊销 revoked token ${r.body.id} of ${r.body.user} (${r.body.role}) at ${r.body.revokedAt}`);
+      }
+      throw new CliError(`token: say issue, list or revoke\n\n${USAGE}`, 2);
+    }
     case 'status': {
       need(1, '<workflowId>');
       const r = await api.call('GET', await api.runPath(args[0]));
       const s = r.body;
       return print(s, () =>
         [
-          `${s.workflowId}  ${s.status} (${s.execution.toLowerCase()})${s.requestedBy ? `  started by ${s.requestedBy}` : ''}`,
+          // Verification runs have no status of their own: a phase while running, a verdict at the end.
+          `${s.workflowId}  ${s.status ?? s.verdict ?? s.phase} (${s.execution.toLowerCase()})${s.requestedBy ? `  started by ${s.requestedBy}` : ''}`,
           `${progressBar(s.progress.done, s.progress.total)}${s.progress.current ? `  ${s.progress.current}` : ''}`,
           ...(s.steps ?? []).map((st: any) => `  ${ICON[st.status] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}`),
           ...(s.openGates?.length ? [`待审批 waiting for approval: ${s.openGates.join(', ')}`] : []),

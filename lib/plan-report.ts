@@ -1,4 +1,5 @@
 import { chinaDay, PlanProgress } from '../workflows/plan-progress';
+import { escapeHtml as esc, htmlPage } from './html';
 
 /**
  * 项目周报 The weekly status report, as Markdown (for the meeting notes) and HTML (for mail),
@@ -66,8 +67,6 @@ export function renderStatusMarkdown(p: PlanProgress): string {
   return out.join('\n') + '\n';
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
 export function renderStatusHtml(p: PlanProgress): string {
   const body = sections(p)
     .map((s) =>
@@ -76,12 +75,7 @@ export function renderStatusHtml(p: PlanProgress): string {
         : `<h2>${esc(s.title)}</h2>\n<p>${esc(s.text!)}</p>`,
     )
     .join('\n');
-  return `<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>${esc(heading(p))}</title>
-<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;text-align:left}</style></head>
-<body><h1>${esc(heading(p))}</h1>
+  return htmlPage(heading(p), `<h1>${esc(heading(p))}</h1>
 <p>${esc(summary(p))}</p>
-${body}
-</body></html>
-`;
+${body}`);
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Client } from 'pg';
+import type { ClientBase } from 'pg';
 
 /**
  * The runbook's own database (not the legacy, not the target): API tokens, stored only as hashes,
@@ -8,14 +8,29 @@ import type { Client } from 'pg';
 export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Who may hold a token: also what ends up in the audit trail and in workflow history as the actor. */
+export const USER_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$';
+
 const DDL = [
+  // The id names a token for listing and revocation without exposing anything of its hash.
   `CREATE TABLE IF NOT EXISTS api_token (
      token_hash text PRIMARY KEY,
+     id bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
      user_name text NOT NULL,
      role text NOT NULL CHECK (role IN ('viewer', 'operator', 'approver', 'admin')),
      created_at timestamptz NOT NULL DEFAULT now(),
-     revoked_at timestamptz
+     created_by text,
+     revoked_at timestamptz,
+     revoked_by text
    )`,
+  // Databases created before tokens had ids and issuers get the columns (ids numbered for the old rows).
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'api_token' AND column_name = 'id') THEN
+       ALTER TABLE api_token ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY UNIQUE;
+     END IF;
+   END $$`,
+  `ALTER TABLE api_token ADD COLUMN IF NOT EXISTS created_by text`,
+  `ALTER TABLE api_token ADD COLUMN IF NOT EXISTS revoked_by text`,
   `CREATE TABLE IF NOT EXISTS audit_log (
      id bigserial PRIMARY KEY,
      at timestamptz NOT NULL DEFAULT now(),
@@ -56,7 +71,7 @@ const DDL = [
   ]),
 ];
 
-export async function ensureRunbookSchema(client: Client): Promise<void> {
+export async function ensureRunbookSchema(client: ClientBase): Promise<void> {
   await client.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-runbook-ddl']);
   try {
     for (const sql of DDL) await client.query(sql);
@@ -69,13 +84,52 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** Creates a token for a user; the clear text is returned once and never stored. */
-export async function issueToken(client: Client, userName: string, role: Role): Promise<string> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(userName)) {
+type Queryable = Pick<ClientBase, 'query'>;
+
+/** A token as it may be shown: never its hash, never its secret. */
+export interface TokenRecord {
+  id: string;
+  user: string;
+  role: Role;
+  createdAt: string;
+  createdBy: string | null;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
+const RECORD_COLUMNS = `id::text AS id, user_name AS "user", role, created_at AS "createdAt", created_by AS "createdBy", revoked_at AS "revokedAt", revoked_by AS "revokedBy"`;
+
+function record(row: Omit<TokenRecord, 'createdAt' | 'revokedAt'> & { createdAt: Date; revokedAt: Date | null }): TokenRecord {
+  return { ...row, createdAt: row.createdAt.toISOString(), revokedAt: row.revokedAt?.toISOString() ?? null };
+}
+
+/**
+ * Creates a token for a user; the clear text is returned once and never stored. issuedBy is the admin
+ * who asked through the API, absent for the bootstrap command (npm run token).
+ */
+export async function issueToken(db: Queryable, userName: string, role: Role, issuedBy?: string): Promise<TokenRecord & { token: string }> {
+  if (!new RegExp(USER_NAME_PATTERN).test(userName)) {
     throw new Error(`user name "${userName}" is not allowed: letters, digits, . _ @ - (at most 64)`);
   }
   if (!ROLES.includes(role)) throw new Error(`role "${role}" is not one of ${ROLES.join(', ')}`);
   const token = `jmrb_${randomBytes(24).toString('base64url')}`;
-  await client.query('INSERT INTO api_token (token_hash, user_name, role) VALUES ($1, $2, $3)', [hashToken(token), userName, role]);
-  return token;
+  const { rows } = await db.query(`INSERT INTO api_token (token_hash, user_name, role, created_by) VALUES ($1, $2, $3, $4) RETURNING ${RECORD_COLUMNS}`, [
+    hashToken(token),
+    userName,
+    role,
+    issuedBy ?? null,
+  ]);
+  return { ...record(rows[0]), token };
+}
+
+export async function listTokens(db: Queryable): Promise<TokenRecord[]> {
+  const { rows } = await db.query(`SELECT ${RECORD_COLUMNS} FROM api_token ORDER BY id DESC`);
+  return rows.map(record);
+}
+
+/** Revokes a token (from then on it gets 401); revoking it again changes nothing. Undefined for an unknown id. */
+export async function revokeToken(db: Queryable, id: string, revokedBy: string): Promise<TokenRecord | undefined> {
+  await db.query('UPDATE api_token SET revoked_at = now(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL', [id, revokedBy]);
+  const { rows } = await db.query(`SELECT ${RECORD_COLUMNS} FROM api_token WHERE id = $1`, [id]);
+  return rows[0] && record(rows[0]);
 }

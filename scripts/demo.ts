@@ -42,7 +42,7 @@ async function main() {
   console.log(`· 旧库 legacy registry loaded: ${entities} entities, ${total} rows in ${Object.keys(stats).length} tables, ${planted} rows that must end in quarantine`);
   const [operator, approver] = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
     await ensureRunbookSchema(c);
-    return [await issueToken(c, 'demo.operator', 'operator'), await issueToken(c, 'demo.approver', 'approver')];
+    return [(await issueToken(c, 'demo.operator', 'operator')).token, (await issueToken(c, 'demo.approver', 'approver')).token];
   });
 
   // 登记目标库: the wipe, snapshot and rollback steps touch only a database registered as the target.

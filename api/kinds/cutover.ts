@@ -5,16 +5,16 @@ import {
   decideGateSignal,
   GATE_DEFINITIONS,
   GATES,
+  operatorActionSignal,
   RUN_STATUSES,
   STEP_KEYS,
 } from '../../workflows/cutover-messages';
 import { renderCutoverChecklist } from '../../workflows/cutover-report';
 import { generatedRunId, RunKind } from '../run-kinds';
-import { ID_SUFFIX_PATTERN, verificationOptionProperties } from '../schemas';
+import { ID_SUFFIX_PATTERN, stepsSchema, verificationOptionProperties } from '../schemas';
+import { evidencePack, failureAnalysis, verificationReport } from './report-files';
 
 /** 割接 the go-live cutover (workflows/cutover.ts) as the API serves it. */
-const stepStatus = { type: 'string', enum: ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled'] };
-
 const stateSchema = {
   type: 'object' as const,
   // The state grows with the steps (fallback, projection, pending failure, evidence …): documented fields
@@ -27,21 +27,7 @@ const stateSchema = {
     requestedBy: { type: 'string' },
     status: { type: 'string', enum: [...RUN_STATUSES] },
     phase: { type: 'string', enum: [...STEP_KEYS, 'finished'] },
-    steps: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: true,
-        properties: {
-          key: { type: 'string' },
-          title: { type: 'string' },
-          status: stepStatus,
-          startedAt: { type: 'string' },
-          finishedAt: { type: 'string' },
-          detail: { type: 'string' },
-        },
-      },
-    },
+    steps: stepsSchema(STEP_KEYS, ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled']),
     gates: {
       type: 'array',
       items: {
@@ -182,12 +168,21 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
     },
   },
   stateQuery: cutoverStateQuery,
-  resultIsState: true,
+  stateFromResult: (result) => result as CutoverState,
   stateSchema,
   statuses: RUN_STATUSES,
   gates: GATES.map((name) => ({ name, title: GATE_DEFINITIONS[name].title, deciders: GATE_DEFINITIONS[name].roles.filter((r): r is 'approver' => r === 'approver') })),
   decisionSignal: decideGateSignal,
   openGates: (state) => state.gates.filter((g) => g.status === 'open').map((g) => g.name),
+  waitingStatus: 'waiting_approval',
+  stepChoices: {
+    steps: STEP_KEYS,
+    choices: ['retry', 'skip', 'continue', 'fallback'],
+    reasonRequired: ['skip', 'continue'],
+    signal: operatorActionSignal,
+    gate: (step) => `step:${step}`,
+    waiting: (state) => state.pendingFailure && { step: state.pendingFailure.step, choices: state.pendingFailure.choices },
+  },
   progress: (state) => ({
     done: state.steps.filter((s) => s.status === 'done').length,
     total: state.steps.length,
@@ -221,5 +216,8 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
           .map((r) => r.map(csvCell).join(','))
           .join('\r\n') + '\r\n',
     },
+    ...evidencePack<CutoverState>(),
+    ...verificationReport<CutoverState>((state) => Boolean(state.verification)),
+    ...failureAnalysis<CutoverState>((state) => state.fallback?.report?.markdown),
   },
 };

@@ -1,30 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { Client, WorkflowExecutionDescription, WorkflowExecutionInfo, WorkflowNotFoundError } from '@temporalio/client';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import { signDecision } from '../../lib/decision-signing';
 import type { Role } from '../../lib/runbook-db';
-import { secretIn } from '../../lib/secrets';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
 import { DecisionLedger } from '../decision-ledger';
 import { ProblemError } from '../problems';
-import { kindOfWorkflowId, RunKind } from '../run-kinds';
-import { freeText, ID_SUFFIX_PATTERN, idempotencyKeyHeader, problems } from '../schemas';
+import { Awaiting, kindOfWorkflowId, RunKind } from '../run-kinds';
+import type { RunAccess } from '../run-access';
+import { freeText, ID_SUFFIX_PATTERN, idempotencyKeyHeader, problems, refuseSecrets } from '../schemas';
 
 /**
  * The run routes, generated from the registry of workflow kinds (api/kinds): per kind, start / get /
- * cancel / decide a gate / download a report; across kinds, the run list (Temporal visibility) and
- * "pending approvals for me". Every run is scoped to this deployment's task queue, so runs of other
- * deployments on the same Temporal namespace are invisible here.
+ * cancel / decide a gate / choose after a failed step / download a report; across kinds, the run list
+ * (Temporal visibility) and "pending approvals for me". Every run is scoped to this deployment's task
+ * queue, so runs of other deployments on the same Temporal namespace are invisible here.
  */
 export interface RunRoutesOptions {
-  temporal: Client;
+  runs: RunAccess;
   pool: Pool;
-  taskQueue: string;
-  uiBaseUrl: string;
   signingKey: string;
   kinds: readonly RunKind[];
+  /** where the worker writes reports (REPORTS_DIR); report files are served from here only */
+  reportsDir: string;
 }
 
 const READERS: readonly Role[] = ['viewer', 'operator', 'approver'];
@@ -54,10 +56,12 @@ function literal(v: string): string {
 }
 
 export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOptions) {
-  const { temporal, taskQueue, uiBaseUrl, signingKey, kinds } = opts;
+  const { runs, signingKey, kinds, reportsDir } = opts;
+  const { temporal, taskQueue, namespace } = runs;
   const ledger = new DecisionLedger(opts.pool);
-  const namespace = temporal.options.namespace;
-  const uiLink = (workflowId: string) => `${uiBaseUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
+  const uiLink = (workflowId: string) => runs.uiLink(workflowId);
+  const describe = (kind: RunKind, workflowId: string) => runs.describe(kind, workflowId);
+  const readState = <State>(kind: RunKind<State>, workflowId: string, execution: string) => runs.readState(kind, workflowId, execution);
   const byType = new Map(kinds.map((k) => [k.workflowType, k]));
   const scope = `TaskQueue = ${literal(taskQueue)}`;
 
@@ -68,24 +72,33 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
     reply.log = request.log; // fastify's "request completed" line is written through the reply's logger
   }
 
-  async function describe(kind: RunKind, workflowId: string): Promise<WorkflowExecutionDescription> {
-    try {
-      const d = await temporal.workflow.getHandle(workflowId).describe();
-      if (d.type !== kind.workflowType || d.taskQueue !== taskQueue) throw new WorkflowNotFoundError('not ours', workflowId, undefined);
-      return d;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        throw new ProblemError(404, 'Unknown run', `no ${kind.kind} run with id ${workflowId}`, 'params.workflowId');
-      }
-      throw err;
-    }
+  /** Open gates and what else waits for a person (plan sign-offs), with where to decide each. */
+  function awaiting<State>(kind: RunKind<State>, state: State): Awaiting[] {
+    const gates = kind.gates.filter((g) => kind.openGates(state).includes(g.name));
+    return [
+      ...gates.map((g) => ({ gate: g.name, title: g.title, deciders: g.deciders, path: `gates/${g.name}/decision`, fourEyes: true })),
+      ...(kind.signoffs?.(state) ?? []),
+    ];
   }
 
-  /** A run's state: its result once completed (when that is the state), else the state query. */
-  async function readState<State>(kind: RunKind<State>, workflowId: string, execution: string): Promise<State> {
-    const handle = temporal.workflow.getHandle(workflowId);
-    if (execution === 'COMPLETED' && kind.resultIsState) return (await handle.result()) as State;
-    return handle.query(kind.stateQuery);
+  /**
+   * A report file the worker wrote, if it has: only below REPORTS_DIR, also after following links, so
+   * neither a name nor a planted symlink reaches anything else on the disk.
+   */
+  async function reportFile(relative: string): Promise<string | undefined> {
+    try {
+      const root = await fs.promises.realpath(reportsDir);
+      const real = await fs.promises.realpath(path.resolve(root, relative));
+      const inside = path.relative(root, real);
+      if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) {
+        app.log.warn({ relative }, 'report path leads outside REPORTS_DIR; refused');
+        return undefined;
+      }
+      return (await fs.promises.stat(real)).isFile() ? real : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   function summary(info: WorkflowExecutionInfo) {
@@ -161,7 +174,8 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
           });
         } catch (err) {
           if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') {
-            throw new ProblemError(409, 'Run exists', `a ${kind.kind} with runId ${plan.runId} was already started`, 'body.runId');
+            const field = kind.start.idField ?? 'runId';
+            throw new ProblemError(409, 'Run exists', `a ${kind.kind} with ${field} ${plan.runId} was already started`, `body.${field}`);
           }
           throw err;
         }
@@ -194,11 +208,11 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
                   properties: { done: { type: 'integer' }, total: { type: 'integer' }, current: { type: 'string' } },
                 },
                 openGates: { type: 'array', items: { type: 'string' } },
-                reports: { type: 'array', items: { type: 'string' } },
+                reports: { type: 'array', items: { type: 'string' }, description: 'report names for …/reports/{name}; a file report answers 404 until the run has written it' },
                 ui: { type: 'string' },
               },
             },
-            ...problems(400, 401, 403, 404, 500),
+            ...problems(400, 401, 403, 404, 500, 503),
           },
         },
       },
@@ -266,7 +280,8 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       },
     );
 
-    if (kind.gates.length) {
+    const decisionSignal = kind.decisionSignal;
+    if (kind.gates.length && decisionSignal) {
       app.post<{
         Params: { workflowId: string; gate: string };
         Body: { decision: 'approve' | 'reject'; reason?: string };
@@ -358,7 +373,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
           const response = { workflowId, gate: gate.name, decision: ask.decision, decidedBy: actor.name, status: 'sent', requestId: request.id, ui: uiLink(workflowId) };
           const outcome = await ledger.record(ask, response, async () => {
             const signed = signDecision({ ...ask, issuedAt: new Date().toISOString() }, signingKey);
-            await temporal.workflow.getHandle(workflowId).signal(kind.decisionSignal, signed);
+            await temporal.workflow.getHandle(workflowId).signal(decisionSignal, signed);
           });
           if (outcome.replayed) return replayed(outcome.response);
           request.log.info({ gate: gate.name, decision: ask.decision }, 'gate decision sent');
@@ -373,15 +388,73 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       );
     }
 
+    const choices = kind.stepChoices;
+    if (choices) {
+      app.post<{ Params: { workflowId: string; step: string }; Body: { action: string; reason?: string } }>(
+        `${base}/:workflowId/steps/:step/action`,
+        {
+          config: { roles: ['operator'], action: `choose after a failed ${kind.kind} step` },
+          schema: {
+            summary: `失败步骤处置 Choose how a failed ${kind.kind} step goes on: ${choices.choices.join(', ')}`,
+            description: `A step that failed after its retries waits for the operator. ${choices.reasonRequired.length ? `${choices.reasonRequired.join(' and ')} need a reason. ` : ''}The choice is signed by the API and checked by the workflow.`,
+            tags: [tag],
+            params: {
+              type: 'object',
+              required: ['workflowId', 'step'],
+              properties: { workflowId: workflowIdParam, step: { type: 'string', enum: [...choices.steps], description: '步骤 the failed step' } },
+            },
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['action'],
+              properties: {
+                action: { type: 'string', enum: [...choices.choices], description: '处置 the choice' },
+                reason: freeText('理由 why; kept in the workflow history, so never a secret', 2000),
+              },
+            },
+            response: {
+              202: {
+                description: '已送达 Choice sent',
+                type: 'object',
+                properties: { workflowId: { type: 'string' }, step: { type: 'string' }, action: { type: 'string' }, status: { type: 'string' }, ui: { type: 'string' } },
+              },
+              ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500),
+            },
+          },
+        },
+        async (request, reply) => {
+          const { workflowId, step } = request.params;
+          const { action, reason } = request.body;
+          correlate(request, reply, workflowId);
+          if (reason) refuseSecrets(reason, 'body.reason');
+          request.audit.detail.action = action;
+          await runs.describeRunning(kind, workflowId);
+          const handle = temporal.workflow.getHandle(workflowId);
+          const waiting = choices.waiting(await handle.query(kind.stateQuery));
+          if (!waiting || waiting.step !== step) throw new ProblemError(409, 'Nothing to decide', `step ${step} of ${workflowId} is not waiting for the operator`, 'params.step');
+          if (!waiting.choices.includes(action)) throw new ProblemError(422, 'Choice not allowed', `step ${step} allows ${waiting.choices.join(', ')}`, 'body.action');
+          if (choices.reasonRequired.includes(action) && !reason?.trim()) {
+            throw new ProblemError(422, 'Reason required', `"${action}" needs a reason, recorded in the run`, 'body.reason');
+          }
+          const actor = request.actor!;
+          const signed = signDecision({ workflowId, gate: choices.gate(step), decision: action, actor: actor.name, role: actor.role, reason, issuedAt: new Date().toISOString() }, signingKey);
+          await handle.signal(choices.signal, signed);
+          request.log.info({ step, action }, 'operator choice sent');
+          return reply.code(202).send({ workflowId, step, action, status: 'sent', ui: uiLink(workflowId) });
+        },
+      );
+    }
+
     const reportNames = Object.keys(kind.reports);
     if (reportNames.length) {
+      const contentTypes = [...new Set(reportNames.map((n) => kind.reports[n].contentType.split(';')[0]))];
       app.get<{ Params: { workflowId: string; name: string } }>(
         `${base}/:workflowId/reports/:name`,
         {
           config: { roles: READERS, action: 'download report' },
           schema: {
             summary: `下载${kind.title.split(' ')[0]}报告 Download a ${kind.kind} report`,
-            description: `reports 报告: ${reportNames.map((n) => `${n} (${kind.reports[n].title})`).join(', ')}`,
+            description: `reports 报告: ${reportNames.map((n) => `${n} (${kind.reports[n].title})`).join(', ')}. Reports the worker writes are served from REPORTS_DIR once written (404 before).`,
             tags: [tag, '报告 Reports'],
             params: {
               type: 'object',
@@ -389,33 +462,34 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
               properties: {
                 workflowId: workflowIdParam,
                 // A name, never a path: no separators, no leading dot, so ../ cannot appear.
-                name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,60}\\.(md|csv|json)$', description: `报告名 report name: ${reportNames.join(', ')}` },
+                name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,60}\\.(md|csv|json|html)$', description: `报告名 report name: ${reportNames.join(', ')}` },
               },
             },
             response: {
-              200: {
-                description: '报告 The report',
-                content: Object.fromEntries(
-                  [...new Set(reportNames.map((n) => kind.reports[n].contentType.split(';')[0]))].map((t) => [t, { schema: { type: 'string' } }]),
-                ),
-              },
-              ...problems(400, 401, 403, 404, 500),
+              200: { description: '报告 The report', content: Object.fromEntries(contentTypes.map((t) => [t, { schema: { type: 'string' } }])) },
+              ...problems(400, 401, 403, 404, 500, 503),
             },
           },
         },
         async (request, reply) => {
           const { workflowId, name } = request.params;
           correlate(request, reply, workflowId);
-          const report = kind.reports[name];
-          if (!Object.hasOwn(kind.reports, name) || !report) {
+          const report = Object.hasOwn(kind.reports, name) ? kind.reports[name] : undefined;
+          if (!report) {
             throw new ProblemError(404, 'Unknown report', `no report "${name}"; ${kind.kind} reports: ${reportNames.join(', ')}`, 'params.name');
           }
           const d = await describe(kind, workflowId);
           const state = await readState(kind, workflowId, d.status.name);
-          return reply
-            .type(report.contentType)
-            .header('content-disposition', `attachment; filename="${workflowId}-${name}"`)
-            .send(report.render(state, workflowId));
+          const body = 'render' in report ? report.render(state, workflowId) : await fromFile(report.file(state), report.convert);
+          return reply.type(report.contentType).header('content-disposition', `attachment; filename="${workflowId}-${name}"`).send(body);
+
+          async function fromFile(relative: string | undefined, convert?: (text: string, workflowId: string) => string) {
+            const file = relative && (await reportFile(relative));
+            if (!file) {
+              throw new ProblemError(404, 'Report not written', `run ${workflowId} has no ${name} (yet): the worker writes it when the run gets there`, 'params.name');
+            }
+            return convert ? convert(await fs.promises.readFile(file, 'utf8'), workflowId) : fs.createReadStream(file);
+          }
         },
       );
     }
@@ -453,7 +527,10 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
     async (request) => {
       const q = request.query;
       const clauses = [scope];
-      clauses.push(q.kind ? `RunbookKind = ${literal(q.kind)}` : `RunbookKind IN (${kinds.map((k) => literal(k.kind)).join(', ')})`);
+      // Runs with ids of their kind's shape only: a cutover's verify step runs as a verification workflow
+      // (cutover-…/verify) but is part of the cutover, in its state and its reports.
+      const ofKind = (k: RunKind) => `(RunbookKind = ${literal(k.kind)} AND WorkflowId STARTS_WITH ${literal(k.idPrefix)})`;
+      clauses.push(`(${kinds.filter((k) => !q.kind || k.kind === q.kind).map(ofKind).join(' OR ')})`);
       if (q.status) clauses.push(`RunbookStatus = ${literal(q.status)}`);
       if (q.phase) clauses.push(`RunbookPhase = ${literal(q.phase)}`);
       let response;
@@ -507,8 +584,9 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
     {
       config: { roles: READERS, action: 'list pending approvals' },
       schema: {
-        summary: '待我审批 Gates waiting for me, across runs',
-        description: 'Open gates the caller’s role may decide, on runs the caller did not start (four-eyes). Viewers and operators get an empty list unless a gate names their role.',
+        summary: '待我审批 Gates and sign-offs waiting for me, across runs',
+        description:
+          'Open gates the caller’s role may decide, on runs the caller did not start (four-eyes), and plan items ready for the caller’s role to sign off (签收; four-eyes does not apply: the plan’s owner roles sign their own items). Viewers get an empty list; operators see the plan items their role owns.',
         tags: ['审批 Approvals'],
         response: {
           200: {
@@ -521,9 +599,9 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
                   type: 'object',
                   properties: {
                     ...runSummarySchema.properties,
-                    gate: { type: 'string' },
+                    gate: { type: 'string', description: 'the gate, or the plan item' },
                     gateTitle: { type: 'string' },
-                    decide: { type: 'string', description: 'POST here with {"decision": "approve"|"reject", "reason": …}' },
+                    decide: { type: 'string', description: 'POST here: a gate takes {"decision": "approve"|"reject", "reason": …}, a plan item {"note": …}' },
                   },
                 },
               },
@@ -541,13 +619,15 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
     async (request) => {
       const actor = request.actor!;
       const mayDecide = (roles: readonly Role[]) => actor.role === 'admin' || roles.includes(actor.role);
-      const relevant = kinds.filter((k) => k.gates.some((g) => mayDecide(g.deciders)));
+      // Kinds with gates are asked only when the caller may decide one; sign-offs name their roles per item.
+      const relevant = kinds.filter((k) => k.gates.some((g) => mayDecide(g.deciders)) || k.signoffs);
       if (!relevant.length) return { pending: [], unavailable: [] };
-      const query = `${scope} AND ExecutionStatus = "Running" AND RunbookStatus = "waiting_approval" AND RunbookKind IN (${relevant.map((k) => literal(k.kind)).join(', ')})`;
+      const waitingRuns = relevant.map((k) => (k.waitingStatus ? `(RunbookKind = ${literal(k.kind)} AND RunbookStatus = ${literal(k.waitingStatus)})` : `RunbookKind = ${literal(k.kind)}`));
+      const query = `${scope} AND ExecutionStatus = "Running" AND (${waitingRuns.join(' OR ')})`;
       const waiting: WorkflowExecutionInfo[] = [];
-      // Bounded: a list of hundreds of gates waiting for one person is already a problem to report.
+      // Bounded: a list of hundreds of runs waiting for one person is already a problem to report.
       for await (const info of temporal.workflow.list({ query, pageSize: 100 })) {
-        if (info.memo?.requestedBy !== actor.name) waiting.push(info);
+        waiting.push(info);
         if (waiting.length >= 200) break;
       }
       const pending: Record<string, unknown>[] = [];
@@ -557,15 +637,9 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
           const kind = byType.get(info.type)!;
           try {
             const state = await temporal.workflow.getHandle(info.workflowId).query(kind.stateQuery);
-            for (const name of kind.openGates(state)) {
-              const gate = kind.gates.find((g) => g.name === name);
-              if (!gate || !mayDecide(gate.deciders)) continue;
-              pending.push({
-                ...summary(info),
-                gate: gate.name,
-                gateTitle: gate.title,
-                decide: `/${kind.collection}/${info.workflowId}/gates/${gate.name}/decision`,
-              });
+            for (const a of awaiting(kind, state)) {
+              if (!mayDecide(a.deciders) || (a.fourEyes && info.memo?.requestedBy === actor.name)) continue;
+              pending.push({ ...summary(info), gate: a.gate, gateTitle: a.title, decide: `/${kind.collection}/${info.workflowId}/${a.path}` });
             }
           } catch (err) {
             unavailable.push({ workflowId: info.workflowId, problem: (err as Error).message });
@@ -576,12 +650,4 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       return { pending, unavailable };
     },
   );
-}
-
-/** Comments end up in workflow history, which keeps them forever: refuse anything that looks like a secret. */
-function refuseSecrets(text: string, field: string) {
-  const what = secretIn(text);
-  if (what) {
-    throw new ProblemError(400, 'Secret in text', `${field} seems to contain ${what}; secrets must not go into comments, which are kept in the workflow history`, field);
-  }
 }

@@ -36,13 +36,19 @@ describe('API logs: secrets redacted, request ids correlated with workflow ids',
     expect((await call('POST', `/cutovers/${started.body.workflowId}/cancel`, operator, { reason: `token ${operator} password=${dbPassword}` })).status).toBe(400);
     expect((await call('POST', '/cutovers', operator, `{"mode":"live","runId":"${operator}"`)).status).toBe(400);
     expect((await call('GET', '/ready', operator)).status).toBe(200);
+    // A token issued through the API is in its answer, never in the log (at debug level).
+    const root = await stack.token('root.admin', 'admin');
+    const issued = await call('POST', '/admin/tokens', root, { user: 'new.viewer', role: 'viewer' });
+    expect(issued.status).toBe(201);
+    expect((await call('DELETE', `/admin/tokens/${issued.body.id}`, issued.body.token)).status).toBe(403);
 
     // pino writes synchronously to the pipe; give the reader a moment to drain it.
     await new Promise((r) => setTimeout(r, 300));
     const log = api.output();
     expect(log).toContain('"url":"/runs?token=[redacted]"');
     expect(log).toContain('access_token=[redacted]');
-    for (const secret of [operator, dbPassword, signingKey]) expect(log.includes(secret)).toBe(false);
+    expect(log).toContain('"msg":"token issued"');
+    for (const secret of [operator, root, issued.body.token, dbPassword, signingKey]) expect(log.includes(secret)).toBe(false);
   });
 
   it('logs the request id on every line of a request, with the workflow id once the request names or starts a run', async () => {

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { withClient } from '../../lib/db';
 import type { CutoverState } from '../../workflows/cutover-messages';
+import type { FallbackState } from '../../workflows/fallback-messages';
 import { eventually, TestStack } from '../support/stack';
 
 /**
@@ -31,7 +34,7 @@ describe('runs, approvals and cancellation through the API', () => {
   });
   afterAll(() => stack.stop());
 
-  const state = async (id: string) => (await stack.http('GET', `/cutovers/${id}`, viewer)).body as CutoverState & { execution: string; progress: any; openGates: string[] };
+  const state = async (id: string) => (await stack.http('GET', `/cutovers/${id}`, viewer)).body as CutoverState & { execution: string; progress: any; openGates: string[]; reports: string[] };
 
   it('records the run id of a start in the audit trail', async () => {
     const starts = (await stack.auditRows()).filter((r) => r.action === 'start cutover');
@@ -44,7 +47,12 @@ describe('runs, approvals and cancellation through the API', () => {
 
   it('shows state with progress, and finds a run by id alone', async () => {
     const s = await state(ids.a);
-    expect(s).toMatchObject({ kind: 'cutover', execution: 'RUNNING', status: 'waiting_approval', openGates: ['go-no-go'], reports: ['summary.md', 'tables.csv'] });
+    expect(s).toMatchObject({ kind: 'cutover', execution: 'RUNNING', status: 'waiting_approval', openGates: ['go-no-go'] });
+    expect(s.reports).toEqual([
+      'summary.md',
+      'tables.csv',
+      ...['evidence', 'verification-report', 'failure-analysis'].flatMap((n) => [`${n}.md`, `${n}.html`, `${n}.json`]),
+    ]);
     expect(s.progress).toEqual({ done: 6, total: 15, current: '上线决策 Go/no-go approval' });
     const found = await stack.http('GET', `/runs/${ids.a}`, viewer);
     expect(found.status).toBe(307);
@@ -178,13 +186,103 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(request).toMatchObject({ identity: 'api:olivia.ops', cause: 'olivia.ops: 窗口取消 maintenance window withdrawn' });
 
     expect((await stack.http('POST', `/cutovers/${ids.b}/cancel`, operator, { reason: 'again' })).status).toBe(409);
-    const pending = (await stack.http('GET', '/approvals/pending', approver)).body.pending.map((p: any) => p.workflowId);
-    expect(pending.sort()).toEqual([ids.a, ids.c].sort()); // run a, past go/no-go, now waits at its switch gate
+    // Run a, past go/no-go, runs on to its switch gate meanwhile.
+    const pending = await eventually(async () => {
+      const p = (await stack.http('GET', '/approvals/pending', approver)).body.pending.map((x: any) => x.workflowId).sort();
+      return p.length === 2 ? p : undefined;
+    }, 'runs a and c to wait for approval');
+    expect(pending).toEqual([ids.a, ids.c].sort());
     const trail = (await stack.auditRows()).filter((r) => r.action === 'cancel cutover');
     expect(trail.map((r) => [r.actor, r.run_id, r.status_code, r.detail.reason])).toEqual([
       ['li.approver', ids.b, 403, undefined],
       ['olivia.ops', ids.b, 202, '窗口取消 maintenance window withdrawn'],
       ['olivia.ops', ids.b, 409, 'again'],
     ]);
+  });
+
+  it('serves the files a run wrote (evidence pack, verification report, failure analysis) from REPORTS_DIR, to a viewer', async () => {
+    const reports = stack.settings.REPORTS_DIR;
+    const runA = `${stack.id}-a`;
+    // Run a waits at its switch gate: its evidence pack is not written yet, its verification report is.
+    const early = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`, viewer);
+    expect({ status: early.status, type: early.contentType.split(';')[0], field: early.body.field }).toEqual({ status: 404, type: 'application/problem+json', field: 'params.name' });
+    expect(early.body.detail).toContain('has no evidence.md (yet)');
+    const verification = await stack.http('GET', `/cutovers/${ids.a}/reports/verification-report.md`, viewer);
+    expect(verification.status).toBe(200);
+    expect(verification.body).toBe(fs.readFileSync(path.join(reports, 'verification', runA, 'verification-report.md'), 'utf8'));
+
+    expect((await stack.http('POST', `/cutovers/${ids.a}/gates/switch/decision`, approver, { decision: 'approve', reason: '切换 switch' })).status).toBe(202);
+    // Run c is rejected: the fallback runs and writes its failure analysis.
+    expect((await stack.http('POST', `/cutovers/${ids.c}/gates/go-no-go/decision`, approver, { decision: 'reject', reason: '业务验证不通过 rejected' })).status).toBe(202);
+    expect(((await stack.temporal.workflow.getHandle(ids.a).result()) as CutoverState).status).toBe('completed');
+    const c = (await stack.temporal.workflow.getHandle(ids.c).result()) as CutoverState;
+    expect(c.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-c`, status: 'completed' });
+
+    const md = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`, viewer);
+    expect({ status: md.status, type: md.contentType }).toEqual({ status: 200, type: 'text/markdown; charset=utf-8' });
+    expect(md.headers.get('content-disposition')).toBe(`attachment; filename="${ids.a}-evidence.md"`);
+    expect(md.body).toBe(fs.readFileSync(path.join(reports, runA, 'evidence.md'), 'utf8'));
+    expect(md.body).toContain('# 割接证据包 Cutover evidence pack');
+    const json = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.json`, viewer);
+    expect(json.contentType).toBe('application/json; charset=utf-8');
+    expect(json.body).toEqual(JSON.parse(fs.readFileSync(path.join(reports, runA, 'evidence.json'), 'utf8')));
+    expect(json.body).toMatchObject({ kind: 'evidence-pack', runId: runA, status: 'completed' });
+    const html = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.html`, viewer);
+    expect(html.contentType).toBe('text/html; charset=utf-8');
+    expect(html.body).toContain(`<h1>割接证据包 Cutover evidence pack — ${runA}</h1>`);
+    expect(html.body).toContain("<td>go-no-go</td><td>approve</td><td>li.approver</td><td>approver</td><td>记录数一致 counts reconcile; it's fine</td>");
+    expect(html.body).not.toMatch(/<script/i);
+
+    const fallbackId = c.fallback!.workflowId;
+    const written = c.fallback!.report!;
+    const fromCutover = await stack.http('GET', `/cutovers/${ids.c}/reports/failure-analysis.md`, viewer);
+    expect(fromCutover.body).toBe(fs.readFileSync(written.markdown, 'utf8'));
+    expect(fromCutover.body).toContain('# 割接失败原因分析 Failure analysis');
+    const fb = (await stack.http('GET', `/fallbacks/${fallbackId}`, viewer)).body as FallbackState & { kind: string; reports: string[] };
+    expect(fb).toMatchObject({ kind: 'fallback', status: 'completed', reports: ['failure-analysis.md', 'failure-analysis.html', 'failure-analysis.json'] });
+    const fromFallback = await stack.http('GET', `/fallbacks/${fallbackId}/reports/failure-analysis.json`, viewer);
+    expect(fromFallback.body).toEqual(JSON.parse(fs.readFileSync(written.json, 'utf8')));
+    const listed = await eventually(async () => {
+      const runs = (await stack.http('GET', '/runs?kind=fallback', viewer)).body.runs;
+      return runs.length ? runs : undefined;
+    }, 'the fallback in the run list');
+    expect(listed.map((r: any) => [r.workflowId, r.status, r.href])).toEqual([[fallbackId, 'completed', `/fallbacks/${fallbackId}`]]);
+  });
+
+  it('refuses path traversal in report downloads with a 4xx problem, records each, and follows no link out of REPORTS_DIR', async () => {
+    const hostile = [
+      `/cutovers/${ids.a}/reports/..%2F..%2F..%2Fetc%2Fpasswd`,
+      `/cutovers/${ids.a}/reports/..%252F..%252Fetc%252Fpasswd`,
+      `/cutovers/${ids.a}/reports/%2Fetc%2Fpasswd`,
+      `/cutovers/${ids.a}/reports/..%5C..%5Cevidence.md`,
+      `/cutovers/${ids.a}/reports/evidence.md%00.csv`,
+      `/cutovers/cutover-..%2F..%2Fetc/reports/evidence.md`,
+      `/fallbacks/fallback-x/reports/..%2Fevidence.md`,
+    ];
+    const answers = [];
+    for (const url of hostile) {
+      const r = await stack.http('GET', url, viewer);
+      answers.push({ url, status: r.status, type: r.contentType.split(';')[0], field: r.body.field, requestId: r.headers.get('x-request-id') });
+    }
+    expect(answers.map(({ url, status, type, field }) => ({ url, status, type, field }))).toEqual(
+      hostile.map((url) => ({ url, status: 400, type: 'application/problem+json', field: url.includes('/cutover-..') ? 'params.workflowId' : 'params.name' })),
+    );
+    // An absolute path is no route at all (so no token is even looked at: the trail has no actor for it).
+    const absolute = await stack.http('GET', `/cutovers/${ids.a}/reports//etc/passwd`, viewer);
+    expect({ status: absolute.status, type: absolute.contentType.split(';')[0] }).toEqual({ status: 404, type: 'application/problem+json' });
+    expect(JSON.stringify(absolute.body)).not.toContain('root:');
+    expect((await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`)).status).toBe(401);
+
+    const trail = new Map((await stack.auditRows()).map((r) => [r.request_id, r]));
+    for (const a of answers) expect(trail.get(a.requestId!)).toMatchObject({ actor: 'wang.viewer', status_code: 400, outcome: 'refused' });
+    expect(trail.get(absolute.headers.get('x-request-id')!)).toMatchObject({ actor: null, status_code: 404, outcome: 'refused' });
+
+    // A link planted in the run's folder does not lead the API outside REPORTS_DIR.
+    const planted = path.join(stack.settings.REPORTS_DIR, `${stack.id}-a`, 'evidence.json');
+    fs.rmSync(planted);
+    fs.symlinkSync('/etc/passwd', planted);
+    const viaLink = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.json`, viewer);
+    expect({ status: viaLink.status, field: viaLink.body.field }).toEqual({ status: 404, field: 'params.name' });
+    expect(JSON.stringify(viaLink.body)).not.toContain('root:');
   });
 });

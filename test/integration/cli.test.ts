@@ -134,4 +134,24 @@ describe('CLI over the API', () => {
     await expect(stack.temporal.workflow.getHandle(id).result()).rejects.toThrow();
     expect((await stack.temporal.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
   });
+
+  it('administers tokens: issue prints the secret alone, list shows none, a revoked token is refused', async () => {
+    const admin = { JMRB_TOKEN: await stack.token('root.admin', 'admin') };
+    const issued = await cli(['token', 'issue', 'dana.viewer', 'viewer'], admin);
+    expect(issued.code).toBe(0);
+    expect(issued.stdout).toMatch(/^jmrb_[A-Za-z0-9_-]{32}\n$/);
+    expect(issued.stderr).toMatch(/^已签发 issued token \d+ for dana.viewer \(viewer\); it is shown this once\n$/);
+    const dana = { JMRB_TOKEN_FILE: tokenFile('dana', issued.stdout.trim(), 0o600) };
+    expect((await cli(['list'], dana)).code).toBe(0);
+
+    const list = await cli(['token', 'list'], admin);
+    expect(list.stdout).toMatch(/\d+\s+dana.viewer\s+viewer\s+\S+\s+root.admin\n/);
+    expect(list.stdout).not.toContain(issued.stdout.trim());
+    const id = JSON.parse((await cli(['token', 'list', '--json'], admin)).stdout).tokens.find((t: { user: string }) => t.user === 'dana.viewer').id;
+    expect((await cli(['token', 'revoke', id], admin)).stdout).toMatch(new RegExp(`^已吊销 revoked token ${id} of dana.viewer \\(viewer\\) at `));
+    const refused = await cli(['list'], dana);
+    expect({ code: refused.code, err: refused.stderr.includes('401 Unauthenticated') }).toEqual({ code: 1, err: true });
+    const notAdmin = await cli(['token', 'list'], { JMRB_TOKEN: operator });
+    expect({ code: notAdmin.code, err: notAdmin.stderr.includes('403 Forbidden') }).toEqual({ code: 1, err: true });
+  });
 });

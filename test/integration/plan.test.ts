@@ -115,6 +115,16 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     ]);
     expect(p.packages.find((k) => k.id === 'environment')).toMatchObject({ done: 0, total: 2, percent: 0 });
 
+    // The plan is a run like the others: listed across kinds, and its ready sign-offs wait in "pending approvals".
+    const listed = (await stack.http('GET', '/runs?kind=plan', operator)).body.runs;
+    expect(listed).toEqual([expect.objectContaining({ kind: 'plan', workflowId: planA(), status: 'running', requestedBy: 'olivia.ops', href: `/plans/${planA()}` })]);
+    const forApprover = (await stack.http('GET', '/approvals/pending', approver)).body.pending;
+    expect(forApprover).toEqual([
+      expect.objectContaining({ kind: 'plan', workflowId: planA(), gate: 'kickoff', gateTitle: '事项kickoff Item kickoff', decide: `/plans/${planA()}/items/kickoff/signoff` }),
+    ]);
+    // Operators own no ready item yet (theirs wait for the kickoff).
+    expect((await stack.http('GET', '/approvals/pending', operator)).body.pending).toEqual([]);
+
     // The Web UI can filter plans by phase and sort by % complete.
     const desc = await stack.temporal.workflow.getHandle(planA()).describe();
     expect(desc.searchAttributes).toMatchObject({ RunbookKind: ['plan'], RunbookPhase: ['kickoff'], RunbookStatus: ['running'], RunbookProgress: [0] });
@@ -123,7 +133,7 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     const reportDir = path.join(stack.settings.REPORTS_DIR, planA());
     await eventually(async () => fs.existsSync(path.join(reportDir, `status-${day(0)}.md`)), 'the first status report');
     expect(fs.readFileSync(path.join(reportDir, `status-${day(0)}.html`), 'utf8')).toContain('<td>事项kickoff Item kickoff</td><td>approver</td>');
-    const report = await stack.http('GET', `/plans/${planA()}/report`, operator);
+    const report = await stack.http('GET', `/plans/${planA()}/reports/status.md`, operator);
     expect(report.contentType).toContain('text/markdown');
     expect(report.body).toContain('## 逾期事项 Late items');
     expect(report.body).toContain('| 事项kickoff Item kickoff | approver |');
@@ -132,7 +142,7 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
   it('refuses a sign-off by the wrong role, at the API and in the workflow', async () => {
     const byOperator = await stack.http('POST', `/plans/${planA()}/items/kickoff/signoff`, operator, { note: '我来签 I sign' });
     expect(byOperator.status).toBe(403);
-    expect(byOperator.body).toMatchObject({ detail: 'role operator may not sign off "kickoff"; its owner role is approver', field: 'itemId' });
+    expect(byOperator.body).toMatchObject({ detail: 'role operator may not sign off "kickoff"; its owner role is approver', field: 'params.itemId' });
 
     // Straight to Temporal, bypassing the API: correctly signed, but for an operator.
     const claims = { workflowId: planA(), gate: 'kickoff', decision: 'signoff' as const, actor: 'olivia.ops', role: 'operator', issuedAt: new Date().toISOString() };
@@ -174,6 +184,12 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     expect(itemOf(unblocked, 'kickoff')).toMatchObject({ status: 'done', doneBy: 'li.approver' });
     expect(itemOf(unblocked, 'training')).toMatchObject({ status: 'ready', waitingFor: 'operator 签字 sign-off' });
     expect(itemOf(unblocked, 'network-check').status).toBe('blocked');
+    // Now the operator's items wait for them, including on the plan they started themselves (sign-offs are not four-eyes gates).
+    const forOperator = (await stack.http('GET', '/approvals/pending', operator)).body.pending.map((p: any) => [p.gate, p.decide]).sort();
+    expect(forOperator).toEqual([
+      ['network-request', `/plans/${planA()}/items/network-request/signoff`],
+      ['training', `/plans/${planA()}/items/training/signoff`],
+    ]);
     expect(unblocked.milestones[0].status).toBe('reached');
     await eventually(async () => received(planA()).some((n) => n.kind === 'milestone-reached'), 'the milestone-reached notification');
 

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient } from '../../lib/db';
@@ -71,11 +73,23 @@ describe('verification run through the API (验证)', () => {
     expect(result).toMatchObject({ businessCases: 4, businessFailures: 0, sampleFailures: 0 });
     expect(result.counts.every((c) => c.ok)).toBe(true);
 
-    const report = await stack.http('GET', `/verifications/${workflowId}/report`, viewer);
+    const report = await stack.http('GET', `/verifications/${workflowId}/reports/verification-report.md`, viewer);
     expect(report.status).toBe(200);
     expect(report.contentType).toContain('text/markdown');
     expect(report.body.split('\n')[2]).toBe('## 结论 Verdict: ✅ 通过 PASSED');
     expect(report.body).toContain('注销 cancellation');
+    expect(report.body).toBe(fs.readFileSync(path.join(stack.settings.REPORTS_DIR, 'verification', `${stack.id}-clean`, 'verification-report.md'), 'utf8'));
+    const json = await stack.http('GET', `/verifications/${workflowId}/reports/verification-report.json`, viewer);
+    expect({ type: json.contentType, verdict: json.body.verdict }).toEqual({ type: 'application/json; charset=utf-8', verdict: 'passed' });
+    const html = await stack.http('GET', `/verifications/${workflowId}/reports/verification-report.html`, viewer);
+    expect(html.contentType).toBe('text/html; charset=utf-8');
+    expect(html.body).toContain('<h2>结论 Verdict: ✅ 通过 PASSED</h2>');
+    // Listed as a run of its own kind, with its verdict; the cutovers' verify steps are not.
+    const listed = await eventually(async () => {
+      const runs = (await stack.http('GET', '/runs?kind=verification', viewer)).body.runs;
+      return runs.length ? runs : undefined;
+    }, 'the verification in the run list');
+    expect(listed.map((r: { workflowId: string; status: string }) => [r.workflowId, r.status])).toEqual([[workflowId, 'passed']]);
     // The business tests rolled their writes back: the target holds the migration only.
     await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => {
       expect((await c.query(`SELECT count(*)::int AS n FROM entity_change WHERE altid LIKE 'VT-%'`)).rows[0].n).toBe(0);
@@ -90,7 +104,7 @@ describe('verification run through the API (验证)', () => {
     expect(result.verdict).toBe('failed');
     expect(result.failedSegments).toBe(1);
     expect(result.reasons[0]).toMatch(/^全量校验 checksums: entity_person: 1 of \d+ segments differ \(1 changed\)$/);
-    const report = (await stack.http('GET', `/verifications/${workflowId}/report`, viewer)).body as string;
+    const report = (await stack.http('GET', `/verifications/${workflowId}/reports/verification-report.md`, viewer)).body as string;
     expect(report).toContain('❌ 不通过 FAILED');
     expect(report).toMatch(new RegExp(`\\| entity_person \\| \`${key}\` \\| changed \\| \`name\`: "[^"]+" → "[^"]+ "`));
   });

@@ -60,6 +60,7 @@ export class TestStack {
       taskQueue: s.TASK_QUEUE,
       uiBaseUrl: 'http://127.0.0.1:8233',
       signingKey: s.APPROVAL_SIGNING_KEY,
+      reportsDir: s.REPORTS_DIR,
       logLevel: 'warn',
     });
     await this.app.listen({ host: '127.0.0.1', port: 0 });
@@ -108,7 +109,7 @@ export class TestStack {
   private gateKeeper?: string;
 
   async token(user: string, role: Role): Promise<string> {
-    return withClient(this.settings.RUNBOOK_DATABASE_URL, (c) => issueToken(c, user, role));
+    return withClient(this.settings.RUNBOOK_DATABASE_URL, async (c) => (await issueToken(c, user, role)).token);
   }
 
   async http(

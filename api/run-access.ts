@@ -1,0 +1,59 @@
+import { Client, QueryNotRegisteredError, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
+import { ProblemError } from './problems';
+import type { RunKind } from './run-kinds';
+
+/**
+ * How the routes reach a run: only runs of this deployment's task queue and of the kind the URL
+ * names exist for them (anything else is a 404 naming the id), and a run's state is read the cheapest
+ * way its kind allows.
+ */
+export class RunAccess {
+  constructor(
+    readonly temporal: Client,
+    readonly taskQueue: string,
+    private readonly uiBaseUrl: string,
+  ) {}
+
+  get namespace(): string {
+    return this.temporal.options.namespace;
+  }
+
+  uiLink(workflowId: string): string {
+    return `${this.uiBaseUrl}/namespaces/${this.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+  }
+
+  async describe(kind: RunKind, workflowId: string): Promise<WorkflowExecutionDescription> {
+    try {
+      const d = await this.temporal.workflow.getHandle(workflowId).describe();
+      if (d.type !== kind.workflowType || d.taskQueue !== this.taskQueue) throw new WorkflowNotFoundError('not ours', workflowId, undefined);
+      return d;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new ProblemError(404, 'Unknown run', `no ${kind.kind} run with id ${workflowId}`, 'params.workflowId');
+      }
+      throw err;
+    }
+  }
+
+  /** A run that still takes decisions, else a 409 naming how it ended. */
+  async describeRunning(kind: RunKind, workflowId: string): Promise<WorkflowExecutionDescription> {
+    const d = await this.describe(kind, workflowId);
+    if (d.status.name !== 'RUNNING') {
+      throw new ProblemError(409, 'Run finished', `run ${workflowId} is ${d.status.name.toLowerCase()}; it takes no more decisions`, 'params.workflowId');
+    }
+    return d;
+  }
+
+  /** A run's state: from its result once completed (when the kind has one), else the state query. */
+  async readState<State>(kind: RunKind<State>, workflowId: string, execution: string): Promise<State> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    if (execution === 'COMPLETED' && kind.stateFromResult) return kind.stateFromResult(await handle.result());
+    try {
+      return await handle.query(kind.stateQuery);
+    } catch (err) {
+      // A run whose first workflow task has not run yet (the plan loads its definition there) has no handlers.
+      if (err instanceof QueryNotRegisteredError) throw new ProblemError(503, 'Run starting', `run ${workflowId} is still starting; try again in a moment`);
+      throw err;
+    }
+  }
+}
