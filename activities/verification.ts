@@ -32,10 +32,10 @@ export function verificationActivities(deps: ActivityDeps) {
   let threads: SourceThreadPool | undefined;
   const sourceThreads = () =>
     settings.VERIFY_SOURCE_THREADS > 0 ? (threads ??= new SourceThreadPool(settings.VERIFY_SOURCE_THREADS, settings.LEGACY_DATABASE_URL, settings.MAPPING_FILE)) : undefined;
-  /** Counting and sampling query the legacy database directly; the content pass goes through the adapter. */
+  /** Sampling queries the legacy database directly; counts and the content pass go through the adapter. */
   const legacyPg = () => {
     if (!/^postgres(ql)?:/.test(settings.LEGACY_DATABASE_URL)) {
-      throw ApplicationFailure.nonRetryable('counts and sampling read a PostgreSQL legacy database (or staging copy); an Oracle legacy URL is not supported by them yet', 'UnsupportedLegacy');
+      throw ApplicationFailure.nonRetryable('sampling reads a PostgreSQL legacy database (or staging copy); with an Oracle legacy URL set sample.perType to 0 until it supports Oracle', 'UnsupportedLegacy');
     }
     return settings.LEGACY_DATABASE_URL;
   };
@@ -55,14 +55,12 @@ export function verificationActivities(deps: ActivityDeps) {
       return { tables, segments, readPoint: await source.readPoint() };
     },
 
-    async verificationCounts(input: { tables: string[] }): Promise<TableCountCheck[]> {
-      return withClient(legacyPg(), (legacy) =>
-        withClient(settings.TARGET_DATABASE_URL, async (target) => {
-          const out: TableCountCheck[] = [];
-          for (const name of input.tables) out.push(await countTable(legacy, target, findTable(mapping, name)));
-          return out;
-        }),
-      );
+    async verificationCounts(input: { tables: string[]; readPoint?: string | null }): Promise<TableCountCheck[]> {
+      return withClient(settings.TARGET_DATABASE_URL, async (target) => {
+        const out: TableCountCheck[] = [];
+        for (const name of input.tables) out.push(await countTable(source, input.readPoint ?? null, target, findTable(mapping, name)));
+        return out;
+      });
     },
 
     async verificationSegment(input: { table: string; segment: Chunk; readPoint: string | null }): Promise<SegmentResult> {

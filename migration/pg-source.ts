@@ -97,6 +97,16 @@ export class PostgresSource implements SourceAdapter {
     }
   }
 
+  async countRows(table: TableMapping): Promise<number> {
+    const client = await this.connect();
+    try {
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(table.source.table)}`);
+      return Number(rows[0].n);
+    } finally {
+      await this.release(client);
+    }
+  }
+
   async readChunk(table: TableMapping, chunk: Chunk): Promise<Readable> {
     const client = await this.connect();
     // Legacy data is only ever queried: the session itself refuses writes.

@@ -32,6 +32,8 @@ export interface SourceAdapter {
    * Returns an opaque token to pass to readChunk.
    */
   readPoint(): Promise<string | null>;
+  /** The table's rows at the read point (null: now), for count reconciliation. */
+  countRows(table: TableMapping, readPoint: string | null): Promise<number>;
   /** Splits a table into key ranges of about rowsPerChunk rows each. */
   planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]>;
   /**

@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import type { TableMapping } from '../migration/mapping';
+import type { SourceAdapter } from '../migration/source';
 import { keyColumn } from '../migration/mapping';
 
 /**
@@ -26,11 +27,11 @@ async function count(client: Client, sql: string, params: unknown[] = []): Promi
   return Number(rows[0].n);
 }
 
-/** `legacy` is a PostgreSQL session on the legacy database (Oracle sources are counted by the content pass). */
-export async function countTable(legacy: Client, target: Client, table: TableMapping): Promise<TableCountCheck> {
+/** The source side is counted through the legacy adapter (PostgreSQL or Oracle, at the run's read point). */
+export async function countTable(source: SourceAdapter, readPoint: string | null, target: Client, table: TableMapping): Promise<TableCountCheck> {
   const key = quoteIdent(keyColumn(table).target);
   const t = quoteIdent(table.target.table);
-  const source = await count(legacy, `SELECT count(*) AS n FROM ${quoteIdent(table.source.table)}`);
+  const sourceRows = await source.countRows(table, readPoint);
   const loaded = await count(target, `SELECT count(*) AS n FROM ${t}`);
   const quarantined = await count(target, 'SELECT count(*) AS n FROM migration_quarantine WHERE table_name = $1', [table.name]);
   const quarantinedButLoaded = await count(
@@ -44,8 +45,8 @@ export async function countTable(legacy: Client, target: Client, table: TableMap
     [table.name],
   );
   const problems: string[] = [];
-  if (source !== loaded + quarantined) problems.push(`source ${source} ≠ loaded ${loaded} + quarantined ${quarantined} (difference ${source - loaded - quarantined})`);
+  if (sourceRows !== loaded + quarantined) problems.push(`source ${sourceRows} ≠ loaded ${loaded} + quarantined ${quarantined} (difference ${sourceRows - loaded - quarantined})`);
   if (quarantinedButLoaded) problems.push(`${quarantinedButLoaded} quarantined source keys are also in the target`);
   if (quarantinedTwice) problems.push(`${quarantinedTwice} source keys are quarantined more than once`);
-  return { table: table.name, source, loaded, quarantined, quarantinedButLoaded, quarantinedTwice, ok: problems.length === 0, problems };
+  return { table: table.name, source: sourceRows, loaded, quarantined, quarantinedButLoaded, quarantinedTwice, ok: problems.length === 0, problems };
 }

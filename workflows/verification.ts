@@ -36,7 +36,7 @@ export async function verification(input: VerificationInput): Promise<Verificati
   progress.segments = plan.segments.length;
   progress.phase = 'counts';
   show();
-  const counts = await act('记录数核对 counts').verificationCounts({ tables: plan.tables });
+  const counts = await act('记录数核对 counts').verificationCounts({ tables: plan.tables, readPoint: plan.readPoint });
 
   progress.phase = 'content';
   show();

@@ -6,7 +6,7 @@ import { OracleSourceInput, OracleSourceOptions, validateOracleOptions } from '.
 import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
 import { loadOracleDriver } from './driver';
 import { resolveTable, ResolvedTable } from './resolve';
-import { chunkQuery, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
+import { chunkQuery, countQuery, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -69,6 +69,17 @@ export class OracleSource implements SourceAdapter {
       return (rows ?? []).map((r) => r[0]);
     });
     return chunksFromBoundaries(table.name, boundaries);
+  }
+
+  async countRows(table: TableMapping, readPoint: string | null): Promise<number> {
+    const { sql, binds } = countQuery(this.options.schema ?? null, table.source.table, readPoint);
+    return this.withConnection(async (conn) => {
+      const { rows } = await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY });
+      const raw = rows?.[0]?.[0];
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Oracle returned no row count for ${table.source.table} (got ${String(raw)})`);
+      return n;
+    });
   }
 
   async readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {

@@ -53,11 +53,11 @@ describe('verification (验证) on real PostgreSQL', () => {
   });
 
   it('verifies a correct migration clean: counts, every segment, the sample', async () => {
-    const counts = await withClient(legacyUrl, (legacy) => withClient(targetUrl, async (target) => {
-        const out = [];
-        for (const t of mapping.tables) out.push(await countTable(legacy, target, t));
-        return out;
-      }));
+    const counts = await withClient(targetUrl, async (target) => {
+      const out = [];
+      for (const t of mapping.tables) out.push(await countTable(source, null, target, t));
+      return out;
+    });
     expect(counts.filter((c) => !c.ok)).toEqual([]);
     expect(counts.reduce((n, c) => n + c.quarantined, 0)).toBeGreaterThan(0);
 
@@ -143,11 +143,11 @@ describe('verification (验证) on real PostgreSQL', () => {
     // Nothing else is reported: six faults, six differences.
     expect(found).toHaveLength(6);
 
-    const counts = await withClient(legacyUrl, (legacy) => withClient(targetUrl, async (target) => {
-        const out = [];
-        for (const t of mapping.tables) out.push(await countTable(legacy, target, t));
-        return out;
-      }));
+    const counts = await withClient(targetUrl, async (target) => {
+      const out = [];
+      for (const t of mapping.tables) out.push(await countTable(source, null, target, t));
+      return out;
+    });
     expect(counts.filter((c) => !c.ok).map((c) => c.table).sort()).toEqual(['approval_material', 'entity_person']);
     const report: VerificationReport = {
       runId: 'faults', verdict: 'passed', reasons: [], startedAt: '', finishedAt: '', legacy: '', target: '', canonicalForm: '',

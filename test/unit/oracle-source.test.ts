@@ -92,6 +92,7 @@ class FakeConnection implements OracleConnection {
     if (sql.includes('all_tab_columns')) return { rows: this.db.dictionary };
     if (sql.includes('DBMS_FLASHBACK')) return { rows: [['8124650033']] };
     if (sql.includes('ROW_NUMBER()')) return { rows: this.db.boundaries.map((b) => [b]) };
+    if (sql.startsWith('SELECT COUNT(*)')) return { rows: [[this.db.rowCount]] };
     if (options.resultSet) {
       this.db.resultSet = new FakeResultSet(this.db.chunkRows, this.db.events, this.db.resultSetOptions);
       return { resultSet: this.db.resultSet };
@@ -110,6 +111,7 @@ class FakeDb implements OraclePool {
   events: string[] = [];
   dictionary: unknown[][] = DICTIONARY;
   boundaries: string[] = [];
+  rowCount: unknown = 0;
   chunkRows: unknown[][] = [];
   resultSetOptions: { failOnCall?: number; delayMs?: number } = {};
   resultSet: FakeResultSet | null = null;
@@ -177,6 +179,18 @@ describe('OracleSource against a scripted connection', () => {
     const plan = db.executed.find((e) => e.sql.includes('ROW_NUMBER()'))!;
     expect(plan.binds).toEqual({ chunk_rows: 100 });
     expect(allReleased(db)).toBe(true);
+  });
+
+  it('countRows counts the table as of the read point, for count reconciliation, and refuses a non-count', async () => {
+    const db = new FakeDb();
+    db.rowCount = 83334;
+    expect(await source(db).countRows(TABLE, '8124650033')).toBe(83334);
+    const count = db.executed.find((e) => e.sql.startsWith('SELECT COUNT(*)'))!;
+    expect(count.sql).toBe('SELECT COUNT(*) AS row_count FROM "E_BASEINFO" AS OF SCN :read_scn');
+    expect(count.binds).toEqual({ read_scn: '8124650033' });
+    expect(allReleased(db)).toBe(true);
+    db.rowCount = null;
+    await expect(source(db).countRows(TABLE, null)).rejects.toThrow('Oracle returned no row count for e_baseinfo (got null)');
   });
 
   it('a small table is one chunk', () => {
