@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
+import type { BusinessTestResult } from '../verification/business-tests';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
 /**
@@ -143,6 +144,8 @@ export interface CutoverState {
   operatorActions: DecisionRecord[];
   wiped?: { table: string; rows: number }[];
   snapshot?: string;
+  /** 业务测试 the change (变更) and cancellation (注销) made on the snapshotted target, undone by the rollback */
+  businessTests?: BusinessTestResult | { skipped: string };
   /** 回滚验证 the target's checksums before the business tests and after the rollback */
   rollbackProof?: { equal: boolean; before: { table: string; rows: number; md5: string }[]; after: { table: string; rows: number; md5: string }[] };
   addressChecks?: { id: string; url: string; ok: boolean; status?: number; error?: string }[];
