@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { digestHistory, HistoryDigest } from '../lib/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
 import type { CutoverState } from '../workflows/cutover-messages';
@@ -35,7 +34,7 @@ export function reportActivities(deps: ActivityDeps) {
     async writeFailureReport(input: { fallback: FallbackState; cutover?: CutoverState; cutoverWorkflowId?: string; fallbackRunId: string }): Promise<{ markdown: string; json: string }> {
       const client = Context.current().client;
       const digest = async (workflowId: string): Promise<HistoryDigest> =>
-        digestHistory(workflowId, JSON.parse(historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory())));
+        digestHistory(workflowId, await client.workflow.getHandle(workflowId).fetchHistory());
       const own = activityInfo().workflowExecution!.workflowId;
       const histories = [...(input.cutoverWorkflowId ? [await digest(input.cutoverWorkflowId)] : []), await digest(own)];
       const { markdown, json } = renderFailureAnalysis(input.fallback, input.cutover, histories);
