@@ -13,6 +13,7 @@ import cutoverStepRoutes from './routes/cutover-steps';
 import fallbackRoutes from './routes/fallbacks';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plan';
+import rehearsalRoutes from './routes/rehearsals';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
 import verificationRoutes from './routes/verifications';
@@ -99,5 +100,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The 90-day plan keeps its own routes for now (items, sign-offs, re-baselining): not yet a run kind.
   await app.register(planRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl, signingKey: opts.signingKey });
   await app.register(verificationRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue, uiBaseUrl: opts.uiBaseUrl });
+  await app.register(rehearsalRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });
   return app;
 }

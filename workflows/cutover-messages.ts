@@ -150,7 +150,8 @@ export interface CutoverState {
   rollbackProof?: { equal: boolean; before: { table: string; rows: number; md5: string }[]; after: { table: string; rows: number; md5: string }[] };
   addressChecks?: { id: string; url: string; ok: boolean; status?: number; error?: string }[];
   switched?: { id: string; driver: string; from: string; to: string; changed: boolean; verifiedBy: string }[];
-  /** 彩排 the projected finish against the maintenance window, updated after every step */
+  /** 彩排 the maintenance window the run was planned for (input), and the projected finish against it, updated after every step */
+  maintenanceWindow?: { start: string; end: string };
   projection?: { at: string; projectedFinish: string; windowEnd?: string; fitsWindow?: boolean; plannedRemainingMinutes: number };
   fallback?: { workflowId: string; status: string; report?: { markdown: string; json: string } };
   evidence?: { markdown: string; json: string };

@@ -121,6 +121,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     decisions: [],
     operatorActions: [],
     tables: [],
+    maintenanceWindow: input.maintenanceWindow,
   };
   let operatorChoice: { choice: OperatorChoice; reason?: string; actor: string } | undefined;
 
