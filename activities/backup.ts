@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { to as copyTo } from 'pg-copy-streams';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import type { ActivityDeps } from './deps';
@@ -43,6 +43,10 @@ export function backupActivities(deps: ActivityDeps) {
       }
       fs.mkdirSync(dir, { recursive: true });
       const files: BackupFile[] = [];
+      // A full registry takes long to export: beat while it runs, so a dead worker is noticed within the
+      // run's heartbeat window and another takes the backup over (redoing it: no manifest, no backup).
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat({ tablesDone: files.length }), 1000);
       await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
         // One snapshot for all tables, so the backup is consistent across them.
         inTransaction(
@@ -73,7 +77,7 @@ export function backupActivities(deps: ActivityDeps) {
           },
           'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
         ),
-      );
+      ).finally(() => clearInterval(beat));
       const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files };
       fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2), { mode: 0o444 });
       return manifest;
