@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { withClient } from '../../lib/db';
+import type { RehearsalComparison } from '../../lib/rehearsal-comparison';
 import type { HistoryDigest } from '../../lib/run-history';
 import { registerTarget } from '../../lib/target-guard';
 import { loadMapping } from '../../migration/mapping';
@@ -340,5 +341,50 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(state.operatorActions).toEqual([expect.objectContaining({ decision: 'retry', accepted: true })]);
     await decide(id, 'go-no-go', approver, 'reject', '彩排结束 rehearsal over');
     expect(((await stack.temporal.workflow.getHandle(id).result()) as CutoverState).fallback?.status).toBe('completed');
+  });
+
+  it('compares rehearsals (彩排对比): planned vs each run’s actual minutes per step, projected against the weekend window', async () => {
+    const viewer = await stack.token('zhao.viewer', 'viewer');
+    const golive = `cutover-${stack.id}-golive`;
+    const retry = `cutover-${stack.id}-retry`;
+    const r = await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}&windowHours=48`, viewer);
+    expect(r.status).toBe(200);
+    const c = r.body as RehearsalComparison;
+    expect(c.runs.map((x) => [x.workflowId, x.status])).toEqual([
+      [golive, 'completed'],
+      [retry, 'rejected'],
+    ]);
+    const migrate = c.steps.find((s) => s.key === 'migrate')!;
+    expect(migrate).toMatchObject({ plannedMinutes: 600, actualMinutes: [expect.any(Number), expect.any(Number)] });
+    expect(migrate.deltaMinutes[0]).toBeCloseTo(migrate.actualMinutes[0]! - 600, 1);
+    // The rejected rehearsal never switched: no actual, no delta — and the projection counts the plan for it.
+    expect(c.steps.find((s) => s.key === 'switch')).toMatchObject({ plannedMinutes: 30, actualMinutes: [expect.any(Number), null], deltaMinutes: [expect.any(Number), null] });
+    const slowest = c.steps.reduce((n, s) => {
+      const seen = s.actualMinutes.filter((a): a is number => a !== null);
+      return n + (seen.length ? Math.max(...seen) : (s.plannedMinutes ?? 0));
+    }, 0);
+    expect(c.projection).toMatchObject({ windowMinutes: 2880, plannedMinutes: 720, fitsWindow: { planned: true, mean: true, slowest: true } });
+    expect(c.projection.slowestMinutes).toBeCloseTo(slowest, 1);
+    expect(c.projection.meanMinutes).toBeLessThanOrEqual(c.projection.slowestMinutes);
+    // A one-hour window is overrun by the plan alone.
+    const tight = (await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}&windowHours=1`, viewer)).body as RehearsalComparison;
+    expect(tight.projection.fitsWindow).toEqual({ planned: false, mean: expect.any(Boolean), slowest: expect.any(Boolean) });
+    // No window given: the latest run with one (the go-live rehearsal's 48 hours).
+    expect(((await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}`, viewer)).body as RehearsalComparison).projection.windowMinutes).toBeCloseTo(2880, 0);
+
+    const md = await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}&windowHours=48&format=markdown`, viewer);
+    expect(md.contentType).toContain('text/markdown');
+    expect(md.body).toContain('# 彩排对比 Rehearsal comparison');
+    expect(md.body).toMatch(/\| 数据迁移 Migrate \| 600 \| [\d.]+ \| -[\d.]+ \| [\d.]+ \| -[\d.]+ \|/);
+    expect(md.body).toMatch(/\| 切换 Switch the connected systems to the new addresses \| 30 \| [\d.]+ \| -[\d.]+ \| — \| — \|/);
+    expect(md.body).toContain('| 计划 Plan | 720 | 可按时完成 fits |');
+
+    // Unnamed: this queue's finished rehearsals, oldest first; the live cutovers are left out.
+    const listed = (await stack.http('GET', '/rehearsals/comparison?limit=10', viewer)).body as RehearsalComparison;
+    expect(listed.runs.map((x) => x.workflowId)).toEqual([`cutover-${stack.id}-unregistered`, golive, retry]);
+    expect((await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},cutover-${stack.id}-rejected`, viewer)).status).toBe(409);
+    expect((await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},cutover-nobody-ran-this`, viewer)).status).toBe(404);
+    expect((await stack.http('GET', `/rehearsals/comparison?windowHours=0`, viewer)).status).toBe(400);
+    expect((await stack.http('GET', '/rehearsals/comparison')).status).toBe(401);
   });
 });
