@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { to as copyTo } from 'pg-copy-streams';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
 
 /**
  * 上线步骤1 备份旧库: the legacy data exported as it stood before migration — query only, never
@@ -43,11 +44,9 @@ export function backupActivities(deps: ActivityDeps) {
       }
       fs.mkdirSync(dir, { recursive: true });
       const files: BackupFile[] = [];
-      // A full registry takes long to export: beat while it runs, so a dead worker is noticed within the
-      // run's heartbeat window and another takes the backup over (redoing it: no manifest, no backup).
-      const context = Context.current();
-      const beat = setInterval(() => context.heartbeat({ tablesDone: files.length }), 1000);
-      await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
+      // A full registry takes long to export: a dead worker's backup is taken over within the run's
+      // heartbeat window, and redone whole (no manifest, no backup).
+      await whileBeating(() => withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
         // One snapshot for all tables, so the backup is consistent across them.
         inTransaction(
           client,
@@ -77,7 +76,7 @@ export function backupActivities(deps: ActivityDeps) {
           },
           'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
         ),
-      ).finally(() => clearInterval(beat));
+      ), () => ({ tablesDone: files.length }));
       const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files };
       fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2), { mode: 0o444 });
       return manifest;
