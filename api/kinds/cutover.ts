@@ -188,7 +188,8 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   decisionSignal: decideGateSignal,
   openGates: (state) => state.gates.filter((g) => g.status === 'open').map((g) => g.name),
   progress: (state) => ({
-    done: state.steps.filter((s) => s.status === 'done').length,
+    // A skipped step is behind the run as much as a done one (the checklist still shows which it was).
+    done: state.steps.filter((s) => s.status === 'done' || s.status === 'skipped').length,
     total: state.steps.length,
     current: state.steps.find((s) => s.status === 'running')?.title,
   }),
