@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { to as copyTo } from 'pg-copy-streams';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
 
 /**
  * 上线步骤1 备份旧库: the legacy data exported as it stood before migration — query only, never
@@ -43,7 +44,9 @@ export function backupActivities(deps: ActivityDeps) {
       }
       fs.mkdirSync(dir, { recursive: true });
       const files: BackupFile[] = [];
-      await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
+      // A full registry takes long to export: a dead worker's backup is taken over within the run's
+      // heartbeat window, and redone whole (no manifest, no backup).
+      await whileBeating(() => withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
         // One snapshot for all tables, so the backup is consistent across them.
         inTransaction(
           client,
@@ -73,7 +76,7 @@ export function backupActivities(deps: ActivityDeps) {
           },
           'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
         ),
-      );
+      ), () => ({ tablesDone: files.length }));
       const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files };
       fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2), { mode: 0o444 });
       return manifest;

@@ -5,6 +5,7 @@ import { findTable, LoadStep, loadSteps } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
 
 /** 上线步骤3 正式迁移: the engine's activities — plan a table into chunks, copy one chunk. */
 export interface TablePlan {
@@ -24,9 +25,11 @@ export function migrateActivities(deps: ActivityDeps) {
 
     async planTable(input: { table: string; rowsPerChunk: number }): Promise<TablePlan> {
       const table = findTable(deps.mapping, input.table);
-      await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
-      const chunks = await source.planChunks(table, input.rowsPerChunk);
-      return { table: table.name, chunks, readPoint: await source.readPoint() };
+      return whileBeating(async () => {
+        await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
+        const chunks = await source.planChunks(table, input.rowsPerChunk);
+        return { table: table.name, chunks, readPoint: await source.readPoint() };
+      });
     },
 
     async copyChunk(input: { runId: string; table: string; chunk: Chunk; readPoint: string | null }): Promise<ChunkResult> {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity';
+import { digestHistory, HistoryDigest } from '../lib/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
 import type { CutoverState } from '../workflows/cutover-messages';
 import type { FallbackState } from '../workflows/fallback-messages';
@@ -25,9 +26,18 @@ export function reportActivities(deps: ActivityDeps) {
       const { markdown, json } = renderEvidence(input.state);
       return write(input.state.runId, 'evidence', markdown, json);
     },
-    /** 回退步骤6 失败原因分析 */
-    async writeFailureReport(input: { fallback: FallbackState; cutover?: CutoverState; fallbackRunId: string }): Promise<{ markdown: string; json: string }> {
-      const { markdown, json } = renderFailureAnalysis(input.fallback, input.cutover);
+    /**
+     * 回退步骤6 失败原因分析, written from the event histories of the cutover that fell back (when there is
+     * one) and of this fallback itself: they hold every failed attempt and every signal, also those the
+     * workflows' state no longer shows. Reading history has no side effect, so a retry simply reads again.
+     */
+    async writeFailureReport(input: { fallback: FallbackState; cutover?: CutoverState; cutoverWorkflowId?: string; fallbackRunId: string }): Promise<{ markdown: string; json: string }> {
+      const client = Context.current().client;
+      const digest = async (workflowId: string): Promise<HistoryDigest> =>
+        digestHistory(workflowId, await client.workflow.getHandle(workflowId).fetchHistory());
+      const own = activityInfo().workflowExecution!.workflowId;
+      const histories = [...(input.cutoverWorkflowId ? [await digest(input.cutoverWorkflowId)] : []), await digest(own)];
+      const { markdown, json } = renderFailureAnalysis(input.fallback, input.cutover, histories);
       // A run may fall back more than once (automatically, then by hand): each report keeps its own file.
       return write(input.fallback.runId, `failure-analysis-${input.fallbackRunId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 8)}`, markdown, json);
     },

@@ -9,7 +9,8 @@ import type { ActivityDeps } from './deps';
 /**
  * The destructive steps on the new system's database, each behind the target guard (lib/target-guard.ts):
  * 清除测试数据 wipe the test data, 快照 snapshot, 回滚 roll back to the snapshot, and the checksums that
- * prove a rollback. A wrong database is refused with a non-retryable error naming it.
+ * prove a rollback (the business tests between snapshot and rollback are in activities/verification.ts).
+ * A wrong database is refused with a non-retryable error naming it.
  */
 export interface TableChecksum {
   table: string;
@@ -122,23 +123,6 @@ export function targetActivities(deps: ActivityDeps) {
       });
       deps.logger.warn({ runId: input.runId, snapshot }, 'target rolled back to its snapshot 回滚');
       return { snapshot };
-    },
-
-    /**
-     * 业务测试 (placeholder) Stands in for the business tests issue 4 supplies: performs one change (变更)
-     * and one cancellation (注销) on the target, so the rollback after it has something real to undo.
-     */
-    async runBusinessTests(input: { runId: string }): Promise<{ changed?: string; cancelled?: string }> {
-      return guarded('business tests 业务测试', async (c) => {
-        const changed = await c.query<{ pripid: string }>(
-          `UPDATE market_entity SET entname = entname || '（测试变更）' WHERE pripid = (SELECT min(pripid) FROM market_entity) RETURNING pripid`,
-        );
-        const cancelled = await c.query<{ pripid: string }>(
-          `UPDATE market_entity SET regstate = '4' WHERE pripid = (SELECT max(pripid) FROM market_entity) RETURNING pripid`,
-        );
-        deps.logger.info({ runId: input.runId }, 'placeholder business tests ran 业务测试');
-        return { changed: changed.rows[0]?.pripid, cancelled: cancelled.rows[0]?.pripid };
-      });
     },
   };
 }

@@ -40,6 +40,31 @@ export function verificationActivities(deps: ActivityDeps) {
     return settings.LEGACY_DATABASE_URL;
   };
 
+  /**
+   * Change and cancellation through the business interface on active entities among the candidates.
+   * A retry first undoes what an earlier attempt wrote, from the before-images it heartbeated.
+   */
+  async function businessTests(input: { runId: string; candidates: string[]; entities: number; date: string; rollBackAfter: boolean }): Promise<BusinessTestResult | { skipped: string }> {
+    const baseUrl = settings.BUSINESS_API_URL;
+    if (!baseUrl) return { skipped: 'BUSINESS_API_URL is not configured on the worker 未配置业务接口' };
+    return withClient(settings.TARGET_DATABASE_URL, async (target) => {
+      const earlier = activityInfo().heartbeatDetails as { images?: BeforeImage[] } | undefined;
+      if (earlier?.images?.length) await rollBack(target, earlier.images);
+      const { rows } = await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE pripid = ANY($1::text[]) AND regstate = '1'`, [input.candidates]);
+      const active = new Set(rows.map((r) => r.pripid));
+      const chosen = input.candidates.filter((p) => active.has(p)).slice(0, input.entities);
+      if (!chosen.length) return { baseUrl, ok: false, rolledBack: input.rollBackAfter, cases: [] };
+      const images = await takeBeforeImages(target, input.runId, chosen);
+      heartbeat({ images });
+      try {
+        const cases = await runBusinessTests({ target, baseUrl, images, date: input.date });
+        return { baseUrl, ok: cases.length > 0 && cases.every((c) => c.ok), rolledBack: input.rollBackAfter, cases };
+      } finally {
+        if (input.rollBackAfter) await rollBack(target, images);
+      }
+    });
+  }
+
   return {
     async verificationPlan(input: { tables?: string[]; segmentRows: number }): Promise<VerificationPlan> {
       const tables = (input.tables?.length ? input.tables : mapping.tables.map((t) => t.name)).map((n) => {
@@ -93,25 +118,20 @@ export function verificationActivities(deps: ActivityDeps) {
     },
 
     async verificationBusinessTests(input: { runId: string; candidates: string[]; entities: number; date: string }): Promise<BusinessTestResult | { skipped: string }> {
-      const baseUrl = settings.BUSINESS_API_URL;
-      if (!baseUrl) return { skipped: 'BUSINESS_API_URL is not configured on the worker 未配置业务接口' };
-      return withClient(settings.TARGET_DATABASE_URL, async (target) => {
-        // A retry first undoes what an earlier attempt wrote, from the before-images it heartbeated.
-        const earlier = activityInfo().heartbeatDetails as { images?: BeforeImage[] } | undefined;
-        if (earlier?.images?.length) await rollBack(target, earlier.images);
-        const { rows } = await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE pripid = ANY($1::text[]) AND regstate = '1'`, [input.candidates]);
-        const active = new Set(rows.map((r) => r.pripid));
-        const chosen = input.candidates.filter((p) => active.has(p)).slice(0, input.entities);
-        if (!chosen.length) return { baseUrl, ok: false, rolledBack: true, cases: [] };
-        const images = await takeBeforeImages(target, input.runId, chosen);
-        heartbeat({ images });
-        try {
-          const cases = await runBusinessTests({ target, baseUrl, images, date: input.date });
-          return { baseUrl, ok: cases.length > 0 && cases.every((c) => c.ok), rolledBack: true, cases };
-        } finally {
-          await rollBack(target, images);
-        }
-      });
+      return businessTests({ ...input, rollBackAfter: true });
+    },
+
+    /**
+     * 业务测试 on the cutover's snapshotted target: the same change and cancellation, left in place —
+     * the cutover's rollback step restores the snapshot, and its checksums prove the tests are gone.
+     * The first active entities in key order: an index range, cheap on the full-size registry.
+     */
+    async cutoverBusinessTests(input: { runId: string; entities: number; date: string }): Promise<BusinessTestResult | { skipped: string }> {
+      const candidates = await withClient(settings.TARGET_DATABASE_URL, async (target) =>
+        (await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE regstate = '1' ORDER BY pripid LIMIT $1`, [input.entities])).rows.map((r) => r.pripid),
+      );
+      // Ids of their own, apart from the verify step's (which rolled its own back already).
+      return businessTests({ ...input, runId: `${input.runId}-golive`, candidates, rollBackAfter: false });
     },
 
     async writeVerificationReport(input: {

@@ -13,6 +13,7 @@ import { RunAccess } from './run-access';
 import adminTokenRoutes from './routes/admin-tokens';
 import healthRoutes from './routes/health';
 import planItemRoutes from './routes/plan';
+import rehearsalRoutes from './routes/rehearsals';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
 
@@ -98,5 +99,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (kinds.some((k) => k.kind === 'plan')) {
     await app.register(planItemRoutes, { runs, signingKey: opts.signingKey });
   }
+  await app.register(rehearsalRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });
   return app;
 }

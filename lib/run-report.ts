@@ -1,10 +1,12 @@
 import type { CutoverState, DecisionRecord } from '../workflows/cutover-messages';
 import type { FallbackState } from '../workflows/fallback-messages';
+import type { HistoryDigest } from './run-history';
 
 /**
- * The documents a run leaves behind, rendered from the workflows' own state: the cutover's 证据包
- * evidence pack and the fallback's 失败原因分析 failure-analysis report. Markdown for people; the JSON
- * beside it carries the same facts for tools.
+ * The documents a run leaves behind: the cutover's 证据包 evidence pack, rendered from the workflow's
+ * state, and the fallback's 失败原因分析 failure-analysis report, rendered from the runs' Temporal event
+ * histories (lib/run-history.ts) beside their state. Markdown for people; the JSON beside it carries
+ * the same facts for tools.
  */
 const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const table = (head: string[], rows: unknown[][]) =>
@@ -36,6 +38,7 @@ export interface EvidenceJson {
   operatorActions: DecisionRecord[];
   tables: CutoverState['tables'];
   backup?: CutoverState['backup'];
+  businessTests?: CutoverState['businessTests'];
   rollbackProof?: CutoverState['rollbackProof'];
   switched?: CutoverState['switched'];
   projection?: CutoverState['projection'];
@@ -54,6 +57,7 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     operatorActions: c.operatorActions,
     tables: c.tables,
     backup: c.backup,
+    businessTests: c.businessTests,
     rollbackProof: c.rollbackProof,
     switched: c.switched,
     projection: c.projection,
@@ -79,6 +83,13 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     '## 记录数 Counts',
     c.tables.length ? table(['表 Table', '读 Read', '载入 Loaded', '隔离 Quarantined', '核对 Reconciled'], c.tables.map((t) => [t.table, t.rowsRead, t.rowsLoaded, t.rowsQuarantined, t.countsReconciled])) : '无 None.',
     '',
+    '## 业务测试 Business tests (变更 change, 注销 cancellation) on the snapshot',
+    !c.businessTests
+      ? '未执行 Not run.'
+      : 'skipped' in c.businessTests
+        ? `未执行 Not run: ${c.businessTests.skipped}`
+        : table(['主体 Entity', '操作 Operation', 'HTTP', '已落库 Persisted', '通过 OK', '说明 Detail'], c.businessTests.cases.map((t) => [t.pripid, t.title, t.httpStatus, t.persisted, t.ok, t.detail])),
+    '',
     '## 回滚验证 Rollback proof',
     c.rollbackProof ? `${c.rollbackProof.equal ? '一致 checksums equal to before the tests' : '不一致 CHECKSUMS DIFFER'}\n\n${table(['表 Table', 'rows before', 'md5 before', 'rows after', 'md5 after'], c.rollbackProof.before.map((b, i) => [b.table, b.rows, b.md5, c.rollbackProof!.after[i]?.rows, c.rollbackProof!.after[i]?.md5]))}` : '未执行 Not run.',
     '',
@@ -93,7 +104,42 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
   return { markdown: md.join('\n'), json };
 }
 
-export function renderFailureAnalysis(f: FallbackState, c?: CutoverState): { markdown: string; json: unknown } {
+const OUTCOME: Record<HistoryDigest['outcome']['status'], string> = {
+  running: '运行中 still running (a cutover ends after its fallback, with the status above)',
+  completed: '完成 completed',
+  failed: '失败 failed',
+  cancelled: '已取消 cancelled',
+  terminated: '已终止 terminated',
+  timed_out: '超时 timed out',
+  continued_as_new: '续作 continued as new',
+};
+
+function historySection(h: HistoryDigest): string {
+  return [
+    `### ${h.workflowType ?? 'workflow'} ${h.workflowId}`,
+    '',
+    `- 开始 Started: ${h.startedAt ?? '?'} · 结果 Outcome: ${OUTCOME[h.outcome.status]}${h.outcome.at ? ` at ${h.outcome.at}` : ''}${h.outcome.failure ? ` — ${h.outcome.failure}` : ''} · ${h.events} events`,
+    '',
+    '#### 失败的尝试 Failed activity attempts',
+    h.failedAttempts.length
+      ? table(
+          ['时间 At', '活动 Activity', '步骤 Step', '尝试 Attempt', '错误 Error', '最终 Final'],
+          h.failedAttempts.map((a) => [a.at, a.activityType, a.summary, a.attempt, a.message, a.final ? `yes${a.retryState ? ` (${a.retryState})` : ''}` : 'no — retried']),
+        )
+      : '无 None.',
+    '',
+    '#### 失败的子流程 Failed child workflows',
+    h.failedChildren.length ? table(['时间 At', '子流程 Child', '类型 Type', '状态 Status', '错误 Error'], h.failedChildren.map((c) => [c.at, c.workflowId, c.workflowType, c.status, c.message])) : '无 None.',
+    '',
+    '#### 收到的信号 Signals received (decisions)',
+    h.signals.length ? table(['时间 At', '信号 Signal', '关口 Gate/step', '决定 Decision', '人 Who', '角色 Role', '理由 Reason'], h.signals.map((s) => [s.at, s.name, s.gate, s.decision, s.actor, s.role, s.reason])) : '无 None.',
+    '',
+    '#### 计时器 Timers',
+    h.timers.length ? table(['开始 Started', '计时器 Timer', '说明 Summary', '时长 Timeout', '结束 Ended'], h.timers.map((t) => [t.startedAt, t.id, t.summary, t.timeout, t.ended ? `${t.ended.how} ${t.ended.at}` : 'open'])) : '无 None.',
+  ].join('\n');
+}
+
+export function renderFailureAnalysis(f: FallbackState, c: CutoverState | undefined, histories: HistoryDigest[]): { markdown: string; json: unknown } {
   const failedSteps = c?.steps.filter((s) => s.status === 'failed' || s.status === 'rejected') ?? [];
   const json = {
     kind: 'failure-analysis',
@@ -110,6 +156,7 @@ export function renderFailureAnalysis(f: FallbackState, c?: CutoverState): { mar
     legacyProof: f.legacyProof,
     switchedBack: f.switchedBack,
     smoke: f.smoke,
+    histories,
   };
   const md = [
     `# 割接失败原因分析 Failure analysis — ${f.runId}`,
@@ -128,6 +175,9 @@ export function renderFailureAnalysis(f: FallbackState, c?: CutoverState): { mar
     '',
     '## 旧库数据 Legacy data',
     f.legacyModified?.length ? `被修改并已从备份恢复 Modified and restored from the backup: ${f.legacyModified.join(', ')}` : '未受影响 Untouched: every table matches the pre-migration backup.',
+    '',
+    '## 运行历史 From the runs’ Temporal event histories',
+    histories.length ? histories.map(historySection).join('\n\n') : '无 None.',
     '',
     '## 改进 Improvements to the cutover plan',
     '由复盘会议填写 To be completed by the review meeting, starting from the failed steps and decisions above.',

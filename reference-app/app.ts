@@ -18,9 +18,13 @@ export const CHANGEABLE = { entname: '01', dom: '02', opscope: '10' } as const;
 const CANCELLED = '4';
 
 export async function buildReferenceApp(opts: { targetUrl: string; logLevel?: string }): Promise<FastifyInstance> {
-  const pool = new Pool({ connectionString: opts.targetUrl, max: 4 });
+  // The cutover snapshots the target (CREATE DATABASE … TEMPLATE refuses while anyone is connected) and
+  // rolls it back (DROP … WITH (FORCE) ends every session): idle sessions close soon, and a session
+  // ended under the pool is logged rather than taking the process down.
+  const pool = new Pool({ connectionString: opts.targetUrl, max: 4, idleTimeoutMillis: 1000 });
   const app = Fastify({ logger: { name: 'reference-app', level: opts.logLevel ?? 'warn' } });
   app.addHook('onClose', () => pool.end());
+  pool.on('error', (err) => app.log.warn({ err: err.message }, 'target session ended 目标库会话已断开'));
 
   const problem = (status: number, detail: string, field?: string) => Object.assign(new Error(detail), { statusCode: status, field });
   app.setErrorHandler((err: Error & { statusCode?: number; field?: string; validation?: { instancePath: string; params: { missingProperty?: string } }[]; validationContext?: string }, _req, reply) => {

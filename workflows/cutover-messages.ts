@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
+import type { BusinessTestResult } from '../verification/business-tests';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
 /**
@@ -143,11 +144,14 @@ export interface CutoverState {
   operatorActions: DecisionRecord[];
   wiped?: { table: string; rows: number }[];
   snapshot?: string;
+  /** 业务测试 the change (变更) and cancellation (注销) made on the snapshotted target, undone by the rollback */
+  businessTests?: BusinessTestResult | { skipped: string };
   /** 回滚验证 the target's checksums before the business tests and after the rollback */
   rollbackProof?: { equal: boolean; before: { table: string; rows: number; md5: string }[]; after: { table: string; rows: number; md5: string }[] };
   addressChecks?: { id: string; url: string; ok: boolean; status?: number; error?: string }[];
   switched?: { id: string; driver: string; from: string; to: string; changed: boolean; verifiedBy: string }[];
-  /** 彩排 the projected finish against the maintenance window, updated after every step */
+  /** 彩排 the maintenance window the run was planned for (input), and the projected finish against it, updated after every step */
+  maintenanceWindow?: { start: string; end: string };
   projection?: { at: string; projectedFinish: string; windowEnd?: string; fitsWindow?: boolean; plannedRemainingMinutes: number };
   fallback?: { workflowId: string; status: string; report?: { markdown: string; json: string } };
   evidence?: { markdown: string; json: string };

@@ -123,6 +123,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     decisions: [],
     operatorActions: [],
     tables: [],
+    maintenanceWindow: input.maintenanceWindow,
   };
   let operatorChoice: { choice: OperatorChoice; reason?: string; actor: string } | undefined;
 
@@ -288,7 +289,8 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     });
 
     await runStep('backup', async () => {
-      const backup = await step('backup').backupLegacy({ runId: input.runId });
+      // The backup heartbeats like the migration's chunks: the run's heartbeat window applies to both.
+      const backup = await step('backup', undefined, { ...BASE_OPTIONS, heartbeatTimeout: (input.migration?.heartbeatSeconds ?? 60) * 1000 }).backupLegacy({ runId: input.runId });
       state.backup = { dir: backup.dir, files: backup.files.length, rows: backup.files.reduce((n, f) => n + f.rows, 0) };
       return `${state.backup.rows} rows in ${state.backup.files} files`;
     });
@@ -363,10 +365,23 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       before = r.checksums;
       return `${r.snapshot}: ${r.checksums.map((c) => `${c.table} ${c.rows}`).join(', ')}`;
     });
+    let businessSkipped: string | undefined;
     await runStep('business-tests', async () => {
-      const r = await step('business-tests', 'placeholder until issue 4').runBusinessTests({ runId: input.runId });
-      return `变更 change on ${r.changed ?? 'none'}, 注销 cancellation on ${r.cancelled ?? 'none'}`;
+      const entities = input.verification?.businessTests?.entities ?? 2;
+      const r = entities > 0 ? await step('business-tests').cutoverBusinessTests({ runId: input.runId, entities, date: now().slice(0, 10) }) : { skipped: 'not requested (businessTests.entities = 0)' };
+      state.businessTests = r;
+      if ('skipped' in r) {
+        businessSkipped = r.skipped;
+        return `未执行 not run: ${r.skipped}`;
+      }
+      const failed = r.cases.filter((c) => !c.ok);
+      if (!r.cases.length || failed.length) {
+        throw ApplicationFailure.create({ message: `business tests failed 业务测试不通过: ${r.cases.length ? failed.map((c) => `${c.title} on ${c.pripid}: ${c.detail}`).join('; ') : 'no active entity to test on'}` });
+      }
+      return r.cases.map((c) => `${c.title} on ${c.pripid} ✓`).join(', ');
     });
+    // Nothing was tested: the checklist must not read as if it had been.
+    if (businessSkipped) Object.assign(stepState('business-tests'), { status: 'skipped', operatorNote: `未执行 not run: ${businessSkipped}` });
     await runStep('rollback', async () => {
       const r = await step('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
       return `target recreated from ${r.snapshot}`;

@@ -23,7 +23,7 @@ export interface FallbackInput {
   cutoverWorkflowId?: string;
   requestedBy: string;
   reason: string;
-  /** the cutover's state when it fell back: what failed, when, decisions (the report is written from it) */
+  /** the cutover's state when it fell back; the report reads what failed, when, and the decisions from its history too */
   cutover?: CutoverState;
 }
 

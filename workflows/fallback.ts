@@ -159,7 +159,7 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     });
 
     await run('report', async () => {
-      state.report = await step('report').writeFailureReport({ fallback: state, cutover: input.cutover, fallbackRunId: workflowInfo().runId });
+      state.report = await step('report').writeFailureReport({ fallback: state, cutover: input.cutover, cutoverWorkflowId: input.cutoverWorkflowId, fallbackRunId: workflowInfo().runId });
       return state.report.markdown;
     });
     state.status = 'completed';

@@ -25,6 +25,8 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
   const started = Date.now();
   const plan = await proxyActivities<Activities>({
     startToCloseTimeout: '30 minutes',
+    // Planning beats too: a worker killed while it plans must not hold the table for half an hour.
+    heartbeatTimeout: input.heartbeatSeconds * 1000,
     retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
     summary: `${input.stepLabel} · 切分 plan ${input.table}`,
   }).planTable({ table: input.table, rowsPerChunk: input.rowsPerChunk });

@@ -184,7 +184,8 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
     waiting: (state) => state.pendingFailure && { step: state.pendingFailure.step, choices: state.pendingFailure.choices },
   },
   progress: (state) => ({
-    done: state.steps.filter((s) => s.status === 'done').length,
+    // A skipped step is behind the run as much as a done one (the checklist still shows which it was).
+    done: state.steps.filter((s) => s.status === 'done' || s.status === 'skipped').length,
     total: state.steps.length,
     current: state.steps.find((s) => s.status === 'running')?.title,
   }),

@@ -1,31 +1,42 @@
 import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import { withClient } from '../../lib/db';
+import type { RehearsalComparison } from '../../lib/rehearsal-comparison';
+import type { HistoryDigest } from '../../lib/run-history';
 import { registerTarget } from '../../lib/target-guard';
 import { loadMapping } from '../../migration/mapping';
 import { ensureTargetSchema } from '../../migration/target-schema';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
+import { buildReferenceApp } from '../../reference-app/app';
+import type { BusinessTestResult } from '../../verification/business-tests';
 import type { CutoverState } from '../../workflows/cutover-messages';
 import type { FallbackState } from '../../workflows/fallback-messages';
 import { GoLiveEnv, startGoLiveEnv } from '../support/golive-env';
+import { closedPort } from '../support/loopback';
 import { eventually, TestStack } from '../support/stack';
 
 /**
  * 系统上线 and 回退 on the real stack: Temporal, the worker process, PostgreSQL, a real nginx in front
- * of real legacy/new servers, and a connected system's own configuration API. The tests run in order
+ * of real legacy/new servers, a connected system's own configuration API, and the reference business
+ * system for the business tests (变更, 注销). The tests run in order
  * and share the environment, as one cutover weekend would: a refused wipe, a go-live, then two failed
  * cutovers that fall back.
  */
 describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
   let env: GoLiveEnv;
   let stack: TestStack;
+  let refApp: FastifyInstance;
   let operator: string;
   let approver: string;
   let approver2: string;
 
   beforeAll(async () => {
     env = await startGoLiveEnv();
-    stack = new TestStack({ CONNECTED_SYSTEMS_FILE: env.systemsFile, SERVICES_FILE: env.servicesFile });
+    const refPort = await closedPort();
+    stack = new TestStack({ CONNECTED_SYSTEMS_FILE: env.systemsFile, SERVICES_FILE: env.servicesFile, BUSINESS_API_URL: `http://127.0.0.1:${refPort}` });
     await stack.start();
+    refApp = await buildReferenceApp({ targetUrl: stack.settings.TARGET_DATABASE_URL });
+    await refApp.listen({ host: '127.0.0.1', port: refPort });
     await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: 300, seed: 11, anomalyRate: 0.02 }));
     operator = await stack.token('olivia.ops', 'operator');
     approver = await stack.token('li.approver', 'approver');
@@ -34,6 +45,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
   });
 
   afterAll(async () => {
+    await refApp?.close();
     await stack?.stop();
     await env?.stop();
   });
@@ -80,6 +92,34 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(result.operatorActions).toEqual([expect.objectContaining({ decision: 'fallback', actor: 'olivia.ops', accepted: true })]);
     const kept = await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(`SELECT count(*)::int AS n FROM market_entity`)).rows[0].n);
     expect(kept).toBe(1);
+
+    // 失败原因分析 from the cutover's own event history: the failed attempt with its error, and both decisions.
+    const fb = (await stack.http('GET', `/fallbacks/${result.fallback!.workflowId}`, operator)).body as FallbackState;
+    const markdown = fs.readFileSync(fb.report!.markdown, 'utf8');
+    const jsonText = fs.readFileSync(fb.report!.json, 'utf8');
+    const history = (JSON.parse(jsonText).histories as HistoryDigest[]).find((h) => h.workflowId === id)!;
+    expect(history).toMatchObject({ workflowType: 'cutover', outcome: { status: 'running' } });
+    expect(history.failedAttempts).toEqual([
+      expect.objectContaining({ activityType: 'wipeTargetTestData', attempt: 1, final: true, retryState: 'NON_RETRYABLE_FAILURE', message: waiting.pendingFailure!.error }),
+    ]);
+    expect(history.signals).toEqual([
+      { at: expect.any(String), name: 'decideGate', gate: 'wipe', decision: 'approve', actor: 'li.approver', role: 'approver', reason: '测试数据可清除 test data may go' },
+      { at: expect.any(String), name: 'operatorAction', gate: 'step:wipe', decision: 'fallback', actor: 'olivia.ops', role: 'operator', reason: '目标库未登记 target not registered' },
+    ]);
+    expect(history.timers.length).toBeGreaterThan(0); // the wipe gate's escalation timer
+    expect(markdown).toContain('## 运行历史 From the runs’ Temporal event histories');
+    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 4\/15 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
+    expect(markdown).toContain('| operatorAction | step:wipe | fallback | olivia.ops | operator | 目标库未登记 target not registered |');
+    // The signals carried the API's signatures; none reaches the report.
+    const signatures = (await stack.temporal.workflow.getHandle(id).fetchHistory()).events!
+      .filter((e) => e.workflowExecutionSignaledEventAttributes)
+      .map((e) => JSON.parse(Buffer.from(e.workflowExecutionSignaledEventAttributes!.input!.payloads![0].data!).toString('utf8')).signature as string);
+    expect(signatures).toHaveLength(2);
+    for (const sig of signatures) {
+      expect(sig.length).toBeGreaterThan(20);
+      expect(markdown).not.toContain(sig);
+      expect(jsonText).not.toContain(sig);
+    }
   });
 
   it('goes live: every gate approved through the API, rollback proven, traffic moved to the new side', async () => {
@@ -149,11 +189,28 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
       { system_id: 'gdamr-datacenter', actor: 'wang.approver', from_side: 'legacy', to_side: 'new' },
     ]);
 
-    // The business tests' change and cancellation were rolled back: the target holds the migrated data only.
+    // 业务测试 on the snapshot, through the reference business system: a change and a cancellation per
+    // entity, each read back from the target — then rolled back with the snapshot, proven by the checksums.
+    const business = result.businessTests as BusinessTestResult;
+    expect(business).toMatchObject({ ok: true, rolledBack: false, baseUrl: stack.settings.BUSINESS_API_URL });
+    expect(business.cases.map((c) => [c.operation, c.httpStatus, c.persisted, c.ok])).toEqual([
+      ['change', 201, true, true],
+      ['cancellation', 201, true, true],
+      ['change', 201, true, true],
+      ['cancellation', 201, true, true],
+    ]);
+    expect(result.steps.find((s) => s.key === 'business-tests')!.detail).toContain('注销 cancellation on');
+    expect(result.rollbackProof!.after).toEqual(result.rollbackProof!.before);
+    const tested = [...new Set(business.cases.map((c) => c.pripid))];
     await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => {
-      const r = await c.query(`SELECT count(*) FILTER (WHERE entname LIKE '%测试变更%')::int AS changed, count(*)::int AS n FROM market_entity`);
-      expect(r.rows[0].changed).toBe(0);
-      expect(r.rows[0].n).toBe(result.tables[0].rowsLoaded);
+      const r = await c.query(
+        `SELECT (SELECT count(*)::int FROM market_entity) AS n,
+                (SELECT count(*)::int FROM market_entity WHERE pripid = ANY($1::text[]) AND regstate = '1') AS active,
+                (SELECT count(*)::int FROM entity_change WHERE altid LIKE 'VT-%') AS changes,
+                (SELECT count(*)::int FROM approval_application WHERE appid LIKE 'VT-%') AS cancellations`,
+        [tested],
+      );
+      expect(r.rows[0]).toEqual({ n: result.tables[0].rowsLoaded, active: 2, changes: 0, cancellations: 0 });
     });
 
     const evidence = fs.readFileSync(result.evidence!.markdown, 'utf8');
@@ -161,6 +218,8 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(evidence).toContain('| go-no-go | approve | wang.approver | approver | 同意上线 go | yes |');
     const json = JSON.parse(fs.readFileSync(result.evidence!.json, 'utf8'));
     expect(json.rollbackProof.equal).toBe(true);
+    expect(json.businessTests.cases).toHaveLength(4);
+    expect(evidence).toContain('## 业务测试 Business tests (变更 change, 注销 cancellation) on the snapshot');
     expect(json.decisions.filter((d: { accepted: boolean }) => d.accepted)).toHaveLength(4);
   });
 
@@ -282,5 +341,50 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(state.operatorActions).toEqual([expect.objectContaining({ decision: 'retry', accepted: true })]);
     await decide(id, 'go-no-go', approver, 'reject', '彩排结束 rehearsal over');
     expect(((await stack.temporal.workflow.getHandle(id).result()) as CutoverState).fallback?.status).toBe('completed');
+  });
+
+  it('compares rehearsals (彩排对比): planned vs each run’s actual minutes per step, projected against the weekend window', async () => {
+    const viewer = await stack.token('zhao.viewer', 'viewer');
+    const golive = `cutover-${stack.id}-golive`;
+    const retry = `cutover-${stack.id}-retry`;
+    const r = await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}&windowHours=48`, viewer);
+    expect(r.status).toBe(200);
+    const c = r.body as RehearsalComparison;
+    expect(c.runs.map((x) => [x.workflowId, x.status])).toEqual([
+      [golive, 'completed'],
+      [retry, 'rejected'],
+    ]);
+    const migrate = c.steps.find((s) => s.key === 'migrate')!;
+    expect(migrate).toMatchObject({ plannedMinutes: 600, actualMinutes: [expect.any(Number), expect.any(Number)] });
+    expect(migrate.deltaMinutes[0]).toBeCloseTo(migrate.actualMinutes[0]! - 600, 1);
+    // The rejected rehearsal never switched: no actual, no delta — and the projection counts the plan for it.
+    expect(c.steps.find((s) => s.key === 'switch')).toMatchObject({ plannedMinutes: 30, actualMinutes: [expect.any(Number), null], deltaMinutes: [expect.any(Number), null] });
+    const slowest = c.steps.reduce((n, s) => {
+      const seen = s.actualMinutes.filter((a): a is number => a !== null);
+      return n + (seen.length ? Math.max(...seen) : (s.plannedMinutes ?? 0));
+    }, 0);
+    expect(c.projection).toMatchObject({ windowMinutes: 2880, plannedMinutes: 720, fitsWindow: { planned: true, mean: true, slowest: true } });
+    expect(c.projection.slowestMinutes).toBeCloseTo(slowest, 1);
+    expect(c.projection.meanMinutes).toBeLessThanOrEqual(c.projection.slowestMinutes);
+    // A one-hour window is overrun by the plan alone.
+    const tight = (await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}&windowHours=1`, viewer)).body as RehearsalComparison;
+    expect(tight.projection.fitsWindow).toEqual({ planned: false, mean: expect.any(Boolean), slowest: expect.any(Boolean) });
+    // No window given: the latest run with one (the go-live rehearsal's 48 hours).
+    expect(((await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}`, viewer)).body as RehearsalComparison).projection.windowMinutes).toBeCloseTo(2880, 0);
+
+    const md = await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},${retry}&windowHours=48&format=markdown`, viewer);
+    expect(md.contentType).toContain('text/markdown');
+    expect(md.body).toContain('# 彩排对比 Rehearsal comparison');
+    expect(md.body).toMatch(/\| 数据迁移 Migrate \| 600 \| [\d.]+ \| -[\d.]+ \| [\d.]+ \| -[\d.]+ \|/);
+    expect(md.body).toMatch(/\| 切换 Switch the connected systems to the new addresses \| 30 \| [\d.]+ \| -[\d.]+ \| — \| — \|/);
+    expect(md.body).toContain('| 计划 Plan | 720 | 可按时完成 fits |');
+
+    // Unnamed: this queue's finished rehearsals, oldest first; the live cutovers are left out.
+    const listed = (await stack.http('GET', '/rehearsals/comparison?limit=10', viewer)).body as RehearsalComparison;
+    expect(listed.runs.map((x) => x.workflowId)).toEqual([`cutover-${stack.id}-unregistered`, golive, retry]);
+    expect((await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},cutover-${stack.id}-rejected`, viewer)).status).toBe(409);
+    expect((await stack.http('GET', `/rehearsals/comparison?workflowIds=${golive},cutover-nobody-ran-this`, viewer)).status).toBe(404);
+    expect((await stack.http('GET', `/rehearsals/comparison?windowHours=0`, viewer)).status).toBe(400);
+    expect((await stack.http('GET', '/rehearsals/comparison')).status).toBe(401);
   });
 });

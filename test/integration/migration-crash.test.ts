@@ -3,6 +3,7 @@ import { withClient } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
 import { loadMapping } from '../../migration/mapping';
 import type { CutoverState } from '../../workflows/cutover-messages';
+import { keyReconciliation } from '../support/reconcile';
 import { eventually, TestStack } from '../support/stack';
 
 /**
@@ -61,19 +62,8 @@ describe('migration survives a worker crash mid-table', () => {
     expect(before).toBeLessThan(person.chunks); // the kill really fell inside the table
 
     // Every source key is in the target or in quarantine, exactly once, for every table.
-    const mapping = loadMapping(stack.settings.MAPPING_FILE);
-    for (const t of mapping.tables) {
-      const key = t.source.key;
-      const [src] = await withClient(stack.settings.LEGACY_DATABASE_URL, async (c) =>
-        (await c.query(`SELECT count(*)::int AS n, md5(string_agg(${key}, ',' ORDER BY ${key})) AS digest FROM ${t.source.table}`)).rows,
-      );
-      const [dst] = await target<{ n: number; digest: string }>(
-        `SELECT count(*)::int AS n, md5(string_agg(k, ',' ORDER BY k)) AS digest FROM (
-           SELECT ${key} AS k FROM ${t.target.table}
-           UNION ALL SELECT source_key FROM migration_quarantine WHERE table_name = '${t.name}') u`,
-      );
-      expect({ table: t.name, ...dst }).toEqual({ table: t.name, ...src });
-    }
+    const keys = await keyReconciliation(stack.settings.LEGACY_DATABASE_URL, stack.settings.TARGET_DATABASE_URL, loadMapping(stack.settings.MAPPING_FILE));
+    expect(keys.target).toEqual(keys.source);
 
     const redone = await target<{ table_name: string; chunk_id: string }>(`SELECT table_name, chunk_id FROM migration_chunk WHERE attempt > 1`);
     expect(redone.length).toBeLessThanOrEqual(1);
