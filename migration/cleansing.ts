@@ -39,15 +39,26 @@ function digitsAt(v: string, from: number, len: number): number {
   return n;
 }
 
+function isCalendarDate(y: number, mo: number, d: number): boolean {
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= (mo === 2 && !leap ? 28 : DAYS_IN_MONTH[mo - 1]);
+}
+
+/**
+ * Checked with arithmetic, no Date object, and an ISO date or a sentinel without a regex: this runs
+ * for several columns of most rows, in the migration and again in the verification.
+ */
 function cleanDate(v: string): string | null | RuleFailure {
-  // Fast path for what most rows hold, an ISO date: checked with arithmetic, no regex or Date object
-  // (it runs for several columns of most rows, migration and verification alike).
   if (v.length === 10 && v.charCodeAt(4) === 45 && v.charCodeAt(7) === 45) {
     const y = digitsAt(v, 0, 4);
-    const mo = digitsAt(v, 5, 2);
-    const d = digitsAt(v, 8, 2);
-    const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-    if (y >= 1900 && y < 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= (mo === 2 && !leap ? 28 : DAYS_IN_MONTH[mo - 1])) return v;
+    if (y >= 1900 && y < 9999 && isCalendarDate(y, digitsAt(v, 5, 2), digitsAt(v, 8, 2))) return v;
+    if (SENTINEL_DATES.has(v)) return null;
+  } else if (v.length === 8) {
+    // YYYYMMDD, the other common legacy form
+    const y = digitsAt(v, 0, 4);
+    const mo = digitsAt(v, 4, 2);
+    const d = digitsAt(v, 6, 2);
+    if (y >= 1900 && y < 9999 && isCalendarDate(y, mo, d)) return `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6)}`;
   }
   const s = v.trim();
   const m =
@@ -58,10 +69,7 @@ function cleanDate(v: string): string | null | RuleFailure {
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const iso = `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
   if (SENTINEL_DATES.has(iso)) return null;
-  const probe = new Date(Date.UTC(y, mo - 1, d));
-  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d) {
-    return new RuleFailure('invalid_date', `"${v}" is not a calendar date`);
-  }
+  if (!isCalendarDate(y, mo, d)) return new RuleFailure('invalid_date', `"${v}" is not a calendar date`);
   if (y < 1900) return new RuleFailure('invalid_date', `"${v}" lies before 1900`);
   return iso;
 }

@@ -67,6 +67,12 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(t(change(7, '约十万左右'))).toMatchObject({ ok: false, rule: 'invalid_capital:regcap' });
     expect(t(change(10, '1899-12-31'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('before 1900') });
     expect(t(change(10, '2023-02-30'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('not a calendar date') });
+    // the compact legacy form: converted, and checked like the others
+    expect(t(change(10, '19990710'))).toMatchObject({ ok: true, values: expect.arrayContaining(['1999-07-10']) });
+    expect(t(change(10, '20230230'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('not a calendar date') });
+    expect(t(change(10, '18991231'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('before 1900') });
+    expect(t(change(11, '2024-02-29'))).toMatchObject({ ok: true, values: expect.arrayContaining(['2024-02-29']) });
+    expect(t(change(11, '2023-02-29'))).toMatchObject({ ok: false, rule: 'invalid_date:opto' });
     expect(t(change(7, '-5'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-5 violates the target's CHECK (regcap >= 0)" });
     expect(t(row.slice(1))).toMatchObject({ ok: false, rule: 'malformed_row' });
   });
