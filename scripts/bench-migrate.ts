@@ -14,14 +14,16 @@ import type { TableOutcome } from '../workflows/cutover-messages';
 import { inLoadOrder } from '../workflows/load-order';
 
 /**
- * npm run bench:migrate -- [--rows N] [--chunk N] [--concurrency N] [--tables-in-parallel N] [--worker-heap-mb N] [--fresh] [--skip-pgloader]
+ * npm run bench:migrate -- [--rows N] [--chunk N] [--concurrency N] [--tables-in-parallel N] [--workers N] [--worker-heap-mb N] [--fresh] [--skip-pgloader]
  *
  * On one generated legacy dataset (reused between runs unless --fresh), measures side by side:
  *  (a) ceiling  — PostgreSQL's own server-side COPY FROM file into the same target tables;
  *  (b) pgloader — Debian's pgloader copying the legacy tables PostgreSQL → PostgreSQL;
- *  (c) ours     — the engine through Temporal: a worker process, a workflow per table started in the
- *                 cutover's load order (inLoadOrder), chunk activities in --concurrency lanes per table.
- * Prints rows/s for each, the ratios, the projection for 96,976,195 rows and the worker's peak RSS.
+ *  (c) ours     — the engine through Temporal: --workers worker processes on one task queue (default 1;
+ *                 a chunk's conversion runs on one Node.js thread, so a process per core is how a deployment
+ *                 uses its cores), a workflow per table started in the cutover's load order (inLoadOrder),
+ *                 chunk activities in --concurrency lanes per table.
+ * Prints rows/s for each, the ratios, the projection for 96,976,195 rows and the largest worker peak RSS.
  * The worker runs with a capped V8 heap (--worker-heap-mb, default 256), as in production: an uncapped
  * heap grows lazily with the rows seen even though the engine streams, which would hide a real leak.
  */
@@ -36,6 +38,11 @@ function flag(name: string, fallback: number): number {
   return v;
 }
 const has = (name: string) => process.argv.includes(`--${name}`);
+/**
+ * Each run starts with the WAL of the one before flushed: otherwise the checkpoint that the previous
+ * run's gigabytes of WAL set off lands in the middle of the next one and is counted against it.
+ */
+const checkpoint = () => withClient(`${process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432'}/postgres`, (c) => c.query('CHECKPOINT'));
 const seconds = (ms: number) => (ms / 1000).toFixed(1) + ' s';
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -45,6 +52,7 @@ async function main() {
   const concurrency = flag('concurrency', 2);
   const tablesInParallel = flag('tables-in-parallel', 2);
   const heapMb = flag('worker-heap-mb', 256);
+  const workerCount = flag('workers', 1);
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const db = { legacy: `${base}/jm_bench_legacy`, ours: `${base}/jm_bench_ours`, ceiling: `${base}/jm_bench_ceiling`, pgloader: `${base}/jm_bench_pgloader` };
   const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn' });
@@ -77,13 +85,17 @@ async function main() {
   // (c) ours, through Temporal.
   await dropDatabase(db.ours);
   await ensureDatabase(db.ours);
-  const worker = await startEntryPoint({ entry: 'worker/main.ts', env: settingsEnv(settings, { LOG_LEVEL: 'info', NODE_OPTIONS: `--max-old-space-size=${heapMb}` }), readyText: 'worker ready' });
-  const pid = worker.child.pid!;
+  const workers = await Promise.all(
+    Array.from({ length: workerCount }, () =>
+      startEntryPoint({ entry: 'worker/main.ts', env: settingsEnv(settings, { LOG_LEVEL: 'info', NODE_OPTIONS: `--max-old-space-size=${heapMb}` }), readyText: 'worker ready' }),
+    ),
+  );
   const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
   const outcomes: TableOutcome[] = [];
   let oursMs = 0;
   let peakRssMb = 0;
+  await checkpoint();
   const t0 = Date.now();
   try {
     const done = await inLoadOrder(loadSteps(mapping), tablesInParallel, (table) =>
@@ -96,8 +108,8 @@ async function main() {
     for (const table of mapping.tables) outcomes.push(done.get(table.name)!);
   } finally {
     oursMs = Date.now() - t0;
-    peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-    await worker.stop();
+    for (const w of workers) peakRssMb = Math.max(peakRssMb, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${w.child.pid}/status`, 'utf8'))![1]) / 1024);
+    await Promise.all(workers.map((w) => w.stop()));
     await connection.close();
   }
   const oursRead = outcomes.reduce((n, o) => n + o.rowsRead, 0);
@@ -116,6 +128,7 @@ async function main() {
   await ensureDatabase(db.ceiling);
   const ceilingMs = await withClient(db.ceiling, async (c) => {
     await ensureTargetSchema(c, mapping);
+    await checkpoint();
     const start = Date.now();
     for (const t of mapping.tables) await c.query(`COPY ${quoteIdent(t.target.table)} FROM '${path.join(dir, t.name)}.copy'`);
     return Date.now() - start;
@@ -137,6 +150,7 @@ async function main() {
        WITH include drop, create tables, create indexes, reset sequences, workers = 4, concurrency = 1, batch rows = 25000
        INCLUDING ONLY TABLE NAMES MATCHING ${tables} IN SCHEMA 'public';\n`,
     );
+    await checkpoint();
     const start = Date.now();
     // SBCL's default heap is too small for large batches: give it 4 GiB explicitly.
     await run('pgloader', ['--dynamic-space-size', '4096', '--quiet', load], { maxBuffer: 64 * 1024 * 1024 }).catch(async (err) => {
@@ -159,9 +173,9 @@ async function main() {
   console.log('|---|---:|---:|---:|');
   console.log(`| (a) ceiling: server-side COPY FROM file | ${fmt(oursLoaded)} | ${seconds(ceilingMs)} | ${fmt(ceilingRps)} |`);
   console.log(`| (b) pgloader PG→PG | ${fmt(sourceRows)} | ${seconds(pgloaderMs)} | ${fmt(pgloaderRps)} |`);
-  console.log(`| (c) ours via Temporal (chunk ${fmt(rowsPerChunk)}, ${concurrency} lanes × ${tablesInParallel} tables) | ${fmt(oursRead)} | ${seconds(oursMs)} | ${fmt(oursRps)} |`);
+  console.log(`| (c) ours via Temporal (${workerCount} worker${workerCount > 1 ? 's' : ''}, chunk ${fmt(rowsPerChunk)}, ${concurrency} lanes × ${tablesInParallel} tables) | ${fmt(oursRead)} | ${seconds(oursMs)} | ${fmt(oursRps)} |`);
   console.log('');
-  console.log(`ours: ${fmt(oursLoaded)} loaded + ${fmt(quarantined)} quarantined = ${fmt(oursRead)} read; worker peak RSS ${peakRssMb.toFixed(0)} MB (V8 heap capped at ${heapMb} MB)`);
+  console.log(`ours: ${fmt(oursLoaded)} loaded + ${fmt(quarantined)} quarantined = ${fmt(oursRead)} read; largest worker peak RSS ${peakRssMb.toFixed(0)} MB (V8 heap capped at ${heapMb} MB)`);
   for (const o of outcomes) console.log(`  ${o.table.padEnd(22)} ${fmt(o.rowsRead).padStart(11)} rows  ${String(o.chunks).padStart(4)} chunks  ${seconds(o.durationMs).padStart(8)}  careful chunks ${o.carefulChunks}`);
   const projectedH = LIVE_ROWS / oursRps / 3600;
   console.log(`projected for ${fmt(LIVE_ROWS)} rows at this rate: ${projectedH.toFixed(2)} h (ceiling ${(LIVE_ROWS / ceilingRps / 3600).toFixed(2)} h)`);
