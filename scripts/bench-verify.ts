@@ -11,7 +11,7 @@ import { inLoadOrder } from '../workflows/load-order';
 import path from 'node:path';
 
 /**
- * npm run bench:verify -- [--rows N] [--chunk N] [--concurrency N] [--threads N (source-side worker threads; 0 = none)] [--fresh]
+ * npm run bench:verify -- [--rows N] [--chunk N] [--segment N (verification segment rows; default --chunk)] [--concurrency N] [--verify-concurrency N (default --concurrency)] [--threads N (source-side worker threads; 0 = none)] [--fresh]
  *
  * On one generated legacy dataset (its own databases, jm_bench_verify_*, so a bench:migrate running
  * meanwhile is not disturbed), in this one process: (1) the migration engine's chunk copy, all tables,
@@ -69,6 +69,8 @@ async function main() {
     await ensureDatabase(targetUrl);
     await withClient(targetUrl, (c) => ensureTargetSchema(c, mapping));
     let migrated = 0;
+    const checkpoint = () => withClient(targetUrl, (c) => c.query('CHECKPOINT'));
+    await checkpoint();
     const m0 = Date.now();
     await inLoadOrder(loadSteps(mapping), 2, async (name) => {
       const table = findTable(mapping, name);
@@ -91,16 +93,19 @@ async function main() {
     await withClient(targetUrl, (c) => c.query('VACUUM ANALYZE'));
 
     // (2) full-content verification of the same data.
+    await checkpoint();
     const v0 = Date.now();
     const threads = flag('threads', 0, 0);
-    const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: rowsPerChunk, concurrency, threads: { size: threads, legacyUrl, mappingFile } });
+    const segmentRows = flag('segment', rowsPerChunk);
+    const verifyConcurrency = flag('verify-concurrency', concurrency);
+    const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows, concurrency: verifyConcurrency, threads: { size: threads, legacyUrl, mappingFile } });
     const verifyMs = Date.now() - v0;
     const summary = summariseContent(segments);
     const verified = summary.reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0);
     const failed = segments.filter((s) => !s.ok);
     if (failed.length || verified !== sourceRows) throw new Error(`verification of a correct migration failed: ${failed.length} segments differ, ${verified} of ${sourceRows} rows accounted for`);
     const verifyRps = verified / (verifyMs / 1000);
-    console.log(`verify:  ${fmt(verified)} rows in ${(verifyMs / 1000).toFixed(1)} s = ${fmt(verifyRps)} rows/s (${segments.length} segments, ${concurrency} lanes, source side on ${threads} worker threads; source via adapter + transform, target COPY TO + sha256)`);
+    console.log(`verify:  ${fmt(verified)} rows in ${(verifyMs / 1000).toFixed(1)} s = ${fmt(verifyRps)} rows/s (${segments.length} segments of ~${fmt(segmentRows)} rows, ${verifyConcurrency} lanes, source side on ${threads} worker threads; source via adapter + transform, target COPY TO + sha256)`);
     for (const s of summary) console.log(`  ${s.table.padEnd(22)} ${fmt(s.sourceRows + s.quarantinedRows).padStart(10)} rows  ${String(s.segments).padStart(3)} segments  all equal`);
     console.log(`bench:verify rows=${verified} verify_rps=${Math.round(verifyRps)} ratio_to_migrate=${(verifyRps / migrateRps).toFixed(2)}`);
   } finally {
