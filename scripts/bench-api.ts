@@ -84,18 +84,21 @@ async function main(): Promise<number> {
       log(`${(r as unknown as { title: string }).title}: ${r.requests.total} requests, ${r.requests.average.toFixed(0)} req/s, errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx} (${codes})`);
     }
 
-    // Correctness under load: each gate counted exactly one decision, and each run completed.
+    // Correctness under load: each go/no-go gate counted exactly one decision, and each run completed
+    // once its switch gate was passed too (outside the measured window).
     let wrong = 0;
     for (const id of runs) {
+      await stack.approveGate(id, 'switch', viewer);
       const s = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
-      const counted = s.decisions.filter((d) => d.accepted).length;
-      if (s.status !== 'completed' || counted !== 1 || s.decisions.length !== 1) {
+      const goNoGo = s.decisions.filter((d) => d.gate === 'go-no-go');
+      const counted = goNoGo.filter((d) => d.accepted).length;
+      if (s.status !== 'completed' || counted !== 1 || goNoGo.length !== 1) {
         wrong++;
-        log(`✗ ${id}: status ${s.status}, ${s.decisions.length} decisions received, ${counted} counted`);
+        log(`✗ ${id}: status ${s.status}, ${goNoGo.length} go/no-go decisions received, ${counted} counted`);
       }
     }
-    const ledger = await withClient(stack.settings.RUNBOOK_DATABASE_URL, async (c) => (await c.query('SELECT count(*)::int AS n FROM gate_decision')).rows[0].n as number);
-    log(`gates: ${runs.length - wrong}/${runs.length} decided exactly once; ledger rows ${ledger} (expected ${runs.length})`);
+    const ledger = await withClient(stack.settings.RUNBOOK_DATABASE_URL, async (c) => (await c.query(`SELECT count(*)::int AS n FROM gate_decision WHERE gate = 'go-no-go'`)).rows[0].n as number);
+    log(`go/no-go gates: ${runs.length - wrong}/${runs.length} decided exactly once; ledger rows ${ledger} (expected ${runs.length})`);
     if (ledger !== runs.length) wrong++;
 
     latencies.sort((a, b) => a - b);

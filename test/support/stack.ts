@@ -94,16 +94,24 @@ export class TestStack {
    */
   async startCutoverAtGate(token: string, runId: string): Promise<string> {
     await registerTarget(this.settings.TARGET_DATABASE_URL, this.settings.LEGACY_DATABASE_URL, 'test-setup');
-    this.gateKeeper ??= await this.token('gate.keeper', 'approver');
     const started = await this.http('POST', '/cutovers', token, { mode: 'rehearsal', runId });
     if (started.status !== 201) throw new Error(`starting ${runId}: ${started.status} ${JSON.stringify(started.body)}`);
     const id = started.body.workflowId as string;
-    const openGate = async () => ((await this.http('GET', `/cutovers/${id}`, token)).body as CutoverState).gates.find((g) => g.status === 'open')?.name;
-    await eventually(async () => (await openGate()) === 'wipe', `${id} to reach its wipe gate`);
-    const wiped = await this.http('POST', `/cutovers/${id}/gates/wipe/decision`, this.gateKeeper, { decision: 'approve', reason: 'test setup' });
-    if (wiped.status !== 202) throw new Error(`approving the wipe of ${runId}: ${wiped.status} ${JSON.stringify(wiped.body)}`);
-    await eventually(async () => (await openGate()) === 'go-no-go', `${id} to reach its go/no-go gate`);
+    await this.approveGate(id, 'wipe', token);
+    await eventually(async () => (await this.openGate(id, token)) === 'go-no-go', `${id} to reach its go/no-go gate`);
     return id;
+  }
+
+  /** Waits until `gate` is the run's open gate, then approves it as the stack's gate keeper (an approver who did not start the run). */
+  async approveGate(id: string, gate: string, viewerToken: string): Promise<void> {
+    this.gateKeeper ??= await this.token('gate.keeper', 'approver');
+    await eventually(async () => (await this.openGate(id, viewerToken)) === gate, `${id} to reach its ${gate} gate`);
+    const res = await this.http('POST', `/cutovers/${id}/gates/${gate}/decision`, this.gateKeeper, { decision: 'approve', reason: 'test setup' });
+    if (res.status !== 202) throw new Error(`approving the ${gate} gate of ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  private async openGate(id: string, token: string): Promise<string | undefined> {
+    return ((await this.http('GET', `/cutovers/${id}`, token)).body as CutoverState).gates.find((g) => g.status === 'open')?.name;
   }
 
   private gateKeeper?: string;
