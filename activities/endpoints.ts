@@ -2,6 +2,7 @@ import { withClient } from '../lib/db';
 import { httpConfigSwitch, joinUrl, nginxSwitch, Side, sideUrl, SwitchOutcome } from '../lib/endpoint-drivers';
 import type { ConnectedSystem } from '../lib/probe-targets';
 import type { ActivityDeps } from './deps';
+import { beating } from './heartbeat';
 
 /**
  * 切换周边对接系统服务地址 Switching the connected systems between legacy and new addresses:
@@ -41,7 +42,7 @@ export function endpointActivities(deps: ActivityDeps) {
   const switchable = (): ConnectedSystem[] => deps.project.systems.systems.filter((s) => s.switch);
   const timeoutMs = () => deps.project.systems.timeoutMs;
 
-  return {
+  return beating({
     /** 正式地址测试 Each switchable system's health interface at one side's address, directly (no proxy). GET only. */
     async checkAddresses(input: { side: Side }): Promise<AddressCheck[]> {
       return Promise.all(
@@ -91,5 +92,5 @@ export function endpointActivities(deps: ActivityDeps) {
       const manual = deps.project.systems.systems.filter((s) => !s.switch).map((s) => s.id);
       return { to: input.to, switched, manual };
     },
-  };
+  });
 }

@@ -14,3 +14,14 @@ export async function whileBeating<T>(fn: () => Promise<T>, details?: () => unkn
     clearInterval(beat);
   }
 }
+
+/**
+ * The same for every activity of a module: what the fallback runs (service commands, endpoint switches,
+ * smoke tests, reports) has no progress points of its own, and a dead worker must be noticed within the
+ * step's heartbeat timeout, not its hours-long start-to-close.
+ */
+export function beating<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) out[name] = (input: never) => whileBeating(() => fn(input));
+  return out as T;
+}

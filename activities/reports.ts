@@ -6,6 +6,7 @@ import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
 import type { CutoverState } from '../workflows/cutover-messages';
 import type { FallbackState } from '../workflows/fallback-messages';
 import type { ActivityDeps } from './deps';
+import { beating } from './heartbeat';
 
 /** Writes a run's documents under REPORTS_DIR/<runId>/; rewriting the same file on a retry is harmless. */
 export function reportActivities(deps: ActivityDeps) {
@@ -20,7 +21,7 @@ export function reportActivities(deps: ActivityDeps) {
     deps.logger.info({ runId, markdown: md }, `${base} written`);
     return { markdown: md, json: js };
   }
-  return {
+  return beating({
     /** 证据包 evidence pack of a cutover run */
     async writeEvidencePack(input: { state: CutoverState }): Promise<{ markdown: string; json: string }> {
       const { markdown, json } = renderEvidence(input.state);
@@ -41,5 +42,5 @@ export function reportActivities(deps: ActivityDeps) {
       // A run may fall back more than once (automatically, then by hand): each report keeps its own file.
       return write(input.fallback.runId, `failure-analysis-${input.fallbackRunId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 8)}`, markdown, json);
     },
-  };
+  });
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ServiceAction } from '../lib/services';
 import type { ActivityDeps } from './deps';
+import { beating } from './heartbeat';
 
 /**
  * 服务启停 Stop or start one side's services (fallback steps 1 and 3), and 旧系统功能测试 the legacy
@@ -40,7 +41,7 @@ async function perform(a: ServiceAction): Promise<string> {
 }
 
 export function serviceActivities(deps: ActivityDeps) {
-  return {
+  return beating({
     async controlServices(input: { side: 'new' | 'legacy'; action: 'stop' | 'start'; runId: string }): Promise<ServiceOutcome[]> {
       const services = deps.services.services.filter((s) => s.side === input.side);
       // Stop applications before their databases, start databases before applications.
@@ -74,5 +75,5 @@ export function serviceActivities(deps: ActivityDeps) {
         }),
       );
     },
-  };
+  });
 }

@@ -38,6 +38,9 @@ function step(key: FallbackStepKey): Activities {
   const i = FALLBACK_STEPS.findIndex((s) => s.key === key);
   return proxyActivities<Activities>({
     startToCloseTimeout: '2 hours',
+    // Every fallback activity heartbeats while it runs (activities/heartbeat.ts): a worker that dies
+    // mid-step is replaced within two minutes, in the middle of the weekend window.
+    heartbeatTimeout: '2 minutes',
     // A few attempts only: a fallback that keeps failing needs a person, not an hour of backoff.
     retry: { initialInterval: '2s', maximumInterval: '20 seconds', maximumAttempts: 3 },
     summary: `回退 Fallback ${i + 1}/6 · ${FALLBACK_STEPS[i].title.replace(/^\d+ /, '')}`,

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from '../../activities/deps';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { endpointActivities } from '../../activities/endpoints';
 import { serviceActivities } from '../../activities/services';
 import { ensureDatabase, dropDatabase, withClient } from '../../lib/db';
@@ -8,6 +9,12 @@ import { loadSettings } from '../../lib/settings';
 import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { GoLiveEnv, startGoLiveEnv } from '../support/golive-env';
+
+/** These activities heartbeat while they run, so the test runs them in an activity context, as a worker does. */
+function inActivity<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+  const env = new MockActivityEnvironment();
+  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, (input: never) => env.run(fn, input)])) as T;
+}
 
 /**
  * 切换 The endpoint switch against a real nginx and a real configuration API: traffic through the proxy
@@ -39,7 +46,7 @@ describe('endpoint switching 切换 (real nginx, real configuration API)', () =>
   });
 
   it('moves traffic to the new side and back, idempotently, recording each switch', async () => {
-    const a = endpointActivities(deps);
+    const a = inActivity(endpointActivities(deps));
     expect(await env.throughProxy('gsxt')).toBe('legacy');
 
     const toNew = await a.switchEndpoints({ runId: 'r1', to: 'new', actor: 'li.approver' });
@@ -68,7 +75,7 @@ describe('endpoint switching 切换 (real nginx, real configuration API)', () =>
   });
 
   it('fails, naming the system, when the side it switches to does not answer — and nginx keeps serving', async () => {
-    const a = endpointActivities(deps);
+    const a = inActivity(endpointActivities(deps));
     env.fresh.setRunning(false);
     try {
       await expect(a.switchEndpoints({ runId: 'r2', to: 'new', actor: 'li.approver' })).rejects.toThrow(
@@ -82,7 +89,7 @@ describe('endpoint switching 切换 (real nginx, real configuration API)', () =>
   });
 
   it('stops and starts services through their configured HTTP calls and commands', async () => {
-    const s = serviceActivities(deps);
+    const s = inActivity(serviceActivities(deps));
     const stopped = await s.controlServices({ side: 'new', action: 'stop', runId: 'r3' });
     expect(stopped.map((o) => o.name)).toEqual(['new-app', 'new-db']); // applications before databases
     expect(env.fresh.running()).toBe(false);
