@@ -24,7 +24,7 @@ import { inLoadOrder } from '../workflows/load-order';
  *                 uses its cores), a workflow per table started in the cutover's load order (inLoadOrder),
  *                 chunk activities in --concurrency lanes per table.
  * Prints rows/s for each, the ratios, the projection for 96,976,195 rows and the largest worker peak RSS.
- * The worker runs with a capped V8 heap (--worker-heap-mb, default 256), as in production: an uncapped
+ * The worker runs with a capped V8 heap (--worker-heap-mb, default 160), as in production: an uncapped
  * heap grows lazily with the rows seen even though the engine streams, which would hide a real leak.
  */
 const run = promisify(execFile);
@@ -51,7 +51,7 @@ async function main() {
   const rowsPerChunk = flag('chunk', 100_000);
   const concurrency = flag('concurrency', 2);
   const tablesInParallel = flag('tables-in-parallel', 2);
-  const heapMb = flag('worker-heap-mb', 256);
+  const heapMb = flag('worker-heap-mb', 160);
   const workerCount = flag('workers', 1);
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const db = { legacy: `${base}/jm_bench_legacy`, ours: `${base}/jm_bench_ours`, ceiling: `${base}/jm_bench_ceiling`, pgloader: `${base}/jm_bench_pgloader` };
