@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
-import { BackupManifest, legacyExportSql, verifyBackup } from './backup';
+import { adapterExport, BackupFile, BackupManifest, countingHash, legacyExportSql, verifyBackup } from './backup';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
 
@@ -34,33 +33,36 @@ function readManifest(deps: ActivityDeps, runId: string): BackupManifest {
 }
 
 export function legacyCheckActivities(deps: ActivityDeps) {
+  /** A fresh export of every table in the manifest, counted and hashed exactly as the backup was. */
   async function check(manifest: BackupManifest): Promise<LegacyTableCheck[]> {
-    return withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
-      inTransaction(
-        client,
-        async () => {
-          const out: LegacyTableCheck[] = [];
-          for (const f of manifest.files) {
-            const table = deps.mapping.tables.find((t) => t.source.table === f.table);
-            if (!table) throw ApplicationFailure.nonRetryable(`backup table ${f.table} is not in the mapping`, 'ManifestMismatch');
-            const hash = createHash('sha256');
-            let rows = 0;
-            const sink = new Writable({
-              write(chunk: Buffer, _enc, done) {
-                hash.update(chunk);
-                for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
-                done();
-              },
-            });
-            await pipeline(client.query(copyTo(legacyExportSql(f.table, table.source.key))), sink);
-            const sha256 = hash.digest('hex');
-            out.push({ table: f.table, expectedRows: f.rows, rows, expectedSha256: f.sha256, sha256, ok: rows === f.rows && sha256 === f.sha256 });
-          }
-          return out;
-        },
-        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      ),
-    );
+    const tables = manifest.files.map((f) => {
+      const table = deps.mapping.tables.find((t) => t.source.table === f.table);
+      if (!table) throw ApplicationFailure.nonRetryable(`backup table ${f.table} is not in the mapping`, 'ManifestMismatch');
+      return { f, table };
+    });
+    const out: LegacyTableCheck[] = [];
+    const compare = async (f: BackupFile, streams: Readable[]) => {
+      const counted = countingHash();
+      await pipeline([...streams, counted.tap, new Writable({ write: (_chunk, _enc, done) => done() })]);
+      const { rows, sha256 } = counted.result();
+      out.push({ table: f.table, expectedRows: f.rows, rows, expectedSha256: f.sha256, sha256, ok: rows === f.rows && sha256 === f.sha256 });
+    };
+    const source = deps.legacySource;
+    if (source.kind === 'postgres') {
+      await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
+        inTransaction(
+          client,
+          async () => {
+            for (const { f, table } of tables) await compare(f, [client.query(copyTo(legacyExportSql(f.table, table.source.key)))]);
+          },
+          'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+        ),
+      );
+    } else {
+      const readPoint = await source.readPoint();
+      for (const { f, table } of tables) await compare(f, await adapterExport(source, table, readPoint));
+    }
+    return out;
   }
 
   return {
@@ -82,6 +84,14 @@ export function legacyCheckActivities(deps: ActivityDeps) {
 
   async function restore(input: { runId: string; tables: string[] }): Promise<LegacyTableCheck[]> {
     const manifest = readManifest(deps, input.runId);
+    if (deps.legacySource.kind !== 'postgres') {
+      // The runbook never writes to a legacy Oracle database: the DBA restores from the export files,
+      // then the operator retries this step, which proves the result against the manifest.
+      throw ApplicationFailure.nonRetryable(
+        `the legacy ${deps.legacySource.kind} tables ${input.tables.join(', ')} differ from the backup; restore them from ${manifest.dir} (the runbook's own export, COPY text in key order) and retry this step`,
+        'ManualRestore',
+      );
+    }
     await verifyBackup(manifest); // never restore from a backup file that itself changed
     const files = manifest.files.filter((f) => input.tables.includes(f.table));
     const unknown = input.tables.filter((t) => !files.some((f) => f.table === t));

@@ -1,7 +1,7 @@
 import type { ActivityDeps } from '../../activities/deps';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { endpointActivities } from '../../activities/endpoints';
 import { serviceActivities } from '../../activities/services';
+import { inActivity } from '../support/activity-context';
 import { ensureDatabase, dropDatabase, withClient } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { loadPlanDefinition } from '../../lib/plan-definition';
@@ -10,11 +10,6 @@ import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { GoLiveEnv, startGoLiveEnv } from '../support/golive-env';
 
-/** These activities heartbeat while they run, so the test runs them in an activity context, as a worker does. */
-function inActivity<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
-  const env = new MockActivityEnvironment();
-  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, (input: never) => env.run(fn, input)])) as T;
-}
 
 /**
  * 切换 The endpoint switch against a real nginx and a real configuration API: traffic through the proxy
