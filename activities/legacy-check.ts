@@ -7,7 +7,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import { adapterExport, BackupFile, BackupManifest, countingHash, legacyExportSql, verifyBackup } from './backup';
 import type { ActivityDeps } from './deps';
-import { whileBeating } from './heartbeat';
+import { beating } from './heartbeat';
 
 /**
  * 回退步骤2 旧库数据核查与恢复: the legacy data proven against the pre-migration backup — a fresh export of
@@ -65,10 +65,10 @@ export function legacyCheckActivities(deps: ActivityDeps) {
     return out;
   }
 
-  return {
+  return beating({
     /** Query only: counts and SHA-256 of a fresh export, per table, against the manifest. */
     async checkLegacyAgainstBackup(input: { runId: string }): Promise<LegacyTableCheck[]> {
-      const result = await whileBeating(() => check(readManifest(deps, input.runId)));
+      const result = await check(readManifest(deps, input.runId));
       deps.logger.info({ runId: input.runId, modified: result.filter((r) => !r.ok).map((r) => r.table) }, 'legacy data checked against the backup 旧库核查');
       return result;
     },
@@ -78,36 +78,32 @@ export function legacyCheckActivities(deps: ActivityDeps) {
      * then prove the result: a fresh export must match the manifest for every table.
      */
     async restoreLegacyFromBackup(input: { runId: string; tables: string[] }): Promise<LegacyTableCheck[]> {
-      return whileBeating(() => restore(input));
-    },
-  };
-
-  async function restore(input: { runId: string; tables: string[] }): Promise<LegacyTableCheck[]> {
-    const manifest = readManifest(deps, input.runId);
-    if (deps.legacySource.kind !== 'postgres') {
-      // The runbook never writes to a legacy Oracle database: the DBA restores from the export files,
-      // then the operator retries this step, which proves the result against the manifest.
-      throw ApplicationFailure.nonRetryable(
-        `the legacy ${deps.legacySource.kind} tables ${input.tables.join(', ')} differ from the backup; restore them from ${manifest.dir} (the runbook's own export, COPY text in key order) and retry this step`,
-        'ManualRestore',
+      const manifest = readManifest(deps, input.runId);
+      if (deps.legacySource.kind !== 'postgres') {
+        // The runbook never writes to a legacy Oracle database: the DBA restores from the export files,
+        // then the operator retries this step, which proves the result against the manifest.
+        throw ApplicationFailure.nonRetryable(
+          `the legacy ${deps.legacySource.kind} tables ${input.tables.join(', ')} differ from the backup; restore them from ${manifest.dir} (the runbook's own export, COPY text in key order) and retry this step`,
+          'ManualRestore',
+        );
+      }
+      await verifyBackup(manifest); // never restore from a backup file that itself changed
+      const files = manifest.files.filter((f) => input.tables.includes(f.table));
+      const unknown = input.tables.filter((t) => !files.some((f) => f.table === t));
+      if (unknown.length) throw ApplicationFailure.nonRetryable(`cannot restore ${unknown.join(', ')}: not in the backup manifest`, 'ManifestMismatch');
+      await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
+        inTransaction(client, async () => {
+          await client.query(`TRUNCATE ${files.map((f) => quoteIdent(f.table)).join(', ')}`);
+          for (const f of files) {
+            await pipeline(fs.createReadStream(f.file), client.query(copyFrom(`COPY ${quoteIdent(f.table)} FROM STDIN`)));
+          }
+        }),
       );
-    }
-    await verifyBackup(manifest); // never restore from a backup file that itself changed
-    const files = manifest.files.filter((f) => input.tables.includes(f.table));
-    const unknown = input.tables.filter((t) => !files.some((f) => f.table === t));
-    if (unknown.length) throw ApplicationFailure.nonRetryable(`cannot restore ${unknown.join(', ')}: not in the backup manifest`, 'ManifestMismatch');
-    await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
-      inTransaction(client, async () => {
-        await client.query(`TRUNCATE ${files.map((f) => quoteIdent(f.table)).join(', ')}`);
-        for (const f of files) {
-          await pipeline(fs.createReadStream(f.file), client.query(copyFrom(`COPY ${quoteIdent(f.table)} FROM STDIN`)));
-        }
-      }),
-    );
-    deps.logger.warn({ runId: input.runId, tables: input.tables }, 'legacy tables restored from the pre-migration backup 旧库恢复');
-    const proof = await check(manifest);
-    const still = proof.filter((p) => !p.ok);
-    if (still.length) throw new Error(`after the restore, ${still.map((s) => s.table).join(', ')} still differ from the backup`);
-    return proof;
-  }
+      deps.logger.warn({ runId: input.runId, tables: input.tables }, 'legacy tables restored from the pre-migration backup 旧库恢复');
+      const proof = await check(manifest);
+      const still = proof.filter((p) => !p.ok);
+      if (still.length) throw new Error(`after the restore, ${still.map((s) => s.table).join(', ')} still differ from the backup`);
+      return proof;
+    },
+  });
 }

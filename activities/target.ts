@@ -5,7 +5,7 @@ import { quoteIdent, withClient } from '../lib/db';
 import { assertRegisteredTarget, WrongTargetError } from '../lib/target-guard';
 import { keyColumn } from '../migration/mapping';
 import type { ActivityDeps } from './deps';
-import { whileBeating } from './heartbeat';
+import { beating } from './heartbeat';
 
 /**
  * The destructive steps on the new system's database, each behind the target guard (lib/target-guard.ts):
@@ -65,10 +65,10 @@ export function targetActivities(deps: ActivityDeps) {
     return out;
   }
 
-  return {
+  return beating({
     /** 清除测试数据 Empty the mapping's tables and the engine's control tables; nothing else in the database. */
     async wipeTargetTestData(input: { runId: string; actor: string }): Promise<{ tables: { table: string; rows: number }[] }> {
-      return whileBeating(() => guarded('wipe test data 清除测试数据', async (c) => {
+      return guarded('wipe test data 清除测试数据', async (c) => {
         const names = [...deps.mapping.tables.map((t) => t.target.table), ...CONTROL_TABLES];
         const present: { table: string; rows: number }[] = [];
         for (const name of names) {
@@ -81,11 +81,11 @@ export function targetActivities(deps: ActivityDeps) {
         if (present.length) await c.query(`TRUNCATE ${present.map((p) => quoteIdent(p.table)).join(', ')}`);
         deps.logger.warn({ runId: input.runId, actor: input.actor, wiped: present }, 'target test data wiped 清除测试数据');
         return { tables: present };
-      }));
+      });
     },
 
     async targetChecksums(): Promise<TableChecksum[]> {
-      return whileBeating(() => guarded('checksum target', checksums));
+      return guarded('checksum target', checksums);
     },
 
     /**
@@ -94,18 +94,16 @@ export function targetActivities(deps: ActivityDeps) {
      * target: that error is retryable, the connections are expected to close.
      */
     async snapshotTarget(input: { runId: string }): Promise<{ snapshot: string; checksums: TableChecksum[] }> {
-      return whileBeating(async () => {
-        const { adminUrl, database } = admin(TARGET_DATABASE_URL);
-        const snapshot = snapshotName(database, input.runId);
-        const before = await guarded('snapshot 快照', checksums);
-        await withClient(adminUrl, async (c) => {
-          const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [snapshot])).rowCount;
-          // A retry after the snapshot was created: it is this run's snapshot, keep it.
-          if (!exists) await c.query(`CREATE DATABASE ${quoteIdent(snapshot)} TEMPLATE ${quoteIdent(database)}`);
-        });
-        deps.logger.info({ runId: input.runId, snapshot }, 'target snapshot taken 快照');
-        return { snapshot, checksums: before };
+      const { adminUrl, database } = admin(TARGET_DATABASE_URL);
+      const snapshot = snapshotName(database, input.runId);
+      const before = await guarded('snapshot 快照', checksums);
+      await withClient(adminUrl, async (c) => {
+        const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [snapshot])).rowCount;
+        // A retry after the snapshot was created: it is this run's snapshot, keep it.
+        if (!exists) await c.query(`CREATE DATABASE ${quoteIdent(snapshot)} TEMPLATE ${quoteIdent(database)}`);
       });
+      deps.logger.info({ runId: input.runId, snapshot }, 'target snapshot taken 快照');
+      return { snapshot, checksums: before };
     },
 
     /**
@@ -113,21 +111,19 @@ export function targetActivities(deps: ActivityDeps) {
      * snapshot. Idempotent: a retry after the drop finds no target and only recreates it.
      */
     async rollbackTarget(input: { runId: string }): Promise<{ snapshot: string }> {
-      return whileBeating(async () => {
-        const { adminUrl, database } = admin(TARGET_DATABASE_URL);
-        const snapshot = snapshotName(database, input.runId);
-        const targetExists = await withClient(adminUrl, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount);
-        if (targetExists) await guarded('rollback 回滚', async () => undefined);
-        await withClient(adminUrl, async (c) => {
-          if (!(await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [snapshot])).rowCount) {
-            throw ApplicationFailure.nonRetryable(`rollback refused: snapshot database ${snapshot} does not exist`, 'NoSnapshot');
-          }
-          if (targetExists) await c.query(`DROP DATABASE ${quoteIdent(database)} WITH (FORCE)`);
-          await c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(snapshot)}`);
-        });
-        deps.logger.warn({ runId: input.runId, snapshot }, 'target rolled back to its snapshot 回滚');
-        return { snapshot };
+      const { adminUrl, database } = admin(TARGET_DATABASE_URL);
+      const snapshot = snapshotName(database, input.runId);
+      const targetExists = await withClient(adminUrl, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount);
+      if (targetExists) await guarded('rollback 回滚', async () => undefined);
+      await withClient(adminUrl, async (c) => {
+        if (!(await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [snapshot])).rowCount) {
+          throw ApplicationFailure.nonRetryable(`rollback refused: snapshot database ${snapshot} does not exist`, 'NoSnapshot');
+        }
+        if (targetExists) await c.query(`DROP DATABASE ${quoteIdent(database)} WITH (FORCE)`);
+        await c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(snapshot)}`);
       });
+      deps.logger.warn({ runId: input.runId, snapshot }, 'target rolled back to its snapshot 回滚');
+      return { snapshot };
     },
-  };
+  });
 }
