@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyTo } from '../lib/copy-to';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import { encodeLine } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';

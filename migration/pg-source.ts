@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Client } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyTo } from '../lib/copy-to';
 import { quoteIdent } from '../lib/db';
 import { CopyTextParser } from './copy-text';
 import type { TableMapping } from './mapping';

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyTo } from '../lib/copy-to';
 import { quoteIdent } from '../lib/db';
 import { decodeLine, Field } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';
