@@ -84,6 +84,8 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
   const checks = table.target.checks.map(compileCheck).map((c) => ({ ...c, index: table.columns.findIndex((col) => col.target === c.column) }));
   const isChecked = table.columns.map((_, i) => checks.some((c) => c.index === i));
   const checked: string[] = new Array(n);
+  // A local copy: under the CommonJS transform the worker runs with, an imported binding is read through a getter, per row here.
+  const nullField = NULL_FIELD;
   const malformed = (line: string) => fail('malformed_row', `expected ${n} fields, got ${line.split('\t').length}`);
 
   // A row with the wrong number of fields fails whichever rule its shifted fields hit first; the
@@ -122,13 +124,13 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
         value = v;
       } else if (end === start) {
         if (kind === REQUIRED) return missingOf[i];
-        out += line.slice(done, start) + NULL_FIELD;
+        out += line.slice(done, start) + nullField;
         done = end;
         changed = true;
       } else if (kind === REQUIRED && end - start === 2 && line.charCodeAt(start) === BACKSLASH && line.charCodeAt(start + 1) === LETTER_N) {
         return missingOf[i];
       }
-      if (isChecked[i]) checked[i] = value ?? (end === start ? NULL_FIELD : line.slice(start, end));
+      if (isChecked[i]) checked[i] = value ?? (end === start ? nullField : line.slice(start, end));
       start = end + 1;
     }
     for (const check of checks) {
