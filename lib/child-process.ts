@@ -1,10 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { repoRoot } from './settings';
 
 /**
- * Starts one of the product's own TypeScript entry points (worker, API) as a child process and waits
- * for its ready line. `node --import tsx` keeps it a single process, so a signal reaches it directly
- * (the tsx CLI would put a wrapper process in between).
+ * Starts one of the product's own entry points (worker, API) as a child process and waits for its
+ * ready line, built the way the caller is: from TypeScript with `node --import tsx` (a single process,
+ * so a signal reaches it directly; the tsx CLI would put a wrapper in between), or — when the caller
+ * itself runs compiled, as the benchmarks do — the compiled entry from dist/, as the image runs it.
  */
 export interface RunningProcess {
   child: ChildProcess;
@@ -12,7 +14,7 @@ export interface RunningProcess {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-const REPO = path.resolve(__dirname, '..');
+const COMPILED = __filename.endsWith('.js');
 
 export async function startEntryPoint(opts: {
   entry: string;
@@ -21,9 +23,10 @@ export async function startEntryPoint(opts: {
   timeoutMs?: number;
   onOutput?: (text: string) => void;
 }): Promise<RunningProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, opts.entry)], {
+  const args = COMPILED ? [path.join(repoRoot, 'dist', opts.entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', path.join(repoRoot, opts.entry)];
+  const child = spawn(process.execPath, args, {
     env: opts.env,
-    cwd: REPO,
+    cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

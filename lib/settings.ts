@@ -7,7 +7,9 @@ import path from 'node:path';
  * Connection strings live only here and in activity code: they are never passed to workflows,
  * so they never reach workflow history.
  */
-const repoRoot = path.resolve(__dirname, '..');
+/** The checkout (or the image's /app): compiled code runs from dist/ and still reads config/ and writes .data/ beside it. */
+const above = path.resolve(__dirname, '..');
+export const repoRoot = path.basename(above) === 'dist' ? path.dirname(above) : above;
 
 /** Development and test only: a production process refuses to start with it (see loadSettings). */
 const DEV_SIGNING_KEY = 'dev-only-approval-signing-key-not-for-production';

@@ -1,5 +1,6 @@
 import { loadLegacyDataset, ROWS_PER_ENTITY } from '../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, quoteIdent, withClient } from '../lib/db';
+import { repoRoot } from '../lib/settings';
 import { copyChunk } from '../migration/chunk-copy';
 import { findTable, loadMapping, loadSteps } from '../migration/mapping';
 import { PostgresSource } from '../migration/pg-source';
@@ -36,7 +37,7 @@ async function main() {
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const legacyUrl = `${base}/jm_bench_verify_legacy`;
   const targetUrl = `${base}/jm_bench_verify_target`;
-  const mappingFile = path.join(__dirname, '..', 'config', 'mapping.json');
+  const mappingFile = path.join(repoRoot, 'config', 'mapping.json');
   const mapping = loadMapping(mappingFile);
   const entities = Math.ceil(rows / ROWS_PER_ENTITY);
 
