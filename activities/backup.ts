@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { copyTo } from '../lib/copy-to';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
-import { encodeLine } from '../migration/copy-text';
+import { binaryOf, encodeLine } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';
 import type { SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
@@ -116,9 +116,10 @@ export async function adapterExport(source: SourceAdapter, table: TableMapping, 
   const toText = new Transform({
     writableObjectMode: true,
     transform(batch: SourceItem[], _enc: BufferEncoding, done: TransformCallback) {
+      // Rows are binary strings (copy-text.ts, CopyLine); a rejected row's raw fields are text.
       let text = '';
-      for (const item of batch) text += (isSourceRejection(item) ? encodeLine(item.fields) : item) + '\n';
-      done(null, Buffer.from(text));
+      for (const item of batch) text += (isSourceRejection(item) ? binaryOf(encodeLine(item.fields)) : item) + '\n';
+      done(null, Buffer.from(text, 'latin1'));
     },
   });
   return [rows, toText];

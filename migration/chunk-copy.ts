@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent } from '../lib/db';
-import { CopyLine, decodeLine, encodeRow, Field } from './copy-text';
+import { CopyLine, decodeLine, encodeRow, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn } from './mapping';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
@@ -92,8 +92,8 @@ export async function copyChunk(opts: {
   const quarantine = (fields: Field[], rule: string, detail: string) => {
     quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
   };
-  // Rows travel as escaped lines; only a quarantined row is decoded, for its raw_row record.
-  const quarantineLine = (source: CopyLine, rule: string, detail: string) => quarantine(decodeLine(source), rule, detail);
+  // Rows travel as escaped binary lines; only a quarantined row is decoded, for its raw_row record.
+  const quarantineLine = (source: CopyLine, rule: string, detail: string) => quarantine(decodeLine(textOf(source)), rule, detail);
   let reported = 0;
   /** Converts a batch of legacy rows; rule failures go to quarantine, the rest go to `loaded` as COPY lines. */
   const convert = (batch: SourceItem[], loaded: (source: CopyLine, line: string) => void): void => {
@@ -131,8 +131,8 @@ export async function copyChunk(opts: {
         transform(batch: SourceItem[], _enc: BufferEncoding, done: TransformCallback) {
           let text = '';
           convert(batch, (_fields, line) => (text += line));
-          // Encoded once, for both the checksum and the wire: hashing the string would encode it again.
-          const bytes = Buffer.from(text);
+          // The lines are bytes already (binary strings): one copy, for both the checksum and the wire.
+          const bytes = Buffer.from(text, 'latin1');
           hash.update(bytes);
           done(null, bytes);
         },
@@ -161,9 +161,10 @@ export async function copyChunk(opts: {
       if (!rows.length) return;
       await target.query('SAVEPOINT batch');
       try {
-        await pipeline(Readable.from(rows.map((r) => r.line)), target.query(copyFrom(copyIn)));
+        const bytes = Buffer.from(rows.map((r) => r.line).join(''), 'latin1');
+        await pipeline(Readable.from([bytes]), target.query(copyFrom(copyIn)));
         await target.query('RELEASE SAVEPOINT batch');
-        hash.update(rows.map((r) => r.line).join(''));
+        hash.update(bytes);
       } catch (err) {
         await target.query('ROLLBACK TO SAVEPOINT batch');
         if (!isTargetRejection(err)) throw err;

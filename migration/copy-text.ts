@@ -12,9 +12,28 @@ export type Field = string | null;
  * A row as one COPY text line without its LF, fields still escaped ('\\N' is NULL): the engine's
  * working form. Fields without a mapping rule go from the legacy COPY output to the target COPY input
  * untouched, and only the few fields a rule reads are ever cut out and decoded (transform.ts).
+ *
+ * The line is a binary string: its UTF-8 bytes, one char each (Node's 'latin1' encoding reads and
+ * writes them so). Reading a chunk that way is a copy, where decoding it as UTF-8 and encoding it
+ * again for COPY FROM and the checksums was the largest cost per row of the Node.js thread; and TAB,
+ * LF and backslash are single bytes that never occur inside a multi-byte character, so the format's
+ * parsing is the same. textOf / binaryOf convert where real text is needed: the fields a rule reads,
+ * quarantine records, row differences.
  */
 export type CopyLine = string;
 export const NULL_FIELD = '\\N';
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The text a binary string's UTF-8 bytes spell. */
+export function textOf(binary: string): string {
+  return NON_ASCII.test(binary) ? Buffer.from(binary, 'latin1').toString('utf8') : binary;
+}
+
+/** A text's UTF-8 bytes as a binary string. */
+export function binaryOf(text: string): string {
+  return NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
+}
 
 const DECODE_SIMPLE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
 
@@ -85,8 +104,8 @@ export function encodeRow(values: Field[]): string {
 }
 
 /**
- * Splits a COPY text byte stream into lines (CopyLine, still escaped), emitted as one array of lines
- * per input chunk: a stream hop per row would cost more than the splitting itself.
+ * Splits a COPY text byte stream into lines (CopyLine: binary strings, still escaped), emitted as one
+ * array of lines per input chunk: a stream hop per row would cost more than the splitting itself.
  */
 export class CopyTextParser extends Transform {
   private rest: Buffer = Buffer.alloc(0);
@@ -102,14 +121,13 @@ export class CopyTextParser extends Transform {
       this.rest = buf;
       return done();
     }
-    // Decode whole lines at once; a multi-byte character never spans a newline byte.
-    const lines = buf.toString('utf8', 0, end).split('\n');
+    const lines = buf.toString('latin1', 0, end).split('\n');
     this.rest = buf.subarray(end + 1);
     done(null, lines);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.rest.length) this.push([this.rest.toString('utf8')]);
+    if (this.rest.length) this.push([this.rest.toString('latin1')]);
     done();
   }
 }

@@ -1,5 +1,5 @@
 import { CLEANERS, RuleFailure } from './cleansing';
-import { CopyLine, decodeField, encodeField, Field, NULL_FIELD } from './copy-text';
+import { binaryOf, CopyLine, decodeField, encodeField, Field, NULL_FIELD, textOf } from './copy-text';
 import type { ColumnMapping, Mapping, TableMapping } from './mapping';
 
 /**
@@ -14,9 +14,16 @@ import type { ColumnMapping, Mapping, TableMapping } from './mapping';
  * migration, and again for the verification, which runs the same transform on the source side.
  */
 export type RowFailure = { ok: false; rule: string; detail: string };
+/** line: the target's COPY line with its LF, a binary string like the input (copy-text.ts, CopyLine) */
 export type RowOutcome = { ok: true; line: string } | RowFailure;
 
 export type RowTransform = (line: CopyLine) => RowOutcome;
+
+/** One line of real text through a transform, the outcome's line as text: for sampling and tests. */
+export function transformText(transform: RowTransform, line: string): RowOutcome {
+  const outcome = transform(binaryOf(line));
+  return outcome.ok ? { ok: true, line: textOf(outcome.line) } : outcome;
+}
 
 /** A ruled column's conversion: the target's escaped field, or the reason the row is quarantined. */
 type ColumnRule = (raw: string) => string | RowFailure;
@@ -32,7 +39,8 @@ function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
   const codes = col.codeTable ? mapping.codeTables.get(col.codeTable)!.values : undefined;
   return (raw) => {
     // Oracle cannot store '' (it is NULL there); the target must not invent empty strings either.
-    let v: Field = raw === '' ? null : decodeField(raw);
+    const decoded = raw === '' ? null : decodeField(raw);
+    let v: Field = decoded === null ? null : textOf(decoded);
     if (v !== null && clean) {
       const cleaned = clean(v);
       if (cleaned instanceof RuleFailure) return fail(`${cleaned.rule}:${col.target}`, `${col.source}: ${cleaned.detail}`);
@@ -44,7 +52,7 @@ function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
       v = mapped;
     }
     if (v === null && col.required) return missing(col);
-    return encodeField(v);
+    return binaryOf(encodeField(v));
   };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fieldAt } from '../migration/copy-text';
+import { binaryOf, fieldAt, textOf } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
@@ -32,43 +32,46 @@ export interface SourceSideResult {
 export async function readSource(
   input: SourceSideInput,
   quarantined: Map<string, string>,
+  /** batch: the lines as one binary string; line: one line and its key, as text */
   sink: { batch: (text: string, n: number) => void; line?: (key: string, line: string) => void; unaccounted: (d: RowDifference) => void },
 ): Promise<{ rows: number; quarantined: number }> {
   const { source, mapping, table, segment, readPoint } = input;
   const transform = compileTransform(mapping, table);
   const keyIndex = table.columns.indexOf(keyColumn(table));
+  // Lines and their keys are binary strings (copy-text.ts, CopyLine): the quarantined keys are made so once.
+  const held = new Set([...quarantined.keys()].map(binaryOf));
   let rows = 0;
-  let held = 0;
+  let heldRows = 0;
   for await (const batch of await source.readChunk(table, segment, readPoint)) {
     let text = '';
     let n = 0;
     for (const item of batch as SourceItem[]) {
       if (isSourceRejection(item)) {
-        if (item.key !== null && quarantined.has(item.key)) held++;
+        if (item.key !== null && quarantined.has(item.key)) heldRows++;
         else sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: item.key ?? '(unreadable key)', note: `the source cannot deliver this row (${item.rule}) and it is not in quarantine` });
         continue;
       }
       // The key is cut out only when something needs it: most segments hold no quarantined row.
-      const key = quarantined.size || sink.line ? fieldAt(item, keyIndex) ?? '' : null;
-      if (key !== null && quarantined.has(key)) {
-        held++;
+      const key = held.size || sink.line ? fieldAt(item, keyIndex) ?? '' : null;
+      if (key !== null && held.has(key)) {
+        heldRows++;
         continue;
       }
       const outcome = transform(item);
       if (!outcome.ok) {
-        const k = key ?? fieldAt(item, keyIndex) ?? '';
+        const k = textOf(key ?? fieldAt(item, keyIndex) ?? '');
         sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: k, note: `fails ${outcome.rule} (${outcome.detail}) but is not in quarantine` });
         continue;
       }
       const line = outcome.line;
       text += line;
       n++;
-      sink.line?.(key!, line);
+      sink.line?.(textOf(key!), textOf(line));
     }
     rows += n;
     sink.batch(text, n);
   }
-  return { rows, quarantined: held };
+  return { rows, quarantined: heldRows };
 }
 
 export async function sourceSide(input: SourceSideInput, quarantined: Map<string, string>, onProgress?: (rows: number) => void): Promise<SourceSideResult> {
@@ -77,7 +80,7 @@ export async function sourceSide(input: SourceSideInput, quarantined: Map<string
   let progress = 0;
   const r = await readSource(input, quarantined, {
     batch: (text, n) => {
-      hash.update(text);
+      hash.update(text, 'latin1');
       progress += n;
       if (onProgress && progress >= 50_000) {
         onProgress(progress);

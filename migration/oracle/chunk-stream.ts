@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { encodeLine, Field } from '../copy-text';
+import { binaryOf, encodeLine, Field } from '../copy-text';
 import type { SourceItem } from '../source';
 import type { SourceRejection } from '../source-rejection';
 import { ConversionError, rawText } from './convert';
@@ -22,7 +22,7 @@ export function convertRow(table: ResolvedTable, row: unknown[]): SourceItem {
       throw new Error(`${table.table.source.table.toUpperCase()}.${col.legacy.name} (${col.legacy.dataType}): ${(err as Error).message}`);
     }
   }
-  return encodeLine(out);
+  return binaryOf(encodeLine(out));
 }
 
 function rejection(table: ResolvedTable, row: unknown[], column: string, err: ConversionError): SourceRejection {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { decodeLine, textOf } from '../../migration/copy-text';
 import type { TableMapping } from '../../migration/mapping';
 import { oracleOptionsFromEnv } from '../../migration/oracle/config';
 import type { OracleConnection, OraclePool } from '../../migration/oracle/driver';
@@ -41,9 +42,10 @@ let admin: OraclePool;
 let conn: OracleConnection;
 let source: OracleSource;
 
+/** A chunk's rows as decoded fields, rejections as they came. */
 async function rows(stream: Readable): Promise<unknown[]> {
   const out: unknown[] = [];
-  for await (const r of stream) out.push(r);
+  for await (const batch of stream) for (const item of batch as unknown[]) out.push(typeof item === 'string' ? decodeLine(textOf(item)) : item);
   return out;
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError } from '../../lib/config-file';
 import { loadMapping } from '../../migration/mapping';
 import { decodeLine, encodeLine, Field } from '../../migration/copy-text';
-import { compileTransform } from '../../migration/transform';
+import { compileTransform, transformText } from '../../migration/transform';
 
 const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
 
@@ -49,7 +49,7 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     const transform = compileTransform(m, m.tables[0]);
     // The transform works on escaped COPY lines; the expectations read better decoded.
     const t = (row: Field[]) => {
-      const o = transform(encodeLine(row));
+      const o = transformText(transform, encodeLine(row));
       return o.ok ? { ok: true, values: decodeLine(o.line.slice(0, -1)) } : o;
     };
     // pripid uniscid uniscid_valid regno entname enttype regstate regcap regcapcur estdate apprdate opto dom domdistrict regorg opscope
@@ -63,6 +63,8 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(t(change(7, '5,000.00'))).toMatchObject({ ok: true, values: expect.arrayContaining(['5000.00']) });
     expect(t(change(7, '1亿'))).toMatchObject({ ok: true, values: expect.arrayContaining(['10000']) });
     expect(t(change(5, 'X9'))).toMatchObject({ ok: false, rule: 'unmapped_code:enttype' });
+    // rules read real text though lines travel as their bytes: the reason quotes the value as written
+    expect(t(change(6, '不存在'))).toMatchObject({ ok: false, rule: 'unmapped_code:regstate', detail: expect.stringContaining('="不存在"') });
     expect(t(change(4, ''))).toMatchObject({ ok: false, rule: 'required:entname' });
     expect(t(change(7, '约十万左右'))).toMatchObject({ ok: false, rule: 'invalid_capital:regcap' });
     expect(t(change(10, '1899-12-31'))).toMatchObject({ ok: false, rule: 'invalid_date:apprdate', detail: expect.stringContaining('before 1900') });
@@ -80,7 +82,8 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
   it('passes fields without a rule through in their escaped form, an empty field as NULL, and still checks required ones', () => {
     const m = loadMapping(REAL);
     const person = m.tables.find((t) => t.name === 'entity_person')!;
-    const transform = compileTransform(m, person);
+    const compiled = compileTransform(m, person);
+    const transform = (l: string) => transformText(compiled, l);
     // personid pripid name position certype cerno, as the legacy COPY line holds them
     const line = (...fields: string[]) => fields.join('\t');
     expect(transform(line('P1', 'JM1', '张\\\\三\\t', '', '\\N', 'A\\\\B'))).toEqual({ ok: true, line: 'P1\tJM1\t张\\\\三\\t\t\\N\t\\N\tA\\\\B\n' });

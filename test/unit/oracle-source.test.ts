@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import type { Readable } from 'node:stream';
+import { textOf } from '../../migration/copy-text';
 import type { TableMapping } from '../../migration/mapping';
 import { OracleConfigError, oracleOptionsFromEnv, parseOracleUrl, validateOracleOptions } from '../../migration/oracle/config';
 import type {
@@ -147,7 +148,8 @@ async function collect(stream: Readable, sizes: number[] = []): Promise<unknown[
   const out: unknown[] = [];
   for await (const batch of stream) {
     sizes.push((batch as unknown[]).length);
-    out.push(...(batch as unknown[]));
+    // rows travel as binary strings (their UTF-8 bytes); the assertions read text
+    out.push(...(batch as unknown[]).map((item) => (typeof item === 'string' ? textOf(item) : item)));
   }
   return out;
 }
