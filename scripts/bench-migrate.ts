@@ -12,6 +12,7 @@ import { loadMapping, loadSteps } from '../migration/mapping';
 import { ensureTargetSchema } from '../migration/target-schema';
 import type { TableOutcome } from '../workflows/cutover-messages';
 import { inLoadOrder } from '../workflows/load-order';
+import { commandCpuMs, describeBusy, processCpuMs, sampleMachine } from './cpu-budget';
 
 /**
  * npm run bench:migrate -- [--rows N] [--chunk N] [--concurrency N] [--tables-in-parallel N] [--workers N] [--worker-heap-mb N] [--fresh] [--skip-pgloader]
@@ -96,6 +97,12 @@ async function main() {
   let oursMs = 0;
   let peakRssMb = 0;
   await checkpoint();
+  const machineBefore = sampleMachine();
+  const workerCpuBefore = workers.map((w) => processCpuMs(w.child.pid!));
+  const temporalCpuBefore = commandCpuMs('temporal');
+  let temporalCpuMs = 0;
+  let machineBusy = '';
+  let workerCpuMs = 0;
   const t0 = Date.now();
   try {
     const done = await inLoadOrder(loadSteps(mapping), tablesInParallel, (table) =>
@@ -108,6 +115,9 @@ async function main() {
     for (const table of mapping.tables) outcomes.push(done.get(table.name)!);
   } finally {
     oursMs = Date.now() - t0;
+    machineBusy = describeBusy(machineBefore, sampleMachine());
+    workers.forEach((w, i) => (workerCpuMs += processCpuMs(w.child.pid!) - workerCpuBefore[i]));
+    temporalCpuMs = commandCpuMs('temporal') - temporalCpuBefore;
     for (const w of workers) peakRssMb = Math.max(peakRssMb, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${w.child.pid}/status`, 'utf8'))![1]) / 1024);
     await Promise.all(workers.map((w) => w.stop()));
     await connection.close();
@@ -126,12 +136,16 @@ async function main() {
   });
   await dropDatabase(db.ceiling);
   await ensureDatabase(db.ceiling);
+  let ceilingBusy = '';
   const ceilingMs = await withClient(db.ceiling, async (c) => {
     await ensureTargetSchema(c, mapping);
     await checkpoint();
+    const before = sampleMachine();
     const start = Date.now();
     for (const t of mapping.tables) await c.query(`COPY ${quoteIdent(t.target.table)} FROM '${path.join(dir, t.name)}.copy'`);
-    return Date.now() - start;
+    const ms = Date.now() - start;
+    ceilingBusy = describeBusy(before, sampleMachine());
+    return ms;
   });
   fs.rmSync(dir, { recursive: true, force: true });
   const ceilingRps = oursLoaded / (ceilingMs / 1000);
@@ -175,6 +189,7 @@ async function main() {
   console.log(`| (b) pgloader PG→PG | ${fmt(sourceRows)} | ${seconds(pgloaderMs)} | ${fmt(pgloaderRps)} |`);
   console.log(`| (c) ours via Temporal (${workerCount} worker${workerCount > 1 ? 's' : ''}, chunk ${fmt(rowsPerChunk)}, ${concurrency} lanes × ${tablesInParallel} tables) | ${fmt(oursRead)} | ${seconds(oursMs)} | ${fmt(oursRps)} |`);
   console.log('');
+  console.log(`CPU: (a) machine ${ceilingBusy}; (c) machine ${machineBusy}, of which worker processes ${(workerCpuMs / 1000).toFixed(2)} and the Temporal server ${(temporalCpuMs / 1000).toFixed(2)} CPU-s (the rest: PostgreSQL)`);
   console.log(`ours: ${fmt(oursLoaded)} loaded + ${fmt(quarantined)} quarantined = ${fmt(oursRead)} read; largest worker peak RSS ${peakRssMb.toFixed(0)} MB (V8 heap capped at ${heapMb} MB)`);
   for (const o of outcomes) console.log(`  ${o.table.padEnd(22)} ${fmt(o.rowsRead).padStart(11)} rows  ${String(o.chunks).padStart(4)} chunks  ${seconds(o.durationMs).padStart(8)}  careful chunks ${o.carefulChunks}`);
   const projectedH = LIVE_ROWS / oursRps / 3600;

@@ -9,6 +9,7 @@ import { ensureTargetSchema } from '../migration/target-schema';
 import { summariseContent } from '../verification/report';
 import { verifyContentInProcess } from '../verification/run-content';
 import { inLoadOrder } from '../workflows/load-order';
+import { describeBusy, sampleMachine } from './cpu-budget';
 import path from 'node:path';
 
 /**
@@ -29,6 +30,7 @@ function flag(name: string, fallback: number, min = 1): number {
   return v;
 }
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const cpuSeconds = (u: NodeJS.CpuUsage) => ((u.user + u.system) / 1e6).toFixed(2);
 
 async function main() {
   const rows = flag('rows', 1_000_000);
@@ -72,6 +74,8 @@ async function main() {
     let migrated = 0;
     const checkpoint = () => withClient(targetUrl, (c) => c.query('CHECKPOINT'));
     await checkpoint();
+    let machine = sampleMachine();
+    let nodeCpu = process.cpuUsage();
     const m0 = Date.now();
     await inLoadOrder(loadSteps(mapping), 2, async (name) => {
       const table = findTable(mapping, name);
@@ -90,23 +94,29 @@ async function main() {
     });
     const migrateMs = Date.now() - m0;
     const migrateRps = migrated / (migrateMs / 1000);
+    const migrateBudget = `machine ${describeBusy(machine, sampleMachine())}, this process ${cpuSeconds(process.cpuUsage(nodeCpu))} CPU-s`;
     console.log(`migrate: ${fmt(migrated)} rows in ${(migrateMs / 1000).toFixed(1)} s = ${fmt(migrateRps)} rows/s (engine chunk copy, ${concurrency} lanes × 2 tables, chunk ${fmt(rowsPerChunk)})`);
+    console.log(`         ${migrateBudget}`);
     await withClient(targetUrl, (c) => c.query('VACUUM ANALYZE'));
 
     // (2) full-content verification of the same data.
     await checkpoint();
+    machine = sampleMachine();
+    nodeCpu = process.cpuUsage();
     const v0 = Date.now();
     const threads = flag('threads', 0, 0);
     const segmentRows = flag('segment', rowsPerChunk);
     const verifyConcurrency = flag('verify-concurrency', concurrency);
     const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows, concurrency: verifyConcurrency, threads: { size: threads, legacyUrl, mappingFile } });
     const verifyMs = Date.now() - v0;
+    const verifyBudget = `machine ${describeBusy(machine, sampleMachine())}, this process ${cpuSeconds(process.cpuUsage(nodeCpu))} CPU-s`;
     const summary = summariseContent(segments);
     const verified = summary.reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0);
     const failed = segments.filter((s) => !s.ok);
     if (failed.length || verified !== sourceRows) throw new Error(`verification of a correct migration failed: ${failed.length} segments differ, ${verified} of ${sourceRows} rows accounted for`);
     const verifyRps = verified / (verifyMs / 1000);
     console.log(`verify:  ${fmt(verified)} rows in ${(verifyMs / 1000).toFixed(1)} s = ${fmt(verifyRps)} rows/s (${segments.length} segments of ~${fmt(segmentRows)} rows, ${verifyConcurrency} lanes, source side on ${threads} worker threads; source via adapter + transform, target COPY TO + sha256)`);
+    console.log(`         ${verifyBudget}`);
     for (const s of summary) console.log(`  ${s.table.padEnd(22)} ${fmt(s.sourceRows + s.quarantinedRows).padStart(10)} rows  ${String(s.segments).padStart(3)} segments  all equal`);
     console.log(`bench:verify rows=${verified} verify_rps=${Math.round(verifyRps)} ratio_to_migrate=${(verifyRps / migrateRps).toFixed(2)}`);
   } finally {
