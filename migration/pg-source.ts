@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent } from '../lib/db';
 import { CopyTextParser } from './copy-text';
+import { columnKeyCollate, KeyCollate } from './key-order';
 import type { TableMapping } from './mapping';
 import type { Chunk, SourceAdapter } from './source';
 
@@ -15,8 +16,9 @@ export function literal(value: string): string {
   return "'" + value.replace(/'/g, "''") + "'";
 }
 
-export function chunkCopySql(table: TableMapping, chunk: Chunk): string {
-  const key = quoteIdent(table.source.key);
+/** The chunk's rows in key order; `collate` makes that order code-point order (key-order.ts). */
+export function chunkCopySql(table: TableMapping, chunk: Chunk, collate: KeyCollate = ''): string {
+  const key = quoteIdent(table.source.key) + collate;
   const bounds: string[] = [];
   if (chunk.keyFrom !== null) bounds.push(`${key} > ${literal(chunk.keyFrom)}`);
   if (chunk.keyTo !== null) bounds.push(`${key} <= ${literal(chunk.keyTo)}`);
@@ -44,6 +46,8 @@ function chunksBetween(bounds: string[]): Chunk[] {
 export class PostgresSource implements SourceAdapter {
   readonly kind = 'postgres' as const;
   private readonly clients = new Set<Client>();
+  /** per legacy table: what its key needs to compare in code-point order (looked up once) */
+  private readonly keyCollates = new Map<string, Promise<KeyCollate>>();
 
   constructor(private readonly connectionString: string) {}
 
@@ -63,10 +67,11 @@ export class PostgresSource implements SourceAdapter {
    * up across runs). A table without statistics is planned exactly; a small one is sampled whole.
    */
   async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
-    const key = quoteIdent(table.source.key);
     const from = quoteIdent(table.source.table);
     const client = await this.connect();
     try {
+      const collate = await this.keyCollate(client, table);
+      const key = quoteIdent(table.source.key) + collate;
       const { rows: stats } = await client.query<{ n: string }>('SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass', [table.source.table]);
       const estimate = Number(stats[0]?.n ?? -1);
       const parts = Math.round(estimate / rowsPerChunk);
@@ -77,15 +82,15 @@ export class PostgresSource implements SourceAdapter {
         const fractions = Array.from({ length: parts - 1 }, (_, i) => (i + 1) / parts);
         const percent = Math.min(100, (100 * parts * SAMPLED_KEYS_PER_CHUNK) / estimate);
         const { rows } = await client.query<{ k: string }>(
-          `SELECT k::text AS k FROM (SELECT DISTINCT unnest(percentile_disc($1::float8[]) WITHIN GROUP (ORDER BY ${key})) AS k
-             FROM ${from} TABLESAMPLE SYSTEM ($2) REPEATABLE (0)) s ORDER BY s.k`,
+          `SELECT s.k::text AS k FROM (SELECT DISTINCT unnest(percentile_disc($1::float8[]) WITHIN GROUP (ORDER BY ${key})) AS k
+             FROM ${from} TABLESAMPLE SYSTEM ($2) REPEATABLE (0)) s ORDER BY s.k${collate}`,
           [fractions, percent],
         );
         bounds = rows.map((r) => r.k);
       } else {
         // Every rowsPerChunk-th key closes a chunk.
         const { rows } = await client.query<{ k: string }>(
-          `SELECT k FROM (SELECT ${key}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${from}) s
+          `SELECT k FROM (SELECT ${quoteIdent(table.source.key)}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${from}) s
            WHERE rn % $1 = 0 ORDER BY rn`,
           [rowsPerChunk],
         );
@@ -111,8 +116,9 @@ export class PostgresSource implements SourceAdapter {
     const client = await this.connect();
     // Legacy data is only ever queried: the session itself refuses writes.
     await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+    const collate = await this.keyCollate(client, table);
     const parser = new CopyTextParser();
-    const copy = client.query(copyTo(chunkCopySql(table, chunk)));
+    const copy = client.query(copyTo(chunkCopySql(table, chunk, collate)));
     copy.on('error', (err) => parser.destroy(err));
     parser.once('close', () => void this.release(client));
     return copy.pipe(parser);
@@ -120,6 +126,17 @@ export class PostgresSource implements SourceAdapter {
 
   async close(): Promise<void> {
     await Promise.all([...this.clients].map((c) => this.release(c)));
+  }
+
+  private keyCollate(client: Client, table: TableMapping): Promise<KeyCollate> {
+    let known = this.keyCollates.get(table.source.table);
+    if (!known) {
+      known = columnKeyCollate(client, table.source.table, table.source.key);
+      // a failed lookup is not remembered: the next chunk asks again
+      known.catch(() => this.keyCollates.delete(table.source.table));
+      this.keyCollates.set(table.source.table, known);
+    }
+    return known;
   }
 
   private async connect(): Promise<Client> {

@@ -8,11 +8,16 @@ import { keyColumn } from './mapping';
  * bookkeeping: the quarantine (rows that could not be loaded, with the reason) and the chunk ledger
  * (which key ranges are done, so that a retried chunk replaces its own rows and nothing else).
  */
+const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/i;
+
 export function targetTableDdl(table: TableMapping): string {
   const key = keyColumn(table).target;
-  const cols = table.columns.map(
-    (c) => `${quoteIdent(c.target)} ${c.type}${c.required ? ' NOT NULL' : ''}${c.target === key ? ' PRIMARY KEY' : ''}`,
-  );
+  // The key sorts in code-point order, as every side compares keys (key-order.ts): its index then serves the chunks' ranges.
+  const cols = table.columns.map((c) => {
+    const isKey = c.target === key;
+    const collate = isKey && TEXT_TYPE.test(c.type) ? ' COLLATE "C"' : '';
+    return `${quoteIdent(c.target)} ${c.type}${collate}${c.required ? ' NOT NULL' : ''}${isKey ? ' PRIMARY KEY' : ''}`;
+  });
   const checks = table.target.checks.map((c) => `CHECK (${c})`);
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${[...cols, ...checks].join(',\n  ')}\n)`;
 }

@@ -4,6 +4,7 @@ import { quoteIdent } from '../lib/db';
 import { decodeLine, Field } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';
 import { keyColumn } from '../migration/mapping';
+import { databaseKeyCollate, KeyCollate } from '../migration/key-order';
 import { literal } from '../migration/pg-source';
 
 /**
@@ -22,29 +23,21 @@ import { literal } from '../migration/pg-source';
  * - Booleans: t / f. Whitespace is significant: nothing is trimmed beyond what the mapping's own
  *   cleansing rules do, so a trailing blank added or lost in the target is a difference.
  * - Keys: segments are key ranges (keyFrom, keyTo] and rows are ordered by the key in code-point order
- *   (= byte order of UTF-8 = collation "C"; the database's own collation when it already is one, so
- *   the primary key index serves the range — see prepareTargetSession). The legacy side is
- *   ordered and bounded by its adapter; should the two disagree, that can only ever show up as a
- *   difference (kind "order", or a row missing here and extra there), never hide one.
+ *   (= byte order of UTF-8 = collation "C") on both sides (migration/key-order.ts). Should the two
+ *   ever disagree, that can only show up as a difference (kind "order", or a row missing here and
+ *   extra there), never hide one.
  */
 export const TARGET_SESSION = ["SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"];
 
 /**
- * How the target session orders and bounds keys in code-point order. When the database's own collation
- * already is code-point order (libc C, POSIX, C.UTF-8) nothing is added, so key ranges use the primary
- * key index; otherwise COLLATE "C" is spelled out, which is correct but costs each segment a scan.
+ * Prepares a target session for verification and says how it bounds keys in code-point order
+ * (migration/key-order.ts): under a database collation that already is code-point order nothing is added.
  */
-export type KeyCollate = '' | ' COLLATE "C"';
-const CODE_POINT_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8', 'C.UTF8']);
-
 export async function prepareTargetSession(client: Client): Promise<KeyCollate> {
   for (const sql of TARGET_SESSION) await client.query(sql);
   // Verification only reads the target (business tests go through the new system's own API).
   await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-  const { rows } = await client.query<{ datcollate: string; provider: string }>(
-    `SELECT datcollate, datlocprovider::text AS provider FROM pg_database WHERE datname = current_database()`,
-  ).catch(() => client.query<{ datcollate: string; provider: string }>(`SELECT datcollate, 'c' AS provider FROM pg_database WHERE datname = current_database()`));
-  return rows[0] && rows[0].provider === 'c' && CODE_POINT_COLLATIONS.has(rows[0].datcollate) ? '' : ' COLLATE "C"';
+  return databaseKeyCollate(client);
 }
 
 export interface KeyRange {

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client } from 'pg';
 import { decodeLine } from '../migration/copy-text';
+import type { KeyCollate } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { readSource, sourceSide } from './source-side';
 import type { SourceThreadPool } from './source-threads';
-import { compareKeys, copyOut, FieldDifference, fieldDifferences, KeyCollate, KeyRange, rangeWhere, targetRangeCopySql } from './canonical';
+import { compareKeys, copyOut, FieldDifference, fieldDifferences, KeyRange, rangeWhere, targetRangeCopySql } from './canonical';
 
 /**
  * 全量内容校验 Full-content verification of one key-range segment of one table: a sha256 over the
