@@ -86,16 +86,16 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
     ? input.sourceThreads.run({ table: table.name, segment, readPoint: input.readPoint, quarantined: [...quarantined] }, input.onProgress)
     : sourceSide(input, quarantined, input.onProgress);
   // The target's bytes are hashed as they arrive, never decoded: the canonical form is what COPY prints.
+  // Its rows are not counted here: equal hashes mean equal bytes, hence as many rows (each ends in the one
+  // unescaped LF); unequal ones send the segment to the row diff, which counts them.
   const targetHash = createHash('sha256');
-  let targetRows = 0;
   const targetSide = (async () => {
-    for await (const chunk of copyOut(target, targetRangeCopySql(table, segment, input.keyCollate)) as AsyncIterable<Buffer>) {
-      targetHash.update(chunk);
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) targetRows++;
-    }
+    for await (const chunk of copyOut(target, targetRangeCopySql(table, segment, input.keyCollate)) as AsyncIterable<Buffer>) targetHash.update(chunk);
   })();
   const [src] = await Promise.all([sourceSideDone, targetSide]);
   const unaccounted = src.unaccounted;
+  const targetSha256 = targetHash.digest('hex');
+  const sameBytes = src.sha256 === targetSha256;
 
   const result: SegmentResult = {
     table: table.name,
@@ -104,18 +104,19 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
     keyTo: segment.keyTo,
     sourceRows: src.rows,
     quarantinedRows: src.quarantined,
-    targetRows,
+    targetRows: src.rows,
     sourceSha256: src.sha256,
-    targetSha256: targetHash.digest('hex'),
+    targetSha256,
     ok: false,
     differenceTotals: {},
     differences: [],
     durationMs: 0,
   };
-  result.ok = result.sourceSha256 === result.targetSha256 && src.rows === targetRows && unaccounted.length === 0;
+  result.ok = sameBytes && unaccounted.length === 0;
   if (!result.ok) {
-    const diffs = result.sourceSha256 === result.targetSha256 ? [] : await diffSegment(input, quarantined);
-    for (const d of [...unaccounted, ...diffs]) {
+    const diff = sameBytes ? { differences: [], targetRows: src.rows } : await diffSegment(input, quarantined);
+    result.targetRows = diff.targetRows;
+    for (const d of [...unaccounted, ...diff.differences]) {
       result.differenceTotals[d.kind] = (result.differenceTotals[d.kind] ?? 0) + 1;
       if (result.differences.length < DIFFERENCE_CAP) result.differences.push(d);
     }
@@ -128,7 +129,7 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
  * The rows behind a mismatching segment: both sides read again into key → line maps and matched by
  * key, so a difference is named however the two sides happen to order their rows.
  */
-export async function diffSegment(input: SegmentInput, quarantined: Map<string, string>): Promise<RowDifference[]> {
+export async function diffSegment(input: SegmentInput, quarantined: Map<string, string>): Promise<{ differences: RowDifference[]; targetRows: number }> {
   const { target, table, segment } = input;
   const sourceLines = new Map<string, string>();
   await readSource(input, quarantined, { batch: () => undefined, line: (k, l) => sourceLines.set(k, l), unaccounted: () => undefined });
@@ -166,7 +167,7 @@ export async function diffSegment(input: SegmentInput, quarantined: Map<string, 
     out.push({ table: table.name, kind: 'order', key: targetOrder[at] ?? segment.keyFrom ?? '', note: 'same rows, different key order: legacy and target disagree on key collation' });
   }
   out.sort((a, b) => compareKeys(a.key, b.key));
-  return out;
+  return { differences: out, targetRows: targetOrder.length };
 }
 
 /** A segment's key range as people read it. */
