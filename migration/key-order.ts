@@ -13,7 +13,7 @@ export type KeyCollate = '' | ' COLLATE "C"';
 
 const CODE_POINT_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8', 'C.UTF8']);
 
-export function collateFor(collation: string | null, provider: string | null): KeyCollate {
+function collateFor(collation: string | null, provider: string | null): KeyCollate {
   return provider === 'c' && collation !== null && CODE_POINT_COLLATIONS.has(collation) ? '' : ' COLLATE "C"';
 }
 

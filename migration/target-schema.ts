@@ -3,13 +3,13 @@ import { quoteIdent } from '../lib/db';
 import type { Mapping, TableMapping } from './mapping';
 import { keyColumn } from './mapping';
 
+const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/i;
+
 /**
  * The target tables the mapping owns, generated from the mapping itself, plus the engine's own
  * bookkeeping: the quarantine (rows that could not be loaded, with the reason) and the chunk ledger
  * (which key ranges are done, so that a retried chunk replaces its own rows and nothing else).
  */
-const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/i;
-
 export function targetTableDdl(table: TableMapping): string {
   const key = keyColumn(table).target;
   // The key sorts in code-point order, as every side compares keys (key-order.ts): its index then serves the chunks' ranges.

@@ -9,7 +9,7 @@ import { ensureTargetSchema } from '../migration/target-schema';
 import { summariseContent } from '../verification/report';
 import { verifyContentInProcess } from '../verification/run-content';
 import { inLoadOrder } from '../workflows/load-order';
-import { describeBusy, sampleMachine } from './cpu-budget';
+import { describeBusy, MachineSample, sampleMachine } from './cpu-budget';
 import path from 'node:path';
 
 /**
@@ -30,7 +30,11 @@ function flag(name: string, fallback: number, min = 1): number {
   return v;
 }
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const cpuSeconds = (u: NodeJS.CpuUsage) => ((u.user + u.system) / 1e6).toFixed(2);
+/** The machine's and this process's CPU since the two samples were taken. */
+const budgetSince = (machine: MachineSample, cpu: NodeJS.CpuUsage) => {
+  const own = process.cpuUsage(cpu);
+  return `machine ${describeBusy(machine, sampleMachine())}, this process ${((own.user + own.system) / 1e6).toFixed(2)} CPU-s`;
+};
 
 async function main() {
   const rows = flag('rows', 1_000_000);
@@ -94,7 +98,7 @@ async function main() {
     });
     const migrateMs = Date.now() - m0;
     const migrateRps = migrated / (migrateMs / 1000);
-    const migrateBudget = `machine ${describeBusy(machine, sampleMachine())}, this process ${cpuSeconds(process.cpuUsage(nodeCpu))} CPU-s`;
+    const migrateBudget = budgetSince(machine, nodeCpu);
     console.log(`migrate: ${fmt(migrated)} rows in ${(migrateMs / 1000).toFixed(1)} s = ${fmt(migrateRps)} rows/s (engine chunk copy, ${concurrency} lanes × 2 tables, chunk ${fmt(rowsPerChunk)})`);
     console.log(`         ${migrateBudget}`);
     await withClient(targetUrl, (c) => c.query('VACUUM ANALYZE'));
@@ -109,7 +113,7 @@ async function main() {
     const verifyConcurrency = flag('verify-concurrency', concurrency);
     const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows, concurrency: verifyConcurrency, threads: { size: threads, legacyUrl, mappingFile } });
     const verifyMs = Date.now() - v0;
-    const verifyBudget = `machine ${describeBusy(machine, sampleMachine())}, this process ${cpuSeconds(process.cpuUsage(nodeCpu))} CPU-s`;
+    const verifyBudget = budgetSince(machine, nodeCpu);
     const summary = summariseContent(segments);
     const verified = summary.reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0);
     const failed = segments.filter((s) => !s.ok);
