@@ -131,6 +131,24 @@ function creditCodeValid(v: string): string {
   return isValidCreditCode(v.trim().toUpperCase()) ? 't' : 'f';
 }
 
+/**
+ * What cleanName leaves as it is, told from the escaped field's UTF-8 bytes (a binary string,
+ * copy-text.ts) without decoding them: no bracket, no escape, no blank at either end or doubled, and
+ * none of the other characters JavaScript's \s matches (their UTF-8 forms are spelled out). Names are
+ * the one ruled column that is mostly non-ASCII, and decoding, cleaning and re-encoding every one was
+ * the largest cost of a market_entity row.
+ */
+const NAME_CHANGES = /[()\\\t\n\v\f\r]|^ | $| {2}|\xc2\xa0|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80|\xef\xbb\xbf/;
+
+/**
+ * Per rule, a test on the escaped binary field that the rule certainly returns the value unchanged, so
+ * the transform can keep the field's bytes. It may answer "changes" when the rule would not (that only
+ * costs the full path), never the reverse: test/unit/cleansing.test.ts checks it over every code point.
+ */
+export const KEEPS: Partial<Record<CleaningRule, (field: string) => boolean>> = {
+  name: (field) => !NAME_CHANGES.test(field),
+};
+
 export const CLEANERS: Record<CleaningRule, Cleaner> = {
   name: cleanName,
   date: cleanDate,

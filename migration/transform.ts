@@ -1,4 +1,4 @@
-import { CLEANERS, RuleFailure } from './cleansing';
+import { CLEANERS, KEEPS, RuleFailure } from './cleansing';
 import { binaryOf, CopyLine, decodeField, encodeField, Field, NULL_FIELD, textOf } from './copy-text';
 import type { ColumnMapping, Mapping, TableMapping } from './mapping';
 
@@ -34,13 +34,23 @@ function missing(col: ColumnMapping): RowFailure {
   return fail(`required:${col.target}`, `${col.source} is empty but ${col.target} is required`);
 }
 
+/**
+ * A field of printable ASCII without a backslash is its own text and its own escaped form; most ruled
+ * fields are (codes, dates, credit codes), and most come out of their rule unchanged, so the common
+ * case neither decodes nor re-encodes.
+ */
+const NOT_PLAIN = /[\\\x00-\x1f\x80-\xff]/;
+
 function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
   const clean = col.clean ? CLEANERS[col.clean] : undefined;
+  const keeps = col.clean && !col.codeTable ? KEEPS[col.clean] : undefined;
   const codes = col.codeTable ? mapping.codeTables.get(col.codeTable)!.values : undefined;
   return (raw) => {
+    if (raw !== '' && keeps?.(raw)) return raw;
+    const plain = !NOT_PLAIN.test(raw);
     // Oracle cannot store '' (it is NULL there); the target must not invent empty strings either.
-    const decoded = raw === '' ? null : decodeField(raw);
-    let v: Field = decoded === null ? null : textOf(decoded);
+    const decoded = raw === '' ? null : plain ? raw : decodeField(raw);
+    let v: Field = decoded === null || plain ? decoded : textOf(decoded);
     if (v !== null && clean) {
       const cleaned = clean(v);
       if (cleaned instanceof RuleFailure) return fail(`${cleaned.rule}:${col.target}`, `${col.source}: ${cleaned.detail}`);
@@ -52,7 +62,7 @@ function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
       v = mapped;
     }
     if (v === null && col.required) return missing(col);
-    return binaryOf(encodeField(v));
+    return plain && v === raw ? raw : binaryOf(encodeField(v));
   };
 }
 
