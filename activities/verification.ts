@@ -6,7 +6,7 @@ import { findTable } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
 import { BeforeImage, BusinessTestResult, rollBack, runBusinessTests, takeBeforeImages } from '../verification/business-tests';
 import { prepareTargetSession } from '../verification/canonical';
-import { ensureVerificationIndexes, SegmentResult, verifySegment } from '../verification/content';
+import { ensureVerificationIndexes, planSegments, SegmentResult, verifySegment } from '../verification/content';
 import { countTable, TableCountCheck } from '../verification/counts';
 import { CANONICAL_FORM, decideVerdict, renderMarkdown, summariseContent, VerificationReport, writeReport } from '../verification/report';
 import { SampleResult, sampleEntities } from '../verification/sampling';
@@ -75,9 +75,7 @@ export function verificationActivities(deps: ActivityDeps) {
         }
       });
       await withClient(settings.TARGET_DATABASE_URL, ensureVerificationIndexes);
-      const segments: VerificationPlan['segments'] = [];
-      for (const name of tables) for (const segment of await source.planChunks(findTable(mapping, name), input.segmentRows)) segments.push({ table: name, segment });
-      return { tables, segments, readPoint: await source.readPoint() };
+      return { tables, segments: await planSegments(source, mapping, tables, input.segmentRows), readPoint: await source.readPoint() };
     },
 
     async verificationCounts(input: { tables: string[]; readPoint?: string | null }): Promise<TableCountCheck[]> {

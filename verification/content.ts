@@ -4,7 +4,7 @@ import type { Client } from 'pg';
 import { decodeLine } from '../migration/copy-text';
 import type { KeyCollate } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
-import { keyColumn } from '../migration/mapping';
+import { findTable, keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { readSource, sourceSide } from './source-side';
 import type { SourceThreadPool } from './source-threads';
@@ -71,6 +71,15 @@ export async function quarantinedKeys(target: Client, table: TableMapping, range
     [table.name],
   );
   return new Map(rows.map((r) => [r.source_key, r.rule]));
+}
+
+/**
+ * The content pass's segments, every table planned at once: planning waits on the legacy database (a
+ * block sample per table), and planning one table after another held up the whole pass.
+ */
+export async function planSegments(source: SourceAdapter, mapping: Mapping, tables: string[], segmentRows: number): Promise<{ table: string; segment: Chunk }[]> {
+  const planned = await Promise.all(tables.map((name) => source.planChunks(findTable(mapping, name), segmentRows)));
+  return planned.flatMap((segments, i) => segments.map((segment) => ({ table: tables[i], segment })));
 }
 
 /** The index quarantinedKeys needs, so a segment does not scan the whole quarantine; idempotent. */

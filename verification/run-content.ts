@@ -1,9 +1,9 @@
 import { withClient } from '../lib/db';
 import type { Mapping } from '../migration/mapping';
 import { findTable } from '../migration/mapping';
-import type { Chunk, SourceAdapter } from '../migration/source';
+import type { SourceAdapter } from '../migration/source';
 import { prepareTargetSession } from './canonical';
-import { ensureVerificationIndexes, SegmentResult, verifySegment } from './content';
+import { ensureVerificationIndexes, planSegments, SegmentResult, verifySegment } from './content';
 import { SourceThreadPool } from './source-threads';
 
 /**
@@ -24,10 +24,7 @@ export async function verifyContentInProcess(opts: {
   const sourceThreads = opts.threads?.size ? new SourceThreadPool(opts.threads.size, opts.threads.legacyUrl, opts.threads.mappingFile) : undefined;
   await withClient(targetUrl, ensureVerificationIndexes);
   const readPoint = await source.readPoint();
-  const work: { table: string; segment: Chunk }[] = [];
-  for (const name of opts.tables ?? mapping.tables.map((t) => t.name)) {
-    for (const segment of await source.planChunks(findTable(mapping, name), opts.segmentRows)) work.push({ table: name, segment });
-  }
+  const work = await planSegments(source, mapping, opts.tables ?? mapping.tables.map((t) => t.name), opts.segmentRows);
   const results: SegmentResult[] = [];
   let next = 0;
   const lane = () =>
