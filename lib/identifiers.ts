@@ -19,11 +19,15 @@ export function orgCodeCheck(body8: string): string {
   return c === 10 ? 'X' : c === 11 ? '0' : String(c);
 }
 
+/** Each character code's value in the credit code alphabet, -1 outside it: checked for every entity migrated and verified. */
+const USCC_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < USCC_ALPHABET.length; i++) USCC_VALUE[USCC_ALPHABET.charCodeAt(i)] = i;
+
 /** Check character (pos 18) for the first 17 characters of a credit code, or null if they use a symbol outside the alphabet. */
 export function creditCodeCheck(first17: string): string | null {
   let sum = 0;
   for (let i = 0; i < 17; i++) {
-    const v = USCC_ALPHABET.indexOf(first17[i]);
+    const v = USCC_VALUE[first17.charCodeAt(i)] ?? -1;
     if (v < 0) return null;
     sum += v * USCC_WEIGHTS[i];
   }
@@ -31,7 +35,7 @@ export function creditCodeCheck(first17: string): string | null {
 }
 
 export function isValidCreditCode(code: string): boolean {
-  return /^[0-9A-HJ-NPQRTUWXY]{18}$/.test(code) && creditCodeCheck(code.slice(0, 17)) === code[17];
+  return code.length === 18 && creditCodeCheck(code) === code[17];
 }
 
 /** Check digit of a 15-digit registration number over its first 14 digits. */

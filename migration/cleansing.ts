@@ -140,13 +140,40 @@ function creditCodeValid(v: string): string {
  */
 const NAME_CHANGES = /[()\\\t\n\v\f\r]|^ | $| {2}|\xc2\xa0|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80|\xef\xbb\xbf/;
 
+/** 年, 月 and 日 as UTF-8 bytes (binary strings, copy-text.ts). */
+const YEAR_MARK = '\xe5\xb9\xb4';
+const MONTH_MARK = '\xe6\x9c\x88';
+const DAY_MARK = '\xe6\x97\xa5';
+
+const twoDigits = (n: number) => (n < 10 ? '0' : '') + n;
+
 /**
- * Per rule, a test on the escaped binary field that the rule certainly returns the value unchanged, so
- * the transform can keep the field's bytes. It may answer "changes" when the rule would not (that only
- * costs the full path), never the reverse: test/unit/cleansing.test.ts checks it over every code point.
+ * "2018年5月6日", the form half the legacy change dates are written in, read off its bytes: the full
+ * path decodes the field and tries three regular expressions first. Anything else — a sentinel, a date
+ * before 1900, blanks — is left to it (undefined).
  */
-export const KEEPS: Partial<Record<CleaningRule, (field: string) => boolean>> = {
-  name: (field) => !NAME_CHANGES.test(field),
+function chineseDateOnBytes(field: string): string | undefined {
+  if (!field.startsWith(YEAR_MARK, 4) || !field.endsWith(DAY_MARK)) return undefined;
+  const month = field.indexOf(MONTH_MARK, 7);
+  const monthDigits = month - 7;
+  const dayDigits = field.length - 3 - (month + 3);
+  if (month === -1 || monthDigits < 1 || monthDigits > 2 || dayDigits < 1 || dayDigits > 2) return undefined;
+  const y = digitsAt(field, 0, 4);
+  const mo = digitsAt(field, 7, monthDigits);
+  const d = digitsAt(field, month + 3, dayDigits);
+  if (y < 1900 || y >= 9999 || !isCalendarDate(y, mo, d)) return undefined;
+  return `${field.slice(0, 4)}-${twoDigits(mo)}-${twoDigits(d)}`;
+}
+
+/**
+ * Per rule, its answer read straight off the escaped field's UTF-8 bytes (a binary string) for the
+ * common legacy forms, as the target's escaped field; undefined sends the field down the full path
+ * (decode, clean, encode). Wherever it answers it must agree with the full path:
+ * test/unit/cleansing.test.ts checks names over every code point and dates over every form.
+ */
+export const ON_BYTES: Partial<Record<CleaningRule, (field: string) => string | undefined>> = {
+  name: (field) => (NAME_CHANGES.test(field) ? undefined : field),
+  date: chineseDateOnBytes,
 };
 
 export const CLEANERS: Record<CleaningRule, Cleaner> = {

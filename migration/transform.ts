@@ -1,4 +1,4 @@
-import { CLEANERS, KEEPS, RuleFailure } from './cleansing';
+import { CLEANERS, ON_BYTES, RuleFailure } from './cleansing';
 import { binaryOf, CopyLine, decodeField, encodeField, Field, NULL_FIELD, textOf } from './copy-text';
 import type { ColumnMapping, Mapping, TableMapping } from './mapping';
 
@@ -41,12 +41,26 @@ function missing(col: ColumnMapping): RowFailure {
  */
 const NOT_PLAIN = /[\\\x00-\x1f\x80-\xff]/;
 
+/**
+ * A code table looked up by the legacy code's escaped bytes, giving the target code's: most codes are
+ * Chinese words (设立, 变更), which the full path decodes first. Codes with blanks around them are left
+ * out, since the full path trims the value before it looks it up.
+ */
+function codesOnBytes(codes: Map<string, string>): (field: string) => string | undefined {
+  const onBytes = new Map<string, string>();
+  for (const [legacy, target] of codes) if (legacy === legacy.trim()) onBytes.set(binaryOf(encodeField(legacy)), binaryOf(encodeField(target)));
+  return (field) => onBytes.get(field);
+}
+
 function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
   const clean = col.clean ? CLEANERS[col.clean] : undefined;
-  const keeps = col.clean && !col.codeTable ? KEEPS[col.clean] : undefined;
   const codes = col.codeTable ? mapping.codeTables.get(col.codeTable)!.values : undefined;
+  const onBytes = clean ? (codes ? undefined : ON_BYTES[col.clean!]) : codes && codesOnBytes(codes);
   return (raw) => {
-    if (raw !== '' && keeps?.(raw)) return raw;
+    if (raw !== '' && onBytes) {
+      const answer = onBytes(raw);
+      if (answer !== undefined) return answer;
+    }
     const plain = !NOT_PLAIN.test(raw);
     // Oracle cannot store '' (it is NULL there); the target must not invent empty strings either.
     const decoded = raw === '' ? null : plain ? raw : decodeField(raw);

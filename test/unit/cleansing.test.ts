@@ -1,30 +1,57 @@
-import { CLEANERS, KEEPS } from '../../migration/cleansing';
+import { CLEANERS, ON_BYTES, RuleFailure } from '../../migration/cleansing';
 import { binaryOf, encodeField } from '../../migration/copy-text';
 
 /** The escaped binary field the transform sees for a legacy value (copy-text.ts, CopyLine). */
 const field = (text: string) => binaryOf(encodeField(text));
 
-describe('cleansing shortcuts (数据清洗)', () => {
-  const keepsName = KEEPS.name!;
-  const cleanName = CLEANERS.name;
+/** What the full path makes of a value: the target's escaped binary field, or the failed rule. */
+function fullPath(rule: 'name' | 'date', text: string): string {
+  const cleaned = CLEANERS[rule](text);
+  return cleaned instanceof RuleFailure ? `fails ${cleaned.rule}` : binaryOf(encodeField(cleaned));
+}
 
-  it('never keeps a name that cleanName would change, for every code point at the ends, inside and doubled', () => {
-    const missed: string[] = [];
+describe('cleansing read off the bytes (数据清洗)', () => {
+  const name = ON_BYTES.name!;
+  const date = ON_BYTES.date!;
+
+  it('answers for a name only where cleanName would keep it, for every code point at the ends, inside and doubled', () => {
+    const wrong: string[] = [];
     for (let cp = 0; cp <= 0x10ffff; cp++) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue;
       const ch = String.fromCodePoint(cp);
-      for (const name of [ch, `甲${ch}乙`, `甲${ch}${ch}乙`]) {
-        if (cleanName(name) !== name && keepsName(field(name))) missed.push(`U+${cp.toString(16).toUpperCase().padStart(4, '0')} in "${name}"`);
+      for (const text of [ch, `甲${ch}乙`, `甲${ch}${ch}乙`]) {
+        const answer = name(field(text));
+        if (answer !== undefined && answer !== fullPath('name', text)) wrong.push(`U+${cp.toString(16).toUpperCase().padStart(4, '0')} in "${text}"`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('answers for the names that need nothing, so registry names are not decoded at all', () => {
+    for (const text of ['江门市蓬江区某某贸易有限公司', 'Jiangmen Trading Co. Ltd', '江门市某某（分店）经营部', '甲 乙']) expect(name(field(text))).toBe(field(text));
+    for (const text of ['江门(分店)', ' 江门', '江门 ', '江门  分店', '江门\u3000分店', '江门\t分店', 'a\\b']) expect(name(field(text))).toBeUndefined();
+  });
+
+  it('reads 年月日 dates off their bytes exactly as the full path converts them, and leaves every other form to it', () => {
+    const years = ['1899', '1900', '2000', '2023', '2024', '2100', '9998', '9999', '999', '20231'];
+    const parts = ['0', '00', '1', '01', '2', '02', '9', '09', '10', '12', '13', '28', '29', '30', '31', '32', '', '123', 'x'];
+    const missed: string[] = [];
+    for (const y of years) {
+      for (const m of parts) {
+        for (const d of parts) {
+          for (const text of [`${y}年${m}月${d}日`, ` ${y}年${m}月${d}日`, `${y}年${m}月${d}日 `, `${y}年${m}月${d}`, `${y}-${m}-${d}`]) {
+            const answer = date(field(text));
+            const full = fullPath('date', text);
+            if (answer !== undefined) expect([text, answer]).toEqual([text, full]);
+            // every valid date of the exact form is answered, bar the sentinel year
+            else if (text === `${y}年${m}月${d}日` && /^\d{4}-\d\d-\d\d$/.test(full) && y !== '9999') missed.push(text);
+          }
+        }
       }
     }
     expect(missed).toEqual([]);
-  });
-
-  it('keeps the names that need nothing, so registry names are not decoded at all', () => {
-    for (const name of ['江门市蓬江区某某贸易有限公司', 'Jiangmen Trading Co. Ltd', '江门市某某（分店）经营部', '甲 乙']) {
-      expect(cleanName(name)).toBe(name);
-      expect(keepsName(field(name))).toBe(true);
-    }
-    for (const name of ['江门(分店)', ' 江门', '江门 ', '江门  分店', '江门\u3000分店', '江门\t分店', 'a\\b']) expect(keepsName(field(name))).toBe(false);
+    expect(date(field('2018年5月6日'))).toBe('2018-05-06');
+    expect(date(field('2024年2月29日'))).toBe('2024-02-29');
+    expect(date(field('2023年2月29日'))).toBeUndefined();
   });
 });

@@ -95,4 +95,21 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(transform(line('P1', 'JM1', 'x', 'y', 'z', ''))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\t\\N\n' });
     expect(transform(line('P1', 'JM1', 'x', 'y', 'z', 'w'))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\tw\n' });
   });
+
+  it('maps every code of a code table to its target code, written as it is or with blanks around it', () => {
+    const m = loadMapping(REAL);
+    const applications = m.tables.find((t) => t.name === 'approval_application')!;
+    const transform = compileTransform(m, applications);
+    const apptype = applications.columns.findIndex((c) => c.target === 'apptype');
+    const codes = [...m.codeTables.get('apptype')!.values];
+    expect(codes.length).toBeGreaterThan(3);
+    for (const [legacy, target] of codes) {
+      for (const written of [legacy, ` ${legacy} `]) {
+        const row: Field[] = applications.columns.map((c) => (c.type === 'date' ? '2020-01-02' : 'x'));
+        row[apptype] = written;
+        const o = transformText(transform, encodeLine(row));
+        expect([written, o.ok && decodeLine(o.line.slice(0, -1))[apptype]]).toEqual([written, target]);
+      }
+    }
+  });
 });
