@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Client } from 'pg';
+import { Pool, PoolClient } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent } from '../lib/db';
 import { CopyTextParser } from './copy-text';
@@ -45,11 +45,20 @@ function chunksBetween(bounds: string[]): Chunk[] {
 
 export class PostgresSource implements SourceAdapter {
   readonly kind = 'postgres' as const;
-  private readonly clients = new Set<Client>();
+  /**
+   * Sessions are kept between chunks: a new PostgreSQL backend per chunk or segment cost its start-up
+   * and a cold catalog cache each time.
+   */
+  private readonly pool: Pool;
+  private readonly readOnly = new WeakSet<PoolClient>();
   /** per legacy table: what its key needs to compare in code-point order (looked up once) */
   private readonly keyCollates = new Map<string, Promise<KeyCollate>>();
 
-  constructor(private readonly connectionString: string) {}
+  constructor(connectionString: string) {
+    this.pool = new Pool({ connectionString, max: 16, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
+    // An idle session the server ends (a restart, a timeout) is dropped from the pool, not thrown.
+    this.pool.on('error', () => undefined);
+  }
 
   /**
    * None: a PostgreSQL snapshot cannot outlive the session that exported it, and chunks run in many
@@ -68,7 +77,7 @@ export class PostgresSource implements SourceAdapter {
    */
   async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
     const from = quoteIdent(table.source.table);
-    const client = await this.connect();
+    const client = await this.session();
     try {
       const collate = await this.keyCollate(client, table);
       const key = quoteIdent(table.source.key) + collate;
@@ -98,37 +107,59 @@ export class PostgresSource implements SourceAdapter {
       }
       return chunksBetween(bounds);
     } finally {
-      await this.release(client);
+      client.release();
     }
   }
 
   async countRows(table: TableMapping): Promise<number> {
-    const client = await this.connect();
+    const client = await this.session();
     try {
       const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(table.source.table)}`);
       return Number(rows[0].n);
     } finally {
-      await this.release(client);
+      client.release();
     }
   }
 
   async readChunk(table: TableMapping, chunk: Chunk): Promise<Readable> {
-    const client = await this.connect();
-    // Legacy data is only ever queried: the session itself refuses writes.
-    await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    const collate = await this.keyCollate(client, table);
+    const client = await this.session();
+    let collate: KeyCollate;
+    try {
+      collate = await this.keyCollate(client, table);
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
     const parser = new CopyTextParser();
     const copy = client.query(copyTo(chunkCopySql(table, chunk, collate)));
+    // The session goes back to the pool only after a COPY that ran to its end; one left mid-copy (an
+    // error, or a reader that stopped early) is closed instead.
+    let copied = false;
+    copy.once('end', () => (copied = true));
     copy.on('error', (err) => parser.destroy(err));
-    parser.once('close', () => void this.release(client));
+    parser.once('close', () => client.release(copied ? undefined : true));
     return copy.pipe(parser);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.clients].map((c) => this.release(c)));
+    await this.pool.end();
   }
 
-  private keyCollate(client: Client, table: TableMapping): Promise<KeyCollate> {
+  /** A session from the pool; legacy data is only ever queried, so the session itself refuses writes. */
+  private async session(): Promise<PoolClient> {
+    const client = await this.pool.connect();
+    if (this.readOnly.has(client)) return client;
+    try {
+      await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
+    this.readOnly.add(client);
+    return client;
+  }
+
+  private keyCollate(client: PoolClient, table: TableMapping): Promise<KeyCollate> {
     let known = this.keyCollates.get(table.source.table);
     if (!known) {
       known = columnKeyCollate(client, table.source.table, table.source.key);
@@ -137,17 +168,5 @@ export class PostgresSource implements SourceAdapter {
       this.keyCollates.set(table.source.table, known);
     }
     return known;
-  }
-
-  private async connect(): Promise<Client> {
-    const client = new Client({ connectionString: this.connectionString });
-    await client.connect();
-    this.clients.add(client);
-    return client;
-  }
-
-  private async release(client: Client): Promise<void> {
-    if (!this.clients.delete(client)) return;
-    await client.end().catch(() => undefined);
   }
 }
