@@ -165,15 +165,31 @@ function chineseDateOnBytes(field: string): string | undefined {
   return `${field.slice(0, 4)}-${twoDigits(mo)}-${twoDigits(d)}`;
 }
 
+/** Capital already in 万元 — digits, or digits and 万 (E4 B8 87) — and digits with thousands separators. */
+const CAPITAL_IN_WAN = /^(-?\d+(?:\.\d+)?)(?:\xe4\xb8\x87)?$/;
+const CAPITAL_THOUSANDS = /^-?\d{1,3}(,\d{3})+(\.\d+)?$/;
+
+function capitalOnBytes(field: string): string | undefined {
+  const inWan = CAPITAL_IN_WAN.exec(field);
+  if (inWan) return inWan[1];
+  return CAPITAL_THOUSANDS.test(field) ? field.replace(/,/g, '') : undefined;
+}
+
+/** A credit code already as it should be written: nothing to trim, nothing in lower case. */
+const CODE_AS_WRITTEN = /^[0-9A-Z]+$/;
+
 /**
  * Per rule, its answer read straight off the escaped field's UTF-8 bytes (a binary string) for the
  * common legacy forms, as the target's escaped field; undefined sends the field down the full path
  * (decode, clean, encode). Wherever it answers it must agree with the full path:
- * test/unit/cleansing.test.ts checks names over every code point and dates over every form.
+ * test/unit/cleansing.test.ts checks names over every code point, the others over every form.
  */
 export const ON_BYTES: Partial<Record<CleaningRule, (field: string) => string | undefined>> = {
   name: (field) => (NAME_CHANGES.test(field) ? undefined : field),
   date: chineseDateOnBytes,
+  capital: capitalOnBytes,
+  creditCode: (field) => (CODE_AS_WRITTEN.test(field) ? field : undefined),
+  creditCodeValid: (field) => (CODE_AS_WRITTEN.test(field) ? (isValidCreditCode(field) ? 't' : 'f') : undefined),
 };
 
 export const CLEANERS: Record<CleaningRule, Cleaner> = {

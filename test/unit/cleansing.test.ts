@@ -5,7 +5,7 @@ import { binaryOf, encodeField } from '../../migration/copy-text';
 const field = (text: string) => binaryOf(encodeField(text));
 
 /** What the full path makes of a value: the target's escaped binary field, or the failed rule. */
-function fullPath(rule: 'name' | 'date', text: string): string {
+function fullPath(rule: keyof typeof CLEANERS, text: string): string {
   const cleaned = CLEANERS[rule](text);
   return cleaned instanceof RuleFailure ? `fails ${cleaned.rule}` : binaryOf(encodeField(cleaned));
 }
@@ -53,5 +53,21 @@ describe('cleansing read off the bytes (数据清洗)', () => {
     expect(date(field('2018年5月6日'))).toBe('2018-05-06');
     expect(date(field('2024年2月29日'))).toBe('2024-02-29');
     expect(date(field('2023年2月29日'))).toBeUndefined();
+  });
+
+  it.each([
+    ['capital', ['50', '50.5', '-5', '007', '10万', '10.5万', '10万元', '1亿', '5,000.00', '12,345', '1,23', '伍拾万元', ' 50', '50 ', '人民币50', '50元', '约十万左右', '5e3', '.5', '50.', '万']],
+    ['creditCode', ['91440700768414040K', '91440700768414040J', '12345', '91440700768414040k', ' 91440700768414040K', '91440700768414040K ', 'ABC', '９１４４']],
+    ['creditCodeValid', ['91440700768414040K', '91440700768414040J', '91440700768414040k', ' 91440700768414040K', '9144070076841404', '91440700768414O40K', 'I1440700768414040K']],
+  ] as const)('reads %s off the bytes exactly as the full path does, where it answers', (rule, values) => {
+    const onBytes = ON_BYTES[rule]!;
+    let answered = 0;
+    for (const text of values) {
+      const answer = onBytes(field(text));
+      if (answer === undefined) continue;
+      answered++;
+      expect([text, answer]).toEqual([text, fullPath(rule, text)]);
+    }
+    expect(answered).toBeGreaterThanOrEqual(3);
   });
 });
