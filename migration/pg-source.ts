@@ -47,7 +47,9 @@ export class PostgresSource implements SourceAdapter {
   readonly kind = 'postgres' as const;
   /**
    * Sessions are kept between chunks: a new PostgreSQL backend per chunk or segment cost its start-up
-   * and a cold catalog cache each time.
+   * and a cold catalog cache each time. At most 16, well above what a worker reads at once (one per
+   * running activity, WORKER_MAX_ACTIVITIES, default 4, or one per table while planning); beyond that
+   * a read waits for a session rather than opening more.
    */
   private readonly pool: Pool;
   private readonly readOnly = new WeakSet<PoolClient>();
