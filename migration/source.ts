@@ -24,8 +24,23 @@ export interface Chunk {
  */
 export type SourceItem = CopyLine | SourceRejection;
 
+/**
+ * One problem a preflight (预检) found before anything runs: where (a JSON path into the mapping, or a
+ * legacy object such as "registry.e_baseinfo.entname"), what is wrong, and what the operator or DBA must do.
+ */
+export interface PreflightProblem {
+  where: string;
+  problem: string;
+  action?: string;
+}
+
 export interface SourceAdapter {
   readonly kind: 'postgres' | 'oracle';
+  /**
+   * Checks the live legacy database against the mapping before anything runs (catalog, types, privileges,
+   * server version, character sets …) and returns every problem at once; [] when all is well.
+   */
+  preflight?(mapping: import('./mapping').Mapping): Promise<PreflightProblem[]>;
   /**
    * Pins one consistent read point (PostgreSQL exported snapshot, Oracle SCN) that every later chunk
    * reads at, so that chunks read in parallel, by different workers, see one state of the legacy data.
