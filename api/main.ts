@@ -3,6 +3,7 @@ import { Pool } from 'pg';
 import { ensureDatabase, withClient } from '../lib/db';
 import { ensureRunbookSchema } from '../lib/runbook-db';
 import { loadSettings } from '../lib/settings';
+import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { buildApp } from './app';
 
 /** The API process: HTTP on API_HOST:API_PORT, talking to Temporal and the runbook database. */
@@ -10,7 +11,7 @@ async function main(): Promise<void> {
   const settings = loadSettings();
   await ensureDatabase(settings.RUNBOOK_DATABASE_URL);
   await withClient(settings.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
-  const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(settings));
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
   const pool = new Pool({ connectionString: settings.RUNBOOK_DATABASE_URL, max: 10 });
   const app = await buildApp({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import fs from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -44,15 +45,50 @@ const schema = z.object({
   /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */
   APPROVAL_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').default(DEV_SIGNING_KEY),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * mTLS to the Temporal frontend (deploy/README.md): PEM files. A client certificate and key come as a pair; a CA
+   * alone means server-verified TLS; none of them means plaintext (the frontend bound to a private network only).
+   */
+  TEMPORAL_TLS_CA_FILE: z.string().default(''),
+  TEMPORAL_TLS_CERT_FILE: z.string().default(''),
+  TEMPORAL_TLS_KEY_FILE: z.string().default(''),
+  TEMPORAL_TLS_SERVER_NAME: z.string().default(''),
 });
 
 export type Settings = z.infer<typeof schema>;
 
-export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+/**
+ * Secrets by file (Docker/compose secrets, systemd credentials): any setting X may come from the file named by X_FILE,
+ * its trailing newline dropped, so a password never sits in the environment or a unit file. Both at once is refused.
+ */
+function withSecretFiles(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; problems: string[] } {
+  const out: NodeJS.ProcessEnv = { ...env };
+  const problems: string[] = [];
+  for (const key of Object.keys(schema.shape)) {
+    const file = env[`${key}_FILE`];
+    if (file === undefined || file === '') continue;
+    if (env[key] !== undefined) {
+      problems.push(`${key}: set both ${key} and ${key}_FILE; keep one`);
+      continue;
+    }
+    try {
+      out[key] = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${key}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return { env: out, problems };
+}
+
+export function loadSettings(rawEnv: NodeJS.ProcessEnv = process.env): Settings {
+  const { env, problems: fileProblems } = withSecretFiles(rawEnv);
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  if (!parsed.success || fileProblems.length) {
+    const problems = [...fileProblems, ...(parsed.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`)].join('; ');
     throw new Error(`invalid environment settings — ${problems}`);
+  }
+  if (!parsed.data.TEMPORAL_TLS_CERT_FILE !== !parsed.data.TEMPORAL_TLS_KEY_FILE) {
+    throw new Error('invalid environment settings — TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE: set both (the client certificate and its key) or neither');
   }
   if (env.NODE_ENV === 'production' && parsed.data.APPROVAL_SIGNING_KEY === DEV_SIGNING_KEY) {
     throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: must be set to a secret of your own in production');

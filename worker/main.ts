@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createLogger } from '../lib/logger';
@@ -5,6 +6,7 @@ import { loadPlanDefinition } from '../lib/plan-definition';
 import { loadConnectedSystems, loadNetworkFlows } from '../lib/probe-targets';
 import { loadServices } from '../lib/services';
 import { loadSettings } from '../lib/settings';
+import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { openLegacySource } from '../migration/legacy-source';
 import { loadMapping } from '../migration/mapping';
 import { sdkLoggerFromPino } from './temporal-logger';
@@ -26,12 +28,17 @@ async function main(): Promise<void> {
     flows: loadNetworkFlows(settings.NETWORK_FLOWS_FILE),
     systems: loadConnectedSystems(settings.CONNECTED_SYSTEMS_FILE),
   };
-  const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(settings));
+  // Deployments bundle the workflows at build time (scripts/bundle-workflows.ts); development bundles at start.
+  const bundle = process.env.WORKFLOW_BUNDLE;
   const worker = await Worker.create({
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows'),
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') }),
+    // On SIGTERM, let running chunks finish (or heartbeat their place) before exiting; the container's or unit's
+    // stop timeout must be longer (docker-compose.yml stop_grace_period, deploy/systemd TimeoutStopSec).
+    shutdownGraceTime: Number(process.env.WORKER_SHUTDOWN_GRACE_SECONDS ?? 0) * 1000,
     activities: createActivities({ settings, mapping, logger, legacySource, project, services: loadServices(settings.SERVICES_FILE) }),
     // Two cores here: a couple of concurrent copies keep both busy without thrashing the databases.
     maxConcurrentActivityTaskExecutions: Number(process.env.WORKER_MAX_ACTIVITIES ?? 4),
@@ -40,7 +47,15 @@ async function main(): Promise<void> {
     { taskQueue: settings.TASK_QUEUE, temporal: settings.TEMPORAL_ADDRESS, tables: mapping.tables.map((t) => t.name) },
     'worker ready 工作进程就绪',
   );
+  // Liveness for a container healthcheck: the file is touched while the worker is running (WORKER_HEALTH_FILE).
+  const healthFile = process.env.WORKER_HEALTH_FILE;
+  const alive = healthFile
+    ? setInterval(() => {
+        if (worker.getState() === 'RUNNING') fs.writeFileSync(healthFile, `${new Date().toISOString()}\n`);
+      }, 10_000)
+    : undefined;
   await worker.run();
+  if (alive) clearInterval(alive);
   await legacySource.close();
   await connection.close();
 }
