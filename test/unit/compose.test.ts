@@ -50,7 +50,7 @@ type Service = {
   command?: string[] | string;
   entrypoint?: string[] | string;
   environment?: Record<string, string | null>;
-  ports?: { published?: number | string; target: number; host_ip?: string }[];
+  ports?: ({ published?: number | string; target: number; host_ip?: string } | string)[];
   volumes?: (string | { type: string; source?: string; target: string; read_only?: boolean })[];
   restart?: string;
   healthcheck?: { test?: string[] | string; disable?: boolean };
@@ -67,8 +67,8 @@ type Service = {
 };
 type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown>; secrets?: Record<string, unknown> };
 
-function composeConfig(file: string): Compose {
-  const yaml = execFileSync('docker-compose', ['-f', file, '--env-file', path.join(REPO, 'deploy', 'compose.env.example'), 'config'], {
+function composeConfig(file: string, envFile = path.join(REPO, 'deploy', 'compose.env.example')): Compose {
+  const yaml = execFileSync('docker-compose', ['-f', file, '--env-file', envFile, 'config'], {
     cwd: REPO,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,6 +105,21 @@ function mounts(s: Service): { source: string; target: string; readOnly: boolean
     return { source: v.source ?? '', target: v.target, readOnly: !!v.read_only, named: v.type === 'volume' };
   });
 }
+
+/** docker-compose writes "127.0.0.1:7233:7233/tcp" (with a host address) or {published, target[, host_ip]}. */
+function ports(s: Service): { hostIp?: string; target: number }[] {
+  return (s.ports ?? []).map((p) => {
+    if (typeof p !== 'string') return { hostIp: p.host_ip, target: p.target };
+    const parts = p.replace(/\/(tcp|udp)$/, '').split(':');
+    return { hostIp: parts.length === 3 ? parts[0] : undefined, target: Number(parts[parts.length - 1]) };
+  });
+}
+
+/**
+ * Secrets the images can only take from the environment: temporalio/server's config template reads POSTGRES_PWD
+ * (no _FILE), so Temporal's own database password is shared by its three services from .env.
+ */
+const ENV_ONLY_SECRETS = new Set(['temporal:POSTGRES_PWD', 'temporal-db:POSTGRES_PASSWORD', 'temporal-schema:SQL_PASSWORD']);
 
 function imageName(ref: string): string {
   return ref.replace(/:[^/:]+$/, '');
@@ -169,10 +184,10 @@ export function composeProblems(c: Compose, dockerfile: string): string[] {
       problems.push(`${name}: no log rotation (logging driver json-file|local with max-size and max-file)`);
 
     // Nothing but the API is reachable from the network; databases not even from the host.
-    for (const p of s.ports ?? []) {
+    for (const p of ports(s)) {
       const isDb = /postgres|oracle/.test(s.image ?? '');
       if (isDb) problems.push(`${name}: database port ${p.target} published`);
-      else if (!(name === 'api') && p.host_ip !== '127.0.0.1') problems.push(`${name}: port ${p.target} published on ${p.host_ip ?? 'all interfaces'}, not loopback`);
+      else if (!(name === 'api') && p.hostIp !== '127.0.0.1') problems.push(`${name}: port ${p.target} published on ${p.hostIp ?? 'all interfaces'}, not loopback`);
     }
 
     // Volumes: writable where written, read-only where only read.
@@ -189,7 +204,7 @@ export function composeProblems(c: Compose, dockerfile: string): string[] {
 
     // Secrets by file where the image reads them so; never a password in the environment.
     for (const [k, v] of Object.entries(s.environment ?? {})) {
-      if (/(PASSWORD|PWD|SIGNING_KEY|DATABASE_URL)$/.test(k) && !(name === 'temporal' && k === 'POSTGRES_PWD'))
+      if (/(PASSWORD|PWD|SIGNING_KEY|DATABASE_URL)$/.test(k) && !ENV_ONLY_SECRETS.has(`${name}:${k}`))
         problems.push(`${name}: secret ${k} in the environment (use ${k}_FILE and a secret)`);
       if (typeof v === 'string' && /:\/\/[^/\s:@]+:[^/\s@]+@/.test(v)) problems.push(`${name}: ${k} holds a URL with a password`);
     }
@@ -242,7 +257,7 @@ export function composeProblems(c: Compose, dockerfile: string): string[] {
   // The Web UI: read-only.
   const ui = c.services['temporal-ui'];
   if (ui && String(ui.environment?.TEMPORAL_DISABLE_WRITE_ACTIONS) !== 'true') problems.push('temporal-ui: write actions are not disabled (TEMPORAL_DISABLE_WRITE_ACTIONS=true)');
-  if (c.services.temporal?.environment?.BIND_ON_IP === '0.0.0.0' && c.services.temporal.ports?.some((p) => p.host_ip !== '127.0.0.1'))
+  if (c.services.temporal && ports(c.services.temporal).some((p) => p.hostIp !== '127.0.0.1'))
     problems.push('temporal: frontend open to the network');
 
   // Oracle: only when asked for, and its grant made by an init script.
@@ -263,7 +278,7 @@ describe('docker-compose deployment 部署 (static checks, issue #21)', () => {
   });
 
   it('the checks find the faults of the deployment as it was before issue #21 (test/fixtures/compose-before-21.yml)', () => {
-    const before = composeConfig(path.join(REPO, 'test', 'fixtures', 'compose-before-21.yml'));
+    const before = composeConfig(path.join(REPO, 'test', 'fixtures', 'compose-before-21.yml'), path.join(REPO, 'test', 'fixtures', 'compose-before-21.env'));
     const oldDockerfile = fs.readFileSync(path.join(REPO, 'test', 'fixtures', 'Dockerfile-before-21'), 'utf8');
     const problems = composeProblems(before, oldDockerfile);
     const expectProblem = (re: RegExp) => expect(problems.filter((p) => re.test(p))).not.toHaveLength(0);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# 密钥生成 Writes the deployment's secrets as files for docker-compose (secrets:) and systemd (LoadCredential=):
+#   deploy/make-secrets.sh [dir]            (default deploy/secrets; existing files are kept, never overwritten)
+# Passwords are hex (openssl rand -hex): nothing in them needs escaping inside a connection URL, unlike base64's
+# `/` and `+`. If you set a password of your own inside a URL file, percent-encode it (encodeURIComponent).
+# Files are 0444 inside a 0700 directory: only root (and the containers they are mounted into) can read them.
+# LEGACY_DATABASE_URL (the real legacy Oracle, e.g. oracle://jmlegacy:…@legacy-host:1521/ORCLPDB) is taken from
+# the environment when set; otherwise it points at the compose Oracle stand-in (--profile oracle).
+set -euo pipefail
+DIR=${1:-$(cd "$(dirname "$0")" && pwd)/secrets}
+command -v openssl >/dev/null || { echo "make-secrets: openssl is needed" >&2; exit 1; }
+umask 077
+mkdir -p "$DIR"
+chmod 700 "$DIR"
+
+put() { # name value: write once
+  local f="$DIR/$1"
+  if [ -e "$f" ]; then echo "make-secrets: $1 exists, kept"; return; fi
+  printf '%s\n' "$2" >"$f"
+  chmod 444 "$f"
+  echo "make-secrets: $1 written"
+}
+get() { tr -d '\n' <"$DIR/$1"; }
+
+put target_db_superuser_password "$(openssl rand -hex 24)"
+put target_db_runbook_password "$(openssl rand -hex 24)"
+put approval_signing_key "$(openssl rand -hex 32)"
+put oracle_password "P$(openssl rand -hex 16)"
+put oracle_app_password "P$(openssl rand -hex 16)"
+put target_database_url "postgres://runbook:$(get target_db_runbook_password)@target-db:5432/jm_target"
+put runbook_database_url "postgres://runbook:$(get target_db_runbook_password)@target-db:5432/jm_runbook"
+put legacy_database_url "${LEGACY_DATABASE_URL:-oracle://jmlegacy:$(get oracle_app_password)@oracle:1521/FREEPDB1}"

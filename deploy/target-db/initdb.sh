@@ -1,0 +1,16 @@
+#!/bin/bash
+# 目标库初始化 Run once by the postgres image when the target database's volume is first created
+# (/docker-entrypoint-initdb.d): the product's own role, not the superuser, owns the target and the runbook database.
+# The role's password comes from a secret file (RUNBOOK_DB_PASSWORD_FILE), never from the environment.
+set -euo pipefail
+: "${RUNBOOK_DB_PASSWORD_FILE:?RUNBOOK_DB_PASSWORD_FILE is not set}"
+password=$(<"$RUNBOOK_DB_PASSWORD_FILE")
+[ -n "$password" ] || { echo "initdb: $RUNBOOK_DB_PASSWORD_FILE is empty" >&2; exit 1; }
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres --set=pw="$password" <<'SQL'
+CREATE ROLE runbook LOGIN PASSWORD :'pw';
+CREATE DATABASE jm_target OWNER runbook;
+CREATE DATABASE jm_runbook OWNER runbook;
+REVOKE ALL ON DATABASE jm_target FROM PUBLIC;
+REVOKE ALL ON DATABASE jm_runbook FROM PUBLIC;
+SQL
+echo "initdb: role runbook owns jm_target and jm_runbook"
