@@ -7,7 +7,7 @@ set -euo pipefail
 password=$(<"$RUNBOOK_DB_PASSWORD_FILE")
 [ -n "$password" ] || { echo "initdb: $RUNBOOK_DB_PASSWORD_FILE is empty" >&2; exit 1; }
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres --set=pw="$password" <<'SQL'
-CREATE ROLE runbook LOGIN PASSWORD :'pw';
+CREATE ROLE runbook LOGIN CREATEDB PASSWORD :'pw';
 CREATE DATABASE jm_target OWNER runbook;
 CREATE DATABASE jm_runbook OWNER runbook;
 REVOKE ALL ON DATABASE jm_target FROM PUBLIC;
