@@ -5,6 +5,7 @@
 #   · Temporal SERVER v1.29.7 (the compose file's temporalio/server:1.29.7) on that PostgreSQL: postgres12 plugin,
 #     SQL visibility store, schema set up by temporal-sql-tool of the same release — both built from Go modules
 #   · the Temporal UI server v2.49.1 (compose: temporalio/ui:2.49.1) with write actions off
+#   · mTLS on the Temporal frontend (PRODLIKE_MTLS=1, default): a private CA; worker, API, UI, CLI with client certs
 #   · nginx in front of the connected systems (legacy and new sides), switched by the cutover
 #   · the compiled worker (bundled workflows) and API under NODE_ENV=production: own signing key, secrets by file,
 #     shared reports and backups directories; the worker under a supervisor that restarts it
@@ -119,6 +120,42 @@ for db in temporal temporal_visibility; do
     >>"$STATE/logs/temporal-schema.log" 2>&1 || die "temporal-sql-tool failed for $db: $(grep -i error "$STATE/logs/temporal-schema.log" | tail -2)"
 done
 [ -d "$(go env GOMODCACHE)/go.temporal.io/server@$SERVER_VERSION/schema" ] || die "the schema files of $SERVER_VERSION are not in the Go module cache"
+# mTLS on the frontend (PRODLIKE_MTLS=1, the default): a private CA, the frontend's certificate, and client
+# certificates for the runbook (worker, API), the UI server, Temporal's own system worker and the operators' CLI.
+MTLS=${PRODLIKE_MTLS:-1}
+TLSD=$STATE/tls
+if [ "$MTLS" = 1 ]; then
+  mkdir -p "$TLSD"; chmod 700 "$TLSD"
+  ossl() { openssl "$@" >>"$STATE/logs/tls.log" 2>&1 || die "openssl $1 failed: $(tail -2 "$STATE/logs/tls.log")"; }
+  ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=prodlike temporal CA" -keyout "$TLSD/ca-key.pem" -out "$TLSD/ca.pem"
+  cert() { # name cn eku [san]
+    ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" -keyout "$TLSD/$1-key.pem" -out "$TLSD/$1.csr"
+    printf 'extendedKeyUsage=%s\n%s' "$3" "${4:+subjectAltName=$4}" >"$TLSD/$1.ext"
+    ossl x509 -req -in "$TLSD/$1.csr" -CA "$TLSD/ca.pem" -CAkey "$TLSD/ca-key.pem" -CAcreateserial -days 2 -extfile "$TLSD/$1.ext" -out "$TLSD/$1.pem"
+  }
+  cert frontend temporal-frontend serverAuth "DNS:temporal-frontend,IP:127.0.0.1"
+  cert runbook jm-runbook clientAuth
+  cert system-worker temporal-system-worker clientAuth
+  cert ui temporal-ui clientAuth
+  cert operator operator-cli clientAuth
+  TLS_YAML="  tls:
+    frontend:
+      server:
+        certFile: $TLSD/frontend.pem
+        keyFile: $TLSD/frontend-key.pem
+        requireClientAuth: true
+        clientCaFiles: [$TLSD/ca.pem]
+    systemWorker:
+      certFile: $TLSD/system-worker.pem
+      keyFile: $TLSD/system-worker-key.pem
+      client:
+        serverName: temporal-frontend
+        rootCaFiles: [$TLSD/ca.pem]"
+  TCLI=("$CLI" --tls-ca-path "$TLSD/ca.pem" --tls-cert-path "$TLSD/operator.pem" --tls-key-path "$TLSD/operator-key.pem" --tls-server-name temporal-frontend)
+else
+  TLS_YAML=""
+  TCLI=("$CLI")
+fi
 cat >"$STATE/temporal/config/dynamicconfig/prodlike.yaml" <<'YAML'
 system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
@@ -152,6 +189,7 @@ $(ds temporal 20)
     visibility:
 $(ds temporal_visibility 5)
 global:
+$TLS_YAML
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
@@ -181,17 +219,24 @@ YAML
 )
 "$SERVER" --root "$STATE/temporal" --config config --env prodlike start >"$STATE/logs/temporal.log" 2>&1 &
 PIDS+=($!)
-wait_for "the Temporal frontend" "$CLI" operator cluster health --address 127.0.0.1:$FRONTEND
+wait_for "the Temporal frontend" "${TCLI[@]}" operator cluster health --address 127.0.0.1:$FRONTEND
+if [ "$MTLS" = 1 ]; then
+  # mTLS means refused without a client certificate the CA signed: plaintext, and TLS without a certificate.
+  "$CLI" operator cluster health --address 127.0.0.1:$FRONTEND >/dev/null 2>&1 && die "the frontend answered a plaintext client"
+  "$CLI" --tls-ca-path "$TLSD/ca.pem" --tls-server-name temporal-frontend operator cluster health --address 127.0.0.1:$FRONTEND >/dev/null 2>&1 &&
+    die "the frontend answered a TLS client without a certificate"
+  log "Temporal frontend: mTLS required (a client without a certificate is refused)"
+fi
 # = the compose temporal-setup job: namespace and search attributes, then checked.
-"$CLI" operator namespace describe --namespace default --address 127.0.0.1:$FRONTEND >/dev/null 2>&1 ||
-  wait_for "the default namespace" "$CLI" operator namespace create --namespace default --retention 3d --address 127.0.0.1:$FRONTEND
+"${TCLI[@]}" operator namespace describe --namespace default --address 127.0.0.1:$FRONTEND >/dev/null 2>&1 ||
+  wait_for "the default namespace" "${TCLI[@]}" operator namespace create --namespace default --retention 3d --address 127.0.0.1:$FRONTEND
 # A namespace just created reaches every service's cache within seconds: until then, creating its attributes fails.
-wait_for "the namespace in every service" "$CLI" operator search-attribute list --namespace default --address 127.0.0.1:$FRONTEND
+wait_for "the namespace in every service" "${TCLI[@]}" operator search-attribute list --namespace default --address 127.0.0.1:$FRONTEND
 for sa in RunbookKind=Keyword RunbookPhase=Keyword RunbookStatus=Keyword RunbookProgress=Int; do
-  has_sa() { "$CLI" operator search-attribute list --namespace default --address 127.0.0.1:$FRONTEND | grep -qw "$1"; }
-  has_sa "${sa%%=*}" || wait_for "search attribute ${sa%%=*}" "$CLI" operator search-attribute create --namespace default --name "${sa%%=*}" --type "${sa#*=}" --address 127.0.0.1:$FRONTEND
+  has_sa() { "${TCLI[@]}" operator search-attribute list --namespace default --address 127.0.0.1:$FRONTEND | grep -qw "$1"; }
+  has_sa "${sa%%=*}" || wait_for "search attribute ${sa%%=*}" "${TCLI[@]}" operator search-attribute create --namespace default --name "${sa%%=*}" --type "${sa#*=}" --address 127.0.0.1:$FRONTEND
 done
-existing=$("$CLI" operator search-attribute list --namespace default --address 127.0.0.1:$FRONTEND)
+existing=$("${TCLI[@]}" operator search-attribute list --namespace default --address 127.0.0.1:$FRONTEND)
 for name in RunbookKind RunbookPhase RunbookStatus RunbookProgress; do grep -qw "$name" <<<"$existing" || die "search attribute $name missing"; done
 log "Temporal frontend 127.0.0.1:$FRONTEND serving; namespace default and 4 search attributes ready"
 
@@ -213,6 +258,7 @@ batchActionsDisabled: true
 startWorkflowDisabled: true
 cors:
   allowOrigins: ["http://127.0.0.1:$UI_PORT"]
+$([ "$MTLS" = 1 ] && printf 'tls:\n  caFile: %s\n  certFile: %s\n  keyFile: %s\n  serverName: temporal-frontend\n  enableHostVerification: true\n' "$TLSD/ca.pem" "$TLSD/ui.pem" "$TLSD/ui-key.pem")
 YAML
 "$UISERVER" --root "$STATE/ui" --config config --env prodlike start >"$STATE/logs/ui.log" 2>&1 &
 PIDS+=($!)
@@ -275,6 +321,9 @@ export RUNBOOK_DATABASE_URL_FILE=$STATE/secrets/runbook_database_url APPROVAL_SI
 export BACKUP_DIR=$STATE/shared/backups REPORTS_DIR=$STATE/shared/reports
 export MAPPING_FILE=$STATE/config/mapping.json PLAN_FILE=$STATE/config/plan.json NETWORK_FLOWS_FILE=$STATE/config/network-flows.json
 export CONNECTED_SYSTEMS_FILE=$STATE/config/connected-systems.json SERVICES_FILE=$STATE/config/services.json
+if [ "$MTLS" = 1 ]; then
+  export TEMPORAL_TLS_CA_FILE=$TLSD/ca.pem TEMPORAL_TLS_CERT_FILE=$TLSD/runbook.pem TEMPORAL_TLS_KEY_FILE=$TLSD/runbook-key.pem TEMPORAL_TLS_SERVER_NAME=temporal-frontend
+fi
 export BUSINESS_API_URL=http://127.0.0.1:$REF_PORT TEMPORAL_UI_URL=http://127.0.0.1:$UI_PORT API_HOST=127.0.0.1 API_PORT=$API_PORT
 
 # ── data and first-run steps, as an operator runs them in the image (compiled JS) ───────────────────────────────
@@ -311,7 +360,7 @@ supervise() {
     sleep 1
   done
 }
-supervise &
+supervise 2>>"$STATE/logs/supervisor.log" &
 PIDS+=($!)
 wait_for "the worker" grep -q 'worker ready' "$STATE/logs/worker.log"
 wait_for "the API" curl -fsS "http://127.0.0.1:$API_PORT/ready"
