@@ -67,8 +67,9 @@ type Service = {
 };
 type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown>; secrets?: Record<string, unknown> };
 
-function composeConfig(file: string, envFile = path.join(REPO, 'deploy', 'compose.env.example')): Compose {
-  const yaml = execFileSync('docker-compose', ['-f', file, '--env-file', envFile, 'config'], {
+function composeConfig(file: string | string[], envFile = path.join(REPO, 'deploy', 'compose.env.example')): Compose {
+  const files = (Array.isArray(file) ? file : [file]).flatMap((f) => ['-f', f]);
+  const yaml = execFileSync('docker-compose', [...files, '--env-file', envFile, 'config'], {
     cwd: REPO,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -275,6 +276,17 @@ describe('docker-compose deployment 部署 (static checks, issue #21)', () => {
 
   it('docker-compose.yml with the example env keeps every invariant', () => {
     expect(composeProblems(composeConfig(path.join(REPO, 'docker-compose.yml')), dockerfile)).toEqual([]);
+  });
+
+  it('with the mTLS override (deploy/compose.mtls.yml) the invariants still hold and every client of the frontend has a certificate', () => {
+    const c = composeConfig([path.join(REPO, 'docker-compose.yml'), path.join(REPO, 'deploy', 'compose.mtls.yml')]);
+    expect(composeProblems(c, dockerfile)).toEqual([]);
+    expect(c.services.temporal.environment?.TEMPORAL_TLS_REQUIRE_CLIENT_AUTH).toBe('true');
+    for (const name of ['worker', 'api']) {
+      const env = c.services[name].environment ?? {};
+      expect([env.TEMPORAL_TLS_CA_FILE, env.TEMPORAL_TLS_CERT_FILE, env.TEMPORAL_TLS_KEY_FILE].every((f) => f?.startsWith('/etc/runbook/tls/'))).toBe(true);
+    }
+    for (const name of ['temporal-setup', 'temporal-ui']) expect(c.services[name].environment?.TEMPORAL_TLS_CERT).toMatch(/^\/etc\/temporal\/tls\/.+\.pem$/);
   });
 
   it('the checks find the faults of the deployment as it was before issue #21 (test/fixtures/compose-before-21.yml)', () => {
