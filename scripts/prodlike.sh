@@ -256,6 +256,8 @@ workflowUpdateDisabled: true
 workflowResetDisabled: true
 batchActionsDisabled: true
 startWorkflowDisabled: true
+workflowPauseDisabled: true
+activityCommandsDisabled: true
 cors:
   allowOrigins: ["http://127.0.0.1:$UI_PORT"]
 $([ "$MTLS" = 1 ] && printf 'tls:\n  caFile: %s\n  certFile: %s\n  keyFile: %s\n  serverName: temporal-frontend\n  enableHostVerification: true\n' "$TLSD/ca.pem" "$TLSD/ui.pem" "$TLSD/ui-key.pem")
