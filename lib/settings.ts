@@ -53,6 +53,12 @@ const schema = z.object({
   TEMPORAL_TLS_CERT_FILE: z.string().default(''),
   TEMPORAL_TLS_KEY_FILE: z.string().default(''),
   TEMPORAL_TLS_SERVER_NAME: z.string().default(''),
+  /** worker: the workflows bundled at build (dist/scripts/bundle-workflows.js); empty = bundle at start (development) */
+  WORKFLOW_BUNDLE: z.string().default(''),
+  /** worker: how long running activities (a chunk of the copy) may finish after SIGTERM; the stop timeout must exceed it */
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
+  /** worker: a file touched every 10 s while it polls, for a container healthcheck; empty = none */
+  WORKER_HEALTH_FILE: z.string().default(''),
 });
 
 export type Settings = z.infer<typeof schema>;

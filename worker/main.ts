@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   };
   const connection = await NativeConnection.connect(temporalConnectionOptions(settings));
   // Deployments bundle the workflows at build time (scripts/bundle-workflows.ts); development bundles at start.
-  const bundle = process.env.WORKFLOW_BUNDLE;
+  const bundle = settings.WORKFLOW_BUNDLE;
+  if (bundle && !fs.existsSync(bundle)) throw new Error(`invalid environment settings — WORKFLOW_BUNDLE: ${bundle} does not exist (node dist/scripts/bundle-workflows.js makes it)`);
   const worker = await Worker.create({
     connection,
     namespace: settings.TEMPORAL_NAMESPACE,
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') }),
     // On SIGTERM, let running chunks finish (or heartbeat their place) before exiting; the container's or unit's
     // stop timeout must be longer (docker-compose.yml stop_grace_period, deploy/systemd TimeoutStopSec).
-    shutdownGraceTime: Number(process.env.WORKER_SHUTDOWN_GRACE_SECONDS ?? 0) * 1000,
+    shutdownGraceTime: settings.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
     activities: createActivities({ settings, mapping, logger, legacySource, project, services: loadServices(settings.SERVICES_FILE) }),
     // Two cores here: a couple of concurrent copies keep both busy without thrashing the databases.
     maxConcurrentActivityTaskExecutions: Number(process.env.WORKER_MAX_ACTIVITIES ?? 4),
@@ -48,12 +49,20 @@ async function main(): Promise<void> {
     'worker ready 工作进程就绪',
   );
   // Liveness for a container healthcheck: the file is touched while the worker is running (WORKER_HEALTH_FILE).
-  const healthFile = process.env.WORKER_HEALTH_FILE;
-  const alive = healthFile
-    ? setInterval(() => {
-        if (worker.getState() === 'RUNNING') fs.writeFileSync(healthFile, `${new Date().toISOString()}\n`);
-      }, 10_000)
-    : undefined;
+  const healthFile = settings.WORKER_HEALTH_FILE;
+  let healthWarned = false;
+  const touch = () => {
+    if (worker.getState() !== 'RUNNING' && worker.getState() !== 'INITIALIZED') return;
+    try {
+      fs.writeFileSync(healthFile, `${new Date().toISOString()}\n`);
+    } catch (err) {
+      // A healthcheck that cannot be written must not stop the work: the container reads as unhealthy instead.
+      if (!healthWarned) logger.warn({ err, healthFile }, 'cannot write the worker health file');
+      healthWarned = true;
+    }
+  };
+  if (healthFile) touch();
+  const alive = healthFile ? setInterval(touch, 10_000) : undefined;
   await worker.run();
   if (alive) clearInterval(alive);
   await legacySource.close();

@@ -43,6 +43,13 @@ describe('settings: secrets by file 密钥文件', () => {
     expect(() => loadSettings({ APPROVAL_SIGNING_KEY_FILE: write('short', 'short\n') })).toThrow(/APPROVAL_SIGNING_KEY: must be at least 32 characters/);
   });
 
+  it('the worker deployment settings are validated, not read raw', () => {
+    expect(loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: '120' }).WORKER_SHUTDOWN_GRACE_SECONDS).toBe(120);
+    expect(loadSettings({}).WORKER_SHUTDOWN_GRACE_SECONDS).toBe(0);
+    expect(() => loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: 'two minutes' })).toThrow(/WORKER_SHUTDOWN_GRACE_SECONDS/);
+    expect(() => loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(/WORKER_SHUTDOWN_GRACE_SECONDS/);
+  });
+
   it('Temporal TLS: plaintext by default, a client certificate needs its key, files are read at start', () => {
     expect(temporalConnectionOptions(loadSettings({}))).toEqual({ address: '127.0.0.1:7233' });
     expect(() => loadSettings({ TEMPORAL_TLS_CERT_FILE: '/x.pem' })).toThrow(/TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE: set both/);
