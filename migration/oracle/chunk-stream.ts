@@ -3,6 +3,7 @@ import { binaryOf, encodeLine, Field } from '../copy-text';
 import type { SourceItem } from '../source';
 import type { SourceRejection } from '../source-rejection';
 import { ConversionError, rawText } from './convert';
+import { oracleFailure } from './errors';
 import type { OracleConnection, OracleResultSet } from './driver';
 import type { ResolvedTable } from './resolve';
 
@@ -81,7 +82,8 @@ export class OracleChunkStream extends Readable {
       }
     } catch (err) {
       this.inflight = null;
-      this.destroy(err as Error);
+      // a fatal Oracle error (ORA-01555 mid-fetch, say) becomes a non-retryable failure naming the table
+      this.destroy(oracleFailure(err, `读取 read ${this.table.table.source.table.toUpperCase()}`) as Error);
     } finally {
       this.pumping = false;
     }

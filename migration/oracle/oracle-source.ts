@@ -1,11 +1,14 @@
 import type { Readable } from 'node:stream';
-import type { TableMapping } from '../mapping';
-import type { Chunk, SourceAdapter } from '../source';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Mapping, TableMapping } from '../mapping';
+import type { Chunk, PreflightProblem, SourceAdapter } from '../source';
 import { OracleChunkStream } from './chunk-stream';
-import { OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
+import { describeOracleTarget, OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
 import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
 import { loadOracleDriver } from './driver';
-import { resolveTable, ResolvedTable } from './resolve';
+import { withOracleErrors } from './errors';
+import { connectProblem, runOraclePreflight } from './preflight';
+import { OracleMappingError, resolveTable, ResolvedTable } from './resolve';
 import { chunkQuery, countQuery, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
 
 /**
@@ -28,33 +31,76 @@ export class OracleSource implements SourceAdapter {
   private pool: Promise<OraclePool> | null = null;
   private readonly resolved = new Map<string, Promise<ResolvedTable>>();
   private readonly fetchTypeHandler: FetchTypeHandler;
+  private readonly driver: OracleDriver;
 
-  constructor(
-    options: OracleSourceInput,
-    private readonly driver: OracleDriver = loadOracleDriver(),
-  ) {
+  constructor(options: OracleSourceInput, driver?: OracleDriver) {
     const { password, ...rest } = validateOracleOptions(options);
     this.#password = password;
     this.options = rest;
-    this.fetchTypeHandler = oracleFetchTypeHandler(driver);
+    this.driver = driver ?? loadOracleDriver(rest.clientLibDir);
+    this.fetchTypeHandler = oracleFetchTypeHandler(this.driver);
+  }
+
+  /**
+   * 预检: the live database against the mapping (preflight.ts), every problem at once. A server that
+   * refuses the connection (11g in Thin mode, NJS-138) is the one problem then.
+   */
+  async preflight(mapping: Mapping, rowsPerChunk?: number): Promise<PreflightProblem[]> {
+    let conn: OracleConnection;
+    try {
+      conn = await this.connect();
+    } catch (err) {
+      return [connectProblem(err, describeOracleTarget(this.options))];
+    }
+    try {
+      return await runOraclePreflight({
+        query: async (sql, binds = {}) => (await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY })).rows ?? [],
+        mapping,
+        schema: this.options.schema ?? null,
+        thin: this.driver.thin,
+        plannedRunMinutes: this.options.plannedRunMinutes,
+        chunking: this.options.chunking,
+        rowsPerChunk,
+      });
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
   }
 
   async readPoint(): Promise<string> {
-    return this.withConnection(async (conn) => {
-      const { rows } = await conn.execute(READ_POINT_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY }).catch((err: Error) => {
-        // PLS-00201 / ORA-00904: the package is not visible to this user
-        if (/PLS-00201|ORA-00904|ORA-06550/.test(err.message)) {
-          throw new Error(`cannot read the SCN: grant EXECUTE ON SYS.DBMS_FLASHBACK to ${this.options.user.toUpperCase()} (${err.message})`);
-        }
-        throw err;
-      });
-      const scn = rows?.[0]?.[0];
-      if (typeof scn !== 'string' || !/^\d+$/.test(scn)) throw new Error(`Oracle returned no SCN (got ${String(scn)})`);
-      return scn;
-    });
+    return withOracleErrors('读取 SCN read point', () =>
+      this.withConnection(async (conn) => {
+        const { rows } = await conn.execute(READ_POINT_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY }).catch((err: Error) => {
+          // PLS-00201 / ORA-00904: the package is not visible to this user — a grant, not a retry, cures it
+          if (/PLS-00201|ORA-00904|ORA-06550/.test(err.message)) {
+            throw ApplicationFailure.nonRetryable(
+              `cannot read the SCN — 处理 action: the DBA grants EXECUTE ON SYS.DBMS_FLASHBACK to ${this.options.user.toUpperCase()} (${err.message.split('\n')[0]})`,
+              'OraclePrivilege',
+            );
+          }
+          throw err;
+        });
+        const scn = rows?.[0]?.[0];
+        if (typeof scn !== 'string' || !/^\d+$/.test(scn)) throw new Error(`Oracle returned no SCN (got ${String(scn)})`);
+        return scn;
+      }),
+    );
   }
 
   async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
+    if (this.options.chunking === 'rowid') {
+      // ROWID bounds cannot be compared with the business keys the target's chunk cleanup and the
+      // verification use: a retried chunk would delete rows of other chunks. Refused until chunks are
+      // cleaned up by their own loaded keys.
+      throw ApplicationFailure.nonRetryable(
+        'ORACLE_CHUNKING=rowid is refused: the target cleans up and verifies chunks by business key, which ROWID bounds cannot give — unset ORACLE_CHUNKING',
+        'OracleConfig',
+      );
+    }
+    return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk));
+  }
+
+  private async planKeyChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
     await this.resolve(table);
     const { sql, binds } = planBoundariesQuery({
       schema: this.options.schema ?? null,
@@ -73,16 +119,20 @@ export class OracleSource implements SourceAdapter {
 
   async countRows(table: TableMapping, readPoint: string | null): Promise<number> {
     const { sql, binds } = countQuery(this.options.schema ?? null, table.source.table, readPoint);
-    return this.withConnection(async (conn) => {
+    return withOracleErrors(`计数 count ${table.source.table.toUpperCase()}`, () => this.withConnection(async (conn) => {
       const { rows } = await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY });
       const raw = rows?.[0]?.[0];
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Oracle returned no row count for ${table.source.table} (got ${String(raw)})`);
       return n;
-    });
+    }));
   }
 
   async readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {
+    return withOracleErrors(`读取 read ${table.source.table.toUpperCase()} chunk ${chunk.id}`, () => this.openChunk(table, chunk, readPoint));
+  }
+
+  private async openChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {
     const resolved = await this.resolve(table);
     const { sql, binds } = chunkQuery({
       schema: this.options.schema ?? null,
@@ -92,12 +142,17 @@ export class OracleSource implements SourceAdapter {
       chunk,
       readPoint,
       chunking: this.options.chunking,
+      keyNullable: resolved.keyNullable,
     });
+    // LOBs arrive inline: a batch holds batchSize LOB values, so LOB tables fetch fewer rows per trip
+    const batchSize = resolved.columns.some((c) => c.legacy.kind === 'clob' || /BLOB/.test(c.legacy.dataType))
+      ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize)
+      : this.options.fetchArraySize;
     const conn = await this.connect();
     try {
-      const result = await conn.execute(sql, binds, { ...this.queryOptions(), resultSet: true });
+      const result = await conn.execute(sql, binds, { ...this.queryOptions(batchSize), resultSet: true });
       if (!result.resultSet) throw new Error('Oracle returned no result set for the chunk query');
-      return new OracleChunkStream(conn, result.resultSet, resolved, this.options.fetchArraySize);
+      return new OracleChunkStream(conn, result.resultSet, resolved, batchSize);
     } catch (err) {
       await conn.close().catch(() => undefined);
       throw err;
@@ -111,12 +166,12 @@ export class OracleSource implements SourceAdapter {
     if (pool) await pool.then((p) => p.close(10), () => undefined);
   }
 
-  private queryOptions(): OracleExecuteOptions {
+  private queryOptions(batchSize = this.options.fetchArraySize): OracleExecuteOptions {
     return {
       outFormat: this.driver.OUT_FORMAT_ARRAY,
-      fetchArraySize: this.options.fetchArraySize,
+      fetchArraySize: batchSize,
       // one round trip brings the first batch with the execute (thin mode ignores it for LOB queries)
-      prefetchRows: this.options.fetchArraySize,
+      prefetchRows: batchSize,
       fetchTypeHandler: this.fetchTypeHandler,
     };
   }
@@ -128,7 +183,13 @@ export class OracleSource implements SourceAdapter {
       const { sql, binds } = describeTableSql(this.options.schema ?? null, table.source.table);
       pending = this.withConnection(async (conn) => {
         const { rows } = await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY });
-        return resolveTable(table, (rows ?? []) as [string, string][], { naiveUtcOffset: this.options.naiveUtcOffset });
+        try {
+          return resolveTable(table, (rows ?? []) as [string, string][], { naiveUtcOffset: this.options.naiveUtcOffset });
+        } catch (err) {
+          // the mapping does not fit the legacy table: no retry changes that
+          if (err instanceof OracleMappingError) throw ApplicationFailure.nonRetryable(err.message, 'OracleMappingMismatch', { problems: err.problems });
+          throw err;
+        }
       });
       pending.catch(() => this.resolved.delete(table.name));
       this.resolved.set(table.name, pending);
@@ -149,6 +210,8 @@ export class OracleSource implements SourceAdapter {
       this.pool.catch(() => (this.pool = null));
     }
     const conn = await (await this.pool).getConnection();
+    // every round trip is bounded: a hung read fails (NJS-123, retried) instead of holding a pool slot
+    conn.callTimeout = this.options.callTimeoutSeconds * 1000;
     try {
       // once per acquisition: one round trip per chunk, and a session some other code altered is reset
       await conn.execute(SESSION_SETUP_SQL);

@@ -63,7 +63,9 @@ export function describeTableSql(schema: string | null, table: string): SqlWithB
     owner = ':owner_name';
   }
   return {
-    sql: `SELECT column_name, data_type FROM all_tab_columns WHERE owner = ${owner} AND table_name = :table_name ORDER BY column_id`,
+    // NULLABLE: a NOT NULL key needs no "OR key IS NULL" branch (which forces a full scan); precision and
+    // scale say whether a NUMBER key fits the target's key type (preflight)
+    sql: `SELECT column_name, data_type, nullable, data_precision, data_scale FROM all_tab_columns WHERE owner = ${owner} AND table_name = :table_name ORDER BY column_id`,
     binds,
   };
 }
@@ -110,6 +112,8 @@ export interface ChunkQueryInput {
   chunk: Chunk;
   readPoint: string | null;
   chunking: ChunkingMode;
+  /** false when the dictionary says the key is NOT NULL: the last chunk then has no IS NULL branch */
+  keyNullable?: boolean;
 }
 
 /**
@@ -139,7 +143,8 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
     const k = oracleIdent(input.key);
     if (keyFrom !== null) {
       binds.key_lo = keyFrom;
-      where.push(keyTo === null ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
+      // "OR k IS NULL" defeats the key index (a B-tree holds no all-NULL keys): only where NULLs can exist
+      where.push(keyTo === null && input.keyNullable !== false ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
     }
     if (keyTo !== null) {
       binds.key_hi = keyTo;
