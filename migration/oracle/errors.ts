@@ -78,6 +78,14 @@ export const FATAL_ORACLE_ERRORS: readonly OracleErrorRule[] = [
     action: 'the DBA adds TEMP space, or plan with smaller chunks',
   },
   {
+    // what a corrupt stored DATE makes TO_CHAR raise on some versions: it fails the whole fetch, so the
+    // row cannot be quarantined from here (corrupt values TO_CHAR does render are quarantined per row)
+    code: 'ORA-01801',
+    type: 'OracleCorruptDate',
+    cause: '日期数据损坏 a stored DATE is corrupt: the server cannot format it',
+    action: "find the rows (SELECT ROWID, DUMP(col) FROM … WHERE DUMP(col) LIKE 'Typ=12 Len=7: %,%,0,%' or month/day 0), have the DBA correct them or exclude them from the mapping, then retry the table",
+  },
+  {
     code: 'NJS-138',
     type: 'OracleThinUnsupportedServer',
     cause: '数据库版本过旧 the server is older than Oracle 12.1 (11g?): node-oracledb Thin mode cannot connect to it',
