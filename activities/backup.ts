@@ -12,6 +12,7 @@ import type { SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
+import { runReadPoint, safeSegment } from './read-point';
 
 /**
  * 上线步骤1 备份旧库: the legacy data exported as it stood before migration — query only, never
@@ -31,6 +32,8 @@ export interface BackupManifest {
   createdAt: string;
   dir: string;
   files: BackupFile[];
+  /** the run's legacy read point the backup was taken at (Oracle SCN; null: none, PostgreSQL) — the same one the migration and the verification read at */
+  readPoint?: string | null;
 }
 
 const MANIFEST = 'manifest.json';
@@ -49,6 +52,8 @@ export function backupActivities(deps: ActivityDeps) {
       fs.mkdirSync(dir, { recursive: true });
       const files: BackupFile[] = [];
       const source = deps.legacySource;
+      // the run's one read point: pinned here, read again by every table's plan and by the verification
+      const { readPoint } = await runReadPoint(deps, input.runId);
       const exportTable = async (table: TableMapping, streams: Readable[]) => {
         const file = path.join(dir, `${table.source.table}.copy`);
         const tmp = `${file}.partial`;
@@ -76,12 +81,11 @@ export function backupActivities(deps: ActivityDeps) {
             ),
           );
         } else {
-          // No native dump runs here for Oracle: the product's own export, every table at one read point.
-          const readPoint = await source.readPoint();
+          // No native dump runs here for Oracle: the product's own export, every table at the run's read point.
           for (const table of deps.mapping.tables) await exportTable(table, await adapterExport(source, table, readPoint));
         }
       }, () => ({ tablesDone: files.length }));
-      const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files };
+      const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files, readPoint };
       fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2), { mode: 0o444 });
       return manifest;
     },
@@ -146,12 +150,4 @@ export async function verifyBackup(manifest: BackupManifest): Promise<void> {
       );
     }
   }
-}
-
-/** Run ids become folder names: refuse anything that could climb out of the backup directory. */
-function safeSegment(id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
-    throw ApplicationFailure.nonRetryable(`run id "${id}" cannot name a backup folder (letters, digits, . _ - only)`, 'BadRunId');
-  }
-  return id;
 }

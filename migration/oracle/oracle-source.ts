@@ -19,8 +19,9 @@ import { chunkQuery, countQuery, describeTableSql, planBoundariesQuery, READ_POI
  *   in parallel by different workers see one state of the data. Needs undo retention covering the
  *   whole run (UNDO_RETENTION, or the legacy application stopped), FLASHBACK on the tables and
  *   EXECUTE on DBMS_FLASHBACK.
- * - planChunks(): boundaries from the live data. Any boundaries are correct, because the first chunk
- *   is open below and the last open above (NULL keys included): the ranges cover every key at any SCN.
+ * - planChunks(): boundaries at the run's SCN (or the live data without one). Any boundaries are correct,
+ *   because the first chunk is open below and the last open above (NULL keys included): the ranges cover
+ *   every key at any SCN; planning at the run's SCN keeps the chunks even and the plan reproducible.
  * - readChunk(): one pooled connection and one result set per chunk, streamed (chunk-stream.ts).
  */
 export class OracleSource implements SourceAdapter {
@@ -87,7 +88,7 @@ export class OracleSource implements SourceAdapter {
     );
   }
 
-  async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
+  async planChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null = null): Promise<Chunk[]> {
     if (this.options.chunking === 'rowid') {
       // ROWID bounds cannot be compared with the business keys the target's chunk cleanup and the
       // verification use: a retried chunk would delete rows of other chunks. Refused until chunks are
@@ -97,17 +98,17 @@ export class OracleSource implements SourceAdapter {
         'OracleConfig',
       );
     }
-    return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk));
+    return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk, readPoint));
   }
 
-  private async planKeyChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
+  private async planKeyChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null): Promise<Chunk[]> {
     await this.resolve(table);
     const { sql, binds } = planBoundariesQuery({
       schema: this.options.schema ?? null,
       table: table.source.table,
       key: table.source.key,
       rowsPerChunk,
-      readPoint: null,
+      readPoint,
       chunking: this.options.chunking,
     });
     const boundaries = await this.withConnection(async (conn) => {
