@@ -8,8 +8,8 @@ import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOpt
 import { loadOracleDriver } from './driver';
 import { withOracleErrors } from './errors';
 import { connectProblem, runOraclePreflight } from './preflight';
-import { OracleMappingError, resolveTable, ResolvedTable } from './resolve';
-import { chunkQuery, countQuery, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
+import { DictionaryRow, OracleMappingError, resolveTable, ResolvedTable } from './resolve';
+import { chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -31,6 +31,7 @@ export class OracleSource implements SourceAdapter {
   readonly #password: string;
   private pool: Promise<OraclePool> | null = null;
   private readonly resolved = new Map<string, Promise<ResolvedTable>>();
+  private charset: Promise<string> | null = null;
   private readonly fetchTypeHandler: FetchTypeHandler;
   private readonly driver: OracleDriver;
 
@@ -144,6 +145,7 @@ export class OracleSource implements SourceAdapter {
       readPoint,
       chunking: this.options.chunking,
       keyNullable: resolved.keyNullable,
+      substitutionChecks: resolved.substitutionChecks,
     });
     // LOBs arrive inline: a batch holds batchSize LOB values, so LOB tables fetch fewer rows per trip
     const batchSize = resolved.columns.some((c) => c.legacy.kind === 'clob' || /BLOB/.test(c.legacy.dataType))
@@ -184,8 +186,9 @@ export class OracleSource implements SourceAdapter {
       const { sql, binds } = describeTableSql(this.options.schema ?? null, table.source.table);
       pending = this.withConnection(async (conn) => {
         const { rows } = await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY });
+        const databaseCharset = await this.databaseCharset(conn);
         try {
-          return resolveTable(table, (rows ?? []) as [string, string][], { naiveUtcOffset: this.options.naiveUtcOffset });
+          return resolveTable(table, (rows ?? []) as DictionaryRow[], { naiveUtcOffset: this.options.naiveUtcOffset, databaseCharset });
         } catch (err) {
           // the mapping does not fit the legacy table: no retry changes that
           if (err instanceof OracleMappingError) throw ApplicationFailure.nonRetryable(err.message, 'OracleMappingMismatch', { problems: err.problems });
@@ -196,6 +199,21 @@ export class OracleSource implements SourceAdapter {
       this.resolved.set(table.name, pending);
     }
     return pending;
+  }
+
+  /**
+   * NLS_CHARACTERSET, once per source: a ZHS16GBK database gets its text checked for '?' the conversion
+   * to UTF-8 put in (resolve.ts). Unreadable → treated as non-Unicode, so the check runs rather than not.
+   */
+  private databaseCharset(conn: OracleConnection): Promise<string> {
+    this.charset ??= conn
+      .execute(DATABASE_CHARSET_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY })
+      .then((r) => String(r.rows?.[0]?.[0] ?? 'UNKNOWN'))
+      .catch(() => {
+        this.charset = null;
+        return 'UNKNOWN';
+      });
+    return this.charset;
   }
 
   private async connect(): Promise<OracleConnection> {

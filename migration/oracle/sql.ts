@@ -53,6 +53,9 @@ export const SESSION_SETUP_SQL =
 /** The SCN every chunk reads at. Needs EXECUTE on DBMS_FLASHBACK; TO_CHAR keeps SCNs beyond 2^53 exact. */
 export const READ_POINT_SQL = 'SELECT TO_CHAR(DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER) AS read_scn FROM DUAL';
 
+/** The database character set: ZHS16GBK text is checked for '?' substitutions (resolve.ts). Readable by every user. */
+export const DATABASE_CHARSET_SQL = "SELECT value FROM nls_database_parameters WHERE parameter = 'NLS_CHARACTERSET'";
+
 /** Dictionary types of a legacy table, for the select list and the conversions. */
 export function describeTableSql(schema: string | null, table: string): SqlWithBinds {
   // The dictionary stores the names as oracleIdent refers to them: upper case.
@@ -114,6 +117,18 @@ export interface ChunkQueryInput {
   chunking: ChunkingMode;
   /** false when the dictionary says the key is NOT NULL: the last chunk then has no IS NULL branch */
   keyNullable?: boolean;
+  /** columns (indexes into columns) whose '?' count the server adds after the columns (substitutionCount) */
+  substitutionChecks?: number[];
+}
+
+/**
+ * How many '?' the stored value really holds, counted by the server in the database character set,
+ * before any conversion: more '?' in the fetched text than this means the conversion replaced characters.
+ * In GBK, 0x3F is never a trail byte, so every counted '?' is a real question mark.
+ */
+export function substitutionCount(column: string, n: number): string {
+  const c = oracleIdent(column);
+  return `NVL(LENGTH(${c}), 0) - NVL(LENGTH(REPLACE(${c}, '?')), 0) AS "JM_QMARKS_${n}"`;
 }
 
 /**
@@ -124,7 +139,10 @@ export interface ChunkQueryInput {
  */
 export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
   const binds: OracleBinds = {};
-  const select = input.columns.map((c) => selectExpression(c.name, c.kind)).join(', ');
+  const select = [
+    ...input.columns.map((c) => selectExpression(c.name, c.kind)),
+    ...(input.substitutionChecks ?? []).map((i, n) => substitutionCount(input.columns[i].name, n)),
+  ].join(', ');
   const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
   const { keyFrom, keyTo } = input.chunk;
   const where: string[] = [];

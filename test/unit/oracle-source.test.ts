@@ -94,6 +94,7 @@ class FakeConnection implements OracleConnection {
     if (placeholders(sql).join() !== Object.keys(binds).sort().join()) throw new Error(`binds ${Object.keys(binds)} do not match ${sql}`);
     if (sql.startsWith('ALTER SESSION')) return {};
     if (sql.includes('all_tab_columns')) return { rows: this.db.dictionary };
+    if (sql.includes("parameter = 'NLS_CHARACTERSET'")) return { rows: [['AL32UTF8']] };
     if (sql.includes('DBMS_FLASHBACK')) return { rows: [['8124650033']] };
     if (sql.includes('ROW_NUMBER()')) return { rows: this.db.boundaries.map((b) => [b]) };
     if (sql.startsWith('SELECT COUNT(*)')) return { rows: [[this.db.rowCount]] };
