@@ -1,31 +1,21 @@
-import type { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { textOf } from '../../migration/copy-text';
-import type { TableMapping } from '../../migration/mapping';
 import { convertRow } from '../../migration/oracle/chunk-stream';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { resolveTable } from '../../migration/oracle/resolve';
 import { isSourceRejection } from '../../migration/source-rejection';
-import { ScriptedOracle, scriptedResultSet } from './oracle-scripted';
+import { drain, legacyTable, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
 
 /**
  * 字符集 A ZHS16GBK legacy: text is converted to UTF-8 on its way to the driver, and a character the
  * conversion cannot carry arrives as '?' (or U+FFFD). The server counts the '?' each stored value really
  * holds; a value that arrives with more is quarantined (invalid_text:substituted), never loaded garbled.
  */
-const TABLE: TableMapping = {
-  name: 'market_entity',
-  title: 'entities',
-  category: 'entity',
-  source: { table: 'e_baseinfo', key: 'pripid' },
-  target: { table: 'market_entity', checks: [] },
-  columns: [
-    { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
-    { target: 'entname', type: 'text', source: 'entname', required: true },
-    { target: 'dom', type: 'text', source: 'dom', required: false },
-    { target: 'opscope', type: 'text', source: 'opscope', required: false },
-  ],
-};
+const TABLE = legacyTable([
+  { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
+  { target: 'entname', type: 'text', source: 'entname', required: true },
+  { target: 'dom', type: 'text', source: 'dom', required: false },
+  { target: 'opscope', type: 'text', source: 'opscope', required: false },
+]);
 const DICTIONARY = [
   ['PRIPID', 'NUMBER', 'N', 20, 0],
   ['ENTNAME', 'VARCHAR2', 'N', null, null],
@@ -34,11 +24,6 @@ const DICTIONARY = [
 ];
 const SETTINGS = { user: 'jmlegacy', password: 'pw', connectString: 'db/JMREG' };
 
-async function drain(stream: Readable): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for await (const batch of stream) for (const item of batch as unknown[]) out.push(typeof item === 'string' ? textOf(item) : item);
-  return out;
-}
 
 function server(charset: string, rows: unknown[][]): ScriptedOracle {
   return new ScriptedOracle([

@@ -1,30 +1,21 @@
-import type { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
-import { textOf } from '../../migration/copy-text';
 import type { TableMapping } from '../../migration/mapping';
 import { classifyOracleError, FATAL_ORACLE_ERRORS, oracleFailure } from '../../migration/oracle/errors';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { isSourceRejection } from '../../migration/source-rejection';
-import { njsError, oraError, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
+import { drain, legacyTable, njsError, oraError, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
 
 /**
  * Error classes: what no retry cures stops at the first attempt, as a non-retryable Temporal failure
  * naming the cause and the action; what a retry can cure (a dropped connection, a call timeout) stays
  * an ordinary, retried error. The errors are the installed driver's own objects.
  */
-const TABLE: TableMapping = {
-  name: 'market_entity',
-  title: 'entities',
-  category: 'entity',
-  source: { table: 'e_baseinfo', key: 'pripid' },
-  target: { table: 'market_entity', checks: [] },
-  columns: [
-    { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
-    { target: 'entname', type: 'text', source: 'entname', required: true },
-    { target: 'regcap', type: 'numeric', source: 'regcap', required: false },
-    { target: 'estdate', type: 'date', source: 'estdate', required: false },
-  ],
-};
+const TABLE = legacyTable([
+  { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
+  { target: 'entname', type: 'text', source: 'entname', required: true },
+  { target: 'regcap', type: 'numeric', source: 'regcap', required: false },
+  { target: 'estdate', type: 'date', source: 'estdate', required: false },
+]);
 const DICTIONARY = [
   ['PRIPID', 'NUMBER', 'N', 20, 0],
   ['ENTNAME', 'VARCHAR2', 'N', null, null],
@@ -38,11 +29,6 @@ function failure(err: unknown): ApplicationFailure {
   return err as ApplicationFailure;
 }
 
-async function drain(stream: Readable): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for await (const batch of stream) for (const item of batch as unknown[]) out.push(typeof item === 'string' ? textOf(item) : item);
-  return out;
-}
 
 describe('Oracle error classes', () => {
   it.each([

@@ -1,36 +1,25 @@
 import type { Mapping, TableMapping } from '../../migration/mapping';
 import { checkKeyFit, checkKeyIndex, checkLobRetention, checkServerVersion, checkUndo } from '../../migration/oracle/preflight';
 import { OracleSource } from '../../migration/oracle/oracle-source';
-import { njsError, oraError, ScriptedAnswer, ScriptedOracle } from './oracle-scripted';
+import { legacyTable, njsError, oraError, ScriptedAnswer, ScriptedOracle } from './oracle-scripted';
 
 /**
  * 预检 Oracle preflight against scripted servers whose answers (dictionary rows, parameters, driver and
  * server errors) are what a real server and the installed driver return; the scripted server also holds
  * the adapter to its SQL and binds (oracle-scripted.ts).
  */
-const ENTITY: TableMapping = {
-  name: 'market_entity',
-  title: 'entities',
-  category: 'entity',
-  source: { table: 'e_baseinfo', key: 'pripid' },
-  target: { table: 'market_entity', checks: [] },
-  columns: [
-    { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
-    { target: 'entname', type: 'text', source: 'entname', required: true },
-    { target: 'opscope', type: 'text', source: 'opscope', required: false },
-  ],
-};
-const APPROVAL: TableMapping = {
-  name: 'approval',
-  title: 'approvals',
-  category: 'approval',
-  source: { table: 'e_approval', key: 'apprno' },
-  target: { table: 'approval', checks: [] },
-  columns: [
+const ENTITY = legacyTable([
+  { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
+  { target: 'entname', type: 'text', source: 'entname', required: true },
+  { target: 'opscope', type: 'text', source: 'opscope', required: false },
+]);
+const APPROVAL = legacyTable(
+  [
     { target: 'apprno', type: 'text', source: 'apprno', required: true },
     { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
   ],
-};
+  { name: 'approval', category: 'approval', source: { table: 'e_approval', key: 'apprno' } },
+);
 const MAPPING: Mapping = { tables: [ENTITY, APPROVAL], codeTables: new Map() };
 
 const DICTIONARIES: Record<string, unknown[][]> = {

@@ -9,38 +9,30 @@ import { runReadPoint } from '../../activities/read-point';
 import { dropDatabase, ensureDatabase } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { loadSettings } from '../../lib/settings';
-import type { Mapping, TableMapping } from '../../migration/mapping';
+import type { Mapping } from '../../migration/mapping';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { inActivity } from '../support/activity-context';
-import { ScriptedOracle, scriptedResultSet } from './oracle-scripted';
+import { legacyTable, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
 
 /**
  * 读取点 One read point for the run: the backup pins the SCN, and every table's plan and chunks (and the
  * verification) read AS OF that same SCN, even though the scripted server's SCN moves on every call (the
  * legacy application still writes). The target is a real PostgreSQL database (planTable prepares it).
  */
-const ENTITY: TableMapping = {
-  name: 'market_entity',
-  title: 'entities',
-  category: 'entity',
-  source: { table: 'e_baseinfo', key: 'pripid' },
-  target: { table: 'rp_market_entity', checks: [] },
-  columns: [
+const ENTITY = legacyTable(
+  [
     { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
     { target: 'entname', type: 'text', source: 'entname', required: true },
   ],
-};
-const APPROVAL: TableMapping = {
-  name: 'approval',
-  title: 'approvals',
-  category: 'approval',
-  source: { table: 'e_approval', key: 'apprno' },
-  target: { table: 'rp_approval', checks: [] },
-  columns: [
+  { target: { table: 'rp_market_entity', checks: [] } },
+);
+const APPROVAL = legacyTable(
+  [
     { target: 'apprno', type: 'text', source: 'apprno', required: true },
     { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
   ],
-};
+  { name: 'approval', category: 'approval', source: { table: 'e_approval', key: 'apprno' }, target: { table: 'rp_approval', checks: [] } },
+);
 const mapping: Mapping = { tables: [ENTITY, APPROVAL], codeTables: new Map() };
 
 const targetUrl = `postgres://postgres@127.0.0.1:5432/rp${randomBytes(4).toString('hex')}_target`;

@@ -1,3 +1,6 @@
+import type { Readable } from 'node:stream';
+import { textOf } from '../../migration/copy-text';
+import type { TableMapping } from '../../migration/mapping';
 import type {
   OracleBinds,
   OracleConnection,
@@ -125,4 +128,24 @@ export function scriptedResultSet(rows: unknown[][], failAt?: { call: number; er
     },
   };
   return rs;
+}
+
+/** A mapped legacy table for the Oracle tests: market_entity from E_BASEINFO keyed by PRIPID unless told otherwise. */
+export function legacyTable(columns: TableMapping['columns'], over: Partial<TableMapping> = {}): TableMapping {
+  return {
+    name: 'market_entity',
+    title: 'entities',
+    category: 'entity',
+    source: { table: 'e_baseinfo', key: 'pripid' },
+    target: { table: over.name ?? 'market_entity', checks: [] },
+    columns,
+    ...over,
+  };
+}
+
+/** A chunk stream's items in order: rows as their COPY text, rejections as they came. */
+export async function drain(stream: Readable): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const batch of stream) for (const item of batch as unknown[]) out.push(typeof item === 'string' ? textOf(item) : item);
+  return out;
 }
