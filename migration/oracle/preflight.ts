@@ -192,6 +192,12 @@ export function checkKeyFit(where: string, table: TableMapping, keyRow: Dictiona
         problems.push({ where, problem: `key ${key} is NUMBER(${p}): values up to ${p} digits do not all fit ${targetType}`, action: 'map the key to numeric or bigint' });
       }
     }
+  } else if (kind === 'text' && /^N(VAR)?CHAR/.test(dataType) && targetType === 'text') {
+    problems.push({
+      where,
+      problem: `key ${key} is ${dataType}: Oracle compares it by UTF-16 code units, the target by code points, so keys with characters beyond U+FFFF would order differently`,
+      action: `the DBA confirms no such keys (SELECT COUNT(*) … WHERE LENGTH2(${name}) <> LENGTH4(${name}) must be 0) or map a VARCHAR2 key`,
+    });
   } else if (kind === 'text' && targetType !== 'text') {
     problems.push({
       where,

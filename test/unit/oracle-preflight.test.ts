@@ -214,6 +214,8 @@ describe('preflight rules on captured answers', () => {
     expect(checkKeyFit('k', ENTITY, ['PRIPID', 'VARCHAR2', 'N', null, null], t('numeric'))[0].problem).toMatch(/'0012'/);
     expect(checkKeyFit('k', ENTITY, ['PRIPID', 'VARCHAR2', 'Y', null, null], t('text'))[0].problem).toMatch(/nullable/);
     expect(checkKeyFit('k', ENTITY, ['PRIPID', 'NUMBER', 'N', null, null], t('numeric'))).toEqual([]);
+    expect(checkKeyFit('k', ENTITY, ['PRIPID', 'NVARCHAR2', 'N', null, null], t('text'))[0].problem).toMatch(/UTF-16 code units/);
+    expect(checkKeyFit('k', ENTITY, ['PRIPID', 'VARCHAR2', 'N', null, null], t('text'))).toEqual([]);
   });
 
   it('key index: missing, scattered, clustered, no statistics', () => {
