@@ -89,7 +89,12 @@ export function backupActivities(deps: ActivityDeps) {
         } else {
           // No native dump runs here for Oracle: the product's own export, every table at the run's read point,
           // as the independent check; the backup of record is the DBA's Data Pump export at the same SCN.
-          for (const table of deps.mapping.tables) await exportTable(table, await adapterExport(source, table, readPoint));
+          for (const table of deps.mapping.tables) {
+            const streams = await adapterExport(source, table, readPoint, (omitted) =>
+              deps.logger.warn({ table: table.source.table, omitted }, 'legacy columns of types the adapter cannot read are not in the adapter export (the Data Pump export holds them)'),
+            );
+            await exportTable(table, streams);
+          }
           if (source instanceof OracleSource && readPoint) {
             dataPumpParfile = path.join(dir, `expdp-${input.runId}.par`);
             const parfile = expdpParfile({
@@ -180,9 +185,16 @@ export function countingHash(): { tap: Transform; result: () => { rows: number; 
  * run here (Oracle): every row as the adapter reads it at `readPoint`, one COPY text line each, in key
  * order — the mapping's columns, rendered as the migration reads them. A row the adapter cannot render
  * goes in as its raw text fields: a backup leaves nothing out. The same call gives the same bytes for
- * the same data, so the fallback checks the legacy data by exporting it again.
+ * the same data, so the fallback checks the legacy data by exporting it again. The Oracle adapter exports
+ * every column of the table raw instead (OracleSource.exportRaw); onOmitted hears of columns it cannot read.
  */
-export async function adapterExport(source: SourceAdapter, table: TableMapping, readPoint: string | null): Promise<Readable[]> {
+export async function adapterExport(source: SourceAdapter, table: TableMapping, readPoint: string | null, onOmitted?: (columns: string[]) => void): Promise<Readable[]> {
+  if (source instanceof OracleSource) {
+    // Oracle: every column as stored (a DATE keeps its time of day), ordered by key then ROWID (OracleSource.exportRaw)
+    const { stream, omitted } = await source.exportRaw(table, readPoint);
+    if (omitted.length) onOmitted?.(omitted);
+    return [stream];
+  }
   const rows = await source.readChunk(table, { id: 'backup', keyFrom: null, keyTo: null }, readPoint);
   const toText = new Transform({
     writableObjectMode: true,

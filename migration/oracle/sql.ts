@@ -119,6 +119,8 @@ export interface ChunkQueryInput {
   keyNullable?: boolean;
   /** columns (indexes into columns) whose '?' count the server adds after the columns (substitutionCount) */
   substitutionChecks?: number[];
+  /** key order, then ROWID: one reproducible order of rows even where the key repeats (the backup's export) */
+  thenByRowid?: boolean;
 }
 
 /**
@@ -168,7 +170,7 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
       binds.key_hi = keyTo;
       where.push(`${k} <= :key_hi`);
     }
-    orderBy = k;
+    orderBy = input.thenByRowid ? `${k}, ROWID` : k;
   }
   const whereSql = where.length ? ` WHERE ${where.join(' AND ')}` : '';
   return { sql: `SELECT ${select} FROM ${from}${whereSql} ORDER BY ${orderBy}`, binds };

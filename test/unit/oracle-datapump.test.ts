@@ -10,7 +10,7 @@ import type { Mapping, TableMapping } from '../../migration/mapping';
 import { checkExpdp, expdpParfile, parseExpdpLog } from '../../migration/oracle/datapump';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { inActivity } from '../support/activity-context';
-import { ScriptedOracle, scriptedResultSet } from './oracle-scripted';
+import { legacyTable, rowsInChunk, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
 
 /**
  * 备份旧库 The Data Pump export as the backup of record: the runbook writes the parameter file with the
@@ -101,6 +101,7 @@ describe('the backup step hands the export to the DBA and checks what comes back
     const db = new ScriptedOracle([
       { match: /FROM all_tab_columns/, rows: (b) => [[b.table_name === 'E_BASEINFO' ? 'PRIPID' : 'APPRNO', 'NUMBER', 'N', 20, 0]] },
       { match: /DBMS_FLASHBACK/, rows: [['8124650033']] },
+      { match: /ROW_NUMBER\(\)/, rows: [] },
       { match: /^SELECT COUNT\(\*\) AS row_count FROM "JMLEGACY"\."E_BASEINFO" AS OF SCN :read_scn$/, rows: () => [[counts.E_BASEINFO]] },
       { match: /^SELECT COUNT\(\*\) AS row_count FROM "JMLEGACY"\."E_APPROVAL" AS OF SCN :read_scn$/, rows: () => [[counts.E_APPROVAL]] },
       { match: /^SELECT "PRIPID"/, resultSet: () => scriptedResultSet([['1'], ['2']]) },
@@ -135,5 +136,45 @@ describe('the backup step hands the export to the DBA and checks what comes back
     expect(bad.ok).toBe(false);
     expect(bad.problems.map((p) => p.where)).toEqual(['datapump.JMLEGACY.E_BASEINFO']);
     await legacySource.close();
+  });
+});
+
+describe('the adapter export beside it: every column raw, key then ROWID, chunk by chunk', () => {
+  it('keeps unmapped columns and a DATE’s time of day, orders repeated keys by ROWID, and names what it cannot read', async () => {
+    const rows = [
+      ['1', '江门甲', ' 2003-05-12 14:23:11', Buffer.from([0xca, 0xfe])],
+      ['1', '江门甲（迁出）', ' 2003-05-12 00:00:00', null],
+      ['2', 'a\tb', null, Buffer.alloc(0)],
+    ];
+    const db = new ScriptedOracle([
+      {
+        match: /FROM all_tab_columns/,
+        rows: [
+          ['PRIPID', 'NUMBER', 'N', 20, 0],
+          ['ENTNAME', 'VARCHAR2', 'Y', null, null],
+          ['ESTDATE', 'DATE', 'Y', null, null],
+          ['PHOTO', 'BLOB', 'Y', null, null],
+          ['EXTRA', 'XMLTYPE', 'Y', null, null],
+        ],
+      },
+      { match: /ROW_NUMBER\(\)/, rows: [['1']] },
+      { match: /^SELECT "PRIPID", "ENTNAME", TO_CHAR\("ESTDATE", 'SYYYY-MM-DD HH24:MI:SS'\) AS "ESTDATE", "PHOTO" FROM "E_BASEINFO" AS OF SCN :read_scn/, resultSet: (b) => scriptedResultSet(rowsInChunk(rows, b, true)) },
+    ]);
+    const src = new OracleSource({ user: 'migr', password: 'pw', connectString: 'db/JMREG', fetchArraySize: 2 }, db.driver());
+    const { stream, omitted } = await src.exportRaw(legacyTable([{ target: 'pripid', type: 'numeric', source: 'pripid', required: true }]), '4711');
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(
+      ['1\t江门甲\t 2003-05-12 14:23:11\t\\\\xcafe', '1\t江门甲（迁出）\t 2003-05-12 00:00:00\t\\N', '2\ta\\tb\t\\N\t\\\\x', ''].join('\n'),
+    );
+    expect(omitted).toEqual(['EXTRA (XMLTYPE)']);
+    const reads = db.executed.filter((e) => e.options.resultSet);
+    expect(reads).toHaveLength(2); // (-∞, 1] and (1, +∞): no whole-table sort
+    for (const r of reads) {
+      expect(r.sql).toMatch(/ORDER BY "PRIPID", ROWID$/);
+      expect(r.binds.read_scn).toBe('4711');
+    }
+    expect(db.allReleased()).toBe(true);
+    await src.close();
   });
 });

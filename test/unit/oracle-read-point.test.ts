@@ -12,7 +12,7 @@ import { loadSettings } from '../../lib/settings';
 import type { Mapping } from '../../migration/mapping';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { inActivity } from '../support/activity-context';
-import { legacyTable, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
+import { legacyTable, rowsInChunk, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
 
 /**
  * 读取点 One read point for the run: the backup pins the SCN, and every table's plan and chunks (and the
@@ -57,8 +57,8 @@ function scriptedLegacy(): { db: ScriptedOracle; scn: () => string } {
     // the legacy application still writes: every read of the SCN is later than the last
     { match: /DBMS_FLASHBACK\.GET_SYSTEM_CHANGE_NUMBER/, rows: () => [[String(++scn)]] },
     { match: /ROW_NUMBER\(\)/, rows: (b) => (b.read_scn ? [['100'], ['200']] : [['150']]) },
-    { match: /^SELECT "PRIPID", "ENTNAME"/, resultSet: () => scriptedResultSet([['1', '江门甲'], ['2', '江门乙']]) },
-    { match: /^SELECT "APPRNO", "PRIPID"/, resultSet: () => scriptedResultSet([['A1', '1']]) },
+    { match: /^SELECT "PRIPID", "ENTNAME"/, resultSet: (b) => scriptedResultSet(rowsInChunk([['1', '江门甲'], ['2', '江门乙']], b, true)) },
+    { match: /^SELECT "APPRNO", "PRIPID"/, resultSet: (b) => scriptedResultSet(rowsInChunk([['A1', '1']], b, false)) },
   ]);
   return { db, scn: () => String(scn) };
 }

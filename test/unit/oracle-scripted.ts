@@ -149,3 +149,12 @@ export async function drain(stream: Readable): Promise<unknown[]> {
   for await (const batch of stream) for (const item of batch as unknown[]) out.push(typeof item === 'string' ? textOf(item) : item);
   return out;
 }
+
+/** The rows of a scripted table that a chunk query's key binds select: (key_lo, key_hi], key in column 0. */
+export function rowsInChunk(rows: unknown[][], binds: OracleBinds, numeric: boolean): unknown[][] {
+  const cmp = (a: string, b: string) => (numeric ? Number(a) - Number(b) : Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return rows.filter((r) => {
+    const k = String(r[0]);
+    return (binds.key_lo === undefined || cmp(k, String(binds.key_lo)) > 0) && (binds.key_hi === undefined || cmp(k, String(binds.key_hi)) <= 0);
+  });
+}
