@@ -381,3 +381,9 @@ export function connectProblem(err: unknown, target: string): PreflightProblem {
   }
   return p;
 }
+
+/** The preflight's problems as an operator reads them: numbered, where, what, and what to do. */
+export function formatPreflightReport(target: string, problems: PreflightProblem[]): string {
+  const head = `预检 Oracle preflight of ${target}: ${problems.length ? `${problems.length} problem(s) 问题` : 'no problems 通过'}\n`;
+  return head + problems.map((p, i) => `${i + 1}. [${p.where}] ${p.problem}${p.action ? `\n   处理 action: ${p.action}` : ''}\n`).join('');
+}

@@ -1,5 +1,5 @@
 import type { Mapping, TableMapping } from '../../migration/mapping';
-import { checkKeyFit, checkKeyIndex, checkLobRetention, checkServerVersion, checkUndo } from '../../migration/oracle/preflight';
+import { checkKeyFit, checkKeyIndex, checkLobRetention, checkServerVersion, checkUndo, formatPreflightReport } from '../../migration/oracle/preflight';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { legacyTable, njsError, oraError, ScriptedAnswer, ScriptedOracle } from './oracle-scripted';
 
@@ -178,6 +178,28 @@ describe('Oracle preflight 预检', () => {
       ['tables[0].source.key', expect.stringMatching(/3 keys of E_BASEINFO\.PRIPID \(NUMBER without precision\) are fractional or beyond bigint/)],
       ['tables[1].source.key', expect.stringMatching(/text key E_APPROVAL\.APPRNO holds non-ASCII characters, which ZHS16GBK orders/)],
     ]);
+  });
+});
+
+describe('the preflight with the real driver, nothing listening', () => {
+  it('a refused connection is the one problem, reported with the driver’s code and never the password', async () => {
+    const src = new OracleSource({ user: 'jmlegacy', password: 's3cret-Pa55', connectString: '127.0.0.1:1/FREEPDB1', callTimeoutSeconds: 5 });
+    try {
+      const problems = await src.preflight(MAPPING);
+      expect(problems).toEqual([{ where: 'oracle.connection', problem: expect.stringMatching(/^cannot connect to oracle jmlegacy@127\.0\.0\.1:1\/FREEPDB1: NJS-50\d/) }]);
+      const report = formatPreflightReport('oracle jmlegacy@127.0.0.1:1/FREEPDB1', problems);
+      expect(report).toMatch(/^预检 Oracle preflight of oracle jmlegacy@127\.0\.0\.1:1\/FREEPDB1: 1 problem\(s\) 问题\n1\. \[oracle\.connection\] cannot connect/);
+      expect(report).not.toContain('s3cret');
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('the report gives each problem its action', () => {
+    expect(formatPreflightReport('t', [{ where: 'oracle.undo', problem: 'short', action: 'raise it' }])).toBe(
+      '预检 Oracle preflight of t: 1 problem(s) 问题\n1. [oracle.undo] short\n   处理 action: raise it\n',
+    );
+    expect(formatPreflightReport('t', [])).toBe('预检 Oracle preflight of t: no problems 通过\n');
   });
 });
 
