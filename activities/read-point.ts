@@ -11,7 +11,8 @@ import type { ActivityDeps } from './deps';
  * none (null: its snapshots cannot outlive a session, and the cutover stops the legacy application).
  *
  * Kept beside the run's backup (BACKUP_DIR/<runId>/read-point.json), which every worker of the run
- * already shares; written once with O_EXCL, so two workers racing to pin agree on the first.
+ * already shares (the fallback reads the backup there too); linked into place whole, once, so two workers
+ * racing to pin agree on the first. A pin made for another kind of legacy database is refused.
  * A run whose SCN grew too old (ORA-01555/08181 are non-retryable) is re-planned as a whole: a new run.
  */
 export interface RunReadPoint {
@@ -26,7 +27,7 @@ export async function runReadPoint(deps: Pick<ActivityDeps, 'settings' | 'legacy
   const dir = path.join(deps.settings.BACKUP_DIR, safeSegment(runId));
   const file = path.join(dir, 'read-point.json');
   const existing = readPinned(file);
-  if (existing) return existing;
+  if (existing) return sameSource(existing, deps.legacySource.kind, file);
   const pinned: RunReadPoint = { runId, readPoint: await deps.legacySource.readPoint(), source: deps.legacySource.kind, pinnedAt: new Date().toISOString() };
   fs.mkdirSync(dir, { recursive: true });
   // written whole to a private file, then linked into place: link fails if the name exists, so the
@@ -38,7 +39,7 @@ export async function runReadPoint(deps: Pick<ActivityDeps, 'settings' | 'legacy
     return pinned;
   } catch (err) {
     // another worker pinned it first: theirs is the run's
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readPinned(file)!;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return sameSource(readPinned(file)!, deps.legacySource.kind, file);
     throw err;
   } finally {
     fs.rmSync(tmp, { force: true });
@@ -51,6 +52,16 @@ export function safeSegment(id: string): string {
     throw ApplicationFailure.nonRetryable(`run id "${id}" cannot name a backup folder (letters, digits, . _ - only)`, 'BadRunId');
   }
   return id;
+}
+
+function sameSource(pinned: RunReadPoint, kind: RunReadPoint['source'], file: string): RunReadPoint {
+  if (pinned.source !== kind) {
+    throw ApplicationFailure.nonRetryable(
+      `${file} pins run ${pinned.runId} to a ${pinned.source} legacy database, but this worker reads ${kind}: the workers of one run must read the same legacy database`,
+      'ReadPointMismatch',
+    );
+  }
+  return pinned;
 }
 
 function readPinned(file: string): RunReadPoint | null {

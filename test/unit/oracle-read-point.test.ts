@@ -90,6 +90,14 @@ describe('the run’s one read point 读取点', () => {
     expect(fs.statSync(path.join(backupDir, 'race1', 'read-point.json')).mode & 0o222).toBe(0);
   });
 
+  it('refuses a worker that reads another kind of legacy database than the run was pinned on', async () => {
+    const { db } = scriptedLegacy();
+    const deps = depsFor(db);
+    await runReadPoint(deps, 'mixed1');
+    const pgWorker = { ...deps, legacySource: { kind: 'postgres', readPoint: async () => null } } as unknown as ActivityDeps;
+    await expect(runReadPoint(pgWorker, 'mixed1')).rejects.toThrow(/pins run mixed1 to a oracle legacy database, but this worker reads postgres/);
+  });
+
   it('refuses a run id that would climb out of the backup folder', async () => {
     const { db } = scriptedLegacy();
     await expect(runReadPoint(depsFor(db), '../etc')).rejects.toThrow(/cannot name a backup folder/);
