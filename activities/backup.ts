@@ -14,7 +14,7 @@ import type { PreflightProblem, SourceAdapter, SourceItem } from '../migration/s
 import { isSourceRejection } from '../migration/source-rejection';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
-import { runReadPoint, safeSegment } from './read-point';
+import { readPointActivities, runReadPoint, safeSegment } from './read-point';
 
 /**
  * 上线步骤1 备份旧库: the legacy data exported as it stood before migration — query only, never
@@ -45,6 +45,7 @@ const MANIFEST = 'manifest.json';
 export function backupActivities(deps: ActivityDeps) {
   return {
     ...dataPumpActivities(deps),
+    ...readPointActivities(deps),
     async backupLegacy(input: { runId: string }): Promise<BackupManifest> {
       const dir = path.join(deps.settings.BACKUP_DIR, safeSegment(input.runId), 'legacy');
       const manifestPath = path.join(dir, MANIFEST);

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
+import { OracleSource } from '../migration/oracle/oracle-source';
 import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
 
 /**
  * 读取点 The run's one legacy read point. The first activity of a run that needs one (the backup, in a
@@ -75,4 +77,37 @@ function readPinned(file: string): RunReadPoint | null {
   const parsed = JSON.parse(text) as RunReadPoint;
   if (parsed.readPoint !== null && !/^\d+$/.test(String(parsed.readPoint))) throw new Error(`${file}: readPoint "${String(parsed.readPoint)}" is not an SCN`);
   return parsed;
+}
+
+/** One table's proof that the legacy side did not move after the run's read point. */
+export interface UnchangedCheck {
+  table: string;
+  rowsAtReadPoint: number;
+  rowsNow: number;
+  rowsInChangedBlocks: number;
+  unchanged: boolean;
+}
+
+export function readPointActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * 旧库未变更 Before the switch: proves no legacy table changed after the run's SCN (the legacy
+     * application really stopped), per table — counts then and now, and rows in blocks changed since.
+     * A change means rows the migration did not carry: the report says which tables, the operator decides.
+     */
+    async proveLegacyUnchanged(input: { runId: string }): Promise<UnchangedCheck[]> {
+      const source = deps.legacySource;
+      if (!(source instanceof OracleSource)) throw ApplicationFailure.nonRetryable('the unchanged-since-SCN proof reads an Oracle legacy database', 'UnsupportedLegacy');
+      const { readPoint } = await runReadPoint(deps, input.runId);
+      if (!readPoint) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no SCN read point`, 'NoReadPoint');
+      return whileBeating(async () => {
+        const out: UnchangedCheck[] = [];
+        for (const t of deps.mapping.tables) {
+          const c = await source.changesSince(t, readPoint);
+          out.push({ table: t.source.table, ...c, unchanged: c.rowsNow === c.rowsAtReadPoint && c.rowsInChangedBlocks === 0 });
+        }
+        return out;
+      });
+    },
+  };
 }

@@ -210,3 +210,19 @@ export function countQuery(schema: string | null, table: string, readPoint: stri
   const from = tableRef(schema, table) + asOf(readPoint, binds);
   return { sql: `SELECT COUNT(*) AS row_count FROM ${from}`, binds };
 }
+
+/**
+ * Did the table change after the SCN? Rows now, rows AS OF the SCN, and rows in blocks changed after it
+ * (ORA_ROWSCN is per block unless the table has ROWDEPENDENCIES: an upper bound, never a miss for an
+ * insert or update; a delete shows in the counts or in its block's other rows). One full scan.
+ */
+export function changedSinceQuery(schema: string | null, table: string, scn: string): SqlWithBinds {
+  if (!/^\d+$/.test(scn)) throw new Error(`read point "${scn}" is not an Oracle SCN`);
+  const t = tableRef(schema, table);
+  return {
+    sql:
+      `SELECT (SELECT COUNT(*) FROM ${t}) AS rows_now, (SELECT COUNT(*) FROM ${t} AS OF SCN :read_scn) AS rows_then, ` +
+      `(SELECT COUNT(*) FROM ${t} WHERE ORA_ROWSCN > :read_scn) AS rows_changed FROM DUAL`,
+    binds: { read_scn: scn },
+  };
+}

@@ -137,3 +137,25 @@ describe('the run’s one read point 读取点', () => {
     await deps.legacySource.close();
   });
 });
+
+describe('旧库未变更 the legacy did not move after the read point', () => {
+  it('per table: counts at the SCN and now, and rows in blocks changed since; a write after the SCN is named', async () => {
+    const { db } = scriptedLegacy();
+    const answers: Record<string, unknown[]> = { E_BASEINFO: [2, 2, 0], E_APPROVAL: [1, 2, 1] };
+    db.answers.unshift({ match: /ORA_ROWSCN > :read_scn/, rows: () => [answers[/FROM "(E_\w+)"/.exec(db.executed.at(-1)!.sql)![1]]] });
+    const deps = depsFor(db);
+    const acts = inActivity(backupActivities(deps));
+    const { readPoint } = await runReadPoint(deps, 'still1');
+    const checks = await acts.proveLegacyUnchanged({ runId: 'still1' });
+    expect(checks).toEqual([
+      { table: 'e_baseinfo', rowsAtReadPoint: 2, rowsNow: 2, rowsInChangedBlocks: 0, unchanged: true },
+      { table: 'e_approval', rowsAtReadPoint: 2, rowsNow: 1, rowsInChangedBlocks: 1, unchanged: false },
+    ]);
+    const probe = db.executed.find((e) => /ORA_ROWSCN/.test(e.sql))!;
+    expect(probe.sql).toBe(
+      'SELECT (SELECT COUNT(*) FROM "E_BASEINFO") AS rows_now, (SELECT COUNT(*) FROM "E_BASEINFO" AS OF SCN :read_scn) AS rows_then, (SELECT COUNT(*) FROM "E_BASEINFO" WHERE ORA_ROWSCN > :read_scn) AS rows_changed FROM DUAL',
+    );
+    expect(probe.binds).toEqual({ read_scn: readPoint });
+    await deps.legacySource.close();
+  });
+});
