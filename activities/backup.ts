@@ -8,10 +8,13 @@ import { copyTo } from '../lib/copy-to';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import { binaryOf, encodeLine } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';
-import type { SourceAdapter, SourceItem } from '../migration/source';
+import { checkExpdp, expdpParfile, parseExpdpLog } from '../migration/oracle/datapump';
+import { OracleSource } from '../migration/oracle/oracle-source';
+import type { PreflightProblem, SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
+import { readPointActivities, runReadPoint, safeSegment } from './read-point';
 
 /**
  * 上线步骤1 备份旧库: the legacy data exported as it stood before migration — query only, never
@@ -31,12 +34,18 @@ export interface BackupManifest {
   createdAt: string;
   dir: string;
   files: BackupFile[];
+  /** Oracle: the Data Pump parameter file written for the DBA (the backup of record, datapump.ts) */
+  dataPumpParfile?: string;
+  /** the run's legacy read point the backup was taken at (Oracle SCN; null: none, PostgreSQL) — the same one the migration and the verification read at */
+  readPoint?: string | null;
 }
 
 const MANIFEST = 'manifest.json';
 
 export function backupActivities(deps: ActivityDeps) {
   return {
+    ...dataPumpActivities(deps),
+    ...readPointActivities(deps),
     async backupLegacy(input: { runId: string }): Promise<BackupManifest> {
       const dir = path.join(deps.settings.BACKUP_DIR, safeSegment(input.runId), 'legacy');
       const manifestPath = path.join(dir, MANIFEST);
@@ -48,7 +57,10 @@ export function backupActivities(deps: ActivityDeps) {
       }
       fs.mkdirSync(dir, { recursive: true });
       const files: BackupFile[] = [];
+      let dataPumpParfile: string | undefined;
       const source = deps.legacySource;
+      // the run's one read point: pinned here, read again by every table's plan and by the verification
+      const { readPoint } = await runReadPoint(deps, input.runId);
       const exportTable = async (table: TableMapping, streams: Readable[]) => {
         const file = path.join(dir, `${table.source.table}.copy`);
         const tmp = `${file}.partial`;
@@ -76,14 +88,79 @@ export function backupActivities(deps: ActivityDeps) {
             ),
           );
         } else {
-          // No native dump runs here for Oracle: the product's own export, every table at one read point.
-          const readPoint = await source.readPoint();
-          for (const table of deps.mapping.tables) await exportTable(table, await adapterExport(source, table, readPoint));
+          // No native dump runs here for Oracle: the product's own export, every table at the run's read point,
+          // as the independent check; the backup of record is the DBA's Data Pump export at the same SCN.
+          for (const table of deps.mapping.tables) {
+            const streams = await adapterExport(source, table, readPoint, (omitted) =>
+              deps.logger.warn({ table: table.source.table, omitted }, 'legacy columns of types the adapter cannot read are not in the adapter export (the Data Pump export holds them)'),
+            );
+            await exportTable(table, streams);
+          }
+          if (source instanceof OracleSource && readPoint) {
+            dataPumpParfile = path.join(dir, `expdp-${input.runId}.par`);
+            const parfile = expdpParfile({
+              schema: source.options.schema ?? source.options.user,
+              tables: deps.mapping.tables.map((t) => t.source.table),
+              scn: readPoint,
+              runId: input.runId,
+            });
+            if (fs.existsSync(dataPumpParfile)) fs.chmodSync(dataPumpParfile, 0o644);
+            fs.writeFileSync(dataPumpParfile, parfile, { mode: 0o444 });
+          }
         }
       }, () => ({ tablesDone: files.length }));
-      const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files };
+      const manifest: BackupManifest = { runId: input.runId, createdAt: new Date().toISOString(), dir, files, readPoint, ...(dataPumpParfile ? { dataPumpParfile } : {}) };
       fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2), { mode: 0o444 });
       return manifest;
+    },
+  };
+}
+
+/**
+ * The DBA's Data Pump export of an Oracle legacy (the backup of record), handed back into
+ * BACKUP_DIR/<runId>/datapump/ (the .log and the .dmp files): checked against the runbook's own
+ * COUNT(*) AS OF the run's SCN, the dump files' SHA-256 recorded in datapump.json (read-only), every
+ * problem at once. Not yet a cutover step: run it as an activity before the wipe gate.
+ */
+export interface DataPumpCheck {
+  runId: string;
+  readPoint: string;
+  ok: boolean;
+  problems: PreflightProblem[];
+  rows: Record<string, number>;
+  files: { file: string; bytes: number; sha256: string }[];
+}
+
+function dataPumpActivities(deps: ActivityDeps) {
+  return {
+    async checkLegacyDataPump(input: { runId: string }): Promise<DataPumpCheck> {
+      const source = deps.legacySource;
+      if (!(source instanceof OracleSource)) throw ApplicationFailure.nonRetryable('the Data Pump check is for an Oracle legacy database', 'UnsupportedLegacy');
+      const { readPoint } = await runReadPoint(deps, input.runId);
+      if (!readPoint) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no SCN read point`, 'NoReadPoint');
+      const dir = path.join(deps.settings.BACKUP_DIR, safeSegment(input.runId), 'datapump');
+      const names = fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+      const logs = names.filter((n) => n.endsWith('.log'));
+      if (logs.length !== 1) {
+        throw ApplicationFailure.nonRetryable(`${dir} must hold the export's one .log file (found ${logs.length}): the DBA hands back the log and the .dmp files`, 'NoDataPumpExport');
+      }
+      const log = parseExpdpLog(fs.readFileSync(path.join(dir, logs[0]), 'utf8'));
+      const owner = (source.options.schema ?? source.options.user).toUpperCase();
+      const expected = new Map<string, number>();
+      await whileBeating(async () => {
+        for (const t of deps.mapping.tables) expected.set(`${owner}.${t.source.table.toUpperCase()}`, await source.countRows(t, readPoint));
+      });
+      const files = [];
+      for (const n of names.filter((x) => x.endsWith('.dmp'))) {
+        const file = path.join(dir, n);
+        files.push({ file, bytes: fs.statSync(file).size, sha256: await sha256File(file) });
+      }
+      const problems = checkExpdp(log, expected, files.map((f) => f.file));
+      const result: DataPumpCheck = { runId: input.runId, readPoint, ok: problems.length === 0, problems, rows: Object.fromEntries(log.rows), files };
+      const record = path.join(dir, 'datapump.json');
+      if (fs.existsSync(record)) fs.chmodSync(record, 0o644);
+      fs.writeFileSync(record, JSON.stringify(result, null, 2), { mode: 0o444 });
+      return result;
     },
   };
 }
@@ -109,9 +186,16 @@ export function countingHash(): { tap: Transform; result: () => { rows: number; 
  * run here (Oracle): every row as the adapter reads it at `readPoint`, one COPY text line each, in key
  * order — the mapping's columns, rendered as the migration reads them. A row the adapter cannot render
  * goes in as its raw text fields: a backup leaves nothing out. The same call gives the same bytes for
- * the same data, so the fallback checks the legacy data by exporting it again.
+ * the same data, so the fallback checks the legacy data by exporting it again. The Oracle adapter exports
+ * every column of the table raw instead (OracleSource.exportRaw); onOmitted hears of columns it cannot read.
  */
-export async function adapterExport(source: SourceAdapter, table: TableMapping, readPoint: string | null): Promise<Readable[]> {
+export async function adapterExport(source: SourceAdapter, table: TableMapping, readPoint: string | null, onOmitted?: (columns: string[]) => void): Promise<Readable[]> {
+  if (source instanceof OracleSource) {
+    // Oracle: every column as stored (a DATE keeps its time of day), ordered by key then ROWID (OracleSource.exportRaw)
+    const { stream, omitted } = await source.exportRaw(table, readPoint);
+    if (omitted.length) onOmitted?.(omitted);
+    return [stream];
+  }
   const rows = await source.readChunk(table, { id: 'backup', keyFrom: null, keyTo: null }, readPoint);
   const toText = new Transform({
     writableObjectMode: true,
@@ -146,12 +230,4 @@ export async function verifyBackup(manifest: BackupManifest): Promise<void> {
       );
     }
   }
-}
-
-/** Run ids become folder names: refuse anything that could climb out of the backup directory. */
-function safeSegment(id: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
-    throw ApplicationFailure.nonRetryable(`run id "${id}" cannot name a backup folder (letters, digits, . _ - only)`, 'BadRunId');
-  }
-  return id;
 }

@@ -6,6 +6,7 @@ import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
+import { runReadPoint } from './read-point';
 
 /** 上线步骤3 正式迁移: the engine's activities — plan a table into chunks, copy one chunk. */
 export interface TablePlan {
@@ -23,12 +24,14 @@ export function migrateActivities(deps: ActivityDeps) {
       return loadSteps(deps.mapping);
     },
 
-    async planTable(input: { table: string; rowsPerChunk: number }): Promise<TablePlan> {
+    /** runId: the table is planned and read at the run's one read point (read-point.ts); without it, at its own. */
+    async planTable(input: { table: string; rowsPerChunk: number; runId?: string }): Promise<TablePlan> {
       const table = findTable(deps.mapping, input.table);
       return whileBeating(async () => {
         await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
-        const chunks = await source.planChunks(table, input.rowsPerChunk);
-        return { table: table.name, chunks, readPoint: await source.readPoint() };
+        const readPoint = input.runId ? (await runReadPoint(deps, input.runId)).readPoint : await source.readPoint();
+        const chunks = await source.planChunks(table, input.rowsPerChunk, readPoint);
+        return { table: table.name, chunks, readPoint };
       });
     },
 

@@ -12,6 +12,7 @@ import { CANONICAL_FORM, decideVerdict, renderMarkdown, summariseContent, Verifi
 import { SampleResult, sampleEntities } from '../verification/sampling';
 import { SourceThreadPool } from '../verification/source-threads';
 import type { ActivityDeps } from './deps';
+import { runReadPoint } from './read-point';
 
 /**
  * 迁移结果验证 Verification activities over the worker's legacy/target pair. All read-only except the
@@ -66,7 +67,8 @@ export function verificationActivities(deps: ActivityDeps) {
   }
 
   return {
-    async verificationPlan(input: { tables?: string[]; segmentRows: number }): Promise<VerificationPlan> {
+    /** runId: verify at the run's read point (read-point.ts), the one its backup and migration read at. */
+    async verificationPlan(input: { tables?: string[]; segmentRows: number; runId?: string }): Promise<VerificationPlan> {
       const tables = (input.tables?.length ? input.tables : mapping.tables.map((t) => t.name)).map((n) => {
         try {
           return findTable(mapping, n).name;
@@ -75,7 +77,8 @@ export function verificationActivities(deps: ActivityDeps) {
         }
       });
       await withClient(settings.TARGET_DATABASE_URL, ensureVerificationIndexes);
-      return { tables, segments: await planSegments(source, mapping, tables, input.segmentRows), readPoint: await source.readPoint() };
+      const readPoint = input.runId ? (await runReadPoint(deps, input.runId)).readPoint : await source.readPoint();
+      return { tables, segments: await planSegments(source, mapping, tables, input.segmentRows), readPoint };
     },
 
     async verificationCounts(input: { tables: string[]; readPoint?: string | null }): Promise<TableCountCheck[]> {

@@ -49,8 +49,8 @@ export interface SourceAdapter {
   readPoint(): Promise<string | null>;
   /** The table's rows at the read point (null: now), for count reconciliation. */
   countRows(table: TableMapping, readPoint: string | null): Promise<number>;
-  /** Splits a table into key ranges of about rowsPerChunk rows each. */
-  planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]>;
+  /** Splits a table into key ranges of about rowsPerChunk rows each (as of readPoint where the adapter can). */
+  planChunks(table: TableMapping, rowsPerChunk: number, readPoint?: string | null): Promise<Chunk[]>;
   /**
    * The rows of one chunk in key order, as an object-mode stream of batches (SourceItem[]): the engine
    * works batch by batch, since a stream hop per row costs more than converting the row.

@@ -135,7 +135,8 @@ export interface CutoverState {
   gates: GateState[];
   decisions: DecisionRecord[];
   tables: TableOutcome[];
-  backup?: { dir: string; files: number; rows: number };
+  /** readPoint: the run's legacy read point (Oracle SCN) the backup, the migration and the verification read at */
+  backup?: { dir: string; files: number; rows: number; readPoint?: string | null };
   /** the verify step's outcome, without the Markdown (served by the verification run itself) */
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;

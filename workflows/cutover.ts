@@ -291,8 +291,8 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     await runStep('backup', async () => {
       // The backup heartbeats like the migration's chunks: the run's heartbeat window applies to both.
       const backup = await step('backup', undefined, { ...BASE_OPTIONS, heartbeatTimeout: (input.migration?.heartbeatSeconds ?? 60) * 1000 }).backupLegacy({ runId: input.runId });
-      state.backup = { dir: backup.dir, files: backup.files.length, rows: backup.files.reduce((n, f) => n + f.rows, 0) };
-      return `${state.backup.rows} rows in ${state.backup.files} files`;
+      state.backup = { dir: backup.dir, files: backup.files.length, rows: backup.files.reduce((n, f) => n + f.rows, 0), readPoint: backup.readPoint ?? null };
+      return `${state.backup.rows} rows in ${state.backup.files} files${backup.readPoint ? ` · 读取点 read point SCN ${backup.readPoint}` : ''}`;
     });
 
     const wipeGate = await gate('wipe');

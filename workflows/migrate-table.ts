@@ -29,7 +29,8 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
     heartbeatTimeout: input.heartbeatSeconds * 1000,
     retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
     summary: `${input.stepLabel} · 切分 plan ${input.table}`,
-  }).planTable({ table: input.table, rowsPerChunk: input.rowsPerChunk });
+    // runId: every table of the run is planned and read at the run's one read point (an activity argument, not a new command)
+  }).planTable({ table: input.table, rowsPerChunk: input.rowsPerChunk, runId: input.runId });
 
   const results: ChunkResult[] = [];
   setHandler(tableProgressQuery, () => ({ chunks: plan.chunks.length, done: results.length, rowsRead: results.reduce((n, r) => n + r.rowsRead, 0) }));

@@ -32,7 +32,7 @@ export async function verification(input: VerificationInput): Promise<Verificati
     setCurrentDetails(`### 迁移结果验证 Verification ${input.runId}: ${progress.phase}\n\nsegments ${progress.segmentsDone}/${progress.segments} verified, ${progress.segmentsFailed} differ`);
   show();
 
-  const plan = await act('验证计划 plan segments').verificationPlan({ tables: input.tables, segmentRows: input.segmentRows ?? 100_000 });
+  const plan = await act('验证计划 plan segments').verificationPlan({ tables: input.tables, segmentRows: input.segmentRows ?? 100_000, runId: input.runId });
   progress.segments = plan.segments.length;
   progress.phase = 'counts';
   show();

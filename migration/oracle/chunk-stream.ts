@@ -3,6 +3,7 @@ import { binaryOf, encodeLine, Field } from '../copy-text';
 import type { SourceItem } from '../source';
 import type { SourceRejection } from '../source-rejection';
 import { ConversionError, rawText } from './convert';
+import { oracleFailure } from './errors';
 import type { OracleConnection, OracleResultSet } from './driver';
 import type { ResolvedTable } from './resolve';
 
@@ -12,6 +13,21 @@ import type { ResolvedTable } from './resolve';
  * propagate so that the chunk fails loudly instead of quarantining good data.
  */
 export function convertRow(table: ResolvedTable, row: unknown[]): SourceItem {
+  const checks = table.substitutionChecks;
+  for (let n = 0; n < checks.length; n++) {
+    const value = row[checks[n]];
+    if (typeof value !== 'string' || value.indexOf('?') === -1) continue;
+    const arrived = value.split('?').length - 1;
+    const stored = Number(row[table.columns.length + n]);
+    if (arrived > stored) {
+      const col = table.columns[checks[n]].legacy;
+      const err = new ConversionError(
+        'invalid_text:substituted',
+        `${arrived - stored} character(s) replaced by '?' in the conversion to UTF-8 (${arrived} arrived, the source holds ${stored}): bytes the database character set does not define`,
+      );
+      return rejection(table, row, col.name, err);
+    }
+  }
   const out: Field[] = new Array(table.columns.length);
   for (let i = 0; i < table.columns.length; i++) {
     const col = table.columns[i];
@@ -81,7 +97,8 @@ export class OracleChunkStream extends Readable {
       }
     } catch (err) {
       this.inflight = null;
-      this.destroy(err as Error);
+      // a fatal Oracle error (ORA-01555 mid-fetch, say) becomes a non-retryable failure naming the table
+      this.destroy(oracleFailure(err, `读取 read ${this.table.table.source.table.toUpperCase()}`) as Error);
     } finally {
       this.pumping = false;
     }

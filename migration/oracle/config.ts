@@ -28,7 +28,25 @@ export const oracleOptionsSchema = z.object({
   chunking: z.enum(['key', 'rowid']).default('key'),
   /** offset of DATE/TIMESTAMP wall-clock values when a timestamptz target needs one; the registry is in Beijing time */
   naiveUtcOffset: z.string().refine(validateUtcOffset, 'expected a UTC offset such as +08:00').default('+08:00'),
-});
+  /**
+   * Thick mode: the directory of Oracle Instant Client. Needed for Oracle 11g (Thin mode refuses servers
+   * before 12.1, NJS-138) and for a national character set other than AL16UTF16 (NJS-100). Unset: Thin mode.
+   */
+  clientLibDir: z.string().min(1).optional(),
+  /**
+   * Longest a single round trip may take (the driver's callTimeout): a hung read (a dead network path, a
+   * blocked session) fails with NJS-123 and is retried, instead of holding a pool slot for hours.
+   * Planning sorts a whole key column in one call: keep this above the largest table's plan time.
+   */
+  callTimeoutSeconds: z.number().int().min(1).max(86_400).default(1800),
+  /**
+   * Rows per round trip for tables with CLOB/BLOB columns: each row's LOBs arrive inline, so a batch holds
+   * up to this many LOB values in memory (and Thin mode does not prefetch LOB queries).
+   */
+  lobFetchArraySize: z.number().int().min(1).max(100_000).default(100),
+  /** how long the run reads at its SCN (minutes): the preflight checks undo retention against it */
+  plannedRunMinutes: z.number().int().min(1).max(10_080).default(720),
+}).strict();
 
 export type OracleSourceOptions = z.infer<typeof oracleOptionsSchema>;
 export type OracleSourceInput = z.input<typeof oracleOptionsSchema>;
@@ -43,7 +61,12 @@ export class OracleConfigError extends Error {
 export function validateOracleOptions(input: unknown, fieldLabel: (field: string) => string = (f) => f): OracleSourceOptions {
   const parsed = oracleOptionsSchema.safeParse(input);
   if (!parsed.success) {
-    throw new OracleConfigError(parsed.error.issues.map((i) => `${fieldLabel(String(i.path[0] ?? '(root)'))}: ${i.message}`));
+    throw new OracleConfigError(
+      parsed.error.issues.map((i) =>
+        // an unknown key is reported at the root: name the key, never a value (it could be the password)
+        i.code === 'unrecognized_keys' ? `unknown setting(s) ${i.keys.join(', ')}` : `${fieldLabel(String(i.path[0] ?? '(root)'))}: ${i.message}`,
+      ),
+    );
   }
   return parsed.data;
 }
@@ -80,6 +103,10 @@ const ENV_NAMES: Record<string, string> = {
   poolMax: 'ORACLE_POOL_MAX',
   chunking: 'ORACLE_CHUNKING',
   naiveUtcOffset: 'ORACLE_NAIVE_UTC_OFFSET',
+  clientLibDir: 'ORACLE_CLIENT_LIB_DIR',
+  callTimeoutSeconds: 'ORACLE_CALL_TIMEOUT_SECONDS',
+  lobFetchArraySize: 'ORACLE_LOB_FETCH_ARRAY_SIZE',
+  plannedRunMinutes: 'ORACLE_PLANNED_RUN_MINUTES',
 };
 
 function optionalInt(value: string | undefined): number | string | undefined {
@@ -107,6 +134,10 @@ export function oracleOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Orac
       poolMax: optionalInt(env.ORACLE_POOL_MAX),
       chunking: env.ORACLE_CHUNKING || undefined,
       naiveUtcOffset: env.ORACLE_NAIVE_UTC_OFFSET || undefined,
+      clientLibDir: env.ORACLE_CLIENT_LIB_DIR || undefined,
+      callTimeoutSeconds: optionalInt(env.ORACLE_CALL_TIMEOUT_SECONDS),
+      lobFetchArraySize: optionalInt(env.ORACLE_LOB_FETCH_ARRAY_SIZE),
+      plannedRunMinutes: optionalInt(env.ORACLE_PLANNED_RUN_MINUTES),
     },
     (field) => (fromUrl && ['user', 'password', 'connectString'].includes(field) ? 'ORACLE_URL' : (ENV_NAMES[field] ?? field)),
   );

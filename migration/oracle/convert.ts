@@ -77,6 +77,17 @@ export function canonicalDecimal(text: string): string {
 }
 
 /**
+ * Oracle NUMBER's largest finite value is below 1e126 (126 integer digits). The thin driver writes the
+ * ±infinity encodings (from BINARY_DOUBLE casts, old OCI programs) as "1e126" / "-1e126": such a value
+ * is not a number the registry meant, and loading it as a finite 10^126 would hide that.
+ */
+export function finiteNumber(canonical: string): string {
+  const intDigits = canonical.replace(/^-/, '').split('.')[0].length;
+  if (intDigits > 126) throw new ConversionError('invalid_number:infinity', `${canonical.startsWith('-') ? '-' : '+'}infinity (Oracle NUMBER ~ encoding) has no decimal value`);
+  return canonical;
+}
+
+/**
  * Text as the target must see it. '' → NULL: Oracle cannot store an empty string (it is NULL there),
  * so an empty string here can only come from an empty CLOB, which is the same thing to a user.
  * NUL cannot exist in PostgreSQL text and U+FFFD is what a character-set conversion leaves behind
@@ -113,10 +124,25 @@ export interface OracleDatetime {
 
 const DATETIME_RE = /^\s*([+-]?)(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([+-]\d{2}:\d{2}))?$/;
 
-/** Parses the TO_CHAR output of the chunk query (formats in sql.ts). */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Parses the TO_CHAR output of the chunk query (formats in sql.ts). A DATE whose stored bytes are
+ * corrupt (written by old OCI programs or direct-path loads that skipped validation: month 0, day 32,
+ * year 0) comes out of TO_CHAR as text no calendar has: that row goes to quarantine with the text as
+ * Oracle gave it (ConversionError), and the chunk goes on — one bad value never blocks a table.
+ */
 export function parseOracleDatetime(text: string): OracleDatetime {
   const m = DATETIME_RE.exec(text);
-  if (!m) throw new Error(`unexpected datetime text from Oracle: "${text}" (does the chunk query still format it?)`);
+  if (!m) throw new ConversionError('invalid_date:corrupt', `unreadable datetime "${text}" (a corrupt stored value?)`);
+  const [year, month, day] = m[2].split('-').map(Number);
+  const [hour, minute, second] = m[3].split(':').map(Number);
+  // PostgreSQL's calendar is proleptic Gregorian: Feb 29 of a Julian-only leap year (1500) has no date there either
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const dim = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  if (year === 0 || month < 1 || month > 12 || day < 1 || day > dim || hour > 23 || minute > 59 || second > 59) {
+    throw new ConversionError('invalid_date:corrupt', `impossible datetime "${text.trim()}" (a corrupt stored value?)`);
+  }
   // PostgreSQL keeps microseconds; TIMESTAMP(7..9) digits beyond that are cut, not rounded, so that a
   // value never moves into the next second, day or year.
   const micros = (m[4] ?? '').padEnd(6, '0').slice(0, 6).replace(/0+$/, '');
@@ -158,7 +184,7 @@ export function validateUtcOffset(offset: string): boolean {
 export function compileConverter(kind: LegacyKind, target: ColumnType, options: ConvertOptions): Converter {
   switch (kind) {
     case 'number':
-      return (v) => (v == null ? null : canonicalDecimal(expect<string>(typeof v === 'string', v, 'a NUMBER string')));
+      return (v) => (v == null ? null : finiteNumber(canonicalDecimal(expect<string>(typeof v === 'string', v, 'a NUMBER string'))));
     case 'float':
       return (v) => {
         if (v == null) return null;

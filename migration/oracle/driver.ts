@@ -50,6 +50,8 @@ export interface OracleConnection {
   execute(sql: string, binds?: OracleBinds, options?: OracleExecuteOptions): Promise<OracleExecuteResult>;
   /** returns a pooled connection to its pool */
   close(): Promise<void>;
+  /** milliseconds a single round trip may take (0: no limit); exceeded → NJS-123, the connection stays usable */
+  callTimeout?: number;
 }
 
 export interface OraclePool {
@@ -88,13 +90,19 @@ export interface OracleDriver {
   readonly DB_TYPE_TIMESTAMP_LTZ: OracleDbType;
   readonly DB_TYPE_ROWID: OracleDbType;
   createPool(attrs: OraclePoolAttributes): Promise<OraclePool>;
+  /** switches the process to Thick mode (Oracle Instant Client); once per process, before any connection */
+  initOracleClient?(options: { libDir?: string }): void;
 }
 
 /**
  * The real driver. Loaded lazily so that importing this module (for SQL generation, say) never
  * touches the driver; thin mode is the default and needs no Oracle Client libraries.
  */
-export function loadOracleDriver(): OracleDriver {
+export function loadOracleDriver(clientLibDir?: string): OracleDriver {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('oracledb') as OracleDriver;
+  const driver = require('oracledb') as OracleDriver;
+  // Thick mode (Oracle 11g, a UTF8 national character set): Instant Client from clientLibDir. The
+  // driver allows one switch per process; a second call with the process already thick is a no-op.
+  if (clientLibDir && driver.thin) driver.initOracleClient!({ libDir: clientLibDir });
+  return driver;
 }

@@ -1,12 +1,18 @@
-import type { Readable } from 'node:stream';
-import type { TableMapping } from '../mapping';
-import type { Chunk, SourceAdapter } from '../source';
+import { Readable } from 'node:stream';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Mapping, TableMapping } from '../mapping';
+import type { Chunk, PreflightProblem, SourceAdapter } from '../source';
+import { encodeRow } from '../copy-text';
 import { OracleChunkStream } from './chunk-stream';
-import { OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
+import { rawText } from './convert';
+import { legacyKind } from './legacy-types';
+import { describeOracleTarget, OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
 import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
 import { loadOracleDriver } from './driver';
-import { resolveTable, ResolvedTable } from './resolve';
-import { chunkQuery, countQuery, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
+import { withOracleErrors } from './errors';
+import { connectProblem, runOraclePreflight } from './preflight';
+import { DictionaryRow, OracleMappingError, resolveTable, ResolvedTable } from './resolve';
+import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -16,8 +22,9 @@ import { chunkQuery, countQuery, describeTableSql, planBoundariesQuery, READ_POI
  *   in parallel by different workers see one state of the data. Needs undo retention covering the
  *   whole run (UNDO_RETENTION, or the legacy application stopped), FLASHBACK on the tables and
  *   EXECUTE on DBMS_FLASHBACK.
- * - planChunks(): boundaries from the live data. Any boundaries are correct, because the first chunk
- *   is open below and the last open above (NULL keys included): the ranges cover every key at any SCN.
+ * - planChunks(): boundaries at the run's SCN (or the live data without one). Any boundaries are correct,
+ *   because the first chunk is open below and the last open above (NULL keys included): the ranges cover
+ *   every key at any SCN; planning at the run's SCN keeps the chunks even and the plan reproducible.
  * - readChunk(): one pooled connection and one result set per chunk, streamed (chunk-stream.ts).
  */
 export class OracleSource implements SourceAdapter {
@@ -27,41 +34,85 @@ export class OracleSource implements SourceAdapter {
   readonly #password: string;
   private pool: Promise<OraclePool> | null = null;
   private readonly resolved = new Map<string, Promise<ResolvedTable>>();
+  private charset: Promise<string> | null = null;
   private readonly fetchTypeHandler: FetchTypeHandler;
+  private readonly driver: OracleDriver;
 
-  constructor(
-    options: OracleSourceInput,
-    private readonly driver: OracleDriver = loadOracleDriver(),
-  ) {
+  constructor(options: OracleSourceInput, driver?: OracleDriver) {
     const { password, ...rest } = validateOracleOptions(options);
     this.#password = password;
     this.options = rest;
-    this.fetchTypeHandler = oracleFetchTypeHandler(driver);
+    this.driver = driver ?? loadOracleDriver(rest.clientLibDir);
+    this.fetchTypeHandler = oracleFetchTypeHandler(this.driver);
+  }
+
+  /**
+   * 预检: the live database against the mapping (preflight.ts), every problem at once. A server that
+   * refuses the connection (11g in Thin mode, NJS-138) is the one problem then.
+   */
+  async preflight(mapping: Mapping, rowsPerChunk?: number): Promise<PreflightProblem[]> {
+    let conn: OracleConnection;
+    try {
+      conn = await this.connect();
+    } catch (err) {
+      return [connectProblem(err, describeOracleTarget(this.options))];
+    }
+    try {
+      return await runOraclePreflight({
+        query: async (sql, binds = {}) => (await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY })).rows ?? [],
+        mapping,
+        schema: this.options.schema ?? null,
+        thin: this.driver.thin,
+        plannedRunMinutes: this.options.plannedRunMinutes,
+        chunking: this.options.chunking,
+        rowsPerChunk,
+      });
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
   }
 
   async readPoint(): Promise<string> {
-    return this.withConnection(async (conn) => {
-      const { rows } = await conn.execute(READ_POINT_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY }).catch((err: Error) => {
-        // PLS-00201 / ORA-00904: the package is not visible to this user
-        if (/PLS-00201|ORA-00904|ORA-06550/.test(err.message)) {
-          throw new Error(`cannot read the SCN: grant EXECUTE ON SYS.DBMS_FLASHBACK to ${this.options.user.toUpperCase()} (${err.message})`);
-        }
-        throw err;
-      });
-      const scn = rows?.[0]?.[0];
-      if (typeof scn !== 'string' || !/^\d+$/.test(scn)) throw new Error(`Oracle returned no SCN (got ${String(scn)})`);
-      return scn;
-    });
+    return withOracleErrors('读取 SCN read point', () =>
+      this.withConnection(async (conn) => {
+        const { rows } = await conn.execute(READ_POINT_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY }).catch((err: Error) => {
+          // PLS-00201 / ORA-00904: the package is not visible to this user — a grant, not a retry, cures it
+          if (/PLS-00201|ORA-00904|ORA-06550/.test(err.message)) {
+            throw ApplicationFailure.nonRetryable(
+              `cannot read the SCN — 处理 action: the DBA grants EXECUTE ON SYS.DBMS_FLASHBACK to ${this.options.user.toUpperCase()} (${err.message.split('\n')[0]})`,
+              'OraclePrivilege',
+            );
+          }
+          throw err;
+        });
+        const scn = rows?.[0]?.[0];
+        if (typeof scn !== 'string' || !/^\d+$/.test(scn)) throw new Error(`Oracle returned no SCN (got ${String(scn)})`);
+        return scn;
+      }),
+    );
   }
 
-  async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
+  async planChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null = null): Promise<Chunk[]> {
+    if (this.options.chunking === 'rowid') {
+      // ROWID bounds cannot be compared with the business keys the target's chunk cleanup and the
+      // verification use: a retried chunk would delete rows of other chunks. Refused until chunks are
+      // cleaned up by their own loaded keys.
+      throw ApplicationFailure.nonRetryable(
+        'ORACLE_CHUNKING=rowid is refused: the target cleans up and verifies chunks by business key, which ROWID bounds cannot give — unset ORACLE_CHUNKING',
+        'OracleConfig',
+      );
+    }
+    return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk, readPoint));
+  }
+
+  private async planKeyChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null): Promise<Chunk[]> {
     await this.resolve(table);
     const { sql, binds } = planBoundariesQuery({
       schema: this.options.schema ?? null,
       table: table.source.table,
       key: table.source.key,
       rowsPerChunk,
-      readPoint: null,
+      readPoint,
       chunking: this.options.chunking,
     });
     const boundaries = await this.withConnection(async (conn) => {
@@ -73,16 +124,36 @@ export class OracleSource implements SourceAdapter {
 
   async countRows(table: TableMapping, readPoint: string | null): Promise<number> {
     const { sql, binds } = countQuery(this.options.schema ?? null, table.source.table, readPoint);
-    return this.withConnection(async (conn) => {
+    return withOracleErrors(`计数 count ${table.source.table.toUpperCase()}`, () => this.withConnection(async (conn) => {
       const { rows } = await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY });
       const raw = rows?.[0]?.[0];
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n) || n < 0) throw new Error(`Oracle returned no row count for ${table.source.table} (got ${String(raw)})`);
       return n;
-    });
+    }));
+  }
+
+  /**
+   * 旧库未变更 Proof that the legacy table did not change after the run's SCN (the legacy application
+   * really stopped): a write after the read point is a row the migration does not carry.
+   */
+  async changesSince(table: TableMapping, scn: string): Promise<{ rowsNow: number; rowsAtReadPoint: number; rowsInChangedBlocks: number }> {
+    const { sql, binds } = changedSinceQuery(this.options.schema ?? null, table.source.table, scn);
+    return withOracleErrors(`核对 check ${table.source.table.toUpperCase()} since SCN ${scn}`, () =>
+      this.withConnection(async (conn) => {
+        const row = (await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY })).rows?.[0] ?? [];
+        const [rowsNow, rowsAtReadPoint, rowsInChangedBlocks] = [0, 1, 2].map((i) => Number(row[i]));
+        if (![rowsNow, rowsAtReadPoint, rowsInChangedBlocks].every(Number.isSafeInteger)) throw new Error(`Oracle returned no counts for ${table.source.table} (got ${JSON.stringify(row)})`);
+        return { rowsNow, rowsAtReadPoint, rowsInChangedBlocks };
+      }),
+    );
   }
 
   async readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {
+    return withOracleErrors(`读取 read ${table.source.table.toUpperCase()} chunk ${chunk.id}`, () => this.openChunk(table, chunk, readPoint));
+  }
+
+  private async openChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {
     const resolved = await this.resolve(table);
     const { sql, binds } = chunkQuery({
       schema: this.options.schema ?? null,
@@ -92,16 +163,72 @@ export class OracleSource implements SourceAdapter {
       chunk,
       readPoint,
       chunking: this.options.chunking,
+      keyNullable: resolved.keyNullable,
+      substitutionChecks: resolved.substitutionChecks,
     });
+    // LOBs arrive inline: a batch holds batchSize LOB values, so LOB tables fetch fewer rows per trip
+    const batchSize = resolved.columns.some((c) => c.legacy.kind === 'clob' || /BLOB/.test(c.legacy.dataType))
+      ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize)
+      : this.options.fetchArraySize;
     const conn = await this.connect();
     try {
-      const result = await conn.execute(sql, binds, { ...this.queryOptions(), resultSet: true });
+      const result = await conn.execute(sql, binds, { ...this.queryOptions(batchSize), resultSet: true });
       if (!result.resultSet) throw new Error('Oracle returned no result set for the chunk query');
-      return new OracleChunkStream(conn, result.resultSet, resolved, this.options.fetchArraySize);
+      return new OracleChunkStream(conn, result.resultSet, resolved, batchSize);
     } catch (err) {
       await conn.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * 备份 The runbook's own export of a legacy table, the independent check beside the Data Pump backup of
+   * record: every column of the table (not only the mapped ones) as Oracle holds it — DATE with its time of
+   * day, TIMESTAMP to the nanosecond, NUMBER as exact text, RAW/BLOB as hex — one COPY text line per row,
+   * ordered by key then ROWID (the same bytes for the same data, even where the key repeats), read chunk by
+   * chunk at the read point so no sort of the whole table lands in TEMP. Columns of types the adapter cannot
+   * read (XMLTYPE, INTERVAL, BFILE …) are left out and named in `omitted`.
+   */
+  async exportRaw(table: TableMapping, readPoint: string | null, rowsPerChunk = 100_000): Promise<{ stream: Readable; omitted: string[] }> {
+    const where = `备份 export ${table.source.table.toUpperCase()}`;
+    const schema = this.options.schema ?? null;
+    const dictionary = await withOracleErrors(where, () =>
+      this.withConnection(async (conn) => {
+        const { sql, binds } = describeTableSql(schema, table.source.table);
+        return ((await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY })).rows ?? []) as DictionaryRow[];
+      }),
+    );
+    if (!dictionary.length) throw ApplicationFailure.nonRetryable(`${where}: legacy table not found (ORACLE_SCHEMA, SELECT grant?)`, 'OracleObjectMissing');
+    const columns = dictionary.flatMap(([name, dataType]) => {
+      const kind = legacyKind(dataType);
+      return kind ? [{ name, kind }] : [];
+    });
+    const omitted = dictionary.filter(([, dataType]) => legacyKind(dataType) === null).map(([name, dataType]) => `${name} (${dataType})`);
+    const keyNullable = dictionary.find((r) => r[0] === table.source.key.toUpperCase())?.[2] !== 'N';
+    const chunks = await this.planChunks(table, rowsPerChunk, readPoint);
+    const batchSize = columns.some((c) => c.kind === 'clob' || c.kind === 'binary') ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize) : this.options.fetchArraySize;
+    const lines = async function* (this: OracleSource): AsyncGenerator<Buffer> {
+      for (const chunk of chunks) {
+        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: 'key', keyNullable, thenByRowid: true });
+        const conn = await this.connect();
+        try {
+          const result = await withOracleErrors(where, () => conn.execute(sql, binds, { ...this.queryOptions(batchSize), resultSet: true }));
+          const rs = result.resultSet!;
+          try {
+            for (;;) {
+              const rows = await withOracleErrors(where, () => rs.getRows(batchSize));
+              if (rows.length) yield Buffer.from(rows.map((r) => encodeRow(r.map(rawText))).join(''), 'utf8');
+              if (rows.length < batchSize) break;
+            }
+          } finally {
+            await rs.close().catch(() => undefined);
+          }
+        } finally {
+          await conn.close().catch(() => undefined);
+        }
+      }
+    }.call(this);
+    return { stream: Readable.from(lines, { objectMode: false }), omitted };
   }
 
   async close(): Promise<void> {
@@ -111,12 +238,12 @@ export class OracleSource implements SourceAdapter {
     if (pool) await pool.then((p) => p.close(10), () => undefined);
   }
 
-  private queryOptions(): OracleExecuteOptions {
+  private queryOptions(batchSize = this.options.fetchArraySize): OracleExecuteOptions {
     return {
       outFormat: this.driver.OUT_FORMAT_ARRAY,
-      fetchArraySize: this.options.fetchArraySize,
+      fetchArraySize: batchSize,
       // one round trip brings the first batch with the execute (thin mode ignores it for LOB queries)
-      prefetchRows: this.options.fetchArraySize,
+      prefetchRows: batchSize,
       fetchTypeHandler: this.fetchTypeHandler,
     };
   }
@@ -128,12 +255,34 @@ export class OracleSource implements SourceAdapter {
       const { sql, binds } = describeTableSql(this.options.schema ?? null, table.source.table);
       pending = this.withConnection(async (conn) => {
         const { rows } = await conn.execute(sql, binds, { outFormat: this.driver.OUT_FORMAT_ARRAY });
-        return resolveTable(table, (rows ?? []) as [string, string][], { naiveUtcOffset: this.options.naiveUtcOffset });
+        const databaseCharset = await this.databaseCharset(conn);
+        try {
+          return resolveTable(table, (rows ?? []) as DictionaryRow[], { naiveUtcOffset: this.options.naiveUtcOffset, databaseCharset });
+        } catch (err) {
+          // the mapping does not fit the legacy table: no retry changes that
+          if (err instanceof OracleMappingError) throw ApplicationFailure.nonRetryable(err.message, 'OracleMappingMismatch', { problems: err.problems });
+          throw err;
+        }
       });
       pending.catch(() => this.resolved.delete(table.name));
       this.resolved.set(table.name, pending);
     }
     return pending;
+  }
+
+  /**
+   * NLS_CHARACTERSET, once per source: a ZHS16GBK database gets its text checked for '?' the conversion
+   * to UTF-8 put in (resolve.ts). Unreadable → treated as non-Unicode, so the check runs rather than not.
+   */
+  private databaseCharset(conn: OracleConnection): Promise<string> {
+    this.charset ??= conn
+      .execute(DATABASE_CHARSET_SQL, {}, { outFormat: this.driver.OUT_FORMAT_ARRAY })
+      .then((r) => String(r.rows?.[0]?.[0] ?? 'UNKNOWN'))
+      .catch(() => {
+        this.charset = null;
+        return 'UNKNOWN';
+      });
+    return this.charset;
   }
 
   private async connect(): Promise<OracleConnection> {
@@ -149,6 +298,8 @@ export class OracleSource implements SourceAdapter {
       this.pool.catch(() => (this.pool = null));
     }
     const conn = await (await this.pool).getConnection();
+    // every round trip is bounded: a hung read fails (NJS-123, retried) instead of holding a pool slot
+    conn.callTimeout = this.options.callTimeoutSeconds * 1000;
     try {
       // once per acquisition: one round trip per chunk, and a session some other code altered is reset
       await conn.execute(SESSION_SETUP_SQL);

@@ -19,22 +19,46 @@ export interface ResolvedTable {
   columns: ResolvedColumn[];
   /** index of the source key in columns */
   keyIndex: number;
+  /** the dictionary's NULLABLE for the key column (true when the dictionary did not say) */
+  keyNullable: boolean;
+  /**
+   * Text columns whose '?' characters the chunk query also counts on the server (sql.ts), by index in
+   * columns: set when the database character set is not Unicode (ZHS16GBK), where a character the
+   * conversion to UTF-8 cannot carry arrives as '?' and would otherwise pass as text.
+   */
+  substitutionChecks: number[];
 }
 
+/** Database character sets the text reaches us from unconverted (no '?' can be added on the way). */
+export function isUnicodeCharset(charset: string): boolean {
+  return charset === 'AL32UTF8' || charset === 'UTF8';
+}
+
+/** Types whose value the server can REPLACE and count: not LONG, not ROWID, and not the N-types (always AL16UTF16). */
+const SUBSTITUTION_CHECKED = new Set(['VARCHAR2', 'CHAR', 'CLOB']);
+
+/**
+ * One ALL_TAB_COLUMNS row as describeTableSql selects it: name, type, then (optional, for older
+ * callers) NULLABLE 'Y'/'N', DATA_PRECISION, DATA_SCALE.
+ */
+export type DictionaryRow = [string, string, ...unknown[]];
+
 export class OracleMappingError extends Error {
-  constructor(table: string, problems: string[]) {
+  constructor(
+    table: string,
+    readonly problems: string[],
+  ) {
     super(`legacy table ${table.toUpperCase()} does not fit the mapping:\n  - ${problems.join('\n  - ')}`);
     this.name = 'OracleMappingError';
   }
 }
 
-/** dictionary rows: [COLUMN_NAME, DATA_TYPE] as describeTableSql returns them */
-export function resolveTable(table: TableMapping, dictionary: [string, string][], options: ConvertOptions): ResolvedTable {
+export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], options: ConvertOptions & { databaseCharset?: string }): ResolvedTable {
   const source = table.source.table;
   if (dictionary.length === 0) {
     throw new OracleMappingError(source, ['not found (wrong ORACLE_SCHEMA, or no SELECT privilege on it?)']);
   }
-  const types = new Map(dictionary);
+  const types = new Map(dictionary.map((r) => [r[0], r[1]]));
   const problems: string[] = [];
   const columns: ResolvedColumn[] = [];
   for (const col of table.columns) {
@@ -60,5 +84,13 @@ export function resolveTable(table: TableMapping, dictionary: [string, string][]
     columns.push({ mapping: col, legacy: { name, dataType, kind }, convert: compileConverter(kind, col.type, options) });
   }
   if (problems.length) throw new OracleMappingError(source, problems);
-  return { table, columns, keyIndex: columns.findIndex((c) => c.mapping.source === table.source.key) };
+  const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
+  const checkText = options.databaseCharset !== undefined && !isUnicodeCharset(options.databaseCharset);
+  return {
+    table,
+    columns,
+    keyIndex: columns.findIndex((c) => c.mapping.source === table.source.key),
+    keyNullable: keyRow?.[2] !== 'N',
+    substitutionChecks: checkText ? columns.flatMap((c, i) => (SUBSTITUTION_CHECKED.has(c.legacy.dataType) ? [i] : [])) : [],
+  };
 }

@@ -53,6 +53,9 @@ export const SESSION_SETUP_SQL =
 /** The SCN every chunk reads at. Needs EXECUTE on DBMS_FLASHBACK; TO_CHAR keeps SCNs beyond 2^53 exact. */
 export const READ_POINT_SQL = 'SELECT TO_CHAR(DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER) AS read_scn FROM DUAL';
 
+/** The database character set: ZHS16GBK text is checked for '?' substitutions (resolve.ts). Readable by every user. */
+export const DATABASE_CHARSET_SQL = "SELECT value FROM nls_database_parameters WHERE parameter = 'NLS_CHARACTERSET'";
+
 /** Dictionary types of a legacy table, for the select list and the conversions. */
 export function describeTableSql(schema: string | null, table: string): SqlWithBinds {
   // The dictionary stores the names as oracleIdent refers to them: upper case.
@@ -63,7 +66,9 @@ export function describeTableSql(schema: string | null, table: string): SqlWithB
     owner = ':owner_name';
   }
   return {
-    sql: `SELECT column_name, data_type FROM all_tab_columns WHERE owner = ${owner} AND table_name = :table_name ORDER BY column_id`,
+    // NULLABLE: a NOT NULL key needs no "OR key IS NULL" branch (which forces a full scan); precision and
+    // scale say whether a NUMBER key fits the target's key type (preflight)
+    sql: `SELECT column_name, data_type, nullable, data_precision, data_scale FROM all_tab_columns WHERE owner = ${owner} AND table_name = :table_name ORDER BY column_id`,
     binds,
   };
 }
@@ -110,6 +115,22 @@ export interface ChunkQueryInput {
   chunk: Chunk;
   readPoint: string | null;
   chunking: ChunkingMode;
+  /** false when the dictionary says the key is NOT NULL: the last chunk then has no IS NULL branch */
+  keyNullable?: boolean;
+  /** columns (indexes into columns) whose '?' count the server adds after the columns (substitutionCount) */
+  substitutionChecks?: number[];
+  /** key order, then ROWID: one reproducible order of rows even where the key repeats (the backup's export) */
+  thenByRowid?: boolean;
+}
+
+/**
+ * How many '?' the stored value really holds, counted by the server in the database character set,
+ * before any conversion: more '?' in the fetched text than this means the conversion replaced characters.
+ * In GBK, 0x3F is never a trail byte, so every counted '?' is a real question mark.
+ */
+export function substitutionCount(column: string, n: number): string {
+  const c = oracleIdent(column);
+  return `NVL(LENGTH(${c}), 0) - NVL(LENGTH(REPLACE(${c}, '?')), 0) AS "JM_QMARKS_${n}"`;
 }
 
 /**
@@ -120,7 +141,10 @@ export interface ChunkQueryInput {
  */
 export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
   const binds: OracleBinds = {};
-  const select = input.columns.map((c) => selectExpression(c.name, c.kind)).join(', ');
+  const select = [
+    ...input.columns.map((c) => selectExpression(c.name, c.kind)),
+    ...(input.substitutionChecks ?? []).map((i, n) => substitutionCount(input.columns[i].name, n)),
+  ].join(', ');
   const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
   const { keyFrom, keyTo } = input.chunk;
   const where: string[] = [];
@@ -139,13 +163,14 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
     const k = oracleIdent(input.key);
     if (keyFrom !== null) {
       binds.key_lo = keyFrom;
-      where.push(keyTo === null ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
+      // "OR k IS NULL" defeats the key index (a B-tree holds no all-NULL keys): only where NULLs can exist
+      where.push(keyTo === null && input.keyNullable !== false ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
     }
     if (keyTo !== null) {
       binds.key_hi = keyTo;
       where.push(`${k} <= :key_hi`);
     }
-    orderBy = k;
+    orderBy = input.thenByRowid ? `${k}, ROWID` : k;
   }
   const whereSql = where.length ? ` WHERE ${where.join(' AND ')}` : '';
   return { sql: `SELECT ${select} FROM ${from}${whereSql} ORDER BY ${orderBy}`, binds };
@@ -184,4 +209,20 @@ export function countQuery(schema: string | null, table: string, readPoint: stri
   const binds: OracleBinds = {};
   const from = tableRef(schema, table) + asOf(readPoint, binds);
   return { sql: `SELECT COUNT(*) AS row_count FROM ${from}`, binds };
+}
+
+/**
+ * Did the table change after the SCN? Rows now, rows AS OF the SCN, and rows in blocks changed after it
+ * (ORA_ROWSCN is per block unless the table has ROWDEPENDENCIES: an upper bound, never a miss for an
+ * insert or update; a delete shows in the counts or in its block's other rows). One full scan.
+ */
+export function changedSinceQuery(schema: string | null, table: string, scn: string): SqlWithBinds {
+  if (!/^\d+$/.test(scn)) throw new Error(`read point "${scn}" is not an Oracle SCN`);
+  const t = tableRef(schema, table);
+  return {
+    sql:
+      `SELECT (SELECT COUNT(*) FROM ${t}) AS rows_now, (SELECT COUNT(*) FROM ${t} AS OF SCN :read_scn) AS rows_then, ` +
+      `(SELECT COUNT(*) FROM ${t} WHERE ORA_ROWSCN > :read_scn) AS rows_changed FROM DUAL`,
+    binds: { read_scn: scn },
+  };
 }

@@ -66,7 +66,7 @@ describe('NUMBER → exact decimal text, never through a JS float', () => {
     ['0.00000000000000000000000000000000000001', '0.00000000000000000000000000000000000001'],
     ['1.5e-7', '0.00000015'],
     ['2E+3', '2000'],
-    ['-1e126', '-1' + '0'.repeat(126)], // the driver's text for Oracle's negative-infinity encoding
+    ['9.99e125', '999' + '0'.repeat(123)], // the largest magnitude a finite NUMBER has
   ])('%s → %s', (input, out) => {
     const v = num(input);
     expect(v).toBe(out);
@@ -76,6 +76,13 @@ describe('NUMBER → exact decimal text, never through a JS float', () => {
   it('integer targets get the same exact text (the target rejects fractions, the engine quarantines)', () => {
     expect(compileConverter('number', 'bigint', opts)('9007199254740993')).toBe('9007199254740993');
     expect(compileConverter('number', 'integer', opts)('3.5')).toBe('3.5');
+  });
+
+  it('NUMBER ±infinity (the driver writes "1e126" / "-1e126") is quarantined, not loaded as a finite 10^126', () => {
+    expect(ruleOf(() => num('-1e126'))).toBe('invalid_number:infinity');
+    expect(ruleOf(() => num('1e126'))).toBe('invalid_number:infinity');
+    expect(ruleOf(() => num('1' + '0'.repeat(126)))).toBe('invalid_number:infinity');
+    expect(num('-' + '9'.repeat(126))).toBe('-' + '9'.repeat(126));
   });
 
   it('rejects text that is not a number, and absurd exponents', () => {
@@ -142,8 +149,12 @@ describe('DATE (always has a time of day) per target type', () => {
     expect(toTs('-4712-01-01 00:00:00')).toBe('4712-01-01 00:00:00 BC');
   });
 
-  it('text the chunk query could not have produced is a bug, not a quarantine', () => {
-    expect(() => toDate('Mon May 12 2003')).toThrow(/unexpected datetime text/);
+  it('a corrupt stored DATE (text no calendar has) is quarantined under invalid_date:corrupt, never a chunk failure', () => {
+    for (const text of ['Mon May 12 2003', ' 2003-00-12 00:00:00', ' 2003-02-29 00:00:00', ' 1500-02-29 00:00:00', ' 0000-01-01 00:00:00', ' 2003-05-32 00:00:00', ' 2003-05-12 24:00:00']) {
+      expect(ruleOf(() => toDate(text))).toBe('invalid_date:corrupt');
+    }
+    expect(toDate(' 2004-02-29 00:00:00')).toBe('2004-02-29');
+    expect(toDate(' 2000-02-29 23:59:59')).toBe('2000-02-29');
   });
 });
 

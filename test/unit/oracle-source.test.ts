@@ -16,6 +16,7 @@ import type {
 import { loadOracleDriver } from '../../migration/oracle/driver';
 import { chunksFromBoundaries, OracleSource, oracleFetchTypeHandler } from '../../migration/oracle/oracle-source';
 import { isSourceRejection } from '../../migration/source-rejection';
+import { placeholders } from './oracle-scripted';
 
 /**
  * The adapter's fetch loop against a scripted stand-in for an oracledb connection (no Oracle server
@@ -89,8 +90,11 @@ class FakeConnection implements OracleConnection {
   ) {}
   async execute(sql: string, binds: OracleBinds = {}, options: OracleExecuteOptions = {}): Promise<OracleExecuteResult> {
     this.db.executed.push({ sql, binds, options });
+    // a server refuses a statement whose binds are not exactly its placeholders (ORA-01008 / NJS-098)
+    if (placeholders(sql).join() !== Object.keys(binds).sort().join()) throw new Error(`binds ${Object.keys(binds)} do not match ${sql}`);
     if (sql.startsWith('ALTER SESSION')) return {};
     if (sql.includes('all_tab_columns')) return { rows: this.db.dictionary };
+    if (sql.includes("parameter = 'NLS_CHARACTERSET'")) return { rows: [['AL32UTF8']] };
     if (sql.includes('DBMS_FLASHBACK')) return { rows: [['8124650033']] };
     if (sql.includes('ROW_NUMBER()')) return { rows: this.db.boundaries.map((b) => [b]) };
     if (sql.startsWith('SELECT COUNT(*)')) return { rows: [[this.db.rowCount]] };

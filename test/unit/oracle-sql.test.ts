@@ -154,7 +154,7 @@ describe('chunk planning', () => {
 describe('dictionary, read point, session', () => {
   it('describes the table in the configured schema, or the current one', () => {
     const withSchema = describeTableSql('jmlegacy', 'e_baseinfo');
-    expect(withSchema.sql).toBe('SELECT column_name, data_type FROM all_tab_columns WHERE owner = :owner_name AND table_name = :table_name ORDER BY column_id');
+    expect(withSchema.sql).toBe('SELECT column_name, data_type, nullable, data_precision, data_scale FROM all_tab_columns WHERE owner = :owner_name AND table_name = :table_name ORDER BY column_id');
     expect(withSchema.binds).toEqual({ owner_name: 'JMLEGACY', table_name: 'E_BASEINFO' });
     const current = describeTableSql(null, 'e_baseinfo');
     expect(current.sql).toContain("owner = SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')");
