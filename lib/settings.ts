@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import path from 'node:path';
+import { DEFAULT_SNAPSHOT, dialectSchema, SNAPSHOT_STRATEGIES, supports } from './dialect';
 
 /**
  * Process settings come from the environment, validated once at start-up so that a typo in a
@@ -21,6 +22,10 @@ const schema = z.object({
   LEGACY_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_legacy'),
   TARGET_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_target'),
   RUNBOOK_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_runbook'),
+  /** 国产数据库方言: the target's dialect (lib/dialect.ts); checked against the server's version() before any target statement */
+  TARGET_DIALECT: dialectSchema.default('postgresql'),
+  /** 快照/回滚 strategy: auto = the dialect's default (template copy on PostgreSQL, undo log elsewhere) */
+  TARGET_SNAPSHOT_STRATEGY: z.enum(['auto', ...SNAPSHOT_STRATEGIES]).default('auto'),
   MAPPING_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'mapping.json')),
   BACKUP_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'backups')),
   /** 项目实施进度安排: the project plan, and what its automated checks probe */
@@ -54,6 +59,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment settings — ${problems}`);
   }
+  if (parsed.data.TARGET_SNAPSHOT_STRATEGY === 'template' && !supports(parsed.data.TARGET_DIALECT, 'copyDatabase')) {
+    throw new Error(
+      `invalid environment settings — TARGET_SNAPSHOT_STRATEGY: "template" needs CREATE DATABASE … TEMPLATE <database>, which the ${parsed.data.TARGET_DIALECT} dialect does not have (template0 only): use "undo-log" or "auto"`,
+    );
+  }
   if (env.NODE_ENV === 'production' && parsed.data.APPROVAL_SIGNING_KEY === DEV_SIGNING_KEY) {
     throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: must be set to a secret of your own in production');
   }
@@ -69,4 +79,9 @@ export function redactUrl(url: string): string {
   } catch {
     return '<unparseable url>';
   }
+}
+
+/** The snapshot strategy a run uses: the configured one, or the dialect's default. */
+export function snapshotStrategy(s: Pick<Settings, 'TARGET_DIALECT' | 'TARGET_SNAPSHOT_STRATEGY'>): 'template' | 'undo-log' {
+  return s.TARGET_SNAPSHOT_STRATEGY === 'auto' ? DEFAULT_SNAPSHOT[s.TARGET_DIALECT] : s.TARGET_SNAPSHOT_STRATEGY;
 }

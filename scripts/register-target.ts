@@ -11,7 +11,7 @@ async function main() {
   if (!actor) throw new Error('usage: npm run register-target -- <your user name>');
   const settings = loadSettings();
   await ensureDatabase(settings.TARGET_DATABASE_URL);
-  const id = await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, actor);
+  const id = await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, actor, settings.TARGET_DIALECT);
   process.stdout.write(`registered ${redactUrl(settings.TARGET_DATABASE_URL)} as the cutover target (database ${id.database}, system ${id.systemIdentifier}) by ${actor}\n`);
 }
 
