@@ -1,5 +1,5 @@
 import { activityInfo, Context } from '@temporalio/activity';
-import { withClient } from '../lib/db';
+import { withTarget } from '../lib/statement-audit';
 import { ChunkResult, copyChunk } from '../migration/chunk-copy';
 import { findTable, LoadStep, loadSteps } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
@@ -26,7 +26,7 @@ export function migrateActivities(deps: ActivityDeps) {
     async planTable(input: { table: string; rowsPerChunk: number }): Promise<TablePlan> {
       const table = findTable(deps.mapping, input.table);
       return whileBeating(async () => {
-        await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
+        await withTarget(deps.settings, (target) => ensureTargetSchema(target, deps.mapping));
         const chunks = await source.planChunks(table, input.rowsPerChunk);
         return { table: table.name, chunks, readPoint: await source.readPoint() };
       });
@@ -34,7 +34,7 @@ export function migrateActivities(deps: ActivityDeps) {
 
     async copyChunk(input: { runId: string; table: string; chunk: Chunk; readPoint: string | null }): Promise<ChunkResult> {
       const table = findTable(deps.mapping, input.table);
-      const result = await withClient(deps.settings.TARGET_DATABASE_URL, (target) =>
+      const result = await withTarget(deps.settings, (target) =>
         copyChunk({
           source,
           target,

@@ -217,21 +217,25 @@ export function supports(dialect: Dialect, name: StatementName): boolean {
   return STATEMENTS[name].forms[dialect] !== null;
 }
 
-/** Fragments of an INSERT of `columns` whose key is `conflict` (quoted identifiers), values $1..$n in column order. */
-export function insertFragments(table: string, columns: string[], conflict: string[]): Record<string, string> {
+/**
+ * Fragments of an INSERT of `columns` whose key is `conflict` (quoted identifiers), values $1..$n in
+ * column order; `serverNow` columns take the server's now() instead of a value.
+ */
+export function insertFragments(table: string, columns: string[], conflict: string[], serverNow: string[] = []): Record<string, string> {
   const q = (s: string) => '"' + s.replace(/"/g, '""') + '"';
   const pos = (c: string) => {
     const i = columns.indexOf(c);
     if (i < 0) throw new Error(`key column ${c} is not among the inserted columns`);
     return i + 1;
   };
+  const all = [...columns, ...serverNow];
   return {
     table: q(table),
-    columns: columns.map(q).join(', '),
-    values: columns.map((_, i) => `$${i + 1}`).join(', '),
+    columns: all.map(q).join(', '),
+    values: [...columns.map((_, i) => `$${i + 1}`), ...serverNow.map(() => 'now()')].join(', '),
     conflict: conflict.map(q).join(', '),
     keyMatch: conflict.map((c) => `${q(c)} = $${pos(c)}`).join(' AND '),
-    updates: columns.filter((c) => !conflict.includes(c)).map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', '),
+    updates: all.filter((c) => !conflict.includes(c)).map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', '),
   };
 }
 
