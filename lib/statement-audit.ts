@@ -129,12 +129,20 @@ export async function fileStatements(runbookUrl: string, workflowId: string, dia
       auditTableReady = undefined;
       await c.query(AUDIT_DDL);
     });
+    // Portable SQL (no ON CONFLICT): the runbook database may be a domestic one too.
     for (const [statement, calls] of seen) {
-      await c.query(
-        `INSERT INTO target_statement_audit (workflow_id, dialect, statement_hash, statement, calls) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (workflow_id, statement_hash) DO UPDATE SET calls = target_statement_audit.calls + EXCLUDED.calls`,
-        [workflowId, dialect, createHash('sha256').update(statement).digest('hex'), statement, calls],
-      );
+      const hash = createHash('sha256').update(statement).digest('hex');
+      for (let attempt = 0; ; attempt++) {
+        const updated = await c.query('UPDATE target_statement_audit SET calls = calls + $3 WHERE workflow_id = $1 AND statement_hash = $2', [workflowId, hash, calls]);
+        if (updated.rowCount) break;
+        try {
+          await c.query('INSERT INTO target_statement_audit (workflow_id, dialect, statement_hash, statement, calls) VALUES ($1, $2, $3, $4, $5)', [workflowId, dialect, hash, statement, calls]);
+          break;
+        } catch (err) {
+          // another activity of the run filed the same statement meanwhile: add to its row
+          if ((err as { code?: string }).code !== '23505' || attempt > 2) throw err;
+        }
+      }
     }
   });
 }
@@ -153,8 +161,8 @@ export interface StatementAudit {
 /** The audit of everything a run sent to the target. */
 export async function readStatementAudit(runbookUrl: string, workflowId: string, configured: Dialect): Promise<StatementAudit> {
   const rows = await withClient(runbookUrl, async (c) => {
-    const exists = (await c.query<{ ok: boolean }>(`SELECT to_regclass('target_statement_audit') IS NOT NULL AS ok`)).rows[0].ok;
-    if (!exists) return [];
+    const [exists] = await run<{ ok: boolean }>(c, render('opengauss', 'relationExists', {}, ['target_statement_audit']));
+    if (!exists.ok) return [];
     return (await c.query<{ statement: string; calls: string }>('SELECT statement, calls FROM target_statement_audit WHERE workflow_id = $1 ORDER BY first_seen, statement', [workflowId])).rows;
   });
   const statements = rows.map((r) => r.statement);
