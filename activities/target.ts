@@ -81,7 +81,7 @@ const UNDO_DDL = [
    END $$`,
 ];
 interface UndoRow {
-  seq: string;
+  seq_text: string;
   table_name: string;
   op: string;
   old_row: string | null;
@@ -181,8 +181,9 @@ export function targetActivities(deps: ActivityDeps) {
       let below: string | null = null;
       for (;;) {
         const rows: UndoRow[] = (await c.query<UndoRow>(
-          `SELECT seq::text AS seq, table_name, op, old_row, new_row, date_style FROM runbook_undo_log
-           WHERE run_id = $1 AND ($2::bigint IS NULL OR seq < $2::bigint) ORDER BY seq DESC LIMIT ${UNDO_BATCH}`,
+          // Ordered by the bigint column, not by its text (an output alias would sort '10' before '9').
+          `SELECT l.seq::text AS seq_text, l.table_name, l.op, l.old_row, l.new_row, l.date_style FROM runbook_undo_log l
+           WHERE l.run_id = $1 AND ($2::bigint IS NULL OR l.seq < $2::bigint) ORDER BY l.seq DESC LIMIT ${UNDO_BATCH}`,
           [runId, below],
         )).rows;
         if (!rows.length) break;
@@ -199,7 +200,7 @@ export function targetActivities(deps: ActivityDeps) {
           if (r.old_row !== null) await c.query(`INSERT INTO ${table} SELECT (($1)::${table}).*`, [r.old_row]);
           undone++;
         }
-        below = rows[rows.length - 1].seq;
+        below = rows[rows.length - 1].seq_text;
       }
       if (style !== originalStyle) await c.query(`SELECT set_config('DateStyle', $1, true)`, [originalStyle]);
       await c.query('DELETE FROM runbook_undo_log WHERE run_id = $1', [runId]);
