@@ -49,7 +49,6 @@ describe('the dialect table (lib/dialect.ts)', () => {
   it('every entry cites a source or is the same everywhere', () => {
     for (const [name, e] of Object.entries(STATEMENTS)) {
       const forms = DIALECTS.map((d) => JSON.stringify(e.forms[d]));
-      if (new Set(forms).size > 1) expect({ name, sources: e.sources.length }).toEqual({ name, sources: expect.any(Number) as number });
       if (new Set(forms).size > 1 && name !== 'createIndex') expect(e.sources.length).toBeGreaterThan(0);
     }
     for (const c of CONSTRUCTS) {
