@@ -11,6 +11,7 @@ import { copyChunk } from '../migration/chunk-copy';
 import { loadMapping } from '../migration/mapping';
 import { PostgresSource } from '../migration/pg-source';
 import { ensureTargetSchema } from '../migration/target-schema';
+import { flag, fmt } from './bench-args';
 
 /**
  * npm run bench:snapshot -- [--rows N (default 1,000,000)] [--changes N (rows the "business tests" change, default 8)] [--fresh]
@@ -21,14 +22,6 @@ import { ensureTargetSchema } from '../migration/target-schema';
  * changed as the business tests would (updates, an insert, a delete); each rollback is proven by the
  * checksums. Both snapshots include the same checksum pass (the rollback proof's "before"), shown apart.
  */
-function flag(name: string, fallback: number, min = 1): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} expects a whole number ≥ ${min}, got "${process.argv[i + 1]}"`);
-  return v;
-}
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const secs = (ms: number) => (ms / 1000).toFixed(2);
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
