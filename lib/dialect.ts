@@ -171,6 +171,11 @@ export const STATEMENTS = {
   relationExists: { title: '表是否存在 relation exists', forms: { postgresql: PG_RELATION_EXISTS, opengauss: PORTABLE_RELATION_EXISTS, kingbase: PORTABLE_RELATION_EXISTS }, sources: [SRC.pgToRegclass] },
   createIndexIfNotExists: { title: '建索引 create index once', forms: { postgresql: PG_INDEX, opengauss: null, kingbase: null }, sources: [SRC.pgIndexIne] },
   createIndex: { title: '建索引 plain create index', forms: { postgresql: PLAIN_INDEX, opengauss: PLAIN_INDEX, kingbase: PLAIN_INDEX }, sources: [] },
+  createDatabase: {
+    title: '建库 create the target database',
+    forms: { postgresql: ['CREATE DATABASE {database}'], opengauss: ["CREATE DATABASE {database} DBCOMPATIBILITY 'PG' ENCODING 'UTF8' TEMPLATE template0"], kingbase: ['CREATE DATABASE {database}'] },
+    sources: [SRC.ogCompat, SRC.ogCompatModes, SRC.ogCreateDb],
+  },
   copyDatabase: { title: '快照 copy a database (template)', forms: { postgresql: ['CREATE DATABASE {database} TEMPLATE {template}'], opengauss: null, kingbase: ['CREATE DATABASE {database} TEMPLATE {template}'] }, sources: [SRC.ogCreateDb] },
   dropDatabase: { title: '删库 drop a database with its sessions', forms: { postgresql: ['DROP DATABASE {database} WITH (FORCE)'], opengauss: TERMINATE_AND_DROP, kingbase: TERMINATE_AND_DROP }, sources: [SRC.pgDropForce] },
   currentLsn: { title: '主库日志位置 primary WAL position', forms: { postgresql: ['SELECT pg_current_wal_lsn()::text AS lsn'], opengauss: ['SELECT pg_current_xlog_location()::text AS lsn'], kingbase: null }, sources: [SRC.gaussXlogCurrent, SRC.pg92Xlog] },

@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
-import { withClient } from './db';
-import { Dialect, dialectOf, insertFragments, render, run, setDialect } from './dialect';
+import { quoteIdent, withClient } from './db';
+import { detectDialect, Dialect, dialectOf, insertFragments, render, run, setDialect } from './dialect';
+import { checkTargetDialect } from './statement-audit';
 
 /**
  * 目标库登记 The guard in front of every destructive step on the new system's database. A database is
@@ -46,9 +47,28 @@ async function refuseLegacy(target: DatabaseIdentity, legacyUrl: string, dialect
   }
 }
 
-/** 登记目标库 The explicit registration, run by a person with scripts/register-target.ts. */
+/**
+ * Creates the target database when it does not exist, in its dialect: on openGauss with DBCOMPATIBILITY
+ * 'PG' (the default 'A' would store '' as NULL). An existing database is left as it is: the preflight of
+ * the registration then says whether it can be used.
+ */
+export async function ensureTargetDatabase(targetUrl: string, dialect: Dialect): Promise<void> {
+  const u = new URL(targetUrl);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!database) throw new Error(`TARGET_DATABASE_URL names no database: ${u.protocol}//${u.host}`);
+  u.pathname = '/postgres';
+  await withClient(u.toString(), async (c) => {
+    if ((await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount) return;
+    // The server parses the DDL: a rehearsal of another dialect on PostgreSQL creates it the PostgreSQL way.
+    const server = detectDialect((await c.query<{ v: string }>('SELECT version() AS v')).rows[0].v);
+    await run(c, render(server === 'postgresql' ? 'postgresql' : dialect, 'createDatabase', { database: quoteIdent(database) }));
+  });
+}
+
+/** 登记目标库 The explicit registration, run by a person with scripts/register-target.ts, after the dialect preflight. */
 export async function registerTarget(targetUrl: string, legacyUrl: string, actor: string, dialect: Dialect = 'postgresql'): Promise<DatabaseIdentity> {
   return withClient(targetUrl, async (c) => {
+    await checkTargetDialect(c, dialect);
     setDialect(c, dialect);
     const id = await databaseIdentity(c);
     await refuseLegacy(id, legacyUrl, dialect);

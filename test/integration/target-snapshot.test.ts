@@ -8,7 +8,7 @@ import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { loadSettings, Settings } from '../../lib/settings';
 import { readStatementAudit, withTarget } from '../../lib/statement-audit';
-import { registerTarget } from '../../lib/target-guard';
+import { ensureTargetDatabase, registerTarget } from '../../lib/target-guard';
 import { copyChunk } from '../../migration/chunk-copy';
 import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
@@ -182,5 +182,22 @@ describe('snapshot and rollback of the target (both strategies)', () => {
     expect(wouldRefuse.clean).toBe(false);
     expect(wouldRefuse.lacking.map((f) => f.construct)).toEqual(['on-conflict']);
     expect(wouldRefuse.unverified.map((f) => f.construct)).toEqual(['create-index-if-not-exists']);
+  });
+
+  it('register-target: creates a missing target (the PostgreSQL way on PostgreSQL), checks the dialect, registers an oid identity with the portable insert', async () => {
+    const fresh = `${PG}/${id}_fresh`;
+    try {
+      await ensureTargetDatabase(fresh, 'opengauss');
+      const first = await registerTarget(fresh, legacyUrl, 'zhang.dba', 'opengauss');
+      expect(first.systemIdentifier).toMatch(/^oid \d+ port 5432$/);
+      // Registering again is harmless (insert if absent), and the row names who registered first.
+      await registerTarget(fresh, legacyUrl, 'li.dba', 'opengauss');
+      const rows = await withClient(fresh, async (c) => (await c.query(`SELECT registered_by FROM runbook_target_registration`)).rows);
+      expect(rows).toEqual([{ registered_by: 'zhang.dba' }]);
+      // The legacy database is refused in this dialect too (the same identity form on both sides).
+      await expect(registerTarget(legacyUrl, legacyUrl, 'someone', 'opengauss')).rejects.toThrow(/is the legacy database/);
+    } finally {
+      await dropDatabase(fresh);
+    }
   });
 });
