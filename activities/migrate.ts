@@ -1,5 +1,5 @@
 import { activityInfo, Context } from '@temporalio/activity';
-import { withClient } from '../lib/db';
+import { withTarget } from '../lib/statement-audit';
 import { ChunkResult, copyChunk } from '../migration/chunk-copy';
 import { findTable, LoadStep, loadSteps } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
@@ -28,7 +28,7 @@ export function migrateActivities(deps: ActivityDeps) {
     async planTable(input: { table: string; rowsPerChunk: number; runId?: string }): Promise<TablePlan> {
       const table = findTable(deps.mapping, input.table);
       return whileBeating(async () => {
-        await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
+        await withTarget(deps.settings, (target) => ensureTargetSchema(target, deps.mapping));
         const readPoint = input.runId ? (await runReadPoint(deps, input.runId)).readPoint : await source.readPoint();
         const chunks = await source.planChunks(table, input.rowsPerChunk, readPoint);
         return { table: table.name, chunks, readPoint };
@@ -37,7 +37,7 @@ export function migrateActivities(deps: ActivityDeps) {
 
     async copyChunk(input: { runId: string; table: string; chunk: Chunk; readPoint: string | null }): Promise<ChunkResult> {
       const table = findTable(deps.mapping, input.table);
-      const result = await withClient(deps.settings.TARGET_DATABASE_URL, (target) =>
+      const result = await withTarget(deps.settings, (target) =>
         copyChunk({
           source,
           target,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity';
 import { digestHistory, HistoryDigest } from '../lib/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
+import { readStatementAudit, renderStatementAudit } from '../lib/statement-audit';
 import type { CutoverState } from '../workflows/cutover-messages';
 import type { FallbackState } from '../workflows/fallback-messages';
 import type { ActivityDeps } from './deps';
@@ -25,7 +26,9 @@ export function reportActivities(deps: ActivityDeps) {
     /** 证据包 evidence pack of a cutover run */
     async writeEvidencePack(input: { state: CutoverState }): Promise<{ markdown: string; json: string }> {
       const { markdown, json } = renderEvidence(input.state);
-      return write(input.state.runId, 'evidence', markdown, json);
+      // 语句审计: what this run (and its children) sent to the target, checked against the configured dialect.
+      const audit = await readStatementAudit(deps.settings.RUNBOOK_DATABASE_URL, activityInfo().workflowExecution!.workflowId, deps.settings.TARGET_DIALECT);
+      return write(input.state.runId, 'evidence', `${markdown}\n\n${renderStatementAudit(audit)}\n`, { ...json, statementAudit: audit });
     },
     /**
      * 回退步骤6 失败原因分析, written from the event histories of the cutover that fell back (when there is

@@ -2,6 +2,7 @@ import { activityInfo, ApplicationFailure, Context, heartbeat } from '@temporali
 import path from 'node:path';
 import { redactUrl } from '../lib/settings';
 import { withClient } from '../lib/db';
+import { withTarget } from '../lib/statement-audit';
 import { findTable } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
 import { BeforeImage, BusinessTestResult, rollBack, runBusinessTests, takeBeforeImages } from '../verification/business-tests';
@@ -48,7 +49,7 @@ export function verificationActivities(deps: ActivityDeps) {
   async function businessTests(input: { runId: string; candidates: string[]; entities: number; date: string; rollBackAfter: boolean }): Promise<BusinessTestResult | { skipped: string }> {
     const baseUrl = settings.BUSINESS_API_URL;
     if (!baseUrl) return { skipped: 'BUSINESS_API_URL is not configured on the worker 未配置业务接口' };
-    return withClient(settings.TARGET_DATABASE_URL, async (target) => {
+    return withTarget(settings, async (target) => {
       const earlier = activityInfo().heartbeatDetails as { images?: BeforeImage[] } | undefined;
       if (earlier?.images?.length) await rollBack(target, earlier.images);
       const { rows } = await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE pripid = ANY($1::text[]) AND regstate = '1'`, [input.candidates]);
@@ -76,13 +77,13 @@ export function verificationActivities(deps: ActivityDeps) {
           throw ApplicationFailure.nonRetryable(`tables: ${(err as Error).message}`, 'BadInput');
         }
       });
-      await withClient(settings.TARGET_DATABASE_URL, ensureVerificationIndexes);
+      await withTarget(settings, ensureVerificationIndexes);
       const readPoint = input.runId ? (await runReadPoint(deps, input.runId)).readPoint : await source.readPoint();
       return { tables, segments: await planSegments(source, mapping, tables, input.segmentRows), readPoint };
     },
 
     async verificationCounts(input: { tables: string[]; readPoint?: string | null }): Promise<TableCountCheck[]> {
-      return withClient(settings.TARGET_DATABASE_URL, async (target) => {
+      return withTarget(settings, async (target) => {
         const out: TableCountCheck[] = [];
         for (const name of input.tables) out.push(await countTable(source, input.readPoint ?? null, target, findTable(mapping, name)));
         return out;
@@ -90,7 +91,7 @@ export function verificationActivities(deps: ActivityDeps) {
     },
 
     async verificationSegment(input: { table: string; segment: Chunk; readPoint: string | null }): Promise<SegmentResult> {
-      return withClient(settings.TARGET_DATABASE_URL, async (target) => {
+      return withTarget(settings, async (target) => {
         const keyCollate = await prepareTargetSession(target);
         const result = await verifySegment({
           source,
@@ -111,7 +112,7 @@ export function verificationActivities(deps: ActivityDeps) {
 
     async verificationSample(input: { perType: number; seed: string }): Promise<SampleResult> {
       return withClient(legacyPg(), (legacy) =>
-        withClient(settings.TARGET_DATABASE_URL, async (target) => {
+        withTarget(settings, async (target) => {
           await prepareTargetSession(target);
           return sampleEntities({ legacy, target, mapping, perType: input.perType, seed: input.seed });
         }),
@@ -128,7 +129,7 @@ export function verificationActivities(deps: ActivityDeps) {
      * The first active entities in key order: an index range, cheap on the full-size registry.
      */
     async cutoverBusinessTests(input: { runId: string; entities: number; date: string }): Promise<BusinessTestResult | { skipped: string }> {
-      const candidates = await withClient(settings.TARGET_DATABASE_URL, async (target) =>
+      const candidates = await withTarget(settings, async (target) =>
         (await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE regstate = '1' ORDER BY pripid LIMIT $1`, [input.entities])).rows.map((r) => r.pripid),
       );
       // Ids of their own, apart from the verify step's (which rolled its own back already).

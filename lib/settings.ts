@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_SNAPSHOT, dialectSchema, SNAPSHOT_STRATEGIES, supports } from './dialect';
 
 /**
  * Process settings come from the environment, validated once at start-up so that a typo in a
@@ -22,6 +23,10 @@ const schema = z.object({
   LEGACY_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_legacy'),
   TARGET_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_target'),
   RUNBOOK_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_runbook'),
+  /** 国产数据库方言: the target's dialect (lib/dialect.ts); checked against the server's version() before any target statement */
+  TARGET_DIALECT: dialectSchema.default('postgresql'),
+  /** 快照/回滚 strategy: auto = the dialect's default (template copy on PostgreSQL, undo log elsewhere) */
+  TARGET_SNAPSHOT_STRATEGY: z.enum(['auto', ...SNAPSHOT_STRATEGIES]).default('auto'),
   MAPPING_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'mapping.json')),
   BACKUP_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'backups')),
   /** 项目实施进度安排: the project plan, and what its automated checks probe */
@@ -96,6 +101,11 @@ export function loadSettings(rawEnv: NodeJS.ProcessEnv = process.env): Settings 
   if (!parsed.data.TEMPORAL_TLS_CERT_FILE !== !parsed.data.TEMPORAL_TLS_KEY_FILE) {
     throw new Error('invalid environment settings — TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE: set both (the client certificate and its key) or neither');
   }
+  if (parsed.data.TARGET_SNAPSHOT_STRATEGY === 'template' && !supports(parsed.data.TARGET_DIALECT, 'copyDatabase')) {
+    throw new Error(
+      `invalid environment settings — TARGET_SNAPSHOT_STRATEGY: "template" needs CREATE DATABASE … TEMPLATE <database>, which the ${parsed.data.TARGET_DIALECT} dialect does not have (template0 only): use "undo-log" or "auto"`,
+    );
+  }
   if (env.NODE_ENV === 'production' && parsed.data.APPROVAL_SIGNING_KEY === DEV_SIGNING_KEY) {
     throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: must be set to a secret of your own in production');
   }
@@ -111,4 +121,9 @@ export function redactUrl(url: string): string {
   } catch {
     return '<unparseable url>';
   }
+}
+
+/** The snapshot strategy a run uses: the configured one, or the dialect's default. */
+export function snapshotStrategy(s: Pick<Settings, 'TARGET_DIALECT' | 'TARGET_SNAPSHOT_STRATEGY'>): 'template' | 'undo-log' {
+  return s.TARGET_SNAPSHOT_STRATEGY === 'auto' ? DEFAULT_SNAPSHOT[s.TARGET_DIALECT] : s.TARGET_SNAPSHOT_STRATEGY;
 }

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent } from '../lib/db';
+import { dialectOf, insertFragments, render, run } from '../lib/dialect';
 import { CopyLine, decodeLine, encodeRow, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn } from './mapping';
@@ -206,14 +207,13 @@ export async function copyChunk(opts: {
     }
     const rowsLoaded = rowsRead - quarantined.length;
     const checksum = hash.digest('hex');
-    await target.query(
-      `INSERT INTO migration_chunk (table_name, chunk_id, run_id, key_from, key_to, rows_read, rows_loaded, rows_quarantined, checksum, attempt)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (table_name, chunk_id) DO UPDATE SET run_id = EXCLUDED.run_id, key_from = EXCLUDED.key_from,
-         key_to = EXCLUDED.key_to, rows_read = EXCLUDED.rows_read, rows_loaded = EXCLUDED.rows_loaded,
-         rows_quarantined = EXCLUDED.rows_quarantined, checksum = EXCLUDED.checksum,
-         attempt = EXCLUDED.attempt, finished_at = now()`,
-      [table.name, chunk.id, runId, chunk.keyFrom, chunk.keyTo, rowsRead, rowsLoaded, quarantined.length, checksum, attempt],
+    // The ledger row replaces an earlier attempt's, in the target's dialect (lib/dialect.ts: ON CONFLICT, or DELETE + INSERT).
+    const ledger = ['table_name', 'chunk_id', 'run_id', 'key_from', 'key_to', 'rows_read', 'rows_loaded', 'rows_quarantined', 'checksum', 'attempt'];
+    await run(
+      target,
+      render(dialectOf(target), 'upsert', insertFragments('migration_chunk', ledger, ['table_name', 'chunk_id'], ['finished_at']), [
+        table.name, chunk.id, runId, chunk.keyFrom, chunk.keyTo, rowsRead, rowsLoaded, quarantined.length, checksum, attempt,
+      ]),
     );
     return {
       table: table.name,

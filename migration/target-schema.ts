@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
+import { Dialect, dialectOf, ensureIndex, render } from '../lib/dialect';
 import type { Mapping, TableMapping } from './mapping';
 import { keyColumn } from './mapping';
 
@@ -10,12 +11,12 @@ const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/
  * bookkeeping: the quarantine (rows that could not be loaded, with the reason) and the chunk ledger
  * (which key ranges are done, so that a retried chunk replaces its own rows and nothing else).
  */
-export function targetTableDdl(table: TableMapping): string {
+export function targetTableDdl(table: TableMapping, dialect: Dialect = 'postgresql'): string {
   const key = keyColumn(table).target;
   // The key sorts in code-point order, as every side compares keys (key-order.ts): its index then serves the chunks' ranges.
   const cols = table.columns.map((c) => {
     const isKey = c.target === key;
-    const collate = isKey && TEXT_TYPE.test(c.type) ? ' COLLATE "C"' : '';
+    const collate = isKey && TEXT_TYPE.test(c.type) ? render(dialect, 'keyCollate')[0].text : '';
     return `${quoteIdent(c.target)} ${c.type}${collate}${c.required ? ' NOT NULL' : ''}${isKey ? ' PRIMARY KEY' : ''}`;
   });
   const checks = table.target.checks.map((c) => `CHECK (${c})`);
@@ -34,7 +35,6 @@ export const CONTROL_DDL = [
      raw_row jsonb NOT NULL,
      quarantined_at timestamptz NOT NULL DEFAULT now()
    )`,
-  `CREATE INDEX IF NOT EXISTS migration_quarantine_chunk ON migration_quarantine (table_name, chunk_id)`,
   `CREATE TABLE IF NOT EXISTS migration_chunk (
      table_name text NOT NULL,
      chunk_id text NOT NULL,
@@ -56,7 +56,8 @@ export async function ensureTargetSchema(client: Client, mapping: Mapping): Prom
   await client.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-cutover-target-ddl']);
   try {
     for (const ddl of CONTROL_DDL) await client.query(ddl);
-    for (const table of mapping.tables) await client.query(targetTableDdl(table));
+    await ensureIndex(client, 'migration_quarantine_chunk', 'migration_quarantine', ['table_name', 'chunk_id']);
+    for (const table of mapping.tables) await client.query(targetTableDdl(table, dialectOf(client)));
   } finally {
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['jm-cutover-target-ddl']);
   }

@@ -55,13 +55,14 @@ async function main() {
   const heapMb = flag('worker-heap-mb', 160);
   const workerCount = flag('workers', 1);
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
-  const db = { legacy: `${base}/jm_bench_legacy`, ours: `${base}/jm_bench_ours`, ceiling: `${base}/jm_bench_ceiling`, pgloader: `${base}/jm_bench_pgloader` };
-  const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn' });
+  const db = { legacy: `${base}/jm_bench_legacy`, ours: `${base}/jm_bench_ours`, ceiling: `${base}/jm_bench_ceiling`, pgloader: `${base}/jm_bench_pgloader`, runbook: `${base}/jm_bench_runbook` };
+  const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, RUNBOOK_DATABASE_URL: db.runbook, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn' });
   const mapping = loadMapping(settings.MAPPING_FILE);
   const entities = Math.ceil(rows / ROWS_PER_ENTITY);
 
   // The dataset: reused when the same size was generated before, since generating it is not what we measure.
   await ensureDatabase(db.legacy);
+  await ensureDatabase(db.runbook); // the worker files each run's target statements there (语句审计)
   const reuse = !has('fresh') && (await withClient(db.legacy, async (c) => {
     const r = await c.query(`SELECT entities FROM bench_meta`).catch(() => ({ rows: [] as { entities: number }[] }));
     return r.rows[0]?.entities === entities;

@@ -46,7 +46,7 @@ async function main() {
   });
 
   // 登记目标库: the wipe, snapshot and rollback steps touch only a database registered as the target.
-  await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, 'demo.dba');
+  await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, 'demo.dba', settings.TARGET_DIALECT);
   // 业务测试: the reference business system over the target stands in for the new system's application.
   const refPort = Number(process.env.REFERENCE_APP_PORT ?? 3100);
   const env = settingsEnv(settings, { BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`, REFERENCE_APP_PORT: String(refPort) });

@@ -1,6 +1,5 @@
-import { ensureDatabase } from '../lib/db';
 import { redactUrl, loadSettings } from '../lib/settings';
-import { registerTarget } from '../lib/target-guard';
+import { ensureTargetDatabase, registerTarget } from '../lib/target-guard';
 
 /**
  * 登记目标库 Admin command: npm run register-target -- <your-name>. Marks TARGET_DATABASE_URL's database
@@ -10,8 +9,8 @@ async function main() {
   const [actor] = process.argv.slice(2);
   if (!actor) throw new Error('usage: npm run register-target -- <your user name>');
   const settings = loadSettings();
-  await ensureDatabase(settings.TARGET_DATABASE_URL);
-  const id = await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, actor);
+  await ensureTargetDatabase(settings.TARGET_DATABASE_URL, settings.TARGET_DIALECT);
+  const id = await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, actor, settings.TARGET_DIALECT);
   process.stdout.write(`registered ${redactUrl(settings.TARGET_DATABASE_URL)} as the cutover target (database ${id.database}, system ${id.systemIdentifier}) by ${actor}\n`);
 }
 

@@ -4,6 +4,7 @@ import type { Client } from 'pg';
 import { decodeLine } from '../migration/copy-text';
 import type { KeyCollate } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
+import { ensureIndex } from '../lib/dialect';
 import { findTable, keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { readSource, sourceSide } from './source-side';
@@ -84,7 +85,7 @@ export async function planSegments(source: SourceAdapter, mapping: Mapping, tabl
 
 /** The index quarantinedKeys needs, so a segment does not scan the whole quarantine; idempotent. */
 export async function ensureVerificationIndexes(target: Client): Promise<void> {
-  await target.query(`CREATE INDEX IF NOT EXISTS migration_quarantine_key ON migration_quarantine (table_name, source_key)`);
+  await ensureIndex(target, 'migration_quarantine_key', 'migration_quarantine', ['table_name', 'source_key']);
 }
 
 export async function verifySegment(input: SegmentInput): Promise<SegmentResult> {

@@ -221,6 +221,12 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(json.businessTests.cases).toHaveLength(4);
     expect(evidence).toContain('## 业务测试 Business tests (变更 change, 注销 cancellation) on the snapshot');
     expect(json.decisions.filter((d: { accepted: boolean }) => d.accepted)).toHaveLength(4);
+    // 语句审计 on the default dialect: clean for PostgreSQL, and it names what openGauss would refuse.
+    expect(json.statementAudit.verdict).toMatchObject({ dialect: 'postgresql', clean: true });
+    const onOpenGauss = json.statementAudit.others.find((o: { dialect: string }) => o.dialect === 'opengauss');
+    expect(onOpenGauss.clean).toBe(false);
+    expect(onOpenGauss.lacking.map((f: { construct: string }) => f.construct)).toEqual(['on-conflict', 'pg-control-system', 'create-database-template']);
+    expect(evidence).toContain('### 其他方言 Would meet on: opengauss — 3 lacking');
   });
 
   it('a rejected go/no-go falls back through all six steps: new stopped, legacy started, traffic back on legacy, report written', async () => {

@@ -93,7 +93,7 @@ export class TestStack {
    * approved by a gate keeper of the stack's own (never the starter), as ops would before the weekend.
    */
   async startCutoverAtGate(token: string, runId: string): Promise<string> {
-    await registerTarget(this.settings.TARGET_DATABASE_URL, this.settings.LEGACY_DATABASE_URL, 'test-setup');
+    await registerTarget(this.settings.TARGET_DATABASE_URL, this.settings.LEGACY_DATABASE_URL, 'test-setup', this.settings.TARGET_DIALECT);
     const started = await this.http('POST', '/cutovers', token, { mode: 'rehearsal', runId });
     if (started.status !== 201) throw new Error(`starting ${runId}: ${started.status} ${JSON.stringify(started.body)}`);
     const id = started.body.workflowId as string;
