@@ -36,6 +36,8 @@ const APPROVAL = legacyTable(
 const mapping: Mapping = { tables: [ENTITY, APPROVAL], codeTables: new Map() };
 
 const targetUrl = `postgres://postgres@127.0.0.1:5432/rp${randomBytes(4).toString('hex')}_target`;
+/** the worker files each target statement in the runbook database's statement audit (语句审计) */
+const runbookUrl = `${targetUrl}_runbook`;
 const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-readpoint-'));
 
 function scriptedLegacy(): { db: ScriptedOracle; scn: () => string } {
@@ -64,16 +66,18 @@ function scriptedLegacy(): { db: ScriptedOracle; scn: () => string } {
 }
 
 function depsFor(db: ScriptedOracle): ActivityDeps {
-  const settings = loadSettings({ TARGET_DATABASE_URL: targetUrl, BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' });
+  const settings = loadSettings({ TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: runbookUrl, BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' });
   const legacySource = new OracleSource({ user: 'jmlegacy', password: 'pw', connectString: 'db/JMREG' }, db.driver());
   return { settings, mapping, logger: createLogger('test', 'warn'), legacySource } as unknown as ActivityDeps;
 }
 
 beforeAll(async () => {
   await ensureDatabase(targetUrl);
+  await ensureDatabase(runbookUrl);
 });
 afterAll(async () => {
   await dropDatabase(targetUrl);
+  await dropDatabase(runbookUrl);
   fs.rmSync(backupDir, { recursive: true, force: true });
 });
 
