@@ -98,7 +98,7 @@ function mappingFor(c: KeyCase): { mapping: Mapping; table: TableMapping } {
 /** The keys of a stream of chunk items, as the legacy database prints them. */
 async function keysOf(source: PostgresSource, table: TableMapping, chunk: Chunk): Promise<string[]> {
   const keys: string[] = [];
-  for await (const batch of await source.readChunk(table, chunk, null)) {
+  for await (const batch of await source.readChunk(table, chunk)) {
     for (const item of batch as SourceItem[]) keys.push(isSourceRejection(item) ? String(item.key) : textOf(fieldAt(item, 0) ?? '\\N'));
   }
   return keys;
