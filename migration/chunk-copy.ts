@@ -7,7 +7,7 @@ import { inTransaction, quoteIdent } from '../lib/db';
 import { binaryOf, CopyLine, decodeLine, encodeRow, fieldAt, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn } from './mapping';
-import { parentMissingSql, targetKey } from './key-order';
+import { keyRangeSql, parentMissingSql, targetKey } from './key-order';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
 import { compileTransform } from './transform';
@@ -49,18 +49,17 @@ const CAREFUL_BATCH = 2000;
 
 /** The chunk's key range on the target, in the table's key order (key-order.ts); bounds as parameters of the key's type. */
 function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string; params: string[] } {
-  const col = targetKey(table, ' COLLATE "C"', alias);
-  const parts: string[] = [];
   const params: string[] = [];
-  if (chunk.keyFrom !== null) {
-    params.push(chunk.keyFrom);
-    parts.push(`${col} > $${params.length}`);
-  }
-  if (chunk.keyTo !== null) {
-    params.push(chunk.keyTo);
-    parts.push(`${col} <= $${params.length}`);
-  }
-  return { sql: parts.length ? parts.join(' AND ') : 'TRUE', params };
+  const sql = keyRangeSql(
+    targetKey(table, ' COLLATE "C"', alias),
+    chunk,
+    (value) => {
+      params.push(value);
+      return `$${params.length}`;
+    },
+    keyColumn(table).type,
+  );
+  return { sql, params };
 }
 
 export async function copyChunk(opts: {

@@ -56,19 +56,61 @@ const INTEGER_TEXT = String.raw`^\s*[-+]?[0-9]+\s*$`;
 const DECIMAL_TEXT = String.raw`^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$`;
 
 /**
- * A value of type `from` (SQL expression) as type `to`, for comparing with a column of type `to`:
- * unchanged when the types agree; a text that is not a number becomes NULL (it equals no number and
- * falls in no numeric range) instead of failing the whole statement.
+ * A value of type `from` (SQL expression) for comparing with a key of type `to`: unchanged when the types
+ * agree; a number as its text for a text key; a text as a number (numeric, so a number too large for the
+ * key's type still compares instead of failing the statement), NULL when it is not a number of the key's
+ * kind (an integer key: no fraction) — it then equals no key and has no place in the order (keyRangeSql).
  */
 export function castKey(expr: string, from: ColumnType, to: ColumnType): string {
   if (from === to) return expr;
   if (to === 'text') return `(${expr})::text`;
-  if (NUMERIC_TYPES.includes(to)) {
-    if (NUMERIC_TYPES.includes(from)) return `(${expr})::${to}`;
-    const pattern = to === 'numeric' ? DECIMAL_TEXT : INTEGER_TEXT;
-    return `(CASE WHEN (${expr})::text ~ '${pattern}' THEN (${expr})::text::${to} END)`;
+  if (NUMERIC_TYPES.includes(from)) return `(${expr})::numeric`;
+  const pattern = to === 'numeric' ? DECIMAL_TEXT : INTEGER_TEXT;
+  return `(CASE WHEN (${expr})::text ~ '${pattern}' THEN (${expr})::text::numeric END)`;
+}
+
+/**
+ * A key range (keyFrom, keyTo] as SQL over a key expression, `bound` writing a bound (a literal or a
+ * parameter). The last range (keyTo null) also holds keys that have no place in the order — NULL: a legacy
+ * text that is not a number under numeric order (castKey) — so that no row falls outside every range:
+ * such a row is read by the last chunk and quarantined there (the target refuses it), never skipped.
+ */
+export function keyRangeSql(
+  key: string,
+  range: { keyFrom: string | null; keyTo: string | null },
+  bound: (value: string) => string,
+  /** the type of `key` when it is a target's integer column: bounds are then made to fit it (integerBound) */
+  keyType?: ColumnType,
+): string {
+  const parts: string[] = [];
+  const fit = (value: string) => (keyType === 'integer' || keyType === 'bigint' ? integerBound(value, keyType) : value);
+  if (range.keyFrom !== null) {
+    const from = fit(range.keyFrom);
+    const above = from === 'below' ? 'TRUE' : from === 'above' ? 'FALSE' : `${key} > ${bound(from)}`;
+    parts.push(range.keyTo === null ? `(${above} OR ${key} IS NULL)` : above);
   }
-  return `(${expr})::${to}`;
+  if (range.keyTo !== null) {
+    const to = fit(range.keyTo);
+    parts.push(to === 'below' ? 'FALSE' : to === 'above' ? 'TRUE' : `${key} <= ${bound(to)}`);
+  }
+  return parts.length ? parts.join(' AND ') : 'TRUE';
+}
+
+const INTEGER_RANGE = { integer: [-(2n ** 31n), 2n ** 31n - 1n], bigint: [-(2n ** 63n), 2n ** 63n - 1n] } as const;
+
+/**
+ * A bound (a number's text: a legacy key, perhaps a fraction or beyond the target type) as an integer key
+ * can be compared with: floored (k > 1.5 ⇔ k > 1, k ≤ 1.5 ⇔ k ≤ 1), or 'below'/'above' the type's whole
+ * range, where the comparison is constant. A bound that is no number is left as it is.
+ */
+export function integerBound(value: string, type: 'integer' | 'bigint'): string | 'below' | 'above' {
+  const m = /^\s*([-+]?)(\d*)(?:\.(\d*))?\s*$/.exec(value);
+  if (!m || (m[2] === '' && !m[3])) return value;
+  const whole = BigInt(m[2] || '0');
+  const fraction = /[1-9]/.test(m[3] ?? '');
+  const floor = m[1] === '-' ? (fraction ? -whole - 1n : -whole) : whole;
+  const [min, max] = INTEGER_RANGE[type];
+  return floor < min ? 'below' : floor > max ? 'above' : floor.toString();
 }
 
 /** A text source key (migration_quarantine.source_key) in the table's key order, for ranges and joins. */
@@ -153,7 +195,8 @@ export async function legacyKeyExpr(client: Client, table: TableMapping): Promis
   const col = await legacyColumn(client, table.source.table, table.source.key);
   const key = quoteIdent(table.source.key);
   if (keyOrder(table) === 'numeric') {
-    return col.category === 'N' ? { expr: key, textual: false } : { expr: `(${key})::numeric`, textual: false };
+    // a legacy text that is not a number becomes NULL: the last chunk reads it (keyRangeSql)
+    return col.category === 'N' ? { expr: key, textual: false } : { expr: castKey(key, 'text', keyColumn(table).type), textual: false };
   }
   // A CHAR(n) value prints (and reaches the target) padded to n characters; its ::text drops the padding.
   if (col.typname === 'bpchar') return { expr: col.typmod > 4 ? `rpad(${key}::text, ${col.typmod - 4}) COLLATE "C"` : `${key}::text COLLATE "C"`, textual: true };

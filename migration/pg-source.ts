@@ -3,7 +3,7 @@ import { Pool, PoolClient } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent, quoteQualified } from '../lib/db';
 import { CopyTextParser } from './copy-text';
-import { LegacyKeyExpr, legacyKeyExpr } from './key-order';
+import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr } from './key-order';
 import type { TableMapping } from './mapping';
 import type { Chunk, SourceAdapter } from './source';
 
@@ -19,11 +19,8 @@ export function literal(value: string): string {
 /** The chunk's rows in the table's key order (key-order.ts): `key` is legacyKeyExpr's answer, by default the key column itself. */
 export function chunkCopySql(table: TableMapping, chunk: Chunk, keyExpr: LegacyKeyExpr = { expr: quoteIdent(table.source.key), textual: false }): string {
   const key = `(${keyExpr.expr})`;
-  const bounds: string[] = [];
-  if (chunk.keyFrom !== null) bounds.push(`${key} > ${literal(chunk.keyFrom)}`);
-  if (chunk.keyTo !== null) bounds.push(`${key} <= ${literal(chunk.keyTo)}`);
   const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
-  const where = bounds.length ? ` WHERE ${bounds.join(' AND ')}` : '';
+  const where = ` WHERE ${keyRangeSql(key, chunk, literal)}`;
   // COPY takes no bind parameters; bounds are inlined as escaped literals.
   return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)}${where} ORDER BY ${key}) TO STDOUT`;
 }
@@ -102,7 +99,7 @@ export class PostgresSource implements SourceAdapter {
       } else {
         // Every rowsPerChunk-th key closes a chunk.
         const { rows } = await client.query<{ k: string }>(
-          `SELECT k FROM (SELECT ${key}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${from}) s
+          `SELECT k FROM (SELECT ${key}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${from} WHERE ${key} IS NOT NULL) s
            WHERE rn % $1 = 0 ORDER BY rn`,
           [rowsPerChunk],
         );

@@ -2,8 +2,9 @@ import type { Client } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent } from '../lib/db';
 import { decodeLine, Field } from '../migration/copy-text';
-import type { TableMapping } from '../migration/mapping';
-import { databaseKeyCollate, KeyCollate, targetKey } from '../migration/key-order';
+import { databaseKeyCollate, KeyCollate, keyRangeSql, targetKey } from '../migration/key-order';
+import type { ColumnType, TableMapping } from '../migration/mapping';
+import { keyColumn } from '../migration/mapping';
 import { literal } from '../migration/pg-source';
 
 /**
@@ -49,18 +50,15 @@ export interface KeyRange {
  * expression compared, already in the table's key order (key-order.ts: targetKey, sourceKeyAs): a
  * literal takes the expression's type, so a number is compared as a number and a text in code-point order.
  */
-export function rangeWhere(key: string, range: KeyRange): string {
-  const parts: string[] = [];
-  if (range.keyFrom !== null) parts.push(`${key} > ${literal(range.keyFrom)}`);
-  if (range.keyTo !== null) parts.push(`${key} <= ${literal(range.keyTo)}`);
-  return parts.length ? parts.join(' AND ') : 'TRUE';
+export function rangeWhere(key: string, range: KeyRange, keyType?: ColumnType): string {
+  return keyRangeSql(key, range, literal, keyType);
 }
 
 /** COPY of one key range of a target table, in canonical column order and key order. */
 export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate: KeyCollate): string {
   const key = targetKey(table, collate);
   const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
-  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range)} ORDER BY ${key}) TO STDOUT`;
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, keyColumn(table).type)} ORDER BY ${key}) TO STDOUT`;
 }
 
 export function copyOut(client: Client, sql: string) {
