@@ -57,7 +57,7 @@ function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string;
       params.push(value);
       return `$${params.length}`;
     },
-    keyColumn(table).type,
+    { keyType: keyColumn(table).type },
   );
   return { sql, params };
 }

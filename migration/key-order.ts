@@ -79,15 +79,20 @@ export function keyRangeSql(
   key: string,
   range: { keyFrom: string | null; keyTo: string | null },
   bound: (value: string) => string,
-  /** the type of `key` when it is a target's integer column: bounds are then made to fit it (integerBound) */
-  keyType?: ColumnType,
+  options: {
+    /** the type of `key` when it is a target's integer column: bounds are then made to fit it (integerBound) */
+    keyType?: ColumnType;
+    /** `key` can be NULL: the last range holds those rows (a NOT NULL key is spared the OR, which would cost its index the last range) */
+    nullable?: boolean;
+  } = {},
 ): string {
+  const { keyType, nullable } = options;
   const parts: string[] = [];
   const fit = (value: string) => (keyType === 'integer' || keyType === 'bigint' ? integerBound(value, keyType) : value);
   if (range.keyFrom !== null) {
     const from = fit(range.keyFrom);
     const above = from === 'below' ? 'TRUE' : from === 'above' ? 'FALSE' : `${key} > ${bound(from)}`;
-    parts.push(range.keyTo === null ? `(${above} OR ${key} IS NULL)` : above);
+    parts.push(range.keyTo === null && nullable ? `(${above} OR ${key} IS NULL)` : above);
   }
   if (range.keyTo !== null) {
     const to = fit(range.keyTo);
@@ -162,6 +167,7 @@ interface LegacyColumn {
   provider: string | null;
   /** pg_type.typcategory: N numeric, S string … */
   category: string;
+  notnull: boolean;
   typname: string;
   typmod: number;
 }
@@ -169,7 +175,7 @@ interface LegacyColumn {
 async function legacyColumn(client: Client, table: string, column: string): Promise<LegacyColumn> {
   const { rows } = await client.query<LegacyColumn>(
     `SELECT a.attcollation <> 0 AS collatable, c.collname AS name, c.collcollate AS collation, c.collprovider::text AS provider,
-            t.typcategory::text AS category, t.typname::text AS typname, a.atttypmod AS typmod
+            t.typcategory::text AS category, t.typname::text AS typname, a.atttypmod AS typmod, a.attnotnull AS notnull
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_collation c ON c.oid = a.attcollation
       WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`,
     [table, column],
@@ -189,20 +195,23 @@ async function legacyColumn(client: Client, table: string, column: string): Prom
 export interface LegacyKeyExpr {
   expr: string;
   textual: boolean;
+  /** the expression can be NULL (a column without NOT NULL, a text under numeric order): the last range reads those rows */
+  nullable: boolean;
 }
 
 export async function legacyKeyExpr(client: Client, table: TableMapping): Promise<LegacyKeyExpr> {
   const col = await legacyColumn(client, table.source.table, table.source.key);
   const key = quoteIdent(table.source.key);
+  const nullable = !col.notnull;
   if (keyOrder(table) === 'numeric') {
     // a legacy text that is not a number becomes NULL: the last chunk reads it (keyRangeSql)
-    return col.category === 'N' ? { expr: key, textual: false } : { expr: castKey(key, 'text', keyColumn(table).type), textual: false };
+    return col.category === 'N' ? { expr: key, textual: false, nullable } : { expr: castKey(key, 'text', keyColumn(table).type), textual: false, nullable: true };
   }
   // A CHAR(n) value prints (and reaches the target) padded to n characters; its ::text drops the padding.
-  if (col.typname === 'bpchar') return { expr: col.typmod > 4 ? `rpad(${key}::text, ${col.typmod - 4}) COLLATE "C"` : `${key}::text COLLATE "C"`, textual: true };
+  if (col.typname === 'bpchar') return { expr: col.typmod > 4 ? `rpad(${key}::text, ${col.typmod - 4}) COLLATE "C"` : `${key}::text COLLATE "C"`, textual: true, nullable };
   if (col.category === 'S' && col.collatable) {
     const collate = col.name === 'default' ? await databaseKeyCollate(client) : collateFor(col.collation, col.provider);
-    return { expr: key + collate, textual: true };
+    return { expr: key + collate, textual: true, nullable };
   }
-  return { expr: `${key}::text COLLATE "C"`, textual: true };
+  return { expr: `${key}::text COLLATE "C"`, textual: true, nullable };
 }

@@ -17,10 +17,10 @@ export function literal(value: string): string {
 }
 
 /** The chunk's rows in the table's key order (key-order.ts): `key` is legacyKeyExpr's answer, by default the key column itself. */
-export function chunkCopySql(table: TableMapping, chunk: Chunk, keyExpr: LegacyKeyExpr = { expr: quoteIdent(table.source.key), textual: false }): string {
+export function chunkCopySql(table: TableMapping, chunk: Chunk, keyExpr: LegacyKeyExpr = { expr: quoteIdent(table.source.key), textual: false, nullable: false }): string {
   const key = `(${keyExpr.expr})`;
   const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
-  const where = ` WHERE ${keyRangeSql(key, chunk, literal)}`;
+  const where = ` WHERE ${keyRangeSql(key, chunk, literal, { nullable: keyExpr.nullable })}`;
   // COPY takes no bind parameters; bounds are inlined as escaped literals.
   return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)}${where} ORDER BY ${key}) TO STDOUT`;
 }

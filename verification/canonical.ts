@@ -50,15 +50,15 @@ export interface KeyRange {
  * expression compared, already in the table's key order (key-order.ts: targetKey, sourceKeyAs): a
  * literal takes the expression's type, so a number is compared as a number and a text in code-point order.
  */
-export function rangeWhere(key: string, range: KeyRange, keyType?: ColumnType): string {
-  return keyRangeSql(key, range, literal, keyType);
+export function rangeWhere(key: string, range: KeyRange, options: { keyType?: ColumnType; nullable?: boolean } = {}): string {
+  return keyRangeSql(key, range, literal, options);
 }
 
 /** COPY of one key range of a target table, in canonical column order and key order. */
 export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate: KeyCollate): string {
   const key = targetKey(table, collate);
   const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
-  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, keyColumn(table).type)} ORDER BY ${key}) TO STDOUT`;
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, { keyType: keyColumn(table).type })} ORDER BY ${key}) TO STDOUT`;
 }
 
 export function copyOut(client: Client, sql: string) {

@@ -64,13 +64,17 @@ interface SegmentInput {
   sourceThreads?: SourceThreadPool;
 }
 
-/** Keys the migration quarantined in a key range of a table (compared in the table's key order). */
+/**
+ * Keys the migration quarantined in a key range of a table (compared in the table's key order). A key with
+ * no place in the order (NULL, a text under numeric order) belongs to the last range, as on the legacy
+ * side; a NULL key is held as '' (the source side reads a NULL key so).
+ */
 export async function quarantinedKeys(target: Client, table: TableMapping, range: KeyRange, collate: KeyCollate): Promise<Map<string, string>> {
-  const { rows } = await target.query<{ source_key: string; rule: string }>(
-    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL AND ${rangeWhere(sourceKeyAs(table, 'source_key', collate), range)}`,
+  const { rows } = await target.query<{ source_key: string | null; rule: string }>(
+    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND ${rangeWhere(sourceKeyAs(table, 'source_key', collate), range, { nullable: true })}`,
     [table.name],
   );
-  return new Map(rows.map((r) => [r.source_key, r.rule]));
+  return new Map(rows.map((r) => [r.source_key ?? '', r.rule]));
 }
 
 /**

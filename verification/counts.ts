@@ -47,7 +47,7 @@ export async function countTable(source: SourceAdapter, readPoint: string | null
   );
   const quarantinedTwice = await count(
     target,
-    `SELECT count(*) AS n FROM (SELECT source_key FROM migration_quarantine WHERE table_name = $1 GROUP BY source_key HAVING count(*) > 1) d`,
+    `SELECT count(*) AS n FROM (SELECT source_key FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL GROUP BY source_key HAVING count(*) > 1) d`,
     [table.name],
   );
   const parent = table.parent && mapping ? findTable(mapping, table.parent.table) : undefined;
