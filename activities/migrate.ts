@@ -60,13 +60,14 @@ export function migrateActivities(deps: ActivityDeps) {
 
     /**
      * 迁移对账 After a table's last chunk, before the step may say done: rows counted in the target (not
-     * taken from the chunks' reports), source = loaded + quarantined, no quarantined key loaded, no loaded
-     * child without its parent, and the target's count equal to what the chunks reported. A mismatch is
-     * not transient: the step fails, naming the table and the numbers, and the operator decides.
+     * taken from the chunks' reports), source = loaded + quarantined, no quarantined key loaded, and the
+     * target's count equal to what the chunks reported. A mismatch is not transient: the step fails,
+     * naming the table and the numbers, and the operator decides. (Loaded orphans are the chunks' own
+     * check, against the target; the verify step's counts check them again over the whole table.)
      */
     async reconcileTable(input: { table: string; readPoint: string | null; chunksLoaded: number }): Promise<TableReconciliation> {
       const table = findTable(deps.mapping, input.table);
-      const check = await withClient(deps.settings.TARGET_DATABASE_URL, (target) => countTable(source, input.readPoint, target, table, deps.mapping));
+      const check = await withClient(deps.settings.TARGET_DATABASE_URL, (target) => countTable(source, input.readPoint, target, table));
       const problems = [...check.problems];
       if (check.loaded !== input.chunksLoaded) problems.push(`the target holds ${check.loaded} rows but its chunks reported ${input.chunksLoaded} loaded (difference ${check.loaded - input.chunksLoaded})`);
       const result = { ...check, chunksLoaded: input.chunksLoaded, ok: problems.length === 0, problems };

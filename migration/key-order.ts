@@ -25,8 +25,9 @@ import { KEY_TYPES, keyColumn } from './mapping';
  * legacy VARCHAR key of digits mapped to a bigint target is compared as a number), and (3) return plan
  * bounds in this text form. The Oracle adapter pins NLS_SORT=BINARY for the text case; the PostgreSQL
  * adapter builds the expression with legacyKeyExpr below. On the target, targetKey() names the key as
- * compared, and sourceKeyAs() turns a text key held elsewhere (migration_quarantine.source_key, a
- * child's foreign key of another type) into the target key's type, so no side compares text with numbers.
+ * compared; sourceKeyAs() places a text key held elsewhere (migration_quarantine.source_key) in the
+ * table's order, and castKey() turns a value of another type (a quarantined key, a child's foreign key)
+ * into the key's own type for an equality the key's index serves, so no side compares text with numbers.
  */
 export type KeyCollate = '' | ' COLLATE "C"';
 export type KeyOrder = 'numeric' | 'code-point';
@@ -52,21 +53,31 @@ export function targetKey(table: TableMapping, collate: KeyCollate = ' COLLATE "
   return keyOrder(table) === 'numeric' ? col : col + collate;
 }
 
-const INTEGER_TEXT = String.raw`^\s*[-+]?[0-9]+\s*$`;
 const DECIMAL_TEXT = String.raw`^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$`;
 
 /**
- * A value of type `from` (SQL expression) for comparing with a key of type `to`: unchanged when the types
- * agree; a number as its text for a text key; a text as a number (numeric, so a number too large for the
- * key's type still compares instead of failing the statement), NULL when it is not a number of the key's
- * kind (an integer key: no fraction) — it then equals no key and has no place in the order (keyRangeSql).
+ * A text's place in numeric order: its value as numeric when it is a decimal number, else NULL (it has no
+ * place: keyRangeSql gives it to the last range). Legacy text keys and quarantined source keys are placed
+ * alike, so a key the target refused (a fraction, a number beyond its type) is held in the range the
+ * legacy side read it in.
+ */
+export function numericPlace(expr: string): string {
+  return `(CASE WHEN (${expr})::text ~ '${DECIMAL_TEXT}' THEN (${expr})::text::numeric END)`;
+}
+
+/**
+ * A value of type `from` (SQL expression) as a key of type `to`, for an equality join that the key's index
+ * serves: unchanged when the types agree; a number as its text for a text key; a text or another number as
+ * the key's own type, NULL when it is no such value (no number, a fraction or out of range for an integer
+ * key) — it then equals no key, instead of failing the statement.
  */
 export function castKey(expr: string, from: ColumnType, to: ColumnType): string {
   if (from === to) return expr;
   if (to === 'text') return `(${expr})::text`;
-  if (NUMERIC_TYPES.includes(from)) return `(${expr})::numeric`;
-  const pattern = to === 'numeric' ? DECIMAL_TEXT : INTEGER_TEXT;
-  return `(CASE WHEN (${expr})::text ~ '${pattern}' THEN (${expr})::text::numeric END)`;
+  const n = NUMERIC_TYPES.includes(from) ? `(${expr})::numeric` : numericPlace(expr);
+  if (to === 'numeric') return n;
+  const [min, max] = INTEGER_RANGE[to as 'integer' | 'bigint'];
+  return `(CASE WHEN ${n} = trunc(${n}) AND ${n} BETWEEN ${min} AND ${max} THEN (${n})::${to} END)`;
 }
 
 /**
@@ -118,10 +129,9 @@ export function integerBound(value: string, type: 'integer' | 'bigint'): string 
   return floor < min ? 'below' : floor > max ? 'above' : floor.toString();
 }
 
-/** A text source key (migration_quarantine.source_key) in the table's key order, for ranges and joins. */
+/** A text source key (migration_quarantine.source_key) in the table's key order, for ranges. */
 export function sourceKeyAs(table: TableMapping, expr: string, collate: KeyCollate = ' COLLATE "C"'): string {
-  const key = keyColumn(table);
-  return keyOrder(table) === 'numeric' ? castKey(expr, 'text', key.type) : expr + collate;
+  return keyOrder(table) === 'numeric' ? numericPlace(expr) : expr + collate;
 }
 
 /**
@@ -205,7 +215,7 @@ export async function legacyKeyExpr(client: Client, table: TableMapping): Promis
   const nullable = !col.notnull;
   if (keyOrder(table) === 'numeric') {
     // a legacy text that is not a number becomes NULL: the last chunk reads it (keyRangeSql)
-    return col.category === 'N' ? { expr: key, textual: false, nullable } : { expr: castKey(key, 'text', keyColumn(table).type), textual: false, nullable: true };
+    return col.category === 'N' ? { expr: key, textual: false, nullable } : { expr: numericPlace(key), textual: false, nullable: true };
   }
   // A CHAR(n) value prints (and reaches the target) padded to n characters; its ::text drops the padding.
   if (col.typname === 'bpchar') return { expr: col.typmod > 4 ? `rpad(${key}::text, ${col.typmod - 4}) COLLATE "C"` : `${key}::text COLLATE "C"`, textual: true, nullable };

@@ -3,7 +3,7 @@ import { quoteIdent } from '../lib/db';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import type { SourceAdapter } from '../migration/source';
 import { findTable, keyColumn } from '../migration/mapping';
-import { parentMissingSql, sourceKeyAs } from '../migration/key-order';
+import { castKey, parentMissingSql } from '../migration/key-order';
 
 /**
  * 记录数核对 Count reconciliation of one table: source = loaded + quarantined, no quarantined key also
@@ -37,12 +37,14 @@ async function count(client: Client, sql: string, params: unknown[] = []): Promi
 export async function countTable(source: SourceAdapter, readPoint: string | null, target: Client, table: TableMapping, mapping?: Mapping): Promise<TableCountCheck> {
   const key = quoteIdent(keyColumn(table).target);
   const t = quoteIdent(table.target.table);
-  const sourceRows = await source.countRows(table, readPoint);
+  // the legacy count runs on its own session while the target is counted
+  const sourceCounted = source.countRows(table, readPoint);
+  sourceCounted.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const loaded = await count(target, `SELECT count(*) AS n FROM ${t}`);
   const quarantined = await count(target, 'SELECT count(*) AS n FROM migration_quarantine WHERE table_name = $1', [table.name]);
   const quarantinedButLoaded = await count(
     target,
-    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON x.${key} = ${sourceKeyAs(table, 'q.source_key', '')} WHERE q.table_name = $1`,
+    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON x.${key} = ${castKey('q.source_key', 'text', keyColumn(table).type)} WHERE q.table_name = $1`,
     [table.name],
   );
   const quarantinedTwice = await count(
@@ -50,6 +52,7 @@ export async function countTable(source: SourceAdapter, readPoint: string | null
     `SELECT count(*) AS n FROM (SELECT source_key FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL GROUP BY source_key HAVING count(*) > 1) d`,
     [table.name],
   );
+  const sourceRows = await sourceCounted;
   const parent = table.parent && mapping ? findTable(mapping, table.parent.table) : undefined;
   const loadedOrphans = parent ? await count(target, `SELECT count(*) AS n FROM ${t} c WHERE ${parentMissingSql(table, parent, 'c')}`) : undefined;
   const problems: string[] = [];
