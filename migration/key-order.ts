@@ -28,6 +28,17 @@ import { KEY_TYPES, keyColumn } from './mapping';
  * compared; sourceKeyAs() places a text key held elsewhere (migration_quarantine.source_key) in the
  * table's order, and castKey() turns a value of another type (a quarantined key, a child's foreign key)
  * into the key's own type for an equality the key's index serves, so no side compares text with numbers.
+ *
+ * (4) A row whose key has no place in the order — NULL, or a text that is no decimal number under numeric
+ * order — belongs to the LAST range (keyTo null), on every side (keyRangeSql): it is read, and the target
+ * refuses it into quarantine; it is never outside every range. Under numeric order a legacy text key is
+ * placed by its decimal value (numericPlace), fractions and numbers beyond the target type included.
+ * (5) The target compares bounds with an integer key after integerBound (floored; constant beyond the type).
+ *
+ * Not yet: composite keys, and tables with no unique column at all (a PostgreSQL ctid or Oracle ROWID
+ * range cannot be found again on the target). The Oracle adapter (migration/oracle/) still compares its
+ * key natively: a NUMBER key mapped to a text key (or a VARCHAR2 of digits to a number) must be converted
+ * there as (2) says (issue 22).
  */
 export type KeyCollate = '' | ' COLLATE "C"';
 export type KeyOrder = 'numeric' | 'code-point';
