@@ -1,4 +1,4 @@
-import { proxyActivities, setCurrentDetails, setHandler, defineQuery, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, setCurrentDetails, setHandler, defineQuery, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ChunkResult } from '../migration/chunk-copy';
 import type { TableOutcome } from './cutover-messages';
@@ -67,7 +67,13 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
       startToCloseTimeout: '30 minutes',
       retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
       summary: `${input.stepLabel} · 对账 reconcile ${input.table}`,
-    }).reconcileTable({ table: input.table, readPoint: plan.readPoint, chunksLoaded: rowsLoaded });
+    })
+      .reconcileTable({ table: input.table, readPoint: plan.readPoint, chunksLoaded: rowsLoaded })
+      .catch((err: unknown) => {
+        // The table fails with the reconciliation's own words (the table, the numbers), not "Activity task failed".
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? undefined, ...(err.cause.details ?? []));
+        throw err;
+      });
     rowsLoaded = truth.loaded;
     rowsQuarantined = truth.quarantined;
   }
