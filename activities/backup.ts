@@ -5,7 +5,7 @@ import { Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { copyTo } from '../lib/copy-to';
-import { inTransaction, quoteIdent, withClient } from '../lib/db';
+import { inTransaction, quoteIdent, quoteQualified, withClient } from '../lib/db';
 import { binaryOf, encodeLine } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';
 import { checkExpdp, expdpParfile, parseExpdpLog } from '../migration/oracle/datapump';
@@ -211,7 +211,7 @@ export async function adapterExport(source: SourceAdapter, table: TableMapping, 
 
 /** The export both the backup and the fallback's check use: the same SQL gives the same bytes for the same data. */
 export function legacyExportSql(table: string, key: string): string {
-  return `COPY (SELECT * FROM ${quoteIdent(table)} ORDER BY ${quoteIdent(key)}) TO STDOUT`;
+  return `COPY (SELECT * FROM ${quoteQualified(table)} ORDER BY ${quoteIdent(key)}) TO STDOUT`;
 }
 
 export async function sha256File(file: string): Promise<string> {

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { from as copyFrom } from 'pg-copy-streams';
 import { copyTo } from '../lib/copy-to';
-import { inTransaction, quoteIdent, withClient } from '../lib/db';
+import { inTransaction, quoteQualified, withClient } from '../lib/db';
 import { adapterExport, BackupFile, BackupManifest, countingHash, legacyExportSql, verifyBackup } from './backup';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
@@ -94,9 +94,9 @@ export function legacyCheckActivities(deps: ActivityDeps) {
       if (unknown.length) throw ApplicationFailure.nonRetryable(`cannot restore ${unknown.join(', ')}: not in the backup manifest`, 'ManifestMismatch');
       await withClient(deps.settings.LEGACY_DATABASE_URL, (client) =>
         inTransaction(client, async () => {
-          await client.query(`TRUNCATE ${files.map((f) => quoteIdent(f.table)).join(', ')}`);
+          await client.query(`TRUNCATE ${files.map((f) => quoteQualified(f.table)).join(', ')}`);
           for (const f of files) {
-            await pipeline(fs.createReadStream(f.file), client.query(copyFrom(`COPY ${quoteIdent(f.table)} FROM STDIN`)));
+            await pipeline(fs.createReadStream(f.file), client.query(copyFrom(`COPY ${quoteQualified(f.table)} FROM STDIN`)));
           }
         }),
       );

@@ -1,9 +1,10 @@
-import { activityInfo, Context } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity';
 import { withTarget } from '../lib/statement-audit';
 import { ChunkResult, copyChunk } from '../migration/chunk-copy';
 import { findTable, LoadStep, loadSteps } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
+import { countTable, TableCountCheck } from '../verification/counts';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
 import { runReadPoint } from './read-point';
@@ -13,6 +14,12 @@ export interface TablePlan {
   table: string;
   chunks: Chunk[];
   readPoint: string | null;
+}
+
+/** 迁移对账 A table's migration as the target holds it, reconciled with the source and the chunk ledger. */
+export interface TableReconciliation extends TableCountCheck {
+  /** rows the chunks reported loaded (their sum), which the target's own count must equal */
+  chunksLoaded: number;
 }
 
 export function migrateActivities(deps: ActivityDeps) {
@@ -51,6 +58,25 @@ export function migrateActivities(deps: ActivityDeps) {
         }),
       );
       deps.logger.info({ runId: input.runId, ...result }, 'chunk migrated');
+      return result;
+    },
+
+    /**
+     * 迁移对账 After a table's last chunk, before the step may say done: rows counted in the target (not
+     * taken from the chunks' reports), source = loaded + quarantined, no quarantined key loaded, and the
+     * target's count equal to what the chunks reported. A mismatch is not transient: the step fails,
+     * naming the table and the numbers, and the operator decides. (Loaded orphans are the chunks' own
+     * check, against the target; the verify step's counts check them again over the whole table.)
+     */
+    async reconcileTable(input: { table: string; readPoint: string | null; chunksLoaded: number }): Promise<TableReconciliation> {
+      const table = findTable(deps.mapping, input.table);
+      const check = await withTarget(deps.settings, (target) => countTable(source, input.readPoint, target, table));
+      const problems = [...check.problems];
+      if (check.loaded !== input.chunksLoaded) problems.push(`the target holds ${check.loaded} rows but its chunks reported ${input.chunksLoaded} loaded (difference ${check.loaded - input.chunksLoaded})`);
+      const result = { ...check, chunksLoaded: input.chunksLoaded, ok: problems.length === 0, problems };
+      if (!result.ok) {
+        throw ApplicationFailure.nonRetryable(`迁移对账失败 migration of ${table.name} does not reconcile: ${problems.join('; ')}`, 'MigrationReconciliation', result);
+      }
       return result;
     },
   };

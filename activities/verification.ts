@@ -33,7 +33,7 @@ export function verificationActivities(deps: ActivityDeps) {
   // Created on first use and kept for the worker's life; threads are unref'd, so they never hold the process.
   let threads: SourceThreadPool | undefined;
   const sourceThreads = () =>
-    settings.VERIFY_SOURCE_THREADS > 0 ? (threads ??= new SourceThreadPool(settings.VERIFY_SOURCE_THREADS, settings.LEGACY_DATABASE_URL, settings.MAPPING_FILE)) : undefined;
+    settings.VERIFY_SOURCE_THREADS > 0 ? (threads ??= new SourceThreadPool(settings.VERIFY_SOURCE_THREADS, settings.LEGACY_DATABASE_URL, settings.MAPPING_FILE, settings.LEGACY_SCHEMA)) : undefined;
   /** Sampling queries the legacy database directly; counts and the content pass go through the adapter. */
   const legacyPg = () => {
     if (!/^postgres(ql)?:/.test(settings.LEGACY_DATABASE_URL)) {
@@ -85,7 +85,7 @@ export function verificationActivities(deps: ActivityDeps) {
     async verificationCounts(input: { tables: string[]; readPoint?: string | null }): Promise<TableCountCheck[]> {
       return withTarget(settings, async (target) => {
         const out: TableCountCheck[] = [];
-        for (const name of input.tables) out.push(await countTable(source, input.readPoint ?? null, target, findTable(mapping, name)));
+        for (const name of input.tables) out.push(await countTable(source, input.readPoint ?? null, target, findTable(mapping, name), mapping));
         return out;
       });
     },

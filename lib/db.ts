@@ -28,6 +28,11 @@ export function quoteIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
 }
 
+/** A table name that may be schema-qualified (schema.table, each part an identifier) as SQL: "schema"."table". */
+export function quoteQualified(name: string): string {
+  return name.split('.').map(quoteIdent).join('.');
+}
+
 /** The URL of the same server's maintenance database, for CREATE/DROP DATABASE. */
 function maintenanceUrl(url: string): { admin: string; database: string } {
   const u = new URL(url);

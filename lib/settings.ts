@@ -28,6 +28,11 @@ const schema = z.object({
   /** 快照/回滚 strategy: auto = the dialect's default (template copy on PostgreSQL, undo log elsewhere) */
   TARGET_SNAPSHOT_STRATEGY: z.enum(['auto', ...SNAPSHOT_STRATEGIES]).default('auto'),
   MAPPING_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'mapping.json')),
+  /**
+   * the schema of the legacy tables the mapping names without one (a mapping may also write schema.table);
+   * empty: the legacy session's search_path. For an Oracle legacy database it is ORACLE_SCHEMA's default.
+   */
+  LEGACY_SCHEMA: z.union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (a schema name)')]).default(''),
   BACKUP_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'backups')),
   /** 项目实施进度安排: the project plan, and what its automated checks probe */
   PLAN_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'plan.json')),

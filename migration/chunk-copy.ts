@@ -5,9 +5,10 @@ import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent } from '../lib/db';
 import { dialectOf, insertFragments, render, run } from '../lib/dialect';
-import { CopyLine, decodeLine, encodeRow, Field, textOf } from './copy-text';
+import { binaryOf, CopyLine, decodeLine, encodeRow, fieldAt, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn } from './mapping';
+import { keyRangeSql, parentMissingSql, targetKey } from './key-order';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
 import { compileTransform } from './transform';
@@ -47,19 +48,19 @@ interface ConvertedRow {
 /** Rows held in memory at once when the target refuses a chunk and it is reloaded in batches. */
 const CAREFUL_BATCH = 2000;
 
-function rangeSql(column: string, chunk: Chunk, alias = ''): { sql: string; params: string[] } {
-  const col = (alias ? alias + '.' : '') + quoteIdent(column);
-  const parts: string[] = [];
+/** The chunk's key range on the target, in the table's key order (key-order.ts); bounds as parameters of the key's type. */
+function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string; params: string[] } {
   const params: string[] = [];
-  if (chunk.keyFrom !== null) {
-    params.push(chunk.keyFrom);
-    parts.push(`${col} > $${params.length}`);
-  }
-  if (chunk.keyTo !== null) {
-    params.push(chunk.keyTo);
-    parts.push(`${col} <= $${params.length}`);
-  }
-  return { sql: parts.length ? parts.join(' AND ') : 'TRUE', params };
+  const sql = keyRangeSql(
+    targetKey(table, ' COLLATE "C"', alias),
+    chunk,
+    (value) => {
+      params.push(value);
+      return `$${params.length}`;
+    },
+    { keyType: keyColumn(table).type },
+  );
+  return { sql, params };
 }
 
 export async function copyChunk(opts: {
@@ -80,7 +81,7 @@ export async function copyChunk(opts: {
   const keyIndex = table.columns.indexOf(keyColumn(table));
   const targetTable = quoteIdent(table.target.table);
   const copyIn = `COPY ${targetTable} (${table.columns.map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
-  const range = rangeSql(keyColumn(table).target, chunk);
+  const range = rangeSql(table, chunk);
 
   let quarantined: Quarantined[] = [];
   let rowsRead = 0;
@@ -180,20 +181,30 @@ export async function copyChunk(opts: {
 
     async function quarantineOrphans(): Promise<void> {
       const parent = findTable(mapping, table.parent!.table);
-      const fk = quoteIdent(table.parent!.column);
-      const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
+      const key = keyColumn(table).target;
       // Checked against the target, not the legacy side: a child whose parent was quarantined is an orphan there too.
-      const inRange = rangeSql(keyColumn(table).target, chunk, 'c');
-      const { rows } = await target.query(
-        `DELETE FROM ${targetTable} c WHERE ${inRange.sql} AND c.${fk} IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(parent.target.table)} p WHERE p.${quoteIdent(keyColumn(parent).target)} = c.${fk})
-         RETURNING ${cols}`,
+      const inRange = rangeSql(table, chunk, 'c');
+      const { rows } = await target.query<{ k: string; fk: string }>(
+        `DELETE FROM ${targetTable} c WHERE ${inRange.sql} AND ${parentMissingSql(table, parent, 'c')}
+         RETURNING c.${quoteIdent(key)}::text AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`,
         inRange.params,
       );
-      for (const r of rows) {
-        const fields = table.columns.map((c) => (r[c.target] === null ? null : String(r[c.target])));
-        quarantine(fields, `orphan:${parent.name}`, `${table.parent!.column}=${r[table.parent!.column]} has no ${parent.name} row in the target`);
+      if (!rows.length) return;
+      // The quarantine keeps the legacy row as read: the orphans' lines are read again from the source
+      // (a rare path: only a chunk with orphans pays for a second read).
+      const orphans = new Map(rows.map((r) => [binaryOf(r.k), r.fk]));
+      for await (const batch of await source.readChunk(table, chunk, readPoint)) {
+        for (const item of batch as SourceItem[]) {
+          if (isSourceRejection(item)) continue;
+          const k = fieldAt(item, keyIndex);
+          const fk = k === null ? undefined : orphans.get(k);
+          if (fk === undefined) continue;
+          orphans.delete(k!);
+          quarantineLine(item, `orphan:${parent.name}`, `${table.parent!.column}=${fk} has no ${parent.name} row in the target`);
+        }
       }
+      // A row the target holds but the source no longer gives back (it cannot happen at one read point): kept with the target's key.
+      for (const [k, fk] of orphans) quarantine(table.columns.map((_, i) => (i === keyIndex ? textOf(k) : null)), `orphan:${parent.name}`, `${table.parent!.column}=${fk} has no ${parent.name} row in the target (legacy row not found again)`);
     }
 
     const byRule: Record<string, number> = {};

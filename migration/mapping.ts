@@ -14,8 +14,15 @@ const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (a-z, 0-9, _; at most 63 chars)');
 
+export /** A legacy table: a name, or schema.name (a PostgreSQL schema; LEGACY_SCHEMA supplies one for bare names). */
+const legacyTableName = z
+  .string()
+  .regex(/^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier, or schema.table (a-z, 0-9, _; at most 63 chars each)');
+
 export const COLUMN_TYPES = ['text', 'numeric', 'integer', 'bigint', 'date', 'timestamp', 'timestamptz', 'boolean'] as const;
 export type ColumnType = (typeof COLUMN_TYPES)[number];
+/** the types a table's key may have: each has a declared order (migration/key-order.ts) */
+export const KEY_TYPES: readonly ColumnType[] = ['text', 'integer', 'bigint', 'numeric'];
 
 const columnSchema = z.object({
   target: identifier,
@@ -36,7 +43,7 @@ const tableSchema = z.object({
   name: identifier,
   title: z.string().min(1),
   category: z.enum(['entity', 'history', 'approval']),
-  source: z.object({ table: identifier, key: identifier }),
+  source: z.object({ table: legacyTableName, key: identifier }),
   target: z.object({ table: identifier, checks: z.array(checkSchema).default([]) }),
   /** a child table: rows whose parent did not reach the target are quarantined as orphans */
   parent: z.object({ column: identifier, table: identifier }).optional(),
@@ -68,8 +75,14 @@ export interface Mapping {
 /** The seed's load order, which the file order must follow: entity data first, then history business, then approval data. */
 const CATEGORY_ORDER = { entity: 0, history: 1, approval: 2 } as const;
 
-export function loadMapping(file: string): Mapping {
+/**
+ * legacySchema: the schema of the legacy tables the mapping names bare (LEGACY_SCHEMA, PostgreSQL legacy
+ * only: see legacyMappingSchema); a schema-qualified name keeps its own schema.
+ */
+export function loadMapping(file: string, options: { legacySchema?: string } = {}): Mapping {
   const spec = readConfigFile(file, mappingFileSchema);
+  const schema = options.legacySchema;
+  if (schema) for (const t of spec.tables) if (!t.source.table.includes('.')) t.source.table = `${schema}.${t.source.table}`;
   const problems: string[] = [];
   const codeTables = new Map<string, CodeTable>();
   for (const [name, table] of Object.entries(spec.codeTables)) {
@@ -110,6 +123,7 @@ export function loadMapping(file: string): Mapping {
     const keyColumn = t.columns.find((c) => c.source === t.source.key);
     if (!keyColumn) problems.push(`${where}.source.key: "${t.source.key}" is not mapped by any column`);
     else if (!keyColumn.required) problems.push(`${where}.source.key: key column "${t.source.key}" must be required`);
+    else if (!KEY_TYPES.includes(keyColumn.type)) problems.push(`${where}.source.key: key column "${t.source.key}" has type ${keyColumn.type}; a key must be one of ${KEY_TYPES.join(', ')} (migration/key-order.ts)`);
   });
   if (problems.length) throw new ConfigError(file, problems);
   return { tables: spec.tables, codeTables };

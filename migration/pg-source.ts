@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import { Pool, PoolClient } from 'pg';
 import { copyTo } from '../lib/copy-to';
-import { quoteIdent } from '../lib/db';
+import { quoteIdent, quoteQualified } from '../lib/db';
 import { CopyTextParser } from './copy-text';
-import { columnKeyCollate, KeyCollate } from './key-order';
+import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr } from './key-order';
 import type { TableMapping } from './mapping';
 import type { Chunk, SourceAdapter } from './source';
 
@@ -16,16 +16,13 @@ export function literal(value: string): string {
   return "'" + value.replace(/'/g, "''") + "'";
 }
 
-/** The chunk's rows in key order; `collate` makes that order code-point order (key-order.ts). */
-export function chunkCopySql(table: TableMapping, chunk: Chunk, collate: KeyCollate = ''): string {
-  const key = quoteIdent(table.source.key) + collate;
-  const bounds: string[] = [];
-  if (chunk.keyFrom !== null) bounds.push(`${key} > ${literal(chunk.keyFrom)}`);
-  if (chunk.keyTo !== null) bounds.push(`${key} <= ${literal(chunk.keyTo)}`);
+/** The chunk's rows in the table's key order (key-order.ts): `key` is legacyKeyExpr's answer, by default the key column itself. */
+export function chunkCopySql(table: TableMapping, chunk: Chunk, keyExpr: LegacyKeyExpr = { expr: quoteIdent(table.source.key), textual: false, nullable: false }): string {
+  const key = `(${keyExpr.expr})`;
   const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
-  const where = bounds.length ? ` WHERE ${bounds.join(' AND ')}` : '';
+  const where = ` WHERE ${keyRangeSql(key, chunk, literal, { nullable: keyExpr.nullable })}`;
   // COPY takes no bind parameters; bounds are inlined as escaped literals.
-  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.source.table)}${where} ORDER BY ${key}) TO STDOUT`;
+  return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)}${where} ORDER BY ${key}) TO STDOUT`;
 }
 
 /** Sampled keys per planned chunk: enough to keep chunks within a few percent of even. */
@@ -53,8 +50,8 @@ export class PostgresSource implements SourceAdapter {
    */
   private readonly pool: Pool;
   private readonly readOnly = new WeakSet<PoolClient>();
-  /** per legacy table: what its key needs to compare in code-point order (looked up once) */
-  private readonly keyCollates = new Map<string, Promise<KeyCollate>>();
+  /** per legacy table: how its key is compared in the table's key order (key-order.ts; looked up once) */
+  private readonly keyExprs = new Map<string, Promise<LegacyKeyExpr>>();
 
   constructor(connectionString: string) {
     this.pool = new Pool({ connectionString, max: 16, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
@@ -78,11 +75,12 @@ export class PostgresSource implements SourceAdapter {
    * up across runs). A table without statistics is planned exactly; a small one is sampled whole.
    */
   async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
-    const from = quoteIdent(table.source.table);
+    const from = quoteQualified(table.source.table);
     const client = await this.session();
     try {
-      const collate = await this.keyCollate(client, table);
-      const key = quoteIdent(table.source.key) + collate;
+      const keyExpr = await this.keyExpr(client, table);
+      const key = `(${keyExpr.expr})`;
+      const collate = keyExpr.textual ? ' COLLATE "C"' : '';
       const { rows: stats } = await client.query<{ n: string }>('SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass', [table.source.table]);
       const estimate = Number(stats[0]?.n ?? -1);
       const parts = Math.round(estimate / rowsPerChunk);
@@ -101,7 +99,7 @@ export class PostgresSource implements SourceAdapter {
       } else {
         // Every rowsPerChunk-th key closes a chunk.
         const { rows } = await client.query<{ k: string }>(
-          `SELECT k FROM (SELECT ${quoteIdent(table.source.key)}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${from}) s
+          `SELECT k FROM (SELECT ${key}::text AS k, row_number() OVER (ORDER BY ${key}) AS rn FROM ${from} WHERE ${key} IS NOT NULL) s
            WHERE rn % $1 = 0 ORDER BY rn`,
           [rowsPerChunk],
         );
@@ -116,7 +114,7 @@ export class PostgresSource implements SourceAdapter {
   async countRows(table: TableMapping): Promise<number> {
     const client = await this.session();
     try {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(table.source.table)}`);
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(table.source.table)}`);
       return Number(rows[0].n);
     } finally {
       client.release();
@@ -125,15 +123,15 @@ export class PostgresSource implements SourceAdapter {
 
   async readChunk(table: TableMapping, chunk: Chunk): Promise<Readable> {
     const client = await this.session();
-    let collate: KeyCollate;
+    let keyExpr: LegacyKeyExpr;
     try {
-      collate = await this.keyCollate(client, table);
+      keyExpr = await this.keyExpr(client, table);
     } catch (err) {
       client.release(err as Error);
       throw err;
     }
     const parser = new CopyTextParser();
-    const copy = client.query(copyTo(chunkCopySql(table, chunk, collate)));
+    const copy = client.query(copyTo(chunkCopySql(table, chunk, keyExpr)));
     // The session goes back to the pool only after a COPY that ran to its end; one left mid-copy (an
     // error, or a reader that stopped early) is closed instead.
     let copied = false;
@@ -161,13 +159,15 @@ export class PostgresSource implements SourceAdapter {
     return client;
   }
 
-  private keyCollate(client: PoolClient, table: TableMapping): Promise<KeyCollate> {
-    let known = this.keyCollates.get(table.source.table);
+  private keyExpr(client: PoolClient, table: TableMapping): Promise<LegacyKeyExpr> {
+    // one legacy table may feed target tables of different key types: remembered per mapped table
+    const id = `${table.name}:${table.source.table}`;
+    let known = this.keyExprs.get(id);
     if (!known) {
-      known = columnKeyCollate(client, table.source.table, table.source.key);
+      known = legacyKeyExpr(client, table);
       // a failed lookup is not remembered: the next chunk asks again
-      known.catch(() => this.keyCollates.delete(table.source.table));
-      this.keyCollates.set(table.source.table, known);
+      known.catch(() => this.keyExprs.delete(id));
+      this.keyExprs.set(id, known);
     }
     return known;
   }

@@ -2,9 +2,9 @@ import type { Client } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent } from '../lib/db';
 import { decodeLine, Field } from '../migration/copy-text';
-import type { TableMapping } from '../migration/mapping';
+import { databaseKeyCollate, KeyCollate, keyRangeSql, targetKey } from '../migration/key-order';
+import type { ColumnType, TableMapping } from '../migration/mapping';
 import { keyColumn } from '../migration/mapping';
-import { databaseKeyCollate, KeyCollate } from '../migration/key-order';
 import { literal } from '../migration/pg-source';
 
 /**
@@ -22,10 +22,10 @@ import { literal } from '../migration/pg-source';
  *   target session; timestamptz in UTC (TimeZone UTC), so a value shifted by a time zone differs.
  * - Booleans: t / f. Whitespace is significant: nothing is trimmed beyond what the mapping's own
  *   cleansing rules do, so a trailing blank added or lost in the target is a difference.
- * - Keys: segments are key ranges (keyFrom, keyTo] and rows are ordered by the key in code-point order
- *   (= byte order of UTF-8 = collation "C") on both sides (migration/key-order.ts). Should the two
- *   ever disagree, that can only show up as a difference (kind "order", or a row missing here and
- *   extra there), never hide one.
+ * - Keys: segments are key ranges (keyFrom, keyTo] and rows are ordered by the key in the table's key
+ *   order on both sides (migration/key-order.ts: numbers as numbers, text in code-point order). Rows are
+ *   matched by key when the hashes differ, so two sides that happened to order alike rows otherwise
+ *   report no difference; rows in one range on one side only show as missing here and extra there.
  */
 export const TARGET_SESSION = ["SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"];
 
@@ -45,20 +45,20 @@ export interface KeyRange {
   keyTo: string | null;
 }
 
-/** WHERE clause of a key range on the target, bounds as escaped literals (COPY takes no parameters). */
-export function rangeWhere(column: string, range: KeyRange, collate: KeyCollate): string {
-  const key = `${quoteIdent(column)}${collate}`;
-  const parts: string[] = [];
-  if (range.keyFrom !== null) parts.push(`${key} > ${literal(range.keyFrom)}`);
-  if (range.keyTo !== null) parts.push(`${key} <= ${literal(range.keyTo)}`);
-  return parts.length ? parts.join(' AND ') : 'TRUE';
+/**
+ * WHERE clause of a key range, bounds as escaped literals (COPY takes no parameters). `key` is the SQL
+ * expression compared, already in the table's key order (key-order.ts: targetKey, sourceKeyAs): a
+ * literal takes the expression's type, so a number is compared as a number and a text in code-point order.
+ */
+export function rangeWhere(key: string, range: KeyRange, options: { keyType?: ColumnType; nullable?: boolean } = {}): string {
+  return keyRangeSql(key, range, literal, options);
 }
 
 /** COPY of one key range of a target table, in canonical column order and key order. */
 export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate: KeyCollate): string {
-  const key = keyColumn(table).target;
+  const key = targetKey(table, collate);
   const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
-  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, collate)} ORDER BY ${quoteIdent(key)}${collate}) TO STDOUT`;
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, { keyType: keyColumn(table).type })} ORDER BY ${key}) TO STDOUT`;
 }
 
 export function copyOut(client: Client, sql: string) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client } from 'pg';
 import { decodeLine } from '../migration/copy-text';
-import type { KeyCollate } from '../migration/key-order';
+import { KeyCollate, sourceKeyAs } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { ensureIndex } from '../lib/dialect';
 import { findTable, keyColumn } from '../migration/mapping';
@@ -65,13 +65,17 @@ interface SegmentInput {
   sourceThreads?: SourceThreadPool;
 }
 
-/** Keys the migration quarantined in a key range of a table (compared as text, collation "C"). */
+/**
+ * Keys the migration quarantined in a key range of a table (compared in the table's key order). A key with
+ * no place in the order (NULL, a text under numeric order) belongs to the last range, as on the legacy
+ * side; a NULL key is held as '' (the source side reads a NULL key so).
+ */
 export async function quarantinedKeys(target: Client, table: TableMapping, range: KeyRange, collate: KeyCollate): Promise<Map<string, string>> {
-  const { rows } = await target.query<{ source_key: string; rule: string }>(
-    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL AND ${rangeWhere('source_key', range, collate)}`,
+  const { rows } = await target.query<{ source_key: string | null; rule: string }>(
+    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND ${rangeWhere(sourceKeyAs(table, 'source_key', collate), range, { nullable: true })}`,
     [table.name],
   );
-  return new Map(rows.map((r) => [r.source_key, r.rule]));
+  return new Map(rows.map((r) => [r.source_key ?? '', r.rule]));
 }
 
 /**
@@ -122,10 +126,10 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
     differences: [],
     durationMs: 0,
   };
-  result.ok = sameBytes && unaccounted.length === 0;
+  const diff = sameBytes ? { differences: [], targetRows: src.rows } : await diffSegment(input, quarantined);
+  result.targetRows = diff.targetRows;
+  result.ok = diff.differences.length === 0 && unaccounted.length === 0;
   if (!result.ok) {
-    const diff = sameBytes ? { differences: [], targetRows: src.rows } : await diffSegment(input, quarantined);
-    result.targetRows = diff.targetRows;
     for (const d of [...unaccounted, ...diff.differences]) {
       result.differenceTotals[d.kind] = (result.differenceTotals[d.kind] ?? 0) + 1;
       if (result.differences.length < DIFFERENCE_CAP) result.differences.push(d);
@@ -170,12 +174,8 @@ export async function diffSegment(input: SegmentInput, quarantined: Map<string, 
     if (quarantined.has(key)) out.push({ table: table.name, kind: 'quarantined_but_loaded', key, note: `quarantined under ${quarantined.get(key)} yet present in the target` });
     else out.push({ table: table.name, kind: 'extra_in_target', key, note: 'in the target, not in the source' });
   }
-  if (!out.length) {
-    // Same rows, different order: the two sides disagree on key collation.
-    const sorted = [...targetOrder].sort(compareKeys);
-    const at = targetOrder.findIndex((k, i) => k !== sorted[i]);
-    out.push({ table: table.name, kind: 'order', key: targetOrder[at] ?? segment.keyFrom ?? '', note: 'same rows, different key order: legacy and target disagree on key collation' });
-  }
+  // Rows are matched by key: the same rows in another order are no difference (the hashes, which follow
+  // the order, only sent the segment here).
   out.sort((a, b) => compareKeys(a.key, b.key));
   return { differences: out, targetRows: targetOrder.length };
 }

@@ -1,8 +1,9 @@
 import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
-import type { TableMapping } from '../migration/mapping';
+import type { Mapping, TableMapping } from '../migration/mapping';
 import type { SourceAdapter } from '../migration/source';
-import { keyColumn } from '../migration/mapping';
+import { findTable, keyColumn } from '../migration/mapping';
+import { castKey, parentMissingSql } from '../migration/key-order';
 
 /**
  * 记录数核对 Count reconciliation of one table: source = loaded + quarantined, no quarantined key also
@@ -18,6 +19,8 @@ export interface TableCountCheck {
   quarantinedButLoaded: number;
   /** source keys quarantined more than once (a double count would hide a missing row) */
   quarantinedTwice: number;
+  /** loaded rows of a child table whose parent is not in the target (referential integrity of what was loaded) */
+  loadedOrphans?: number;
   ok: boolean;
   problems: string[];
 }
@@ -27,26 +30,35 @@ async function count(client: Client, sql: string, params: unknown[] = []): Promi
   return Number(rows[0].n);
 }
 
-/** The source side is counted through the legacy adapter (PostgreSQL or Oracle, at the run's read point). */
-export async function countTable(source: SourceAdapter, readPoint: string | null, target: Client, table: TableMapping): Promise<TableCountCheck> {
+/**
+ * The source side is counted through the legacy adapter (PostgreSQL or Oracle, at the run's read point).
+ * Given the mapping, a child table's loaded rows are also checked against its parent's loaded rows.
+ */
+export async function countTable(source: SourceAdapter, readPoint: string | null, target: Client, table: TableMapping, mapping?: Mapping): Promise<TableCountCheck> {
   const key = quoteIdent(keyColumn(table).target);
   const t = quoteIdent(table.target.table);
-  const sourceRows = await source.countRows(table, readPoint);
+  // the legacy count runs on its own session while the target is counted
+  const sourceCounted = source.countRows(table, readPoint);
+  sourceCounted.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const loaded = await count(target, `SELECT count(*) AS n FROM ${t}`);
   const quarantined = await count(target, 'SELECT count(*) AS n FROM migration_quarantine WHERE table_name = $1', [table.name]);
   const quarantinedButLoaded = await count(
     target,
-    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON x.${key} = q.source_key WHERE q.table_name = $1`,
+    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON x.${key} = ${castKey('q.source_key', 'text', keyColumn(table).type)} WHERE q.table_name = $1`,
     [table.name],
   );
   const quarantinedTwice = await count(
     target,
-    `SELECT count(*) AS n FROM (SELECT source_key FROM migration_quarantine WHERE table_name = $1 GROUP BY source_key HAVING count(*) > 1) d`,
+    `SELECT count(*) AS n FROM (SELECT source_key FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL GROUP BY source_key HAVING count(*) > 1) d`,
     [table.name],
   );
+  const sourceRows = await sourceCounted;
+  const parent = table.parent && mapping ? findTable(mapping, table.parent.table) : undefined;
+  const loadedOrphans = parent ? await count(target, `SELECT count(*) AS n FROM ${t} c WHERE ${parentMissingSql(table, parent, 'c')}`) : undefined;
   const problems: string[] = [];
   if (sourceRows !== loaded + quarantined) problems.push(`source ${sourceRows} ≠ loaded ${loaded} + quarantined ${quarantined} (difference ${sourceRows - loaded - quarantined})`);
   if (quarantinedButLoaded) problems.push(`${quarantinedButLoaded} quarantined source keys are also in the target`);
   if (quarantinedTwice) problems.push(`${quarantinedTwice} source keys are quarantined more than once`);
-  return { table: table.name, source: sourceRows, loaded, quarantined, quarantinedButLoaded, quarantinedTwice, ok: problems.length === 0, problems };
+  if (loadedOrphans) problems.push(`${loadedOrphans} loaded rows name a ${parent!.name} row (${table.parent!.column}) that is not in the target 孤儿记录`);
+  return { table: table.name, source: sourceRows, loaded, quarantined, quarantinedButLoaded, quarantinedTwice, loadedOrphans, ok: problems.length === 0, problems };
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { openLegacySource } from '../migration/legacy-source';
+import { legacyMappingSchema, openLegacySource } from '../migration/legacy-source';
 import { findTable, loadMapping, Mapping } from '../migration/mapping';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { sourceSide, SourceSideResult } from './source-side';
@@ -29,6 +29,8 @@ export class SourceThreadPool {
     size: number,
     private readonly legacyUrl: string,
     private readonly mappingFile: string,
+    /** LEGACY_SCHEMA, as the worker's own mapping and adapter took it */
+    private readonly legacySchema = '',
   ) {
     for (let i = 0; i < size; i++) {
       const w = this.spawn();
@@ -43,7 +45,7 @@ export class SourceThreadPool {
     const boot = entry.endsWith('.ts') ? `require(${JSON.stringify(require.resolve('tsx/cjs'))});\n` : '';
     const w = new Worker(`${boot}require(${JSON.stringify(entry)});`, {
       eval: true,
-      workerData: { role: 'verify-source', legacyUrl: this.legacyUrl, mappingFile: this.mappingFile },
+      workerData: { role: 'verify-source', legacyUrl: this.legacyUrl, mappingFile: this.mappingFile, legacySchema: this.legacySchema },
     });
     w.unref();
     return w;
@@ -80,13 +82,13 @@ export class SourceThreadPool {
 
 /** The thread side: one adapter and mapping per thread, kept for the thread's life. */
 if (!isMainThread && workerData?.role === 'verify-source') {
-  const { legacyUrl, mappingFile } = workerData as { legacyUrl: string; mappingFile: string };
+  const { legacyUrl, mappingFile, legacySchema } = workerData as { legacyUrl: string; mappingFile: string; legacySchema: string };
   let source: SourceAdapter | undefined;
   let mapping: Mapping | undefined;
   parentPort!.on('message', async ({ id, task }: { id: number; task: SourceTask }) => {
     try {
-      source ??= openLegacySource(legacyUrl);
-      mapping ??= loadMapping(path.resolve(mappingFile));
+      source ??= openLegacySource(legacyUrl, legacySchema);
+      mapping ??= loadMapping(path.resolve(mappingFile), { legacySchema: legacyMappingSchema(legacyUrl, legacySchema) });
       const table = findTable(mapping, task.table);
       const result = await sourceSide({ source, mapping, table, segment: task.segment, readPoint: task.readPoint }, new Map(task.quarantined), (rows) =>
         parentPort!.postMessage({ id, progress: rows }),

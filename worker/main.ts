@@ -7,7 +7,7 @@ import { loadConnectedSystems, loadNetworkFlows } from '../lib/probe-targets';
 import { loadServices } from '../lib/services';
 import { loadSettings } from '../lib/settings';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
-import { openLegacySource } from '../migration/legacy-source';
+import { legacyMappingSchema, openLegacySource } from '../migration/legacy-source';
 import { loadMapping } from '../migration/mapping';
 import { sdkLoggerFromPino } from './temporal-logger';
 
@@ -21,8 +21,8 @@ async function main(): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('worker', settings.LOG_LEVEL);
   Runtime.install({ logger: sdkLoggerFromPino(logger.child({ component: 'temporal-sdk' })) });
-  const mapping = loadMapping(settings.MAPPING_FILE);
-  const legacySource = openLegacySource(settings.LEGACY_DATABASE_URL);
+  const mapping = loadMapping(settings.MAPPING_FILE, { legacySchema: legacyMappingSchema(settings.LEGACY_DATABASE_URL, settings.LEGACY_SCHEMA) });
+  const legacySource = openLegacySource(settings.LEGACY_DATABASE_URL, settings.LEGACY_SCHEMA);
   const project = {
     plan: loadPlanDefinition(settings.PLAN_FILE),
     flows: loadNetworkFlows(settings.NETWORK_FLOWS_FILE),

@@ -1,4 +1,4 @@
-import { proxyActivities, setCurrentDetails, setHandler, defineQuery } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, setCurrentDetails, setHandler, defineQuery, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ChunkResult } from '../migration/chunk-copy';
 import type { TableOutcome } from './cutover-messages';
@@ -60,12 +60,30 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
 
   const byRule: Record<string, number> = {};
   for (const r of results) for (const [rule, n] of Object.entries(r.quarantinedByRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
+  let rowsLoaded = results.reduce((n, r) => n + r.rowsLoaded, 0);
+  let rowsQuarantined = results.reduce((n, r) => n + r.rowsQuarantined, 0);
+  if (patched('migrate-table-reconcile-target')) {
+    // 迁移对账: the table's rows as the target holds them, reconciled with the source, before it counts as done.
+    const truth = await proxyActivities<Activities>({
+      startToCloseTimeout: '30 minutes',
+      retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
+      summary: `${input.stepLabel} · 对账 reconcile ${input.table}`,
+    })
+      .reconcileTable({ table: input.table, readPoint: plan.readPoint, chunksLoaded: rowsLoaded })
+      .catch((err: unknown) => {
+        // The table fails with the reconciliation's own words (the table, the numbers), not "Activity task failed".
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? undefined, ...(err.cause.details ?? []));
+        throw err;
+      });
+    rowsLoaded = truth.loaded;
+    rowsQuarantined = truth.quarantined;
+  }
   return {
     table: input.table,
     chunks: results.length,
     rowsRead: results.reduce((n, r) => n + r.rowsRead, 0),
-    rowsLoaded: results.reduce((n, r) => n + r.rowsLoaded, 0),
-    rowsQuarantined: results.reduce((n, r) => n + r.rowsQuarantined, 0),
+    rowsLoaded,
+    rowsQuarantined,
     quarantinedByRule: byRule,
     carefulChunks: results.filter((r) => r.carefulMode).length,
     durationMs: Date.now() - started,

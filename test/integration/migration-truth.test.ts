@@ -1,0 +1,125 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import pino from 'pino';
+import { migrateActivities } from '../../activities/migrate';
+import type { ActivityDeps } from '../../activities/deps';
+import { loadLegacyDataset } from '../../datagen/legacy-generator';
+import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
+import { loadSettings } from '../../lib/settings';
+import { copyChunk } from '../../migration/chunk-copy';
+import { findTable, loadMapping } from '../../migration/mapping';
+import { PostgresSource } from '../../migration/pg-source';
+import { ensureTargetSchema } from '../../migration/target-schema';
+import { prepareTargetSession } from '../../verification/canonical';
+import { planSegments, verifySegment } from '../../verification/content';
+import { countTable } from '../../verification/counts';
+
+/**
+ * What the migration leaves behind, on the bundled registry: the quarantine keeps the legacy row as read
+ * (an orphan's raw_row held target values, its dates as JavaScript date strings); a loaded orphan fails
+ * the count reconciliation; identical rows in another order are no difference; and the migrate step's
+ * reconciliation counts the target, failing (non-retryable, the table named) when a row went missing.
+ */
+const PG = 'postgres://postgres@127.0.0.1:5432';
+const id = `mt${randomBytes(4).toString('hex')}`;
+const legacyUrl = `${PG}/${id}_legacy`;
+const targetUrl = `${PG}/${id}_target`;
+const mapping = loadMapping(path.join(__dirname, '..', '..', 'config', 'mapping.json'));
+
+describe('the migration tells the truth about what it loaded', () => {
+  const source = new PostgresSource(legacyUrl);
+
+  beforeAll(async () => {
+    await ensureDatabase(legacyUrl);
+    await ensureDatabase(targetUrl);
+    await withClient(legacyUrl, (c) => loadLegacyDataset(c, { entities: 800, seed: 21, anomalyRate: 0.05 }));
+    await withClient(targetUrl, (c) => ensureTargetSchema(c, mapping));
+    await withClient(targetUrl, async (target) => {
+      for (const table of mapping.tables) {
+        for (const chunk of await source.planChunks(table, 700)) await copyChunk({ source, target, mapping, table, chunk, runId: 'mt', readPoint: null, attempt: 1 });
+      }
+    });
+  });
+  afterAll(async () => {
+    await source.close();
+    await dropDatabase(legacyUrl);
+    await dropDatabase(targetUrl);
+  });
+
+  it('an orphan (its parent missing or quarantined) is quarantined with the legacy row as read: legacy names and legacy values', async () => {
+    const table = findTable(mapping, 'approval_application');
+    const orphans = await withClient(targetUrl, async (c) =>
+      (await c.query<{ source_key: string; raw_row: Record<string, string | null>; detail: string }>(
+        `SELECT source_key, raw_row, detail FROM migration_quarantine WHERE table_name = 'approval_application' AND rule = 'orphan:market_entity' ORDER BY source_key`,
+      )).rows,
+    );
+    expect(orphans.length).toBeGreaterThan(0);
+    const cols = table.columns.map((c) => c.source);
+    const legacy = await withClient(legacyUrl, async (c) =>
+      (await c.query<Record<string, string | null>>(`SELECT ${cols.map((s) => `${s}::text AS ${s}`).join(', ')} FROM a_application WHERE appid = ANY($1::text[]) ORDER BY appid COLLATE "C"`, [orphans.map((o) => o.source_key)])).rows,
+    );
+    expect(orphans.map((o) => o.raw_row)).toEqual(legacy);
+    // a date as the legacy database printed it, never "Thu Jan 23 2020 … GMT"
+    for (const o of orphans) expect(String(o.raw_row.appdate)).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    // among them, children of entities the migration quarantined (the parent exists in the legacy data)
+    const parentsInLegacy = await withClient(legacyUrl, async (c) => (await c.query(`SELECT count(*)::int AS n FROM e_baseinfo WHERE pripid = ANY($1::text[])`, [orphans.map((o) => o.raw_row.pripid)])).rows[0].n);
+    expect(parentsInLegacy).toBeGreaterThan(0);
+  });
+
+  it('a loaded orphan fails the count reconciliation (referential integrity of what was loaded)', async () => {
+    const table = findTable(mapping, 'entity_change');
+    const before = await withClient(targetUrl, (t) => countTable(source, null, t, table, mapping));
+    expect(before.problems).toEqual([]);
+    expect(before.loadedOrphans).toBe(0);
+    // a parent removed after its children loaded (the target has no foreign keys): they are orphans now
+    const { n } = await withClient(targetUrl, async (t) => {
+      const r = (await t.query<{ pripid: string; n: number }>(`SELECT pripid, count(*)::int AS n FROM entity_change GROUP BY pripid ORDER BY pripid LIMIT 1`)).rows[0];
+      await t.query(`DELETE FROM market_entity WHERE pripid = $1`, [r.pripid]);
+      return r;
+    });
+    expect(n).toBeGreaterThan(0);
+    const after = await withClient(targetUrl, (t) => countTable(source, null, t, table, mapping));
+    expect(after.loadedOrphans).toBe(n);
+    expect(after.ok).toBe(false);
+    expect(after.problems.join()).toContain(`${n} loaded rows name a market_entity row (pripid) that is not in the target`);
+  });
+
+  it('identical rows ordered otherwise by the target are no difference: rows are matched by key', async () => {
+    const table = findTable(mapping, 'name_reservation');
+    await withClient(targetUrl, (t) => t.query(`ALTER TABLE name_reservation ALTER COLUMN nameid TYPE text COLLATE "en-x-icu"`));
+    try {
+      await withClient(legacyUrl, (l) => l.query(`UPDATE e_name_reservation SET nameid = lower(nameid) WHERE right(nameid, 1) IN ('2', '5')`));
+      await withClient(targetUrl, (t) => t.query(`UPDATE name_reservation SET nameid = lower(nameid) WHERE right(nameid, 1) IN ('2', '5')`));
+      const segments = await planSegments(source, mapping, ['name_reservation'], 100_000);
+      const results = await withClient(targetUrl, async (target) => {
+        await prepareTargetSession(target);
+        // '' : the target orders by its column's own (linguistic) collation, the legacy side in code-point order
+        return Promise.all(segments.map(({ segment }) => verifySegment({ source, target, keyCollate: '', mapping, table, segment, readPoint: null })));
+      });
+      expect(results.map((r) => r.sourceSha256 === r.targetSha256)).toContain(false); // the orders really differ
+      expect(results.map((r) => [r.ok, r.differenceTotals])).toEqual(results.map(() => [true, {}]));
+    } finally {
+      await withClient(targetUrl, (t) => t.query(`ALTER TABLE name_reservation ALTER COLUMN nameid TYPE text COLLATE "C"`));
+    }
+  });
+
+  it('the migrate step reconciles each table from the target and fails, naming it, when a row is missing', async () => {
+    const deps = { settings: loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl }), mapping, legacySource: source, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps;
+    const acts = migrateActivities(deps);
+    const loaded = await withClient(targetUrl, async (t) => (await t.query(`SELECT count(*)::int AS n FROM approval_material`)).rows[0].n as number);
+    const ok = await acts.reconcileTable({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
+    expect(ok).toMatchObject({ ok: true, loaded, problems: [] });
+    expect(ok.source).toBe(ok.loaded + ok.quarantined);
+
+    // the chunks said one more than the target holds: a row vanished after its chunk reported it
+    const claimed = acts.reconcileTable({ table: 'approval_material', readPoint: null, chunksLoaded: loaded + 1 });
+    await expect(claimed).rejects.toBeInstanceOf(ApplicationFailure);
+    await expect(claimed).rejects.toMatchObject({ nonRetryable: true, type: 'MigrationReconciliation' });
+    await expect(claimed).rejects.toThrow(/approval_material.*holds \d+ rows but its chunks reported \d+ loaded/);
+
+    await withClient(targetUrl, (t) => t.query(`DELETE FROM approval_material WHERE matid = (SELECT min(matid) FROM approval_material)`));
+    const lost = acts.reconcileTable({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
+    await expect(lost).rejects.toThrow(/迁移对账失败 migration of approval_material does not reconcile: source \d+ ≠ loaded \d+ \+ quarantined \d+ \(difference 1\)/);
+  });
+});
