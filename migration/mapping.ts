@@ -1,8 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
+import { CodeTable, codeTableSpecSchema, loadCodeTable } from './code-tables';
+import { identifier } from './mapping-schema';
 
 /**
  * The declarative mapping (字段关系对照表 + 基础代码对照表): which legacy table feeds which target
@@ -10,14 +10,11 @@ import { CLEANING_RULES } from './cleansing';
  * Everything is checked at load so that a bad mapping stops the run before any row moves.
  */
 
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (a-z, 0-9, _; at most 63 chars)');
-
 export const COLUMN_TYPES = ['text', 'numeric', 'integer', 'bigint', 'date', 'timestamp', 'timestamptz', 'boolean'] as const;
 export type ColumnType = (typeof COLUMN_TYPES)[number];
 
-const columnSchema = z.object({
+// Strict objects throughout: a misspelt property ("requried", "codetable") is refused with its path, never ignored.
+const columnSchema = z.strictObject({
   target: identifier,
   type: z.enum(COLUMN_TYPES),
   source: identifier,
@@ -32,32 +29,27 @@ const checkSchema = z
   .string()
   .regex(/^[a-z_][a-z0-9_]* (>=|<=|>|<|=|<>) -?\d+(\.\d+)?$/, 'expected "<column> <op> <number>", e.g. "regcap >= 0"');
 
-const tableSchema = z.object({
+const tableSchema = z.strictObject({
   name: identifier,
   title: z.string().min(1),
   category: z.enum(['entity', 'history', 'approval']),
-  source: z.object({ table: identifier, key: identifier }),
-  target: z.object({ table: identifier, checks: z.array(checkSchema).default([]) }),
+  source: z.strictObject({ table: identifier, key: identifier }),
+  target: z.strictObject({ table: identifier, checks: z.array(checkSchema).default([]) }),
   /** a child table: rows whose parent did not reach the target are quarantined as orphans */
-  parent: z.object({ column: identifier, table: identifier }).optional(),
+  parent: z.strictObject({ column: identifier, table: identifier }).optional(),
   columns: z.array(columnSchema).min(1),
 });
 
-const mappingFileSchema = z.object({
+const mappingFileSchema = z.strictObject({
   description: z.string().optional(),
-  codeTables: z.record(identifier, z.object({ file: z.string().min(1), title: z.string().min(1) })),
+  codeTables: z.record(identifier, codeTableSpecSchema),
   tables: z.array(tableSchema).min(1),
 });
 
 export type ColumnMapping = z.infer<typeof columnSchema>;
 export type TableMapping = z.infer<typeof tableSchema>;
 
-export interface CodeTable {
-  name: string;
-  title: string;
-  /** legacy value → target value */
-  values: Map<string, string>;
-}
+export type { CodeTable } from './code-tables';
 
 export interface Mapping {
   tables: TableMapping[];
@@ -73,12 +65,9 @@ export function loadMapping(file: string): Mapping {
   const problems: string[] = [];
   const codeTables = new Map<string, CodeTable>();
   for (const [name, table] of Object.entries(spec.codeTables)) {
-    const csvPath = path.resolve(path.dirname(file), table.file);
-    try {
-      codeTables.set(name, { name, title: table.title, values: parseCodeTableCsv(fs.readFileSync(csvPath, 'utf8'), csvPath) });
-    } catch (err) {
-      problems.push(`codeTables.${name}: ${(err as Error).message}`);
-    }
+    const loaded = loadCodeTable(name, table, file);
+    if (loaded.table) codeTables.set(name, loaded.table);
+    problems.push(...loaded.problems);
   }
   const tableNames = new Set<string>();
   spec.tables.forEach((t, ti) => {
@@ -113,21 +102,6 @@ export function loadMapping(file: string): Mapping {
   });
   if (problems.length) throw new ConfigError(file, problems);
   return { tables: spec.tables, codeTables };
-}
-
-function parseCodeTableCsv(text: string, file: string): Map<string, string> {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines[0]?.trim() !== 'legacy,target,label') {
-    throw new Error(`${file}: first line must be the header "legacy,target,label"`);
-  }
-  const values = new Map<string, string>();
-  lines.slice(1).forEach((line, i) => {
-    const [legacy, target] = line.split(',');
-    if (!legacy || !target) throw new Error(`${file}:${i + 2}: expected "legacy,target,label"`);
-    if (values.has(legacy)) throw new Error(`${file}:${i + 2}: legacy value "${legacy}" listed twice`);
-    values.set(legacy, target);
-  });
-  return values;
 }
 
 export function findTable(mapping: Mapping, name: string): TableMapping {

@@ -44,6 +44,58 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(() => loadMapping(file)).toThrow(expected);
   });
 
+  it('refuses a misspelt property at load with its JSON path and the property meant (严格校验)', () => {
+    const file = writeMapping((m) => {
+      m.tables[0].columns[4].requried = true;
+      m.tables[0].columns[5].codetable = 'enttype';
+      m.tables[1].source.kye = 'nameid';
+      m.codeTables.enttype.tilte = 'x';
+    });
+    let message = '';
+    try {
+      loadMapping(file);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toContain('tables[0].columns[4].requried: unknown property — did you mean "required"?');
+    expect(message).toContain('tables[0].columns[5].codetable: unknown property — did you mean "codeTable"?');
+    expect(message).toContain('tables[1].source.kye: unknown property — did you mean "key"?');
+    expect(message).toContain('codeTables.enttype.tilte: unknown property — did you mean "title"?');
+    // every problem at once, not the first only
+    expect(message.split('\n  - ')).toHaveLength(5);
+    // a name nothing resembles gets the list of known ones instead of a guess
+    expect(() => loadMapping(writeMapping((m) => (m.tables[0].columns[0].zzzzzzzz = 1)))).toThrow(/tables\[0\]\.columns\[0\]\.zzzzzzzz: unknown property \(known: target, type, source, codeTable, clean, required\)/);
+  });
+
+  it('reads code tables as real CSV: quoted fields, embedded commas and quotes, a BOM, CRLF', () => {
+    const file = writeMapping(() => undefined);
+    fs.writeFileSync(path.join(path.dirname(file), 'code-tables', 'regstate.csv'), '\ufefflegacy,target,label\r\n1,1,"存续, active"\r\n"迁 出",6,"say ""moved"""\r\n\r\n2,2,x\r\n');
+    const m = loadMapping(file);
+    expect([...m.codeTables.get('regstate')!.values]).toEqual([['1', '1'], ['迁 出', '6'], ['2', '2']]);
+    const bad = (csv: string) => {
+      fs.writeFileSync(path.join(path.dirname(file), 'code-tables', 'regstate.csv'), csv);
+      return () => loadMapping(file);
+    };
+    expect(bad('legacy,target,label\n1,1,a,b\n')).toThrow(/regstate\.csv:2: expected 3 fields "legacy,target,label", got 4/);
+    expect(bad('legacy,target,label\n1,1,"open\n')).toThrow(/regstate\.csv: not valid CSV: Quote Not Closed/);
+    expect(bad('legacy,target,label\n1,1,a\n1,2,b\n')).toThrow(/regstate\.csv:3: legacy value "1" listed twice/);
+    expect(bad('code,new,label\n')).toThrow(/first line must be the header/);
+  });
+
+  it('maps a retired code to its successor, and refuses a successor that is no target code (撤销代码)', () => {
+    const m = loadMapping(REAL);
+    const division = m.codeTables.get('division')!;
+    expect(division.retired).toEqual([expect.objectContaining({ code: '440782', successor: '440705', retiredOn: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) })]);
+    expect(division.values.get('440782')).toBe('440705');
+    const file = writeMapping((m) => (m.codeTables.division.retired = [{ code: '440782', successor: '449999', retiredOn: '2002-06-01' }]));
+    expect(() => loadMapping(file)).toThrow('codeTables.division.retired[0].successor: "449999" is not a target code of this table');
+    const twice = writeMapping((m) => (m.codeTables.division.retired = [{ code: '440703', successor: '440705', retiredOn: '2002-06-01' }]));
+    expect(() => loadMapping(twice)).toThrow('codeTables.division.retired[0].code: "440703" is also an ordinary code of the table');
+    const neither = writeMapping((m) => delete m.codeTables.division.file);
+    expect(() => loadMapping(neither)).toThrow('codeTables.division: give exactly one of "file"');
+  });
+
   it('cleanses and converts codes, and names the rule when a row must be quarantined', () => {
     const m = loadMapping(REAL);
     const transform = compileTransform(m, m.tables[0]);
