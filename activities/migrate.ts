@@ -6,6 +6,7 @@ import type { Chunk } from '../migration/source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
+import { configErrorFromSql } from './preflight';
 
 /** 上线步骤3 正式迁移: the engine's activities — plan a table into chunks, copy one chunk. */
 export interface TablePlan {
@@ -29,7 +30,7 @@ export function migrateActivities(deps: ActivityDeps) {
         await withClient(deps.settings.TARGET_DATABASE_URL, (target) => ensureTargetSchema(target, deps.mapping));
         const chunks = await source.planChunks(table, input.rowsPerChunk);
         return { table: table.name, chunks, readPoint: await source.readPoint() };
-      });
+      }).catch((err) => Promise.reject(configErrorFromSql(err)));
     },
 
     async copyChunk(input: { runId: string; table: string; chunk: Chunk; readPoint: string | null }): Promise<ChunkResult> {
@@ -46,7 +47,7 @@ export function migrateActivities(deps: ActivityDeps) {
           attempt: activityInfo().attempt,
           onProgress: (rowsRead) => Context.current().heartbeat({ rowsRead }),
         }),
-      );
+      ).catch((err) => Promise.reject(configErrorFromSql(err)));
       deps.logger.info({ runId: input.runId, ...result }, 'chunk migrated');
       return result;
     },

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
+import { ConfigError } from '../lib/config-file';
 import { identifier } from './mapping-schema';
 
 /**
@@ -128,19 +129,25 @@ export type ReadLegacyCodeTable = (spec: LegacyCodeTable) => Promise<[string, st
 
 /**
  * Fills the code tables kept in the legacy database (once, at worker or mapping:check start), applying
- * their retired codes. Returns every problem (a table or column that is not there, a code listed twice,
- * a successor that is no target code) instead of stopping at the first.
+ * their retired codes. Every problem (a table or column that is not there, a code listed twice, a
+ * successor that is no target code) is listed in one ConfigError; a dropped connection is thrown as it is.
  */
-export async function resolveLegacyCodeTables(codeTables: Map<string, CodeTable>, read: ReadLegacyCodeTable): Promise<string[]> {
+export async function resolveLegacyCodeTables(file: string, codeTables: Map<string, CodeTable>, read: ReadLegacyCodeTable | undefined): Promise<void> {
   const problems: string[] = [];
   for (const table of codeTables.values()) {
     if (!('legacy' in table.origin)) continue;
+    if (!read) {
+      problems.push(`codeTables.${table.name}.legacy: this legacy source cannot read code tables; export ${table.origin.legacy.table} to a CSV file`);
+      continue;
+    }
     const spec = table.origin.legacy;
     const where = `codeTables.${table.name}.legacy`;
     let rows: [string, string][];
     try {
       rows = await read(spec);
     } catch (err) {
+      // What the server refused (no such table or column) is a finding; a lost connection is not.
+      if (typeof (err as { code?: unknown }).code !== 'string' || /^(08|53|57)/.test((err as { code: string }).code)) throw err;
       problems.push(`${where}: cannot read ${spec.table}: ${(err as Error).message}`);
       continue;
     }
@@ -156,5 +163,5 @@ export async function resolveLegacyCodeTables(codeTables: Map<string, CodeTable>
       values.set(r.code, r.successor);
     });
   }
-  return problems;
+  if (problems.length) throw new ConfigError(file, problems);
 }
