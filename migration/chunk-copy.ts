@@ -6,7 +6,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent } from '../lib/db';
 import { CopyLine, decodeLine, encodeRow, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
-import { findTable, keyColumn } from './mapping';
+import { findTable, keyColumn, targetColumns } from './mapping';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
 import { compileTransform } from './transform';
@@ -78,7 +78,7 @@ export async function copyChunk(opts: {
   const transform = compileTransform(mapping, table);
   const keyIndex = table.columns.indexOf(keyColumn(table));
   const targetTable = quoteIdent(table.target.table);
-  const copyIn = `COPY ${targetTable} (${table.columns.map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
+  const copyIn = `COPY ${targetTable} (${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
   const range = rangeSql(keyColumn(table).target, chunk);
 
   let quarantined: Quarantined[] = [];

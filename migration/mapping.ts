@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
 import { CodeTable, codeTableSpecSchema, loadCodeTable } from './code-tables';
+import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
 import { identifier } from './mapping-schema';
 
 /**
@@ -24,10 +25,35 @@ const columnSchema = z.strictObject({
   required: z.boolean().default(false),
 });
 
-/** Target CHECK constraints: a column compared with a number, nothing freer (config must not carry SQL). */
-const checkSchema = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]* (>=|<=|>|<|=|<>) -?\d+(\.\d+)?$/, 'expected "<column> <op> <number>", e.g. "regcap >= 0"');
+/**
+ * Target CHECK constraints in the expression grammar (expressions.ts): comparisons, AND/OR/NOT, IN,
+ * IS NULL, column against column — parsed here, rendered to SQL from the tree, never pasted.
+ */
+const checkSchema = z.string().superRefine((src, ctx) => {
+  const parsed = parseOrMessage(src);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `not a valid CHECK: ${parsed}; e.g. "regcap >= 0", "opto IS NULL OR opto >= estdate"` });
+  else if (!isCondition(parsed)) ctx.addIssue({ code: 'custom', message: 'a CHECK must be a condition (a comparison, IS NULL, IN, or AND/OR/NOT of them)' });
+});
+
+/** 常量/派生列 A column the legacy does not have: a constant ('9500') or derived from the row's mapped columns (expressions.ts). */
+const derivedColumnSchema = z.strictObject({
+  target: identifier,
+  type: z.enum(COLUMN_TYPES),
+  expr: z.string().superRefine((src, ctx) => {
+    const parsed = parseOrMessage(src);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `not a valid expression: ${parsed}` });
+  }),
+  required: z.boolean().default(false),
+});
+
+function parseOrMessage(src: string): Expr | string {
+  try {
+    return parseExpression(src);
+  } catch (err) {
+    if (err instanceof ExpressionError) return err.message;
+    throw err;
+  }
+}
 
 const tableSchema = z.strictObject({
   name: identifier,
@@ -38,6 +64,8 @@ const tableSchema = z.strictObject({
   /** a child table: rows whose parent did not reach the target are quarantined as orphans */
   parent: z.strictObject({ column: identifier, table: identifier }).optional(),
   columns: z.array(columnSchema).min(1),
+  /** columns the target has and the legacy lacks, filled per row after the mapped ones (appended in this order) */
+  derived: z.array(derivedColumnSchema).optional(),
 });
 
 const mappingFileSchema = z.strictObject({
@@ -47,6 +75,7 @@ const mappingFileSchema = z.strictObject({
 });
 
 export type ColumnMapping = z.infer<typeof columnSchema>;
+export type DerivedColumn = z.infer<typeof derivedColumnSchema>;
 export type TableMapping = z.infer<typeof tableSchema>;
 
 export type { CodeTable } from './code-tables';
@@ -82,10 +111,18 @@ export function loadMapping(file: string): Mapping {
         problems.push(`${where}.columns.${c.target}.codeTable: unknown code table "${c.codeTable}"`);
       }
     }
-    for (const check of t.target.checks) {
-      const col = check.split(' ')[0];
-      if (!targets.has(col)) problems.push(`${where}.target.checks: "${check}" names no target column of this table`);
-    }
+    (t.derived ?? []).forEach((d, di) => {
+      if (targets.has(d.target)) problems.push(`${where}.derived[${di}].target: "${d.target}" is already a target column of this table`);
+      for (const col of columnsOf(parseExpression(d.expr))) {
+        if (!t.columns.some((c) => c.target === col)) problems.push(`${where}.derived[${di}].expr: "${col}" is not a mapped target column of this table (derived columns read mapped ones)`);
+      }
+    });
+    (t.derived ?? []).forEach((d) => targets.add(d.target));
+    t.target.checks.forEach((check, ci) => {
+      for (const col of columnsOf(parseExpression(check))) {
+        if (!targets.has(col)) problems.push(`${where}.target.checks[${ci}]: "${check}" names "${col}", which is no target column of this table`);
+      }
+    });
     const previous = spec.tables[ti - 1];
     if (previous && CATEGORY_ORDER[previous.category] > CATEGORY_ORDER[t.category]) {
       problems.push(`${where}.category: "${t.category}" tables must come before "${previous.category}" tables (the load order is entity, history, approval)`);
@@ -128,6 +165,11 @@ export function loadSteps(mapping: Mapping): LoadStep[] {
     const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : earlier;
     return { table: t.name, after };
   });
+}
+
+/** Every column of the target table in COPY order: the mapped ones, then the derived ones. */
+export function targetColumns(table: TableMapping): { target: string; type: ColumnType; required: boolean }[] {
+  return table.derived?.length ? [...table.columns, ...table.derived] : table.columns;
 }
 
 export function keyColumn(table: TableMapping): ColumnMapping {

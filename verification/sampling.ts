@@ -3,7 +3,7 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { decodeLine } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
-import { findTable, keyColumn } from '../migration/mapping';
+import { findTable, keyColumn, targetColumns } from '../migration/mapping';
 import { literal } from '../migration/pg-source';
 import { compileTransform, transformText } from '../migration/transform';
 import { compareKeys, copyOut, fieldDifferences } from './canonical';
@@ -105,7 +105,7 @@ export async function sampleEntities(opts: { legacy: Client; target: Client; map
     const viaIndex = table.columns.findIndex((c) => c.target === via.column);
 
     const srcLines = await copyLines(legacy, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.source)).join(', ')} FROM ${quoteIdent(table.source.table)} WHERE ${anyOf(srcColumn, parentKeys)}) TO STDOUT`);
-    const tgtLines = await copyLines(target, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.target)).join(', ')} FROM ${quoteIdent(table.target.table)} WHERE ${anyOf(via.column, parentKeys)}) TO STDOUT`);
+    const tgtLines = await copyLines(target, `COPY (SELECT ${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')} FROM ${quoteIdent(table.target.table)} WHERE ${anyOf(via.column, parentKeys)}) TO STDOUT`);
     const srcRows = srcLines.map((l) => decodeLine(l.slice(0, -1)));
     const heldHere = await quarantined(target, table, srcRows.map((f) => f[keyIndex] ?? ''));
     const transform = compileTransform(mapping, table);

@@ -33,7 +33,12 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     ['an unknown code table', (m: any) => (m.tables[0].columns[5].codeTable = 'nope'), 'columns.enttype.codeTable: unknown code table "nope"'],
     ['a child listed before its parent', (m: any) => m.tables.unshift(m.tables.splice(3, 1)[0]), 'parent.table: "market_entity" must be listed before its child'],
     ['history data ordered before entity data', (m: any) => m.tables.unshift(m.tables.splice(4, 1)[0]), 'tables must come before "history" tables'],
-    ['a CHECK that is not a simple comparison', (m: any) => (m.tables[0].target.checks = ['1=1); DROP TABLE x; --']), 'expected "<column> <op> <number>"'],
+    ['a CHECK that would carry SQL', (m: any) => (m.tables[0].target.checks = ['1=1); DROP TABLE x; --']), 'tables[0].target.checks[0]: not a valid CHECK: unexpected ";" at 5'],
+    ['a CHECK that is no condition', (m: any) => (m.tables[0].target.checks = ["coalesce(dom, '')"]), 'tables[0].target.checks[0]: a CHECK must be a condition'],
+    ['a CHECK on a column the table lacks', (m: any) => (m.tables[0].target.checks = ['opto >= estdaet']), 'tables[0] (market_entity).target.checks[0]: "opto >= estdaet" names "estdaet", which is no target column'],
+    ['a derived column reading no mapped column', (m: any) => (m.tables[0].derived = [{ target: 'kind', type: 'text', expr: "'x' || enttyp" }]), 'tables[0] (market_entity).derived[0].expr: "enttyp" is not a mapped target column'],
+    ['a derived column named like a mapped one', (m: any) => (m.tables[0].derived = [{ target: 'enttype', type: 'text', expr: "'9500'" }]), 'tables[0] (market_entity).derived[0].target: "enttype" is already a target column'],
+    ['a derived expression that does not parse', (m: any) => (m.tables[0].derived = [{ target: 'kind', type: 'text', expr: "upper(" }]), 'tables[0].derived[0].expr: not a valid expression: expected a value at the end'],
     ['a key that no column maps', (m: any) => (m.tables[0].source.key = 'ghost'), 'source.key: "ghost" is not mapped by any column'],
     ['an identifier that could inject SQL', (m: any) => (m.tables[0].target.table = 'x; drop table y'), 'tables[0].target.table: expected a lower-case SQL identifier'],
     ['an unsupported column type', (m: any) => (m.tables[0].columns[0].type = 'varchar2'), 'tables[0].columns[0].type'],
@@ -146,6 +151,30 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     // the last field empty, and nothing to change at all
     expect(transform(line('P1', 'JM1', 'x', 'y', 'z', ''))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\t\\N\n' });
     expect(transform(line('P1', 'JM1', 'x', 'y', 'z', 'w'))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\tw\n' });
+  });
+
+  it('appends constant and derived columns, and checks CHECKs over mapped and derived values (常量/派生列)', () => {
+    const file = writeMapping((m) => {
+      const person = m.tables.find((t: any) => t.name === 'entity_person');
+      person.derived = [
+        { target: 'source_system', type: 'text', expr: "'JM-LEGACY'" },
+        { target: 'display_name', type: 'text', expr: "coalesce(position, '成员') || '：' || name", required: true },
+        { target: 'is_legal_rep', type: 'boolean', expr: "position IN ('法定代表人', '负责人')" },
+      ];
+      person.target.checks = ["certype IS NULL OR certype IN ('10', '20') OR cerno IS NULL", "display_name <> '成员：无名'"];
+    });
+    const m = loadMapping(file);
+    const person = m.tables.find((t) => t.name === 'entity_person')!;
+    const transform = (...fields: string[]) => transformText(compileTransform(m, person), fields.join('\t'));
+    // 张\三 as the legacy wrote it (a backslash in the name): escaped in COPY text, and again in the derived field
+    expect(transform('P1', 'JM1', '张\\\\三', '法定代表人', '10', 'X1')).toEqual({ ok: true, line: 'P1\tJM1\t张\\\\三\t法定代表人\t10\tX1\tJM-LEGACY\t法定代表人：张\\\\三\tt\n' });
+    expect(transform('P2', 'JM1', '李四', '', '', '')).toEqual({ ok: true, line: 'P2\tJM1\t李四\t\\N\t\\N\t\\N\tJM-LEGACY\t成员：李四\t\\N\n' });
+    expect(transform('P3', 'JM1', '王五', '', '99', 'C9')).toEqual({
+      ok: false,
+      rule: 'check:certype',
+      detail: "certype=99, cerno=C9 violates the target's CHECK (certype IS NULL OR certype IN ('10', '20') OR cerno IS NULL)",
+    });
+    expect(transform('P4', 'JM1', '无名', '', '', '')).toMatchObject({ ok: false, rule: 'check:display_name' });
   });
 
   it('maps every code of a code table to its target code, written as it is or with blanks around it', () => {
