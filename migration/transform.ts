@@ -1,6 +1,6 @@
 import { CLEANERS, ON_BYTES, RuleFailure } from './cleansing';
 import { binaryOf, CopyLine, decodeField, encodeField, Field, NULL_FIELD, textOf } from './copy-text';
-import { columnsOf, compileExpression, parseExpression, Value } from './expressions';
+import { columnsOf, compileExpression, Evaluator, Expr, parseExpression, Value } from './expressions';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
 
 /**
@@ -87,7 +87,8 @@ function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
  * target would refuse the row anyway, but catching it here names the rule and spares the chunk a
  * reload in careful mode. Undefined when the table has neither, so such rows pay nothing.
  */
-type AfterRow = (read: (string | undefined)[]) => { suffix: string } | RowFailure;
+/** the fields to append (with their TABs), or why the row is quarantined */
+type AfterRow = (read: (string | undefined)[]) => string | RowFailure;
 
 /** A target field (escaped COPY text) as the value an expression sees, by the column's type. */
 function fieldValue(type: ColumnType, field: string): Value {
@@ -101,6 +102,23 @@ function fieldValue(type: ColumnType, field: string): Value {
   return NOT_PLAIN.test(raw) ? textOf(raw) : raw;
 }
 
+/**
+ * The common CHECK, a mapped column against a number ("regcap >= 0"), read straight off the field:
+ * what the general evaluator does, without its lookups, on a table's every row.
+ */
+function numberBound(e: Expr, table: TableMapping, row: () => (string | undefined)[]): Evaluator | undefined {
+  if (e.k !== 'cmp' || e.l.k !== 'col' || e.r.k !== 'lit' || typeof e.r.v !== 'number') return undefined;
+  const i = table.columns.findIndex((c) => c.target === (e.l as { name: string }).name);
+  if (i === -1 || !['numeric', 'integer', 'bigint'].includes(table.columns[i].type)) return undefined;
+  const [op, bound] = [e.op, e.r.v];
+  return () => {
+    const raw = decodeField(row()[i]!);
+    const x = raw === null ? NaN : Number(raw);
+    if (Number.isNaN(x)) return null;
+    return op === '>=' ? x >= bound : op === '>' ? x > bound : op === '<=' ? x <= bound : op === '<' ? x < bound : op === '=' ? x === bound : x !== bound;
+  };
+}
+
 /** A derived value as the target's escaped field (a binary string). */
 function valueField(v: Value): string {
   if (v === null) return NULL_FIELD;
@@ -110,10 +128,13 @@ function valueField(v: Value): string {
 
 function compileAfterRow(table: TableMapping): { after?: AfterRow; reads: boolean[] } {
   const derived = (table.derived ?? []).map((d) => ({ d, evaluate: compileExpression(parseExpression(d.expr)) }));
+  let row: (string | undefined)[] = [];
   const checks = table.target.checks.map((src) => {
     const expr = parseExpression(src);
-    return { src, columns: [...columnsOf(expr)], holds: compileExpression(expr) };
+    const fast = numberBound(expr, table, () => row);
+    return { src, columns: [...columnsOf(expr)], holds: fast ?? compileExpression(expr), fast: fast !== undefined };
   });
+  const general = derived.length > 0 || checks.some((c) => !c.fast);
   const index = new Map(table.columns.map((c, i) => [c.target, i]));
   const reads = table.columns.map(() => false);
   for (const e of [...derived.map((x) => parseExpression(x.d.expr)), ...table.target.checks.map(parseExpression)]) {
@@ -122,31 +143,44 @@ function compileAfterRow(table: TableMapping): { after?: AfterRow; reads: boolea
   if (!derived.length && !checks.length) return { reads };
   const types = new Map<string, ColumnType>([...table.columns, ...(table.derived ?? [])].map((c) => [c.target, c.type]));
   const missingOf = derived.map(({ d }) => fail(`required:${d.target}`, `derived column ${d.target} (${d.expr}) is NULL but required`));
+  // One reader for every row (no allocation per row): a column's value is decoded once per row, when first asked for.
+  const slots = new Map<string, number>([...types.keys()].map((name, k) => [name, k]));
+  const slotIndex = [...types.keys()].map((name) => index.get(name) ?? -1);
+  const slotType = [...types.values()];
+  const cache: Value[] = new Array(slots.size).fill(null);
+  const known = new Uint8Array(slots.size);
+  const get = (name: string): Value => {
+    const k = slots.get(name)!;
+    if (!known[k]) {
+      cache[k] = fieldValue(slotType[k], row[slotIndex[k]]!);
+      known[k] = 1;
+    }
+    return cache[k];
+  };
   return {
     reads,
     after: (read) => {
-      const values = new Map<string, Value>();
-      const get = (name: string): Value => {
-        if (values.has(name)) return values.get(name)!;
-        const v = fieldValue(types.get(name)!, read[index.get(name)!]!);
-        values.set(name, v);
-        return v;
-      };
+      row = read;
+      if (general) known.fill(0);
       let suffix = '';
       for (let i = 0; i < derived.length; i++) {
         const v = derived[i].evaluate(get);
         if (v === null && derived[i].d.required) return missingOf[i];
-        values.set(derived[i].d.target, v);
+        const k = slots.get(derived[i].d.target)!;
+        cache[k] = v;
+        known[k] = 1;
         suffix += '\t' + valueField(v);
       }
       for (const check of checks) {
         // NULL passes a CHECK in SQL too: only false fails.
         if (check.holds(get) === false) {
+          // the fast checks read no cache: what it holds may be another row's
+          if (!general) known.fill(0);
           const shown = check.columns.map((c) => `${c}=${get(c) ?? 'NULL'}`).join(', ');
           return fail(`check:${check.columns[0] ?? 'row'}`, `${shown} violates the target's CHECK (${check.src})`);
         }
       }
-      return { suffix };
+      return suffix;
     },
   };
 }
@@ -215,8 +249,9 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
     }
     if (after) {
       const extra = after(read);
-      if ('ok' in extra) return extra;
-      return { ok: true, line: (changed ? out + line.slice(done) : line) + extra.suffix + '\n' };
+      if (typeof extra !== 'string') return extra;
+      if (extra === '') return { ok: true, line: (changed ? out + line.slice(done) : line) + '\n' };
+      return { ok: true, line: (changed ? out + line.slice(done) : line) + extra + '\n' };
     }
     return { ok: true, line: (changed ? out + line.slice(done) : line) + '\n' };
   }

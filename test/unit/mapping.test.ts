@@ -133,6 +133,9 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(t(change(11, '2024-02-29'))).toMatchObject({ ok: true, values: expect.arrayContaining(['2024-02-29']) });
     expect(t(change(11, '2023-02-29'))).toMatchObject({ ok: false, rule: 'invalid_date:opto' });
     expect(t(change(7, '-5'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-5 violates the target's CHECK (regcap >= 0)" });
+    // each row's own value, not the last one shown
+    expect(t(change(7, '-7'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-7 violates the target's CHECK (regcap >= 0)" });
+    expect(t(change(7, '不详'))).toMatchObject({ ok: false, rule: 'invalid_capital:regcap' });
     expect(t(row.slice(1))).toMatchObject({ ok: false, rule: 'malformed_row' });
   });
 
