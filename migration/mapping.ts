@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
 import { CodeTable, codeTableSpecSchema, loadCodeTable } from './code-tables';
+import { EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
 import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
 import { identifier } from './mapping-schema';
 
@@ -72,6 +73,8 @@ const mappingFileSchema = z.strictObject({
   description: z.string().optional(),
   codeTables: z.record(identifier, codeTableSpecSchema),
   tables: z.array(tableSchema).min(1),
+  /** 主体详情 what sampling compares per entity (entity-detail.ts); default: market_entity by enttype */
+  entityDetail: entityDetailSchema.optional(),
 });
 
 export type ColumnMapping = z.infer<typeof columnSchema>;
@@ -83,6 +86,7 @@ export type { CodeTable } from './code-tables';
 export interface Mapping {
   tables: TableMapping[];
   codeTables: Map<string, CodeTable>;
+  entityDetail?: EntityDetail;
 }
 
 
@@ -137,8 +141,9 @@ export function loadMapping(file: string): Mapping {
     if (!keyColumn) problems.push(`${where}.source.key: "${t.source.key}" is not mapped by any column`);
     else if (!keyColumn.required) problems.push(`${where}.source.key: key column "${t.source.key}" must be required`);
   });
+  if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
   if (problems.length) throw new ConfigError(file, problems);
-  return { tables: spec.tables, codeTables };
+  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail };
 }
 
 export function findTable(mapping: Mapping, name: string): TableMapping {
