@@ -9,6 +9,7 @@ import { findTable, loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
 import { verifyContentInProcess } from '../../verification/run-content';
+import { writeMapping } from '../support/mapping-file';
 
 /**
  * 常量/派生列 and CHECK expressions end to end on real PostgreSQL: the target table gets the derived
@@ -20,19 +21,17 @@ const PG = 'postgres://postgres@127.0.0.1:5432';
 const id = `dc${randomBytes(4).toString('hex')}`;
 const legacyUrl = `${PG}/${id}_legacy`;
 const targetUrl = `${PG}/${id}_target`;
-const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-derived-'));
-fs.cpSync(path.join(path.dirname(REAL), 'code-tables'), path.join(dir, 'code-tables'), { recursive: true });
-const spec = JSON.parse(fs.readFileSync(REAL, 'utf8'));
-const entitySpec = spec.tables[0];
-entitySpec.derived = [
-  { target: 'entity_kind', type: 'text', expr: "CASE WHEN enttype = '9500' THEN '个体工商户' ELSE '企业' END", required: true },
-  { target: 'source_system', type: 'text', expr: "'JM-LEGACY'" },
-  { target: 'active', type: 'boolean', expr: "regstate IN ('1', '2')" },
-];
-entitySpec.target.checks = ['regcap >= 0', "domdistrict IS NULL OR domdistrict >= '440700' AND domdistrict < '440800'", 'opto IS NULL OR estdate IS NULL OR opto >= estdate'];
-fs.writeFileSync(path.join(dir, 'mapping.json'), JSON.stringify(spec));
-const mapping = loadMapping(path.join(dir, 'mapping.json'));
+const mappingFile = writeMapping((spec) => {
+  const entitySpec = spec.tables[0];
+  entitySpec.derived = [
+    { target: 'entity_kind', type: 'text', expr: "CASE WHEN enttype = '9500' THEN '个体工商户' ELSE '企业' END", required: true },
+    { target: 'source_system', type: 'text', expr: "'JM-LEGACY'" },
+    { target: 'active', type: 'boolean', expr: "regstate IN ('1', '2')" },
+  ];
+  entitySpec.target.checks = ['regcap >= 0', "domdistrict IS NULL OR domdistrict >= '440700' AND domdistrict < '440800'", 'opto IS NULL OR estdate IS NULL OR opto >= estdate'];
+}, { dir });
+const mapping = loadMapping(mappingFile);
 const table = findTable(mapping, 'market_entity');
 
 describe('derived columns and CHECK expressions through the engine', () => {

@@ -10,6 +10,7 @@ import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
 import { prepareTargetSession } from '../../verification/canonical';
 import { sampleEntities } from '../../verification/sampling';
+import { writeMapping as writeMappingIn } from '../support/mapping-file';
 
 /**
  * 主体详情 declared in the mapping: a registry that keeps individual businesses (个体工商户) in a table of
@@ -20,12 +21,12 @@ const PG = 'postgres://postgres@127.0.0.1:5432';
 const id = `ed${randomBytes(4).toString('hex')}`;
 const legacyUrl = `${PG}/${id}_legacy`;
 const targetUrl = `${PG}/${id}_target`;
-const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-detail-'));
-fs.cpSync(path.join(path.dirname(REAL), 'code-tables'), path.join(dir, 'code-tables'), { recursive: true });
 
-function writeMapping(name: string, mutate: (m: any) => void): string {
-  const m = JSON.parse(fs.readFileSync(REAL, 'utf8'));
+/** The bundled mapping with individual businesses in a table of their own, and their change records. */
+const writeMapping = (name: string, mutate: (m: any) => void) => writeMappingIn((m) => withIndividuals(m, mutate), { dir, name });
+
+function withIndividuals(m: any, mutate: (m: any) => void): void {
   const individual = {
     name: 'individual_business', title: '个体工商户 individual businesses', category: 'entity',
     source: { table: 'e_individual', key: 'indid' }, target: { table: 'individual_business' },
@@ -55,9 +56,6 @@ function writeMapping(name: string, mutate: (m: any) => void): string {
     ],
   };
   mutate(m);
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, JSON.stringify(m));
-  return file;
 }
 
 describe('entity detail declared in the mapping (主体详情)', () => {

@@ -11,6 +11,7 @@ import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { runPreflight } from '../../migration/preflight';
 import type { CutoverState } from '../../workflows/cutover-messages';
+import { BUNDLED_MAPPING, writeMapping as writeMappingIn } from '../support/mapping-file';
 import { eventually, TestStack } from '../support/stack';
 
 /**
@@ -19,17 +20,9 @@ import { eventually, TestStack } from '../support/stack';
  * are all named at once, before anything runs; in a cutover the first step fails once, non-retryable,
  * and the operator reads the cause (API state, CLI, checklist) instead of "Activity task failed".
  */
-const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
+const REAL = BUNDLED_MAPPING;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-preflight-'));
-fs.cpSync(path.join(path.dirname(REAL), 'code-tables'), path.join(dir, 'code-tables'), { recursive: true });
-
-function writeMapping(name: string, mutate: (m: any) => void): string {
-  const m = JSON.parse(fs.readFileSync(REAL, 'utf8'));
-  mutate(m);
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, JSON.stringify(m, null, 2));
-  return file;
-}
+const writeMapping = (name: string, mutate: (m: any) => void) => writeMappingIn(mutate, { dir, name });
 
 /** The slip the issue describes: entname written entnmae. */
 const TYPO = writeMapping('typo.json', (m) => (m.tables[0].columns.find((c: any) => c.target === 'entname').source = 'entnmae'));

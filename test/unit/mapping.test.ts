@@ -1,22 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../lib/config-file';
 import { loadMapping } from '../../migration/mapping';
 import { decodeLine, encodeLine, Field } from '../../migration/copy-text';
 import { compileTransform, transformText } from '../../migration/transform';
+import { BUNDLED_MAPPING, writeMapping } from '../support/mapping-file';
 
-const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
-
-function writeMapping(mutate: (m: any) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-mapping-'));
-  fs.cpSync(path.join(path.dirname(REAL), 'code-tables'), path.join(dir, 'code-tables'), { recursive: true });
-  const m = JSON.parse(fs.readFileSync(REAL, 'utf8'));
-  mutate(m);
-  const file = path.join(dir, 'mapping.json');
-  fs.writeFileSync(file, JSON.stringify(m));
-  return file;
-}
+const REAL = BUNDLED_MAPPING;
 
 describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
   it('loads the bundled mapping with its code tables', () => {
