@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
-import { CodeTable, codeTableSpecSchema, loadCodeTable } from './code-tables';
+import { CodeTable, codeTableSpecSchema, loadCodeTable, ReadLegacyCodeTable, resolveLegacyCodeTables } from './code-tables';
 import { EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
 import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
 import { identifier } from './mapping-schema';
@@ -144,6 +144,16 @@ export function loadMapping(file: string): Mapping {
   if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
   if (problems.length) throw new ConfigError(file, problems);
   return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail };
+}
+
+/**
+ * The mapping as the engine uses it: loaded and validated, with the code tables kept in the legacy
+ * database read through the source (once per process: worker, mapping:check, verification threads).
+ */
+export async function loadMappingFrom(file: string, source: { readCodeTable?: ReadLegacyCodeTable }): Promise<Mapping> {
+  const mapping = loadMapping(file);
+  await resolveLegacyCodeTables(file, mapping.codeTables, source.readCodeTable?.bind(source));
+  return mapping;
 }
 
 export function findTable(mapping: Mapping, name: string): TableMapping {

@@ -2,9 +2,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../lib/config-file';
 import { withClient } from '../lib/db';
 import { loadSettings } from '../lib/settings';
-import { resolveLegacyCodeTables } from '../migration/code-tables';
 import { openLegacySource } from '../migration/legacy-source';
-import { loadMapping } from '../migration/mapping';
+import { loadMappingFrom } from '../migration/mapping';
 import { formatPreflight, runPreflight } from '../migration/preflight';
 
 /**
@@ -20,8 +19,7 @@ async function main(): Promise<number> {
   const file = values.mapping ?? settings.MAPPING_FILE;
   const source = openLegacySource(settings.LEGACY_DATABASE_URL);
   try {
-    const mapping = loadMapping(file);
-    await resolveLegacyCodeTables(file, mapping.codeTables, source.readCodeTable?.bind(source));
+    const mapping = await loadMappingFrom(file, source);
     const report = await withClient(settings.TARGET_DATABASE_URL, (target) => runPreflight({ mapping, source, target }));
     process.stdout.write((values.json ? JSON.stringify(report, null, 2) : `${file}\n${formatPreflight(report)}`) + '\n');
     return report.errors.length ? 1 : 0;

@@ -6,8 +6,7 @@ import { loadConnectedSystems, loadNetworkFlows } from '../lib/probe-targets';
 import { loadServices } from '../lib/services';
 import { loadSettings } from '../lib/settings';
 import { openLegacySource } from '../migration/legacy-source';
-import { resolveLegacyCodeTables } from '../migration/code-tables';
-import { loadMapping } from '../migration/mapping';
+import { loadMappingFrom } from '../migration/mapping';
 import { sdkLoggerFromPino } from './temporal-logger';
 
 /**
@@ -20,10 +19,9 @@ async function main(): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('worker', settings.LOG_LEVEL);
   Runtime.install({ logger: sdkLoggerFromPino(logger.child({ component: 'temporal-sdk' })) });
-  const mapping = loadMapping(settings.MAPPING_FILE);
   const legacySource = openLegacySource(settings.LEGACY_DATABASE_URL);
   // Code tables kept in the legacy database are read once, before the worker takes any work.
-  await resolveLegacyCodeTables(settings.MAPPING_FILE, mapping.codeTables, legacySource.readCodeTable?.bind(legacySource));
+  const mapping = await loadMappingFrom(settings.MAPPING_FILE, legacySource);
   const project = {
     plan: loadPlanDefinition(settings.PLAN_FILE),
     flows: loadNetworkFlows(settings.NETWORK_FLOWS_FILE),
