@@ -5,6 +5,7 @@ import { CLEANERS, RuleFailure } from './cleansing';
 import type { LegacyCodeTable } from './code-tables';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
 import type { PreflightProblem, SourceAdapter } from './source';
+import { targetTableDdl } from './target-schema';
 
 /**
  * 预检 Preflight: the mapping checked against the live catalogs before anything runs — every legacy
@@ -211,7 +212,12 @@ export async function checkTarget(db: Db, mapping: Mapping): Promise<PreflightPr
   for (const [ti, table] of mapping.tables.entries()) {
     const at = `tables[${ti}] (${table.name})`;
     const found = await catalogColumns(db, table.target.table);
-    if (!found) continue;
+    if (!found) {
+      // The migrate step will create it: its definition (types, CHECKs) is tried now, in a transaction rolled back.
+      const refused = await tryDdl(db, targetTableDdl(table));
+      if (refused) problems.push({ where: `${at}.target`, problem: `the target refuses the table's definition 目标库不接受表定义: ${refused}`, action: 'correct the column types or CHECKs of the mapping' });
+      continue;
+    }
     const byName = new Map(found.columns.map((c) => [c.name, c]));
     const names = found.columns.map((c) => c.name);
     for (const [ci, col] of table.columns.entries()) {
@@ -242,6 +248,20 @@ export async function checkTarget(db: Db, mapping: Mapping): Promise<PreflightPr
     }
   }
   return problems;
+}
+
+/** Runs DDL in a transaction that is always rolled back: the server's refusal, or undefined. */
+async function tryDdl(db: Db, ddl: string): Promise<string | undefined> {
+  await db.query('BEGIN');
+  try {
+    await db.query(ddl);
+    return undefined;
+  } catch (err) {
+    if (!isServerRefusal(err)) throw err;
+    return (err as Error).message;
+  } finally {
+    await db.query('ROLLBACK');
+  }
 }
 
 /** The rows of a code table kept in a PostgreSQL legacy database: [legacy code, target code]. */

@@ -64,6 +64,8 @@ describe('preflight 预检 against the live legacy and target catalogs', () => {
       m.tables[0].columns.find((c: any) => c.target === 'entname').source = 'entnmae';
       m.tables[0].columns.find((c: any) => c.target === 'estdate').type = 'integer';
       m.tables[3].source.table = 'e_persn';
+      // text compared with a number: the target would refuse the CREATE TABLE of the migrate step
+      m.tables[4].target.checks = ['altitem >= 5'];
     });
     await withClient(stack.settings.TARGET_DATABASE_URL, (c) => c.query('CREATE TABLE approval_material (matid text PRIMARY KEY, appid text NOT NULL, matname text, pages text, scanned_by text NOT NULL)'));
     try {
@@ -72,6 +74,7 @@ describe('preflight 预检 against the live legacy and target catalogs', () => {
         'tables[0] (market_entity).columns[4].source: column "entnmae" does not exist in legacy table e_baseinfo 旧库表中不存在该列 — did you mean "entname"? 是否应为 "entname"',
         'tables[0] (market_entity).columns[9].type: legacy e_baseinfo.estdate is date, which cannot become integer (target market_entity.estdate) 类型不兼容',
         'tables[3] (entity_person).source.table: legacy table "e_persn" does not exist 旧库中不存在该表 — did you mean "e_person"? 是否应为 "e_person"',
+        'tables[4] (entity_change).target: the target refuses the table\'s definition 目标库不接受表定义: operator does not exist: text >= integer',
         'tables[6] (approval_material).columns[3].type: target approval_material.pages is text, the mapping says integer 目标列类型不一致',
         'tables[6] (approval_material).columns: target approval_material.scanned_by is NOT NULL without a default, and no column of the mapping fills it: every row would be refused 目标必填列未映射',
       ]);
