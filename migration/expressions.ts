@@ -407,22 +407,15 @@ export function compileExpression(e: Expr): Evaluator {
       const [l, r, op] = [compileExpression(e.l), compileExpression(e.r), e.op];
       return (get) => compareValues(op, l(get), r(get));
     }
-    case 'and': {
-      const [l, r] = [compileExpression(e.l), compileExpression(e.r)];
-      return (get) => {
-        const a = truth(l(get));
-        if (a === false) return false;
-        const b = truth(r(get));
-        return b === false ? false : a === null || b === null ? null : true;
-      };
-    }
+    case 'and':
     case 'or': {
-      const [l, r] = [compileExpression(e.l), compileExpression(e.r)];
+      // The value that decides alone: false for AND, true for OR; otherwise NULL wins over the other.
+      const [l, r, decides] = [compileExpression(e.l), compileExpression(e.r), e.k === 'or'];
       return (get) => {
         const a = truth(l(get));
-        if (a === true) return true;
+        if (a === decides) return decides;
         const b = truth(r(get));
-        return b === true ? true : a === null || b === null ? null : false;
+        return b === decides ? decides : a === null || b === null ? null : !decides;
       };
     }
     case 'not': {
