@@ -8,6 +8,7 @@ import { migrateActivities } from './migrate';
 import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
+import { preflightActivities } from './preflight';
 import { reportActivities } from './reports';
 import { serviceActivities } from './services';
 import { statusReportActivities } from './status-report';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...endpointActivities(deps),
     ...targetActivities(deps),
     ...legacyCheckActivities(deps),
+    ...preflightActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
   };

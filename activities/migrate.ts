@@ -8,6 +8,7 @@ import { countTable, TableCountCheck } from '../verification/counts';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
 import { runReadPoint } from './read-point';
+import { configErrorFromSql } from './preflight';
 
 /** 上线步骤3 正式迁移: the engine's activities — plan a table into chunks, copy one chunk. */
 export interface TablePlan {
@@ -39,7 +40,7 @@ export function migrateActivities(deps: ActivityDeps) {
         const readPoint = input.runId ? (await runReadPoint(deps, input.runId)).readPoint : await source.readPoint();
         const chunks = await source.planChunks(table, input.rowsPerChunk, readPoint);
         return { table: table.name, chunks, readPoint };
-      });
+      }).catch((err) => Promise.reject(configErrorFromSql(err)));
     },
 
     async copyChunk(input: { runId: string; table: string; chunk: Chunk; readPoint: string | null }): Promise<ChunkResult> {
@@ -56,7 +57,7 @@ export function migrateActivities(deps: ActivityDeps) {
           attempt: activityInfo().attempt,
           onProgress: (rowsRead) => Context.current().heartbeat({ rowsRead }),
         }),
-      );
+      ).catch((err) => Promise.reject(configErrorFromSql(err)));
       deps.logger.info({ runId: input.runId, ...result }, 'chunk migrated');
       return result;
     },

@@ -245,8 +245,9 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
           // Verification runs have no status of their own: a phase while running, a verdict at the end.
           `${s.workflowId}  ${s.status ?? s.verdict ?? s.phase} (${s.execution.toLowerCase()})${s.requestedBy ? `  started by ${s.requestedBy}` : ''}`,
           `${progressBar(s.progress.done, s.progress.total)}${s.progress.current ? `  ${s.progress.current}` : ''}`,
-          ...(s.steps ?? []).map((st: any) => `  ${ICON[st.status] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}`),
+          ...(s.steps ?? []).map((st: any) => `  ${ICON[st.status] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}${st.status === 'failed' && st.error ? `\n      ✗ ${String(st.error).split('\n').join('\n      ')}` : ''}`),
           ...(s.openGates?.length ? [`待审批 waiting for approval: ${s.openGates.join(', ')}`] : []),
+          ...(s.pendingFailure ? [`等待操作员 waiting for the operator: step ${s.pendingFailure.step} failed; choose ${s.pendingFailure.choices.join(' | ')} (npm run -s cli -- step ${s.workflowId} ${s.pendingFailure.step} <choice>)`] : []),
           ...(s.failure ? [`失败 failure: ${s.failure}`] : []),
           `  ${s.ui}`,
         ].join('\n'),

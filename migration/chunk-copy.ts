@@ -7,7 +7,7 @@ import { inTransaction, quoteIdent } from '../lib/db';
 import { dialectOf, insertFragments, render, run } from '../lib/dialect';
 import { binaryOf, CopyLine, decodeLine, encodeRow, fieldAt, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
-import { findTable, keyColumn } from './mapping';
+import { findTable, keyColumn, targetColumns } from './mapping';
 import { keyRangeSql, parentMissingSql, targetKey } from './key-order';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
@@ -80,7 +80,7 @@ export async function copyChunk(opts: {
   const transform = compileTransform(mapping, table);
   const keyIndex = table.columns.indexOf(keyColumn(table));
   const targetTable = quoteIdent(table.target.table);
-  const copyIn = `COPY ${targetTable} (${table.columns.map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
+  const copyIn = `COPY ${targetTable} (${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
   const range = rangeSql(table, chunk);
 
   let quarantined: Quarantined[] = [];

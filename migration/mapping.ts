@@ -1,8 +1,10 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
+import { CodeTable, codeTableSpecSchema, loadCodeTable, ReadLegacyCodeTable, resolveLegacyCodeTables } from './code-tables';
+import { EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
+import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
+import { identifier } from './mapping-schema';
 
 /**
  * The declarative mapping (字段关系对照表 + 基础代码对照表): which legacy table feeds which target
@@ -10,12 +12,8 @@ import { CLEANING_RULES } from './cleansing';
  * Everything is checked at load so that a bad mapping stops the run before any row moves.
  */
 
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier (a-z, 0-9, _; at most 63 chars)');
-
-export /** A legacy table: a name, or schema.name (a PostgreSQL schema; LEGACY_SCHEMA supplies one for bare names). */
-const legacyTableName = z
+/** A legacy table: a name, or schema.name (a PostgreSQL schema; LEGACY_SCHEMA supplies one for bare names). */
+export const legacyTableName = z
   .string()
   .regex(/^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier, or schema.table (a-z, 0-9, _; at most 63 chars each)');
 
@@ -24,7 +22,8 @@ export type ColumnType = (typeof COLUMN_TYPES)[number];
 /** the types a table's key may have: each has a declared order (migration/key-order.ts) */
 export const KEY_TYPES: readonly ColumnType[] = ['text', 'integer', 'bigint', 'numeric'];
 
-const columnSchema = z.object({
+// Strict objects throughout: a misspelt property ("requried", "codetable") is refused with its path, never ignored.
+const columnSchema = z.strictObject({
   target: identifier,
   type: z.enum(COLUMN_TYPES),
   source: identifier,
@@ -34,41 +33,67 @@ const columnSchema = z.object({
   required: z.boolean().default(false),
 });
 
-/** Target CHECK constraints: a column compared with a number, nothing freer (config must not carry SQL). */
-const checkSchema = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]* (>=|<=|>|<|=|<>) -?\d+(\.\d+)?$/, 'expected "<column> <op> <number>", e.g. "regcap >= 0"');
+/**
+ * Target CHECK constraints in the expression grammar (expressions.ts): comparisons, AND/OR/NOT, IN,
+ * IS NULL, column against column — parsed here, rendered to SQL from the tree, never pasted.
+ */
+const checkSchema = z.string().superRefine((src, ctx) => {
+  const parsed = parseOrMessage(src);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `not a valid CHECK: ${parsed}; e.g. "regcap >= 0", "opto IS NULL OR opto >= estdate"` });
+  else if (!isCondition(parsed)) ctx.addIssue({ code: 'custom', message: 'a CHECK must be a condition (a comparison, IS NULL, IN, or AND/OR/NOT of them)' });
+});
 
-const tableSchema = z.object({
+/** 常量/派生列 A column the legacy does not have: a constant ('9500') or derived from the row's mapped columns (expressions.ts). */
+const derivedColumnSchema = z.strictObject({
+  target: identifier,
+  type: z.enum(COLUMN_TYPES),
+  expr: z.string().superRefine((src, ctx) => {
+    const parsed = parseOrMessage(src);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `not a valid expression: ${parsed}` });
+  }),
+  required: z.boolean().default(false),
+});
+
+function parseOrMessage(src: string): Expr | string {
+  try {
+    return parseExpression(src);
+  } catch (err) {
+    if (err instanceof ExpressionError) return err.message;
+    throw err;
+  }
+}
+
+const tableSchema = z.strictObject({
   name: identifier,
   title: z.string().min(1),
   category: z.enum(['entity', 'history', 'approval']),
-  source: z.object({ table: legacyTableName, key: identifier }),
-  target: z.object({ table: identifier, checks: z.array(checkSchema).default([]) }),
+  source: z.strictObject({ table: legacyTableName, key: identifier }),
+  target: z.strictObject({ table: identifier, checks: z.array(checkSchema).default([]) }),
   /** a child table: rows whose parent did not reach the target are quarantined as orphans */
-  parent: z.object({ column: identifier, table: identifier }).optional(),
+  parent: z.strictObject({ column: identifier, table: identifier }).optional(),
   columns: z.array(columnSchema).min(1),
+  /** columns the target has and the legacy lacks, filled per row after the mapped ones (appended in this order) */
+  derived: z.array(derivedColumnSchema).optional(),
 });
 
-const mappingFileSchema = z.object({
+const mappingFileSchema = z.strictObject({
   description: z.string().optional(),
-  codeTables: z.record(identifier, z.object({ file: z.string().min(1), title: z.string().min(1) })),
+  codeTables: z.record(identifier, codeTableSpecSchema),
   tables: z.array(tableSchema).min(1),
+  /** 主体详情 what sampling compares per entity (entity-detail.ts); default: market_entity by enttype */
+  entityDetail: entityDetailSchema.optional(),
 });
 
 export type ColumnMapping = z.infer<typeof columnSchema>;
+export type DerivedColumn = z.infer<typeof derivedColumnSchema>;
 export type TableMapping = z.infer<typeof tableSchema>;
 
-export interface CodeTable {
-  name: string;
-  title: string;
-  /** legacy value → target value */
-  values: Map<string, string>;
-}
+export type { CodeTable } from './code-tables';
 
 export interface Mapping {
   tables: TableMapping[];
   codeTables: Map<string, CodeTable>;
+  entityDetail?: EntityDetail;
 }
 
 
@@ -86,12 +111,9 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
   const problems: string[] = [];
   const codeTables = new Map<string, CodeTable>();
   for (const [name, table] of Object.entries(spec.codeTables)) {
-    const csvPath = path.resolve(path.dirname(file), table.file);
-    try {
-      codeTables.set(name, { name, title: table.title, values: parseCodeTableCsv(fs.readFileSync(csvPath, 'utf8'), csvPath) });
-    } catch (err) {
-      problems.push(`codeTables.${name}: ${(err as Error).message}`);
-    }
+    const loaded = loadCodeTable(name, table, file);
+    if (loaded.table) codeTables.set(name, loaded.table);
+    problems.push(...loaded.problems);
   }
   const tableNames = new Set<string>();
   spec.tables.forEach((t, ti) => {
@@ -106,10 +128,18 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
         problems.push(`${where}.columns.${c.target}.codeTable: unknown code table "${c.codeTable}"`);
       }
     }
-    for (const check of t.target.checks) {
-      const col = check.split(' ')[0];
-      if (!targets.has(col)) problems.push(`${where}.target.checks: "${check}" names no target column of this table`);
-    }
+    (t.derived ?? []).forEach((d, di) => {
+      if (targets.has(d.target)) problems.push(`${where}.derived[${di}].target: "${d.target}" is already a target column of this table`);
+      for (const col of columnsOf(parseExpression(d.expr))) {
+        if (!t.columns.some((c) => c.target === col)) problems.push(`${where}.derived[${di}].expr: "${col}" is not a mapped target column of this table (derived columns read mapped ones)`);
+      }
+    });
+    (t.derived ?? []).forEach((d) => targets.add(d.target));
+    t.target.checks.forEach((check, ci) => {
+      for (const col of columnsOf(parseExpression(check))) {
+        if (!targets.has(col)) problems.push(`${where}.target.checks[${ci}]: "${check}" names "${col}", which is no target column of this table`);
+      }
+    });
     const previous = spec.tables[ti - 1];
     if (previous && CATEGORY_ORDER[previous.category] > CATEGORY_ORDER[t.category]) {
       problems.push(`${where}.category: "${t.category}" tables must come before "${previous.category}" tables (the load order is entity, history, approval)`);
@@ -125,23 +155,19 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
     else if (!keyColumn.required) problems.push(`${where}.source.key: key column "${t.source.key}" must be required`);
     else if (!KEY_TYPES.includes(keyColumn.type)) problems.push(`${where}.source.key: key column "${t.source.key}" has type ${keyColumn.type}; a key must be one of ${KEY_TYPES.join(', ')} (migration/key-order.ts)`);
   });
+  if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
   if (problems.length) throw new ConfigError(file, problems);
-  return { tables: spec.tables, codeTables };
+  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail };
 }
 
-function parseCodeTableCsv(text: string, file: string): Map<string, string> {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines[0]?.trim() !== 'legacy,target,label') {
-    throw new Error(`${file}: first line must be the header "legacy,target,label"`);
-  }
-  const values = new Map<string, string>();
-  lines.slice(1).forEach((line, i) => {
-    const [legacy, target] = line.split(',');
-    if (!legacy || !target) throw new Error(`${file}:${i + 2}: expected "legacy,target,label"`);
-    if (values.has(legacy)) throw new Error(`${file}:${i + 2}: legacy value "${legacy}" listed twice`);
-    values.set(legacy, target);
-  });
-  return values;
+/**
+ * The mapping as the engine uses it: loaded and validated, with the code tables kept in the legacy
+ * database read through the source (once per process: worker, mapping:check, verification threads).
+ */
+export async function loadMappingFrom(file: string, source: { readCodeTable?: ReadLegacyCodeTable }, options: { legacySchema?: string } = {}): Promise<Mapping> {
+  const mapping = loadMapping(file, options);
+  await resolveLegacyCodeTables(file, mapping.codeTables, source.readCodeTable?.bind(source));
+  return mapping;
 }
 
 export function findTable(mapping: Mapping, name: string): TableMapping {
@@ -168,6 +194,11 @@ export function loadSteps(mapping: Mapping): LoadStep[] {
     const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : earlier;
     return { table: t.name, after };
   });
+}
+
+/** Every column of the target table in COPY order: the mapped ones, then the derived ones. */
+export function targetColumns(table: TableMapping): { target: string; type: ColumnType; required: boolean }[] {
+  return table.derived?.length ? [...table.columns, ...table.derived] : table.columns;
 }
 
 export function keyColumn(table: TableMapping): ColumnMapping {

@@ -4,8 +4,10 @@ import { copyTo } from '../lib/copy-to';
 import { quoteIdent, quoteQualified } from '../lib/db';
 import { CopyTextParser } from './copy-text';
 import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr } from './key-order';
-import type { TableMapping } from './mapping';
-import type { Chunk, SourceAdapter } from './source';
+import type { LegacyCodeTable } from './code-tables';
+import type { Mapping, TableMapping } from './mapping';
+import { checkPostgresLegacy, readPostgresCodeTable } from './preflight';
+import type { Chunk, PreflightProblem, SourceAdapter } from './source';
 
 /**
  * The legacy side when it is PostgreSQL (tests, the demo, and a PostgreSQL staging copy of Oracle).
@@ -139,6 +141,24 @@ export class PostgresSource implements SourceAdapter {
     copy.on('error', (err) => parser.destroy(err));
     parser.once('close', () => client.release(copied ? undefined : true));
     return copy.pipe(parser);
+  }
+
+  /** 预检: the mapping against this database's catalog (migration/preflight.ts). */
+  async preflight(mapping: Mapping): Promise<PreflightProblem[]> {
+    return this.withSession((client) => checkPostgresLegacy(client, mapping));
+  }
+
+  async readCodeTable(spec: LegacyCodeTable): Promise<[string, string][]> {
+    return this.withSession((client) => readPostgresCodeTable(client, spec));
+  }
+
+  private async withSession<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.session();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,8 @@ export interface PreflightProblem {
   where: string;
   problem: string;
   action?: string;
+  /** a warning is reported but does not stop the run (codes that will be quarantined, a key without an index); absent = an error */
+  severity?: 'warning';
 }
 
 export interface SourceAdapter {
@@ -41,6 +43,8 @@ export interface SourceAdapter {
    * server version, character sets …) and returns every problem at once; [] when all is well.
    */
   preflight?(mapping: import('./mapping').Mapping): Promise<PreflightProblem[]>;
+  /** The rows [legacy code, target code] of a code table kept in the legacy database (code-tables.ts). */
+  readCodeTable?(spec: import('./code-tables').LegacyCodeTable): Promise<[string, string][]>;
   /**
    * Pins one consistent read point (PostgreSQL exported snapshot, Oracle SCN) that every later chunk
    * reads at, so that chunks read in parallel, by different workers, see one state of the legacy data.

@@ -2,7 +2,8 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { Dialect, dialectOf, ensureIndex, render } from '../lib/dialect';
 import type { Mapping, TableMapping } from './mapping';
-import { keyColumn } from './mapping';
+import { keyColumn, targetColumns } from './mapping';
+import { parseExpression, toSql } from './expressions';
 
 const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/i;
 
@@ -14,12 +15,14 @@ const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/
 export function targetTableDdl(table: TableMapping, dialect: Dialect = 'postgresql'): string {
   const key = keyColumn(table).target;
   // The key sorts in code-point order, as every side compares keys (key-order.ts): its index then serves the chunks' ranges.
-  const cols = table.columns.map((c) => {
+  const cols = targetColumns(table).map((c) => {
     const isKey = c.target === key;
     const collate = isKey && TEXT_TYPE.test(c.type) ? render(dialect, 'keyCollate')[0].text : '';
     return `${quoteIdent(c.target)} ${c.type}${collate}${c.required ? ' NOT NULL' : ''}${isKey ? ' PRIMARY KEY' : ''}`;
   });
-  const checks = table.target.checks.map((c) => `CHECK (${c})`);
+  // Rendered from the parsed tree (expressions.ts), never pasted from the mapping.
+  const text = new Set(targetColumns(table).filter((c) => c.type === 'text').map((c) => c.target));
+  const checks = table.target.checks.map((c) => `CHECK ${toSql(parseExpression(c), (name) => text.has(name))}`);
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${[...cols, ...checks].join(',\n  ')}\n)`;
 }
 

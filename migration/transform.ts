@@ -1,6 +1,7 @@
 import { CLEANERS, ON_BYTES, RuleFailure } from './cleansing';
 import { binaryOf, CopyLine, decodeField, encodeField, Field, NULL_FIELD, textOf } from './copy-text';
-import type { ColumnMapping, Mapping, TableMapping } from './mapping';
+import { columnsOf, compileExpression, Evaluator, Expr, parseExpression, Value } from './expressions';
+import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
 
 /**
  * Turns one legacy row (a COPY text line, columns in the mapping's order) into the target's COPY line,
@@ -81,23 +82,105 @@ function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
 }
 
 /**
- * The mapping's CHECK constraints, evaluated before the target sees the row: the target would refuse
- * the row anyway, but catching it here names the rule and spares the chunk a reload in careful mode.
+ * What runs on a converted row when the mapping has CHECKs or derived columns (expressions.ts): the
+ * derived columns' fields, appended in order, then the CHECKs over mapped and derived values — the
+ * target would refuse the row anyway, but catching it here names the rule and spares the chunk a
+ * reload in careful mode. Undefined when the table has neither, so such rows pay nothing.
  */
-function compileCheck(check: string): { column: string; failed: (value: string) => RowFailure | null } {
-  const [column, op, literal] = check.split(' ');
-  const bound = Number(literal);
-  const holds: Record<string, (x: number) => boolean> = {
-    '>=': (x) => x >= bound, '<=': (x) => x <= bound, '>': (x) => x > bound,
-    '<': (x) => x < bound, '=': (x) => x === bound, '<>': (x) => x !== bound,
+/** the fields to append (with their TABs), or why the row is quarantined */
+type AfterRow = (read: (string | undefined)[]) => string | RowFailure;
+
+/** A target field (escaped COPY text) as the value an expression sees, by the column's type. */
+function fieldValue(type: ColumnType, field: string): Value {
+  const raw = decodeField(field);
+  if (raw === null) return null;
+  if (type === 'boolean') return raw === 't' ? true : raw === 'f' ? false : raw;
+  if (type === 'numeric' || type === 'integer' || type === 'bigint') {
+    const n = Number(raw);
+    return Number.isNaN(n) ? raw : n;
+  }
+  return NOT_PLAIN.test(raw) ? textOf(raw) : raw;
+}
+
+/**
+ * The common CHECK, a mapped column against a number ("regcap >= 0"), read straight off the field:
+ * what the general evaluator does, without its lookups, on a table's every row.
+ */
+function numberBound(e: Expr, table: TableMapping, row: () => (string | undefined)[]): Evaluator | undefined {
+  if (e.k !== 'cmp' || e.l.k !== 'col' || e.r.k !== 'lit' || typeof e.r.v !== 'number') return undefined;
+  const i = table.columns.findIndex((c) => c.target === (e.l as { name: string }).name);
+  if (i === -1 || !['numeric', 'integer', 'bigint'].includes(table.columns[i].type)) return undefined;
+  const [op, bound] = [e.op, e.r.v];
+  return () => {
+    const raw = decodeField(row()[i]!);
+    const x = raw === null ? NaN : Number(raw);
+    if (Number.isNaN(x)) return null;
+    return op === '>=' ? x >= bound : op === '>' ? x > bound : op === '<=' ? x <= bound : op === '<' ? x < bound : op === '=' ? x === bound : x !== bound;
+  };
+}
+
+/** A derived value as the target's escaped field (a binary string). */
+function valueField(v: Value): string {
+  if (v === null) return NULL_FIELD;
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  return binaryOf(encodeField(typeof v === 'number' ? String(v) : v));
+}
+
+function compileAfterRow(table: TableMapping): { after?: AfterRow; reads: boolean[] } {
+  const derived = (table.derived ?? []).map((d) => ({ d, evaluate: compileExpression(parseExpression(d.expr)) }));
+  let row: (string | undefined)[] = [];
+  const checks = table.target.checks.map((src) => {
+    const expr = parseExpression(src);
+    const fast = numberBound(expr, table, () => row);
+    return { src, columns: [...columnsOf(expr)], holds: fast ?? compileExpression(expr), fast: fast !== undefined };
+  });
+  const general = derived.length > 0 || checks.some((c) => !c.fast);
+  const index = new Map(table.columns.map((c, i) => [c.target, i]));
+  const reads = table.columns.map(() => false);
+  for (const e of [...derived.map((x) => parseExpression(x.d.expr)), ...table.target.checks.map(parseExpression)]) {
+    for (const col of columnsOf(e)) if (index.has(col)) reads[index.get(col)!] = true;
+  }
+  if (!derived.length && !checks.length) return { reads };
+  const types = new Map<string, ColumnType>([...table.columns, ...(table.derived ?? [])].map((c) => [c.target, c.type]));
+  const missingOf = derived.map(({ d }) => fail(`required:${d.target}`, `derived column ${d.target} (${d.expr}) is NULL but required`));
+  // One reader for every row (no allocation per row): a column's value is decoded once per row, when first asked for.
+  const slots = new Map<string, number>([...types.keys()].map((name, k) => [name, k]));
+  const slotIndex = [...types.keys()].map((name) => index.get(name) ?? -1);
+  const slotType = [...types.values()];
+  const cache: Value[] = new Array(slots.size).fill(null);
+  const known = new Uint8Array(slots.size);
+  const get = (name: string): Value => {
+    const k = slots.get(name)!;
+    if (!known[k]) {
+      cache[k] = fieldValue(slotType[k], row[slotIndex[k]]!);
+      known[k] = 1;
+    }
+    return cache[k];
   };
   return {
-    column,
-    failed: (out) => {
-      const v = decodeField(out);
-      // NULL passes a CHECK in SQL too.
-      if (v === null || holds[op](Number(v))) return null;
-      return fail(`check:${column}`, `${column}=${v} violates the target's CHECK (${check})`);
+    reads,
+    after: (read) => {
+      row = read;
+      if (general) known.fill(0);
+      let suffix = '';
+      for (let i = 0; i < derived.length; i++) {
+        const v = derived[i].evaluate(get);
+        if (v === null && derived[i].d.required) return missingOf[i];
+        const k = slots.get(derived[i].d.target)!;
+        cache[k] = v;
+        known[k] = 1;
+        suffix += '\t' + valueField(v);
+      }
+      for (const check of checks) {
+        // NULL passes a CHECK in SQL too: only false fails.
+        if (check.holds(get) === false) {
+          // the fast checks read no cache: what it holds may be another row's
+          if (!general) known.fill(0);
+          const shown = check.columns.map((c) => `${c}=${get(c) ?? 'NULL'}`).join(', ');
+          return fail(`check:${check.columns[0] ?? 'row'}`, `${shown} violates the target's CHECK (${check.src})`);
+        }
+      }
+      return suffix;
     },
   };
 }
@@ -113,9 +196,8 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
   const kinds = table.columns.map((c) => (c.clean || c.codeTable ? RULED : c.required ? REQUIRED : PLAIN));
   const rules = table.columns.map((c, i) => (kinds[i] === RULED ? compileRule(mapping, c) : undefined));
   const missingOf = table.columns.map((c) => missing(c));
-  const checks = table.target.checks.map(compileCheck).map((c) => ({ ...c, index: table.columns.findIndex((col) => col.target === c.column) }));
-  const isChecked = table.columns.map((_, i) => checks.some((c) => c.index === i));
-  const checked: string[] = new Array(n);
+  const { after, reads: isRead } = compileAfterRow(table);
+  const read: (string | undefined)[] = new Array(n);
   // A local copy: under the CommonJS transform the worker runs with, an imported binding is read through a getter, per row here.
   const nullField = NULL_FIELD;
   const malformed = (line: string) => fail('malformed_row', `expected ${n} fields, got ${line.split('\t').length}`);
@@ -162,12 +244,14 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
       } else if (kind === REQUIRED && end - start === 2 && line.charCodeAt(start) === BACKSLASH && line.charCodeAt(start + 1) === LETTER_N) {
         return missingOf[i];
       }
-      if (isChecked[i]) checked[i] = value ?? (end === start ? nullField : line.slice(start, end));
+      if (isRead[i]) read[i] = value ?? (end === start ? nullField : line.slice(start, end));
       start = end + 1;
     }
-    for (const check of checks) {
-      const failed = check.failed(checked[check.index]);
-      if (failed) return failed;
+    if (after) {
+      const extra = after(read);
+      if (typeof extra !== 'string') return extra;
+      if (extra === '') return { ok: true, line: (changed ? out + line.slice(done) : line) + '\n' };
+      return { ok: true, line: (changed ? out + line.slice(done) : line) + extra + '\n' };
     }
     return { ok: true, line: (changed ? out + line.slice(done) : line) + '\n' };
   }

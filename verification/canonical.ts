@@ -4,7 +4,7 @@ import { quoteIdent } from '../lib/db';
 import { decodeLine, Field } from '../migration/copy-text';
 import { databaseKeyCollate, KeyCollate, keyRangeSql, targetKey } from '../migration/key-order';
 import type { ColumnType, TableMapping } from '../migration/mapping';
-import { keyColumn } from '../migration/mapping';
+import { keyColumn, targetColumns } from '../migration/mapping';
 import { literal } from '../migration/pg-source';
 
 /**
@@ -57,7 +57,7 @@ export function rangeWhere(key: string, range: KeyRange, options: { keyType?: Co
 /** COPY of one key range of a target table, in canonical column order and key order. */
 export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate: KeyCollate): string {
   const key = targetKey(table, collate);
-  const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
+  const cols = targetColumns(table).map((c) => quoteIdent(c.target)).join(', ');
   return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, { keyType: keyColumn(table).type })} ORDER BY ${key}) TO STDOUT`;
 }
 
@@ -84,7 +84,7 @@ export function fieldDifferences(table: TableMapping, sourceLine: string, target
   const s = decodeLine(sourceLine.replace(/\n$/, ''));
   const t = decodeLine(targetLine.replace(/\n$/, ''));
   const out: FieldDifference[] = [];
-  table.columns.forEach((c, i) => {
+  targetColumns(table).forEach((c, i) => {
     if ((s[i] ?? null) !== (t[i] ?? null)) out.push({ column: c.target, source: s[i] ?? null, target: t[i] ?? null });
   });
   return out;

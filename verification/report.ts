@@ -99,8 +99,8 @@ export function renderMarkdown(r: VerificationReport): string {
     L.push(`| ${c.table} | ${c.segments} | ${c.failedSegments} | ${c.sourceRows} | ${c.quarantinedRows} | ${c.targetRows} | ${totals || '—'} |`);
   }
   if (r.sample) {
-    L.push('', `## 分层抽样 Stratified sampling (seed ${r.sample.seed}, ${r.sample.perType} per entity type 每类)`, '', '| enttype 企业类型 | population 总数 | sampled 抽样 | differing 不一致 |', '|---|---:|---:|---:|');
-    for (const s of r.sample.strata) L.push(`| ${s.enttype} | ${s.population} | ${s.sampled} | ${s.failed} |`);
+    L.push('', `## 分层抽样 Stratified sampling (seed ${r.sample.seed}, ${r.sample.perType} per entity type 每类)`, '', '| table 表 | enttype 企业类型 | population 总数 | sampled 抽样 | differing 不一致 |', '|---|---|---:|---:|---:|');
+    for (const s of r.sample.strata) L.push(`| ${s.table ?? 'market_entity'} | ${s.enttype} | ${s.population} | ${s.sampled} | ${s.failed} |`);
     L.push('', `Sampled 抽样主体: ${r.sample.entities.map((e) => `${e.pripid}${e.ok ? '' : ' ❌'}`).join(', ')}`);
   } else L.push('', '## 分层抽样 Stratified sampling', '', 'not run 未执行');
   L.push('', '## 业务测试 Business tests (变更 change, 注销 cancellation)', '');

@@ -3,7 +3,8 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { decodeLine } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
-import { findTable, keyColumn } from '../migration/mapping';
+import { DEFAULT_ENTITY_DETAIL, detailTables, EntityRoot } from '../migration/entity-detail';
+import { findTable, keyColumn, targetColumns } from '../migration/mapping';
 import { literal } from '../migration/pg-source';
 import { compileTransform, transformText } from '../migration/transform';
 import { compareKeys, copyOut, fieldDifferences } from './canonical';
@@ -18,6 +19,9 @@ import type { RowDifference } from './content';
  * different queries (by parent, not by key range), so one pass's blind spot is not the other's.
  */
 export interface SampledEntity {
+  /** the entity table it was sampled from (mapping.entityDetail); absent in results made before it was declared */
+  table?: string;
+  /** the entity's key (named for the bundled registry's PRIPID) */
   pripid: string;
   enttype: string;
   ok: boolean;
@@ -30,11 +34,10 @@ export interface SampleResult {
   seed: string;
   perType: number;
   ok: boolean;
-  strata: { enttype: string; population: number; sampled: number; failed: number }[];
+  strata: { table?: string; enttype: string; population: number; sampled: number; failed: number }[];
   entities: SampledEntity[];
 }
 
-const ENTITY_TABLE = 'market_entity';
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** The rank of an entity in the sample order: same seed, same sample, on any machine. */
@@ -53,13 +56,24 @@ async function copyLines(client: Client, sql: string): Promise<string[]> {
 const anyOf = (column: string, values: string[]) => `${quoteIdent(column)}::text = ANY(ARRAY[${values.map(literal).join(', ')}]::text[])`;
 
 export async function sampleEntities(opts: { legacy: Client; target: Client; mapping: Mapping; perType: number; seed: string }): Promise<SampleResult> {
+  const detail = opts.mapping.entityDetail ?? DEFAULT_ENTITY_DETAIL;
+  const parts: { strata: SampleResult['strata']; entities: SampledEntity[] }[] = [];
+  for (const root of detail.entities) parts.push(await sampleRoot(opts, root));
+  const entities = parts.flatMap((p) => p.entities);
+  return { seed: opts.seed, perType: opts.perType, ok: entities.every((e) => e.ok), strata: parts.flatMap((p) => p.strata), entities };
+}
+
+/**
+ * One entity table of the declared detail: strata by its type column (after the code table; one
+ * stratum when it has none), perType entities of each, and each entity's detail tables compared.
+ */
+async function sampleRoot(opts: { legacy: Client; target: Client; mapping: Mapping; perType: number; seed: string }, root: EntityRoot): Promise<{ strata: SampleResult['strata']; entities: SampledEntity[] }> {
   const { legacy, target, mapping, perType, seed } = opts;
-  const entity = findTable(mapping, ENTITY_TABLE);
-  const typeCol = entity.columns.find((c) => c.target === 'enttype');
-  if (!typeCol?.codeTable) throw new Error(`mapping: ${ENTITY_TABLE}.enttype must be mapped through a code table for stratified sampling`);
-  const codes = mapping.codeTables.get(typeCol.codeTable)!.values;
+  const entity = findTable(mapping, root.table);
+  const typeCol = root.typeColumn ? entity.columns.find((c) => c.target === root.typeColumn) : undefined;
+  const codes = typeCol?.codeTable ? mapping.codeTables.get(typeCol.codeTable)!.values : undefined;
   const srcKey = quoteIdent(entity.source.key);
-  const srcType = quoteIdent(typeCol.source);
+  const srcType = typeCol ? quoteIdent(typeCol.source) : `'*'::text`;
 
   // Oversampled per legacy code (quarantined entities are dropped below), ranked like sampleRank.
   const { rows: candidates } = await legacy.query<{ k: string; t: string | null; n: string }>(
@@ -74,29 +88,29 @@ export async function sampleEntities(opts: { legacy: Client; target: Client; map
   const strata = new Map<string, { population: number; picks: { pripid: string; rank: string }[] }>();
   const populations = new Map<string, number>();
   for (const c of candidates) {
-    const mapped = c.t === null ? undefined : codes.get(c.t.trim());
+    const mapped = c.t === null ? undefined : codes ? codes.get(c.t.trim()) : c.t;
     if (mapped === undefined) continue; // an unmapped code: quarantined by the migration, nothing to sample
-    populations.set(`${mapped}|${c.t}`, Number(c.n));
+    if (root.types && !root.types.includes(mapped)) continue; // a type the detail does not ask for
+    populations.set(JSON.stringify([mapped, c.t]), Number(c.n));
     const s = strata.get(mapped) ?? { population: 0, picks: [] };
     strata.set(mapped, s);
     if (!held.has(c.k)) s.picks.push({ pripid: c.k, rank: sampleRank(seed, c.k) });
   }
   // Population of a stratum: the legacy rows of every local code that maps to it.
-  for (const [k, n] of populations) strata.get(k.split('|')[0])!.population += n;
+  for (const [k, n] of populations) strata.get((JSON.parse(k) as string[])[0])!.population += n;
   const sample: { pripid: string; enttype: string }[] = [];
   for (const [enttype, s] of [...strata].sort(([a], [b]) => compareKeys(a, b))) {
     s.picks.sort((a, b) => compareKeys(a.rank, b.rank));
     for (const p of s.picks.slice(0, perType)) sample.push({ pripid: p.pripid, enttype });
   }
 
-  const results = new Map<string, SampledEntity>(sample.map((s) => [s.pripid, { ...s, ok: true, rows: {}, differences: [] }]));
+  const results = new Map<string, SampledEntity>(sample.map((s) => [s.pripid, { table: entity.name, ...s, ok: true, rows: {}, differences: [] }]));
   const pripids = sample.map((s) => s.pripid);
   /** For rows of child tables: which sampled entity each parent key belongs to, on each side. */
-  const owner = new Map<string, Map<string, string>>([[ENTITY_TABLE, new Map(pripids.map((p) => [p, p]))]]);
+  const owner = new Map<string, Map<string, string>>([[entity.name, new Map(pripids.map((p) => [p, p]))]]);
 
-  for (const table of mapping.tables) {
-    const via = table.name === ENTITY_TABLE ? { column: keyColumn(table).target, parent: ENTITY_TABLE } : table.parent ? { column: table.parent.column, parent: table.parent.table } : null;
-    if (!via) continue; // not part of an entity's detail (name reservations)
+  for (const table of [entity, ...detailTables(mapping.tables, root).map((name) => findTable(mapping, name))]) {
+    const via = table === entity ? { column: keyColumn(table).target, parent: entity.name } : { column: table.parent!.column, parent: table.parent!.table };
     const parents = owner.get(via.parent);
     if (!parents || !parents.size) continue;
     const parentKeys = [...parents.keys()];
@@ -105,7 +119,7 @@ export async function sampleEntities(opts: { legacy: Client; target: Client; map
     const viaIndex = table.columns.findIndex((c) => c.target === via.column);
 
     const srcLines = await copyLines(legacy, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.source)).join(', ')} FROM ${quoteIdent(table.source.table)} WHERE ${anyOf(srcColumn, parentKeys)}) TO STDOUT`);
-    const tgtLines = await copyLines(target, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.target)).join(', ')} FROM ${quoteIdent(table.target.table)} WHERE ${anyOf(via.column, parentKeys)}) TO STDOUT`);
+    const tgtLines = await copyLines(target, `COPY (SELECT ${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')} FROM ${quoteIdent(table.target.table)} WHERE ${anyOf(via.column, parentKeys)}) TO STDOUT`);
     const srcRows = srcLines.map((l) => decodeLine(l.slice(0, -1)));
     const heldHere = await quarantined(target, table, srcRows.map((f) => f[keyIndex] ?? ''));
     const transform = compileTransform(mapping, table);
@@ -147,12 +161,9 @@ export async function sampleEntities(opts: { legacy: Client; target: Client; map
 
   const entities = [...results.values()];
   return {
-    seed,
-    perType,
-    ok: entities.every((e) => e.ok),
     strata: [...strata].sort(([a], [b]) => compareKeys(a, b)).map(([enttype, s]) => {
       const mine = entities.filter((e) => e.enttype === enttype);
-      return { enttype, population: s.population, sampled: mine.length, failed: mine.filter((e) => !e.ok).length };
+      return { table: entity.name, enttype, population: s.population, sampled: mine.length, failed: mine.filter((e) => !e.ok).length };
     }),
     entities,
   };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { legacyMappingSchema, openLegacySource } from '../migration/legacy-source';
-import { findTable, loadMapping, Mapping } from '../migration/mapping';
+import { findTable, loadMappingFrom, Mapping } from '../migration/mapping';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { sourceSide, SourceSideResult } from './source-side';
 
@@ -88,7 +88,7 @@ if (!isMainThread && workerData?.role === 'verify-source') {
   parentPort!.on('message', async ({ id, task }: { id: number; task: SourceTask }) => {
     try {
       source ??= openLegacySource(legacyUrl, legacySchema);
-      mapping ??= loadMapping(path.resolve(mappingFile), { legacySchema: legacyMappingSchema(legacyUrl, legacySchema) });
+      mapping ??= await loadMappingFrom(path.resolve(mappingFile), source, { legacySchema: legacyMappingSchema(legacyUrl, legacySchema) });
       const table = findTable(mapping, task.table);
       const result = await sourceSide({ source, mapping, table, segment: task.segment, readPoint: task.readPoint }, new Map(task.quarantined), (rows) =>
         parentPort!.postMessage({ id, progress: rows }),

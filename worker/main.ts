@@ -8,7 +8,7 @@ import { loadServices } from '../lib/services';
 import { loadSettings } from '../lib/settings';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { legacyMappingSchema, openLegacySource } from '../migration/legacy-source';
-import { loadMapping } from '../migration/mapping';
+import { loadMappingFrom } from '../migration/mapping';
 import { sdkLoggerFromPino } from './temporal-logger';
 
 /**
@@ -21,8 +21,9 @@ async function main(): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('worker', settings.LOG_LEVEL);
   Runtime.install({ logger: sdkLoggerFromPino(logger.child({ component: 'temporal-sdk' })) });
-  const mapping = loadMapping(settings.MAPPING_FILE, { legacySchema: legacyMappingSchema(settings.LEGACY_DATABASE_URL, settings.LEGACY_SCHEMA) });
   const legacySource = openLegacySource(settings.LEGACY_DATABASE_URL, settings.LEGACY_SCHEMA);
+  // Code tables kept in the legacy database are read once, before the worker takes any work.
+  const mapping = await loadMappingFrom(settings.MAPPING_FILE, legacySource, { legacySchema: legacyMappingSchema(settings.LEGACY_DATABASE_URL, settings.LEGACY_SCHEMA) });
   const project = {
     plan: loadPlanDefinition(settings.PLAN_FILE),
     flows: loadNetworkFlows(settings.NETWORK_FLOWS_FILE),

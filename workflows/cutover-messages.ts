@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
+import type { PreflightReport } from '../migration/preflight';
 import type { BusinessTestResult } from '../verification/business-tests';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
@@ -27,6 +28,7 @@ export interface CutoverInput {
 }
 
 export const STEP_KEYS = [
+  'preflight',
   'plan',
   'backup',
   'gate-wipe',
@@ -135,6 +137,8 @@ export interface CutoverState {
   gates: GateState[];
   decisions: DecisionRecord[];
   tables: TableOutcome[];
+  /** 预检 the mapping against the live legacy and target catalogs: errors stop the run before anything moves */
+  preflight?: PreflightReport;
   /** readPoint: the run's legacy read point (Oracle SCN) the backup, the migration and the verification read at */
   backup?: { dir: string; files: number; rows: number; readPoint?: string | null };
   /** the verify step's outcome, without the Markdown (served by the verification run itself) */

@@ -11,7 +11,7 @@ export function renderCutoverChecklist(state: CutoverState, workflowId: string):
   const lines = [
     `### 割接 Cutover ${state.runId} (${state.mode === 'live' ? '正式 live' : '彩排 rehearsal'}) — ${state.status}`,
     '',
-    ...state.steps.map((s) => `- ${ICON[s.status]} ${s.title}${s.detail ? ` — ${s.detail}` : ''}`),
+    ...state.steps.map((s) => `- ${ICON[s.status]} ${s.title}${s.detail ? ` — ${s.detail}` : ''}${s.status === 'failed' && s.error ? ` — ✗ ${s.error}` : ''}`),
   ];
   const open = state.gates.filter((g) => g.status === 'open');
   if (open.length) {

@@ -8,6 +8,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -17,6 +18,7 @@ import {
 import type { Activities } from '../activities';
 import type { TableChecksum } from '../activities/target';
 import type { LoadStep } from '../migration/mapping';
+import type { PreflightReport } from '../migration/preflight';
 import type { SignedDecision } from '../lib/decision-signing';
 import {
   CutoverInput,
@@ -49,6 +51,7 @@ import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
  */
 
 const STEP_TITLES: Record<StepKey, string> = {
+  preflight: '预检 Preflight (mapping against the live legacy and target catalogs)',
   plan: '迁移计划 Plan tables',
   backup: '备份旧库 Back up legacy data',
   'gate-wipe': '清除测试数据审批 Approve wiping the target',
@@ -101,6 +104,16 @@ function step(key: StepKey, note?: string, options: ActivityOptions = BASE_OPTIO
 
 /** Destructive or environment-facing steps retry less: a failure there wants a person soon, not in an hour. */
 const FEW_RETRIES: ActivityOptions = { ...BASE_OPTIONS, retry: { initialInterval: '2s', maximumInterval: '20 seconds', maximumAttempts: 3 } };
+
+/**
+ * What went wrong, as the operator must read it: the innermost cause under the activity and child
+ * workflow wrappers ("Activity task failed" says nothing), a configuration error named as one.
+ */
+function rootMessage(err: unknown): string {
+  let e = err as Error;
+  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure && e.type === 'ConfigError' ? `配置错误 configuration error: ${e.message}` : e.message;
+}
 
 /** Thrown inside the workflow when the run must stop and fall back; carries the status to end with. */
 class FallBack extends Error {
@@ -232,7 +245,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
         return;
       } catch (err) {
         if (err instanceof FallBack) throw err;
-        const message = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof ChildWorkflowFailure && err.cause ? err.cause.message : (err as Error).message;
+        const message = rootMessage(err);
         const choices: OperatorChoice[] = ['retry', ...(SKIPPABLE.includes(key) ? (['skip'] as const) : []), ...(CONTINUABLE.includes(key) ? (['continue'] as const) : []), 'fallback'];
         Object.assign(stepState(key), { status: 'failed', finishedAt: now(), error: message });
         state.pendingFailure = { step: key, error: message, at: now(), choices };
@@ -282,6 +295,24 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   }
 
   try {
+    // 预检 first: a misspelt column or a missing table is named before anything is backed up or wiped.
+    // Runs started before this step existed replay without it.
+    if (patched('cutover-preflight-step')) {
+      await runStep('preflight', async () => {
+        try {
+          state.preflight = await step('preflight', undefined, FEW_RETRIES).preflightMapping({ runId: input.runId });
+        } catch (err) {
+          const cause = err instanceof ActivityFailure ? err.cause : undefined;
+          if (cause instanceof ApplicationFailure && cause.type === 'ConfigError' && cause.details?.[0]) state.preflight = cause.details[0] as PreflightReport;
+          throw err;
+        }
+        const { warnings, checked } = state.preflight;
+        return `${checked.tables} tables, ${checked.columns} columns, ${checked.codeColumns} code columns checked${warnings.length ? `; ${warnings.length} warnings 提示: ${warnings.map((w) => `${w.where}: ${w.problem}`).join('; ')}` : ''}`;
+      });
+    } else {
+      Object.assign(stepState('preflight'), { status: 'skipped', operatorNote: '未执行 not run: the run started before the preflight step existed' });
+    }
+
     let tables: LoadStep[] = [];
     await runStep('plan', async () => {
       tables = await step('plan').listTables();

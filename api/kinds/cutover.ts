@@ -75,6 +75,22 @@ const stateSchema = {
       },
     },
     backup: { type: 'object', properties: { dir: { type: 'string' }, files: { type: 'integer' }, rows: { type: 'integer' } } },
+    preflight: {
+      type: 'object',
+      description: '预检 the mapping against the live legacy and target catalogs: errors stop the run, warnings do not',
+      additionalProperties: true,
+      properties: Object.fromEntries(
+        ['errors', 'warnings'].map((k) => [
+          k,
+          { type: 'array', items: { type: 'object', properties: { where: { type: 'string' }, problem: { type: 'string' }, action: { type: 'string' }, severity: { type: 'string' } } } },
+        ]),
+      ),
+    },
+    pendingFailure: {
+      type: 'object',
+      description: 'a step that failed after its retries and waits for the operator: its root cause, not the wrapper',
+      properties: { step: { type: 'string' }, error: { type: 'string' }, at: { type: 'string' }, choices: { type: 'array', items: { type: 'string' } } },
+    },
     failure: { type: 'string' },
   },
 };

@@ -108,7 +108,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     ]);
     expect(history.timers.length).toBeGreaterThan(0); // the wipe gate's escalation timer
     expect(markdown).toContain('## 运行历史 From the runs’ Temporal event histories');
-    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 4\/15 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
+    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 5\/16 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
     expect(markdown).toContain('| operatorAction | step:wipe | fallback | olivia.ops | operator | 目标库未登记 target not registered |');
     // The signals carried the API's signatures; none reaches the report.
     const signatures = (await stack.temporal.workflow.getHandle(id).fetchHistory()).events!

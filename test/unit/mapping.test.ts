@@ -1,22 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../lib/config-file';
 import { loadMapping } from '../../migration/mapping';
 import { decodeLine, encodeLine, Field } from '../../migration/copy-text';
 import { compileTransform, transformText } from '../../migration/transform';
+import { BUNDLED_MAPPING, writeMapping } from '../support/mapping-file';
 
-const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
-
-function writeMapping(mutate: (m: any) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-mapping-'));
-  fs.cpSync(path.join(path.dirname(REAL), 'code-tables'), path.join(dir, 'code-tables'), { recursive: true });
-  const m = JSON.parse(fs.readFileSync(REAL, 'utf8'));
-  mutate(m);
-  const file = path.join(dir, 'mapping.json');
-  fs.writeFileSync(file, JSON.stringify(m));
-  return file;
-}
+const REAL = BUNDLED_MAPPING;
 
 describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
   it('loads the bundled mapping with its code tables', () => {
@@ -33,7 +23,12 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     ['an unknown code table', (m: any) => (m.tables[0].columns[5].codeTable = 'nope'), 'columns.enttype.codeTable: unknown code table "nope"'],
     ['a child listed before its parent', (m: any) => m.tables.unshift(m.tables.splice(3, 1)[0]), 'parent.table: "market_entity" must be listed before its child'],
     ['history data ordered before entity data', (m: any) => m.tables.unshift(m.tables.splice(4, 1)[0]), 'tables must come before "history" tables'],
-    ['a CHECK that is not a simple comparison', (m: any) => (m.tables[0].target.checks = ['1=1); DROP TABLE x; --']), 'expected "<column> <op> <number>"'],
+    ['a CHECK that would carry SQL', (m: any) => (m.tables[0].target.checks = ['1=1); DROP TABLE x; --']), 'tables[0].target.checks[0]: not a valid CHECK: unexpected ";" at 5'],
+    ['a CHECK that is no condition', (m: any) => (m.tables[0].target.checks = ["coalesce(dom, '')"]), 'tables[0].target.checks[0]: a CHECK must be a condition'],
+    ['a CHECK on a column the table lacks', (m: any) => (m.tables[0].target.checks = ['opto >= estdaet']), 'tables[0] (market_entity).target.checks[0]: "opto >= estdaet" names "estdaet", which is no target column'],
+    ['a derived column reading no mapped column', (m: any) => (m.tables[0].derived = [{ target: 'kind', type: 'text', expr: "'x' || enttyp" }]), 'tables[0] (market_entity).derived[0].expr: "enttyp" is not a mapped target column'],
+    ['a derived column named like a mapped one', (m: any) => (m.tables[0].derived = [{ target: 'enttype', type: 'text', expr: "'9500'" }]), 'tables[0] (market_entity).derived[0].target: "enttype" is already a target column'],
+    ['a derived expression that does not parse', (m: any) => (m.tables[0].derived = [{ target: 'kind', type: 'text', expr: "upper(" }]), 'tables[0].derived[0].expr: not a valid expression: expected a value at the end'],
     ['a key that no column maps', (m: any) => (m.tables[0].source.key = 'ghost'), 'source.key: "ghost" is not mapped by any column'],
     ['an identifier that could inject SQL', (m: any) => (m.tables[0].target.table = 'x; drop table y'), 'tables[0].target.table: expected a lower-case SQL identifier'],
     ['an unsupported column type', (m: any) => (m.tables[0].columns[0].type = 'varchar2'), 'tables[0].columns[0].type'],
@@ -42,6 +37,58 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     const file = writeMapping(mutate);
     expect(() => loadMapping(file)).toThrow(ConfigError);
     expect(() => loadMapping(file)).toThrow(expected);
+  });
+
+  it('refuses a misspelt property at load with its JSON path and the property meant (严格校验)', () => {
+    const file = writeMapping((m) => {
+      m.tables[0].columns[4].requried = true;
+      m.tables[0].columns[5].codetable = 'enttype';
+      m.tables[1].source.kye = 'nameid';
+      m.codeTables.enttype.tilte = 'x';
+    });
+    let message = '';
+    try {
+      loadMapping(file);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toContain('tables[0].columns[4].requried: unknown property — did you mean "required"?');
+    expect(message).toContain('tables[0].columns[5].codetable: unknown property — did you mean "codeTable"?');
+    expect(message).toContain('tables[1].source.kye: unknown property — did you mean "key"?');
+    expect(message).toContain('codeTables.enttype.tilte: unknown property — did you mean "title"?');
+    // every problem at once, not the first only
+    expect(message.split('\n  - ')).toHaveLength(5);
+    // a name nothing resembles gets the list of known ones instead of a guess
+    expect(() => loadMapping(writeMapping((m) => (m.tables[0].columns[0].zzzzzzzz = 1)))).toThrow(/tables\[0\]\.columns\[0\]\.zzzzzzzz: unknown property \(known: target, type, source, codeTable, clean, required\)/);
+  });
+
+  it('reads code tables as real CSV: quoted fields, embedded commas and quotes, a BOM, CRLF', () => {
+    const file = writeMapping(() => undefined);
+    fs.writeFileSync(path.join(path.dirname(file), 'code-tables', 'regstate.csv'), '\ufefflegacy,target,label\r\n1,1,"存续, active"\r\n"迁 出",6,"say ""moved"""\r\n\r\n2,2,x\r\n');
+    const m = loadMapping(file);
+    expect([...m.codeTables.get('regstate')!.values]).toEqual([['1', '1'], ['迁 出', '6'], ['2', '2']]);
+    const bad = (csv: string) => {
+      fs.writeFileSync(path.join(path.dirname(file), 'code-tables', 'regstate.csv'), csv);
+      return () => loadMapping(file);
+    };
+    expect(bad('legacy,target,label\n1,1,a,b\n')).toThrow(/regstate\.csv:2: expected 3 fields "legacy,target,label", got 4/);
+    expect(bad('legacy,target,label\n1,1,"open\n')).toThrow(/regstate\.csv: not valid CSV: Quote Not Closed/);
+    expect(bad('legacy,target,label\n1,1,a\n1,2,b\n')).toThrow(/regstate\.csv:3: legacy value "1" listed twice/);
+    expect(bad('code,new,label\n')).toThrow(/first line must be the header/);
+  });
+
+  it('maps a retired code to its successor, and refuses a successor that is no target code (撤销代码)', () => {
+    const m = loadMapping(REAL);
+    const division = m.codeTables.get('division')!;
+    expect(division.retired).toEqual([expect.objectContaining({ code: '440782', successor: '440705', retiredOn: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) })]);
+    expect(division.values.get('440782')).toBe('440705');
+    const file = writeMapping((m) => (m.codeTables.division.retired = [{ code: '440782', successor: '449999', retiredOn: '2002-06-01' }]));
+    expect(() => loadMapping(file)).toThrow('codeTables.division.retired[0].successor: "449999" is not a target code of this table');
+    const twice = writeMapping((m) => (m.codeTables.division.retired = [{ code: '440703', successor: '440705', retiredOn: '2002-06-01' }]));
+    expect(() => loadMapping(twice)).toThrow('codeTables.division.retired[0].code: "440703" is also an ordinary code of the table');
+    const neither = writeMapping((m) => delete m.codeTables.division.file);
+    expect(() => loadMapping(neither)).toThrow('codeTables.division: give exactly one of "file"');
   });
 
   it('cleanses and converts codes, and names the rule when a row must be quarantined', () => {
@@ -76,6 +123,9 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(t(change(11, '2024-02-29'))).toMatchObject({ ok: true, values: expect.arrayContaining(['2024-02-29']) });
     expect(t(change(11, '2023-02-29'))).toMatchObject({ ok: false, rule: 'invalid_date:opto' });
     expect(t(change(7, '-5'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-5 violates the target's CHECK (regcap >= 0)" });
+    // each row's own value, not the last one shown
+    expect(t(change(7, '-7'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-7 violates the target's CHECK (regcap >= 0)" });
+    expect(t(change(7, '不详'))).toMatchObject({ ok: false, rule: 'invalid_capital:regcap' });
     expect(t(row.slice(1))).toMatchObject({ ok: false, rule: 'malformed_row' });
   });
 
@@ -94,6 +144,30 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     // the last field empty, and nothing to change at all
     expect(transform(line('P1', 'JM1', 'x', 'y', 'z', ''))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\t\\N\n' });
     expect(transform(line('P1', 'JM1', 'x', 'y', 'z', 'w'))).toEqual({ ok: true, line: 'P1\tJM1\tx\ty\tz\tw\n' });
+  });
+
+  it('appends constant and derived columns, and checks CHECKs over mapped and derived values (常量/派生列)', () => {
+    const file = writeMapping((m) => {
+      const person = m.tables.find((t: any) => t.name === 'entity_person');
+      person.derived = [
+        { target: 'source_system', type: 'text', expr: "'JM-LEGACY'" },
+        { target: 'display_name', type: 'text', expr: "coalesce(position, '成员') || '：' || name", required: true },
+        { target: 'is_legal_rep', type: 'boolean', expr: "position IN ('法定代表人', '负责人')" },
+      ];
+      person.target.checks = ["certype IS NULL OR certype IN ('10', '20') OR cerno IS NULL", "display_name <> '成员：无名'"];
+    });
+    const m = loadMapping(file);
+    const person = m.tables.find((t) => t.name === 'entity_person')!;
+    const transform = (...fields: string[]) => transformText(compileTransform(m, person), fields.join('\t'));
+    // 张\三 as the legacy wrote it (a backslash in the name): escaped in COPY text, and again in the derived field
+    expect(transform('P1', 'JM1', '张\\\\三', '法定代表人', '10', 'X1')).toEqual({ ok: true, line: 'P1\tJM1\t张\\\\三\t法定代表人\t10\tX1\tJM-LEGACY\t法定代表人：张\\\\三\tt\n' });
+    expect(transform('P2', 'JM1', '李四', '', '', '')).toEqual({ ok: true, line: 'P2\tJM1\t李四\t\\N\t\\N\t\\N\tJM-LEGACY\t成员：李四\t\\N\n' });
+    expect(transform('P3', 'JM1', '王五', '', '99', 'C9')).toEqual({
+      ok: false,
+      rule: 'check:certype',
+      detail: "certype=99, cerno=C9 violates the target's CHECK (certype IS NULL OR certype IN ('10', '20') OR cerno IS NULL)",
+    });
+    expect(transform('P4', 'JM1', '无名', '', '', '')).toMatchObject({ ok: false, rule: 'check:display_name' });
   });
 
   it('maps every code of a code table to its target code, written as it is or with blanks around it', () => {
