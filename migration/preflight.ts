@@ -1,6 +1,6 @@
 import type { Client, PoolClient } from 'pg';
 import { didYouMean } from '../lib/config-file';
-import { quoteIdent } from '../lib/db';
+import { quoteIdent, quoteQualified } from '../lib/db';
 import { CLEANERS, RuleFailure } from './cleansing';
 import type { LegacyCodeTable } from './code-tables';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
@@ -169,7 +169,7 @@ async function unknownCodes(db: Db, mapping: Mapping, table: TableMapping, at: s
     if (!col.codeTable || !columns.has(col.source)) continue;
     const codes = mapping.codeTables.get(col.codeTable)!.values;
     const { rows } = await db.query<{ v: string; n: string }>(
-      `SELECT ${quoteIdent(col.source)}::text AS v, count(*) AS n FROM ${quoteIdent(table.source.table)} WHERE ${quoteIdent(col.source)} IS NOT NULL GROUP BY 1 LIMIT ${MAX_DISTINCT_CODES + 1}`,
+      `SELECT ${quoteIdent(col.source)}::text AS v, count(*) AS n FROM ${quoteQualified(table.source.table)} WHERE ${quoteIdent(col.source)} IS NOT NULL GROUP BY 1 LIMIT ${MAX_DISTINCT_CODES + 1}`,
     );
     if (rows.length > MAX_DISTINCT_CODES) {
       problems.push({ where: `${at}.columns[${ci}].codeTable`, problem: `${table.source.table}.${col.source} holds more than ${MAX_DISTINCT_CODES} distinct values: not a code column?`, action: 'check the column mapped through code table ' + col.codeTable });

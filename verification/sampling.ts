@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
-import { quoteIdent } from '../lib/db';
+import { quoteIdent, quoteQualified } from '../lib/db';
 import { decodeLine } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { DEFAULT_ENTITY_DETAIL, detailTables, EntityRoot } from '../migration/entity-detail';
@@ -80,7 +80,7 @@ async function sampleRoot(opts: { legacy: Client; target: Client; mapping: Mappi
     `SELECT k, t, n FROM (
        SELECT ${srcKey}::text AS k, ${srcType}::text AS t, count(*) OVER (PARTITION BY ${srcType}) AS n,
               row_number() OVER (PARTITION BY ${srcType} ORDER BY md5($1 || ':' || ${srcKey}::text)) AS rn
-       FROM ${quoteIdent(entity.source.table)}) s
+       FROM ${quoteQualified(entity.source.table)}) s
      WHERE rn <= $2`,
     [seed, perType * 3 + 5],
   );
@@ -118,7 +118,7 @@ async function sampleRoot(opts: { legacy: Client; target: Client; mapping: Mappi
     const keyIndex = table.columns.indexOf(keyColumn(table));
     const viaIndex = table.columns.findIndex((c) => c.target === via.column);
 
-    const srcLines = await copyLines(legacy, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.source)).join(', ')} FROM ${quoteIdent(table.source.table)} WHERE ${anyOf(srcColumn, parentKeys)}) TO STDOUT`);
+    const srcLines = await copyLines(legacy, `COPY (SELECT ${table.columns.map((c) => quoteIdent(c.source)).join(', ')} FROM ${quoteQualified(table.source.table)} WHERE ${anyOf(srcColumn, parentKeys)}) TO STDOUT`);
     const tgtLines = await copyLines(target, `COPY (SELECT ${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')} FROM ${quoteIdent(table.target.table)} WHERE ${anyOf(via.column, parentKeys)}) TO STDOUT`);
     const srcRows = srcLines.map((l) => decodeLine(l.slice(0, -1)));
     const heldHere = await quarantined(target, table, srcRows.map((f) => f[keyIndex] ?? ''));
