@@ -140,7 +140,7 @@ export interface CutoverState {
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;
   /** a step that failed after its retries and waits for the operator's choice */
-  pendingFailure?: { step: StepKey; error: string; at: string; choices: OperatorChoice[] };
+  pendingFailure?: { step: StepKey | 'fallback'; error: string; at: string; choices: OperatorChoice[] };
   operatorActions: DecisionRecord[];
   wiped?: { table: string; rows: number }[];
   snapshot?: string;

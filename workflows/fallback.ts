@@ -10,7 +10,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { SignedDecision } from '../lib/decision-signing';
 import {
   FALLBACK_STEPS,
   fallbackActionSignal,
@@ -21,6 +20,7 @@ import {
   FallbackStepState,
   fallbackStateQuery,
 } from './fallback-messages';
+import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema } from './kit/admission';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
 /**
@@ -33,6 +33,8 @@ const checkDecision = proxyActivities<Activities>({
   retry: { maximumAttempts: 20, maximumInterval: '30 seconds' },
   summary: '审批核验 Verify operator decision signature',
 });
+
+const FALLBACK_CHOICE = signedMessageSchema<FallbackChoice>(['retry', 'abort']);
 
 function step(key: FallbackStepKey): Activities {
   const i = FALLBACK_STEPS.findIndex((s) => s.key === key);
@@ -59,22 +61,28 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   let choice: FallbackChoice | undefined;
 
   setHandler(fallbackStateQuery, () => state);
-  setHandler(fallbackActionSignal, async (d: SignedDecision<FallbackChoice>) => {
-    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId });
-    const pending = state.pendingFailure;
-    const refusal = forged
-      ? forged
-      : !pending || d.gate !== `fallback:${pending.step}`
-        ? `no failed fallback step "${d.gate}" is waiting for a decision`
-        : d.decision !== 'retry' && d.decision !== 'abort'
-          ? `"${d.decision}" is not a fallback choice (retry, abort)`
+  // Admitted by workflows/kit/admission.ts first: no payload, however malformed, can fail the fallback.
+  const refuse = (shownMessage: ShownMessage, refusal: string) => {
+    keep(state.decisions, { ...shownMessage, decision: shownMessage.decision as never, at: now(), accepted: false, refusal });
+    publish();
+  };
+  setHandler(fallbackActionSignal, (raw: unknown) =>
+    neverThrow(async () => {
+      const admitted = await admitSigned(raw, FALLBACK_CHOICE, (d) => checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId }));
+      if (!admitted.ok) return refuse(admitted.shown, admitted.refusal);
+      const d = admitted.message;
+      const pending = state.pendingFailure;
+      const refusal =
+        !pending || d.gate !== `fallback:${pending.step}`
+          ? `no failed fallback step "${d.gate}" is waiting for a decision`
           : !['operator', 'admin'].includes(d.role)
             ? `role ${d.role} may not decide how a fallback goes on`
             : undefined;
-    state.decisions.push({ gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-    if (!refusal) choice = d.decision;
-    publish();
-  });
+      keep(state.decisions, { gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+      if (!refusal) choice = d.decision;
+      publish();
+    }, (refusal) => refuse({ gate: '?', decision: '?', actor: '?' }, refusal)),
+  );
 
   const publish = () => {
     upsertSearchAttributes([

@@ -176,7 +176,8 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   openGates: (state) => state.gates.filter((g) => g.status === 'open').map((g) => g.name),
   waitingStatus: 'waiting_approval',
   stepChoices: {
-    steps: STEP_KEYS,
+    // "fallback": the fallback child failed; retry starts it again, continue ends the run with its evidence pack
+    steps: [...STEP_KEYS, 'fallback'],
     choices: ['retry', 'skip', 'continue', 'fallback'],
     reasonRequired: ['skip', 'continue'],
     signal: operatorActionSignal,

@@ -11,7 +11,7 @@ import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search
 import { DecisionLedger } from '../decision-ledger';
 import { ProblemError } from '../problems';
 import { Awaiting, kindOfWorkflowId, RunKind } from '../run-kinds';
-import type { RunAccess } from '../run-access';
+import { RunAccess, runbookStatus } from '../run-access';
 import { freeText, ID_SUFFIX_PATTERN, idempotencyKeyHeader, problems, refuseSecrets } from '../schemas';
 
 /**
@@ -30,6 +30,7 @@ export interface RunRoutesOptions {
 }
 
 const READERS: readonly Role[] = ['viewer', 'operator', 'approver'];
+const LIVE = new Set(['running', 'waiting_approval', 'waiting_operator']);
 const EXECUTION_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'UNKNOWN', 'UNSPECIFIED', 'PAUSED'];
 
 const runSummarySchema = {
@@ -109,7 +110,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       workflowId: info.workflowId,
       runId: info.runId,
       execution: info.status.name,
-      status: sa.get(RunbookStatus),
+      status: runbookStatus(info.status.name, sa.get(RunbookStatus)),
       phase: sa.get(RunbookPhase),
       requestedBy: typeof info.memo?.requestedBy === 'string' ? info.memo.requestedBy : undefined,
       startedAt: info.startTime.toISOString(),
@@ -531,7 +532,10 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       // (cutover-…/verify) but is part of the cutover, in its state and its reports.
       const ofKind = (k: RunKind) => `(RunbookKind = ${literal(k.kind)} AND WorkflowId STARTS_WITH ${literal(k.idPrefix)})`;
       clauses.push(`(${kinds.filter((k) => !q.kind || k.kind === q.kind).map(ofKind).join(' OR ')})`);
-      if (q.status) clauses.push(`RunbookStatus = ${literal(q.status)}`);
+      // A run that died without publishing its end still carries a live RunbookStatus: it lists as failed.
+      if (q.status === 'failed') clauses.push(`(RunbookStatus = "failed" OR ExecutionStatus IN ("Failed", "Terminated", "TimedOut"))`);
+      else if (q.status && LIVE.has(q.status)) clauses.push(`RunbookStatus = ${literal(q.status)} AND ExecutionStatus = "Running"`);
+      else if (q.status) clauses.push(`RunbookStatus = ${literal(q.status)}`);
       if (q.phase) clauses.push(`RunbookPhase = ${literal(q.phase)}`);
       let response;
       try {
@@ -543,7 +547,8 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         });
       } catch (err) {
         // A token that decodes but is not one the server issued is the client's mistake, not ours.
-        if (q.pageToken && /token|page/i.test((err as Error).message)) {
+        // (gRPC INVALID_ARGUMENT is code 3: a token of the right alphabet the server cannot decode)
+        if (q.pageToken && ((err as { code?: number }).code === 3 || /token|page|invalid|unmarshal|decode/i.test((err as Error).message))) {
           throw new ProblemError(400, 'Invalid request', 'querystring.pageToken is not a page token this API issued', 'querystring.pageToken');
         }
         throw err;
