@@ -1,6 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { Pool } from 'pg';
-import { ensureDatabase, withClient } from '../lib/db';
+import { ensureDatabase, resilientPool, withClient } from '../lib/db';
 import { ensureRunbookSchema } from '../lib/runbook-db';
 import { loadSettings } from '../lib/settings';
 import { buildApp } from './app';
@@ -12,7 +11,9 @@ async function main(): Promise<void> {
   await withClient(settings.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
   const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
-  const pool = new Pool({ connectionString: settings.RUNBOOK_DATABASE_URL, max: 10 });
+  // A runbook-database session that drops (terminated, restarted) fails its request, never the process.
+  let onPoolError: (err: Error, where: string) => void = (err, where) => console.error(`runbook database ${where}: ${err.message}`);
+  const pool = resilientPool({ connectionString: settings.RUNBOOK_DATABASE_URL, max: 10 }, (err, where) => onPoolError(err, where));
   const app = await buildApp({
     temporal,
     pool,
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     reportsDir: settings.REPORTS_DIR,
     logLevel: settings.LOG_LEVEL,
   });
+  onPoolError = (err, where) => app.log.warn({ err: err.message, where }, 'runbook database session lost 运行手册库连接断开');
   const close = async () => {
     await app.close();
     await pool.end();

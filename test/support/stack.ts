@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { buildApp } from '../../api/app';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
-import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
+import { dropDatabase, ensureDatabase, resilientPool, withClient } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
 import type { CutoverState } from '../../workflows/cutover-messages';
 import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
@@ -53,7 +53,7 @@ export class TestStack {
     await withClient(s.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
     this.connection = await Connection.connect({ address: s.TEMPORAL_ADDRESS });
     this.temporal = new Client({ connection: this.connection, namespace: s.TEMPORAL_NAMESPACE });
-    this.pool = new Pool({ connectionString: s.RUNBOOK_DATABASE_URL, max: 4 });
+    this.pool = resilientPool({ connectionString: s.RUNBOOK_DATABASE_URL, max: 4 });
     this.app = await buildApp({
       temporal: this.temporal,
       pool: this.pool,

@@ -1,0 +1,172 @@
+import fc from 'fast-check';
+import { signDecision } from '../../lib/decision-signing';
+import { dropDatabase } from '../../lib/db';
+import { registerTarget } from '../../lib/target-guard';
+import { CutoverState, decideGateSignal, operatorActionSignal } from '../../workflows/cutover-messages';
+import { fallbackActionSignal, FallbackState, fallbackStateQuery } from '../../workflows/fallback-messages';
+import { planStateQuery, PlanState, rebaselineItemSignal, signOffItemSignal } from '../../workflows/plan-messages';
+import { eventually, TestStack } from '../support/stack';
+
+/**
+ * Hostile callers and lasting faults against real runs (real worker process, real Temporal, real
+ * PostgreSQL): malformed signals of every shape sent straight to Temporal (no key needed for that), a
+ * verification whose database disappears mid-step, and a run that dies without publishing its end.
+ * No message may fail a run; no failure may end a cutover without a person's choice.
+ */
+describe('hostile messages and lasting faults 恶意消息与持续故障', () => {
+  const stack = new TestStack();
+  let operator: string;
+  let approver: string;
+
+  beforeAll(async () => {
+    await stack.start();
+    await stack.seedLegacy(300);
+    operator = await stack.token('olivia.ops', 'operator');
+    approver = await stack.token('li.approver', 'approver');
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
+    await stack.startWorker();
+  });
+  afterAll(() => stack.stop());
+
+  const huge = 'x'.repeat(200_000);
+  const validLooking = (workflowId: string, gate: string, decision: string) =>
+    signDecision({ workflowId, gate, decision, actor: 'li.approver', role: 'approver', issuedAt: new Date().toISOString() }, stack.settings.APPROVAL_SIGNING_KEY);
+  /** Payloads a careless or hostile sender might put in a signal: none of them is a decision the run may count. */
+  const handPicked = (workflowId: string, gate: string, decision: string): unknown[] => [
+    null,
+    42,
+    'approve',
+    [],
+    [validLooking(workflowId, gate, decision)],
+    {},
+    { gate: 123, decision: true, actor: null },
+    { ...validLooking(workflowId, gate, decision), decision: 'maybe' },
+    { ...validLooking(workflowId, gate, decision), reason: huge },
+    { ...validLooking(workflowId, gate, decision), actor: huge },
+    { ...validLooking(workflowId, gate, decision), signature: undefined },
+    { ...validLooking(workflowId, gate, decision), signature: 'forged' },
+    // well-formed and correctly signed, but for a gate / step / item that does not exist
+    validLooking(workflowId, 'no-such-gate-门', decision),
+  ];
+  /** Random JSON values (fast-check), not shaped for the handler. */
+  const randomPayloads = () => fc.sample(fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom('gate', 'decision', 'actor', 'role', 'signature', 'issuedAt', 'workflowId', 'reason'), fc.jsonValue())), { numRuns: 25, seed: 14 });
+
+  it('a cutover: malformed decisions and operator choices are recorded refusals and the run goes on', async () => {
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-fuzz` });
+    expect(started.status).toBe(201);
+    const id = started.body.workflowId as string;
+    await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.status === 'waiting_approval', 'the wipe gate');
+    const handle = stack.temporal.workflow.getHandle(id);
+    const gatePayloads = [...handPicked(id, 'wipe', 'approve'), ...randomPayloads()];
+    const stepPayloads = [...handPicked(id, 'step:wipe', 'retry'), ...randomPayloads()];
+    for (const p of gatePayloads) await handle.signal(decideGateSignal, p as never);
+    for (const p of stepPayloads) await handle.signal(operatorActionSignal, p as never);
+
+    const state = await eventually(async () => {
+      const s = (await stack.http('GET', `/cutovers/${id}`, approver)).body as CutoverState;
+      return s.decisions?.length === gatePayloads.length && s.operatorActions.length === stepPayloads.length ? s : undefined;
+    }, 'every message recorded', 90_000);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    expect(state.status).toBe('waiting_approval');
+    expect(state.gates[0].status).toBe('open');
+    for (const d of [...state.decisions, ...state.operatorActions]) {
+      expect(d.accepted).toBe(false);
+      expect(d.refusal).toEqual(expect.any(String));
+      // what is kept of a refused message is bounded, whatever was sent
+      expect(JSON.stringify(d).length).toBeLessThan(2_000);
+    }
+    const refusals = state.decisions.map((d) => d.refusal);
+    expect(refusals).toContain('malformed message 消息格式错误: expected a signed decision object, got null');
+    expect(refusals).toContain('the decision signature is invalid (forged or altered)');
+    expect(refusals).toContain('unknown gate "no-such-gate-门"');
+    expect(refusals.some((r) => /^malformed message .*decision/.test(r!))).toBe(true);
+
+    // A real decision through the API still counts after the flood.
+    const ok = await stack.http('POST', `/cutovers/${id}/gates/wipe/decision`, approver, { decision: 'approve', reason: 'after the flood' });
+    expect(ok.status).toBe(202);
+    await eventually(async () => ((await stack.http('GET', `/cutovers/${id}`, approver)).body as CutoverState).gates[0].status === 'approved', 'the wipe gate approved');
+    await handle.cancel();
+    await eventually(async () => (await handle.describe()).status.name !== 'RUNNING', 'the run to end');
+  });
+
+  it('a fallback and a plan: the same flood is refused and recorded, the runs stay up', async () => {
+    const fb = await stack.temporal.workflow.start('fallback', {
+      taskQueue: stack.settings.TASK_QUEUE,
+      workflowId: `fallback-${stack.id}-fuzz`,
+      // no backup exists for this run id: step 2 fails and the fallback waits for a person
+      args: [{ runId: `${stack.id}-nobackup`, requestedBy: 'olivia.ops', reason: 'fuzz' }],
+    });
+    const plan = await stack.temporal.workflow.start('plan', {
+      taskQueue: stack.settings.TASK_QUEUE,
+      workflowId: `plan-${stack.id}-fuzz`,
+      args: [{ planId: `${stack.id}-fuzz`, t0: new Date().toISOString().slice(0, 10), startedBy: 'olivia.ops' }],
+    });
+    await eventually(async () => (await fb.query(fallbackStateQuery)).status === 'waiting_operator', 'the fallback to wait for a person', 90_000);
+    await eventually(async () => (await plan.query(planStateQuery)).items.length > 0, 'the plan to load');
+
+    const fbPayloads = [...handPicked(fb.workflowId, 'fallback:legacy-data', 'retry'), ...randomPayloads()];
+    const planPayloads = [...handPicked(plan.workflowId, 'kickoff', 'signoff'), ...randomPayloads()];
+    for (const p of fbPayloads) await fb.signal(fallbackActionSignal, p as never);
+    for (const p of planPayloads) await plan.signal(signOffItemSignal, p as never);
+    for (const p of planPayloads) await plan.signal(rebaselineItemSignal, p as never);
+
+    const fbState = await eventually(async () => {
+      const s = (await fb.query(fallbackStateQuery)) as FallbackState;
+      return s.decisions.length === fbPayloads.length ? s : undefined;
+    }, 'every fallback message recorded', 90_000);
+    const planState = await eventually(async () => {
+      const s = (await plan.query(planStateQuery)) as PlanState;
+      return s.decisions.length === 2 * planPayloads.length ? s : undefined;
+    }, 'every plan message recorded', 90_000);
+    expect(fbState.decisions.every((d) => !d.accepted && d.refusal)).toBe(true);
+    expect(fbState.status).toBe('waiting_operator');
+    expect(planState.decisions.every((d) => !d.accepted && d.refusal)).toBe(true);
+    expect(planState.items.every((i) => i.status !== 'done')).toBe(true);
+    expect((await fb.describe()).status.name).toBe('RUNNING');
+    expect((await plan.describe()).status.name).toBe('RUNNING');
+  });
+
+  it('a verification that fails for good waits for the operator; the chosen fallback runs and the run ends with its evidence pack', async () => {
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-vfail` });
+    const id = started.body.workflowId as string;
+    await stack.approveGate(id, 'wipe', approver);
+    await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.phase === 'verify', 'the verify step', 90_000);
+    // The target's database disappears mid-step: the verification's activities fail and retry; then its
+    // workflow is ended for good (as an operator would stop a run that cannot succeed).
+    await dropDatabase(stack.settings.TARGET_DATABASE_URL);
+    const verifyRun = stack.temporal.workflow.getHandle(`${id}/verify`);
+    await verifyRun.terminate('test: the verification fails for good');
+
+    const waiting = await eventually(async () => {
+      const s = (await stack.http('GET', `/cutovers/${id}`, approver)).body as CutoverState & { execution: string };
+      return s.status === 'waiting_operator' ? s : undefined;
+    }, 'the cutover to wait for the operator');
+    expect(waiting.execution).toBe('RUNNING');
+    expect(waiting.pendingFailure).toMatchObject({ step: 'verify', choices: ['retry', 'fallback'] });
+    expect(waiting.steps.find((s) => s.key === 'verify')?.status).toBe('failed');
+
+    const chose = await stack.http('POST', `/cutovers/${id}/steps/verify/action`, operator, { action: 'fallback', reason: '目标库不可用 target gone' });
+    expect(chose.status).toBe(202);
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
+    expect(result.status).toBe('fell_back');
+    expect(result.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-vfail`, status: 'completed' });
+    expect(result.evidence?.markdown).toEqual(expect.any(String));
+    expect(result.operatorActions.filter((a) => a.accepted)).toEqual([expect.objectContaining({ gate: 'step:verify', decision: 'fallback', actor: 'olivia.ops' })]);
+  });
+
+  it('a run that died without publishing its end is never shown as running', async () => {
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-dead` });
+    const id = started.body.workflowId as string;
+    await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.status === 'waiting_approval', 'the wipe gate');
+    await stack.temporal.workflow.getHandle(id).terminate('test: the run dies');
+    const detail = await stack.http('GET', `/cutovers/${id}`, approver);
+    expect(detail.body).toMatchObject({ execution: 'TERMINATED', status: 'failed' });
+    const listed = await eventually(async () => {
+      const r = await stack.http('GET', '/runs?kind=cutover&status=failed', approver);
+      return r.body.runs?.find((x: { workflowId: string }) => x.workflowId === id);
+    }, 'the run in the failed list');
+    expect(listed.status).toBe('failed');
+    const asRunning = await stack.http('GET', '/runs?kind=cutover&status=waiting_approval', approver);
+    expect(asRunning.body.runs.map((x: { workflowId: string }) => x.workflowId)).not.toContain(id);
+  });
+});
