@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client, QueryNotRegisteredError, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
 import { ProblemError } from './problems';
 import type { RunKind } from './run-kinds';
@@ -42,6 +43,14 @@ export class RunAccess {
       throw new ProblemError(409, 'Run finished', `run ${workflowId} is ${d.status.name.toLowerCase()}; it takes no more decisions`, 'params.workflowId');
     }
     return d;
+  }
+
+  /**
+   * What binds a signed decision to this run and to one use (lib/decision-signing.ts): the Temporal run
+   * (the first of its continue-as-new chain, which the workflow knows as firstExecutionRunId) and a nonce.
+   */
+  binding(d: WorkflowExecutionDescription): { runId: string; nonce: string } {
+    return { runId: d.raw.workflowExecutionInfo?.firstRunId || d.runId, nonce: randomUUID() };
   }
 
   /** A run's state: from its result once completed (when the kind has one), else the state query. */

@@ -62,6 +62,10 @@ const DDL = [
      UNIQUE (workflow_id, gate, actor),
      UNIQUE (actor, idempotency_key)
    )`,
+  // Keyed by Temporal run too: a workflow id started again is another run, with a ledger of its own.
+  `ALTER TABLE gate_decision ADD COLUMN IF NOT EXISTS run_id text NOT NULL DEFAULT ''`,
+  `ALTER TABLE gate_decision DROP CONSTRAINT IF EXISTS gate_decision_workflow_id_gate_actor_key`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS gate_decision_run_gate_actor ON gate_decision (workflow_id, run_id, gate, actor)`,
   // Append-only: the trail and the decisions cannot be edited or pruned through the database either.
   `CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$`,

@@ -11,8 +11,25 @@ import path from 'node:path';
 const above = path.resolve(__dirname, '..');
 export const repoRoot = path.basename(above) === 'dist' ? path.dirname(above) : above;
 
-/** Development and test only: a production process refuses to start with it (see loadSettings). */
-const DEV_SIGNING_KEY = 'dev-only-approval-signing-key-not-for-production';
+/**
+ * The signing key's rules (lib/decision-signing.ts): a key of your own is required. Only an explicit
+ * RUNBOOK_DEV_MODE=1 — never inferred from NODE_ENV, which is unset or spelled differently too often —
+ * lets a development machine run with the repository's development key. Values published anywhere (the
+ * development key, the compose example's placeholder, obvious placeholders) are refused otherwise,
+ * whatever NODE_ENV says.
+ */
+export const DEV_SIGNING_KEY = 'dev-only-approval-signing-key-not-for-production';
+const PUBLISHED_KEYS = new Set([DEV_SIGNING_KEY, 'change-me-to-a-long-random-secret-of-48-chars-or-more']);
+const PLACEHOLDER = /change[-_ ]?me|placeholder|your[-_ ]?(?:own[-_ ]?)?(?:key|secret)|replace[-_ ]?(?:me|this)|example|not[-_ ]?for[-_ ]?production|^(.)\1+$/i;
+
+/** Why a signing key must not be used, or null. */
+export function signingKeyProblem(key: string, devMode: boolean): string | null {
+  if (key === DEV_SIGNING_KEY && devMode) return null;
+  if (PUBLISHED_KEYS.has(key)) return 'is a published default or placeholder value; set a secret of your own (e.g. openssl rand -base64 48)';
+  if (PLACEHOLDER.test(key)) return 'looks like a placeholder; set a secret of your own (e.g. openssl rand -base64 48)';
+  if (key.length < 32) return 'must be at least 32 characters';
+  return null;
+}
 
 const schema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -41,23 +58,44 @@ const schema = z.object({
   VERIFY_SOURCE_THREADS: z.coerce.number().int().min(0).max(32).default(0),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */
-  APPROVAL_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').default(DEV_SIGNING_KEY),
+  /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts and signingKeyProblem */
+  APPROVAL_SIGNING_KEY: z.string().default(''),
+  /** key rotation: previous keys (comma-separated) the worker still accepts for decisions signed before the switch */
+  APPROVAL_SIGNING_KEYS_PREVIOUS: z.string().default(''),
+  /** "1" on a development machine only: allows the repository's development signing key */
+  RUNBOOK_DEV_MODE: z.enum(['', '0', '1']).default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Settings = z.infer<typeof schema>;
 
-export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+/**
+ * `signing: false` for tools that never sign nor check a decision (token issuing, seeding, registering a
+ * target): they run without the key.
+ */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: { signing?: boolean } = {}): Settings {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment settings — ${problems}`);
   }
-  if (env.NODE_ENV === 'production' && parsed.data.APPROVAL_SIGNING_KEY === DEV_SIGNING_KEY) {
-    throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: must be set to a secret of your own in production');
+  const settings = parsed.data;
+  if (opts.signing === false) return settings;
+  const devMode = settings.RUNBOOK_DEV_MODE === '1';
+  if (!settings.APPROVAL_SIGNING_KEY) {
+    if (!devMode) throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: required (a secret of your own; RUNBOOK_DEV_MODE=1 allows the development key on a development machine)');
+    settings.APPROVAL_SIGNING_KEY = DEV_SIGNING_KEY;
   }
-  return parsed.data;
+  const problems = [settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(settings)].map((k, i) => [i, signingKeyProblem(k, devMode)] as const).filter(([, p]) => p);
+  if (problems.length) {
+    throw new Error(`invalid environment settings — ${problems.map(([i, p]) => (i === 0 ? `APPROVAL_SIGNING_KEY: ${p}` : `APPROVAL_SIGNING_KEYS_PREVIOUS[${i - 1}]: ${p}`)).join('; ')}`);
+  }
+  return settings;
+}
+
+/** The keys a worker accepts: the current one first, then the previous ones of a rotation. */
+export function previousSigningKeys(settings: Pick<Settings, 'APPROVAL_SIGNING_KEYS_PREVIOUS'>): string[] {
+  return settings.APPROVAL_SIGNING_KEYS_PREVIOUS.split(',').map((k) => k.trim()).filter(Boolean);
 }
 
 /** A connection string with its password replaced, for logs and reports. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { loadLegacyDataset } from '../datagen/legacy-generator';
 import { settingsEnv, startEntryPoint } from '../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../lib/db';
@@ -30,6 +31,8 @@ async function main() {
     LEGACY_DATABASE_URL: `${server}/jm_demo_legacy`,
     TARGET_DATABASE_URL: `${server}/jm_demo_target`,
     RUNBOOK_DATABASE_URL: `${server}/jm_demo_runbook`,
+    // A key of the demo's own, for this run only (the API and worker it starts share it): no published key is ever used.
+    APPROVAL_SIGNING_KEY: process.env.APPROVAL_SIGNING_KEY || randomBytes(36).toString('base64url'),
   });
   for (const url of [settings.LEGACY_DATABASE_URL, settings.TARGET_DATABASE_URL, settings.RUNBOOK_DATABASE_URL]) {
     await dropDatabase(url);

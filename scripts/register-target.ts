@@ -9,7 +9,7 @@ import { registerTarget } from '../lib/target-guard';
 async function main() {
   const [actor] = process.argv.slice(2);
   if (!actor) throw new Error('usage: npm run register-target -- <your user name>');
-  const settings = loadSettings();
+  const settings = loadSettings(process.env, { signing: false }); // signs and checks no decision: needs no signing key
   await ensureDatabase(settings.TARGET_DATABASE_URL);
   const id = await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, actor);
   process.stdout.write(`registered ${redactUrl(settings.TARGET_DATABASE_URL)} as the cutover target (database ${id.database}, system ${id.systemIdentifier}) by ${actor}\n`);

@@ -140,10 +140,11 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     keep(list, { ...shown, decision: shown.decision as never, at: now(), accepted: false, refusal });
     publish();
   };
-  const verify = (d: SignedDecision<string>) => checkDecision.verifyDecision({ decision: d, workflowId: wfId });
+  const verify = (d: SignedDecision<string>) => checkDecision.verifyDecision({ decision: d, workflowId: wfId, runId: workflowInfo().firstExecutionRunId });
+  const usedNonces = new Set<string>();
   setHandler(decideGateSignal, (raw: unknown) =>
     neverThrow(async () => {
-      const admitted = await admitSigned(raw, GATE_DECISION, verify);
+      const admitted = await admitSigned(raw, GATE_DECISION, verify, usedNonces);
       if (!admitted.ok) return refuse(state.decisions, admitted.shown, admitted.refusal);
       const d = admitted.message;
       const gate = state.gates.find((g) => g.name === d.gate);
@@ -172,7 +173,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   );
   setHandler(operatorActionSignal, (raw: unknown) =>
     neverThrow(async () => {
-      const admitted = await admitSigned(raw, OPERATOR_CHOICE, verify);
+      const admitted = await admitSigned(raw, OPERATOR_CHOICE, verify, usedNonces);
       if (!admitted.ok) return refuse(state.operatorActions, admitted.shown, admitted.refusal);
       const d = admitted.message;
       const pending = state.pendingFailure;

@@ -66,9 +66,10 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     keep(state.decisions, { ...shownMessage, decision: shownMessage.decision as never, at: now(), accepted: false, refusal });
     publish();
   };
+  const usedNonces = new Set<string>();
   setHandler(fallbackActionSignal, (raw: unknown) =>
     neverThrow(async () => {
-      const admitted = await admitSigned(raw, FALLBACK_CHOICE, (d) => checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId }));
+      const admitted = await admitSigned(raw, FALLBACK_CHOICE, (d) => checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId, runId: workflowInfo().firstExecutionRunId }), usedNonces);
       if (!admitted.ok) return refuse(admitted.shown, admitted.refusal);
       const d = admitted.message;
       const pending = state.pendingFailure;

@@ -76,10 +76,12 @@ export async function plan(input: PlanInput): Promise<PlanState> {
 
   const openDependencies = (item: ItemState) => item.dependsOn.filter((d) => state.items.find((i) => i.id === d)?.status !== 'done');
 
+  /** one-time nonces of the signed requests seen (this run of the chain; a request is valid for minutes only) */
+  const usedNonces = new Set<string>();
   /** The signature check and the rules every signed request shares; returns the item it is about. */
   async function admit(raw: unknown, kind: PlanDecisionKind): Promise<{ d: SignedPlanDecision; item?: ItemState; refusal?: string }> {
     // workflows/kit/admission.ts: shape first (in the workflow), then the signature; never throws.
-    const admitted = await admitSigned(raw, PLAN_DECISION, (d) => checkDecision.verifyDecision({ decision: d, workflowId }));
+    const admitted = await admitSigned(raw, PLAN_DECISION, (d) => checkDecision.verifyDecision({ decision: d, workflowId, runId: workflowInfo().firstExecutionRunId }), usedNonces);
     if (!admitted.ok) {
       const s = admitted.shown;
       return { d: { workflowId, gate: s.gate, decision: s.decision as PlanDecisionKind, actor: s.actor, role: s.role ?? '?', reason: s.reason, issuedAt: '', signature: '' }, refusal: admitted.refusal };

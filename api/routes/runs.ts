@@ -338,8 +338,12 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             throw new ProblemError(403, 'Forbidden', `role ${actor.role} may not decide gate ${gate.name}; allowed: ${gate.deciders.join(', ')}`);
           }
           if (request.body.reason) refuseSecrets(request.body.reason, 'body.reason');
+          // The run as it is now: decisions and their ledger belong to this Temporal run, not to the id.
+          const d = await describe(kind, workflowId);
+          const { runId, nonce } = runs.binding(d);
           const ask = {
             workflowId,
+            runId,
             gate: gate.name,
             actor: actor.name,
             role: actor.role,
@@ -360,7 +364,6 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             if (counted) return replayed(counted);
             throw problem;
           };
-          const d = await describe(kind, workflowId);
           if (d.status.name !== 'RUNNING') {
             return closed(new ProblemError(409, 'Run finished', `run ${workflowId} is ${d.status.name.toLowerCase()}; it takes no more decisions`, 'params.workflowId'));
           }
@@ -372,10 +375,21 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             return closed(new ProblemError(409, 'Gate not open', `gate ${gate.name} of ${workflowId} is not open for decisions now`, 'params.gate'));
           }
           const response = { workflowId, gate: gate.name, decision: ask.decision, decidedBy: actor.name, status: 'sent', requestId: request.id, ui: uiLink(workflowId) };
-          const outcome = await ledger.record(ask, response, async () => {
-            const signed = signDecision({ ...ask, issuedAt: new Date().toISOString() }, signingKey);
-            await temporal.workflow.getHandle(workflowId).signal(decisionSignal, signed);
-          });
+          const needed = kind.approvalsNeeded?.(state, gate.name) ?? 1;
+          const outcome = await ledger.record(
+            ask,
+            response,
+            async () => {
+              const { idempotencyKey: _key, requestId: _id, ...claims } = ask;
+              const signed = signDecision({ ...claims, nonce, issuedAt: new Date().toISOString() }, signingKey);
+              await temporal.workflow.getHandle(workflowId).signal(decisionSignal, signed);
+            },
+            (counted) => {
+              if (counted.rejections > 0 || counted.approvals >= needed) {
+                throw new ProblemError(409, 'Gate already decided', `gate ${gate.name} of ${workflowId} was decided by another decision a moment ago; yours was not sent`, 'params.gate');
+              }
+            },
+          );
           if (outcome.replayed) return replayed(outcome.response);
           request.log.info({ gate: gate.name, decision: ask.decision }, 'gate decision sent');
           return reply.code(202).send(response);
@@ -429,7 +443,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
           correlate(request, reply, workflowId);
           if (reason) refuseSecrets(reason, 'body.reason');
           request.audit.detail.action = action;
-          await runs.describeRunning(kind, workflowId);
+          const d = await runs.describeRunning(kind, workflowId);
           const handle = temporal.workflow.getHandle(workflowId);
           const waiting = choices.waiting(await handle.query(kind.stateQuery));
           if (!waiting || waiting.step !== step) throw new ProblemError(409, 'Nothing to decide', `step ${step} of ${workflowId} is not waiting for the operator`, 'params.step');
@@ -438,7 +452,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             throw new ProblemError(422, 'Reason required', `"${action}" needs a reason, recorded in the run`, 'body.reason');
           }
           const actor = request.actor!;
-          const signed = signDecision({ workflowId, gate: choices.gate(step), decision: action, actor: actor.name, role: actor.role, reason, issuedAt: new Date().toISOString() }, signingKey);
+          const signed = signDecision({ workflowId, ...runs.binding(d), gate: choices.gate(step), decision: action, actor: actor.name, role: actor.role, reason, issuedAt: new Date().toISOString() }, signingKey);
           await handle.signal(choices.signal, signed);
           request.log.info({ step, action }, 'operator choice sent');
           return reply.code(202).send({ workflowId, step, action, status: 'sent', ui: uiLink(workflowId) });

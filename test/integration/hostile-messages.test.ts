@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { signDecision } from '../../lib/decision-signing';
 import { dropDatabase } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
 import { CutoverState, decideGateSignal, operatorActionSignal } from '../../workflows/cutover-messages';
@@ -29,10 +28,12 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
   afterAll(() => stack.stop());
 
   const huge = 'x'.repeat(200_000);
-  const validLooking = (workflowId: string, gate: string, decision: string) =>
-    signDecision({ workflowId, gate, decision, actor: 'li.approver', role: 'approver', issuedAt: new Date().toISOString() }, stack.settings.APPROVAL_SIGNING_KEY);
   /** Payloads a careless or hostile sender might put in a signal: none of them is a decision the run may count. */
-  const handPicked = (workflowId: string, gate: string, decision: string): unknown[] => [
+  const handPicked = async (workflowId: string, gate: string, decision: string): Promise<unknown[]> => {
+    const signed = await stack.signAsApi({ workflowId, gate, decision, actor: 'li.approver', role: 'approver', issuedAt: new Date().toISOString() });
+    const validLooking = (..._: unknown[]) => ({ ...signed, nonce: Math.random().toString(36).slice(2) });
+    const unknownGate = await stack.signAsApi({ workflowId, gate: 'no-such-gate-门', decision, actor: 'li.approver', role: 'approver', issuedAt: new Date().toISOString() });
+    return [
     null,
     42,
     'approve',
@@ -46,8 +47,11 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     { ...validLooking(workflowId, gate, decision), signature: undefined },
     { ...validLooking(workflowId, gate, decision), signature: 'forged' },
     // well-formed and correctly signed, but for a gate / step / item that does not exist
-    validLooking(workflowId, 'no-such-gate-门', decision),
+    unknownGate,
+    // a correctly signed decision replayed: its second use is refused
+    unknownGate,
   ];
+  };
   /** Random JSON values (fast-check), not shaped for the handler. */
   const randomPayloads = () => fc.sample(fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom('gate', 'decision', 'actor', 'role', 'signature', 'issuedAt', 'workflowId', 'reason'), fc.jsonValue())), { numRuns: 25, seed: 14 });
 
@@ -57,8 +61,8 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     const id = started.body.workflowId as string;
     await eventually(async () => (await stack.http('GET', `/cutovers/${id}`, approver)).body.status === 'waiting_approval', 'the wipe gate');
     const handle = stack.temporal.workflow.getHandle(id);
-    const gatePayloads = [...handPicked(id, 'wipe', 'approve'), ...randomPayloads()];
-    const stepPayloads = [...handPicked(id, 'step:wipe', 'retry'), ...randomPayloads()];
+    const gatePayloads = [...(await handPicked(id, 'wipe', 'approve')), ...randomPayloads()];
+    const stepPayloads = [...(await handPicked(id, 'step:wipe', 'retry')), ...randomPayloads()];
     for (const p of gatePayloads) await handle.signal(decideGateSignal, p as never);
     for (const p of stepPayloads) await handle.signal(operatorActionSignal, p as never);
 
@@ -79,6 +83,7 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     expect(refusals).toContain('malformed message 消息格式错误: expected a signed decision object, got null');
     expect(refusals).toContain('the decision signature is invalid (forged or altered)');
     expect(refusals).toContain('unknown gate "no-such-gate-门"');
+    expect(refusals).toContain('the decision was already used once (replayed)');
     expect(refusals.some((r) => /^malformed message .*decision/.test(r!))).toBe(true);
 
     // A real decision through the API still counts after the flood.
@@ -104,8 +109,8 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     await eventually(async () => (await fb.query(fallbackStateQuery)).status === 'waiting_operator', 'the fallback to wait for a person', 90_000);
     await eventually(async () => (await plan.query(planStateQuery)).items.length > 0, 'the plan to load');
 
-    const fbPayloads = [...handPicked(fb.workflowId, 'fallback:legacy-data', 'retry'), ...randomPayloads()];
-    const planPayloads = [...handPicked(plan.workflowId, 'kickoff', 'signoff'), ...randomPayloads()];
+    const fbPayloads = [...(await handPicked(fb.workflowId, 'fallback:legacy-data', 'retry')), ...randomPayloads()];
+    const planPayloads = [...(await handPicked(plan.workflowId, 'kickoff', 'signoff')), ...randomPayloads()];
     for (const p of fbPayloads) await fb.signal(fallbackActionSignal, p as never);
     for (const p of planPayloads) await plan.signal(signOffItemSignal, p as never);
     for (const p of planPayloads) await plan.signal(rebaselineItemSignal, p as never);

@@ -7,8 +7,9 @@ import type { SignedDecision } from '../../lib/decision-signing';
  * workflow that takes them. Anyone who reaches Temporal can send a signal with any payload: a handler
  * must never throw, or one malformed message fails the whole run. So, in this order:
  *   1. the payload's shape is checked here, synchronously, in the workflow (no activity for a TypeError);
- *   2. the signature is checked by the worker (the key never enters the workflow); an activity that fails
- *      for good is a refusal, not an escaping error;
+ *   2. the signature is checked by the worker (the key never enters the workflow) against this workflow id
+ *      and run; an activity that fails for good is a refusal, not an escaping error; its one-time nonce
+ *      must not have been seen before;
  *   3. the workflow's own rules (gate open, four-eyes, roles) — the caller's part.
  * Whatever is refused is recorded with what could be read of it, cut to a bounded size.
  */
@@ -75,6 +76,7 @@ export async function admitSigned<D extends string>(
   raw: unknown,
   schema: ReturnType<typeof signedMessageSchema<D>>,
   verify: (d: SignedDecision<string>) => Promise<string | null>,
+  usedNonces: Set<string>,
 ): Promise<Admitted<D>> {
   const parsed = schema.safeParse(raw);
   // Workflows started before this check scheduled the signature activity even for a malformed payload:
@@ -88,6 +90,12 @@ export async function admitSigned<D extends string>(
     return { ok: false, refusal: `the signature could not be checked 签名核验失败: ${cause ?? String(err)}`, shown: shown(raw) };
   }
   if (!parsed.success) return { ok: false, refusal: shapeProblem(parsed.error, raw), shown: shown(raw) };
+  // One use per signed message: a decision replayed later (a retry choice sent again, an approval
+  // captured from history) is refused. Handlers run again on replay, so the set is rebuilt the same way.
+  const nonce = parsed.data.nonce;
+  if (!nonce) return { ok: false, refusal: 'the decision carries no one-time nonce (it did not come through this API)', shown: shown(raw) };
+  if (usedNonces.has(nonce)) return { ok: false, refusal: 'the decision was already used once (replayed)', shown: shown(raw) };
+  usedNonces.add(nonce);
   return { ok: true, message: parsed.data as SignedDecision<D> };
 }
 
