@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { ensureDatabase, resilientPool, withClient } from '../lib/db';
-import { ensureRunbookSchema } from '../lib/runbook-db';
+import { appRoleUrl, ensureRunbookSchema } from '../lib/runbook-db';
 import { loadSettings } from '../lib/settings';
 import { buildApp } from './app';
 
@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
   // A runbook-database session that drops (terminated, restarted) fails its request, never the process.
   let onPoolError: (err: Error, where: string) => void = (err, where) => console.error(`runbook database ${where}: ${err.message}`);
-  const pool = resilientPool({ connectionString: settings.RUNBOOK_DATABASE_URL, max: 10 }, (err, where) => onPoolError(err, where));
+  // The API works as the application role: it may append to the audit trail, never rewrite it (lib/runbook-db.ts).
+  const appUrl = settings.RUNBOOK_APP_DATABASE_URL || appRoleUrl(settings.RUNBOOK_DATABASE_URL);
+  const pool = resilientPool({ connectionString: appUrl, max: 10 }, (err, where) => onPoolError(err, where));
   const app = await buildApp({
     temporal,
     pool,

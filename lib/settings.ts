@@ -38,6 +38,8 @@ const schema = z.object({
   LEGACY_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_legacy'),
   TARGET_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_target'),
   RUNBOOK_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_runbook'),
+  /** the API's own connection, as the role that may only append to the audit trail (lib/runbook-db.ts APP_ROLE); empty = RUNBOOK_DATABASE_URL as that role */
+  RUNBOOK_APP_DATABASE_URL: z.union([z.literal(''), z.string().url()]).default(''),
   MAPPING_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'mapping.json')),
   BACKUP_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'backups')),
   /** 项目实施进度安排: the project plan, and what its automated checks probe */

@@ -12,7 +12,7 @@ import { dropDatabase, ensureDatabase, resilientPool, withClient } from '../../l
 import { DecisionClaims, signDecision, SignedDecision } from '../../lib/decision-signing';
 import { registerTarget } from '../../lib/target-guard';
 import type { CutoverState } from '../../workflows/cutover-messages';
-import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
+import { appRoleUrl, ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
 import { loadSettings, Settings } from '../../lib/settings';
 
 /**
@@ -56,7 +56,8 @@ export class TestStack {
     await withClient(s.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
     this.connection = await Connection.connect({ address: s.TEMPORAL_ADDRESS });
     this.temporal = new Client({ connection: this.connection, namespace: s.TEMPORAL_NAMESPACE });
-    this.pool = resilientPool({ connectionString: s.RUNBOOK_DATABASE_URL, max: 4 });
+    // the API's pool as the application role, as api/main.ts has it: every API test runs with its limited rights
+    this.pool = resilientPool({ connectionString: appRoleUrl(s.RUNBOOK_DATABASE_URL), max: 4 });
     this.app = await buildApp({
       temporal: this.temporal,
       pool: this.pool,
