@@ -16,6 +16,8 @@ export interface CutoverInput {
   migration?: { rowsPerChunk?: number; concurrency?: number; tablesInParallel?: number; heartbeatSeconds?: number };
   /** user name of the operator who started the run; may not approve its own go/no-go gate (four-eyes) */
   requestedBy: string;
+  /** the API's signature of the start, naming requestedBy: a run started around the API refuses to run (child runs of a plan excepted) */
+  start?: SignedDecision<'start'>;
   /** 迁移结果验证 options for the verify step (workflows/verification.ts) */
   verification?: Pick<VerificationInput, 'segmentRows' | 'concurrency' | 'sample' | 'businessTests'>;
   /** 彩排 planned minutes per step, to compare with the actual durations and project the finish */

@@ -36,7 +36,7 @@ import {
   StepState,
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
-import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema } from './kit/admission';
+import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { fallback } from './fallback';
 import { inLoadOrder } from './load-order';
 import { migrateTable } from './migrate-table';
@@ -313,6 +313,20 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   }
 
   try {
+    // 签名启动 The initiator is signed: a run started around the API (no or a forged signature, another
+    // initiator than the one signed) is refused as its first act, recorded, and ends without touching anything.
+    // A plan's cutover child is started by the plan workflow itself, which Temporal names as its parent.
+    if (!workflowInfo().parent && patched('signed-start')) {
+      const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
+        checkDecision.verifyDecision({ decision: d, workflowId: wfId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
+      );
+      if (refusal) {
+        await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
+        for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
+        for (const g of state.gates) g.status = 'cancelled';
+        return await end('failed', `未经接口签名的启动 start refused: ${refusal}`);
+      }
+    }
     let tables: LoadStep[] = [];
     await runStep('plan', async () => {
       tables = await step('plan').listTables();

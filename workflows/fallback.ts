@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -20,7 +21,7 @@ import {
   FallbackStepState,
   fallbackStateQuery,
 } from './fallback-messages';
-import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema } from './kit/admission';
+import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
 /**
@@ -127,6 +128,21 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
         state.pendingFailure = undefined;
         if (choice === 'abort') throw new Aborted(message);
       }
+    }
+  }
+
+  // 签名启动 A fallback started by hand must carry the API's signed start; a cutover's child needs none.
+  if (!workflowInfo().parent && patched('signed-start')) {
+    const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
+      checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
+    );
+    if (refusal) {
+      await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
+      state.status = 'aborted';
+      state.reason = `未经接口签名的启动 start refused: ${refusal}`;
+      publish();
+      await condition(allHandlersFinished);
+      return state;
     }
   }
 

@@ -159,11 +159,15 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         const plan = kind.start.plan(request.body, actor);
         const workflowId = kind.idPrefix + plan.runId;
         correlate(request, reply, workflowId);
+        // 签名启动 The initiator, signed: the workflow refuses a start that does not carry it.
+        const args = kind.signedStart
+          ? [{ ...(plan.args[0] as object), start: signDecision({ workflowId, gate: 'start', decision: 'start', actor: actor.name, role: actor.role, nonce: randomUUID(), issuedAt: new Date().toISOString() }, signingKey) }, ...plan.args.slice(1)]
+          : plan.args;
         try {
           await temporal.workflow.start(kind.workflowType, {
             workflowId,
             taskQueue,
-            args: plan.args,
+            args,
             memo: { ...plan.memo, requestedBy: actor.name, requestId: request.id },
             staticSummary: plan.summary,
             staticDetails: `API request ${request.id}`,
@@ -561,8 +565,9 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         });
       } catch (err) {
         // A token that decodes but is not one the server issued is the client's mistake, not ours.
-        // (gRPC INVALID_ARGUMENT is code 3: a token of the right alphabet the server cannot decode)
-        if (q.pageToken && ((err as { code?: number }).code === 3 || /token|page|invalid|unmarshal|decode/i.test((err as Error).message))) {
+        // A token of the right alphabet the server cannot decode: gRPC INVALID_ARGUMENT (3), or UNKNOWN (2,
+        // "something went wrong") from the dev server's SQL visibility.
+        if (q.pageToken && ([2, 3].includes((err as { code?: number }).code ?? -1) || /token|page|invalid|unmarshal|decode/i.test((err as Error).message))) {
           throw new ProblemError(400, 'Invalid request', 'querystring.pageToken is not a page token this API issued', 'querystring.pageToken');
         }
         throw err;

@@ -93,6 +93,33 @@ describe('hostile callers of the API 恶意调用', () => {
     await stack.temporal.workflow.getHandle(id).terminate('test over');
   });
 
+  it('a run started around the API is refused as its first act, recorded, and touches nothing', async () => {
+    const attempts = [
+      { name: 'unsigned', requestedBy: 'nobody', start: undefined, refusal: /made around the API/ },
+      { name: 'forged', requestedBy: 'nobody', start: (id: string) => stack.signStart(id, 'nobody', 'a-key-that-is-not-the-workers-key-000000'), refusal: /signature is invalid/ },
+      // a real signed start of someone else, with the initiator swapped to dodge four-eyes
+      { name: 'swapped', requestedBy: 'nobody', start: (id: string) => stack.signStart(id, 'olivia.ops'), refusal: /signed for olivia\.ops, but the run says it was requested by nobody/ },
+      { name: 'other-run', requestedBy: 'olivia.ops', start: () => stack.signStart(`cutover-${stack.id}-elsewhere`, 'olivia.ops'), refusal: /signed for cutover-.*-elsewhere, not this run/ },
+    ];
+    for (const a of attempts) {
+      const workflowId = `cutover-${stack.id}-around-${a.name}`;
+      const handle = await stack.temporal.workflow.start('cutover', {
+        workflowId,
+        taskQueue: stack.settings.TASK_QUEUE,
+        args: [{ runId: `${stack.id}-around-${a.name}`, mode: 'live', requestedBy: a.requestedBy, ...(a.start ? { start: a.start(workflowId) } : {}) }],
+      });
+      const result = (await handle.result()) as CutoverState;
+      expect([a.name, result.status]).toEqual([a.name, 'failed']);
+      expect(result.failure).toMatch(a.refusal);
+      expect(result.steps.filter((s) => s.status !== 'cancelled').map((s) => s.key)).toEqual(['evidence']);
+      expect(result.backup).toBeUndefined();
+      const listed = await eventually(async () => (await stack.http('GET', `/runs?kind=cutover&status=failed`, viewer)).body.runs?.find((r: { workflowId: string }) => r.workflowId === workflowId), 'the refused run listed');
+      expect(listed.status).toBe('failed');
+      const audited = (await stack.auditRows()).filter((r) => r.run_id === workflowId);
+      expect(audited).toEqual([expect.objectContaining({ action: 'start refused by the run: not signed by the API', status_code: 403, outcome: 'refused' })]);
+    }
+  });
+
   it('router refusals, query-string tokens and bad page tokens get clean, recorded answers', async () => {
     const long = await stack.http('GET', `/cutovers/cutover-${'x'.repeat(300)}`, viewer);
     expect(long.status).toBe(414);
@@ -118,15 +145,17 @@ describe('hostile callers of the API 恶意调用', () => {
     const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s' }), namespace: 'default' });
     const pool = resilientPool({ connectionString: appRoleUrl(stack.settings.RUNBOOK_DATABASE_URL), max: 2 });
     const app = await buildApp({ temporal: dead, pool, taskQueue: stack.settings.TASK_QUEUE, uiBaseUrl: 'http://127.0.0.1:8233', signingKey: stack.settings.APPROVAL_SIGNING_KEY, reportsDir: stack.settings.REPORTS_DIR, logLevel: 'silent' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     try {
       for (const [method, url, body] of [
         ['GET', '/cutovers/cutover-anything', undefined],
         ['GET', '/runs', undefined],
         ['POST', '/cutovers/cutover-anything/gates/go-no-go/decision', { decision: 'approve' }],
       ] as const) {
-        const r = await app.inject({ method, url, headers: { authorization: `Bearer ${method === 'POST' ? approver : viewer}` }, ...(body ? { payload: body } : {}) });
-        expect([url, r.statusCode, r.headers['retry-after']]).toEqual([url, 503, '5']);
-        expect(r.json().detail).toMatch(/Temporal server is unavailable/);
+        const r = await stack.http(method, url, method === 'POST' ? approver : viewer, body, {}, base);
+        expect([url, r.status, r.headers.get('retry-after')]).toEqual([url, 503, '5']);
+        expect(r.body.detail).toMatch(/Temporal server is unavailable/);
       }
     } finally {
       await app.close();

@@ -99,7 +99,7 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
       taskQueue: stack.settings.TASK_QUEUE,
       workflowId: `fallback-${stack.id}-fuzz`,
       // no backup exists for this run id: step 2 fails and the fallback waits for a person
-      args: [{ runId: `${stack.id}-nobackup`, requestedBy: 'olivia.ops', reason: 'fuzz' }],
+      args: [{ runId: `${stack.id}-nobackup`, requestedBy: 'olivia.ops', reason: 'fuzz', start: stack.signStart(`fallback-${stack.id}-fuzz`, 'olivia.ops') }],
     });
     const plan = await stack.temporal.workflow.start('plan', {
       taskQueue: stack.settings.TASK_QUEUE,

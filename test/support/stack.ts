@@ -128,6 +128,11 @@ export class TestStack {
 
   private gateKeeper?: string;
 
+  /** A start signed as the API signs one (api/routes/runs.ts): the initiator, for this workflow id. */
+  signStart(workflowId: string, actor: string, key = this.settings.APPROVAL_SIGNING_KEY): SignedDecision<'start'> {
+    return signDecision({ workflowId, gate: 'start', decision: 'start', actor, role: 'operator', nonce: randomBytes(12).toString('hex'), issuedAt: new Date().toISOString() }, key);
+  }
+
   /** Signs claims as the API would: bound to the run's Temporal run id (first of its chain), with a fresh nonce. */
   async signAsApi<D extends string>(claims: Omit<DecisionClaims<D>, 'runId' | 'nonce' | 'keyId'>, key = this.settings.APPROVAL_SIGNING_KEY): Promise<SignedDecision<D>> {
     const d = await this.temporal.workflow.getHandle(claims.workflowId).describe();

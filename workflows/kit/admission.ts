@@ -116,3 +116,26 @@ export async function neverThrow(body: () => Promise<void> | void, onError: (mes
     onError(`the message could not be handled 消息处理出错: ${(err as Error)?.message ?? String(err)}`);
   }
 }
+
+/** A start signed by the API: who started the run (the actor, = input.requestedBy), for this workflow id. */
+export const SIGNED_START = signedMessageSchema(['start']);
+/** A start may wait for a worker a long while (a weekend's queue); what it binds is the workflow id and the initiator. */
+export const START_MAX_AGE_MINUTES = 24 * 60;
+
+/**
+ * The first act of a run that changes things: its start must carry the API's signature naming who
+ * started it, or nothing else happens. Returns why the start is refused, or null. Never throws.
+ */
+export async function startRefusal(start: unknown, requestedBy: string, verify: (d: SignedDecision<string>) => Promise<string | null>): Promise<string | null> {
+  if (start === undefined || start === null) return 'the start is not signed: it was made around the API (straight on Temporal)';
+  const parsed = SIGNED_START.safeParse(start);
+  if (!parsed.success) return shapeProblem(parsed.error, start);
+  if (parsed.data.gate !== 'start') return `the signed message is for "${parsed.data.gate}", not a start`;
+  if (parsed.data.actor !== requestedBy) return `the start was signed for ${parsed.data.actor}, but the run says it was requested by ${requestedBy}`;
+  try {
+    return await verify(parsed.data as SignedDecision<string>);
+  } catch (err) {
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error)?.message;
+    return `the start signature could not be checked 签名核验失败: ${cause ?? String(err)}`;
+  }
+}
