@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     faults.sort(() => Math.random() - 0.5);
     const recoveries: string[] = [];
     for (const fault of faults) {
-      await sleep(2000 + Math.random() * 8000);
+      await sleep(1000 + Math.random() * 5000);
       const s = await state(id);
       if (!s || !['wipe', 'migrate', 'verify'].includes(s.phase)) break;
       const before = progressOf(s);
