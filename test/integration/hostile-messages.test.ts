@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { dropDatabase } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
@@ -157,6 +159,33 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     expect(result.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-vfail`, status: 'completed' });
     expect(result.evidence?.markdown).toEqual(expect.any(String));
     expect(result.operatorActions.filter((a) => a.accepted)).toEqual([expect.objectContaining({ gate: 'step:verify', decision: 'fallback', actor: 'olivia.ops' })]);
+  });
+
+  it('a fallback child that fails for good waits for the operator too; "continue" ends the run with its evidence pack', async () => {
+    const started = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-fbfail` });
+    const id = started.body.workflowId as string;
+    const waitingWipe = await eventually(async () => {
+      const s = (await stack.http('GET', `/cutovers/${id}`, approver)).body as CutoverState;
+      return s.status === 'waiting_approval' ? s : undefined;
+    }, 'the wipe gate');
+    // The backup the fallback checks the legacy data against disappears: its step 2 fails and it waits for a person.
+    fs.rmSync(path.dirname(waitingWipe.backup!.dir), { recursive: true, force: true });
+    expect((await stack.http('POST', `/cutovers/${id}/gates/wipe/decision`, approver, { decision: 'reject', reason: '演练 drill' })).status).toBe(202);
+    const fb = stack.temporal.workflow.getHandle(`fallback-${stack.id}-fbfail`);
+    await eventually(async () => (await fb.query(fallbackStateQuery)).status === 'waiting_operator', 'the fallback to wait', 90_000);
+    // ... and is ended for good: the cutover must not fail with it.
+    await fb.terminate('test: the fallback fails for good');
+    const waiting = await eventually(async () => {
+      const s = (await stack.http('GET', `/cutovers/${id}`, approver)).body as CutoverState & { execution: string };
+      return s.status === 'waiting_operator' ? s : undefined;
+    }, 'the cutover to wait for the operator');
+    expect(waiting.execution).toBe('RUNNING');
+    expect(waiting.pendingFailure).toMatchObject({ step: 'fallback', choices: ['retry', 'continue'] });
+    expect((await stack.http('POST', `/cutovers/${id}/steps/fallback/action`, operator, { action: 'continue', reason: '人工回退 fallback done by hand' })).status).toBe(202);
+    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
+    expect(result.status).toBe('rejected');
+    expect(result.fallback?.status).toBe('failed; olivia.ops ended the run without it: 人工回退 fallback done by hand');
+    expect(result.evidence?.markdown).toEqual(expect.any(String));
   });
 
   it('a run that died without publishing its end is never shown as running', async () => {
