@@ -4,10 +4,10 @@ import type { Pool } from 'pg';
 import type { DestinationStream } from 'pino';
 import { REDACT_PATHS } from '../lib/logger';
 import { redactUrlQuery } from '../lib/secrets';
-import auth from './auth';
+import auth, { writeAudit } from './auth';
 import { RUN_KINDS } from './kinds';
 import openapi from './openapi';
-import problems from './problems';
+import problems, { sendProblem } from './problems';
 import requestId, { requestIdFor } from './request-id';
 import { RunAccess } from './run-access';
 import adminTokenRoutes from './routes/admin-tokens';
@@ -62,6 +62,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     // Long enough for any valid id, so a too-long one gets a 400 naming the field rather than a bare 404.
     routerOptions: { maxParamLength: 256 },
+    // A URL the router refuses before any route (a parameter over 256 characters: 414; bad encoding: 400)
+    // is answered like any other refusal: a problem document with its request id, logged and audited.
+    frameworkErrors: (err, request, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 400;
+      request.log.warn({ code: err.code, url: redactUrlQuery(request.url), status }, 'request refused by the router');
+      reply.header('x-request-id', request.id);
+      void writeAudit(opts.pool, request, status);
+      return sendProblem(reply, status, status === 414 ? 'URI Too Long' : 'Invalid request', status === 414 ? 'a path parameter is longer than 256 characters; no id of this API is that long' : 'the URL could not be decoded');
+    },
     ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
   });
   // JSON only: fastify also parses text/plain by default, which would turn a wrong content type into

@@ -69,6 +69,13 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
     // (bad token, hostile id, unknown run) are probes worth a record.
     const read = request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS';
     if (read && status < 400 && !request.routeOptions.config.auditReads) return payload;
+    await writeAudit(pool, request, status);
+    return payload;
+  });
+});
+
+/** One row of the audit trail for a request, whatever answered it (a route, the router refusing its URL). */
+export async function writeAudit(pool: Pool, request: FastifyRequest, status: number): Promise<void> {
     const params = auditSafe(request.params ?? {}) as Record<string, string>;
     const note = request.audit ?? { detail: {} };
     await pool
@@ -78,7 +85,7 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
         [
           request.actor?.name ?? null,
           request.actor?.role ?? null,
-          request.routeOptions.config.action ?? `${request.method} ${request.routeOptions.url ?? '(no route)'}`,
+          request.routeOptions?.config?.action ?? `${request.method} ${request.routeOptions?.url ?? '(no route)'}`,
           note.runId ?? (typeof params.workflowId === 'string' ? params.workflowId : null),
           request.ip,
           request.id,
@@ -93,9 +100,7 @@ export default fp(async function auth(app: FastifyInstance, opts: { pool: Pool }
         ],
       )
       .catch((err) => request.log.error({ err }, 'audit trail write failed'));
-    return payload;
-  });
-});
+}
 
 /**
  * Request values as the audit trail keeps them: hostile input is exactly what must be recorded, but

@@ -1,7 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { Pool } from 'pg';
-import { ensureDatabase, withClient } from '../lib/db';
-import { ensureRunbookSchema } from '../lib/runbook-db';
+import { ensureDatabase, resilientPool, withClient } from '../lib/db';
+import { appRoleUrl, ensureRunbookSchema } from '../lib/runbook-db';
 import { loadSettings } from '../lib/settings';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { buildApp } from './app';
@@ -13,7 +12,11 @@ async function main(): Promise<void> {
   await withClient(settings.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
   const connection = await Connection.connect(temporalConnectionOptions(settings));
   const temporal = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
-  const pool = new Pool({ connectionString: settings.RUNBOOK_DATABASE_URL, max: 10 });
+  // A runbook-database session that drops (terminated, restarted) fails its request, never the process.
+  let onPoolError: (err: Error, where: string) => void = (err, where) => console.error(`runbook database ${where}: ${err.message}`);
+  // The API works as the application role: it may append to the audit trail, never rewrite it (lib/runbook-db.ts).
+  const appUrl = settings.RUNBOOK_APP_DATABASE_URL || appRoleUrl(settings.RUNBOOK_DATABASE_URL);
+  const pool = resilientPool({ connectionString: appUrl, max: 10 }, (err, where) => onPoolError(err, where));
   const app = await buildApp({
     temporal,
     pool,
@@ -23,6 +26,7 @@ async function main(): Promise<void> {
     reportsDir: settings.REPORTS_DIR,
     logLevel: settings.LOG_LEVEL,
   });
+  onPoolError = (err, where) => app.log.warn({ err: err.message, where }, 'runbook database session lost 运行手册库连接断开');
   const close = async () => {
     await app.close();
     await pool.end();

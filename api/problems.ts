@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
+import { redactUrlQuery } from '../lib/secrets';
 
 /**
  * Errors as RFC 9457 problem documents (application/problem+json), naming the offending field where
@@ -21,7 +22,24 @@ export function sendProblem(reply: FastifyReply, status: number, title: string, 
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({ type: 'about:blank', title, status, detail, ...(field ? { field } : {}), instance: reply.request.url, requestId: reply.request.id });
+    // The instance is the path as requested, with secret-looking query values (a token put in the URL) blanked.
+    .send({ type: 'about:blank', title, status, detail, ...(field ? { field } : {}), instance: redactUrlQuery(reply.request.url), requestId: reply.request.id });
+}
+
+/** gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4): the Temporal server is down or unreachable. */
+const TEMPORAL_DOWN = new Set([4, 14]);
+/** PostgreSQL: the session was ended (57P01-57P03) or the connection failed (08xxx); Node: refused or reset. */
+const DB_DOWN = /^(57P0[123]|08\d\d\d|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/;
+
+/** What the request depends on that is down for now, if that is why it failed: the caller should retry later. */
+export function unavailableDependency(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; name?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'number' && TEMPORAL_DOWN.has(e.code) && /ServiceError|GrpcError|Error/.test(e.name ?? '')) return 'the Temporal server';
+    if (e.name === 'TransportError' || /Failed to connect|tcp connect error|transport error/i.test(e.message ?? '')) return 'the Temporal server';
+    if (typeof e.code === 'string' && DB_DOWN.test(e.code)) return 'the runbook database';
+    if (/Connection terminated|Client was closed|connection lost|terminating connection/i.test(e.message ?? '')) return 'the runbook database';
+  }
+  return undefined;
 }
 
 export default fp(async function problems(app: FastifyInstance) {
@@ -40,6 +58,13 @@ export default fp(async function problems(app: FastifyInstance) {
           ? `${field} is not an accepted field`
           : `${field} ${v.message}${allowed ? ': ' + allowed.join(', ') : ''}`;
       return sendProblem(reply, 400, 'Invalid request', detail, field);
+    }
+    const down = unavailableDependency(err);
+    if (down) {
+      // Not our bug and not the caller's: say what is down and when to try again (RFC 9110 Retry-After).
+      request.log.warn({ err: err.message, dependency: down }, 'dependency unavailable 依赖服务不可用');
+      reply.header('retry-after', '5');
+      return sendProblem(reply, 503, 'Service Unavailable', `${down} is unavailable for the moment; try again shortly 服务暂不可用，请稍后重试`);
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status >= 500) request.log.error({ err }, 'request failed');

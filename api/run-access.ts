@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client, QueryNotRegisteredError, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
 import { ProblemError } from './problems';
 import type { RunKind } from './run-kinds';
@@ -44,16 +45,44 @@ export class RunAccess {
     return d;
   }
 
+  /**
+   * What binds a signed decision to this run and to one use (lib/decision-signing.ts): the Temporal run
+   * (the first of its continue-as-new chain, which the workflow knows as firstExecutionRunId) and a nonce.
+   */
+  binding(d: WorkflowExecutionDescription): { runId: string; nonce: string } {
+    return { runId: d.raw.workflowExecutionInfo?.firstRunId || d.runId, nonce: randomUUID() };
+  }
+
   /** A run's state: from its result once completed (when the kind has one), else the state query. */
   async readState<State>(kind: RunKind<State>, workflowId: string, execution: string): Promise<State> {
     const handle = this.temporal.workflow.getHandle(workflowId);
     if (execution === 'COMPLETED' && kind.stateFromResult) return kind.stateFromResult(await handle.result());
     try {
-      return await handle.query(kind.stateQuery);
+      return closedAs(execution, await handle.query(kind.stateQuery));
     } catch (err) {
       // A run whose first workflow task has not run yet (the plan loads its definition there) has no handlers.
       if (err instanceof QueryNotRegisteredError) throw new ProblemError(503, 'Run starting', `run ${workflowId} is still starting; try again in a moment`);
       throw err;
     }
   }
+}
+
+/** Statuses a workflow publishes while it is alive; a closed execution must never be read as one of them. */
+const LIVE_STATUSES = new Set(['running', 'waiting_approval', 'waiting_operator', 'blocked', 'ready']);
+
+/**
+ * The runbook status to show for a run whose execution is `execution`: what the workflow published, unless
+ * the execution ended without publishing an end (failed, terminated, timed out) — then "failed", never "running".
+ */
+export function runbookStatus(execution: string, published: string | undefined): string | undefined {
+  if (execution === 'RUNNING' || execution === 'COMPLETED' || execution === 'CONTINUED_AS_NEW') return published;
+  if (published !== undefined && !LIVE_STATUSES.has(published)) return published;
+  return execution === 'CANCELLED' ? 'cancelled' : 'failed';
+}
+
+function closedAs<State>(execution: string, state: State): State {
+  const s = state as { status?: unknown };
+  if (!s || typeof s.status !== 'string') return state;
+  const status = runbookStatus(execution, s.status);
+  return status === s.status ? state : { ...state, status };
 }

@@ -117,6 +117,10 @@ export interface RunKind<State = any, Body = any> {
   gates: readonly GateDefinition[];
   decisionSignal?: SignalDefinition<[SignedDecision]>;
   openGates(state: State): string[];
+  /** the workflow refuses a start without the API's signature naming its initiator (input.start) */
+  signedStart?: boolean;
+  /** how many distinct approvals open the gate (default 1): decisions beyond that are told 409, not "sent" */
+  approvalsNeeded?(state: State, gate: string): number;
   /** what else waits for a person besides gates (the plan's sign-offs), with its own route */
   signoffs?(state: State): Awaiting[];
   /**

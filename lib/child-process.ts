@@ -71,6 +71,40 @@ export async function startEntryPoint(opts: {
   };
 }
 
+/**
+ * A process kept running the way a supervisor's restart policy would (compose `restart: unless-stopped`,
+ * systemd `Restart=always`): whenever it exits without being asked to, it is started again.
+ */
+export async function supervised(opts: Parameters<typeof startEntryPoint>[0], onRestart: (exit: string) => void = () => undefined): Promise<{ stop: () => Promise<void>; restarts: () => number }> {
+  let stopping = false;
+  let restarts = 0;
+  let current = await startEntryPoint(opts);
+  const watch = (p: RunningProcess) =>
+    p.child.once('exit', async (code, signal) => {
+      if (stopping) return;
+      restarts++;
+      onRestart(signal ?? `code ${code}`);
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1000));
+        if (stopping) return;
+        try {
+          current = await startEntryPoint(opts);
+          return watch(current);
+        } catch (err) {
+          onRestart(`restart failed: ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+    });
+  watch(current);
+  return {
+    stop: () => {
+      stopping = true;
+      return current.stop();
+    },
+    restarts: () => restarts,
+  };
+}
+
 /** Settings as environment variables, for a child process. */
 export function settingsEnv(settings: object, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...process.env, ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)])), ...extra };

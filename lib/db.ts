@@ -1,14 +1,48 @@
-import { Client } from 'pg';
+import { Client, Pool, PoolConfig } from 'pg';
+
+/**
+ * A connection can drop at any moment (a restart, a failover of the domestic database, a terminated
+ * backend, a network blip). pg then emits 'error' on the client — and an 'error' event nobody listens
+ * to crashes the whole process. So every client and pool made here has a listener: the operation in
+ * progress fails with the cause (an activity failure, which Temporal retries), the process stays up.
+ */
+export type ConnectionErrorSink = (err: Error, where: string) => void;
+
+const quietly: ConnectionErrorSink = () => undefined;
 
 /** One short-lived connection per unit of work: activities run in many processes and retry, so no state is shared. */
-export async function withClient<T>(connectionString: string, fn: (client: Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(connectionString: string, fn: (client: Client) => Promise<T>, onError: ConnectionErrorSink = quietly): Promise<T> {
   const client = new Client({ connectionString });
+  let lost: Error | undefined;
+  client.on('error', (err) => {
+    lost = err;
+    onError(err, 'client');
+  });
   await client.connect();
   try {
     return await fn(client);
+  } catch (err) {
+    // The query's own error says what failed; the connection's says why (e.g. "terminating connection due to administrator command").
+    if (lost && err instanceof Error && lost.message !== err.message && !err.message.includes('connection lost')) err.message += ` (connection lost: ${lost.message})`;
+    throw err;
   } finally {
-    await client.end();
+    // A client whose connection already died ends at once; a failure to say goodbye is not the operation's failure.
+    await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * A pool whose idle and checked-out clients all have an 'error' listener: pg-pool listens on idle
+ * clients only, and a client that loses its connection while checked out would crash the process.
+ * The failed query rejects as usual; the pool drops the broken client and opens a new one next time.
+ */
+export function resilientPool(config: PoolConfig, onError: ConnectionErrorSink = quietly): Pool {
+  const pool = new Pool(config);
+  pool.on('error', (err) => onError(err, 'idle pool client'));
+  pool.on('connect', (client) => {
+    client.on('error', (err) => onError(err, 'pool client'));
+  });
+  return pool;
 }
 
 /** Runs fn in a transaction, committing on success and rolling back on any error. */

@@ -62,6 +62,10 @@ const DDL = [
      UNIQUE (workflow_id, gate, actor),
      UNIQUE (actor, idempotency_key)
    )`,
+  // Keyed by Temporal run too: a workflow id started again is another run, with a ledger of its own.
+  `ALTER TABLE gate_decision ADD COLUMN IF NOT EXISTS run_id text NOT NULL DEFAULT ''`,
+  `ALTER TABLE gate_decision DROP CONSTRAINT IF EXISTS gate_decision_workflow_id_gate_actor_key`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS gate_decision_run_gate_actor ON gate_decision (workflow_id, run_id, gate, actor)`,
   // Append-only: the trail and the decisions cannot be edited or pruned through the database either.
   `CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$`,
@@ -71,10 +75,48 @@ const DDL = [
   ]),
 ];
 
+/**
+ * 审计防篡改 The roles of the runbook database. The audit trail and the decision ledger belong to an owner
+ * role nobody logs in as; the application (the API) connects as APP_ROLE, which may only INSERT and SELECT
+ * them — so neither TRUNCATE, ALTER TABLE … DISABLE TRIGGER, UPDATE nor DELETE is open to it, whatever
+ * SQL it is made to run. Tokens it may also revoke (UPDATE). Set up by a role that may create roles
+ * (the schema's administrator); skipped, with the tables left as they are, when the caller may not.
+ */
+export const AUDIT_OWNER_ROLE = 'jm_runbook_audit_owner';
+export const APP_ROLE = 'jm_runbook_app';
+
+const ROLE_DDL = [
+  ...[`${AUDIT_OWNER_ROLE} NOLOGIN`, `${APP_ROLE} LOGIN`].map(
+    (r) => `DO $$ BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${r.split(' ')[0]}') THEN CREATE ROLE ${r}; END IF;
+     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
+  ),
+  `GRANT USAGE ON SCHEMA public TO ${APP_ROLE}`,
+  `ALTER TABLE audit_log OWNER TO ${AUDIT_OWNER_ROLE}`,
+  `ALTER TABLE gate_decision OWNER TO ${AUDIT_OWNER_ROLE}`,
+  `REVOKE ALL ON audit_log, gate_decision, api_token FROM PUBLIC, ${APP_ROLE}`,
+  `GRANT SELECT, INSERT ON audit_log, gate_decision TO ${APP_ROLE}`,
+  `GRANT USAGE ON SEQUENCE audit_log_id_seq, gate_decision_id_seq TO ${APP_ROLE}`,
+  `GRANT SELECT, INSERT, UPDATE ON api_token TO ${APP_ROLE}`,
+];
+
+/** The same database as the application reaches it: APP_ROLE (its password, if any, in RUNBOOK_APP_DATABASE_URL). */
+export function appRoleUrl(adminUrl: string): string {
+  const u = new URL(adminUrl);
+  u.username = APP_ROLE;
+  u.password = '';
+  return u.toString();
+}
+
 export async function ensureRunbookSchema(client: ClientBase): Promise<void> {
   await client.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-runbook-ddl']);
   try {
     for (const sql of DDL) await client.query(sql);
+    const { rows } = await client.query<{ may: boolean }>(`SELECT (rolsuper OR rolcreaterole) AS may FROM pg_roles WHERE rolname = current_user`);
+    if (rows[0]?.may) {
+      // Roles are shared by every database of the server; two set-ups racing to create one are told apart by ROLE_DDL's exception.
+      for (const sql of ROLE_DDL) await client.query(sql);
+    }
   } finally {
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['jm-runbook-ddl']);
   }

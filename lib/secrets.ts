@@ -6,7 +6,10 @@
 const SECRET_PATTERNS: { what: string; re: RegExp }[] = [
   { what: 'a bearer token', re: /\bjmrb_[A-Za-z0-9_-]{16,}/ },
   { what: 'a connection string with a password', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]+@/i },
-  { what: 'a password assignment', re: /\b(password|passwd|pwd|secret|api[_-]?key)\s*[=:]\s*\S+/i },
+  // "pass word:", "pass_word=", "PASSWORD :" … and full-width colons
+  { what: 'a password assignment', re: /\b(pass[\s_-]*word|passwd|pwd|secret|api[_-]?key)\s*[=:：]\s*\S+/i },
+  // 密码 password, 口令 pass phrase, 密钥 secret key (no \b: CJK characters are not word characters)
+  { what: 'a password assignment', re: /(密码|口令|密钥)\s*[=:：]\s*\S+/ },
   { what: 'an Authorization header', re: /\bbearer\s+[A-Za-z0-9._~+/-]{20,}/i },
 ];
 

@@ -13,8 +13,25 @@ import { DEFAULT_SNAPSHOT, dialectSchema, SNAPSHOT_STRATEGIES, supports } from '
 const above = path.resolve(__dirname, '..');
 export const repoRoot = path.basename(above) === 'dist' ? path.dirname(above) : above;
 
-/** Development and test only: a production process refuses to start with it (see loadSettings). */
-const DEV_SIGNING_KEY = 'dev-only-approval-signing-key-not-for-production';
+/**
+ * The signing key's rules (lib/decision-signing.ts): a key of your own is required. Only an explicit
+ * RUNBOOK_DEV_MODE=1 — never inferred from NODE_ENV, which is unset or spelled differently too often —
+ * lets a development machine run with the repository's development key. Values published anywhere (the
+ * development key, the compose example's placeholder, obvious placeholders) are refused otherwise,
+ * whatever NODE_ENV says.
+ */
+export const DEV_SIGNING_KEY = 'dev-only-approval-signing-key-not-for-production';
+const PUBLISHED_KEYS = new Set([DEV_SIGNING_KEY, 'change-me-to-a-long-random-secret-of-48-chars-or-more']);
+const PLACEHOLDER = /change[-_ ]?me|placeholder|your[-_ ]?(?:own[-_ ]?)?(?:key|secret)|replace[-_ ]?(?:me|this)|example|not[-_ ]?for[-_ ]?production|^(.)\1+$/i;
+
+/** Why a signing key must not be used, or null. */
+export function signingKeyProblem(key: string, devMode: boolean): string | null {
+  if (key === DEV_SIGNING_KEY && devMode) return null;
+  if (PUBLISHED_KEYS.has(key)) return 'is a published default or placeholder value; set a secret of your own (e.g. openssl rand -base64 48)';
+  if (PLACEHOLDER.test(key)) return 'looks like a placeholder; set a secret of your own (e.g. openssl rand -base64 48)';
+  if (key.length < 32) return 'must be at least 32 characters';
+  return null;
+}
 
 const schema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -27,6 +44,8 @@ const schema = z.object({
   TARGET_DIALECT: dialectSchema.default('postgresql'),
   /** 快照/回滚 strategy: auto = the dialect's default (template copy on PostgreSQL, undo log elsewhere) */
   TARGET_SNAPSHOT_STRATEGY: z.enum(['auto', ...SNAPSHOT_STRATEGIES]).default('auto'),
+  /** the API's own connection, as the role that may only append to the audit trail (lib/runbook-db.ts APP_ROLE); empty = RUNBOOK_DATABASE_URL as that role */
+  RUNBOOK_APP_DATABASE_URL: z.union([z.literal(''), z.string().url()]).default(''),
   MAPPING_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'mapping.json')),
   /**
    * the schema of the legacy tables the mapping names without one (a mapping may also write schema.table);
@@ -52,8 +71,12 @@ const schema = z.object({
   VERIFY_SOURCE_THREADS: z.coerce.number().int().min(0).max(32).default(0),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */
-  APPROVAL_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').default(DEV_SIGNING_KEY),
+  /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts and signingKeyProblem */
+  APPROVAL_SIGNING_KEY: z.string().default(''),
+  /** key rotation: previous keys (comma-separated) the worker still accepts for decisions signed before the switch */
+  APPROVAL_SIGNING_KEYS_PREVIOUS: z.string().default(''),
+  /** "1" on a development machine only: allows the repository's development signing key */
+  RUNBOOK_DEV_MODE: z.enum(['', '0', '1']).default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * mTLS to the Temporal frontend (deploy/README.md): PEM files. A client certificate and key come as a pair; a CA
@@ -96,7 +119,12 @@ function withSecretFiles(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; prob
   return { env: out, problems };
 }
 
-export function loadSettings(rawEnv: NodeJS.ProcessEnv = process.env): Settings {
+/**
+ * The process settings, validated (the JSON path of each problem). The signing key is required unless
+ * RUNBOOK_DEV_MODE=1; `signing: false` for tools that never sign nor check a decision (token issuing, seeding, registering a
+ * target): they run without the key.
+ */
+export function loadSettings(rawEnv: NodeJS.ProcessEnv = process.env, opts: { signing?: boolean } = {}): Settings {
   const { env, problems: fileProblems } = withSecretFiles(rawEnv);
   const parsed = schema.safeParse(env);
   if (!parsed.success || fileProblems.length) {
@@ -111,10 +139,23 @@ export function loadSettings(rawEnv: NodeJS.ProcessEnv = process.env): Settings 
       `invalid environment settings — TARGET_SNAPSHOT_STRATEGY: "template" needs CREATE DATABASE … TEMPLATE <database>, which the ${parsed.data.TARGET_DIALECT} dialect does not have (template0 only): use "undo-log" or "auto"`,
     );
   }
-  if (env.NODE_ENV === 'production' && parsed.data.APPROVAL_SIGNING_KEY === DEV_SIGNING_KEY) {
-    throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: must be set to a secret of your own in production');
+  const settings = parsed.data;
+  if (opts.signing === false) return settings;
+  const devMode = settings.RUNBOOK_DEV_MODE === '1';
+  if (!settings.APPROVAL_SIGNING_KEY) {
+    if (!devMode) throw new Error('invalid environment settings — APPROVAL_SIGNING_KEY: required (a secret of your own; RUNBOOK_DEV_MODE=1 allows the development key on a development machine)');
+    settings.APPROVAL_SIGNING_KEY = DEV_SIGNING_KEY;
   }
-  return parsed.data;
+  const problems = [settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(settings)].map((k, i) => [i, signingKeyProblem(k, devMode)] as const).filter(([, p]) => p);
+  if (problems.length) {
+    throw new Error(`invalid environment settings — ${problems.map(([i, p]) => (i === 0 ? `APPROVAL_SIGNING_KEY: ${p}` : `APPROVAL_SIGNING_KEYS_PREVIOUS[${i - 1}]: ${p}`)).join('; ')}`);
+  }
+  return settings;
+}
+
+/** The keys a worker accepts: the current one first, then the previous ones of a rotation. */
+export function previousSigningKeys(settings: Pick<Settings, 'APPROVAL_SIGNING_KEYS_PREVIOUS'>): string[] {
+  return settings.APPROVAL_SIGNING_KEYS_PREVIOUS.split(',').map((k) => k.trim()).filter(Boolean);
 }
 
 /** A connection string with its password replaced, for logs and reports. */

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { copyTo } from '../lib/copy-to';
-import { quoteIdent, quoteQualified } from '../lib/db';
+import { quoteIdent, quoteQualified, resilientPool } from '../lib/db';
 import { CopyTextParser } from './copy-text';
 import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr } from './key-order';
 import type { LegacyCodeTable } from './code-tables';
@@ -56,9 +56,9 @@ export class PostgresSource implements SourceAdapter {
   private readonly keyExprs = new Map<string, Promise<LegacyKeyExpr>>();
 
   constructor(connectionString: string) {
-    this.pool = new Pool({ connectionString, max: 16, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
-    // An idle session the server ends (a restart, a timeout) is dropped from the pool, not thrown.
-    this.pool.on('error', () => undefined);
+    // A session the server ends (a restart, a terminated backend), idle or in use, is dropped from the
+    // pool, not thrown at the process: the read in progress fails and the activity retries it.
+    this.pool = resilientPool({ connectionString, max: 16, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
   }
 
   /**

@@ -25,6 +25,8 @@ export async function buildReferenceApp(opts: { targetUrl: string; logLevel?: st
   const app = Fastify({ logger: { name: 'reference-app', level: opts.logLevel ?? 'warn' } });
   app.addHook('onClose', () => pool.end());
   pool.on('error', (err) => app.log.warn({ err: err.message }, 'target session ended 目标库会话已断开'));
+  // pg-pool listens on idle clients only: one in use whose session ends must not take the process down either.
+  pool.on('connect', (client) => client.on('error', (err) => app.log.warn({ err: err.message }, 'target session ended 目标库会话已断开')));
 
   const problem = (status: number, detail: string, field?: string) => Object.assign(new Error(detail), { statusCode: status, field });
   app.setErrorHandler((err: Error & { statusCode?: number; field?: string; validation?: { instancePath: string; params: { missingProperty?: string } }[]; validationContext?: string }, _req, reply) => {

@@ -3,7 +3,7 @@ import { buildReferenceApp } from './app';
 
 /** The reference business system for the demo: REFERENCE_APP_PORT (default 3100) over TARGET_DATABASE_URL. */
 async function main(): Promise<void> {
-  const settings = loadSettings();
+  const settings = loadSettings(process.env, { signing: false }); // signs and checks no decision: needs no signing key
   const app = await buildReferenceApp({ targetUrl: settings.TARGET_DATABASE_URL, logLevel: settings.LOG_LEVEL });
   const close = async () => {
     await app.close();

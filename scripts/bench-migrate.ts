@@ -56,7 +56,7 @@ async function main() {
   const workerCount = flag('workers', 1);
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const db = { legacy: `${base}/jm_bench_legacy`, ours: `${base}/jm_bench_ours`, ceiling: `${base}/jm_bench_ceiling`, pgloader: `${base}/jm_bench_pgloader`, runbook: `${base}/jm_bench_runbook` };
-  const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, RUNBOOK_DATABASE_URL: db.runbook, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn' });
+  const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, RUNBOOK_DATABASE_URL: db.runbook, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn' }, { signing: false }); // migrates only: no decision to check
   const mapping = loadMapping(settings.MAPPING_FILE);
   const entities = Math.ceil(rows / ROWS_PER_ENTITY);
 

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { loadLegacyDataset } from '../datagen/legacy-generator';
-import { settingsEnv, startEntryPoint } from '../lib/child-process';
+import { settingsEnv, startEntryPoint, supervised } from '../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../lib/db';
 import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
@@ -30,6 +31,8 @@ async function main() {
     LEGACY_DATABASE_URL: `${server}/jm_demo_legacy`,
     TARGET_DATABASE_URL: `${server}/jm_demo_target`,
     RUNBOOK_DATABASE_URL: `${server}/jm_demo_runbook`,
+    // A key of the demo's own, for this run only (the API and worker it starts share it): no published key is ever used.
+    APPROVAL_SIGNING_KEY: process.env.APPROVAL_SIGNING_KEY || randomBytes(36).toString('base64url'),
   });
   for (const url of [settings.LEGACY_DATABASE_URL, settings.TARGET_DATABASE_URL, settings.RUNBOOK_DATABASE_URL]) {
     await dropDatabase(url);
@@ -51,8 +54,9 @@ async function main() {
   const refPort = Number(process.env.REFERENCE_APP_PORT ?? 3100);
   const env = settingsEnv(settings, { BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`, REFERENCE_APP_PORT: String(refPort) });
   const referenceApp = await startEntryPoint({ entry: 'reference-app/main.ts', env, readyText: 'reference business system ready' });
-  const worker = await startEntryPoint({ entry: 'worker/main.ts', env, readyText: 'worker ready' });
-  const api = await startEntryPoint({ entry: 'api/main.ts', env, readyText: 'Server listening' });
+  // Supervised as a deployment's restart policy would: a worker or API that dies is started again.
+  const worker = await supervised({ entry: 'worker/main.ts', env, readyText: 'worker ready' }, (why) => console.log(`· 工作进程重启 the worker exited (${why}); started again`));
+  const api = await supervised({ entry: 'api/main.ts', env, readyText: 'Server listening' }, (why) => console.log(`· 接口重启 the API exited (${why}); started again`));
   const base = `http://${settings.API_HOST}:${settings.API_PORT}`;
   const call = async <T>(method: string, url: string, token: string, body?: unknown): Promise<T> => {
     const res = await fetch(base + url, {

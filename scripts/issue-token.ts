@@ -10,7 +10,7 @@ import { loadSettings } from '../lib/settings';
 async function main() {
   const [user, role] = process.argv.slice(2);
   if (!user || !role) throw new Error('usage: npm run token -- <user> <viewer|operator|approver|admin>');
-  const settings = loadSettings();
+  const settings = loadSettings(process.env, { signing: false }); // signs and checks no decision: needs no signing key
   await ensureDatabase(settings.RUNBOOK_DATABASE_URL);
   const token = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
     await ensureRunbookSchema(c);

@@ -8,7 +8,7 @@ import { ensureTargetDatabase, registerTarget } from '../lib/target-guard';
 async function main() {
   const [actor] = process.argv.slice(2);
   if (!actor) throw new Error('usage: npm run register-target -- <your user name>');
-  const settings = loadSettings();
+  const settings = loadSettings(process.env, { signing: false }); // signs and checks no decision: needs no signing key
   await ensureTargetDatabase(settings.TARGET_DATABASE_URL, settings.TARGET_DIALECT);
   const id = await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, actor, settings.TARGET_DIALECT);
   process.stdout.write(`registered ${redactUrl(settings.TARGET_DATABASE_URL)} as the cutover target (database ${id.database}, system ${id.systemIdentifier}) by ${actor}\n`);

@@ -15,7 +15,7 @@ function flag(name: string, fallback: number): number {
 }
 
 async function main() {
-  const settings = loadSettings();
+  const settings = loadSettings(process.env, { signing: false }); // signs and checks no decision: needs no signing key
   const opts = { entities: flag('entities', 2000), seed: flag('seed', 20261125), anomalyRate: flag('anomaly-rate', 0.01) };
   if (opts.anomalyRate > 1) throw new Error('--anomaly-rate expects a share between 0 and 1');
   await ensureDatabase(settings.LEGACY_DATABASE_URL);

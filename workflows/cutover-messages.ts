@@ -17,6 +17,8 @@ export interface CutoverInput {
   migration?: { rowsPerChunk?: number; concurrency?: number; tablesInParallel?: number; heartbeatSeconds?: number };
   /** user name of the operator who started the run; may not approve its own go/no-go gate (four-eyes) */
   requestedBy: string;
+  /** the API's signature of the start, naming requestedBy: a run started around the API refuses to run (child runs of a plan excepted) */
+  start?: SignedDecision<'start'>;
   /** 迁移结果验证 options for the verify step (workflows/verification.ts) */
   verification?: Pick<VerificationInput, 'segmentRows' | 'concurrency' | 'sample' | 'businessTests'>;
   /** 彩排 planned minutes per step, to compare with the actual durations and project the finish */
@@ -145,7 +147,7 @@ export interface CutoverState {
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;
   /** a step that failed after its retries and waits for the operator's choice */
-  pendingFailure?: { step: StepKey; error: string; at: string; choices: OperatorChoice[] };
+  pendingFailure?: { step: StepKey | 'fallback'; error: string; at: string; choices: OperatorChoice[] };
   operatorActions: DecisionRecord[];
   wiped?: { table: string; rows: number }[];
   snapshot?: string;

@@ -24,6 +24,7 @@ import {
   CutoverInput,
   CutoverState,
   cutoverStateQuery,
+  DecisionRecord,
   decideGateSignal,
   GATE_DEFINITIONS,
   GateName,
@@ -36,6 +37,7 @@ import {
   StepState,
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
+import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { fallback } from './fallback';
 import { inLoadOrder } from './load-order';
 import { migrateTable } from './migrate-table';
@@ -86,6 +88,9 @@ const checkDecision = proxyActivities<Activities>({
   retry: { maximumAttempts: 20, maximumInterval: '30 seconds' },
   summary: '审批核验 Verify gate decision signature',
 });
+
+const GATE_DECISION = signedMessageSchema(['approve', 'reject']);
+const OPERATOR_CHOICE = signedMessageSchema<OperatorChoice>(['retry', 'skip', 'continue', 'fallback']);
 
 const notify = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -141,13 +146,21 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   let operatorChoice: { choice: OperatorChoice; reason?: string; actor: string } | undefined;
 
   setHandler(cutoverStateQuery, () => state);
-  setHandler(decideGateSignal, async (d: SignedDecision) => {
-    // Signals can come from anywhere that reaches Temporal: only an API-signed decision may count.
-    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: wfId });
-    const gate = state.gates.find((g) => g.name === d.gate);
-    const refusal = forged
-      ? forged
-      : !gate
+  // Every message is admitted by workflows/kit/admission.ts first: a malformed, unsigned or forged one is
+  // a recorded refusal and never an error that could fail the run.
+  const refuse = (list: DecisionRecord[], shown: ShownMessage, refusal: string) => {
+    keep(list, { ...shown, decision: shown.decision as never, at: now(), accepted: false, refusal });
+    publish();
+  };
+  const verify = (d: SignedDecision<string>) => checkDecision.verifyDecision({ decision: d, workflowId: wfId, runId: workflowInfo().firstExecutionRunId });
+  const usedNonces = new Set<string>();
+  setHandler(decideGateSignal, (raw: unknown) =>
+    neverThrow(async () => {
+      const admitted = await admitSigned(raw, GATE_DECISION, verify, usedNonces);
+      if (!admitted.ok) return refuse(state.decisions, admitted.shown, admitted.refusal);
+      const d = admitted.message;
+      const gate = state.gates.find((g) => g.name === d.gate);
+      const refusal = !gate
         ? `unknown gate "${d.gate}"`
         : gate.status !== 'open'
           ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
@@ -158,35 +171,39 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
               : gate.approvedBy.some((a) => a.actor === d.actor)
                 ? `${d.actor} already approved gate "${d.gate}"; it needs ${gate.approvals} different approvers`
                 : undefined;
-    state.decisions.push({ gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-    if (refusal || !gate) return publish();
-    if (d.decision === 'approve') gate.approvedBy.push({ actor: d.actor, role: d.role, at: now(), reason: d.reason });
-    if (d.decision === 'reject' || gate.approvedBy.length >= gate.approvals) {
-      gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
-      gate.decidedBy = d.actor;
-      gate.decidedAt = now();
-      gate.reason = d.reason;
-    }
-    publish();
-  });
-  setHandler(operatorActionSignal, async (d: SignedDecision<OperatorChoice>) => {
-    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: wfId });
-    const pending = state.pendingFailure;
-    const refusal = forged
-      ? forged
-      : !pending || d.gate !== `step:${pending.step}`
-        ? `no failed step "${d.gate}" is waiting for the operator`
-        : !pending.choices.includes(d.decision)
-          ? `step ${pending.step} does not allow "${d.decision}" (allowed: ${pending.choices.join(', ')})`
-          : !['operator', 'admin'].includes(d.role)
-            ? `role ${d.role} may not choose how a failed step goes on`
-            : (d.decision === 'skip' || d.decision === 'continue') && !d.reason?.trim()
-              ? `"${d.decision}" needs a recorded reason`
-              : undefined;
-    state.operatorActions.push({ gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-    if (!refusal) operatorChoice = { choice: d.decision, reason: d.reason, actor: d.actor };
-    publish();
-  });
+      keep(state.decisions, { gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+      if (refusal || !gate) return publish();
+      if (d.decision === 'approve') gate.approvedBy.push({ actor: d.actor, role: d.role, at: now(), reason: d.reason });
+      if (d.decision === 'reject' || gate.approvedBy.length >= gate.approvals) {
+        gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
+        gate.decidedBy = d.actor;
+        gate.decidedAt = now();
+        gate.reason = d.reason;
+      }
+      publish();
+    }, (refusal) => refuse(state.decisions, { gate: '?', decision: '?', actor: '?' }, refusal)),
+  );
+  setHandler(operatorActionSignal, (raw: unknown) =>
+    neverThrow(async () => {
+      const admitted = await admitSigned(raw, OPERATOR_CHOICE, verify, usedNonces);
+      if (!admitted.ok) return refuse(state.operatorActions, admitted.shown, admitted.refusal);
+      const d = admitted.message;
+      const pending = state.pendingFailure;
+      const refusal =
+        !pending || d.gate !== `step:${pending.step}`
+          ? `no failed step "${d.gate}" is waiting for the operator`
+          : !pending.choices.includes(d.decision)
+            ? `step ${pending.step} does not allow "${d.decision}" (allowed: ${pending.choices.join(', ')})`
+            : !['operator', 'admin'].includes(d.role)
+              ? `role ${d.role} may not choose how a failed step goes on`
+              : (d.decision === 'skip' || d.decision === 'continue') && !d.reason?.trim()
+                ? `"${d.decision}" needs a recorded reason`
+                : undefined;
+      keep(state.operatorActions, { gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+      if (!refusal) operatorChoice = { choice: d.decision, reason: d.reason, actor: d.actor };
+      publish();
+    }, (refusal) => refuse(state.operatorActions, { gate: '?', decision: '?', actor: '?' }, refusal)),
+  );
 
   const stepState = (key: StepKey): StepState => state.steps.find((s) => s.key === key)!;
   const publish = () => {
@@ -222,39 +239,52 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     state.status = status;
     state.phase = 'finished';
     state.failure = failure;
-    // 证据包: every run ends with one, whatever its outcome.
-    begin('evidence', status);
+    // 证据包: every run ends with one, whatever its outcome; a pack that cannot be written waits for the operator.
+    await runStep(
+      'evidence',
+      async () => {
+        state.status = status;
+        state.evidence = await step('evidence').writeEvidencePack({ state });
+        return state.evidence.markdown;
+      },
+      status,
+    );
     state.status = status;
-    state.evidence = await step('evidence').writeEvidencePack({ state });
-    finish('evidence', 'done', state.evidence.markdown);
     state.phase = 'finished';
     publish();
     await condition(allHandlersFinished);
     return state;
   };
 
+  /** Parks the run until the operator's signed choice for what failed arrives; returns it. */
+  async function operatorDecides(key: StepKey | 'fallback', message: string, choices: OperatorChoice[]): Promise<{ choice: OperatorChoice; reason?: string; actor: string }> {
+    state.pendingFailure = { step: key, error: message, at: now(), choices };
+    state.status = 'waiting_operator';
+    operatorChoice = undefined;
+    publish();
+    await condition(() => operatorChoice !== undefined);
+    state.pendingFailure = undefined;
+    return operatorChoice!;
+  }
+
   /**
    * Runs a step; when it fails after its retries, the operator chooses by signal: retry, skip (where
    * allowed, with a reason), continue after a manual fix (with a reason), or fall back.
    */
-  async function runStep(key: StepKey, body: () => Promise<string>): Promise<void> {
+  async function runStep(key: StepKey, body: () => Promise<string>, runningStatus: RunStatus = 'running'): Promise<void> {
     for (;;) {
-      begin(key);
+      begin(key, runningStatus);
       try {
         finish(key, 'done', await body());
         return;
       } catch (err) {
         if (err instanceof FallBack) throw err;
+        // A cancelled run is cancelled, not a failed step waiting for a choice (older runs replay as before).
+        if (isCancellation(err) && patched('cancellation-is-not-a-step-failure')) throw err;
         const message = rootMessage(err);
-        const choices: OperatorChoice[] = ['retry', ...(SKIPPABLE.includes(key) ? (['skip'] as const) : []), ...(CONTINUABLE.includes(key) ? (['continue'] as const) : []), 'fallback'];
+        const choices: OperatorChoice[] = ['retry', ...(SKIPPABLE.includes(key) ? (['skip'] as const) : []), ...(CONTINUABLE.includes(key) ? (['continue'] as const) : []), ...(key === 'evidence' ? [] : (['fallback'] as const))];
         Object.assign(stepState(key), { status: 'failed', finishedAt: now(), error: message });
-        state.pendingFailure = { step: key, error: message, at: now(), choices };
-        state.status = 'waiting_operator';
-        operatorChoice = undefined;
-        publish();
-        await condition(() => operatorChoice !== undefined);
-        const c = operatorChoice!;
-        state.pendingFailure = undefined;
+        const c = await operatorDecides(key, message, choices);
         if (c.choice === 'retry') continue;
         if (c.choice === 'fallback') throw new FallBack('fell_back', `step ${key} failed (${message}); ${c.actor} chose the fallback${c.reason ? `: ${c.reason}` : ''}`);
         Object.assign(stepState(key), { status: c.choice === 'skip' ? 'skipped' : 'done', operatorNote: `${c.choice === 'skip' ? '跳过 skipped' : '人工修复后继续 continued after manual fix'} by ${c.actor}: ${c.reason}` });
@@ -295,6 +325,21 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   }
 
   try {
+    // 签名启动 The initiator is signed: a run started around the API (no or a forged signature, another
+    // initiator than the one signed) is refused as its first act, recorded, and ends without touching anything.
+    // A plan's cutover child is started by the plan workflow itself, which Temporal names as its parent.
+    if (!workflowInfo().parent && patched('signed-start')) {
+      const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
+        checkDecision.verifyDecision({ decision: d, workflowId: wfId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
+      );
+      if (refusal) {
+        await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
+        for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
+        for (const g of state.gates) g.status = 'cancelled';
+        return await end('failed', `未经接口签名的启动 start refused: ${refusal}`);
+      }
+    }
+
     // 预检 first: a misspelt column or a missing table is named before anything is backed up or wiped.
     // Runs started before this step existed replay without it.
     if (patched('cutover-preflight-step')) {
@@ -362,30 +407,30 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       return `${moved} rows loaded, ${held} quarantined`;
     });
 
-    // 迁移结果验证: the verification workflow as a child; a failed verdict starts the fallback.
-    begin('verify');
+    // 迁移结果验证: the verification workflow as a child, through the same failure path as every step: a
+    // verification that fails after its retries (the target unreachable, its database gone) waits for the
+    // operator's choice; a failed verdict starts the fallback. The commands are those of the earlier
+    // begin/executeChild/finish sequence, so running workflows replay unchanged.
     const verificationId = `${wfId}/verify`;
-    const { markdown: _markdown, ...verified } = await executeChild(verification, {
-      workflowId: verificationId,
-      args: [{ runId: input.runId, ...input.verification, stepLabel: `Step ${STEP_ORDER.indexOf('verify') + 1}/${STEP_ORDER.length}`, requestedBy: input.requestedBy }],
-      staticSummary: `迁移结果验证 Verify migration (run ${input.runId})`,
+    await runStep('verify', async () => {
+      const { markdown: _markdown, ...verified } = await executeChild(verification, {
+        workflowId: verificationId,
+        args: [{ runId: input.runId, ...input.verification, stepLabel: `Step ${STEP_ORDER.indexOf('verify') + 1}/${STEP_ORDER.length}`, requestedBy: input.requestedBy }],
+        staticSummary: `迁移结果验证 Verify migration (run ${input.runId})`,
+      });
+      state.verification = { ...verified, workflowId: verificationId };
+      for (const c of verified.counts) {
+        const t = state.tables.find((x) => x.table === c.table);
+        if (t) t.countsReconciled = c.ok;
+      }
+      if (verified.verdict === 'failed') {
+        const detail = verified.reasons.join('; ');
+        finish('verify', 'failed', detail);
+        throw new FallBack('failed', `verification failed 验证不通过 — ${detail}`);
+      }
+      // "incomplete" (e.g. no business interface configured) goes to the approvers, said plainly.
+      return `${verified.verdict === 'passed' ? '通过 passed' : `未完成 incomplete: ${verified.reasons.join('; ')}`} — ${verified.rowsVerified} rows in ${verified.segments} segments equal, ${verified.sampled} entities sampled, ${verified.businessCases} business tests; report ${verified.reportFiles.markdown}`;
     });
-    state.verification = { ...verified, workflowId: verificationId };
-    for (const c of verified.counts) {
-      const t = state.tables.find((x) => x.table === c.table);
-      if (t) t.countsReconciled = c.ok;
-    }
-    if (verified.verdict === 'failed') {
-      const detail = verified.reasons.join('; ');
-      finish('verify', 'failed', detail);
-      throw new FallBack('failed', `verification failed 验证不通过 — ${detail}`);
-    }
-    // "incomplete" (e.g. no business interface configured) goes to the approvers, said plainly.
-    finish(
-      'verify',
-      'done',
-      `${verified.verdict === 'passed' ? '通过 passed' : `未完成 incomplete: ${verified.reasons.join('; ')}`} — ${verified.rowsVerified} rows in ${verified.segments} segments equal, ${verified.sampled} entities sampled, ${verified.businessCases} business tests; report ${verified.reportFiles.markdown}`,
-    );
 
     await gate('go-no-go');
 
@@ -457,12 +502,32 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     state.failure = err.message;
     state.fallback = { workflowId: fallbackId, status: 'running' };
     publish();
-    const f = await executeChild(fallback, {
-      workflowId: fallbackId,
-      args: [{ runId: input.runId, cutoverWorkflowId: wfId, requestedBy: input.requestedBy, reason: err.message, cutover: state }],
-      staticSummary: `回退 Fallback of cutover ${input.runId}: ${err.message}`.slice(0, 400),
-    });
-    state.fallback = { workflowId: fallbackId, status: f.status, report: f.report };
+    // The fallback child goes through the failure path too: if it fails (terminated, a bug), the operator
+    // chooses to start it again or to end the run with its evidence pack — a run never ends without a choice.
+    for (;;) {
+      try {
+        const f = await executeChild(fallback, {
+          workflowId: fallbackId,
+          args: [{ runId: input.runId, cutoverWorkflowId: wfId, requestedBy: input.requestedBy, reason: err.message, cutover: state }],
+          staticSummary: `回退 Fallback of cutover ${input.runId}: ${err.message}`.slice(0, 400),
+        });
+        state.fallback = { workflowId: fallbackId, status: f.status, report: f.report };
+        break;
+      } catch (childErr) {
+        if (isCancellation(childErr)) throw childErr;
+        const message = `回退失败 the fallback failed: ${childErr instanceof ChildWorkflowFailure && childErr.cause ? childErr.cause.message : (childErr as Error).message}`;
+        state.fallback = { workflowId: fallbackId, status: 'failed' };
+        const c = await operatorDecides('fallback', message, ['retry', 'continue']);
+        if (c.choice === 'retry') {
+          state.fallback = { workflowId: fallbackId, status: 'running' };
+          state.status = err.status;
+          publish();
+          continue;
+        }
+        state.fallback = { workflowId: fallbackId, status: `failed; ${c.actor} ended the run without it: ${c.reason ?? ''}` };
+        break;
+      }
+    }
     return end(err.status, err.message);
   }
   return end('completed');

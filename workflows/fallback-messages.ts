@@ -22,6 +22,8 @@ export interface FallbackInput {
   /** the cutover that fell back, when started from one */
   cutoverWorkflowId?: string;
   requestedBy: string;
+  /** the API's signature of the start (a fallback started by hand); a cutover's fallback child needs none */
+  start?: SignedDecision<'start'>;
   reason: string;
   /** the cutover's state when it fell back; the report reads what failed, when, and the decisions from its history too */
   cutover?: CutoverState;

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -10,7 +11,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { SignedDecision } from '../lib/decision-signing';
 import {
   FALLBACK_STEPS,
   fallbackActionSignal,
@@ -21,6 +21,7 @@ import {
   FallbackStepState,
   fallbackStateQuery,
 } from './fallback-messages';
+import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
 /**
@@ -33,6 +34,8 @@ const checkDecision = proxyActivities<Activities>({
   retry: { maximumAttempts: 20, maximumInterval: '30 seconds' },
   summary: '审批核验 Verify operator decision signature',
 });
+
+const FALLBACK_CHOICE = signedMessageSchema<FallbackChoice>(['retry', 'abort']);
 
 function step(key: FallbackStepKey): Activities {
   const i = FALLBACK_STEPS.findIndex((s) => s.key === key);
@@ -59,22 +62,29 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   let choice: FallbackChoice | undefined;
 
   setHandler(fallbackStateQuery, () => state);
-  setHandler(fallbackActionSignal, async (d: SignedDecision<FallbackChoice>) => {
-    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId });
-    const pending = state.pendingFailure;
-    const refusal = forged
-      ? forged
-      : !pending || d.gate !== `fallback:${pending.step}`
-        ? `no failed fallback step "${d.gate}" is waiting for a decision`
-        : d.decision !== 'retry' && d.decision !== 'abort'
-          ? `"${d.decision}" is not a fallback choice (retry, abort)`
+  // Admitted by workflows/kit/admission.ts first: no payload, however malformed, can fail the fallback.
+  const refuse = (shownMessage: ShownMessage, refusal: string) => {
+    keep(state.decisions, { ...shownMessage, decision: shownMessage.decision as never, at: now(), accepted: false, refusal });
+    publish();
+  };
+  const usedNonces = new Set<string>();
+  setHandler(fallbackActionSignal, (raw: unknown) =>
+    neverThrow(async () => {
+      const admitted = await admitSigned(raw, FALLBACK_CHOICE, (d) => checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId, runId: workflowInfo().firstExecutionRunId }), usedNonces);
+      if (!admitted.ok) return refuse(admitted.shown, admitted.refusal);
+      const d = admitted.message;
+      const pending = state.pendingFailure;
+      const refusal =
+        !pending || d.gate !== `fallback:${pending.step}`
+          ? `no failed fallback step "${d.gate}" is waiting for a decision`
           : !['operator', 'admin'].includes(d.role)
             ? `role ${d.role} may not decide how a fallback goes on`
             : undefined;
-    state.decisions.push({ gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-    if (!refusal) choice = d.decision;
-    publish();
-  });
+      keep(state.decisions, { gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+      if (!refusal) choice = d.decision;
+      publish();
+    }, (refusal) => refuse({ gate: '?', decision: '?', actor: '?' }, refusal)),
+  );
 
   const publish = () => {
     upsertSearchAttributes([
@@ -118,6 +128,21 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
         state.pendingFailure = undefined;
         if (choice === 'abort') throw new Aborted(message);
       }
+    }
+  }
+
+  // 签名启动 A fallback started by hand must carry the API's signed start; a cutover's child needs none.
+  if (!workflowInfo().parent && patched('signed-start')) {
+    const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
+      checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
+    );
+    if (refusal) {
+      await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
+      state.status = 'aborted';
+      state.reason = `未经接口签名的启动 start refused: ${refusal}`;
+      publish();
+      await condition(allHandlersFinished);
+      return state;
     }
   }
 

@@ -30,6 +30,7 @@ import {
   signOffItemSignal,
 } from './plan-messages';
 import { DAY_MS, dayToMs, dueAtIso, label, progress, refreshStatuses, renderChecklist, waitingFor } from './plan-progress';
+import { admitSigned, neverThrow, signedMessageSchema } from './kit/admission';
 import { RunbookKind, RunbookPhase, RunbookProgress, RunbookStatus } from './search-attributes';
 
 /**
@@ -49,6 +50,8 @@ const checkDecision = proxyActivities<Activities>({
   retry: { maximumAttempts: 20, maximumInterval: '30 seconds' },
   summary: '签字核验 Verify sign-off signature',
 });
+
+const PLAN_DECISION = signedMessageSchema<PlanDecisionKind>(['signoff', 'rebaseline']);
 
 function act(summary: string, options: Partial<ActivityOptions> = {}): Activities {
   return proxyActivities<Activities>({
@@ -73,15 +76,22 @@ export async function plan(input: PlanInput): Promise<PlanState> {
 
   const openDependencies = (item: ItemState) => item.dependsOn.filter((d) => state.items.find((i) => i.id === d)?.status !== 'done');
 
+  /** one-time nonces of the signed requests seen (this run of the chain; a request is valid for minutes only) */
+  const usedNonces = new Set<string>();
   /** The signature check and the rules every signed request shares; returns the item it is about. */
-  async function admit(d: SignedPlanDecision, kind: PlanDecisionKind): Promise<{ item?: ItemState; refusal?: string }> {
-    const forged = await checkDecision.verifyDecision({ decision: d, workflowId });
-    if (forged) return { refusal: forged };
-    if (d.decision !== kind) return { refusal: `a "${d.decision}" decision is not a ${kind}` };
+  async function admit(raw: unknown, kind: PlanDecisionKind): Promise<{ d: SignedPlanDecision; item?: ItemState; refusal?: string }> {
+    // workflows/kit/admission.ts: shape first (in the workflow), then the signature; never throws.
+    const admitted = await admitSigned(raw, PLAN_DECISION, (d) => checkDecision.verifyDecision({ decision: d, workflowId, runId: workflowInfo().firstExecutionRunId }), usedNonces);
+    if (!admitted.ok) {
+      const s = admitted.shown;
+      return { d: { workflowId, gate: s.gate, decision: s.decision as PlanDecisionKind, actor: s.actor, role: s.role ?? '?', reason: s.reason, issuedAt: '', signature: '' }, refusal: admitted.refusal };
+    }
+    const d = admitted.message;
+    if (d.decision !== kind) return { d, refusal: `a "${d.decision}" decision is not a ${kind}` };
     const item = state.items.find((i) => i.id === d.gate);
-    if (!item) return { refusal: `unknown plan item "${d.gate}"` };
-    if (item.status === 'done') return { item, refusal: `item "${item.id}" is already done (${item.doneBy} at ${item.doneAt})` };
-    return { item };
+    if (!item) return { d, refusal: `unknown plan item "${d.gate}"` };
+    if (item.status === 'done') return { d, item, refusal: `item "${item.id}" is already done (${item.doneBy} at ${item.doneAt})` };
+    return { d, item };
   }
 
   function record(d: SignedPlanDecision, refusal?: string) {
@@ -90,8 +100,8 @@ export async function plan(input: PlanInput): Promise<PlanState> {
     wake = true;
   }
 
-  setHandler(signOffItemSignal, async (d) => {
-    const { item, refusal: early } = await admit(d, 'signoff');
+  setHandler(signOffItemSignal, (raw: unknown) => neverThrow(async () => {
+    const { d, item, refusal: early } = await admit(raw, 'signoff');
     const blockers = item ? openDependencies(item) : [];
     const refusal =
       early ??
@@ -105,10 +115,10 @@ export async function plan(input: PlanInput): Promise<PlanState> {
     record(d, refusal);
     if (refusal) return;
     Object.assign(item!, { status: 'done', doneAt: iso(), doneBy: d.actor, note: d.reason });
-  });
+  }, (refusal) => record({ workflowId, gate: '?', decision: 'signoff', actor: '?', role: '?', issuedAt: '', signature: '' }, refusal)));
 
-  setHandler(rebaselineItemSignal, async (d) => {
-    const { item, refusal: early } = await admit(d, 'rebaseline');
+  setHandler(rebaselineItemSignal, (raw: unknown) => neverThrow(async () => {
+    const { d, item, refusal: early } = await admit(raw, 'rebaseline');
     const to = d.dueDate && /^\d{4}-\d{2}-\d{2}$/.test(d.dueDate) && !Number.isNaN(dayToMs(d.dueDate)) ? dueAtIso(d.dueDate, 0) : undefined;
     const refusal =
       early ??
@@ -125,7 +135,7 @@ export async function plan(input: PlanInput): Promise<PlanState> {
     if (refusal) return;
     state.rebaselines.push({ item: item!.id, from: item!.dueAt, to: to!, by: d.actor, role: d.role, reason: d.reason!, at: iso() });
     item!.dueAt = to!;
-  });
+  }, (refusal) => record({ workflowId, gate: '?', decision: 'rebaseline', actor: '?', role: '?', issuedAt: '', signature: '' }, refusal)));
 
   function launch(item: ItemState, run: AutomatedRun) {
     const attempt = item.runs.length + 1;

@@ -190,9 +190,12 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   gates: GATES.map((name) => ({ name, title: GATE_DEFINITIONS[name].title, deciders: GATE_DEFINITIONS[name].roles.filter((r): r is 'approver' => r === 'approver') })),
   decisionSignal: decideGateSignal,
   openGates: (state) => state.gates.filter((g) => g.status === 'open').map((g) => g.name),
+  signedStart: true,
+  approvalsNeeded: (state, gate) => state.gates.find((g) => g.name === gate)?.approvals ?? 1,
   waitingStatus: 'waiting_approval',
   stepChoices: {
-    steps: STEP_KEYS,
+    // "fallback": the fallback child failed; retry starts it again, continue ends the run with its evidence pack
+    steps: [...STEP_KEYS, 'fallback'],
     choices: ['retry', 'skip', 'continue', 'fallback'],
     reasonRequired: ['skip', 'continue'],
     signal: operatorActionSignal,

@@ -52,6 +52,7 @@ export const fallbackKind: RunKind<FallbackState, { runId: string; reason: strin
   // No gates: a fallback is never waited on for approval; a failed step waits for the operator.
   gates: [],
   openGates: () => [],
+  signedStart: true,
   stepChoices: {
     steps: FALLBACK_STEPS.map((s) => s.key),
     choices: ['retry', 'abort'],

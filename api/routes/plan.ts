@@ -48,8 +48,9 @@ export default async function planItemRoutes(app: FastifyInstance, opts: PlanIte
   }
 
   async function send(request: FastifyRequest, workflowId: string, itemId: string, kind: PlanDecisionKind, extra: { reason?: string; dueDate?: string }) {
+    const d = await runs.describeRunning(planKind, workflowId);
     const signed = signDecision(
-      { workflowId, gate: itemId, decision: kind, actor: request.actor!.name, role: request.actor!.role, ...extra, issuedAt: new Date().toISOString() },
+      { workflowId, ...runs.binding(d), gate: itemId, decision: kind, actor: request.actor!.name, role: request.actor!.role, ...extra, issuedAt: new Date().toISOString() },
       signingKey,
     );
     await runs.temporal.workflow.getHandle(workflowId).signal(kind === 'signoff' ? signOffItemSignal : rebaselineItemSignal, signed);

@@ -11,7 +11,7 @@ import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search
 import { DecisionLedger } from '../decision-ledger';
 import { ProblemError } from '../problems';
 import { Awaiting, kindOfWorkflowId, RunKind } from '../run-kinds';
-import type { RunAccess } from '../run-access';
+import { RunAccess, runbookStatus } from '../run-access';
 import { freeText, ID_SUFFIX_PATTERN, idempotencyKeyHeader, problems, refuseSecrets } from '../schemas';
 
 /**
@@ -30,6 +30,7 @@ export interface RunRoutesOptions {
 }
 
 const READERS: readonly Role[] = ['viewer', 'operator', 'approver'];
+const LIVE = new Set(['running', 'waiting_approval', 'waiting_operator']);
 const EXECUTION_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'UNKNOWN', 'UNSPECIFIED', 'PAUSED'];
 
 const runSummarySchema = {
@@ -109,7 +110,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       workflowId: info.workflowId,
       runId: info.runId,
       execution: info.status.name,
-      status: sa.get(RunbookStatus),
+      status: runbookStatus(info.status.name, sa.get(RunbookStatus)),
       phase: sa.get(RunbookPhase),
       requestedBy: typeof info.memo?.requestedBy === 'string' ? info.memo.requestedBy : undefined,
       startedAt: info.startTime.toISOString(),
@@ -158,11 +159,15 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         const plan = kind.start.plan(request.body, actor);
         const workflowId = kind.idPrefix + plan.runId;
         correlate(request, reply, workflowId);
+        // 签名启动 The initiator, signed: the workflow refuses a start that does not carry it.
+        const args = kind.signedStart
+          ? [{ ...(plan.args[0] as object), start: signDecision({ workflowId, gate: 'start', decision: 'start', actor: actor.name, role: actor.role, nonce: randomUUID(), issuedAt: new Date().toISOString() }, signingKey) }, ...plan.args.slice(1)]
+          : plan.args;
         try {
           await temporal.workflow.start(kind.workflowType, {
             workflowId,
             taskQueue,
-            args: plan.args,
+            args,
             memo: { ...plan.memo, requestedBy: actor.name, requestId: request.id },
             staticSummary: plan.summary,
             staticDetails: `API request ${request.id}`,
@@ -337,8 +342,12 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             throw new ProblemError(403, 'Forbidden', `role ${actor.role} may not decide gate ${gate.name}; allowed: ${gate.deciders.join(', ')}`);
           }
           if (request.body.reason) refuseSecrets(request.body.reason, 'body.reason');
+          // The run as it is now: decisions and their ledger belong to this Temporal run, not to the id.
+          const d = await describe(kind, workflowId);
+          const { runId, nonce } = runs.binding(d);
           const ask = {
             workflowId,
+            runId,
             gate: gate.name,
             actor: actor.name,
             role: actor.role,
@@ -359,7 +368,6 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             if (counted) return replayed(counted);
             throw problem;
           };
-          const d = await describe(kind, workflowId);
           if (d.status.name !== 'RUNNING') {
             return closed(new ProblemError(409, 'Run finished', `run ${workflowId} is ${d.status.name.toLowerCase()}; it takes no more decisions`, 'params.workflowId'));
           }
@@ -371,10 +379,21 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             return closed(new ProblemError(409, 'Gate not open', `gate ${gate.name} of ${workflowId} is not open for decisions now`, 'params.gate'));
           }
           const response = { workflowId, gate: gate.name, decision: ask.decision, decidedBy: actor.name, status: 'sent', requestId: request.id, ui: uiLink(workflowId) };
-          const outcome = await ledger.record(ask, response, async () => {
-            const signed = signDecision({ ...ask, issuedAt: new Date().toISOString() }, signingKey);
-            await temporal.workflow.getHandle(workflowId).signal(decisionSignal, signed);
-          });
+          const needed = kind.approvalsNeeded?.(state, gate.name) ?? 1;
+          const outcome = await ledger.record(
+            ask,
+            response,
+            async () => {
+              const { idempotencyKey: _key, requestId: _id, ...claims } = ask;
+              const signed = signDecision({ ...claims, nonce, issuedAt: new Date().toISOString() }, signingKey);
+              await temporal.workflow.getHandle(workflowId).signal(decisionSignal, signed);
+            },
+            (counted) => {
+              if (counted.rejections > 0 || counted.approvals >= needed) {
+                throw new ProblemError(409, 'Gate already decided', `gate ${gate.name} of ${workflowId} was decided by another decision a moment ago; yours was not sent`, 'params.gate');
+              }
+            },
+          );
           if (outcome.replayed) return replayed(outcome.response);
           request.log.info({ gate: gate.name, decision: ask.decision }, 'gate decision sent');
           return reply.code(202).send(response);
@@ -428,7 +447,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
           correlate(request, reply, workflowId);
           if (reason) refuseSecrets(reason, 'body.reason');
           request.audit.detail.action = action;
-          await runs.describeRunning(kind, workflowId);
+          const d = await runs.describeRunning(kind, workflowId);
           const handle = temporal.workflow.getHandle(workflowId);
           const waiting = choices.waiting(await handle.query(kind.stateQuery));
           if (!waiting || waiting.step !== step) throw new ProblemError(409, 'Nothing to decide', `step ${step} of ${workflowId} is not waiting for the operator`, 'params.step');
@@ -437,7 +456,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
             throw new ProblemError(422, 'Reason required', `"${action}" needs a reason, recorded in the run`, 'body.reason');
           }
           const actor = request.actor!;
-          const signed = signDecision({ workflowId, gate: choices.gate(step), decision: action, actor: actor.name, role: actor.role, reason, issuedAt: new Date().toISOString() }, signingKey);
+          const signed = signDecision({ workflowId, ...runs.binding(d), gate: choices.gate(step), decision: action, actor: actor.name, role: actor.role, reason, issuedAt: new Date().toISOString() }, signingKey);
           await handle.signal(choices.signal, signed);
           request.log.info({ step, action }, 'operator choice sent');
           return reply.code(202).send({ workflowId, step, action, status: 'sent', ui: uiLink(workflowId) });
@@ -531,7 +550,10 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       // (cutover-…/verify) but is part of the cutover, in its state and its reports.
       const ofKind = (k: RunKind) => `(RunbookKind = ${literal(k.kind)} AND WorkflowId STARTS_WITH ${literal(k.idPrefix)})`;
       clauses.push(`(${kinds.filter((k) => !q.kind || k.kind === q.kind).map(ofKind).join(' OR ')})`);
-      if (q.status) clauses.push(`RunbookStatus = ${literal(q.status)}`);
+      // A run that died without publishing its end still carries a live RunbookStatus: it lists as failed.
+      if (q.status === 'failed') clauses.push(`(RunbookStatus = "failed" OR ExecutionStatus IN ("Failed", "Terminated", "TimedOut"))`);
+      else if (q.status && LIVE.has(q.status)) clauses.push(`RunbookStatus = ${literal(q.status)} AND ExecutionStatus = "Running"`);
+      else if (q.status) clauses.push(`RunbookStatus = ${literal(q.status)}`);
       if (q.phase) clauses.push(`RunbookPhase = ${literal(q.phase)}`);
       let response;
       try {
@@ -543,7 +565,9 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         });
       } catch (err) {
         // A token that decodes but is not one the server issued is the client's mistake, not ours.
-        if (q.pageToken && /token|page/i.test((err as Error).message)) {
+        // A token of the right alphabet the server cannot decode: gRPC INVALID_ARGUMENT (3), or UNKNOWN (2,
+        // "something went wrong") from the dev server's SQL visibility.
+        if (q.pageToken && ([2, 3].includes((err as { code?: number }).code ?? -1) || /token|page|invalid|unmarshal|decode/i.test((err as Error).message))) {
           throw new ProblemError(400, 'Invalid request', 'querystring.pageToken is not a page token this API issued', 'querystring.pageToken');
         }
         throw err;

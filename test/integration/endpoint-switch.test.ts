@@ -24,7 +24,7 @@ describe('endpoint switching 切换 (real nginx, real configuration API)', () =>
   beforeAll(async () => {
     env = await startGoLiveEnv();
     await ensureDatabase(runbookDb);
-    const settings = loadSettings({ LOG_LEVEL: 'silent', RUNBOOK_DATABASE_URL: runbookDb });
+    const settings = loadSettings({ LOG_LEVEL: 'silent', RUNBOOK_DATABASE_URL: runbookDb }, { signing: false });
     deps = {
       settings,
       mapping: loadMapping(settings.MAPPING_FILE),

@@ -23,7 +23,7 @@ import { inActivity } from '../support/activity-context';
 const PG = 'postgres://postgres@127.0.0.1:5432';
 const legacyUrl = `${PG}/lx${randomBytes(4).toString('hex')}_legacy`;
 const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-export-'));
-const settings = loadSettings({ LEGACY_DATABASE_URL: legacyUrl, BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' });
+const settings = loadSettings({ LEGACY_DATABASE_URL: legacyUrl, BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' }, { signing: false });
 const mapping = loadMapping(settings.MAPPING_FILE);
 const pg = new PostgresSource(legacyUrl);
 const viaAdapter: SourceAdapter = Object.assign(Object.create(pg) as SourceAdapter, { kind: 'oracle' as const });

@@ -17,7 +17,7 @@ import { close, closedPort, listen, recordingServer } from '../support/loopback'
  * webhook deliveries are what a real server received.
  */
 function deps(overrides: Partial<ActivityDeps['project']> & { env?: Record<string, string> } = {}): ActivityDeps {
-  const settings = loadSettings({ LOG_LEVEL: 'silent', ...overrides.env });
+  const settings = loadSettings({ LOG_LEVEL: 'silent', ...overrides.env }, { signing: false });
   return {
     settings,
     mapping: loadMapping(settings.MAPPING_FILE),

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
-import { signDecision } from '../../lib/decision-signing';
 import { PlanInput, planStateQuery, rebaselineItemSignal, signOffItemSignal } from '../../workflows/plan-messages';
 import { chinaDay, DAY_MS, PlanProgress } from '../../workflows/plan-progress';
 import { close, listen, recordingServer } from '../support/loopback';
@@ -147,7 +146,7 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     // Straight to Temporal, bypassing the API: correctly signed, but for an operator.
     const claims = { workflowId: planA(), gate: 'kickoff', decision: 'signoff' as const, actor: 'olivia.ops', role: 'operator', issuedAt: new Date().toISOString() };
     const handle = stack.temporal.workflow.getHandle(planA());
-    await handle.signal(signOffItemSignal, signDecision(claims, stack.settings.APPROVAL_SIGNING_KEY));
+    await handle.signal(signOffItemSignal, await stack.signAsApi(claims));
     await handle.signal(signOffItemSignal, { ...claims, role: 'approver', signature: '' });
     const state = await eventually(async () => {
       const s = await handle.query(planStateQuery);
@@ -237,11 +236,11 @@ describe('project plan 项目计划 (API → Temporal → worker)', () => {
     const handle = stack.temporal.workflow.getHandle(workflowId);
     await handle.signal(
       signOffItemSignal,
-      signDecision({ workflowId, gate: 'training', decision: 'signoff', actor: 'olivia.ops', role: 'operator', reason: '培训完成 trained', issuedAt: new Date().toISOString() }, stack.settings.APPROVAL_SIGNING_KEY),
+      await stack.signAsApi({ workflowId, gate: 'training', decision: 'signoff', actor: 'olivia.ops', role: 'operator', reason: '培训完成 trained', issuedAt: new Date().toISOString() }),
     );
     await handle.signal(
       rebaselineItemSignal,
-      signDecision({ workflowId, gate: 'rehearsal', decision: 'rebaseline', actor: 'li.approver', role: 'approver', reason: '等待网络 waiting for the network', dueDate: day(20), issuedAt: new Date().toISOString() }, stack.settings.APPROVAL_SIGNING_KEY),
+      await stack.signAsApi({ workflowId, gate: 'rehearsal', decision: 'rebaseline', actor: 'li.approver', role: 'approver', reason: '等待网络 waiting for the network', dueDate: day(20), issuedAt: new Date().toISOString() }),
     );
     await stack.startWorker();
 

@@ -4,14 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { buildApp } from '../../api/app';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
-import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
+import { dropDatabase, ensureDatabase, resilientPool, withClient } from '../../lib/db';
+import { DecisionClaims, signDecision, SignedDecision } from '../../lib/decision-signing';
 import { registerTarget } from '../../lib/target-guard';
 import type { CutoverState } from '../../workflows/cutover-messages';
-import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
+import { appRoleUrl, ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
 import { loadSettings, Settings } from '../../lib/settings';
 
 /**
@@ -43,6 +44,8 @@ export class TestStack {
       BACKUP_DIR: this.backupDir,
       REPORTS_DIR: path.join(this.backupDir, 'reports'),
       LOG_LEVEL: 'warn',
+      // a key of this stack's own: tests run with a real key, never the development one
+      APPROVAL_SIGNING_KEY: randomBytes(32).toString('base64url'),
       ...overrides,
     });
   }
@@ -53,7 +56,8 @@ export class TestStack {
     await withClient(s.RUNBOOK_DATABASE_URL, ensureRunbookSchema);
     this.connection = await Connection.connect({ address: s.TEMPORAL_ADDRESS });
     this.temporal = new Client({ connection: this.connection, namespace: s.TEMPORAL_NAMESPACE });
-    this.pool = new Pool({ connectionString: s.RUNBOOK_DATABASE_URL, max: 4 });
+    // the API's pool as the application role, as api/main.ts has it: every API test runs with its limited rights
+    this.pool = resilientPool({ connectionString: appRoleUrl(s.RUNBOOK_DATABASE_URL), max: 4 });
     this.app = await buildApp({
       temporal: this.temporal,
       pool: this.pool,
@@ -71,6 +75,14 @@ export class TestStack {
   /** Starts the real worker entry point (worker/main.ts) as a child process and waits until it polls. */
   async startWorker(): Promise<void> {
     this.worker = await startEntryPoint({ entry: 'worker/main.ts', env: settingsEnv(this.settings, { LOG_LEVEL: 'info' }), readyText: 'worker ready' });
+  }
+
+  /** Whether the worker process started by startWorker is still running, and what it printed. */
+  workerAlive(): boolean {
+    return !!this.worker && this.worker.child.exitCode === null && this.worker.child.signalCode === null;
+  }
+  workerOutput(): string {
+    return this.worker?.output() ?? '';
   }
 
   /** Kills the worker process the hard way (no graceful shutdown), as a crash or an OOM kill would. */
@@ -116,6 +128,17 @@ export class TestStack {
 
   private gateKeeper?: string;
 
+  /** A start signed as the API signs one (api/routes/runs.ts): the initiator, for this workflow id. */
+  signStart(workflowId: string, actor: string, key = this.settings.APPROVAL_SIGNING_KEY): SignedDecision<'start'> {
+    return signDecision({ workflowId, gate: 'start', decision: 'start', actor, role: 'operator', nonce: randomBytes(12).toString('hex'), issuedAt: new Date().toISOString() }, key);
+  }
+
+  /** Signs claims as the API would: bound to the run's Temporal run id (first of its chain), with a fresh nonce. */
+  async signAsApi<D extends string>(claims: Omit<DecisionClaims<D>, 'runId' | 'nonce' | 'keyId'>, key = this.settings.APPROVAL_SIGNING_KEY): Promise<SignedDecision<D>> {
+    const d = await this.temporal.workflow.getHandle(claims.workflowId).describe();
+    return signDecision({ ...claims, runId: d.raw.workflowExecutionInfo?.firstRunId || d.runId, nonce: randomBytes(12).toString('hex') } as DecisionClaims<D>, key);
+  }
+
   async token(user: string, role: Role): Promise<string> {
     return withClient(this.settings.RUNBOOK_DATABASE_URL, async (c) => (await issueToken(c, user, role)).token);
   }
@@ -157,7 +180,7 @@ export class TestStack {
    * The real API entry point (api/main.ts) as its own process on a free loopback port, for what only a
    * process shows: its log output and its start-up. Returns its base URL and its output so far.
    */
-  async startApiProcess(extraEnv: Record<string, string> = {}): Promise<{ baseUrl: string; output: () => string; stop: () => Promise<void> }> {
+  async startApiProcess(extraEnv: Record<string, string> = {}): Promise<{ baseUrl: string; output: () => string; stop: () => Promise<void>; alive: () => boolean }> {
     const proc = await startEntryPoint({
       entry: 'api/main.ts',
       env: settingsEnv(this.settings, { API_HOST: '127.0.0.1', API_PORT: '0', LOG_LEVEL: 'info', ...extraEnv }),
@@ -166,7 +189,7 @@ export class TestStack {
     const port = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(proc.output())?.[1];
     if (!port) throw new Error(`the API process did not say where it listens:\n${proc.output()}`);
     this.apiProcess = proc;
-    return { baseUrl: `http://127.0.0.1:${port}`, output: proc.output, stop: () => proc.stop() };
+    return { baseUrl: `http://127.0.0.1:${port}`, output: proc.output, stop: () => proc.stop(), alive: () => proc.child.exitCode === null && proc.child.signalCode === null };
   }
 
   async stop(): Promise<void> {
