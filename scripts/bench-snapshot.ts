@@ -73,7 +73,7 @@ async function main() {
   const env = new MockActivityEnvironment();
   const results: { strategy: string; checksumMs: number; snapshotMs: number; rollbackMs: number; undone: string; proven: boolean }[] = [];
   for (const strategy of ['template', 'undo-log'] as const) {
-    const settings = loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: runbookUrl, TARGET_SNAPSHOT_STRATEGY: strategy, LOG_LEVEL: 'silent' });
+    const settings = loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: runbookUrl, TARGET_SNAPSHOT_STRATEGY: strategy, LOG_LEVEL: 'silent' }, { signing: false });
     const acts = targetActivities({ settings, mapping, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps);
     const runId = `bench-${strategy}-${Date.now()}`;
     await withClient(targetUrl, (c) => c.query('CHECKPOINT'));

@@ -15,7 +15,7 @@ import { formatPreflight, runPreflight } from '../migration/preflight';
  */
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { mapping: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
-  const settings = loadSettings();
+  const settings = loadSettings(process.env, { signing: false }); // checks the mapping only: no decision to sign
   const file = values.mapping ?? settings.MAPPING_FILE;
   const source = openLegacySource(settings.LEGACY_DATABASE_URL);
   try {

@@ -10,7 +10,7 @@ import { formatPreflightReport } from '../migration/oracle/preflight';
  * from MAPPING_FILE. Prints every problem with its action; exits 1 when there is any, 2 on bad settings.
  */
 async function main(): Promise<number> {
-  const settings = loadSettings();
+  const settings = loadSettings(process.env, { signing: false }); // checks the mapping only: no decision to sign
   const env = { ...process.env };
   if (!env.ORACLE_URL && !env.ORACLE_CONNECT_STRING && settings.LEGACY_DATABASE_URL.startsWith('oracle:')) env.ORACLE_URL = settings.LEGACY_DATABASE_URL;
   const options = oracleOptionsFromEnv(env);

@@ -105,7 +105,7 @@ describe('the migration tells the truth about what it loaded', () => {
   });
 
   it('the migrate step reconciles each table from the target and fails, naming it, when a row is missing', async () => {
-    const deps = { settings: loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl }), mapping, legacySource: source, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps;
+    const deps = { settings: loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl }, { signing: false }), mapping, legacySource: source, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps;
     const acts = migrateActivities(deps);
     const loaded = await withClient(targetUrl, async (t) => (await t.query(`SELECT count(*)::int AS n FROM approval_material`)).rows[0].n as number);
     const ok = await acts.reconcileTable({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });

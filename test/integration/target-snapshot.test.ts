@@ -31,7 +31,7 @@ const mapping = loadMapping(path.join(__dirname, '..', '..', 'config', 'mapping.
 const AUDIT = `${id}-audit`;
 
 function activitiesFor(env: Record<string, string>) {
-  const settings: Settings = loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: runbookUrl, LOG_LEVEL: 'silent', ...env });
+  const settings: Settings = loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: runbookUrl, LOG_LEVEL: 'silent', ...env }, { signing: false });
   const deps = { settings, mapping, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps;
   return { settings, acts: inActivity(targetActivities(deps)) };
 }

@@ -29,7 +29,7 @@ const settings = loadSettings({
   RUNBOOK_DATABASE_URL: process.env.OPENGAUSS_RUNBOOK_URL ?? url,
   TARGET_DIALECT: 'opengauss',
   LOG_LEVEL: 'silent',
-});
+}, { signing: false });
 
 const sent = new Map<string, number>();
 async function og<T>(fn: (c: Client) => Promise<T>): Promise<T> {

@@ -42,9 +42,9 @@ describe('legacy schemas', () => {
   });
 
   it('LEGACY_SCHEMA is a setting, checked at start', () => {
-    expect(loadSettings({ LEGACY_SCHEMA: 'registry' }).LEGACY_SCHEMA).toBe('registry');
-    expect(loadSettings({}).LEGACY_SCHEMA).toBe('');
-    expect(() => loadSettings({ LEGACY_SCHEMA: 'Registry; drop' })).toThrow(/LEGACY_SCHEMA: expected a lower-case SQL identifier/);
+    expect(loadSettings({ LEGACY_SCHEMA: 'registry' }, { signing: false }).LEGACY_SCHEMA).toBe('registry');
+    expect(loadSettings({}, { signing: false }).LEGACY_SCHEMA).toBe('');
+    expect(() => loadSettings({ LEGACY_SCHEMA: 'Registry; drop' }, { signing: false })).toThrow(/LEGACY_SCHEMA: expected a lower-case SQL identifier/);
   });
 
   it.each([

@@ -107,7 +107,7 @@ describe('the backup step hands the export to the DBA and checks what comes back
       { match: /^SELECT "PRIPID"/, resultSet: () => scriptedResultSet([['1'], ['2']]) },
       { match: /^SELECT "APPRNO"/, resultSet: () => scriptedResultSet([['7']]) },
     ]);
-    const settings = loadSettings({ BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' });
+    const settings = loadSettings({ BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' }, { signing: false });
     const legacySource = new OracleSource({ user: 'migr', password: 'pw', connectString: 'db/JMREG', schema: 'jmlegacy' }, db.driver());
     const deps = { settings, mapping, logger: createLogger('test', 'warn'), legacySource } as unknown as ActivityDeps;
     const acts = inActivity(backupActivities(deps));

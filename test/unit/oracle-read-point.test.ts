@@ -66,7 +66,7 @@ function scriptedLegacy(): { db: ScriptedOracle; scn: () => string } {
 }
 
 function depsFor(db: ScriptedOracle): ActivityDeps {
-  const settings = loadSettings({ TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: runbookUrl, BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' });
+  const settings = loadSettings({ TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: runbookUrl, BACKUP_DIR: backupDir, LOG_LEVEL: 'warn' }, { signing: false });
   const legacySource = new OracleSource({ user: 'jmlegacy', password: 'pw', connectString: 'db/JMREG' }, db.driver());
   return { settings, mapping, logger: createLogger('test', 'warn'), legacySource } as unknown as ActivityDeps;
 }

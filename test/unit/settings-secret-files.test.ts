@@ -14,14 +14,17 @@ describe('settings: secrets by file 密钥文件', () => {
     return f;
   };
 
+  /** a key that passes the placeholder rules (lib/settings.ts signingKeyProblem): random-looking, long enough */
+  const KEY = '9f3c1a7e5b2d4086c1e9a3f7b5d20e64a8c3f1b7';
+
   it('reads X from X_FILE, dropping the trailing newline, password characters intact', () => {
     const url = 'postgres://runbook:p%2Fa%2Bss@db:5432/jm_target';
     const s = loadSettings({
       TARGET_DATABASE_URL_FILE: write('target-url', `${url}\n`),
-      APPROVAL_SIGNING_KEY_FILE: write('key', 'k'.repeat(40) + '\n'),
+      APPROVAL_SIGNING_KEY_FILE: write('key', KEY + '\n'),
     });
     expect(s.TARGET_DATABASE_URL).toBe(url);
-    expect(s.APPROVAL_SIGNING_KEY).toBe('k'.repeat(40));
+    expect(s.APPROVAL_SIGNING_KEY).toBe(KEY);
   });
 
   it('refuses both X and X_FILE, and an unreadable file, naming the setting and never the value', () => {
@@ -44,15 +47,15 @@ describe('settings: secrets by file 密钥文件', () => {
   });
 
   it('the worker deployment settings are validated, not read raw', () => {
-    expect(loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: '120' }).WORKER_SHUTDOWN_GRACE_SECONDS).toBe(120);
-    expect(loadSettings({}).WORKER_SHUTDOWN_GRACE_SECONDS).toBe(0);
-    expect(() => loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: 'two minutes' })).toThrow(/WORKER_SHUTDOWN_GRACE_SECONDS/);
-    expect(() => loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(/WORKER_SHUTDOWN_GRACE_SECONDS/);
+    expect(loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: '120' }, { signing: false }).WORKER_SHUTDOWN_GRACE_SECONDS).toBe(120);
+    expect(loadSettings({}, { signing: false }).WORKER_SHUTDOWN_GRACE_SECONDS).toBe(0);
+    expect(() => loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: 'two minutes' }, { signing: false })).toThrow(/WORKER_SHUTDOWN_GRACE_SECONDS/);
+    expect(() => loadSettings({ WORKER_SHUTDOWN_GRACE_SECONDS: '-1' }, { signing: false })).toThrow(/WORKER_SHUTDOWN_GRACE_SECONDS/);
   });
 
   it('Temporal TLS: plaintext by default, a client certificate needs its key, files are read at start', () => {
-    expect(temporalConnectionOptions(loadSettings({}))).toEqual({ address: '127.0.0.1:7233' });
-    expect(() => loadSettings({ TEMPORAL_TLS_CERT_FILE: '/x.pem' })).toThrow(/TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE: set both/);
+    expect(temporalConnectionOptions(loadSettings({}, { signing: false }))).toEqual({ address: '127.0.0.1:7233' });
+    expect(() => loadSettings({ TEMPORAL_TLS_CERT_FILE: '/x.pem' }, { signing: false })).toThrow(/TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE: set both/);
     const opts = temporalConnectionOptions(
       loadSettings({
         TEMPORAL_ADDRESS: 'temporal:7233',
@@ -60,13 +63,13 @@ describe('settings: secrets by file 密钥文件', () => {
         TEMPORAL_TLS_CERT_FILE: write('c.pem', 'CERT'),
         TEMPORAL_TLS_KEY_FILE: write('k.pem', 'KEY'),
         TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
-      }),
+      }, { signing: false }),
     );
     expect(opts.address).toBe('temporal:7233');
     expect(opts.tls?.serverNameOverride).toBe('temporal.internal');
     expect(Buffer.from(opts.tls!.serverRootCACertificate!).toString()).toBe('CA');
     expect(Buffer.from(opts.tls!.clientCertPair!.key).toString()).toBe('KEY');
-    expect(() => temporalConnectionOptions(loadSettings({ TEMPORAL_TLS_CA_FILE: path.join(dir, 'nope.pem') }))).toThrow(
+    expect(() => temporalConnectionOptions(loadSettings({ TEMPORAL_TLS_CA_FILE: path.join(dir, 'nope.pem') }, { signing: false }))).toThrow(
       /TEMPORAL_TLS_CA_FILE: cannot read .*nope\.pem \(ENOENT\)/,
     );
   });
