@@ -29,14 +29,35 @@ export interface GoLiveEnv {
   stop: () => Promise<void>;
 }
 
-export async function startGoLiveEnv(): Promise<GoLiveEnv> {
+/** opts.ports collects every port the environment listened on (tests of the clean-up read it). */
+export async function startGoLiveEnv(opts: { nginxBinary?: string; ports?: number[] } = {}): Promise<GoLiveEnv> {
+  // What is started is stopped again when a later part fails, so a failed beforeAll leaves no open
+  // server behind (jest would wait on it for ever: the test file's afterAll has no env to stop).
+  const started: (() => Promise<void>)[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-golive-'));
+  started.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    return await startIn(dir, started, opts.nginxBinary ?? 'nginx', opts.ports ?? []);
+  } catch (err) {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startIn(dir: string, started: (() => Promise<void>)[], nginxBinary: string, ports: number[]): Promise<GoLiveEnv> {
   const legacy = await sideServer('legacy');
+  started.push(legacy.close);
   const fresh = await sideServer('new');
-  const nginx = await startNginx();
+  started.push(fresh.close);
+  ports.push(legacy.port, fresh.port);
+  const nginx = await startNginx(nginxBinary);
+  started.push(nginx.stop);
+  ports.push(nginx.port);
   const legacyBase = (id: string) => `http://127.0.0.1:${legacy.port}/interface/${id}`;
   const newBase = (id: string) => `http://127.0.0.1:${fresh.port}/interface/${id}`;
   const configApi = await configApiServer(legacyBase('gdamr-datacenter'));
+  started.push(configApi.close);
+  ports.push(configApi.port);
   const raw = {
     description: 'test subset of the registry: two systems behind nginx, one with its own configuration API',
     timeoutMs: 2000,

@@ -169,16 +169,36 @@ export class TestStack {
     return { baseUrl: `http://127.0.0.1:${port}`, output: proc.output, stop: () => proc.stop() };
   }
 
+  /**
+   * Stops everything start() and the test started, also after a start that failed half-way (each part
+   * on its own: one that fails to stop must not keep the others open, or jest never exits).
+   */
   async stop(): Promise<void> {
-    await this.killWorker('SIGTERM');
-    await this.apiProcess?.stop();
+    const problems: unknown[] = [];
+    const attempt = async (fn: () => Promise<unknown> | undefined) => {
+      try {
+        await fn();
+      } catch (err) {
+        problems.push(err);
+      }
+    };
+    await attempt(() => this.killWorker('SIGTERM'));
+    await attempt(() => this.apiProcess?.stop());
     // Runs left open (a failed assertion, a run parked at a gate) would linger on the shared dev server.
-    for await (const wf of this.temporal.workflow.list({ query: `TaskQueue = "${this.settings.TASK_QUEUE}" AND ExecutionStatus = "Running"` })) {
-      await this.temporal.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished');
-    }
-    await this.app?.close();
-    await this.pool?.end();
-    await this.connection?.close();
+    await attempt(async () => {
+      if (!this.temporal) return;
+      for await (const wf of this.temporal.workflow.list({ query: `TaskQueue = "${this.settings.TASK_QUEUE}" AND ExecutionStatus = "Running"` })) {
+        await this.temporal.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished');
+      }
+    });
+    await attempt(() => this.app?.close());
+    await attempt(() => this.pool?.end());
+    await attempt(() => this.connection?.close());
+    await attempt(() => this.dropAll());
+    if (problems.length) throw problems[0];
+  }
+
+  private async dropAll(): Promise<void> {
     const s = this.settings;
     for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL]) await dropDatabase(url);
     // The cutover's target snapshots (activities/target.ts) are databases of their own.
