@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps';
 import { endpointActivities } from './endpoints';
 import { jointTestActivities } from './joint-test';
 import { legacyCheckActivities } from './legacy-check';
+import { legacyLockActivities } from './legacy-lock';
 import { migrateActivities } from './migrate';
 import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...endpointActivities(deps),
     ...targetActivities(deps),
     ...legacyCheckActivities(deps),
+    ...legacyLockActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
   };

@@ -38,6 +38,7 @@ export interface EvidenceJson {
   operatorActions: DecisionRecord[];
   tables: CutoverState['tables'];
   backup?: CutoverState['backup'];
+  legacyShutdown?: CutoverState['legacyShutdown'];
   businessTests?: CutoverState['businessTests'];
   rollbackProof?: CutoverState['rollbackProof'];
   switched?: CutoverState['switched'];
@@ -57,6 +58,7 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     operatorActions: c.operatorActions,
     tables: c.tables,
     backup: c.backup,
+    legacyShutdown: c.legacyShutdown,
     businessTests: c.businessTests,
     rollbackProof: c.rollbackProof,
     switched: c.switched,
@@ -79,6 +81,16 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     '',
     '## 操作员选择 Operator actions',
     decisionsTable(c.operatorActions),
+    '',
+    '## 关停旧系统 Legacy application shut down',
+    !c.legacyShutdown
+      ? '未执行 Not run.'
+      : [
+          `停止 Stopped: ${c.legacyShutdown.stopped.map((s) => `${s.name} (${s.detail})`).join('; ') || '无 none under the runbook’s control'}`,
+          c.legacyShutdown.handedOver
+            ? `交DBA确认 Handed to the DBA: ${c.legacyShutdown.handedOver}`
+            : `无写入 Nothing writes: no session of ${c.legacyShutdown.roles.join(', ') || '(no application role declared)'}; change counters over ${c.legacyShutdown.quietSeconds} s:\n\n${table(['表 Table', 'before', 'after'], c.legacyShutdown.tables.map((t) => [t.table, t.before, t.after]))}`,
+        ].join('\n\n'),
     '',
     '## 记录数 Counts',
     c.tables.length ? table(['表 Table', '读 Read', '载入 Loaded', '隔离 Quarantined', '核对 Reconciled'], c.tables.map((t) => [t.table, t.rowsRead, t.rowsLoaded, t.rowsQuarantined, t.countsReconciled])) : '无 None.',

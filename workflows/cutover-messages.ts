@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
+import type { LegacyShutdown } from '../activities/legacy-lock';
 import type { BusinessTestResult } from '../verification/business-tests';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
@@ -27,6 +28,7 @@ export interface CutoverInput {
 }
 
 export const STEP_KEYS = [
+  'shutdown-legacy',
   'plan',
   'backup',
   'gate-wipe',
@@ -136,6 +138,8 @@ export interface CutoverState {
   decisions: DecisionRecord[];
   tables: TableOutcome[];
   backup?: { dir: string; files: number; rows: number };
+  /** 关停旧系统 the legacy services stopped and the proof that nothing writes to the legacy database */
+  legacyShutdown?: LegacyShutdown;
   /** the verify step's outcome, without the Markdown (served by the verification run itself) */
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;

@@ -8,6 +8,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -49,6 +50,7 @@ import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
  */
 
 const STEP_TITLES: Record<StepKey, string> = {
+  'shutdown-legacy': '关停旧系统 Shut down the legacy application (prove nothing writes)',
   plan: '迁移计划 Plan tables',
   backup: '备份旧库 Back up legacy data',
   'gate-wipe': '清除测试数据审批 Approve wiping the target',
@@ -282,6 +284,21 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   }
 
   try {
+    // 关停: the legacy application stays stopped for the weekend (until a fallback starts it), so nothing
+    // written after the backup and the migration's read point can be missing from the new system.
+    if (patched('legacy-shutdown-step')) {
+      await runStep('shutdown-legacy', async () => {
+        const r = await step('shutdown-legacy', undefined, FEW_RETRIES).shutDownLegacy({ runId: input.runId });
+        state.legacyShutdown = r;
+        const stopped = r.stopped.length ? `stopped ${r.stopped.map((s) => s.name).join(', ')}` : 'no legacy service under the runbook’s control';
+        return r.handedOver
+          ? `${stopped}; ${r.handedOver}`
+          : `${stopped}; no session of ${r.roles.join(', ') || '(no application role declared)'}; ${r.tables.length} legacy tables unchanged over ${r.quietSeconds} s`;
+      });
+    } else {
+      Object.assign(stepState('shutdown-legacy'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
+
     let tables: LoadStep[] = [];
     await runStep('plan', async () => {
       tables = await step('plan').listTables();

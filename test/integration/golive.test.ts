@@ -108,7 +108,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     ]);
     expect(history.timers.length).toBeGreaterThan(0); // the wipe gate's escalation timer
     expect(markdown).toContain('## 运行历史 From the runs’ Temporal event histories');
-    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 4\/15 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
+    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 5\/16 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
     expect(markdown).toContain('| operatorAction | step:wipe | fallback | olivia.ops | operator | 目标库未登记 target not registered |');
     // The signals carried the API's signatures; none reaches the report.
     const signatures = (await stack.temporal.workflow.getHandle(id).fetchHistory()).events!
@@ -159,7 +159,10 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     await decide(id, 'go-no-go', approver2, 'approve', '同意上线 go');
 
     await gateOpen(id, 'switch');
-    expect(await env.throughProxy('gsxt')).toBe('legacy'); // nothing switched before the gate
+    // Nothing switched before the gate: the proxy still sends to the legacy side, which the run's first
+    // step shut down for the weekend (关停) and which stays down.
+    expect(env.legacy.running()).toBe(false);
+    expect(await env.throughProxy('gsxt')).toBe('HTTP 503');
     await decide(id, 'switch', approver2, 'approve', '正式地址已测试 official addresses tested');
 
     const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
@@ -167,6 +170,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(result.steps.map((s) => `${s.key}:${s.status}`)).toEqual(result.steps.map((s) => `${s.key}:done`));
     expect(result.wiped).toEqual(expect.arrayContaining([{ table: 'market_entity', rows: 1 }]));
     expect(result.rollbackProof?.equal).toBe(true);
+    expect(result.legacyShutdown).toMatchObject({ stopped: [expect.objectContaining({ name: 'legacy-app', action: 'stop' })], sessions: [] });
     expect(result.addressChecks?.every((a) => a.ok)).toBe(true);
     expect(result.switched?.map((s) => [s.id, s.driver, s.to, s.changed])).toEqual([
       ['gsxt', 'nginx', 'new', true],
