@@ -5,6 +5,7 @@ import { endpointActivities } from './endpoints';
 import { jointTestActivities } from './joint-test';
 import { legacyCheckActivities } from './legacy-check';
 import { legacyLockActivities } from './legacy-lock';
+import { memoryDbActivities } from './memory-db';
 import { migrateActivities } from './migrate';
 import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...targetActivities(deps),
     ...legacyCheckActivities(deps),
     ...legacyLockActivities(deps),
+    ...memoryDbActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
   };

@@ -4,6 +4,7 @@ import { createLogger } from '../lib/logger';
 import { loadPlanDefinition } from '../lib/plan-definition';
 import { loadConnectedSystems, loadNetworkFlows } from '../lib/probe-targets';
 import { loadServices } from '../lib/services';
+import { loadMemoryDb } from '../lib/memory-db';
 import { loadSettings } from '../lib/settings';
 import { openLegacySource } from '../migration/legacy-source';
 import { loadMapping } from '../migration/mapping';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ settings, mapping, logger, legacySource, project, services: loadServices(settings.SERVICES_FILE) }),
+    activities: createActivities({ settings, mapping, logger, legacySource, project, services: loadServices(settings.SERVICES_FILE), memoryDb: loadMemoryDb(settings.MEMORY_DB_FILE) }),
     // Two cores here: a couple of concurrent copies keep both busy without thrashing the databases.
     maxConcurrentActivityTaskExecutions: Number(process.env.WORKER_MAX_ACTIVITIES ?? 4),
   });
