@@ -39,6 +39,7 @@ export interface EvidenceJson {
   tables: CutoverState['tables'];
   backup?: CutoverState['backup'];
   legacyShutdown?: CutoverState['legacyShutdown'];
+  memoryDb?: CutoverState['memoryDb'];
   businessTests?: CutoverState['businessTests'];
   rollbackProof?: CutoverState['rollbackProof'];
   switched?: CutoverState['switched'];
@@ -59,6 +60,7 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     tables: c.tables,
     backup: c.backup,
     legacyShutdown: c.legacyShutdown,
+    memoryDb: c.memoryDb,
     businessTests: c.businessTests,
     rollbackProof: c.rollbackProof,
     switched: c.switched,
@@ -92,6 +94,9 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
             : `无写入 Nothing writes: no session of ${c.legacyShutdown.roles.join(', ') || '(no application role declared)'}; change counters over ${c.legacyShutdown.quietSeconds} s:\n\n${table(['表 Table', 'before', 'after'], c.legacyShutdown.tables.map((t) => [t.table, t.before, t.after]))}`,
         ].join('\n\n'),
     '',
+    '## 内存数据库 In-memory database',
+    memoryDbSection(c.memoryDb),
+    '',
     '## 记录数 Counts',
     c.tables.length ? table(['表 Table', '读 Read', '载入 Loaded', '隔离 Quarantined', '核对 Reconciled'], c.tables.map((t) => [t.table, t.rowsRead, t.rowsLoaded, t.rowsQuarantined, t.countsReconciled])) : '无 None.',
     '',
@@ -114,6 +119,22 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     '',
   ];
   return { markdown: md.join('\n'), json };
+}
+
+function memoryDbSection(m: CutoverState['memoryDb']): string {
+  if (!m) return '未执行 Not run.';
+  const check = m.check;
+  const lines = [
+    !check
+      ? '检查 Check: not run.'
+      : 'notConfigured' in check
+        ? `未配置 ${check.notConfigured}`
+        : `检查 Check: Redis ${check.version} (${check.mode}) at ${check.url}; maxmemory ${check.maxmemory}, maxmemory-policy ${check.maxmemoryPolicy}; persistence: save "${check.persistence.rdbSave}", appendonly ${check.persistence.aof ? 'yes' : 'no'}, appendfsync ${check.persistence.appendfsync}${check.warnings.length ? `\n\n注意 Warnings: ${check.warnings.join('; ')}` : ''}`,
+  ];
+  const rows = m.flushes.flatMap((f) => ('notConfigured' in f.result ? [] : Object.entries(f.result.deleted).map(([p, n]) => [`清理 flush after the ${f.after}`, `${p}*`, n])));
+  if (m.warm && !('notConfigured' in m.warm)) rows.push(...m.warm.items.map((i) => [`预热 warm-up: ${i.name}`, i.table, i.keys]));
+  if (rows.length) lines.push(table(['操作 Action', '前缀/表 Prefix / table', '键数 Keys'], rows));
+  return lines.join('\n\n');
 }
 
 const OUTCOME: Record<HistoryDigest['outcome']['status'], string> = {

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
 import type { LegacyShutdown } from '../activities/legacy-lock';
+import type { MemoryDbCheck, MemoryDbFlush, MemoryDbOutcome, MemoryDbWarm } from '../activities/memory-db';
 import type { BusinessTestResult } from '../verification/business-tests';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
@@ -34,12 +35,14 @@ export const STEP_KEYS = [
   'gate-wipe',
   'wipe',
   'migrate',
+  'cache-flush',
   'verify',
   'go-no-go',
   'snapshot',
   'business-tests',
   'rollback',
   'prove-rollback',
+  'cache-warm',
   'test-addresses',
   'gate-switch',
   'switch',
@@ -140,6 +143,12 @@ export interface CutoverState {
   backup?: { dir: string; files: number; rows: number };
   /** 关停旧系统 the legacy services stopped and the proof that nothing writes to the legacy database */
   legacyShutdown?: LegacyShutdown;
+  /** 内存数据库 the in-memory database: its check, the flushes (after the migration, after the rollback) and the warm-up */
+  memoryDb?: {
+    check?: MemoryDbOutcome<MemoryDbCheck>;
+    flushes: { after: 'migration' | 'rollback'; result: MemoryDbOutcome<MemoryDbFlush> }[];
+    warm?: MemoryDbOutcome<MemoryDbWarm>;
+  };
   /** the verify step's outcome, without the Markdown (served by the verification run itself) */
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;

@@ -56,12 +56,14 @@ const STEP_TITLES: Record<StepKey, string> = {
   'gate-wipe': '清除测试数据审批 Approve wiping the target',
   wipe: '清除测试数据 Wipe test data from the target',
   migrate: '数据迁移 Migrate',
+  'cache-flush': '内存数据库清理 Check the in-memory database and delete the application’s keys',
   verify: '迁移结果验证 Verify (counts, checksums, sampling, business tests)',
   'go-no-go': '上线决策 Go/no-go approval',
   snapshot: '快照 Snapshot the migrated target (backup of the migrated data)',
   'business-tests': '业务测试 Business tests (change, cancellation)',
   rollback: '回滚 Roll the target back to the snapshot',
   'prove-rollback': '回滚验证 Prove the rollback (checksums)',
+  'cache-warm': '内存数据库预热 Delete the application’s keys again and warm them from the target',
   'test-addresses': '正式地址测试 Test the official addresses',
   'gate-switch': '切换审批 Approve switching the connected systems',
   switch: '切换 Switch the connected systems to the new addresses',
@@ -70,7 +72,7 @@ const STEP_TITLES: Record<StepKey, string> = {
 const STEP_ORDER = Object.keys(STEP_TITLES) as StepKey[];
 
 /** What the operator may choose when a step failed after its retries; retry and fallback are always allowed. */
-const CONTINUABLE: StepKey[] = ['wipe', 'migrate', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
+const CONTINUABLE: StepKey[] = ['wipe', 'migrate', 'cache-flush', 'cache-warm', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
 const SKIPPABLE: StepKey[] = ['business-tests', 'evidence'];
 const GATE_STEP: Record<GateName, StepKey> = { wipe: 'gate-wipe', 'go-no-go': 'go-no-go', switch: 'gate-switch' };
 
@@ -348,6 +350,24 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       return `${moved} rows loaded, ${held} quarantined`;
     });
 
+    // 内存数据库: whatever the cache holds about the target is stale once the migration wrote it.
+    const memoryDb: NonNullable<CutoverState['memoryDb']> = (state.memoryDb = { flushes: [] });
+    const flushMemoryDb = async (key: 'cache-flush' | 'cache-warm', after: 'migration' | 'rollback') => {
+      const r = await step(key, undefined, FEW_RETRIES).flushMemoryDb({ runId: input.runId, why: `after the ${after}` });
+      memoryDb.flushes.push({ after, result: r });
+      return 'notConfigured' in r ? r.notConfigured : `${r.total} keys deleted (${Object.entries(r.deleted).map(([p, n]) => `${p}* ${n}`).join(', ')})`;
+    };
+    if (patched('memory-db-steps')) {
+      await runStep('cache-flush', async () => {
+        const check = (memoryDb.check = await step('cache-flush', undefined, FEW_RETRIES).checkMemoryDb());
+        if ('notConfigured' in check) return check.notConfigured;
+        const flushed = await flushMemoryDb('cache-flush', 'migration');
+        return `Redis ${check.version} at ${check.url}, maxmemory-policy ${check.maxmemoryPolicy}, save "${check.persistence.rdbSave}", appendonly ${check.persistence.aof ? 'yes' : 'no'}${check.warnings.length ? ` (注意 ${check.warnings.join('; ')})` : ''}; ${flushed}`;
+      });
+    } else {
+      Object.assign(stepState('cache-flush'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
+
     // 迁移结果验证: the verification workflow as a child; a failed verdict starts the fallback.
     begin('verify');
     const verificationId = `${wfId}/verify`;
@@ -410,6 +430,18 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       if (!equal) throw ApplicationFailure.create({ message: 'the target after the rollback differs from the snapshot taken before the business tests' });
       return `${after.length} tables: checksums equal to before the tests`;
     });
+
+    // The rollback replaced the target under the cache: delete what it holds, then warm it from the
+    // target before any connected system is switched to the new system.
+    if (patched('memory-db-steps')) {
+      await runStep('cache-warm', async () => {
+        const flushed = await flushMemoryDb('cache-warm', 'rollback');
+        const warm = (memoryDb.warm = await step('cache-warm').warmMemoryDb({ runId: input.runId }));
+        return 'notConfigured' in warm ? warm.notConfigured : `${flushed}; warmed ${warm.total} keys (${warm.items.map((i) => `${i.name}: ${i.keys}`).join(', ')})`;
+      });
+    } else {
+      Object.assign(stepState('cache-warm'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
 
     await runStep('test-addresses', async () => {
       const checks = await step('test-addresses', undefined, FEW_RETRIES).checkAddresses({ side: 'new' });

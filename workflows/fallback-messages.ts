@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { MemoryDbFlush, MemoryDbOutcome } from '../activities/memory-db';
 import type { SignedDecision } from '../lib/decision-signing';
 import type { CutoverState, DecisionRecord } from './cutover-messages';
 
@@ -44,6 +45,8 @@ export interface FallbackState {
   steps: FallbackStepState[];
   decisions: DecisionRecord[];
   pendingFailure?: { step: FallbackStepKey; error: string; at: string };
+  /** 内存数据库 the application's keys deleted once the new system stopped, before the legacy services start */
+  memoryDbFlush?: MemoryDbOutcome<MemoryDbFlush>;
   legacyModified?: string[];
   legacyProof?: { table: string; rows: number; sha256: string; ok: boolean }[];
   switchedBack?: { id: string; from: string; to: string; changed: boolean; verifiedBy: string }[];

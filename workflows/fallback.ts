@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -124,7 +125,11 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   try {
     await run('stop-new', async () => {
       const out = await step('stop-new').controlServices({ side: 'new', action: 'stop', runId: input.runId });
-      return out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no new-system service is under the runbook’s control';
+      const stopped = out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no new-system service is under the runbook’s control';
+      // 内存数据库: what the new system cached must not outlive it (deleted before the legacy services start).
+      if (!patched('memory-db-fallback-flush')) return stopped;
+      const flushed = (state.memoryDbFlush = await step('stop-new').flushMemoryDb({ runId: input.runId, why: 'fallback' }));
+      return `${stopped}; 内存数据库 ${'notConfigured' in flushed ? flushed.notConfigured : `${flushed.total} keys deleted`}`;
     });
 
     await run('legacy-data', async () => {

@@ -108,7 +108,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     ]);
     expect(history.timers.length).toBeGreaterThan(0); // the wipe gate's escalation timer
     expect(markdown).toContain('## 运行历史 From the runs’ Temporal event histories');
-    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 5\/16 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
+    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 5\/18 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
     expect(markdown).toContain('| operatorAction | step:wipe | fallback | olivia.ops | operator | 目标库未登记 target not registered |');
     // The signals carried the API's signatures; none reaches the report.
     const signatures = (await stack.temporal.workflow.getHandle(id).fetchHistory()).events!
@@ -127,6 +127,12 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(await env.throughProxy('gsxt')).toBe('legacy');
     expect(env.fresh.running()).toBe(false); // the previous run's fallback stopped the new system
     env.fresh.setRunning(true); // ops bring it up again for the next attempt
+    // 内存数据库: keys the new application cached before the weekend (stale once the migration runs), and a key it does not own.
+    const stale = [`${stack.memoryDbPrefix}entity:STALE-1`, `${stack.memoryDbPrefix}code:enttype`, `${stack.memoryDbPrefix}session:42`];
+    await stack.redis(async (r) => {
+      for (const k of stale) await r.set(k, 'stale');
+      await r.set(`${stack.id}:other-app:k`, 'not ours');
+    });
     const windowEnd = new Date(Date.now() + 48 * 3600_000).toISOString();
     const started = await stack.http('POST', '/cutovers', operator, {
       mode: 'rehearsal',
@@ -170,6 +176,21 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(result.steps.map((s) => `${s.key}:${s.status}`)).toEqual(result.steps.map((s) => `${s.key}:done`));
     expect(result.wiped).toEqual(expect.arrayContaining([{ table: 'market_entity', rows: 1 }]));
     expect(result.rollbackProof?.equal).toBe(true);
+    // The cache: stale keys gone, the other prefix untouched, the warm-up equal to the target's active entities.
+    const active = await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(`SELECT pripid, entname FROM market_entity WHERE regstate = '1' ORDER BY pripid`)).rows);
+    expect(active.length).toBeGreaterThan(0);
+    await stack.redis(async (r) => {
+      for (const k of stale) expect(await r.exists(k)).toBe(0);
+      expect(await r.get(`${stack.id}:other-app:k`)).toBe('not ours');
+      const warmed: string[] = [];
+      for await (const keys of r.scanIterator({ MATCH: `${stack.memoryDbPrefix}entity:*`, COUNT: 1000 })) warmed.push(...keys);
+      expect(warmed.sort()).toEqual(active.map((a) => `${stack.memoryDbPrefix}entity:${a.pripid}`).sort());
+      expect(await r.hGet(`${stack.memoryDbPrefix}entity:${active[0].pripid}`, 'entname')).toBe(active[0].entname);
+    });
+    expect(result.memoryDb?.flushes.map((f) => f.after)).toEqual(['migration', 'rollback']);
+    expect(result.memoryDb?.flushes[0].result).toEqual({ deleted: { [stack.memoryDbPrefix]: 3 }, total: 3 });
+    expect(result.memoryDb?.warm).toMatchObject({ total: active.length + (await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(`SELECT count(*)::int AS n FROM name_reservation`)).rows[0].n)) });
+    expect(result.memoryDb?.check).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+/), maxmemoryPolicy: expect.any(String) });
     expect(result.legacyShutdown).toMatchObject({ stopped: [expect.objectContaining({ name: 'legacy-app', action: 'stop' })], sessions: [] });
     expect(result.addressChecks?.every((a) => a.ok)).toBe(true);
     expect(result.switched?.map((s) => [s.id, s.driver, s.to, s.changed])).toEqual([

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { Pool } from 'pg';
+import { createClient } from 'redis';
 import { buildApp } from '../../api/app';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
@@ -12,7 +13,7 @@ import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
 import type { CutoverState } from '../../workflows/cutover-messages';
 import { ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
-import { loadSettings, Settings } from '../../lib/settings';
+import { loadSettings, repoRoot, Settings } from '../../lib/settings';
 
 /**
  * One isolated copy of the product for a test file: its own legacy, target and runbook databases,
@@ -33,9 +34,25 @@ export class TestStack {
   private connection!: Connection;
   private pool!: Pool;
 
+  /** the key prefix this stack's in-memory database config owns on the shared Redis (config/memory-db.json's shape) */
+  readonly memoryDbPrefix = `${this.id}:app:`;
+
   constructor(overrides: Record<string, string> = {}) {
     this.backupDir = fs.mkdtempSync(path.join(os.tmpdir(), `jm-backup-${this.id}-`));
+    // The product's memory-db config with this stack's own prefix: tests share one Redis.
+    const memoryDb = JSON.parse(fs.readFileSync(path.join(repoRoot, 'config', 'memory-db.json'), 'utf8'));
+    const memoryDbFile = path.join(this.backupDir, 'memory-db.json');
+    fs.writeFileSync(
+      memoryDbFile,
+      JSON.stringify({
+        ...memoryDb,
+        url: process.env.REDIS_URL ?? memoryDb.url,
+        prefixes: [this.memoryDbPrefix],
+        warmUp: memoryDb.warmUp.map((w: { keyPrefix: string }) => ({ ...w, keyPrefix: w.keyPrefix.replace(/^scztj:/, this.memoryDbPrefix) })),
+      }),
+    );
     this.settings = loadSettings({
+      MEMORY_DB_FILE: memoryDbFile,
       LEGACY_DATABASE_URL: `${PG}/${this.id}_legacy`,
       TARGET_DATABASE_URL: `${PG}/${this.id}_target`,
       RUNBOOK_DATABASE_URL: `${PG}/${this.id}_runbook`,
@@ -195,7 +212,24 @@ export class TestStack {
     await attempt(() => this.pool?.end());
     await attempt(() => this.connection?.close());
     await attempt(() => this.dropAll());
+    await attempt(() => this.redis(async (r) => {
+      const keys: string[] = [];
+      for await (const batch of r.scanIterator({ MATCH: `${this.id}:*`, COUNT: 1000 })) keys.push(...batch);
+      if (keys.length) await r.unlink(keys);
+    }));
     if (problems.length) throw problems[0];
+  }
+
+  /** A client of the shared Redis the stack's memory-db config points at. */
+  async redis<T>(fn: (r: SharedRedis) => Promise<T>): Promise<T> {
+    const r = sharedRedis();
+    r.on('error', () => undefined);
+    await r.connect();
+    try {
+      return await fn(r);
+    } finally {
+      await r.quit().catch(() => undefined);
+    }
   }
 
   private async dropAll(): Promise<void> {
@@ -212,6 +246,9 @@ export class TestStack {
     fs.rmSync(this.backupDir, { recursive: true, force: true, maxRetries: 2 });
   }
 }
+
+const sharedRedis = () => createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', socket: { reconnectStrategy: false } });
+type SharedRedis = ReturnType<typeof sharedRedis>;
 
 /** Polls fn until it returns a truthy value or the time runs out (then throws with the last value seen). */
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 60000): Promise<T> {
