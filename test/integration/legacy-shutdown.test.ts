@@ -45,7 +45,7 @@ function depsFor(writer: LegacyWriter, drainSeconds = 5, quietSeconds = 2): Acti
       legacySmokeTests: [],
     }),
   );
-  const settings = loadSettings({ LOG_LEVEL: 'silent', LEGACY_DATABASE_URL: legacyUrl });
+  const settings = loadSettings({ LOG_LEVEL: 'silent', LEGACY_DATABASE_URL: legacyUrl, BACKUP_DIR: path.join(dir, 'backups') });
   return {
     settings,
     mapping: loadMapping(settings.MAPPING_FILE),
@@ -82,6 +82,51 @@ async function writing(opts: { stubborn?: boolean } = {}): Promise<LegacyWriter>
   while (w.writes() < n + 3) await new Promise((r) => setTimeout(r, 20));
   return w;
 }
+
+const grants = () =>
+  withClient(legacyUrl, async (c) =>
+    (
+      await c.query(
+        `SELECT c.relname, a.privilege_type FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee
+          WHERE r.rolname = $1 ORDER BY 1, 2`,
+        [role],
+      )
+    ).rows,
+  );
+
+describe('只可查询 the legacy database read-only for the application, and writable again in the fallback (real PostgreSQL)', () => {
+  it('revokes the role’s writes (a write as the role is refused), records what it took, and the fallback grants back exactly that', async () => {
+    const w = await writing();
+    await w.close(); // the application is shut down before the backup
+    const before = await grants();
+    expect(before.map((g) => g.privilege_type)).toEqual(expect.arrayContaining(['DELETE', 'INSERT', 'SELECT', 'UPDATE']));
+    const a = inActivity(legacyLockActivities(depsFor(w)));
+    const ro = await a.makeLegacyReadOnly({ runId: 'ro1' });
+    expect(ro.roles).toHaveLength(1);
+    expect(ro.roles[0].proof).toMatch(/^UPDATE e_baseinfo as \S+ refused: permission denied for table e_baseinfo$/);
+    expect(ro.roles[0].revoked.map((r) => r.table).sort()).toEqual(loadMapping(loadSettings({}).MAPPING_FILE).tables.map((t) => t.source.table).sort());
+    // As the application itself would connect: reads work, writes are refused.
+    await withClient(`${PG.replace('postgres@', `${role}@`)}/${id}_legacy`, async (c) => {
+      expect(Number((await c.query('SELECT count(*) FROM e_baseinfo')).rows[0].count)).toBeGreaterThan(0);
+      expect((await c.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only).toBe('on');
+      await expect(c.query(`DELETE FROM e_alter`)).rejects.toThrow(/read-only transaction|permission denied/);
+      await c.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE'); // the app cannot talk its way out
+      await expect(c.query(`DELETE FROM e_alter`)).rejects.toThrow(/permission denied for table e_alter/);
+    });
+    expect((await grants()).map((g) => g.privilege_type)).toEqual(before.filter((g) => g.privilege_type === 'SELECT').map((g) => g.privilege_type));
+    // A retry records nothing new (the revoked state is not taken for the original).
+    expect((await a.makeLegacyReadOnly({ runId: 'ro1' })).roles[0].revoked).toEqual(ro.roles[0].revoked);
+
+    const rw = await a.makeLegacyWritable({ runId: 'ro1' });
+    expect(rw.roles[0].proof).toMatch(/8 tables writable again/);
+    expect(await grants()).toEqual(before);
+    await withClient(`${PG.replace('postgres@', `${role}@`)}/${id}_legacy`, async (c) => {
+      expect((await c.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only).toBe('off');
+      const r = await c.query(`UPDATE e_baseinfo SET entname = entname WHERE pripid = (SELECT min(pripid) FROM e_baseinfo)`);
+      expect(r.rowCount).toBe(1);
+    });
+  });
+});
 
 describe('关停旧系统 legacy shutdown (real PostgreSQL)', () => {
   it('stops a legacy application that keeps writing and proves the legacy tables stopped changing', async () => {
