@@ -40,6 +40,7 @@ export interface EvidenceJson {
   backup?: CutoverState['backup'];
   legacyShutdown?: CutoverState['legacyShutdown'];
   memoryDb?: CutoverState['memoryDb'];
+  legacyReadOnly?: CutoverState['legacyReadOnly'];
   businessTests?: CutoverState['businessTests'];
   rollbackProof?: CutoverState['rollbackProof'];
   switched?: CutoverState['switched'];
@@ -61,6 +62,7 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     backup: c.backup,
     legacyShutdown: c.legacyShutdown,
     memoryDb: c.memoryDb,
+    legacyReadOnly: c.legacyReadOnly,
     businessTests: c.businessTests,
     rollbackProof: c.rollbackProof,
     switched: c.switched,
@@ -93,6 +95,13 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
             ? `交DBA确认 Handed to the DBA: ${c.legacyShutdown.handedOver}`
             : `无写入 Nothing writes: no session of ${c.legacyShutdown.roles.join(', ') || '(no application role declared)'}; change counters over ${c.legacyShutdown.quietSeconds} s:\n\n${table(['表 Table', 'before', 'after'], c.legacyShutdown.tables.map((t) => [t.table, t.before, t.after]))}`,
         ].join('\n\n'),
+    '',
+    '## 旧库只读 Legacy database query-only (只可查询，不可修改)',
+    !c.legacyReadOnly
+      ? '未执行 Not run.'
+      : c.legacyReadOnly.handedOver
+        ? `交DBA Handed over: ${c.legacyReadOnly.handedOver}`
+        : table(['角色 Role', '收回的权限 Revoked', '证明 Proof'], c.legacyReadOnly.roles.map((r) => [r.role, r.revoked.map((g) => `${g.table}: ${g.privileges.join(' ')}`).join('; '), r.proof])),
     '',
     '## 内存数据库 In-memory database',
     memoryDbSection(c.memoryDb),

@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
-import type { LegacyShutdown } from '../activities/legacy-lock';
+import type { LegacyReadOnly, LegacyShutdown } from '../activities/legacy-lock';
 import type { MemoryDbCheck, MemoryDbFlush, MemoryDbOutcome, MemoryDbWarm } from '../activities/memory-db';
 import type { BusinessTestResult } from '../verification/business-tests';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
@@ -32,6 +32,7 @@ export const STEP_KEYS = [
   'shutdown-legacy',
   'plan',
   'backup',
+  'legacy-readonly',
   'gate-wipe',
   'wipe',
   'migrate',
@@ -143,6 +144,8 @@ export interface CutoverState {
   backup?: { dir: string; files: number; rows: number };
   /** 关停旧系统 the legacy services stopped and the proof that nothing writes to the legacy database */
   legacyShutdown?: LegacyShutdown;
+  /** 只可查询 the legacy database made read-only for the application after the backup, with the refused write */
+  legacyReadOnly?: LegacyReadOnly;
   /** 内存数据库 the in-memory database: its check, the flushes (after the migration, after the rollback) and the warm-up */
   memoryDb?: {
     check?: MemoryDbOutcome<MemoryDbCheck>;

@@ -53,6 +53,7 @@ const STEP_TITLES: Record<StepKey, string> = {
   'shutdown-legacy': '关停旧系统 Shut down the legacy application (prove nothing writes)',
   plan: '迁移计划 Plan tables',
   backup: '备份旧库 Back up legacy data',
+  'legacy-readonly': '旧库只读 Make the legacy database query-only for the application (只可查询，不可修改)',
   'gate-wipe': '清除测试数据审批 Approve wiping the target',
   wipe: '清除测试数据 Wipe test data from the target',
   migrate: '数据迁移 Migrate',
@@ -314,6 +315,16 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       return `${state.backup.rows} rows in ${state.backup.files} files`;
     });
 
+    // 只可查询，不可修改: from the backup on, the legacy data may be read, never changed.
+    if (patched('legacy-readonly-step')) {
+      await runStep('legacy-readonly', async () => {
+        const r = (state.legacyReadOnly = await step('legacy-readonly', undefined, FEW_RETRIES).makeLegacyReadOnly({ runId: input.runId }));
+        return r.handedOver ?? r.roles.map((x) => x.proof).join('; ');
+      });
+    } else {
+      Object.assign(stepState('legacy-readonly'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
+
     const wipeGate = await gate('wipe');
     await runStep('wipe', async () => {
       const r = await step('wipe', undefined, FEW_RETRIES).wipeTargetTestData({ runId: input.runId, actor: wipeGate.decidedBy! });
@@ -405,7 +416,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     let businessSkipped: string | undefined;
     await runStep('business-tests', async () => {
       const entities = input.verification?.businessTests?.entities ?? 2;
-      const r = entities > 0 ? await step('business-tests').cutoverBusinessTests({ runId: input.runId, entities, date: now().slice(0, 10) }) : { skipped: 'not requested (businessTests.entities = 0)' };
+      const r = entities > 0 ? await step('business-tests').cutoverBusinessTests({ runId: input.runId, entities, date: now().slice(0, 10), candidates: state.verification?.sampleForBusinessTests?.length ? state.verification.sampleForBusinessTests : undefined }) : { skipped: 'not requested (businessTests.entities = 0)' };
       state.businessTests = r;
       if ('skipped' in r) {
         businessSkipped = r.skipped;

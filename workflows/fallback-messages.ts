@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { LegacyReadOnly } from '../activities/legacy-lock';
 import type { MemoryDbFlush, MemoryDbOutcome } from '../activities/memory-db';
 import type { SignedDecision } from '../lib/decision-signing';
 import type { CutoverState, DecisionRecord } from './cutover-messages';
@@ -47,6 +48,8 @@ export interface FallbackState {
   pendingFailure?: { step: FallbackStepKey; error: string; at: string };
   /** 内存数据库 the application's keys deleted once the new system stopped, before the legacy services start */
   memoryDbFlush?: MemoryDbOutcome<MemoryDbFlush>;
+  /** 旧库恢复可写 the application's write privileges granted back before the legacy services start */
+  legacyWritable?: LegacyReadOnly;
   legacyModified?: string[];
   legacyProof?: { table: string; rows: number; sha256: string; ok: boolean }[];
   switchedBack?: { id: string; from: string; to: string; changed: boolean; verifiedBy: string }[];

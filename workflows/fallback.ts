@@ -147,8 +147,11 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     });
 
     await run('start-legacy', async () => {
+      // The legacy application needs its write privileges back (taken for the go-live's 只可查询) before it starts.
+      const writable = patched('legacy-writable-before-start') ? (state.legacyWritable = await step('start-legacy').makeLegacyWritable({ runId: input.runId })) : undefined;
       const out = await step('start-legacy').controlServices({ side: 'legacy', action: 'start', runId: input.runId });
-      return out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no legacy service is under the runbook’s control';
+      const started = out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no legacy service is under the runbook’s control';
+      return writable ? `旧库可写 ${writable.handedOver ?? writable.roles.map((r) => r.proof).join('; ')}; ${started}` : started;
     });
 
     await run('endpoints', async () => {

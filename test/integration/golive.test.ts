@@ -108,7 +108,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     ]);
     expect(history.timers.length).toBeGreaterThan(0); // the wipe gate's escalation timer
     expect(markdown).toContain('## 运行历史 From the runs’ Temporal event histories');
-    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 5\/18 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
+    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 6\/19 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
     expect(markdown).toContain('| operatorAction | step:wipe | fallback | olivia.ops | operator | 目标库未登记 target not registered |');
     // The signals carried the API's signatures; none reaches the report.
     const signatures = (await stack.temporal.workflow.getHandle(id).fetchHistory()).events!
@@ -217,6 +217,10 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     // 业务测试 on the snapshot, through the reference business system: a change and a cancellation per
     // entity, each read back from the target — then rolled back with the snapshot, proven by the checksums.
     const business = result.businessTests as BusinessTestResult;
+    // 按照主体类型随机定量抽取: the entities tested are the verification's stratified sample, across entity types.
+    const sample = result.verification!.sampleForBusinessTests!;
+    expect(sample.length).toBeGreaterThan(2);
+    expect(business.cases.map((c) => c.pripid).every((p) => sample.includes(p))).toBe(true);
     expect(business).toMatchObject({ ok: true, rolledBack: false, baseUrl: stack.settings.BUSINESS_API_URL });
     expect(business.cases.map((c) => [c.operation, c.httpStatus, c.persisted, c.ok])).toEqual([
       ['change', 201, true, true],
