@@ -407,12 +407,24 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     await gate('go-no-go');
 
     let before: TableChecksum[] = [];
-    await runStep('snapshot', async () => {
-      const r = await step('snapshot', undefined, FEW_RETRIES).snapshotTarget({ runId: input.runId });
-      state.snapshot = r.snapshot;
-      before = r.checksums;
-      return `${r.snapshot}: ${r.checksums.map((c) => `${c.table} ${c.rows}`).join(', ')}`;
-    });
+    // The new system's application holds sessions on the target: the snapshot (CREATE DATABASE … TEMPLATE)
+    // and the rollback (drop and recreate) are taken with it stopped, and it starts again after each.
+    const newAppStopped = patched('new-app-stopped-around-snapshot');
+    const withNewAppStopped = async (key: 'snapshot' | 'rollback', body: () => Promise<string>): Promise<string> => {
+      if (!newAppStopped) return body();
+      const stopped = await step(key, '停止新系统应用 stop the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'stop', runId: input.runId, kind: 'app' });
+      const detail = await body();
+      const started = await step(key, '启动新系统应用 start the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'start', runId: input.runId, kind: 'app' });
+      return stopped.length ? `${detail} (new application ${stopped.map((s) => s.name).join(', ')} stopped before, started after: ${started.map((s) => s.detail).join('; ')})` : detail;
+    };
+    await runStep('snapshot', () =>
+      withNewAppStopped('snapshot', async () => {
+        const r = await step('snapshot', undefined, FEW_RETRIES).snapshotTarget({ runId: input.runId });
+        state.snapshot = r.snapshot;
+        before = r.checksums;
+        return `${r.snapshot}: ${r.checksums.map((c) => `${c.table} ${c.rows}`).join(', ')}`;
+      }),
+    );
     let businessSkipped: string | undefined;
     await runStep('business-tests', async () => {
       const entities = input.verification?.businessTests?.entities ?? 2;
@@ -430,10 +442,12 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     });
     // Nothing was tested: the checklist must not read as if it had been.
     if (businessSkipped) Object.assign(stepState('business-tests'), { status: 'skipped', operatorNote: `未执行 not run: ${businessSkipped}` });
-    await runStep('rollback', async () => {
-      const r = await step('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
-      return `target recreated from ${r.snapshot}`;
-    });
+    await runStep('rollback', () =>
+      withNewAppStopped('rollback', async () => {
+        const r = await step('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
+        return `target recreated from ${r.snapshot}`;
+      }),
+    );
     await runStep('prove-rollback', async () => {
       const after = await step('prove-rollback').targetChecksums();
       const equal = JSON.stringify(after) === JSON.stringify(before);

@@ -23,6 +23,8 @@ export interface FallbackInput {
   runId: string;
   /** the cutover that fell back, when started from one */
   cutoverWorkflowId?: string;
+  /** how a fallback started by hand knows its cutover: named by the operator (must exist), or the run id's cutover (may not exist) */
+  cutoverLookup?: 'given' | 'by-run-id';
   requestedBy: string;
   reason: string;
   /** the cutover's state when it fell back; the report reads what failed, when, and the decisions from its history too */

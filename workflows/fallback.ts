@@ -170,7 +170,7 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     });
 
     await run('report', async () => {
-      state.report = await step('report').writeFailureReport({ fallback: state, cutover: input.cutover, cutoverWorkflowId: input.cutoverWorkflowId, fallbackRunId: workflowInfo().runId });
+      state.report = await step('report').writeFailureReport({ fallback: state, cutover: input.cutover, cutoverWorkflowId: input.cutoverWorkflowId, cutoverLookup: input.cutoverLookup, fallbackRunId: workflowInfo().runId });
       return state.report.markdown;
     });
     state.status = 'completed';

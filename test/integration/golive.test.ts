@@ -127,6 +127,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(await env.throughProxy('gsxt')).toBe('legacy');
     expect(env.fresh.running()).toBe(false); // the previous run's fallback stopped the new system
     env.fresh.setRunning(true); // ops bring it up again for the next attempt
+    env.fresh.actions.length = 0;
     // 内存数据库: keys the new application cached before the weekend (stale once the migration runs), and a key it does not own.
     const stale = [`${stack.memoryDbPrefix}entity:STALE-1`, `${stack.memoryDbPrefix}code:enttype`, `${stack.memoryDbPrefix}session:42`];
     await stack.redis(async (r) => {
@@ -191,6 +192,10 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(result.memoryDb?.flushes[0].result).toEqual({ deleted: { [stack.memoryDbPrefix]: 3 }, total: 3 });
     expect(result.memoryDb?.warm).toMatchObject({ total: active.length + (await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(`SELECT count(*)::int AS n FROM name_reservation`)).rows[0].n)) });
     expect(result.memoryDb?.check).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+/), maxmemoryPolicy: expect.any(String) });
+    // The new application was stopped for the snapshot and for the rollback, and started after each.
+    expect(env.fresh.actions).toEqual(['stop', 'start', 'stop', 'start']);
+    expect(env.fresh.running()).toBe(true);
+    expect(result.steps.find((s) => s.key === 'snapshot')?.detail).toMatch(/new application new-app stopped before, started after/);
     expect(result.legacyShutdown).toMatchObject({ stopped: [expect.objectContaining({ name: 'legacy-app', action: 'stop' })], sessions: [] });
     expect(result.addressChecks?.every((a) => a.ok)).toBe(true);
     expect(result.switched?.map((s) => [s.id, s.driver, s.to, s.changed])).toEqual([
@@ -350,6 +355,9 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(result.decisions[1]).toMatchObject({ decision: 'retry', actor: 'olivia.ops', accepted: true });
     expect(env.legacy.running()).toBe(true);
     expect(fs.readFileSync(result.report!.markdown, 'utf8')).toContain('手动发起 Started by hand');
+    // Started by hand without a cutover id: the cutover of the same run id is found and analysed.
+    const handReport = JSON.parse(fs.readFileSync(result.report!.json, 'utf8'));
+    expect((handReport.histories as HistoryDigest[]).map((h) => h.workflowId)).toEqual([`cutover-${stack.id}-tampered`, id]);
   });
 
   it('a failed step retried by the operator after a fix goes on from where it stopped', async () => {
