@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps';
 import { endpointActivities } from './endpoints';
 import { jointTestActivities } from './joint-test';
 import { legacyCheckActivities } from './legacy-check';
+import { legacyArchiveActivities } from './legacy-archive';
 import { legacyLockActivities } from './legacy-lock';
 import { memoryDbActivities } from './memory-db';
 import { migrateActivities } from './migrate';
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...targetActivities(deps),
     ...legacyCheckActivities(deps),
     ...legacyLockActivities(deps),
+    ...legacyArchiveActivities(deps),
     ...memoryDbActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),

@@ -41,6 +41,7 @@ export interface EvidenceJson {
   legacyShutdown?: CutoverState['legacyShutdown'];
   memoryDb?: CutoverState['memoryDb'];
   legacyReadOnly?: CutoverState['legacyReadOnly'];
+  legacyArchive?: CutoverState['legacyArchive'];
   businessTests?: CutoverState['businessTests'];
   rollbackProof?: CutoverState['rollbackProof'];
   switched?: CutoverState['switched'];
@@ -63,6 +64,7 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     legacyShutdown: c.legacyShutdown,
     memoryDb: c.memoryDb,
     legacyReadOnly: c.legacyReadOnly,
+    legacyArchive: c.legacyArchive,
     businessTests: c.businessTests,
     rollbackProof: c.rollbackProof,
     switched: c.switched,
@@ -102,6 +104,11 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
       : c.legacyReadOnly.handedOver
         ? `交DBA Handed over: ${c.legacyReadOnly.handedOver}`
         : table(['角色 Role', '收回的权限 Revoked', '证明 Proof'], c.legacyReadOnly.roles.map((r) => [r.role, r.revoked.map((g) => `${g.table}: ${g.privileges.join(' ')}`).join('; '), r.proof])),
+    '',
+    '## 查询库 Legacy archive (the backup, read-only, for 问题分析和追溯)',
+    c.legacyArchive
+      ? `${c.legacyArchive.database}: ${c.legacyArchive.readOnlyProof}\n\n${table(['表 Table', '行 Rows', 'SHA-256', '与备份一致 Equal to the backup'], c.legacyArchive.tables.map((t) => [t.table, t.rows, t.sha256, t.ok]))}`
+      : '未建 Not built.',
     '',
     '## 内存数据库 In-memory database',
     memoryDbSection(c.memoryDb),

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
+import type { LegacyArchive } from '../activities/legacy-archive';
 import type { LegacyReadOnly, LegacyShutdown } from '../activities/legacy-lock';
 import type { MemoryDbCheck, MemoryDbFlush, MemoryDbOutcome, MemoryDbWarm } from '../activities/memory-db';
 import type { BusinessTestResult } from '../verification/business-tests';
@@ -146,6 +147,8 @@ export interface CutoverState {
   legacyShutdown?: LegacyShutdown;
   /** 只可查询 the legacy database made read-only for the application after the backup, with the refused write */
   legacyReadOnly?: LegacyReadOnly;
+  /** 查询库 the backup restored read-only for staff to query, proven against the manifest */
+  legacyArchive?: LegacyArchive;
   /** 内存数据库 the in-memory database: its check, the flushes (after the migration, after the rollback) and the warm-up */
   memoryDb?: {
     check?: MemoryDbOutcome<MemoryDbCheck>;

@@ -53,7 +53,7 @@ const STEP_TITLES: Record<StepKey, string> = {
   'shutdown-legacy': '关停旧系统 Shut down the legacy application (prove nothing writes)',
   plan: '迁移计划 Plan tables',
   backup: '备份旧库 Back up legacy data',
-  'legacy-readonly': '旧库只读 Make the legacy database query-only for the application (只可查询，不可修改)',
+  'legacy-readonly': '旧库只读与查询库 Legacy database query-only for the application (只可查询，不可修改); the backup restored as a read-only archive (查询库)',
   'gate-wipe': '清除测试数据审批 Approve wiping the target',
   wipe: '清除测试数据 Wipe test data from the target',
   migrate: '数据迁移 Migrate',
@@ -73,7 +73,7 @@ const STEP_TITLES: Record<StepKey, string> = {
 const STEP_ORDER = Object.keys(STEP_TITLES) as StepKey[];
 
 /** What the operator may choose when a step failed after its retries; retry and fallback are always allowed. */
-const CONTINUABLE: StepKey[] = ['wipe', 'migrate', 'cache-flush', 'cache-warm', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
+const CONTINUABLE: StepKey[] = ['legacy-readonly', 'wipe', 'migrate', 'cache-flush', 'cache-warm', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
 const SKIPPABLE: StepKey[] = ['business-tests', 'evidence'];
 const GATE_STEP: Record<GateName, StepKey> = { wipe: 'gate-wipe', 'go-no-go': 'go-no-go', switch: 'gate-switch' };
 
@@ -318,8 +318,9 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     // 只可查询，不可修改: from the backup on, the legacy data may be read, never changed.
     if (patched('legacy-readonly-step')) {
       await runStep('legacy-readonly', async () => {
-        const r = (state.legacyReadOnly = await step('legacy-readonly', undefined, FEW_RETRIES).makeLegacyReadOnly({ runId: input.runId }));
-        return r.handedOver ?? r.roles.map((x) => x.proof).join('; ');
+        const r = (state.legacyReadOnly ??= await step('legacy-readonly', undefined, FEW_RETRIES).makeLegacyReadOnly({ runId: input.runId }));
+        const a = (state.legacyArchive = await step('legacy-readonly', '查询库 archive', FEW_RETRIES).buildLegacyArchive({ runId: input.runId }));
+        return `${r.handedOver ?? r.roles.map((x) => x.proof).join('; ')}; 查询库 ${a.database}: ${a.tables.length} tables equal to the backup manifest, ${a.readOnlyProof}`;
       });
     } else {
       Object.assign(stepState('legacy-readonly'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });

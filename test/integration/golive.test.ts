@@ -196,6 +196,10 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(env.fresh.actions).toEqual(['stop', 'start', 'stop', 'start']);
     expect(env.fresh.running()).toBe(true);
     expect(result.steps.find((s) => s.key === 'snapshot')?.detail).toMatch(/new application new-app stopped before, started after/);
+    // 查询库: the backup restored read-only and proven equal to the manifest.
+    expect(result.legacyArchive?.tables.length).toBe(result.backup?.files);
+    expect(result.legacyArchive?.tables.every((t) => t.ok)).toBe(true);
+    expect(result.legacyArchive?.readOnlyProof).toMatch(/read-only transaction/);
     expect(result.legacyShutdown).toMatchObject({ stopped: [expect.objectContaining({ name: 'legacy-app', action: 'stop' })], sessions: [] });
     expect(result.addressChecks?.every((a) => a.ok)).toBe(true);
     expect(result.switched?.map((s) => [s.id, s.driver, s.to, s.changed])).toEqual([

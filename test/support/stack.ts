@@ -56,6 +56,7 @@ export class TestStack {
       LEGACY_DATABASE_URL: `${PG}/${this.id}_legacy`,
       TARGET_DATABASE_URL: `${PG}/${this.id}_target`,
       RUNBOOK_DATABASE_URL: `${PG}/${this.id}_runbook`,
+      ARCHIVE_DATABASE_URL: `${PG}/${this.id}_archive`,
       TASK_QUEUE: `test-${this.id}`,
       BACKUP_DIR: this.backupDir,
       REPORTS_DIR: path.join(this.backupDir, 'reports'),
@@ -234,7 +235,7 @@ export class TestStack {
 
   private async dropAll(): Promise<void> {
     const s = this.settings;
-    for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL]) await dropDatabase(url);
+    for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL, s.ARCHIVE_DATABASE_URL]) await dropDatabase(url);
     // The cutover's target snapshots (activities/target.ts) are databases of their own.
     const admin = new URL(s.TARGET_DATABASE_URL);
     admin.pathname = '/postgres';
