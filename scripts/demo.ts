@@ -5,6 +5,7 @@ import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
 import { registerTarget } from '../lib/target-guard';
 import type { CutoverState } from '../workflows/cutover-messages';
+import { GoLiveEnv, startGoLiveEnv } from '../test/support/golive-env';
 
 type RunView = CutoverState & { workflowId: string; execution: string; ui: string };
 
@@ -15,6 +16,10 @@ type RunView = CutoverState & { workflowId: string; execution: string; ui: strin
  * Flags: --entities N (default 2000, about 12 legacy rows each). Databases: jm_demo_legacy, jm_demo_target,
  * jm_demo_runbook on DEMO_PG_URL (default postgres://postgres@127.0.0.1:5432), recreated on every run.
  * Temporal keeps running afterwards so the run stays visible in the UI.
+ * 切换: where nginx is installed, three connected systems really switch — two behind a real nginx (its own
+ * config and port under a temporary directory) and one through its own configuration API — between a
+ * legacy and a new server on loopback ports; the demo shows what the proxy answers before and after.
+ * Without nginx it says so and runs with the registry's systems, none of which it can switch.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,7 +35,9 @@ async function main() {
     LEGACY_DATABASE_URL: `${server}/jm_demo_legacy`,
     TARGET_DATABASE_URL: `${server}/jm_demo_target`,
     RUNBOOK_DATABASE_URL: `${server}/jm_demo_runbook`,
+    ARCHIVE_DATABASE_URL: `${server}/jm_demo_archive`,
   });
+  await dropDatabase(settings.ARCHIVE_DATABASE_URL);
   for (const url of [settings.LEGACY_DATABASE_URL, settings.TARGET_DATABASE_URL, settings.RUNBOOK_DATABASE_URL]) {
     await dropDatabase(url);
     await ensureDatabase(url);
@@ -49,7 +56,20 @@ async function main() {
   await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, 'demo.dba');
   // 业务测试: the reference business system over the target stands in for the new system's application.
   const refPort = Number(process.env.REFERENCE_APP_PORT ?? 3100);
-  const env = settingsEnv(settings, { BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`, REFERENCE_APP_PORT: String(refPort) });
+  // 切换 through a real nginx where it is installed (npm test's set-up installs it: scripts/test-setup.sh).
+  let switchEnv: GoLiveEnv | undefined;
+  try {
+    switchEnv = await startGoLiveEnv();
+    console.log(`· 对接系统 connected systems for the switch: ${switchEnv.systems.systems.map((s) => `${s.id} (${s.switch?.driver})`).join(', ')}; nginx on 127.0.0.1:${switchEnv.nginx.port}`);
+    for (const s of switchEnv.systems.systems.filter((x) => x.switch?.driver === 'nginx')) console.log(`  before: ${s.id} through nginx answers from the ${await switchEnv.throughProxy(s.id)} side`);
+  } catch (err) {
+    console.log(`· 切换 no real switch in this demo: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const env = settingsEnv(settings, {
+    BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`,
+    REFERENCE_APP_PORT: String(refPort),
+    ...(switchEnv ? { CONNECTED_SYSTEMS_FILE: switchEnv.systemsFile, SERVICES_FILE: switchEnv.servicesFile } : {}),
+  });
   const referenceApp = await startEntryPoint({ entry: 'reference-app/main.ts', env, readyText: 'reference business system ready' });
   const worker = await startEntryPoint({ entry: 'worker/main.ts', env, readyText: 'worker ready' });
   const api = await startEntryPoint({ entry: 'api/main.ts', env, readyText: 'Server listening' });
@@ -90,12 +110,19 @@ async function main() {
     }
     console.log(`  backup: ${state.backup?.dir}`);
     if (state.verification) console.log(`  验证 verification: ${state.verification.verdict}; report ${state.verification.reportFiles.markdown}`);
+    if (state.evidence) console.log(`  证据包 evidence pack: ${state.evidence.markdown}`);
+    for (const s of state.switched ?? []) console.log(`  切换 ${s.id}: ${s.from} → ${s.to} (${s.driver}) — ${s.verifiedBy}`);
+    if (switchEnv) {
+      for (const s of switchEnv.systems.systems.filter((x) => x.switch?.driver === 'nginx')) console.log(`  after: ${s.id} through nginx answers from the ${await switchEnv.throughProxy(s.id)} side`);
+      console.log(`  after: gdamr-datacenter's own configuration points at ${switchEnv.configApi.baseUrl()}`);
+    }
     console.log(`\nTemporal Web UI: ${state.ui}\n(the Temporal dev server keeps running; stop it with: npm run temporal:stop)`);
     if (state.status !== 'completed') process.exitCode = 1;
   } finally {
     await api.stop();
     await worker.stop();
     await referenceApp.stop();
+    await switchEnv?.stop();
   }
 }
 
