@@ -14,7 +14,9 @@ REDIS_HOST=${REDIS_HOSTPORT%%:*}; REDIS_PORT=${REDIS_HOSTPORT##*:}; [ "$REDIS_PO
 REDIS_DIR=$REPO/.data/redis
 log() { printf '[test-setup] %s\n' "$*" >&2; }
 
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+# Where tools are looked for: PATH plus the sbin directories a non-root PATH lacks (TEST_SETUP_TOOLS_PATH overrides, for tests of this script).
+TOOLS_PATH=${TEST_SETUP_TOOLS_PATH-$PATH:/usr/sbin:/sbin:/usr/bin}
+have() { PATH=$TOOLS_PATH command -v "$1" >/dev/null 2>&1; }
 
 if [ "${1:-}" = stop ]; then
   if [ -f "$REDIS_DIR/redis.pid" ] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; then

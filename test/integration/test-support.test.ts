@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { startGoLiveEnv } from '../support/golive-env';
 
 /**
@@ -34,5 +36,14 @@ describe('test surroundings (real servers)', () => {
       await env.stop();
     }
     for (const p of ports) expect(await refused(p)).toBe(true);
+  });
+
+  it('npm test’s set-up names every missing tool once, with the command that installs it, when it may not install them', () => {
+    // As a user who is not root (apt-get is not theirs to run), on a machine where neither tool is found.
+    const script = path.join(__dirname, '..', '..', 'scripts', 'test-setup.sh');
+    const asUser = process.getuid?.() === 0 ? ['runuser', ['-u', 'nobody', '--', 'bash', script]] : ['bash', [script]];
+    const r = spawnSync(asUser[0] as string, asUser[1] as string[], { env: { PATH: process.env.PATH, TEST_SETUP_TOOLS_PATH: '/nonexistent' }, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('[test-setup] missing: nginx redis-server — the tests drive them for real. Install with: sudo apt-get install nginx redis-server   (then run npm test again)\n');
   });
 });
