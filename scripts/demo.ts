@@ -21,6 +21,7 @@ type RunView = CutoverState & { workflowId: string; execution: string; ui: strin
  * legacy and a new server on loopback ports; the demo shows what the proxy answers before and after.
  * Without nginx it says so and runs with the registry's systems, none of which it can switch.
  */
+const DEMO_APP_ROLE = 'jm_demo_legacy_app';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
@@ -44,6 +45,12 @@ async function main() {
     console.log(`· database ready: ${redactUrl(url)}`);
   }
   const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities, anomalyRate: 0.01 }));
+  // 只可查询: the legacy application's own database role, which the go-live makes read-only (and a fallback writable again).
+  await withClient(settings.LEGACY_DATABASE_URL, async (c) => {
+    await c.query(`DROP ROLE IF EXISTS ${DEMO_APP_ROLE}`);
+    await c.query(`CREATE ROLE ${DEMO_APP_ROLE} LOGIN`);
+    await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${DEMO_APP_ROLE}`);
+  });
   const total = Object.values(stats).reduce((n, t) => n + t.rows, 0);
   const planted = Object.values(stats).reduce((n, t) => n + Object.values(t.expectedQuarantine).reduce((a, b) => a + b, 0), 0);
   console.log(`· 旧库 legacy registry loaded: ${entities} entities, ${total} rows in ${Object.keys(stats).length} tables, ${planted} rows that must end in quarantine`);
@@ -59,7 +66,7 @@ async function main() {
   // 切换 through a real nginx where it is installed (npm test's set-up installs it: scripts/test-setup.sh).
   let switchEnv: GoLiveEnv | undefined;
   try {
-    switchEnv = await startGoLiveEnv();
+    switchEnv = await startGoLiveEnv({ legacyRoles: [DEMO_APP_ROLE] });
     console.log(`· 对接系统 connected systems for the switch: ${switchEnv.systems.systems.map((s) => `${s.id} (${s.switch?.driver})`).join(', ')}; nginx on 127.0.0.1:${switchEnv.nginx.port}`);
     for (const s of switchEnv.systems.systems.filter((x) => x.switch?.driver === 'nginx')) console.log(`  before: ${s.id} through nginx answers from the ${await switchEnv.throughProxy(s.id)} side`);
   } catch (err) {

@@ -30,21 +30,21 @@ export interface GoLiveEnv {
 }
 
 /** opts.ports collects every port the environment listened on (tests of the clean-up read it). */
-export async function startGoLiveEnv(opts: { nginxBinary?: string; ports?: number[] } = {}): Promise<GoLiveEnv> {
+export async function startGoLiveEnv(opts: { nginxBinary?: string; ports?: number[]; legacyRoles?: string[] } = {}): Promise<GoLiveEnv> {
   // What is started is stopped again when a later part fails, so a failed beforeAll leaves no open
   // server behind (jest would wait on it for ever: the test file's afterAll has no env to stop).
   const started: (() => Promise<void>)[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-golive-'));
   started.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
   try {
-    return await startIn(dir, started, opts.nginxBinary ?? 'nginx', opts.ports ?? []);
+    return await startIn(dir, started, opts.nginxBinary ?? 'nginx', opts.ports ?? [], opts.legacyRoles ?? []);
   } catch (err) {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
     throw err;
   }
 }
 
-async function startIn(dir: string, started: (() => Promise<void>)[], nginxBinary: string, ports: number[]): Promise<GoLiveEnv> {
+async function startIn(dir: string, started: (() => Promise<void>)[], nginxBinary: string, ports: number[], legacyRoles: string[]): Promise<GoLiveEnv> {
   const legacy = await sideServer('legacy');
   started.push(legacy.close);
   const fresh = await sideServer('new');
@@ -101,6 +101,8 @@ async function startIn(dir: string, started: (() => Promise<void>)[], nginxBinar
           { name: 'new-db', title: '国产化数据库 new database', side: 'new', kind: 'database', stop: { command: ['true'] }, start: { command: ['true'] } },
           { name: 'legacy-app', title: '非国产化准入系统应用 legacy application', side: 'legacy', kind: 'app', stop: action(legacy.port, 'stop'), start: action(legacy.port, 'start') },
         ],
+        // 关停 / 只可查询: the legacy application's database roles (none by default: the counters prove the shutdown).
+        legacyDatabase: { applicationRoles: legacyRoles, quietSeconds: 2, drainSeconds: 10 },
         legacySmokeTests: [
           { name: '公示接口 publicity interface (direct)', url: `${legacyBase('gsxt')}/health`, expectText: '"side":"legacy"' },
           { name: '公示接口 publicity interface (through the proxy)', url: `http://127.0.0.1:${nginx.port}/interface/gsxt/health`, expectText: '"side":"legacy"' },
