@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { MemoryDbConfig } from '../lib/memory-db';
 import type { PlanDefinition } from '../lib/plan-definition';
 import type { ConnectedSystems, NetworkFlows } from '../lib/probe-targets';
 import type { ServicesConfig } from '../lib/services';
@@ -17,4 +18,6 @@ export interface ActivityDeps {
   project: { plan: PlanDefinition; flows: NetworkFlows; systems: ConnectedSystems };
   /** 应用服务控制: how each side's services stop and start, and the legacy smoke tests */
   services: ServicesConfig;
+  /** 内存数据库: the new system's Redis (lib/memory-db.ts); absent or enabled: false = none at this site */
+  memoryDb?: MemoryDbConfig;
 }

@@ -4,6 +4,9 @@ import type { ActivityDeps } from './deps';
 import { endpointActivities } from './endpoints';
 import { jointTestActivities } from './joint-test';
 import { legacyCheckActivities } from './legacy-check';
+import { legacyArchiveActivities } from './legacy-archive';
+import { legacyLockActivities } from './legacy-lock';
+import { memoryDbActivities } from './memory-db';
 import { migrateActivities } from './migrate';
 import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
@@ -33,6 +36,9 @@ export function createActivities(deps: ActivityDeps) {
     ...targetActivities(deps),
     ...legacyCheckActivities(deps),
     ...preflightActivities(deps),
+    ...legacyLockActivities(deps),
+    ...legacyArchiveActivities(deps),
+    ...memoryDbActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
   };

@@ -25,7 +25,7 @@ export interface LegacyTableCheck {
   ok: boolean;
 }
 
-function readManifest(deps: ActivityDeps, runId: string): BackupManifest {
+export function readManifest(deps: ActivityDeps, runId: string): BackupManifest {
   const file = path.join(deps.settings.BACKUP_DIR, runId, 'legacy', 'manifest.json');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId) || !fs.existsSync(file)) {
     throw ApplicationFailure.nonRetryable(`no pre-migration backup manifest for run ${runId} (${file}): the legacy data cannot be proven`, 'NoBackup');

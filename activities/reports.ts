@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { digestHistory, HistoryDigest } from '../lib/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
 import { readStatementAudit, renderStatementAudit } from '../lib/statement-audit';
@@ -35,12 +36,30 @@ export function reportActivities(deps: ActivityDeps) {
      * one) and of this fallback itself: they hold every failed attempt and every signal, also those the
      * workflows' state no longer shows. Reading history has no side effect, so a retry simply reads again.
      */
-    async writeFailureReport(input: { fallback: FallbackState; cutover?: CutoverState; cutoverWorkflowId?: string; fallbackRunId: string }): Promise<{ markdown: string; json: string }> {
+    async writeFailureReport(input: {
+      fallback: FallbackState;
+      cutover?: CutoverState;
+      cutoverWorkflowId?: string;
+      cutoverLookup?: 'given' | 'by-run-id';
+      fallbackRunId: string;
+    }): Promise<{ markdown: string; json: string }> {
       const client = Context.current().client;
       const digest = async (workflowId: string): Promise<HistoryDigest> =>
         digestHistory(workflowId, await client.workflow.getHandle(workflowId).fetchHistory());
       const own = activityInfo().workflowExecution!.workflowId;
-      const histories = [...(input.cutoverWorkflowId ? [await digest(input.cutoverWorkflowId)] : []), await digest(own)];
+      let cutoverHistory: HistoryDigest[] = [];
+      if (input.cutoverWorkflowId) {
+        try {
+          cutoverHistory = [await digest(input.cutoverWorkflowId)];
+        } catch (err) {
+          // fetchHistory passes the server's gRPC NOT_FOUND (code 5) through as it is.
+          if (!(err instanceof WorkflowNotFoundError) && (err as { code?: number }).code !== 5) throw err;
+          // Started by hand for a run whose cutover is gone or never ran here: the analysis says so.
+          if (input.cutoverLookup !== 'by-run-id') throw ApplicationFailure.nonRetryable(`the cutover ${input.cutoverWorkflowId} named for this fallback does not exist`, 'NoSuchCutover');
+          deps.logger.warn({ cutoverWorkflowId: input.cutoverWorkflowId }, 'no cutover of this run id to analyse');
+        }
+      }
+      const histories = [...cutoverHistory, await digest(own)];
       const { markdown, json } = renderFailureAnalysis(input.fallback, input.cutover, histories);
       // A run may fall back more than once (automatically, then by hand): each report keeps its own file.
       return write(input.fallback.runId, `failure-analysis-${input.fallbackRunId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 8)}`, markdown, json);

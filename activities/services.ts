@@ -40,25 +40,36 @@ async function perform(a: ServiceAction): Promise<string> {
   return `${where} → ${res.status}`;
 }
 
+/**
+ * Stops or starts one side's services (or only its applications: kind 'app'), applications before
+ * databases on stop and databases before applications on start. Shared by the fallback, the cutover's
+ * 关停 of the legacy application and the snapshot's stop of the new application.
+ */
+export async function controlSide(
+  deps: ActivityDeps,
+  input: { side: 'new' | 'legacy'; action: 'stop' | 'start'; runId: string; kind?: 'app' | 'database' },
+): Promise<ServiceOutcome[]> {
+  const services = deps.services.services.filter((s) => s.side === input.side && (!input.kind || s.kind === input.kind));
+  const order = input.action === 'stop' ? ['app', 'database'] : ['database', 'app'];
+  services.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+  const out: ServiceOutcome[] = [];
+  for (const s of services) {
+    try {
+      const detail = await perform(s[input.action]);
+      out.push({ name: s.name, title: s.title, action: input.action, detail });
+      deps.logger.warn({ runId: input.runId, service: s.name, side: input.side, action: input.action, detail }, `service ${input.action} ${s.title}`);
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`${input.action} ${s.name} (${s.title}) failed: ${(e.stderr || e.message).trim().slice(0, 500)}`);
+    }
+  }
+  return out;
+}
+
 export function serviceActivities(deps: ActivityDeps) {
   return beating({
-    async controlServices(input: { side: 'new' | 'legacy'; action: 'stop' | 'start'; runId: string }): Promise<ServiceOutcome[]> {
-      const services = deps.services.services.filter((s) => s.side === input.side);
-      // Stop applications before their databases, start databases before applications.
-      const order = input.action === 'stop' ? ['app', 'database'] : ['database', 'app'];
-      services.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
-      const out: ServiceOutcome[] = [];
-      for (const s of services) {
-        try {
-          const detail = await perform(s[input.action]);
-          out.push({ name: s.name, title: s.title, action: input.action, detail });
-          deps.logger.warn({ runId: input.runId, service: s.name, side: input.side, action: input.action, detail }, `service ${input.action} ${s.title}`);
-        } catch (err) {
-          const e = err as { stderr?: string; message: string };
-          throw new Error(`${input.action} ${s.name} (${s.title}) failed: ${(e.stderr || e.message).trim().slice(0, 500)}`);
-        }
-      }
-      return out;
+    async controlServices(input: { side: 'new' | 'legacy'; action: 'stop' | 'start'; runId: string; kind?: 'app' | 'database' }): Promise<ServiceOutcome[]> {
+      return controlSide(deps, input);
     },
 
     async legacySmokeTests(): Promise<SmokeResult[]> {

@@ -126,12 +126,16 @@ export function verificationActivities(deps: ActivityDeps) {
     /**
      * 业务测试 on the cutover's snapshotted target: the same change and cancellation, left in place —
      * the cutover's rollback step restores the snapshot, and its checksums prove the tests are gone.
-     * The first active entities in key order: an index range, cheap on the full-size registry.
+     * On the verification's stratified sample (active ones, round-robin over the entity types).
      */
-    async cutoverBusinessTests(input: { runId: string; entities: number; date: string }): Promise<BusinessTestResult | { skipped: string }> {
-      const candidates = await withTarget(settings, async (target) =>
-        (await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE regstate = '1' ORDER BY pripid LIMIT $1`, [input.entities])).rows.map((r) => r.pripid),
-      );
+    async cutoverBusinessTests(input: { runId: string; entities: number; date: string; candidates?: string[] }): Promise<BusinessTestResult | { skipped: string }> {
+      // The verification's stratified sample (按照主体类型随机定量抽取) when the run has one; else (a run
+      // started before the sample was passed on) the first active entities in key order.
+      const candidates =
+        input.candidates ??
+        (await withTarget(settings, async (target) =>
+          (await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE regstate = '1' ORDER BY pripid LIMIT $1`, [input.entities])).rows.map((r) => r.pripid),
+        ));
       // Ids of their own, apart from the verify step's (which rolled its own back already).
       return businessTests({ ...input, runId: `${input.runId}-golive`, candidates, rollBackAfter: false });
     },

@@ -38,6 +38,10 @@ export interface EvidenceJson {
   operatorActions: DecisionRecord[];
   tables: CutoverState['tables'];
   backup?: CutoverState['backup'];
+  legacyShutdown?: CutoverState['legacyShutdown'];
+  memoryDb?: CutoverState['memoryDb'];
+  legacyReadOnly?: CutoverState['legacyReadOnly'];
+  legacyArchive?: CutoverState['legacyArchive'];
   businessTests?: CutoverState['businessTests'];
   rollbackProof?: CutoverState['rollbackProof'];
   switched?: CutoverState['switched'];
@@ -57,6 +61,10 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     operatorActions: c.operatorActions,
     tables: c.tables,
     backup: c.backup,
+    legacyShutdown: c.legacyShutdown,
+    memoryDb: c.memoryDb,
+    legacyReadOnly: c.legacyReadOnly,
+    legacyArchive: c.legacyArchive,
     businessTests: c.businessTests,
     rollbackProof: c.rollbackProof,
     switched: c.switched,
@@ -80,6 +88,31 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     '## 操作员选择 Operator actions',
     decisionsTable(c.operatorActions),
     '',
+    '## 关停旧系统 Legacy application shut down',
+    !c.legacyShutdown
+      ? '未执行 Not run.'
+      : [
+          `停止 Stopped: ${c.legacyShutdown.stopped.map((s) => `${s.name} (${s.detail})`).join('; ') || '无 none under the runbook’s control'}`,
+          c.legacyShutdown.handedOver
+            ? `交DBA确认 Handed to the DBA: ${c.legacyShutdown.handedOver}`
+            : `无写入 Nothing writes: no session of ${c.legacyShutdown.roles.join(', ') || '(no application role declared)'}; change counters over ${c.legacyShutdown.quietSeconds} s:\n\n${table(['表 Table', 'before', 'after'], c.legacyShutdown.tables.map((t) => [t.table, t.before, t.after]))}`,
+        ].join('\n\n'),
+    '',
+    '## 旧库只读 Legacy database query-only (只可查询，不可修改)',
+    !c.legacyReadOnly
+      ? '未执行 Not run.'
+      : c.legacyReadOnly.handedOver
+        ? `交DBA Handed over: ${c.legacyReadOnly.handedOver}`
+        : table(['角色 Role', '收回的权限 Revoked', '证明 Proof'], c.legacyReadOnly.roles.map((r) => [r.role, r.revoked.map((g) => `${g.table}: ${g.privileges.join(' ')}`).join('; '), r.proof])),
+    '',
+    '## 查询库 Legacy archive (the backup, read-only, for 问题分析和追溯)',
+    c.legacyArchive
+      ? `${c.legacyArchive.database}: ${c.legacyArchive.readOnlyProof}\n\n${table(['表 Table', '行 Rows', 'SHA-256', '与备份一致 Equal to the backup'], c.legacyArchive.tables.map((t) => [t.table, t.rows, t.sha256, t.ok]))}`
+      : '未建 Not built.',
+    '',
+    '## 内存数据库 In-memory database',
+    memoryDbSection(c.memoryDb),
+    '',
     '## 记录数 Counts',
     c.tables.length ? table(['表 Table', '读 Read', '载入 Loaded', '隔离 Quarantined', '核对 Reconciled'], c.tables.map((t) => [t.table, t.rowsRead, t.rowsLoaded, t.rowsQuarantined, t.countsReconciled])) : '无 None.',
     '',
@@ -102,6 +135,22 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     '',
   ];
   return { markdown: md.join('\n'), json };
+}
+
+function memoryDbSection(m: CutoverState['memoryDb']): string {
+  if (!m) return '未执行 Not run.';
+  const check = m.check;
+  const lines = [
+    !check
+      ? '检查 Check: not run.'
+      : 'notConfigured' in check
+        ? `未配置 ${check.notConfigured}`
+        : `检查 Check: Redis ${check.version} (${check.mode}) at ${check.url}; maxmemory ${check.maxmemory}, maxmemory-policy ${check.maxmemoryPolicy}; persistence: save "${check.persistence.rdbSave}", appendonly ${check.persistence.aof ? 'yes' : 'no'}, appendfsync ${check.persistence.appendfsync}${check.warnings.length ? `\n\n注意 Warnings: ${check.warnings.join('; ')}` : ''}`,
+  ];
+  const rows = m.flushes.flatMap((f) => ('notConfigured' in f.result ? [] : Object.entries(f.result.deleted).map(([p, n]) => [`清理 flush after the ${f.after}`, `${p}*`, n])));
+  if (m.warm && !('notConfigured' in m.warm)) rows.push(...m.warm.items.map((i) => [`预热 warm-up: ${i.name}`, i.table, i.keys]));
+  if (rows.length) lines.push(table(['操作 Action', '前缀/表 Prefix / table', '键数 Keys'], rows));
+  return lines.join('\n\n');
 }
 
 const OUTCOME: Record<HistoryDigest['outcome']['status'], string> = {

@@ -21,6 +21,26 @@ const action = z.union([
     .strict(),
 ]);
 
+/**
+ * 旧库关停与只读 The legacy database as the cutover sees it once the legacy application is stopped:
+ * the database roles the legacy application connects as (no session of theirs may remain after 关停,
+ * and they lose their write privileges for 只可查询), how long the legacy tables must stay unchanged to
+ * prove nothing writes, and how long the application's sessions may take to drain after its services stopped.
+ */
+const legacyDatabase = z
+  .object({
+    applicationRoles: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'expected a database role name')).default([]),
+    quietSeconds: z.number().int().min(1).max(600).default(5),
+    drainSeconds: z.number().int().min(0).max(600).default(30),
+  })
+  .strict();
+export type LegacyDatabaseConfig = z.infer<typeof legacyDatabase>;
+
+/** The legacy database settings with their defaults, whether or not the file declares them. */
+export function legacyDatabaseOf(cfg: ServicesConfig): LegacyDatabaseConfig {
+  return legacyDatabase.parse(cfg.legacyDatabase ?? {});
+}
+
 const schema = z
   .object({
     description: z.string().optional(),
@@ -36,6 +56,13 @@ const schema = z
         })
         .strict(),
     ),
+    /**
+     * 旧库关停与只读 The legacy database as the cutover sees it once the legacy application is stopped:
+     * the database roles the legacy application connects as (no session of theirs may remain after
+     * 关停), how long the legacy tables must stay unchanged to prove nothing writes, and how long the
+     * application's sessions may take to drain after its services stopped.
+     */
+    legacyDatabase: legacyDatabase.optional(),
     /** 旧系统功能测试 HTTP checks of the legacy system's functions, run by fallback step 5 */
     legacySmokeTests: z.array(
       z

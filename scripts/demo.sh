@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci
-bash scripts/pg-ensure.sh
-bash scripts/temporal-dev.sh start
+# The same set-up as npm test: nginx and redis-server (Debian packages, when missing and root),
+# PostgreSQL, Redis (the in-memory database), the Temporal dev server.
+bash scripts/test-setup.sh
 exec node --import tsx scripts/demo.ts "$@"

@@ -6,6 +6,7 @@ import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
 import { registerTarget } from '../lib/target-guard';
 import type { CutoverState } from '../workflows/cutover-messages';
+import { GoLiveEnv, startGoLiveEnv } from '../test/support/golive-env';
 
 type RunView = CutoverState & { workflowId: string; execution: string; ui: string };
 
@@ -16,7 +17,12 @@ type RunView = CutoverState & { workflowId: string; execution: string; ui: strin
  * Flags: --entities N (default 2000, about 12 legacy rows each). Databases: jm_demo_legacy, jm_demo_target,
  * jm_demo_runbook on DEMO_PG_URL (default postgres://postgres@127.0.0.1:5432), recreated on every run.
  * Temporal keeps running afterwards so the run stays visible in the UI.
+ * 切换: where nginx is installed, three connected systems really switch — two behind a real nginx (its own
+ * config and port under a temporary directory) and one through its own configuration API — between a
+ * legacy and a new server on loopback ports; the demo shows what the proxy answers before and after.
+ * Without nginx it says so and runs with the registry's systems, none of which it can switch.
  */
+const DEMO_APP_ROLE = 'jm_demo_legacy_app';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
@@ -33,13 +39,21 @@ async function main() {
     RUNBOOK_DATABASE_URL: `${server}/jm_demo_runbook`,
     // A key of the demo's own, for this run only (the API and worker it starts share it): no published key is ever used.
     APPROVAL_SIGNING_KEY: process.env.APPROVAL_SIGNING_KEY || randomBytes(36).toString('base64url'),
+    ARCHIVE_DATABASE_URL: `${server}/jm_demo_archive`,
   });
+  await dropDatabase(settings.ARCHIVE_DATABASE_URL);
   for (const url of [settings.LEGACY_DATABASE_URL, settings.TARGET_DATABASE_URL, settings.RUNBOOK_DATABASE_URL]) {
     await dropDatabase(url);
     await ensureDatabase(url);
     console.log(`· database ready: ${redactUrl(url)}`);
   }
   const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities, anomalyRate: 0.01 }));
+  // 只可查询: the legacy application's own database role, which the go-live makes read-only (and a fallback writable again).
+  await withClient(settings.LEGACY_DATABASE_URL, async (c) => {
+    await c.query(`DROP ROLE IF EXISTS ${DEMO_APP_ROLE}`);
+    await c.query(`CREATE ROLE ${DEMO_APP_ROLE} LOGIN`);
+    await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${DEMO_APP_ROLE}`);
+  });
   const total = Object.values(stats).reduce((n, t) => n + t.rows, 0);
   const planted = Object.values(stats).reduce((n, t) => n + Object.values(t.expectedQuarantine).reduce((a, b) => a + b, 0), 0);
   console.log(`· 旧库 legacy registry loaded: ${entities} entities, ${total} rows in ${Object.keys(stats).length} tables, ${planted} rows that must end in quarantine`);
@@ -52,7 +66,20 @@ async function main() {
   await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, 'demo.dba', settings.TARGET_DIALECT);
   // 业务测试: the reference business system over the target stands in for the new system's application.
   const refPort = Number(process.env.REFERENCE_APP_PORT ?? 3100);
-  const env = settingsEnv(settings, { BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`, REFERENCE_APP_PORT: String(refPort) });
+  // 切换 through a real nginx where it is installed (npm test's set-up installs it: scripts/test-setup.sh).
+  let switchEnv: GoLiveEnv | undefined;
+  try {
+    switchEnv = await startGoLiveEnv({ legacyRoles: [DEMO_APP_ROLE] });
+    console.log(`· 对接系统 connected systems for the switch: ${switchEnv.systems.systems.map((s) => `${s.id} (${s.switch?.driver})`).join(', ')}; nginx on 127.0.0.1:${switchEnv.nginx.port}`);
+    for (const s of switchEnv.systems.systems.filter((x) => x.switch?.driver === 'nginx')) console.log(`  before: ${s.id} through nginx answers from the ${await switchEnv.throughProxy(s.id)} side`);
+  } catch (err) {
+    console.log(`· 切换 no real switch in this demo: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const env = settingsEnv(settings, {
+    BUSINESS_API_URL: settings.BUSINESS_API_URL || `http://${settings.API_HOST}:${refPort}`,
+    REFERENCE_APP_PORT: String(refPort),
+    ...(switchEnv ? { CONNECTED_SYSTEMS_FILE: switchEnv.systemsFile, SERVICES_FILE: switchEnv.servicesFile } : {}),
+  });
   const referenceApp = await startEntryPoint({ entry: 'reference-app/main.ts', env, readyText: 'reference business system ready' });
   // Supervised as a deployment's restart policy would: a worker or API that dies is started again.
   const worker = await supervised({ entry: 'worker/main.ts', env, readyText: 'worker ready' }, (why) => console.log(`· 工作进程重启 the worker exited (${why}); started again`));
@@ -94,12 +121,19 @@ async function main() {
     }
     console.log(`  backup: ${state.backup?.dir}`);
     if (state.verification) console.log(`  验证 verification: ${state.verification.verdict}; report ${state.verification.reportFiles.markdown}`);
+    if (state.evidence) console.log(`  证据包 evidence pack: ${state.evidence.markdown}`);
+    for (const s of state.switched ?? []) console.log(`  切换 ${s.id}: ${s.from} → ${s.to} (${s.driver}) — ${s.verifiedBy}`);
+    if (switchEnv) {
+      for (const s of switchEnv.systems.systems.filter((x) => x.switch?.driver === 'nginx')) console.log(`  after: ${s.id} through nginx answers from the ${await switchEnv.throughProxy(s.id)} side`);
+      console.log(`  after: gdamr-datacenter's own configuration points at ${switchEnv.configApi.baseUrl()}`);
+    }
     console.log(`\nTemporal Web UI: ${state.ui}\n(the Temporal dev server keeps running; stop it with: npm run temporal:stop)`);
     if (state.status !== 'completed') process.exitCode = 1;
   } finally {
     await api.stop();
     await worker.stop();
     await referenceApp.stop();
+    await switchEnv?.stop();
   }
 }
 

@@ -1,6 +1,9 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
 import type { PreflightReport } from '../migration/preflight';
+import type { LegacyArchive } from '../activities/legacy-archive';
+import type { LegacyReadOnly, LegacyShutdown } from '../activities/legacy-lock';
+import type { MemoryDbCheck, MemoryDbFlush, MemoryDbOutcome, MemoryDbWarm } from '../activities/memory-db';
 import type { BusinessTestResult } from '../verification/business-tests';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
@@ -31,17 +34,21 @@ export interface CutoverInput {
 
 export const STEP_KEYS = [
   'preflight',
+  'shutdown-legacy',
   'plan',
   'backup',
+  'legacy-readonly',
   'gate-wipe',
   'wipe',
   'migrate',
+  'cache-flush',
   'verify',
   'go-no-go',
   'snapshot',
   'business-tests',
   'rollback',
   'prove-rollback',
+  'cache-warm',
   'test-addresses',
   'gate-switch',
   'switch',
@@ -143,6 +150,18 @@ export interface CutoverState {
   preflight?: PreflightReport;
   /** readPoint: the run's legacy read point (Oracle SCN) the backup, the migration and the verification read at */
   backup?: { dir: string; files: number; rows: number; readPoint?: string | null };
+  /** 关停旧系统 the legacy services stopped and the proof that nothing writes to the legacy database */
+  legacyShutdown?: LegacyShutdown;
+  /** 只可查询 the legacy database made read-only for the application after the backup, with the refused write */
+  legacyReadOnly?: LegacyReadOnly;
+  /** 查询库 the backup restored read-only for staff to query, proven against the manifest */
+  legacyArchive?: LegacyArchive;
+  /** 内存数据库 the in-memory database: its check, the flushes (after the migration, after the rollback) and the warm-up */
+  memoryDb?: {
+    check?: MemoryDbOutcome<MemoryDbCheck>;
+    flushes: { after: 'migration' | 'rollback'; result: MemoryDbOutcome<MemoryDbFlush> }[];
+    warm?: MemoryDbOutcome<MemoryDbWarm>;
+  };
   /** the verify step's outcome, without the Markdown (served by the verification run itself) */
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;

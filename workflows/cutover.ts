@@ -54,17 +54,21 @@ import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 
 const STEP_TITLES: Record<StepKey, string> = {
   preflight: '预检 Preflight (mapping against the live legacy and target catalogs)',
+  'shutdown-legacy': '关停旧系统 Shut down the legacy application (prove nothing writes)',
   plan: '迁移计划 Plan tables',
   backup: '备份旧库 Back up legacy data',
+  'legacy-readonly': '旧库只读与查询库 Legacy database query-only for the application (只可查询，不可修改); the backup restored as a read-only archive (查询库)',
   'gate-wipe': '清除测试数据审批 Approve wiping the target',
   wipe: '清除测试数据 Wipe test data from the target',
   migrate: '数据迁移 Migrate',
+  'cache-flush': '内存数据库清理 Check the in-memory database and delete the application’s keys',
   verify: '迁移结果验证 Verify (counts, checksums, sampling, business tests)',
   'go-no-go': '上线决策 Go/no-go approval',
   snapshot: '快照 Snapshot the migrated target (backup of the migrated data)',
   'business-tests': '业务测试 Business tests (change, cancellation)',
   rollback: '回滚 Roll the target back to the snapshot',
   'prove-rollback': '回滚验证 Prove the rollback (checksums)',
+  'cache-warm': '内存数据库预热 Delete the application’s keys again and warm them from the target',
   'test-addresses': '正式地址测试 Test the official addresses',
   'gate-switch': '切换审批 Approve switching the connected systems',
   switch: '切换 Switch the connected systems to the new addresses',
@@ -73,7 +77,7 @@ const STEP_TITLES: Record<StepKey, string> = {
 const STEP_ORDER = Object.keys(STEP_TITLES) as StepKey[];
 
 /** What the operator may choose when a step failed after its retries; retry and fallback are always allowed. */
-const CONTINUABLE: StepKey[] = ['wipe', 'migrate', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
+const CONTINUABLE: StepKey[] = ['legacy-readonly', 'wipe', 'migrate', 'cache-flush', 'cache-warm', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
 const SKIPPABLE: StepKey[] = ['business-tests', 'evidence'];
 const GATE_STEP: Record<GateName, StepKey> = { wipe: 'gate-wipe', 'go-no-go': 'go-no-go', switch: 'gate-switch' };
 
@@ -358,6 +362,21 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       Object.assign(stepState('preflight'), { status: 'skipped', operatorNote: '未执行 not run: the run started before the preflight step existed' });
     }
 
+    // 关停: the legacy application stays stopped for the weekend (until a fallback starts it), so nothing
+    // written after the backup and the migration's read point can be missing from the new system.
+    if (patched('legacy-shutdown-step')) {
+      await runStep('shutdown-legacy', async () => {
+        const r = await step('shutdown-legacy', undefined, FEW_RETRIES).shutDownLegacy({ runId: input.runId });
+        state.legacyShutdown = r;
+        const stopped = r.stopped.length ? `stopped ${r.stopped.map((s) => s.name).join(', ')}` : 'no legacy service under the runbook’s control';
+        return r.handedOver
+          ? `${stopped}; ${r.handedOver}`
+          : `${stopped}; no session of ${r.roles.join(', ') || '(no application role declared)'}; ${r.tables.length} legacy tables unchanged over ${r.quietSeconds} s`;
+      });
+    } else {
+      Object.assign(stepState('shutdown-legacy'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
+
     let tables: LoadStep[] = [];
     await runStep('plan', async () => {
       tables = await step('plan').listTables();
@@ -370,6 +389,17 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       state.backup = { dir: backup.dir, files: backup.files.length, rows: backup.files.reduce((n, f) => n + f.rows, 0), readPoint: backup.readPoint ?? null };
       return `${state.backup.rows} rows in ${state.backup.files} files${backup.readPoint ? ` · 读取点 read point SCN ${backup.readPoint}` : ''}`;
     });
+
+    // 只可查询，不可修改: from the backup on, the legacy data may be read, never changed.
+    if (patched('legacy-readonly-step')) {
+      await runStep('legacy-readonly', async () => {
+        const r = (state.legacyReadOnly ??= await step('legacy-readonly', undefined, FEW_RETRIES).makeLegacyReadOnly({ runId: input.runId }));
+        const a = (state.legacyArchive = await step('legacy-readonly', '查询库 archive', FEW_RETRIES).buildLegacyArchive({ runId: input.runId }));
+        return `${r.handedOver ?? r.roles.map((x) => x.proof).join('; ')}; 查询库 ${a.database}: ${a.tables.length} tables equal to the backup manifest, ${a.readOnlyProof}`;
+      });
+    } else {
+      Object.assign(stepState('legacy-readonly'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
 
     const wipeGate = await gate('wipe');
     await runStep('wipe', async () => {
@@ -407,6 +437,24 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       return `${moved} rows loaded, ${held} quarantined`;
     });
 
+    // 内存数据库: whatever the cache holds about the target is stale once the migration wrote it.
+    const memoryDb: NonNullable<CutoverState['memoryDb']> = (state.memoryDb = { flushes: [] });
+    const flushMemoryDb = async (key: 'cache-flush' | 'cache-warm', after: 'migration' | 'rollback') => {
+      const r = await step(key, undefined, FEW_RETRIES).flushMemoryDb({ runId: input.runId, why: `after the ${after}` });
+      memoryDb.flushes.push({ after, result: r });
+      return 'notConfigured' in r ? r.notConfigured : `${r.total} keys deleted (${Object.entries(r.deleted).map(([p, n]) => `${p}* ${n}`).join(', ')})`;
+    };
+    if (patched('memory-db-steps')) {
+      await runStep('cache-flush', async () => {
+        const check = (memoryDb.check = await step('cache-flush', undefined, FEW_RETRIES).checkMemoryDb());
+        if ('notConfigured' in check) return check.notConfigured;
+        const flushed = await flushMemoryDb('cache-flush', 'migration');
+        return `Redis ${check.version} at ${check.url}, maxmemory-policy ${check.maxmemoryPolicy}, save "${check.persistence.rdbSave}", appendonly ${check.persistence.aof ? 'yes' : 'no'}${check.warnings.length ? ` (注意 ${check.warnings.join('; ')})` : ''}; ${flushed}`;
+      });
+    } else {
+      Object.assign(stepState('cache-flush'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
+
     // 迁移结果验证: the verification workflow as a child, through the same failure path as every step: a
     // verification that fails after its retries (the target unreachable, its database gone) waits for the
     // operator's choice; a failed verdict starts the fallback. The commands are those of the earlier
@@ -435,16 +483,28 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     await gate('go-no-go');
 
     let before: TableChecksum[] = [];
-    await runStep('snapshot', async () => {
-      const r = await step('snapshot', undefined, FEW_RETRIES).snapshotTarget({ runId: input.runId });
-      state.snapshot = r.snapshot;
-      before = r.checksums;
-      return `${r.snapshot}: ${r.checksums.map((c) => `${c.table} ${c.rows}`).join(', ')}`;
-    });
+    // The new system's application holds sessions on the target: the snapshot (CREATE DATABASE … TEMPLATE)
+    // and the rollback (drop and recreate) are taken with it stopped, and it starts again after each.
+    const newAppStopped = patched('new-app-stopped-around-snapshot');
+    const withNewAppStopped = async (key: 'snapshot' | 'rollback', body: () => Promise<string>): Promise<string> => {
+      if (!newAppStopped) return body();
+      const stopped = await step(key, '停止新系统应用 stop the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'stop', runId: input.runId, kind: 'app' });
+      const detail = await body();
+      const started = await step(key, '启动新系统应用 start the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'start', runId: input.runId, kind: 'app' });
+      return stopped.length ? `${detail} (new application ${stopped.map((s) => s.name).join(', ')} stopped before, started after: ${started.map((s) => s.detail).join('; ')})` : detail;
+    };
+    await runStep('snapshot', () =>
+      withNewAppStopped('snapshot', async () => {
+        const r = await step('snapshot', undefined, FEW_RETRIES).snapshotTarget({ runId: input.runId });
+        state.snapshot = r.snapshot;
+        before = r.checksums;
+        return `${r.snapshot}: ${r.checksums.map((c) => `${c.table} ${c.rows}`).join(', ')}`;
+      }),
+    );
     let businessSkipped: string | undefined;
     await runStep('business-tests', async () => {
       const entities = input.verification?.businessTests?.entities ?? 2;
-      const r = entities > 0 ? await step('business-tests').cutoverBusinessTests({ runId: input.runId, entities, date: now().slice(0, 10) }) : { skipped: 'not requested (businessTests.entities = 0)' };
+      const r = entities > 0 ? await step('business-tests').cutoverBusinessTests({ runId: input.runId, entities, date: now().slice(0, 10), candidates: state.verification?.sampleForBusinessTests?.length ? state.verification.sampleForBusinessTests : undefined }) : { skipped: 'not requested (businessTests.entities = 0)' };
       state.businessTests = r;
       if ('skipped' in r) {
         businessSkipped = r.skipped;
@@ -458,10 +518,12 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     });
     // Nothing was tested: the checklist must not read as if it had been.
     if (businessSkipped) Object.assign(stepState('business-tests'), { status: 'skipped', operatorNote: `未执行 not run: ${businessSkipped}` });
-    await runStep('rollback', async () => {
-      const r = await step('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
-      return `target recreated from ${r.snapshot}`;
-    });
+    await runStep('rollback', () =>
+      withNewAppStopped('rollback', async () => {
+        const r = await step('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
+        return `target recreated from ${r.snapshot}`;
+      }),
+    );
     await runStep('prove-rollback', async () => {
       const after = await step('prove-rollback').targetChecksums();
       const equal = JSON.stringify(after) === JSON.stringify(before);
@@ -469,6 +531,18 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       if (!equal) throw ApplicationFailure.create({ message: 'the target after the rollback differs from the snapshot taken before the business tests' });
       return `${after.length} tables: checksums equal to before the tests`;
     });
+
+    // The rollback replaced the target under the cache: delete what it holds, then warm it from the
+    // target before any connected system is switched to the new system.
+    if (patched('memory-db-steps')) {
+      await runStep('cache-warm', async () => {
+        const flushed = await flushMemoryDb('cache-warm', 'rollback');
+        const warm = (memoryDb.warm = await step('cache-warm').warmMemoryDb({ runId: input.runId }));
+        return 'notConfigured' in warm ? warm.notConfigured : `${flushed}; warmed ${warm.total} keys (${warm.items.map((i) => `${i.name}: ${i.keys}`).join(', ')})`;
+      });
+    } else {
+      Object.assign(stepState('cache-warm'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
+    }
 
     await runStep('test-addresses', async () => {
       const checks = await step('test-addresses', undefined, FEW_RETRIES).checkAddresses({ side: 'new' });

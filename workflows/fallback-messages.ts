@@ -1,4 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { LegacyReadOnly } from '../activities/legacy-lock';
+import type { MemoryDbFlush, MemoryDbOutcome } from '../activities/memory-db';
 import type { SignedDecision } from '../lib/decision-signing';
 import type { CutoverState, DecisionRecord } from './cutover-messages';
 
@@ -21,6 +23,8 @@ export interface FallbackInput {
   runId: string;
   /** the cutover that fell back, when started from one */
   cutoverWorkflowId?: string;
+  /** how a fallback started by hand knows its cutover: named by the operator (must exist), or the run id's cutover (may not exist) */
+  cutoverLookup?: 'given' | 'by-run-id';
   requestedBy: string;
   /** the API's signature of the start (a fallback started by hand); a cutover's fallback child needs none */
   start?: SignedDecision<'start'>;
@@ -46,6 +50,10 @@ export interface FallbackState {
   steps: FallbackStepState[];
   decisions: DecisionRecord[];
   pendingFailure?: { step: FallbackStepKey; error: string; at: string };
+  /** 内存数据库 the application's keys deleted once the new system stopped, before the legacy services start */
+  memoryDbFlush?: MemoryDbOutcome<MemoryDbFlush>;
+  /** 旧库恢复可写 the application's write privileges granted back before the legacy services start */
+  legacyWritable?: LegacyReadOnly;
   legacyModified?: string[];
   legacyProof?: { table: string; rows: number; sha256: string; ok: boolean }[];
   switchedBack?: { id: string; from: string; to: string; changed: boolean; verifiedBy: string }[];

@@ -149,7 +149,11 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   try {
     await run('stop-new', async () => {
       const out = await step('stop-new').controlServices({ side: 'new', action: 'stop', runId: input.runId });
-      return out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no new-system service is under the runbook’s control';
+      const stopped = out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no new-system service is under the runbook’s control';
+      // 内存数据库: what the new system cached must not outlive it (deleted before the legacy services start).
+      if (!patched('memory-db-fallback-flush')) return stopped;
+      const flushed = (state.memoryDbFlush = await step('stop-new').flushMemoryDb({ runId: input.runId, why: 'fallback' }));
+      return `${stopped}; 内存数据库 ${'notConfigured' in flushed ? flushed.notConfigured : `${flushed.total} keys deleted`}`;
     });
 
     await run('legacy-data', async () => {
@@ -167,8 +171,11 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     });
 
     await run('start-legacy', async () => {
+      // The legacy application needs its write privileges back (taken for the go-live's 只可查询) before it starts.
+      const writable = patched('legacy-writable-before-start') ? (state.legacyWritable = await step('start-legacy').makeLegacyWritable({ runId: input.runId })) : undefined;
       const out = await step('start-legacy').controlServices({ side: 'legacy', action: 'start', runId: input.runId });
-      return out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no legacy service is under the runbook’s control';
+      const started = out.length ? out.map((o) => `${o.name}: ${o.detail}`).join('; ') : 'no legacy service is under the runbook’s control';
+      return writable ? `旧库可写 ${writable.handedOver ?? writable.roles.map((r) => r.proof).join('; ')}; ${started}` : started;
     });
 
     await run('endpoints', async () => {
@@ -187,7 +194,7 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     });
 
     await run('report', async () => {
-      state.report = await step('report').writeFailureReport({ fallback: state, cutover: input.cutover, cutoverWorkflowId: input.cutoverWorkflowId, fallbackRunId: workflowInfo().runId });
+      state.report = await step('report').writeFailureReport({ fallback: state, cutover: input.cutover, cutoverWorkflowId: input.cutoverWorkflowId, cutoverLookup: input.cutoverLookup, fallbackRunId: workflowInfo().runId });
       return state.report.markdown;
     });
     state.status = 'completed';

@@ -30,6 +30,8 @@ export interface VerificationOutcome {
   rowsVerified: number;
   sampled: number;
   sampleFailures: number;
+  /** 按照主体类型随机定量抽取: the sampled entities that compared equal, one entity type after another (round-robin), for the cutover's business tests */
+  sampleForBusinessTests?: string[];
   businessCases: number;
   businessFailures: number;
   reportFiles: { json: string; markdown: string };

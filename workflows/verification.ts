@@ -116,9 +116,20 @@ export async function verification(input: VerificationInput): Promise<Verificati
     rowsVerified,
     sampled: sample?.entities.length ?? 0,
     sampleFailures: sample?.entities.filter((e) => !e.ok).length ?? 0,
+    sampleForBusinessTests: roundRobinByType(sample?.entities.filter((e) => e.ok) ?? []),
     businessCases: 'cases' in business ? business.cases.length : 0,
     businessFailures: 'cases' in business ? business.cases.filter((c) => !c.ok).length : 0,
     reportFiles: written.files,
     markdown: written.markdown + `\n_workflow ${workflowInfo().workflowId}_\n`,
   };
+}
+
+/** The sampled entities one entity type after another (the first of each type, then the second …), so a few business tests cover several types. */
+export function roundRobinByType(entities: { pripid: string; enttype: string }[]): string[] {
+  const byType = new Map<string, string[]>();
+  for (const e of entities) byType.set(e.enttype, [...(byType.get(e.enttype) ?? []), e.pripid]);
+  const lists = [...byType.values()];
+  const out: string[] = [];
+  for (let i = 0; out.length < entities.length; i++) for (const l of lists) if (i < l.length) out.push(l[i]);
+  return out;
 }

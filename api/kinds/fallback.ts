@@ -23,7 +23,7 @@ const stateSchema = {
   },
 };
 
-export const fallbackKind: RunKind<FallbackState, { runId: string; reason: string }> = {
+export const fallbackKind: RunKind<FallbackState, { runId: string; reason: string; cutoverId?: string }> = {
   kind: 'fallback',
   workflowType: 'fallback',
   idPrefix: 'fallback-',
@@ -38,10 +38,21 @@ export const fallbackKind: RunKind<FallbackState, { runId: string; reason: strin
       properties: {
         runId: { type: 'string', pattern: `^${ID_SUFFIX_PATTERN}$`, description: '运行编号 the run to fall back from (its legacy backup is used); the workflow id is fallback-<runId>' },
         reason: freeText('回退原因 why; kept in the failure-analysis report and the workflow history', 2000, 3),
+        cutoverId: {
+          type: 'string',
+          pattern: `^cutover-${ID_SUFFIX_PATTERN}$`,
+          description: '割接编号 the workflow id of the cutover that failed, for the failure analysis; when left out, the cutover of the same run id (cutover-<runId>) is looked for',
+        },
       },
     },
     plan(body, actor) {
-      const input: FallbackInput = { runId: body.runId, requestedBy: actor.name, reason: `手动回退 started by hand by ${actor.name}: ${body.reason}` };
+      const input: FallbackInput = {
+        runId: body.runId,
+        requestedBy: actor.name,
+        reason: `手动回退 started by hand by ${actor.name}: ${body.reason}`,
+        cutoverWorkflowId: body.cutoverId ?? `cutover-${body.runId}`,
+        cutoverLookup: body.cutoverId ? 'given' : 'by-run-id',
+      };
       return { runId: body.runId, args: [input], summary: `回退 Fallback of ${body.runId} · started by hand by ${actor.name}`, phase: FALLBACK_STEPS[0].key };
     },
   },

@@ -53,7 +53,7 @@ describe('runs, approvals and cancellation through the API', () => {
       'tables.csv',
       ...['evidence', 'verification-report', 'failure-analysis'].flatMap((n) => [`${n}.md`, `${n}.html`, `${n}.json`]),
     ]);
-    expect(s.progress).toEqual({ done: 7, total: 16, current: '上线决策 Go/no-go approval' });
+    expect(s.progress).toEqual({ done: 10, total: 20, current: '上线决策 Go/no-go approval' });
     const found = await stack.http('GET', `/runs/${ids.a}`, viewer);
     expect(found.status).toBe(307);
     expect(found.headers.get('location')).toBe(`/cutovers/${ids.a}`);

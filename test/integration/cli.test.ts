@@ -91,7 +91,7 @@ describe('CLI over the API', () => {
 
     const status = await statusAt('go-no-go');
     expect(status.stdout).toContain(`${id}  waiting_approval (running)  started by olivia.ops`);
-    expect(status.stdout).toContain(`[${'█'.repeat(13)}${'░'.repeat(17)}] 7/16  上线决策 Go/no-go approval`);
+    expect(status.stdout).toContain(`[${'█'.repeat(15)}${'░'.repeat(15)}] 10/20  上线决策 Go/no-go approval`);
     expect(status.stdout).toContain('☑ 数据迁移 Migrate');
     expect(status.stdout).toContain('待审批 waiting for approval: go-no-go');
 
@@ -115,7 +115,7 @@ describe('CLI over the API', () => {
     expect(final.decisions.filter((d) => d.gate === 'go-no-go')).toHaveLength(1);
 
     const done = await cli(['status', id], ops);
-    expect(done.stdout).toContain(`[${'█'.repeat(30)}] 16/16`);
+    expect(done.stdout).toContain(`[${'█'.repeat(30)}] 20/20`);
     const json = JSON.parse((await cli(['status', id, '--json'], ops)).stdout);
     expect(json).toMatchObject({ workflowId: id, status: 'completed', execution: 'COMPLETED' });
 

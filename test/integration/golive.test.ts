@@ -108,7 +108,7 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     ]);
     expect(history.timers.length).toBeGreaterThan(0); // the wipe gate's escalation timer
     expect(markdown).toContain('## 运行历史 From the runs’ Temporal event histories');
-    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 5\/16 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
+    expect(markdown).toMatch(/\| wipeTargetTestData \| Step 7\/20 · 清除测试数据 [^|]+ \| 1 \| wipe test data 清除测试数据 refused: database "t\w+_target" \(system \d+\) is not registered[^|]* \| yes \(NON_RETRYABLE_FAILURE\) \|/);
     expect(markdown).toContain('| operatorAction | step:wipe | fallback | olivia.ops | operator | 目标库未登记 target not registered |');
     // The signals carried the API's signatures; none reaches the report.
     const signatures = (await stack.temporal.workflow.getHandle(id).fetchHistory()).events!
@@ -127,6 +127,13 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(await env.throughProxy('gsxt')).toBe('legacy');
     expect(env.fresh.running()).toBe(false); // the previous run's fallback stopped the new system
     env.fresh.setRunning(true); // ops bring it up again for the next attempt
+    env.fresh.actions.length = 0;
+    // 内存数据库: keys the new application cached before the weekend (stale once the migration runs), and a key it does not own.
+    const stale = [`${stack.memoryDbPrefix}entity:STALE-1`, `${stack.memoryDbPrefix}code:enttype`, `${stack.memoryDbPrefix}session:42`];
+    await stack.redis(async (r) => {
+      for (const k of stale) await r.set(k, 'stale');
+      await r.set(`${stack.id}:other-app:k`, 'not ours');
+    });
     const windowEnd = new Date(Date.now() + 48 * 3600_000).toISOString();
     const started = await stack.http('POST', '/cutovers', operator, {
       mode: 'rehearsal',
@@ -159,7 +166,10 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     await decide(id, 'go-no-go', approver2, 'approve', '同意上线 go');
 
     await gateOpen(id, 'switch');
-    expect(await env.throughProxy('gsxt')).toBe('legacy'); // nothing switched before the gate
+    // Nothing switched before the gate: the proxy still sends to the legacy side, which the run's first
+    // step shut down for the weekend (关停) and which stays down.
+    expect(env.legacy.running()).toBe(false);
+    expect(await env.throughProxy('gsxt')).toBe('HTTP 503');
     await decide(id, 'switch', approver2, 'approve', '正式地址已测试 official addresses tested');
 
     const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
@@ -167,6 +177,30 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(result.steps.map((s) => `${s.key}:${s.status}`)).toEqual(result.steps.map((s) => `${s.key}:done`));
     expect(result.wiped).toEqual(expect.arrayContaining([{ table: 'market_entity', rows: 1 }]));
     expect(result.rollbackProof?.equal).toBe(true);
+    // The cache: stale keys gone, the other prefix untouched, the warm-up equal to the target's active entities.
+    const active = await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(`SELECT pripid, entname FROM market_entity WHERE regstate = '1' ORDER BY pripid`)).rows);
+    expect(active.length).toBeGreaterThan(0);
+    await stack.redis(async (r) => {
+      for (const k of stale) expect(await r.exists(k)).toBe(0);
+      expect(await r.get(`${stack.id}:other-app:k`)).toBe('not ours');
+      const warmed: string[] = [];
+      for await (const keys of r.scanIterator({ MATCH: `${stack.memoryDbPrefix}entity:*`, COUNT: 1000 })) warmed.push(...keys);
+      expect(warmed.sort()).toEqual(active.map((a) => `${stack.memoryDbPrefix}entity:${a.pripid}`).sort());
+      expect(await r.hGet(`${stack.memoryDbPrefix}entity:${active[0].pripid}`, 'entname')).toBe(active[0].entname);
+    });
+    expect(result.memoryDb?.flushes.map((f) => f.after)).toEqual(['migration', 'rollback']);
+    expect(result.memoryDb?.flushes[0].result).toEqual({ deleted: { [stack.memoryDbPrefix]: 3 }, total: 3 });
+    expect(result.memoryDb?.warm).toMatchObject({ total: active.length + (await withClient(stack.settings.TARGET_DATABASE_URL, async (c) => (await c.query(`SELECT count(*)::int AS n FROM name_reservation`)).rows[0].n)) });
+    expect(result.memoryDb?.check).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+/), maxmemoryPolicy: expect.any(String) });
+    // The new application was stopped for the snapshot and for the rollback, and started after each.
+    expect(env.fresh.actions).toEqual(['stop', 'start', 'stop', 'start']);
+    expect(env.fresh.running()).toBe(true);
+    expect(result.steps.find((s) => s.key === 'snapshot')?.detail).toMatch(/new application new-app stopped before, started after/);
+    // 查询库: the backup restored read-only and proven equal to the manifest.
+    expect(result.legacyArchive?.tables.length).toBe(result.backup?.files);
+    expect(result.legacyArchive?.tables.every((t) => t.ok)).toBe(true);
+    expect(result.legacyArchive?.readOnlyProof).toMatch(/read-only transaction/);
+    expect(result.legacyShutdown).toMatchObject({ stopped: [expect.objectContaining({ name: 'legacy-app', action: 'stop' })], sessions: [] });
     expect(result.addressChecks?.every((a) => a.ok)).toBe(true);
     expect(result.switched?.map((s) => [s.id, s.driver, s.to, s.changed])).toEqual([
       ['gsxt', 'nginx', 'new', true],
@@ -192,6 +226,10 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     // 业务测试 on the snapshot, through the reference business system: a change and a cancellation per
     // entity, each read back from the target — then rolled back with the snapshot, proven by the checksums.
     const business = result.businessTests as BusinessTestResult;
+    // 按照主体类型随机定量抽取: the entities tested are the verification's stratified sample, across entity types.
+    const sample = result.verification!.sampleForBusinessTests!;
+    expect(sample.length).toBeGreaterThan(2);
+    expect(business.cases.map((c) => c.pripid).every((p) => sample.includes(p))).toBe(true);
     expect(business).toMatchObject({ ok: true, rolledBack: false, baseUrl: stack.settings.BUSINESS_API_URL });
     expect(business.cases.map((c) => [c.operation, c.httpStatus, c.persisted, c.ok])).toEqual([
       ['change', 201, true, true],
@@ -327,6 +365,9 @@ describe('go-live cutover and fallback (Temporal + PostgreSQL + nginx)', () => {
     expect(result.decisions[1]).toMatchObject({ decision: 'retry', actor: 'olivia.ops', accepted: true });
     expect(env.legacy.running()).toBe(true);
     expect(fs.readFileSync(result.report!.markdown, 'utf8')).toContain('手动发起 Started by hand');
+    // Started by hand without a cutover id: the cutover of the same run id is found and analysed.
+    const handReport = JSON.parse(fs.readFileSync(result.report!.json, 'utf8'));
+    expect((handReport.histories as HistoryDigest[]).map((h) => h.workflowId)).toEqual([`cutover-${stack.id}-tampered`, id]);
   });
 
   it('a failed step retried by the operator after a fix goes on from where it stopped', async () => {

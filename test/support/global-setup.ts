@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
+import { createClient } from 'redis';
 
 /**
- * Integration tests need the real Temporal dev server and the real PostgreSQL. Start Temporal (the
- * script reuses a running one) and check PostgreSQL answers, so a missing service fails loudly here.
+ * Integration tests need the real Temporal dev server, the real PostgreSQL and the real Redis. `npm test`
+ * sets them up first (scripts/test-setup.sh, its pretest); here Temporal is started when missing (the
+ * script reuses a running one) and PostgreSQL and Redis must answer, so a missing service fails loudly here.
  */
 export default async function globalSetup(): Promise<void> {
   execFileSync('bash', [path.join(__dirname, '..', '..', 'scripts', 'temporal-dev.sh'), 'start'], { stdio: 'inherit' });
@@ -17,5 +19,16 @@ export default async function globalSetup(): Promise<void> {
     throw new Error(`PostgreSQL is not reachable for the tests (${(err as Error).message}); run scripts/pg-ensure.sh`);
   } finally {
     await pg.end().catch(() => undefined);
+  }
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = createClient({ url: redisUrl, socket: { connectTimeout: 3000, reconnectStrategy: false } });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new Error(`Redis is not reachable for the tests at ${redisUrl} (${(err as Error).message}); run scripts/test-setup.sh (npm test does)`);
+  } finally {
+    if (redis.isOpen) await redis.quit().catch(() => undefined);
   }
 }

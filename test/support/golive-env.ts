@@ -29,14 +29,35 @@ export interface GoLiveEnv {
   stop: () => Promise<void>;
 }
 
-export async function startGoLiveEnv(): Promise<GoLiveEnv> {
+/** opts.ports collects every port the environment listened on (tests of the clean-up read it). */
+export async function startGoLiveEnv(opts: { nginxBinary?: string; ports?: number[]; legacyRoles?: string[] } = {}): Promise<GoLiveEnv> {
+  // What is started is stopped again when a later part fails, so a failed beforeAll leaves no open
+  // server behind (jest would wait on it for ever: the test file's afterAll has no env to stop).
+  const started: (() => Promise<void>)[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-golive-'));
+  started.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    return await startIn(dir, started, opts.nginxBinary ?? 'nginx', opts.ports ?? [], opts.legacyRoles ?? []);
+  } catch (err) {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startIn(dir: string, started: (() => Promise<void>)[], nginxBinary: string, ports: number[], legacyRoles: string[]): Promise<GoLiveEnv> {
   const legacy = await sideServer('legacy');
+  started.push(legacy.close);
   const fresh = await sideServer('new');
-  const nginx = await startNginx();
+  started.push(fresh.close);
+  ports.push(legacy.port, fresh.port);
+  const nginx = await startNginx(nginxBinary);
+  started.push(nginx.stop);
+  ports.push(nginx.port);
   const legacyBase = (id: string) => `http://127.0.0.1:${legacy.port}/interface/${id}`;
   const newBase = (id: string) => `http://127.0.0.1:${fresh.port}/interface/${id}`;
   const configApi = await configApiServer(legacyBase('gdamr-datacenter'));
+  started.push(configApi.close);
+  ports.push(configApi.port);
   const raw = {
     description: 'test subset of the registry: two systems behind nginx, one with its own configuration API',
     timeoutMs: 2000,
@@ -80,6 +101,8 @@ export async function startGoLiveEnv(): Promise<GoLiveEnv> {
           { name: 'new-db', title: '国产化数据库 new database', side: 'new', kind: 'database', stop: { command: ['true'] }, start: { command: ['true'] } },
           { name: 'legacy-app', title: '非国产化准入系统应用 legacy application', side: 'legacy', kind: 'app', stop: action(legacy.port, 'stop'), start: action(legacy.port, 'start') },
         ],
+        // 关停 / 只可查询: the legacy application's database roles (none by default: the counters prove the shutdown).
+        legacyDatabase: { applicationRoles: legacyRoles, quietSeconds: 2, drainSeconds: 10 },
         legacySmokeTests: [
           { name: '公示接口 publicity interface (direct)', url: `${legacyBase('gsxt')}/health`, expectText: '"side":"legacy"' },
           { name: '公示接口 publicity interface (through the proxy)', url: `http://127.0.0.1:${nginx.port}/interface/gsxt/health`, expectText: '"side":"legacy"' },

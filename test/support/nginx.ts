@@ -79,7 +79,10 @@ export async function startNginx(binary = 'nginx'): Promise<TestNginx> {
         },
       };
     } catch (err) {
-      lastError = (err as { stderr?: string }).stderr ?? (err as Error).message;
+      const e = err as { code?: string; stderr?: string; message: string };
+      // A missing binary has no stderr: say what is missing and how to get it, not an empty reason.
+      if (e.code === 'ENOENT') lastError = `${binary} is not installed (Debian: apt-get install nginx; npm test's set-up, scripts/test-setup.sh, does it as root)`;
+      else lastError = e.stderr?.trim() || e.message;
       if (!/Address already in use/.test(lastError)) break;
     }
   }

@@ -15,16 +15,20 @@ export interface SideServer {
   setRunning: (v: boolean) => void;
   /** makes POST /admin/start answer 500, as a service that will not come up */
   refuseStart: (v: boolean) => void;
+  /** every service-control call it received, in order ('stop' | 'start') */
+  actions: string[];
   close: () => Promise<void>;
 }
 
 export async function sideServer(side: 'legacy' | 'new'): Promise<SideServer> {
   let running = true;
   let refusing = false;
+  const actions: string[] = [];
   const server = http.createServer((req, res) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && url === '/admin/start' && refusing) return void res.writeHead(500).end('will not start');
     if (req.method === 'POST' && (url === '/admin/stop' || url === '/admin/start')) {
+      actions.push(url.slice('/admin/'.length));
       running = url === '/admin/start';
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ side, running }));
     }
@@ -35,7 +39,7 @@ export async function sideServer(side: 'legacy' | 'new'): Promise<SideServer> {
     res.writeHead(404).end();
   });
   const port = await listen(server);
-  return { side, port, running: () => running, setRunning: (v) => (running = v), refuseStart: (v) => (refusing = v), close: () => close(server) };
+  return { side, port, running: () => running, setRunning: (v) => (running = v), refuseStart: (v) => (refusing = v), actions, close: () => close(server) };
 }
 
 export async function configApiServer(initialBaseUrl: string): Promise<{ port: number; baseUrl: () => string; close: () => Promise<void> }> {

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
+import { createClient } from 'redis';
 import { buildApp } from '../../api/app';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { startEntryPoint, settingsEnv, RunningProcess } from '../../lib/child-process';
@@ -13,7 +14,7 @@ import { DecisionClaims, signDecision, SignedDecision } from '../../lib/decision
 import { registerTarget } from '../../lib/target-guard';
 import type { CutoverState } from '../../workflows/cutover-messages';
 import { appRoleUrl, ensureRunbookSchema, issueToken, Role } from '../../lib/runbook-db';
-import { loadSettings, Settings } from '../../lib/settings';
+import { loadSettings, repoRoot, Settings } from '../../lib/settings';
 
 /**
  * One isolated copy of the product for a test file: its own legacy, target and runbook databases,
@@ -34,12 +35,29 @@ export class TestStack {
   private connection!: Connection;
   private pool!: Pool;
 
+  /** the key prefix this stack's in-memory database config owns on the shared Redis (config/memory-db.json's shape) */
+  readonly memoryDbPrefix = `${this.id}:app:`;
+
   constructor(overrides: Record<string, string> = {}) {
     this.backupDir = fs.mkdtempSync(path.join(os.tmpdir(), `jm-backup-${this.id}-`));
+    // The product's memory-db config with this stack's own prefix: tests share one Redis.
+    const memoryDb = JSON.parse(fs.readFileSync(path.join(repoRoot, 'config', 'memory-db.json'), 'utf8'));
+    const memoryDbFile = path.join(this.backupDir, 'memory-db.json');
+    fs.writeFileSync(
+      memoryDbFile,
+      JSON.stringify({
+        ...memoryDb,
+        url: process.env.REDIS_URL ?? memoryDb.url,
+        prefixes: [this.memoryDbPrefix],
+        warmUp: memoryDb.warmUp.map((w: { keyPrefix: string }) => ({ ...w, keyPrefix: w.keyPrefix.replace(/^scztj:/, this.memoryDbPrefix) })),
+      }),
+    );
     this.settings = loadSettings({
+      MEMORY_DB_FILE: memoryDbFile,
       LEGACY_DATABASE_URL: `${PG}/${this.id}_legacy`,
       TARGET_DATABASE_URL: `${PG}/${this.id}_target`,
       RUNBOOK_DATABASE_URL: `${PG}/${this.id}_runbook`,
+      ARCHIVE_DATABASE_URL: `${PG}/${this.id}_archive`,
       TASK_QUEUE: `test-${this.id}`,
       BACKUP_DIR: this.backupDir,
       REPORTS_DIR: path.join(this.backupDir, 'reports'),
@@ -192,18 +210,55 @@ export class TestStack {
     return { baseUrl: `http://127.0.0.1:${port}`, output: proc.output, stop: () => proc.stop(), alive: () => proc.child.exitCode === null && proc.child.signalCode === null };
   }
 
+  /**
+   * Stops everything start() and the test started, also after a start that failed half-way (each part
+   * on its own: one that fails to stop must not keep the others open, or jest never exits).
+   */
   async stop(): Promise<void> {
-    await this.killWorker('SIGTERM');
-    await this.apiProcess?.stop();
+    const problems: unknown[] = [];
+    const attempt = async (fn: () => Promise<unknown> | undefined) => {
+      try {
+        await fn();
+      } catch (err) {
+        problems.push(err);
+      }
+    };
+    await attempt(() => this.killWorker('SIGTERM'));
+    await attempt(() => this.apiProcess?.stop());
     // Runs left open (a failed assertion, a run parked at a gate) would linger on the shared dev server.
-    for await (const wf of this.temporal.workflow.list({ query: `TaskQueue = "${this.settings.TASK_QUEUE}" AND ExecutionStatus = "Running"` })) {
-      await this.temporal.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished');
+    await attempt(async () => {
+      if (!this.temporal) return;
+      for await (const wf of this.temporal.workflow.list({ query: `TaskQueue = "${this.settings.TASK_QUEUE}" AND ExecutionStatus = "Running"` })) {
+        await this.temporal.workflow.getHandle(wf.workflowId, wf.runId).terminate('test finished');
+      }
+    });
+    await attempt(() => this.app?.close());
+    await attempt(() => this.pool?.end());
+    await attempt(() => this.connection?.close());
+    await attempt(() => this.dropAll());
+    await attempt(() => this.redis(async (r) => {
+      const keys: string[] = [];
+      for await (const batch of r.scanIterator({ MATCH: `${this.id}:*`, COUNT: 1000 })) keys.push(...batch);
+      if (keys.length) await r.unlink(keys);
+    }));
+    if (problems.length) throw problems[0];
+  }
+
+  /** A client of the shared Redis the stack's memory-db config points at. */
+  async redis<T>(fn: (r: SharedRedis) => Promise<T>): Promise<T> {
+    const r = sharedRedis();
+    r.on('error', () => undefined);
+    await r.connect();
+    try {
+      return await fn(r);
+    } finally {
+      await r.quit().catch(() => undefined);
     }
-    await this.app?.close();
-    await this.pool?.end();
-    await this.connection?.close();
+  }
+
+  private async dropAll(): Promise<void> {
     const s = this.settings;
-    for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL]) await dropDatabase(url);
+    for (const url of [s.LEGACY_DATABASE_URL, s.TARGET_DATABASE_URL, s.RUNBOOK_DATABASE_URL, s.ARCHIVE_DATABASE_URL]) await dropDatabase(url);
     // The cutover's target snapshots (activities/target.ts) are databases of their own.
     const admin = new URL(s.TARGET_DATABASE_URL);
     admin.pathname = '/postgres';
@@ -215,6 +270,9 @@ export class TestStack {
     fs.rmSync(this.backupDir, { recursive: true, force: true, maxRetries: 2 });
   }
 }
+
+const sharedRedis = () => createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', socket: { reconnectStrategy: false } });
+type SharedRedis = ReturnType<typeof sharedRedis>;
 
 /** Polls fn until it returns a truthy value or the time runs out (then throws with the last value seen). */
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 60000): Promise<T> {
