@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { dropDatabase } from '../../lib/db';
+import { dropDatabase, ensureDatabase } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
 import { CutoverState, decideGateSignal, operatorActionSignal } from '../../workflows/cutover-messages';
 import { fallbackActionSignal, FallbackState, fallbackStateQuery } from '../../workflows/fallback-messages';
@@ -131,6 +131,13 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     expect(planState.items.every((i) => i.status !== 'done')).toBe(true);
     expect((await fb.describe()).status.name).toBe('RUNNING');
     expect((await plan.describe()).status.name).toBe('RUNNING');
+  });
+
+  // A test below drops the target database mid-run; every later cutover starts with the preflight (预检), which
+  // reads the target's catalog: the target comes back, registered, as after a repair.
+  afterEach(async () => {
+    await ensureDatabase(stack.settings.TARGET_DATABASE_URL);
+    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup', stack.settings.TARGET_DIALECT);
   });
 
   it('a verification that fails for good waits for the operator; the chosen fallback runs and the run ends with its evidence pack', async () => {

@@ -23,7 +23,7 @@ const id = `t${Date.now().toString(36)}ar`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-archive-'));
 const legacyUrl = `${PG}/${id}_legacy`;
 const archiveUrl = `${PG}/${id}_archive`;
-const settings = loadSettings({ LOG_LEVEL: 'silent', LEGACY_DATABASE_URL: legacyUrl, ARCHIVE_DATABASE_URL: archiveUrl, BACKUP_DIR: dir });
+const settings = loadSettings({ LOG_LEVEL: 'silent', LEGACY_DATABASE_URL: legacyUrl, ARCHIVE_DATABASE_URL: archiveUrl, BACKUP_DIR: dir }, { signing: false });
 const deps: ActivityDeps = {
   settings,
   mapping: loadMapping(settings.MAPPING_FILE),

@@ -53,7 +53,7 @@ const goodConfig = () => ({
 });
 
 function depsWith(memoryDb: MemoryDbConfig | undefined): ActivityDeps {
-  const settings = loadSettings({ LOG_LEVEL: 'silent', TARGET_DATABASE_URL: targetUrl });
+  const settings = loadSettings({ LOG_LEVEL: 'silent', TARGET_DATABASE_URL: targetUrl }, { signing: false });
   return {
     settings,
     mapping: loadMapping(settings.MAPPING_FILE),
@@ -86,7 +86,7 @@ beforeAll(async () => {
   await redis.connect();
   await ensureDatabase(targetUrl);
   await withClient(targetUrl, async (c) => {
-    await ensureTargetSchema(c, loadMapping(loadSettings({}).MAPPING_FILE));
+    await ensureTargetSchema(c, loadMapping(loadSettings({}, { signing: false }).MAPPING_FILE));
     for (const r of rows) {
       await c.query(`INSERT INTO market_entity (pripid, entname, uniscid, enttype, regstate, regcap) VALUES ($1, $2, $3, '1100', $4, $5)`, [r.pripid, r.entname, r.uniscid, r.regstate, r.regcap]);
     }
