@@ -166,7 +166,13 @@ describe('preflight 预检 against the live legacy and target catalogs', () => {
     expect(cli.stdout).toContain(`等待操作员 waiting for the operator: step preflight failed; choose retry | fallback`);
 
     const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
-    const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    // The preflight activity ran once (no retries); the signed-start check before it is another activity.
+    const preflightScheduled = new Set(
+      history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'preflightMapping').map((e) => String(e.eventId)),
+    );
+    const attempts = history.events!
+      .filter((e) => e.activityTaskStartedEventAttributes && preflightScheduled.has(String(e.activityTaskStartedEventAttributes.scheduledEventId)))
+      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
     expect(attempts).toEqual([1]);
   });
 });

@@ -93,7 +93,9 @@ export async function admitSigned<D extends string>(
   // One use per signed message: a decision replayed later (a retry choice sent again, an approval
   // captured from history) is refused. Handlers run again on replay, so the set is rebuilt the same way.
   const nonce = parsed.data.nonce;
-  if (!nonce) return { ok: false, refusal: 'the decision carries no one-time nonce (it did not come through this API)', shown: shown(raw) };
+  // Decisions recorded before nonces existed replay as they were accepted then (patched(): false only in such a history).
+  if (!nonce && patched('decision-nonce-required')) return { ok: false, refusal: 'the decision carries no one-time nonce (it did not come through this API)', shown: shown(raw) };
+  if (!nonce) return { ok: true, message: parsed.data as SignedDecision<D> };
   if (usedNonces.has(nonce)) return { ok: false, refusal: 'the decision was already used once (replayed)', shown: shown(raw) };
   usedNonces.add(nonce);
   return { ok: true, message: parsed.data as SignedDecision<D> };
