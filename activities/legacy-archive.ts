@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { from as copyFrom } from 'pg-copy-streams';
 import { copyTo } from '../lib/copy-to';
-import { ensureDatabase, inTransaction, quoteIdent, withClient } from '../lib/db';
+import { ensureDatabase, inTransaction, quoteIdent, quoteQualified, withClient } from '../lib/db';
 import { BackupManifest, countingHash, legacyExportSql, verifyBackup } from './backup';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
@@ -56,6 +56,8 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
         if (rows.length) await c.query(`DROP DATABASE ${quoteIdent(archive)} WITH (FORCE)`);
       });
       await ensureDatabase(settings.ARCHIVE_DATABASE_URL);
+      // Marked as ours at once: an attempt that fails half-way leaves a database the retry may replace.
+      await withClient(admin.toString(), (c) => c.query(`COMMENT ON DATABASE ${quoteIdent(archive)} IS '${MARK(input.runId).replace(/'/g, "''")}'`));
       // Table definitions as the legacy database has them (types and collations: the key order must match the backup's).
       const ddl = await withClient(settings.LEGACY_DATABASE_URL, async (c) => {
         const out: string[] = [];
@@ -66,10 +68,12 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
                     CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END AS collation
                FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
               WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-            [quoteIdent(f.table)],
+            [quoteQualified(f.table)],
           );
           const cols = rows.map((r) => `${quoteIdent(r.name)} ${r.type}${r.collation ? ` COLLATE ${quoteIdent(r.collation)}` : ''}`);
-          out.push(`CREATE TABLE ${quoteIdent(f.table)} (${cols.join(', ')}, PRIMARY KEY (${quoteIdent(key)}))`);
+          // A schema-qualified legacy table (registry.e_baseinfo) keeps its schema in the archive.
+          if (f.table.includes('.')) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(f.table.split('.')[0])}`);
+          out.push(`CREATE TABLE ${quoteQualified(f.table)} (${cols.join(', ')}, PRIMARY KEY (${quoteIdent(key)}))`);
         }
         return out;
       });
@@ -77,7 +81,7 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
       await withClient(settings.ARCHIVE_DATABASE_URL, async (c) => {
         await inTransaction(c, async () => {
           for (const sql of ddl) await c.query(sql);
-          for (const f of manifest.files) await pipeline(fs.createReadStream(f.file), c.query(copyFrom(`COPY ${quoteIdent(f.table)} FROM STDIN`)));
+          for (const f of manifest.files) await pipeline(fs.createReadStream(f.file), c.query(copyFrom(`COPY ${quoteQualified(f.table)} FROM STDIN`)));
         });
         for (const f of manifest.files) {
           const key = deps.mapping.tables.find((t) => t.source.table === f.table)!.source.key;
@@ -95,7 +99,7 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
       const first = manifest.files[0];
       const readOnlyProof = await withClient(settings.ARCHIVE_DATABASE_URL, async (c) => {
         try {
-          await c.query(`DELETE FROM ${quoteIdent(first.table)}`);
+          await c.query(`DELETE FROM ${quoteQualified(first.table)}`);
         } catch (err) {
           return `DELETE FROM ${first.table} refused: ${(err as Error).message}`;
         }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { inTransaction, quoteIdent, withClient } from '../lib/db';
+import { inTransaction, quoteIdent, quoteQualified, withClient } from '../lib/db';
 import { legacyDatabaseOf } from '../lib/services';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
@@ -56,7 +56,7 @@ async function tryWrite(c: Client, role: string, table: string, key: string): Pr
   try {
     await inTransaction(c, async () => {
       await c.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
-      await c.query(`UPDATE ${quoteIdent(table)} SET ${quoteIdent(key)} = ${quoteIdent(key)} WHERE false`);
+      await c.query(`UPDATE ${quoteQualified(table)} SET ${quoteIdent(key)} = ${quoteIdent(key)} WHERE false`);
       throw new Rollback();
     });
   } catch (err) {
@@ -94,8 +94,9 @@ export function legacyLockActivities(deps: ActivityDeps) {
       // The statistics a session reads are a snapshot per transaction: read them fresh each time.
       await c.query('SELECT pg_stat_clear_snapshot()');
       const { rows } = await c.query<{ relname: string; changes: string }>(
-        `SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del)::text AS changes
-           FROM pg_stat_user_tables WHERE relname = ANY($1::text[])`,
+        // by the table's own oid: a schema-qualified name (registry.e_baseinfo) or a bare one on the search path
+        `SELECT x AS relname, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes
+           FROM unnest($1::text[]) x JOIN pg_stat_user_tables s ON s.relid = to_regclass(x)`,
         [legacyTables()],
       );
       return new Map(rows.map((r) => [r.relname, Number(r.changes)]));
@@ -130,11 +131,12 @@ export function legacyLockActivities(deps: ActivityDeps) {
           recorded = [];
           for (const role of roles) {
             const { rows } = await c.query<{ table: string; privileges: string[] }>(
-              `SELECT c.relname AS table, array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privileges
-                 FROM pg_class c CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+              `SELECT x AS table, array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) AS privileges
+                 FROM unnest($1::text[]) x JOIN pg_class c ON c.oid = to_regclass(x)
+                 CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
                  JOIN pg_roles r ON r.oid = a.grantee
-                WHERE c.relname = ANY($1::text[]) AND c.relkind = 'r' AND pg_table_is_visible(c.oid) AND r.rolname = $2 AND a.privilege_type = ANY($3::text[])
-                GROUP BY c.relname ORDER BY c.relname`,
+                WHERE c.relkind = 'r' AND r.rolname = $2 AND a.privilege_type = ANY($3::text[])
+                GROUP BY x ORDER BY x`,
               [tables.map((t) => t.table), role, WRITE_PRIVILEGES],
             );
             recorded.push({ role, revoked: rows, proof: '' });
@@ -148,7 +150,7 @@ export function legacyLockActivities(deps: ActivityDeps) {
           if (!rows.length) throw ApplicationFailure.nonRetryable(`application role ${r.role} does not exist on the legacy database`, 'UnknownRole');
           if (rows[0].rolsuper) throw ApplicationFailure.nonRetryable(`application role ${r.role} is a superuser: no privilege can be revoked from it; have the DBA give the application an ordinary role`, 'SuperuserRole');
           await inTransaction(c, async () => {
-            for (const t of tables) await c.query(`REVOKE ${WRITE_PRIVILEGES.join(', ')} ON ${quoteIdent(t.table)} FROM ${quoteIdent(r.role)}`);
+            for (const t of tables) await c.query(`REVOKE ${WRITE_PRIVILEGES.join(', ')} ON ${quoteQualified(t.table)} FROM ${quoteIdent(r.role)}`);
             await c.query(`ALTER ROLE ${quoteIdent(r.role)} SET default_transaction_read_only = on`);
           });
           const writable = [];
@@ -175,7 +177,7 @@ export function legacyLockActivities(deps: ActivityDeps) {
         const out: LegacyReadOnly['roles'] = [];
         for (const r of recorded) {
           await inTransaction(c, async () => {
-            for (const g of r.revoked) await c.query(`GRANT ${g.privileges.join(', ')} ON ${quoteIdent(g.table)} TO ${quoteIdent(r.role)}`);
+            for (const g of r.revoked) await c.query(`GRANT ${g.privileges.join(', ')} ON ${quoteQualified(g.table)} TO ${quoteIdent(r.role)}`);
             await c.query(`ALTER ROLE ${quoteIdent(r.role)} RESET default_transaction_read_only`);
           });
           const refused = [];

@@ -193,7 +193,7 @@ describe('内存数据库 in-memory database (real Redis, real PostgreSQL)', () 
     expect(message).toContain('url: must not carry a password: set MEMORY_DB_PASSWORD instead');
     expect(message).toContain('prefixes[2]: expected a key prefix');
     expect(message).toContain('prefixes[3]: expected a key prefix');
-    expect(message).toContain('(root): Unrecognized key: "extra"');
+    expect(message).toContain('extra: unknown property (known: description, enabled, url, prefixes, warmUp, batch)');
     expect(message).not.toContain('secret');
     // Once the shape is right, the cross-field rules: a warm-up outside the owned prefixes, a nested prefix, the key column.
     let second = '';

@@ -23,7 +23,7 @@ import { eventually, TestStack } from '../support/stack';
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'registry2');
 
 describe('rehearsal on a second, differently shaped legacy registry (jmreg)', () => {
-  const stack = new TestStack({ MAPPING_FILE: path.join(FIXTURE, 'mapping.json'), LEGACY_SCHEMA: 'jmreg' });
+  const stack = new TestStack({ MAPPING_FILE: path.join(FIXTURE, 'mapping.json'), LEGACY_SCHEMA: 'jmreg', MEMORY_DB_FILE: path.join(FIXTURE, 'memory-db.json') });
   let stats: Registry2Stats;
   let operator: string;
   let approver: string;

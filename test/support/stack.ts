@@ -38,10 +38,13 @@ export class TestStack {
   /** the key prefix this stack's in-memory database config owns on the shared Redis (config/memory-db.json's shape) */
   readonly memoryDbPrefix = `${this.id}:app:`;
 
-  constructor(overrides: Record<string, string> = {}) {
+  /** overrides.MEMORY_DB_FILE, when given, is the memory-db config to start from (a registry of its own has its own tables to warm). */
+  constructor(allOverrides: Record<string, string> = {}) {
+    const { MEMORY_DB_FILE: memoryDbTemplate, ...overrides } = allOverrides;
     this.backupDir = fs.mkdtempSync(path.join(os.tmpdir(), `jm-backup-${this.id}-`));
-    // The product's memory-db config with this stack's own prefix: tests share one Redis.
-    const memoryDb = JSON.parse(fs.readFileSync(path.join(repoRoot, 'config', 'memory-db.json'), 'utf8'));
+    // The memory-db config with this stack's own prefix: tests share one Redis.
+    const memoryDb = JSON.parse(fs.readFileSync(memoryDbTemplate ?? path.join(repoRoot, 'config', 'memory-db.json'), 'utf8'));
+    const ownPrefix = (memoryDb.prefixes as string[])[0];
     const memoryDbFile = path.join(this.backupDir, 'memory-db.json');
     fs.writeFileSync(
       memoryDbFile,
@@ -49,7 +52,7 @@ export class TestStack {
         ...memoryDb,
         url: process.env.REDIS_URL ?? memoryDb.url,
         prefixes: [this.memoryDbPrefix],
-        warmUp: memoryDb.warmUp.map((w: { keyPrefix: string }) => ({ ...w, keyPrefix: w.keyPrefix.replace(/^scztj:/, this.memoryDbPrefix) })),
+        warmUp: memoryDb.warmUp.map((w: { keyPrefix: string }) => ({ ...w, keyPrefix: this.memoryDbPrefix + w.keyPrefix.slice(ownPrefix.length) })),
       }),
     );
     this.settings = loadSettings({

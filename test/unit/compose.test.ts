@@ -31,6 +31,8 @@ const PINNED_IMAGES: Record<string, string> = {
   // Oracle Database Free for the legacy side (profile "oracle" only); supports ORACLE_PASSWORD_FILE,
   // APP_USER_PASSWORD_FILE and /container-entrypoint-initdb.d (gvenzl/oci-oracle-free README).
   'gvenzl/oracle-free:23-slim': 'gvenzl/oci-oracle-free README, tag 23-slim',
+  // The in-memory database (内存数据库): Docker official image redis, 7.4 on Debian bookworm.
+  'redis:7.4-bookworm': 'Docker official image redis, tag 7.4-bookworm',
 };
 /** The product image's base: Node.js 24 (Active LTS), Debian bookworm slim. */
 const NODE_BASE = 'node:24-bookworm-slim';
@@ -39,6 +41,8 @@ const NODE_BASE = 'node:24-bookworm-slim';
 const IMAGE_WRITABLE: Record<string, string[]> = {
   postgres: ['/var/lib/postgresql/data'],
   'gvenzl/oracle-free': ['/opt/oracle/oradata'],
+  // the official redis image creates /data owned by redis (its Dockerfile: mkdir /data && chown redis:redis /data)
+  redis: ['/data'],
 };
 
 /** The product's own process, the longest a chunk of the copy may take to finish after SIGTERM, in s. */
