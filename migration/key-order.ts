@@ -35,10 +35,12 @@ import { KEY_TYPES, keyColumn } from './mapping';
  * placed by its decimal value (numericPlace), fractions and numbers beyond the target type included.
  * (5) The target compares bounds with an integer key after integerBound (floored; constant beyond the type).
  *
+ * The Oracle adapter keeps (2) with oracleKeyExpr (migration/oracle/sql.ts): a NUMBER key mapped to a text
+ * key is compared as its canonical decimal text in binary order, a VARCHAR2 key mapped to a number as its
+ * decimal value (no number: NULL, the last range); schema-qualified names name their own owner there too.
+ *
  * Not yet: composite keys, and tables with no unique column at all (a PostgreSQL ctid or Oracle ROWID
- * range cannot be found again on the target). The Oracle adapter (migration/oracle/) still compares its
- * key natively: a NUMBER key mapped to a text key (or a VARCHAR2 of digits to a number) must be converted
- * there as (2) says (issue 22).
+ * range cannot be found again on the target).
  */
 export type KeyCollate = '' | ' COLLATE "C"';
 export type KeyOrder = 'numeric' | 'code-point';

@@ -4,7 +4,8 @@ import type { Mapping, TableMapping } from '../mapping';
 import type { Chunk, PreflightProblem, SourceAdapter } from '../source';
 import { encodeRow } from '../copy-text';
 import { OracleChunkStream } from './chunk-stream';
-import { rawText } from './convert';
+import { canonicalDecimal, rawText } from './convert';
+import { keyOrder } from '../key-order';
 import { legacyKind } from './legacy-types';
 import { describeOracleTarget, OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
 import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
@@ -12,7 +13,7 @@ import { loadOracleDriver } from './driver';
 import { withOracleErrors } from './errors';
 import { connectProblem, runOraclePreflight } from './preflight';
 import { DictionaryRow, OracleMappingError, resolveTable, ResolvedTable } from './resolve';
-import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
+import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, oracleKeyForm, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -106,8 +107,9 @@ export class OracleSource implements SourceAdapter {
   }
 
   private async planKeyChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null): Promise<Chunk[]> {
-    await this.resolve(table);
+    const { keyForm } = await this.resolve(table);
     const { sql, binds } = planBoundariesQuery({
+      keyForm,
       schema: this.options.schema ?? null,
       table: table.source.table,
       key: table.source.key,
@@ -119,7 +121,9 @@ export class OracleSource implements SourceAdapter {
       const { rows } = await conn.execute(sql, binds, this.queryOptions());
       return (rows ?? []).map((r) => r[0]);
     });
-    return chunksFromBoundaries(table.name, boundaries);
+    // bounds in the contract's text form: a number as its exact decimal (the driver may write 1e+25)
+    const numeric = keyOrder(table) === 'numeric';
+    return chunksFromBoundaries(table.name, numeric ? boundaries.map((b) => (typeof b === 'string' ? canonicalDecimal(b) : b)) : boundaries);
   }
 
   async countRows(table: TableMapping, readPoint: string | null): Promise<number> {
@@ -164,6 +168,7 @@ export class OracleSource implements SourceAdapter {
       readPoint,
       chunking: this.options.chunking,
       keyNullable: resolved.keyNullable,
+      keyForm: resolved.keyForm,
       substitutionChecks: resolved.substitutionChecks,
     });
     // LOBs arrive inline: a batch holds batchSize LOB values, so LOB tables fetch fewer rows per trip
@@ -204,12 +209,16 @@ export class OracleSource implements SourceAdapter {
       return kind ? [{ name, kind }] : [];
     });
     const omitted = dictionary.filter(([, dataType]) => legacyKind(dataType) === null).map(([name, dataType]) => `${name} (${dataType})`);
-    const keyNullable = dictionary.find((r) => r[0] === table.source.key.toUpperCase())?.[2] !== 'N';
+    const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
+    const keyNullable = keyRow?.[2] !== 'N';
+    // the same key comparison planChunks bounded the chunks with
+    const keyKind = keyRow ? legacyKind(keyRow[1]) : null;
+    const keyForm = keyKind ? oracleKeyForm(keyKind, keyOrder(table)) : 'native';
     const chunks = await this.planChunks(table, rowsPerChunk, readPoint);
     const batchSize = columns.some((c) => c.kind === 'clob' || c.kind === 'binary') ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize) : this.options.fetchArraySize;
     const lines = async function* (this: OracleSource): AsyncGenerator<Buffer> {
       for (const chunk of chunks) {
-        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: 'key', keyNullable, thenByRowid: true });
+        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: 'key', keyNullable, keyForm, thenByRowid: true });
         const conn = await this.connect();
         try {
           const result = await withOracleErrors(where, () => conn.execute(sql, binds, { ...this.queryOptions(batchSize), resultSet: true }));

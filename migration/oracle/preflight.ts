@@ -4,7 +4,7 @@ import type { OracleBinds } from './driver';
 import { classifyOracleError, oracleErrorCode } from './errors';
 import { legacyKind } from './legacy-types';
 import { OracleMappingError, resolveTable, type DictionaryRow } from './resolve';
-import { describeTableSql, oracleIdent, READ_POINT_SQL, tableRef } from './sql';
+import { describeTableSql, oracleIdent, oracleKeyExpr, oracleObject, READ_POINT_SQL, tableRef } from './sql';
 
 /**
  * 预检 Oracle preflight: what the legacy Oracle must be before the weekend, checked against the mapping
@@ -41,15 +41,17 @@ function ownerPredicate(schema: string | null, binds: OracleBinds, column: strin
 }
 
 export function lobRetentionSql(schema: string | null, table: string): { sql: string; binds: OracleBinds } {
-  const binds: OracleBinds = { table_name: table.toUpperCase() };
-  const owner = ownerPredicate(schema, binds, 'owner');
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase() };
+  const owner = ownerPredicate(object.owner, binds, 'owner');
   return { sql: `SELECT column_name, securefile, pctversion, retention FROM all_lobs WHERE ${owner} AND table_name = :table_name`, binds };
 }
 
 /** The index that leads with the key, its clustering factor and the table's statistics. */
 export function keyIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
-  const binds: OracleBinds = { table_name: table.toUpperCase(), column_name: key.toUpperCase() };
-  const owner = ownerPredicate(schema, binds, 'c.table_owner');
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase(), column_name: key.toUpperCase() };
+  const owner = ownerPredicate(object.owner, binds, 'c.table_owner');
   return {
     sql:
       'SELECT i.index_name, i.clustering_factor, t.num_rows, t.blocks FROM all_ind_columns c ' +
@@ -71,6 +73,15 @@ export function keyFitSql(schema: string | null, table: string, key: string, tar
   const max = target === 'integer' ? '2147483647' : '9223372036854775807';
   const min = target === 'integer' ? '-2147483648' : '-9223372036854775808';
   return { sql: `SELECT COUNT(*) FROM ${tableRef(schema, table)} WHERE ${k} <> TRUNC(${k}) OR ${k} > ${max} OR ${k} < ${min}`, binds: {} };
+}
+
+/**
+ * NUMBER keys whose text TO_CHAR(k, 'TM9') writes in scientific notation (past 64 characters), where the
+ * adapter's text of a key mapped to a text target (oracleKeyExpr 'number-as-text') is not the target's.
+ */
+export function numberTextKeySql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+  const k = oracleIdent(key);
+  return { sql: `SELECT COUNT(*) FROM ${tableRef(schema, table)} WHERE INSTR(UPPER(TO_CHAR(${k}, 'TM9')), 'E') > 0`, binds: {} };
 }
 
 /** Text keys with a multi-byte character: ordered by GBK bytes in Oracle, by UTF-8 bytes on the target. */
@@ -177,10 +188,11 @@ export function checkKeyFit(where: string, table: TableMapping, keyRow: Dictiona
   }
   if (kind === 'number') {
     if (targetType === 'text') {
+      // the adapter compares it as the target's text (sql.ts oracleKeyExpr): correct, but no index on the column serves it
       problems.push({
         where,
-        problem: `key ${key} is ${dataType} but its target column is text: Oracle orders 9 < 10, the target orders '10' < '9', so chunk ranges and the target's cleanup and verification disagree`,
-        action: 'map the key to a numeric, bigint or integer target column',
+        problem: `key ${key} is ${dataType} but its target column is text: the adapter compares it as the target does ('10' < '9', TO_CHAR in binary order), which no index on ${name} serves — each chunk scans the table`,
+        action: `map the key to a numeric, bigint or integer target column (its own type), or the DBA creates a function-based index on ${oracleKeyExpr(name, 'number-as-text')} and the rehearsal measures the table`,
       });
     } else if (targetType === 'integer' || targetType === 'bigint') {
       const p = typeof precision === 'number' ? precision : null;
@@ -351,6 +363,15 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
       });
     }
     const charset: string | null = dbCharset;
+    // a NUMBER key compared as text: exact unless a value's fixed notation passes 64 characters
+    const fixedWidth = typeof keyRow?.[3] === 'number' && typeof keyRow?.[4] === 'number' && keyRow[4] >= 0 && keyRow[3] + keyRow[4] <= 60;
+    if (keyRow && keyKind === 'number' && keyTarget === 'text' && !fixedWidth) {
+      await attempt(keyWhere, `${legacy}.${keyRow[0]} values as text`, async () => {
+        const { sql, binds } = numberTextKeySql(schema, table.source.table, table.source.key);
+        const n = Number((await query(sql, binds))[0]?.[0] ?? 0);
+        if (n > 0) problems.push({ where: keyWhere, problem: `${n} keys of ${legacy}.${keyRow[0]} are written in scientific notation by TO_CHAR, not as the target's text: chunk ranges would disagree`, action: 'map the key to numeric' });
+      });
+    }
     if (keyRow && keyKind === 'text' && charset !== null && charset !== 'AL32UTF8' && charset !== 'UTF8') {
       await attempt(keyWhere, `${legacy}.${keyRow[0]} characters`, async () => {
         const { sql, binds } = nonAsciiKeySql(schema, table.source.table, table.source.key);

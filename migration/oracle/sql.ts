@@ -32,8 +32,18 @@ export function oracleIdent(name: string): string {
   return '"' + name.toUpperCase() + '"';
 }
 
+/**
+ * A legacy table of the mapping as an Oracle object: `schema.table` names its own owner, a bare name is
+ * in ORACLE_SCHEMA (schema), or the session's current schema when neither is set.
+ */
+export function oracleObject(schema: string | null, table: string): { owner: string | null; name: string } {
+  const dot = table.indexOf('.');
+  return dot === -1 ? { owner: schema, name: table } : { owner: table.slice(0, dot), name: table.slice(dot + 1) };
+}
+
 export function tableRef(schema: string | null, table: string): string {
-  return schema ? `${oracleIdent(schema)}.${oracleIdent(table)}` : oracleIdent(table);
+  const { owner, name } = oracleObject(schema, table);
+  return owner ? `${oracleIdent(owner)}.${oracleIdent(name)}` : oracleIdent(name);
 }
 
 /**
@@ -59,10 +69,11 @@ export const DATABASE_CHARSET_SQL = "SELECT value FROM nls_database_parameters W
 /** Dictionary types of a legacy table, for the select list and the conversions. */
 export function describeTableSql(schema: string | null, table: string): SqlWithBinds {
   // The dictionary stores the names as oracleIdent refers to them: upper case.
-  const binds: OracleBinds = { table_name: table.toUpperCase() };
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase() };
   let owner = "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')";
-  if (schema) {
-    binds.owner_name = schema.toUpperCase();
+  if (object.owner) {
+    binds.owner_name = object.owner.toUpperCase();
     owner = ':owner_name';
   }
   return {
@@ -106,6 +117,43 @@ function asOf(readPoint: string | null, binds: OracleBinds): string {
   return ' AS OF SCN :read_scn';
 }
 
+/**
+ * How the legacy key is compared and ordered so that Oracle follows the TARGET key's order (key-order.ts):
+ * - 'native': the column itself — a NUMBER under numeric order, a character key under code-point order
+ *   (NLS_SORT/NLS_COMP BINARY, pinned by SESSION_SETUP_SQL);
+ * - 'number-as-text': a NUMBER key mapped to a text target key is compared as the text the target holds
+ *   (the converter's canonical decimal): TO_CHAR(k, 'TM9') writes a number in fixed notation without a
+ *   leading zero ('.5'), which is put back; compared in binary order, so Oracle's '10' < '9' is the target's.
+ *   TM9 switches to scientific notation past 64 characters: the preflight counts such keys (numberTextKeySql)
+ *   and refuses the table when there are any;
+ * - 'text-as-number': a character key mapped to a number target key is compared by its decimal value; a
+ *   text that is no decimal number becomes NULL, which the last range reads (the target refuses it into
+ *   quarantine there, key-order.ts clause 4).
+ * Either conversion costs the key index (a DBA may add a function-based index on the expression).
+ */
+export type OracleKeyForm = 'native' | 'number-as-text' | 'text-as-number';
+
+export function oracleKeyForm(legacy: LegacyKind, targetOrder: 'numeric' | 'code-point'): OracleKeyForm {
+  if (legacy === 'number' && targetOrder === 'code-point') return 'number-as-text';
+  if (legacy === 'text' && targetOrder === 'numeric') return 'text-as-number';
+  return 'native';
+}
+
+/** The decimal text a key of digits must match to have a place in numeric order (as key-order.ts numericPlace). */
+const ORACLE_DECIMAL_TEXT = String.raw`^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$`;
+
+export function oracleKeyExpr(key: string, form: OracleKeyForm = 'native'): string {
+  const k = oracleIdent(key);
+  switch (form) {
+    case 'native':
+      return k;
+    case 'number-as-text':
+      return `(CASE WHEN ${k} > -1 AND ${k} < 1 AND ${k} <> 0 THEN REPLACE(TO_CHAR(${k}, 'TM9'), '.', '0.') ELSE TO_CHAR(${k}, 'TM9') END)`;
+    case 'text-as-number':
+      return `(CASE WHEN REGEXP_LIKE(${k}, '${ORACLE_DECIMAL_TEXT}') THEN TO_NUMBER(TRIM(${k})) END)`;
+  }
+}
+
 export interface ChunkQueryInput {
   schema: string | null;
   table: string;
@@ -121,6 +169,8 @@ export interface ChunkQueryInput {
   substitutionChecks?: number[];
   /** key order, then ROWID: one reproducible order of rows even where the key repeats (the backup's export) */
   thenByRowid?: boolean;
+  /** how the key is compared (oracleKeyExpr); 'native' when absent */
+  keyForm?: OracleKeyForm;
 }
 
 /**
@@ -160,11 +210,13 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
     }
     orderBy = 'ROWID';
   } else {
-    const k = oracleIdent(input.key);
+    const k = oracleKeyExpr(input.key, input.keyForm);
+    // a text key compared as a number is NULL wherever the text is no number
+    const nullable = input.keyNullable !== false || input.keyForm === 'text-as-number';
     if (keyFrom !== null) {
       binds.key_lo = keyFrom;
       // "OR k IS NULL" defeats the key index (a B-tree holds no all-NULL keys): only where NULLs can exist
-      where.push(keyTo === null && input.keyNullable !== false ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
+      where.push(keyTo === null && nullable ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
     }
     if (keyTo !== null) {
       binds.key_hi = keyTo;
@@ -187,6 +239,7 @@ export function planBoundariesQuery(input: {
   rowsPerChunk: number;
   readPoint: string | null;
   chunking: ChunkingMode;
+  keyForm?: OracleKeyForm;
 }): SqlWithBinds {
   if (!Number.isInteger(input.rowsPerChunk) || input.rowsPerChunk < 1) {
     throw new Error(`rowsPerChunk must be a positive integer, got ${input.rowsPerChunk}`);
@@ -197,7 +250,7 @@ export function planBoundariesQuery(input: {
     input.chunking === 'rowid'
       ? `SELECT ROWID AS rid, ROW_NUMBER() OVER (ORDER BY ROWID) AS rn FROM ${from}`
       : (() => {
-          const k = oracleIdent(input.key);
+          const k = oracleKeyExpr(input.key, input.keyForm);
           return `SELECT ${k} AS boundary, ROW_NUMBER() OVER (ORDER BY ${k}) AS rn FROM ${from} WHERE ${k} IS NOT NULL`;
         })();
   const boundary = input.chunking === 'rowid' ? 'ROWIDTOCHAR(rid)' : 'boundary';

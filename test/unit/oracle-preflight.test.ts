@@ -240,6 +240,21 @@ describe('preflight rules on captured answers', () => {
     expect(checkKeyFit('k', ENTITY, ['PRIPID', 'VARCHAR2', 'N', null, null], t('text'))).toEqual([]);
   });
 
+  it('a NUMBER key without precision mapped to a text key: the preflight counts keys TO_CHAR writes in scientific notation, and names them', async () => {
+    const textKeyed: Mapping = { tables: [legacyTable([{ target: 'pripid', type: 'text', source: 'pripid', required: true }, { target: 'entname', type: 'text', source: 'entname', required: true }])], codeTables: new Map() };
+    const dictionary = { match: /FROM all_tab_columns/, rows: [['PRIPID', 'NUMBER', 'N', null, null], ['ENTNAME', 'VARCHAR2', 'N', null, null]] };
+    const scientific = new ScriptedOracle(override(healthyServer(), dictionary, { match: /TO_CHAR\("PRIPID", 'TM9'\)\), 'E'\) > 0/, rows: [[3]] }));
+    const problems = await new OracleSource(SETTINGS, scientific.driver()).preflight(textKeyed);
+    expect(problems.map((p) => p.problem)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/compares it as the target does \('10' < '9'/), expect.stringMatching(/^3 keys of E_BASEINFO.PRIPID are written in scientific notation/)]),
+    );
+    expect(scientific.executed.some((e) => e.sql === `SELECT COUNT(*) FROM "JMLEGACY"."E_BASEINFO" WHERE INSTR(UPPER(TO_CHAR("PRIPID", 'TM9')), 'E') > 0`)).toBe(true);
+    // NUMBER(20,0) has fixed notation by its declaration: no count is needed
+    const declared = new ScriptedOracle(override(healthyServer(), { ...dictionary, rows: [['PRIPID', 'NUMBER', 'N', 20, 0], ['ENTNAME', 'VARCHAR2', 'N', null, null]] }));
+    await new OracleSource(SETTINGS, declared.driver()).preflight(textKeyed);
+    expect(declared.executed.some((e) => /'TM9'\)\), 'E'/.test(e.sql))).toBe(false);
+  });
+
   it('key index: missing, scattered, clustered, no statistics', () => {
     expect(checkKeyIndex('k', ENTITY, [], 100_000)[0].problem).toMatch(/no index/);
     expect(checkKeyIndex('k', ENTITY, [['I', 29_000_000, 30_000_000, 900_000]], 100_000)[0].problem).toMatch(/scattered by key .* about 96667 blocks/);

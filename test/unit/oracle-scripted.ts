@@ -39,10 +39,11 @@ export function njsError(num: number, ...args: unknown[]): Error {
 export interface ScriptedAnswer {
   /** the statement this answers */
   match: RegExp;
-  rows?: unknown[][] | ((binds: OracleBinds) => unknown[][]);
+  /** rows, or rows computed from the binds (and the statement, for a server model that evaluates it) */
+  rows?: unknown[][] | ((binds: OracleBinds, sql: string) => unknown[][]);
   error?: Error | ((binds: OracleBinds) => Error | null);
   /** a result set (chunk queries) */
-  resultSet?: (binds: OracleBinds) => OracleResultSet;
+  resultSet?: (binds: OracleBinds, sql: string) => OracleResultSet;
 }
 
 export function placeholders(sql: string): string[] {
@@ -92,8 +93,8 @@ export class ScriptedOracle implements OraclePool {
     if (!answer) throw new Error(`unscripted SQL: ${sql}`);
     const error = typeof answer.error === 'function' ? answer.error(binds) : answer.error;
     if (error) throw error;
-    if (answer.resultSet) return { resultSet: answer.resultSet(binds) };
-    return { rows: typeof answer.rows === 'function' ? answer.rows(binds) : (answer.rows ?? []) };
+    if (answer.resultSet) return { resultSet: answer.resultSet(binds, sql) };
+    return { rows: typeof answer.rows === 'function' ? answer.rows(binds, sql) : (answer.rows ?? []) };
   }
 
   allReleased(): boolean {
