@@ -32,6 +32,8 @@ export interface OraclePreflightContext {
 export const SERVER_VERSION_SQL = "SELECT version FROM product_component_version WHERE product LIKE 'Oracle%' AND ROWNUM = 1";
 export const CHARSETS_SQL =
   "SELECT parameter, value FROM nls_database_parameters WHERE parameter IN ('NLS_CHARACTERSET', 'NLS_NCHAR_CHARACTERSET')";
+/** ORACLE_CHUNKING=rowid plans from DBA_EXTENTS and DBMS_ROWID: one row proves both readable. */
+export const ROWID_EXTENTS_PROBE_SQL = 'SELECT DBMS_ROWID.ROWID_CREATE(1, 1, 1, 1, 0) FROM dba_extents WHERE ROWNUM <= 1';
 export const UNDO_SQL = "SELECT name, value FROM v$parameter WHERE name IN ('undo_management', 'undo_retention')";
 
 function ownerPredicate(schema: string | null, binds: OracleBinds, column: string): string {
@@ -243,7 +245,7 @@ export function checkKeyIndex(where: string, table: TableMapping, rows: unknown[
       {
         where,
         problem: `rows of ${table.source.table.toUpperCase()} are scattered by key (clustering factor ${best.cf} for ${best.rows} rows in ${best.blocks} blocks): each key-range chunk of ${rowsPerChunk} rows reads about ${blocksPerChunk} blocks one by one`,
-        action: 'measure this table in the rehearsal; plan it with larger chunks or fewer in parallel (ROWID-range chunking is not available: see the README)',
+        action: 'measure this table in the rehearsal; plan it with larger chunks, or set ORACLE_CHUNKING=rowid (ranges of extents, read block by block)',
       },
     ];
   }
@@ -278,11 +280,14 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
   };
 
   if (ctx.chunking === 'rowid') {
-    problems.push({
-      where: 'ORACLE_CHUNKING',
-      problem: 'ORACLE_CHUNKING=rowid is refused: ROWID chunk bounds cannot be compared with the business keys the target cleans up and verifies by, so a retried chunk could delete other chunks’ rows',
-      action: 'unset ORACLE_CHUNKING (key ranges); see the README for tables without a key index',
-    });
+    // ROWID ranges are built from DBA_EXTENTS (sql.ts rowidExtentsQuery): readable only with a grant
+    await query(ROWID_EXTENTS_PROBE_SQL).catch((err: unknown) =>
+      problems.push({
+        where: 'ORACLE_CHUNKING',
+        problem: `ORACLE_CHUNKING=rowid plans ROWID ranges from DBA_EXTENTS, which the migration user cannot read: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+        action: 'the DBA grants SELECT ON SYS.DBA_EXTENTS and SYS.DBA_OBJECTS (or SELECT_CATALOG_ROLE) to the migration user, or unset ORACLE_CHUNKING (key ranges)',
+      }),
+    );
   }
 
   await attempt('oracle.server', 'server version', async () => {

@@ -66,16 +66,19 @@ export const READ_POINT_SQL = 'SELECT TO_CHAR(DBMS_FLASHBACK.GET_SYSTEM_CHANGE_N
 /** The database character set: ZHS16GBK text is checked for '?' substitutions (resolve.ts). Readable by every user. */
 export const DATABASE_CHARSET_SQL = "SELECT value FROM nls_database_parameters WHERE parameter = 'NLS_CHARACTERSET'";
 
+/** A legacy table as the dictionary views name it: the owner (a bind, or the session's schema) and :table_name. */
+function dictionaryObject(schema: string | null, table: string): { owner: string; binds: OracleBinds } {
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase() };
+  if (!object.owner) return { owner: "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')", binds };
+  binds.owner_name = object.owner.toUpperCase();
+  return { owner: ':owner_name', binds };
+}
+
 /** Dictionary types of a legacy table, for the select list and the conversions. */
 export function describeTableSql(schema: string | null, table: string): SqlWithBinds {
   // The dictionary stores the names as oracleIdent refers to them: upper case.
-  const object = oracleObject(schema, table);
-  const binds: OracleBinds = { table_name: object.name.toUpperCase() };
-  let owner = "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')";
-  if (object.owner) {
-    binds.owner_name = object.owner.toUpperCase();
-    owner = ':owner_name';
-  }
+  const { owner, binds } = dictionaryObject(schema, table);
   return {
     // NULLABLE: a NOT NULL key needs no "OR key IS NULL" branch (which forces a full scan); precision and
     // scale say whether a NUMBER key fits the target's key type (preflight)
@@ -255,6 +258,32 @@ export function planBoundariesQuery(input: {
         })();
   const boundary = input.chunking === 'rowid' ? 'ROWIDTOCHAR(rid)' : 'boundary';
   return { sql: `SELECT ${boundary} AS boundary FROM (${inner}) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };
+}
+
+/**
+ * 按ROWID切分 The extents of a table (every partition's segment), each as the ROWID just past its last block's
+ * last row slot, with its size in blocks, in Oracle's own ROWID order: consecutive ranges between any of
+ * these (open below the first and above the last) hold every row exactly once, whatever the extents are
+ * by the time a chunk reads (a new extent's rows fall in some range; the count reconciliation proves it).
+ * DBA_EXTENTS needs SELECT_CATALOG_ROLE (or SELECT on it): the preflight checks it.
+ */
+export function rowidExtentsQuery(schema: string | null, table: string): SqlWithBinds {
+  const { owner, binds } = dictionaryObject(schema, table);
+  return {
+    sql:
+      'SELECT ROWIDTOCHAR(r) AS boundary, blocks FROM (' +
+      'SELECT DBMS_ROWID.ROWID_CREATE(1, o.data_object_id, e.relative_fno, e.block_id + e.blocks - 1, 32767) AS r, e.blocks ' +
+      'FROM dba_extents e JOIN dba_objects o ON o.owner = e.owner AND o.object_name = e.segment_name ' +
+      "AND NVL(o.subobject_name, '-') = NVL(e.partition_name, '-') AND o.object_type LIKE 'TABLE%' " +
+      `WHERE e.owner = ${owner} AND e.segment_name = :table_name AND e.segment_type LIKE 'TABLE%') ORDER BY r`,
+    binds,
+  };
+}
+
+/** The optimizer's row and block counts, for rows per block when ROWID chunks are sized by blocks. */
+export function tableStatsQuery(schema: string | null, table: string): SqlWithBinds {
+  const { owner, binds } = dictionaryObject(schema, table);
+  return { sql: `SELECT num_rows, blocks FROM all_tables WHERE owner = ${owner} AND table_name = :table_name`, binds };
 }
 
 /** Row count at the read point, for reconciliation (source rows = loaded + quarantined). */

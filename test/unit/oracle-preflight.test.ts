@@ -147,10 +147,12 @@ describe('Oracle preflight 预检', () => {
     ]);
   });
 
-  it('refuses ORACLE_CHUNKING=rowid, the setting that lets a retried chunk delete other chunks’ rows', async () => {
-    const db = new ScriptedOracle(healthyServer());
-    const problems = await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, db.driver()).preflight(MAPPING);
-    expect(problems.map((p) => p.where)).toEqual(['ORACLE_CHUNKING']);
+  it('ORACLE_CHUNKING=rowid: accepted when DBA_EXTENTS is readable; without the grant, the problem names it', async () => {
+    const ok = new ScriptedOracle(override(healthyServer(), { match: /FROM dba_extents WHERE ROWNUM <= 1/, rows: [['AAAAABAABAAAAABAAA']] }));
+    expect(await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, ok.driver()).preflight(MAPPING)).toEqual([]);
+    const denied = new ScriptedOracle(override(healthyServer(), { match: /FROM dba_extents WHERE ROWNUM <= 1/, error: oraError(942, 'table or view does not exist') }));
+    const problems = await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, denied.driver()).preflight(MAPPING);
+    expect(problems).toEqual([{ where: 'ORACLE_CHUNKING', problem: expect.stringMatching(/DBA_EXTENTS, which the migration user cannot read: ORA-00942/), action: expect.stringMatching(/SELECT_CATALOG_ROLE/) }]);
   });
 
   it('checks an unconstrained NUMBER key against an integer target with a query, and a GBK text key for non-ASCII values', async () => {
