@@ -129,7 +129,6 @@ export class OracleSource implements SourceAdapter {
       key: table.source.key,
       rowsPerChunk,
       readPoint,
-      chunking: this.options.chunking,
     });
     const boundaries = await this.withConnection(async (conn) => {
       const { rows } = await conn.execute(sql, binds, this.queryOptions());

@@ -232,8 +232,9 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
 }
 
 /**
- * Chunk boundaries: every rowsPerChunk-th key (or ROWID) in order, read at the same SCN as the
- * chunks. One sorted pass over the key (an index fast full scan when the key is indexed).
+ * Chunk boundaries: every rowsPerChunk-th key in the target key's order (oracleKeyExpr), read at the same
+ * SCN as the chunks. One sorted pass over the key (an index fast full scan when the key is indexed).
+ * ROWID chunks are planned from extents instead (rowidExtentsQuery).
  */
 export function planBoundariesQuery(input: {
   schema: string | null;
@@ -241,7 +242,6 @@ export function planBoundariesQuery(input: {
   key: string;
   rowsPerChunk: number;
   readPoint: string | null;
-  chunking: ChunkingMode;
   keyForm?: OracleKeyForm;
 }): SqlWithBinds {
   if (!Number.isInteger(input.rowsPerChunk) || input.rowsPerChunk < 1) {
@@ -249,15 +249,9 @@ export function planBoundariesQuery(input: {
   }
   const binds: OracleBinds = { chunk_rows: input.rowsPerChunk };
   const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
-  const inner =
-    input.chunking === 'rowid'
-      ? `SELECT ROWID AS rid, ROW_NUMBER() OVER (ORDER BY ROWID) AS rn FROM ${from}`
-      : (() => {
-          const k = oracleKeyExpr(input.key, input.keyForm);
-          return `SELECT ${k} AS boundary, ROW_NUMBER() OVER (ORDER BY ${k}) AS rn FROM ${from} WHERE ${k} IS NOT NULL`;
-        })();
-  const boundary = input.chunking === 'rowid' ? 'ROWIDTOCHAR(rid)' : 'boundary';
-  return { sql: `SELECT ${boundary} AS boundary FROM (${inner}) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };
+  const k = oracleKeyExpr(input.key, input.keyForm);
+  const inner = `SELECT ${k} AS boundary, ROW_NUMBER() OVER (ORDER BY ${k}) AS rn FROM ${from} WHERE ${k} IS NOT NULL`;
+  return { sql: `SELECT boundary AS boundary FROM (${inner}) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };
 }
 
 /**
