@@ -3,9 +3,9 @@ import { Pool, PoolClient } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent, quoteQualified } from '../lib/db';
 import { CopyTextParser } from './copy-text';
-import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr } from './key-order';
-import type { TableMapping } from './mapping';
-import type { Chunk, SourceAdapter } from './source';
+import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr, legacyKeyRepeats } from './key-order';
+import type { Mapping, TableMapping } from './mapping';
+import type { Chunk, PreflightProblem, SourceAdapter } from './source';
 
 /**
  * The legacy side when it is PostgreSQL (tests, the demo, and a PostgreSQL staging copy of Oracle).
@@ -109,6 +109,34 @@ export class PostgresSource implements SourceAdapter {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * 预检 The PostgreSQL legacy against the mapping's keys, every problem at once: each table's declared key
+   * must be unique (legacyKeyRepeats), or the target's primary key refuses the repeats.
+   */
+  async preflight(mapping: Mapping): Promise<PreflightProblem[]> {
+    const problems: PreflightProblem[] = [];
+    const client = await this.session();
+    try {
+      for (const [i, table] of mapping.tables.entries()) {
+        try {
+          const repeats = await legacyKeyRepeats(client, table);
+          if (repeats > 0) {
+            problems.push({
+              where: `tables[${i}].source.key`,
+              problem: `键不唯一 key ${table.source.table}.${table.source.key} is not unique: ${repeats} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
+              action: `declare a column that is unique in ${table.source.table} as source.key (the DBA confirms it with a unique index)`,
+            });
+          }
+        } catch (err) {
+          problems.push({ where: `tables[${i}].source`, problem: `${table.source.table}.${table.source.key}: ${(err as Error).message}` });
+        }
+      }
+    } finally {
+      client.release();
+    }
+    return problems;
   }
 
   async countRows(table: TableMapping): Promise<number> {
