@@ -395,8 +395,42 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
         problems.push(...checkKeyIndex(keyWhere, table, await query(sql, binds), ctx.rowsPerChunk ?? 100_000));
       });
     }
+    // 键不唯一 a key that repeats: the target's primary key would refuse every repeat
+    await attempt(keyWhere, `uniqueness of ${legacy}.${table.source.key.toUpperCase()}`, async () => {
+      const unique = keyUniqueIndexSql(schema, table.source.table, table.source.key);
+      if (Number((await query(unique.sql, unique.binds))[0]?.[0] ?? 0) > 0) return;
+      const repeats = keyRepeatsSql(schema, table.source.table, table.source.key);
+      const n = Number((await query(repeats.sql, repeats.binds))[0]?.[0] ?? 0);
+      if (n > 0) {
+        problems.push({
+          where: keyWhere,
+          problem: `键不唯一 key ${legacy}.${table.source.key.toUpperCase()} is not unique: ${n} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
+          action: `declare a column that is unique in ${legacy} as source.key (the DBA confirms it with a unique index)`,
+        });
+      }
+    });
   }
   return problems;
+}
+
+/** A unique index whose only column is the key: proves the key unique without reading the table. */
+export function keyUniqueIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase(), column_name: key.toUpperCase() };
+  const owner = ownerPredicate(object.owner, binds, 'i.table_owner');
+  return {
+    sql:
+      "SELECT COUNT(*) FROM all_indexes i WHERE " + owner + " AND i.table_name = :table_name AND i.uniqueness = 'UNIQUE' " +
+      'AND (SELECT COUNT(*) FROM all_ind_columns c WHERE c.index_owner = i.owner AND c.index_name = i.index_name) = 1 ' +
+      'AND EXISTS (SELECT 1 FROM all_ind_columns c WHERE c.index_owner = i.owner AND c.index_name = i.index_name AND c.column_name = :column_name)',
+    binds,
+  };
+}
+
+/** Key values held by more than one row (one pass; only when no unique index proves the key). */
+export function keyRepeatsSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+  const k = oracleIdent(key);
+  return { sql: `SELECT COUNT(*) FROM (SELECT ${k} FROM ${tableRef(schema, table)} WHERE ${k} IS NOT NULL GROUP BY ${k} HAVING COUNT(*) > 1)`, binds: {} };
 }
 
 /** The one problem when no connection can be made (11g in Thin mode, a wrong password, no listener). */

@@ -56,8 +56,9 @@ function healthyServer(): ScriptedAnswer[] {
     { match: /DBMS_FLASHBACK\.GET_SYSTEM_CHANGE_NUMBER/, rows: [['8124650033']] },
     { match: /AS OF SCN :read_scn WHERE ROWNUM <= 1/, rows: [[1]] },
     { match: /FROM all_lobs/, rows: [['OPSCOPE', 'YES', null, 86400]] },
-    { match: /FROM all_ind_columns/, rows: [['PK_IDX', 12_000, 1_000_000, 11_000]] },
+    { match: /^SELECT i\.index_name, i\.clustering_factor/, rows: [['PK_IDX', 12_000, 1_000_000, 11_000]] },
     { match: /WHERE LENGTHB\(/, rows: [[0]] },
+    { match: /i\.uniqueness = 'UNIQUE'/, rows: [[1]] },
   ];
 }
 
@@ -125,7 +126,7 @@ describe('Oracle preflight 预检', () => {
         { match: /FROM v\$parameter/, error: oraError(942, 'table or view does not exist') },
         { match: /DBMS_FLASHBACK/, error: oraError(6550, "line 1, column 7:\nPLS-00201: identifier 'DBMS_FLASHBACK' must be declared") },
         { match: /FROM all_lobs/, rows: [['OPSCOPE', 'NO', 10, null]] },
-        { match: /FROM all_ind_columns/, rows: [] },
+        { match: /^SELECT i\.index_name, i\.clustering_factor/, rows: [] },
       ),
     );
     const problems = await new OracleSource(SETTINGS, db.driver()).preflight(MAPPING);
@@ -255,6 +256,19 @@ describe('preflight rules on captured answers', () => {
     const declared = new ScriptedOracle(override(healthyServer(), { ...dictionary, rows: [['PRIPID', 'NUMBER', 'N', 20, 0], ['ENTNAME', 'VARCHAR2', 'N', null, null]] }));
     await new OracleSource(SETTINGS, declared.driver()).preflight(textKeyed);
     expect(declared.executed.some((e) => /'TM9'\)\), 'E'/.test(e.sql))).toBe(false);
+  });
+
+  it('键不唯一 a key without a unique index is counted for repeats: found, with the count; a unique index spares the count', async () => {
+    const repeated = new ScriptedOracle(
+      override(healthyServer(), { match: /i\.uniqueness = 'UNIQUE'/, rows: (b) => [[b.table_name === 'E_APPROVAL' ? 0 : 1]] }, { match: /GROUP BY "APPRNO" HAVING COUNT\(\*\) > 1/, rows: [[4]] }),
+    );
+    const problems = await new OracleSource(SETTINGS, repeated.driver()).preflight(MAPPING);
+    expect(problems).toEqual([{ where: 'tables[1].source.key', problem: expect.stringMatching(/^键不唯一 key E_APPROVAL\.APPRNO is not unique: 4 key values/), action: expect.stringMatching(/declare a column that is unique in E_APPROVAL/) }]);
+    const uniqueCheck = repeated.executed.find((e) => /i\.uniqueness/.test(e.sql) && e.binds.table_name === 'E_APPROVAL')!;
+    expect(uniqueCheck.binds).toEqual({ owner_name: 'JMLEGACY', table_name: 'E_APPROVAL', column_name: 'APPRNO' });
+    expect(repeated.executed.filter((e) => /GROUP BY/.test(e.sql)).map((e) => e.sql)).toEqual([
+      'SELECT COUNT(*) FROM (SELECT "APPRNO" FROM "JMLEGACY"."E_APPROVAL" WHERE "APPRNO" IS NOT NULL GROUP BY "APPRNO" HAVING COUNT(*) > 1)',
+    ]);
   });
 
   it('key index: missing, scattered, clustered, no statistics', () => {
