@@ -49,11 +49,16 @@ export function lobRetentionSql(schema: string | null, table: string): { sql: st
   return { sql: `SELECT column_name, securefile, pctversion, retention FROM all_lobs WHERE ${owner} AND table_name = :table_name`, binds };
 }
 
-/** The index that leads with the key, its clustering factor and the table's statistics. */
-export function keyIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+/** The binds naming a table's key column in the index views, and the owner predicate on `ownerColumn`. */
+function keyColumnBinds(schema: string | null, table: string, key: string, ownerColumn: string): { owner: string; binds: OracleBinds } {
   const object = oracleObject(schema, table);
   const binds: OracleBinds = { table_name: object.name.toUpperCase(), column_name: key.toUpperCase() };
-  const owner = ownerPredicate(object.owner, binds, 'c.table_owner');
+  return { owner: ownerPredicate(object.owner, binds, ownerColumn), binds };
+}
+
+/** The index that leads with the key, its clustering factor and the table's statistics. */
+export function keyIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+  const { owner, binds } = keyColumnBinds(schema, table, key, 'c.table_owner');
   return {
     sql:
       'SELECT i.index_name, i.clustering_factor, t.num_rows, t.blocks FROM all_ind_columns c ' +
@@ -415,9 +420,7 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
 
 /** A unique index whose only column is the key: proves the key unique without reading the table. */
 export function keyUniqueIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
-  const object = oracleObject(schema, table);
-  const binds: OracleBinds = { table_name: object.name.toUpperCase(), column_name: key.toUpperCase() };
-  const owner = ownerPredicate(object.owner, binds, 'i.table_owner');
+  const { owner, binds } = keyColumnBinds(schema, table, key, 'i.table_owner');
   return {
     sql:
       "SELECT COUNT(*) FROM all_indexes i WHERE " + owner + " AND i.table_name = :table_name AND i.uniqueness = 'UNIQUE' " +

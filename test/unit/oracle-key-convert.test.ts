@@ -1,12 +1,11 @@
 import fc from 'fast-check';
-import { Client } from 'pg';
 import { keyRangeSql, numericPlace } from '../../migration/key-order';
 import type { TableMapping } from '../../migration/mapping';
 import { canonicalDecimal } from '../../migration/oracle/convert';
 import { dataPumpTable, expdpParfile } from '../../migration/oracle/datapump';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { chunkQuery, describeTableSql, oracleKeyExpr, tableRef } from '../../migration/oracle/sql';
-import { drain, legacyTable, ScriptedOracle, scriptedResultSet } from './oracle-scripted';
+import { compareDecimal, drain, legacyTable, ScriptedOracle, scriptedResultSet, targetSession } from './oracle-scripted';
 
 /**
  * 键的排序 The Oracle adapter keeps the key-order contract (migration/key-order.ts) when the legacy key's type
@@ -18,30 +17,8 @@ import { drain, legacyTable, ScriptedOracle, scriptedResultSet } from './oracle-
  * is fixed notation without a leading zero, '.5'). Any other key expression is refused as unmodelled. The
  * target's side is a real PostgreSQL evaluating keyRangeSql, as the chunk cleanup and verification do.
  */
-let pg: Client;
-beforeAll(async () => {
-  pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await pg.connect();
-});
-afterAll(async () => {
-  await pg.end();
-});
+const target = targetSession();
 
-/** exact decimal comparison of canonical decimals */
-function compareDecimal(a: string, b: string): number {
-  const parse = (t: string) => {
-    const c = canonicalDecimal(t);
-    const neg = c.startsWith('-');
-    const [i, f = ''] = c.replace('-', '').split('.');
-    return { neg, i, f };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  const scale = Math.max(x.f.length, y.f.length);
-  const big = (v: { neg: boolean; i: string; f: string }) => (v.neg ? -1n : 1n) * BigInt(v.i + v.f.padEnd(scale, '0'));
-  const d = big(x) - big(y);
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
-}
 const binary = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** Oracle's TO_CHAR(n, 'TM9') for a number whose fixed notation fits 64 characters: no leading zero before the point. */
@@ -136,7 +113,7 @@ async function targetRange(keys: string[], expr: string, chunk: { keyFrom: strin
     params.push(v);
     return `$${params.length}`;
   }, options);
-  const { rows } = await pg.query<{ k: string }>(`SELECT k FROM unnest($1::text[]) AS v(k) WHERE ${where} ORDER BY k COLLATE "C"`, params);
+  const { rows } = await target().query<{ k: string }>(`SELECT k FROM unnest($1::text[]) AS v(k) WHERE ${where} ORDER BY k COLLATE "C"`, params);
   return rows.map((r) => r.k);
 }
 

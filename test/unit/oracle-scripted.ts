@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
+import { Client } from 'pg';
 import { textOf } from '../../migration/copy-text';
+import { canonicalDecimal } from '../../migration/oracle/convert';
 import type { TableMapping } from '../../migration/mapping';
 import type {
   OracleBinds,
@@ -158,4 +160,33 @@ export function rowsInChunk(rows: unknown[][], binds: OracleBinds, numeric: bool
     const k = String(r[0]);
     return (binds.key_lo === undefined || cmp(k, String(binds.key_lo)) > 0) && (binds.key_hi === undefined || cmp(k, String(binds.key_hi)) <= 0);
   });
+}
+
+/** Oracle's NUMBER comparison on the driver's decimal text: exact, by scaling both to one BigInt. */
+export function compareDecimal(a: string, b: string): number {
+  const parse = (t: string) => {
+    const c = canonicalDecimal(t);
+    const neg = c.startsWith('-');
+    const [i, f = ''] = c.replace('-', '').split('.');
+    return { neg, i, f };
+  };
+  const x = parse(a);
+  const y = parse(b);
+  const scale = Math.max(x.f.length, y.f.length);
+  const big = (v: { neg: boolean; i: string; f: string }) => (v.neg ? -1n : 1n) * BigInt(v.i + v.f.padEnd(scale, '0'));
+  const d = big(x) - big(y);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+/** A session on the local PostgreSQL (the target's side of a key-order test), opened before the file's tests and closed after. */
+export function targetSession(): () => Client {
+  let pg: Client;
+  beforeAll(async () => {
+    pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await pg.connect();
+  });
+  afterAll(async () => {
+    await pg.end();
+  });
+  return () => pg;
 }
