@@ -153,7 +153,8 @@ export function oracleKeyExpr(key: string, form: OracleKeyForm = 'native'): stri
     case 'number-as-text':
       return `(CASE WHEN ${k} > -1 AND ${k} < 1 AND ${k} <> 0 THEN REPLACE(TO_CHAR(${k}, 'TM9'), '.', '0.') ELSE TO_CHAR(${k}, 'TM9') END)`;
     case 'text-as-number':
-      return `(CASE WHEN REGEXP_LIKE(${k}, '${ORACLE_DECIMAL_TEXT}') THEN TO_NUMBER(TRIM(${k})) END)`;
+      // blanks of any kind (as \s on the target) and a plus sign removed before TO_NUMBER, which takes neither
+      return `(CASE WHEN REGEXP_LIKE(${k}, '${ORACLE_DECIMAL_TEXT}') THEN TO_NUMBER(REGEXP_REPLACE(${k}, '^\\s*[+]?|\\s+$')) END)`;
   }
 }
 

@@ -25,7 +25,7 @@ const binary = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), 
 function tm9(n: string): string {
   return canonicalDecimal(n).replace(/^(-?)0\./, '$1.');
 }
-/** Oracle's REGEXP_LIKE with the adapter's decimal pattern, then TO_NUMBER(TRIM(k)) */
+/** Oracle's REGEXP_LIKE with the adapter's decimal pattern, then TO_NUMBER of the text without blanks and plus sign */
 function toNumberOrNull(k: string): string | null {
   return /^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$/.test(k) ? canonicalDecimal(k.trim().replace(/^\+/, '')) : null;
 }
@@ -170,6 +170,12 @@ const textKey = fc.oneof(
 );
 
 describe('a VARCHAR2 key mapped to a number target key is chunked in numeric order', () => {
+  it('the expression: a decimal text (blanks and a sign allowed, as numericPlace on the target) as its number, anything else NULL', () => {
+    expect(oracleKeyExpr('regno', 'text-as-number')).toBe(
+      String.raw`(CASE WHEN REGEXP_LIKE("REGNO", '^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$') THEN TO_NUMBER(REGEXP_REPLACE("REGNO", '^\s*[+]?|\s+$')) END)`,
+    );
+  });
+
   it('property: every key is read by exactly one chunk; each chunk holds exactly what the target’s range holds by numericPlace (no number: the last range)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(textKey, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 7 }), async (keys, rowsPerChunk) => {
