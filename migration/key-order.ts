@@ -39,8 +39,13 @@ import { KEY_TYPES, keyColumn } from './mapping';
  * key is compared as its canonical decimal text in binary order, a VARCHAR2 key mapped to a number as its
  * decimal value (no number: NULL, the last range); schema-qualified names name their own owner there too.
  *
- * Not yet: composite keys, and tables with no unique column at all (a PostgreSQL ctid or Oracle ROWID
- * range cannot be found again on the target).
+ * (6) Oracle ROWID chunks (ORACLE_CHUNKING=rowid, Chunk.rowid) are the one exception to key ranges on the
+ * migration side: the target cleans up a retried one by the keys it reads again, and checks its orphans by
+ * its own keys (chunk-copy.ts); verification segments stay key ranges (planChunks byKey).
+ *
+ * Not yet: composite keys, and tables with no unique column at all (PostgreSQL ctid ranges). The
+ * preflights (PostgresSource.preflight, the Oracle preflight) find a declared key that repeats in the legacy
+ * table — the target's primary key would refuse every repeat — and ask for a unique column instead.
  */
 export type KeyCollate = '' | ' COLLATE "C"';
 export type KeyOrder = 'numeric' | 'code-point';
