@@ -196,6 +196,23 @@ describe('a VARCHAR2 key mapped to a number target key is chunked in numeric ord
   });
 });
 
+describe('the adapter export plans and reads with the same key comparison', () => {
+  it('a NUMBER key mapped to text, ORACLE_CHUNKING=rowid: the export still plans key ranges, by the text form, and reads each in that order then ROWID', async () => {
+    const db = scriptedTable('id', 'number', ['8', '9', '10', '11']);
+    const source = new OracleSource({ user: 'jm', password: 'pw', connectString: 'db/JM', chunking: 'rowid' }, db.driver());
+    const { stream } = await source.exportRaw(table('id', 'text'), '77', 2);
+    for await (const chunk of stream) void chunk;
+    const expr = oracleKeyExpr('id', 'number-as-text');
+    const plan = db.executed.filter((e) => /ROW_NUMBER/.test(e.sql));
+    expect(plan.map((e) => e.sql.includes(`ROW_NUMBER() OVER (ORDER BY ${expr})`))).toEqual([true]);
+    const reads = db.executed.filter((e) => e.options.resultSet);
+    expect(reads.length).toBeGreaterThan(1);
+    for (const r of reads) expect(r.sql.endsWith(`ORDER BY ${expr}, ROWID`)).toBe(true);
+    expect(db.executed.some((e) => /dba_extents/.test(e.sql))).toBe(false);
+    await source.close();
+  });
+});
+
 describe('schema-qualified legacy tables on Oracle', () => {
   it('schema.table names its own owner; a bare name is in ORACLE_SCHEMA', () => {
     expect(tableRef('jmlegacy', 'registry.e_baseinfo')).toBe('"REGISTRY"."E_BASEINFO"');
