@@ -8,7 +8,7 @@ import { copyTo } from '../lib/copy-to';
 import { inTransaction, quoteIdent, quoteQualified, withClient } from '../lib/db';
 import { binaryOf, encodeLine } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';
-import { checkExpdp, expdpParfile, parseExpdpLog } from '../migration/oracle/datapump';
+import { checkExpdp, dataPumpTable, expdpParfile, parseExpdpLog } from '../migration/oracle/datapump';
 import { OracleSource } from '../migration/oracle/oracle-source';
 import type { PreflightProblem, SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
@@ -145,10 +145,10 @@ function dataPumpActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(`${dir} must hold the export's one .log file (found ${logs.length}): the DBA hands back the log and the .dmp files`, 'NoDataPumpExport');
       }
       const log = parseExpdpLog(fs.readFileSync(path.join(dir, logs[0]), 'utf8'));
-      const owner = (source.options.schema ?? source.options.user).toUpperCase();
+      const owner = source.options.schema ?? source.options.user;
       const expected = new Map<string, number>();
       await whileBeating(async () => {
-        for (const t of deps.mapping.tables) expected.set(`${owner}.${t.source.table.toUpperCase()}`, await source.countRows(t, readPoint));
+        for (const t of deps.mapping.tables) expected.set(dataPumpTable(owner, t.source.table), await source.countRows(t, readPoint));
       });
       const files = [];
       for (const n of names.filter((x) => x.endsWith('.dmp'))) {

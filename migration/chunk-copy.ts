@@ -8,7 +8,7 @@ import { dialectOf, insertFragments, render, run } from '../lib/dialect';
 import { binaryOf, CopyLine, decodeLine, encodeRow, fieldAt, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
 import { findTable, keyColumn, targetColumns } from './mapping';
-import { keyRangeSql, parentMissingSql, targetKey } from './key-order';
+import { castKey, keyRangeSql, parentMissingSql, targetKey } from './key-order';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
 import { compileTransform } from './transform';
@@ -63,6 +63,13 @@ function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string;
   return { sql, params };
 }
 
+/** The rows whose key is one of $1 (target keys as text), in the key's own type for its index; a text that is no such key matches none. */
+function ownKeysSql(table: TableMapping, alias: string): string {
+  const key = keyColumn(table);
+  const col = (alias ? alias + '.' : '') + quoteIdent(key.target);
+  return `${col} = ANY(ARRAY(SELECT ${castKey('k', 'text', key.type)} FROM unnest($1::text[]) AS own(k)))`;
+}
+
 export async function copyChunk(opts: {
   source: SourceAdapter;
   target: Client;
@@ -81,7 +88,9 @@ export async function copyChunk(opts: {
   const keyIndex = table.columns.indexOf(keyColumn(table));
   const targetTable = quoteIdent(table.target.table);
   const copyIn = `COPY ${targetTable} (${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
-  const range = rangeSql(table, chunk);
+  const range = chunk.rowid ? null : rangeSql(table, chunk);
+  /** a ROWID chunk: the target keys of the rows this attempt converted (its own rows, for the orphan check) */
+  const rowidKeys: string[] = [];
 
   let quarantined: Quarantined[] = [];
   let rowsRead = 0;
@@ -105,8 +114,13 @@ export async function copyChunk(opts: {
         continue;
       }
       const outcome = transform(item);
-      if (outcome.ok) loaded(item, outcome.line);
-      else quarantineLine(item, outcome.rule, outcome.detail);
+      if (outcome.ok) {
+        loaded(item, outcome.line);
+        if (range === null) {
+          const k = fieldAt(outcome.line, keyIndex);
+          if (k !== null) rowidKeys.push(textOf(k));
+        }
+      } else quarantineLine(item, outcome.rule, outcome.detail);
     }
     rowsRead += batch.length;
     if (onProgress && rowsRead - reported >= 20000) {
@@ -119,10 +133,12 @@ export async function copyChunk(opts: {
     rowsRead = 0;
     reported = 0;
     hash = createHash('sha256');
+    rowidKeys.length = 0;
   };
 
   return inTransaction(target, async () => {
-    await target.query(`DELETE FROM ${targetTable} WHERE ${range.sql}`, range.params);
+    if (range) await target.query(`DELETE FROM ${targetTable} WHERE ${range.sql}`, range.params);
+    else await removeEarlierRowidAttempt();
     await target.query('DELETE FROM migration_quarantine WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
 
     let carefulMode = false;
@@ -177,13 +193,33 @@ export async function copyChunk(opts: {
       }
     }
 
+    /**
+     * A ROWID chunk's bounds mean nothing on the target. An earlier attempt left rows only if it committed
+     * (its ledger row is written in the same transaction): then the chunk is read once more for its keys —
+     * at the one read point a ROWID range gives the same rows every attempt — and exactly those are removed.
+     */
+    async function removeEarlierRowidAttempt(): Promise<void> {
+      const { rows } = await target.query('SELECT 1 FROM migration_chunk WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
+      if (!rows.length) return;
+      const keys: string[] = [];
+      for await (const batch of await source.readChunk(table, chunk, readPoint)) {
+        for (const item of batch as SourceItem[]) {
+          if (isSourceRejection(item)) continue;
+          const outcome = transform(item);
+          const k = outcome.ok ? fieldAt(outcome.line, keyIndex) : null;
+          if (k !== null) keys.push(textOf(k));
+        }
+      }
+      await target.query(`DELETE FROM ${targetTable} WHERE ${ownKeysSql(table, '')}`, [keys]);
+    }
+
     if (table.parent) await quarantineOrphans();
 
     async function quarantineOrphans(): Promise<void> {
       const parent = findTable(mapping, table.parent!.table);
       const key = keyColumn(table).target;
       // Checked against the target, not the legacy side: a child whose parent was quarantined is an orphan there too.
-      const inRange = rangeSql(table, chunk, 'c');
+      const inRange = range ? rangeSql(table, chunk, 'c') : { sql: ownKeysSql(table, 'c'), params: [rowidKeys] };
       const { rows } = await target.query<{ k: string; fk: string }>(
         `DELETE FROM ${targetTable} c WHERE ${inRange.sql} AND ${parentMissingSql(table, parent, 'c')}
          RETURNING c.${quoteIdent(key)}::text AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`,

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { quoteIdent } from '../lib/db';
+import { quoteIdent, quoteQualified } from '../lib/db';
 import type { ColumnType, TableMapping } from './mapping';
 import { KEY_TYPES, keyColumn } from './mapping';
 
@@ -35,10 +35,17 @@ import { KEY_TYPES, keyColumn } from './mapping';
  * placed by its decimal value (numericPlace), fractions and numbers beyond the target type included.
  * (5) The target compares bounds with an integer key after integerBound (floored; constant beyond the type).
  *
- * Not yet: composite keys, and tables with no unique column at all (a PostgreSQL ctid or Oracle ROWID
- * range cannot be found again on the target). The Oracle adapter (migration/oracle/) still compares its
- * key natively: a NUMBER key mapped to a text key (or a VARCHAR2 of digits to a number) must be converted
- * there as (2) says (issue 22).
+ * The Oracle adapter keeps (2) with oracleKeyExpr (migration/oracle/sql.ts): a NUMBER key mapped to a text
+ * key is compared as its canonical decimal text in binary order, a VARCHAR2 key mapped to a number as its
+ * decimal value (no number: NULL, the last range); schema-qualified names name their own owner there too.
+ *
+ * (6) Oracle ROWID chunks (ORACLE_CHUNKING=rowid, Chunk.rowid) are the one exception to key ranges on the
+ * migration side: the target cleans up a retried one by the keys it reads again, and checks its orphans by
+ * its own keys (chunk-copy.ts); verification segments stay key ranges (planChunks byKey).
+ *
+ * Not yet: composite keys, and tables with no unique column at all (PostgreSQL ctid ranges). The
+ * preflights (PostgresSource.preflight, the Oracle preflight) find a declared key that repeats in the legacy
+ * table — the target's primary key would refuse every repeat — and ask for a unique column instead.
  */
 export type KeyCollate = '' | ' COLLATE "C"';
 export type KeyOrder = 'numeric' | 'code-point';
@@ -236,3 +243,27 @@ export async function legacyKeyExpr(client: Client, table: TableMapping): Promis
   }
   return { expr: `${key}::text COLLATE "C"`, textual: true, nullable };
 }
+
+/**
+ * 键唯一 How often the declared key repeats in a PostgreSQL legacy table: 0 when a unique index (or the
+ * primary key) on exactly that column proves it unique without reading the table, else the number of key
+ * values held by more than one row (one pass over the table; the preflight's, before the weekend). A repeated
+ * key is refused by the target's primary key, so every repeat would be quarantined and the table would not
+ * reconcile: a table with no unique column cannot be migrated by key (composite keys and keyless tables are
+ * not supported yet, see the contract above).
+ */
+export async function legacyKeyRepeats(client: Client, table: TableMapping): Promise<number> {
+  const { rows: unique } = await client.query<{ ok: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                     WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
+                       AND i.indexprs IS NULL AND a.attname = $2) AS ok`,
+    [table.source.table, table.source.key],
+  );
+  if (unique[0]?.ok) return 0;
+  const key = quoteIdent(table.source.key);
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteQualified(table.source.table)} WHERE ${key} IS NOT NULL GROUP BY ${key} HAVING count(*) > 1) d`,
+  );
+  return Number(rows[0].n);
+}
+

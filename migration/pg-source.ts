@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent, quoteQualified, resilientPool } from '../lib/db';
 import { CopyTextParser } from './copy-text';
-import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr } from './key-order';
+import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr, legacyKeyRepeats } from './key-order';
 import type { LegacyCodeTable } from './code-tables';
 import type { Mapping, TableMapping } from './mapping';
 import { checkPostgresLegacy, readPostgresCodeTable } from './preflight';
@@ -113,6 +113,35 @@ export class PostgresSource implements SourceAdapter {
     }
   }
 
+  /**
+   * The mapping's keys, every problem at once: each table's declared key must be unique (legacyKeyRepeats),
+   * or the target's primary key refuses the repeats. Tables the catalog check already refused are skipped.
+   */
+  private async keyUniquenessProblems(mapping: Mapping, skip: Set<number>): Promise<PreflightProblem[]> {
+    const problems: PreflightProblem[] = [];
+    const client = await this.session();
+    try {
+      for (const [i, table] of mapping.tables.entries()) {
+        if (skip.has(i)) continue;
+        try {
+          const repeats = await legacyKeyRepeats(client, table);
+          if (repeats > 0) {
+            problems.push({
+              where: `tables[${i}].source.key`,
+              problem: `键不唯一 key ${table.source.table}.${table.source.key} is not unique: ${repeats} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
+              action: `declare a column that is unique in ${table.source.table} as source.key (the DBA confirms it with a unique index)`,
+            });
+          }
+        } catch (err) {
+          problems.push({ where: `tables[${i}].source`, problem: `${table.source.table}.${table.source.key}: ${(err as Error).message}` });
+        }
+      }
+    } finally {
+      client.release();
+    }
+    return problems;
+  }
+
   async countRows(table: TableMapping): Promise<number> {
     const client = await this.session();
     try {
@@ -143,9 +172,11 @@ export class PostgresSource implements SourceAdapter {
     return copy.pipe(parser);
   }
 
-  /** 预检: the mapping against this database's catalog (migration/preflight.ts). */
+  /** 预检: the mapping against this database's catalog (migration/preflight.ts), then each table's key is unique. */
   async preflight(mapping: Mapping): Promise<PreflightProblem[]> {
-    return this.withSession((client) => checkPostgresLegacy(client, mapping));
+    const catalog = await this.withSession((client) => checkPostgresLegacy(client, mapping));
+    const refused = new Set(catalog.filter((p) => p.severity !== 'warning').map((p) => Number(/^tables\[(\d+)\]/.exec(p.where)?.[1] ?? -1)));
+    return [...catalog, ...(await this.keyUniquenessProblems(mapping, refused))];
   }
 
   async readCodeTable(spec: LegacyCodeTable): Promise<[string, string][]> {

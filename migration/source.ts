@@ -16,6 +16,12 @@ export interface Chunk {
   keyFrom: string | null;
   /** inclusive upper bound of the source key; null = to the end */
   keyTo: string | null;
+  /**
+   * The bounds are the legacy database's own row addresses (Oracle ROWIDs), not keys: the target cannot
+   * compare them, so it cleans up a retried chunk by the keys the chunk itself reads (the same rows at
+   * the one read point) and checks its orphans likewise. Verification never uses such chunks (byKey).
+   */
+  rowid?: true;
 }
 
 /**
@@ -53,8 +59,12 @@ export interface SourceAdapter {
   readPoint(): Promise<string | null>;
   /** The table's rows at the read point (null: now), for count reconciliation. */
   countRows(table: TableMapping, readPoint: string | null): Promise<number>;
-  /** Splits a table into key ranges of about rowsPerChunk rows each (as of readPoint where the adapter can). */
-  planChunks(table: TableMapping, rowsPerChunk: number, readPoint?: string | null): Promise<Chunk[]>;
+  /**
+   * Splits a table into key ranges of about rowsPerChunk rows each (as of readPoint where the adapter can).
+   * An adapter may plan ranges of its own row addresses instead (Chunk.rowid) for the migration; byKey asks
+   * for key ranges whatever it is configured for (verification segments, the export in key order).
+   */
+  planChunks(table: TableMapping, rowsPerChunk: number, readPoint?: string | null, options?: { byKey?: boolean }): Promise<Chunk[]>;
   /**
    * The rows of one chunk in key order, as an object-mode stream of batches (SourceItem[]): the engine
    * works batch by batch, since a stream hop per row costs more than converting the row.

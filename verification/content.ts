@@ -79,11 +79,12 @@ export async function quarantinedKeys(target: Client, table: TableMapping, range
 }
 
 /**
- * The content pass's segments, every table planned at once: planning waits on the legacy database (a
+ * The content pass's segments, every table planned at once, always as key ranges (a ROWID chunk cannot be
+ * compared with the target's keys): planning waits on the legacy database (a
  * block sample per table), and planning one table after another held up the whole pass.
  */
 export async function planSegments(source: SourceAdapter, mapping: Mapping, tables: string[], segmentRows: number): Promise<{ table: string; segment: Chunk }[]> {
-  const planned = await Promise.all(tables.map((name) => source.planChunks(findTable(mapping, name), segmentRows)));
+  const planned = await Promise.all(tables.map((name) => source.planChunks(findTable(mapping, name), segmentRows, undefined, { byKey: true })));
   return planned.flatMap((segments, i) => segments.map((segment) => ({ table: tables[i], segment })));
 }
 

@@ -1,5 +1,5 @@
 import type { PreflightProblem } from '../source';
-import { oracleIdent } from './sql';
+import { oracleIdent, oracleObject } from './sql';
 
 /**
  * 备份旧库 The backup of record for an Oracle legacy: the DBA's Data Pump export (expdp) of every mapped
@@ -23,13 +23,20 @@ export interface ExpdpInput {
   directory?: string;
 }
 
+/**
+ * A mapped legacy table as Data Pump and its log name it: OWNER.TABLE, unquoted upper case as oracleIdent
+ * checks it; `schema.table` in the mapping keeps its own owner, a bare name is in `schema`.
+ */
+export function dataPumpTable(schema: string, table: string): string {
+  const object = oracleObject(schema, table);
+  return `${oracleIdent(object.owner ?? schema).slice(1, -1)}.${oracleIdent(object.name).slice(1, -1)}`;
+}
+
 export function expdpParfile(input: ExpdpInput): string {
   if (!/^\d+$/.test(input.scn)) throw new Error(`FLASHBACK_SCN "${input.scn}" is not an SCN`);
   if (!/^[A-Za-z0-9._-]+$/.test(input.runId)) throw new Error(`run id "${input.runId}" cannot name a dump file`);
   if (!input.tables.length) throw new Error('no tables to export');
-  // identifiers as oracleIdent checks them; Data Pump takes them unquoted in upper case
-  const owner = oracleIdent(input.schema).slice(1, -1);
-  const tables = input.tables.map((t) => `${owner}.${oracleIdent(t).slice(1, -1)}`);
+  const tables = input.tables.map((t) => dataPumpTable(input.schema, t));
   const directory = oracleIdent(input.directory ?? 'DATA_PUMP_DIR').slice(1, -1);
   const name = `jm_${input.runId.replace(/[.-]/g, '_')}`;
   return [

@@ -4,7 +4,8 @@ import type { Mapping, TableMapping } from '../mapping';
 import type { Chunk, PreflightProblem, SourceAdapter } from '../source';
 import { encodeRow } from '../copy-text';
 import { OracleChunkStream } from './chunk-stream';
-import { rawText } from './convert';
+import { canonicalDecimal, rawText } from './convert';
+import { keyOrder } from '../key-order';
 import { legacyKind } from './legacy-types';
 import { describeOracleTarget, OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
 import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
@@ -12,7 +13,7 @@ import { loadOracleDriver } from './driver';
 import { withOracleErrors } from './errors';
 import { connectProblem, runOraclePreflight } from './preflight';
 import { DictionaryRow, OracleMappingError, resolveTable, ResolvedTable } from './resolve';
-import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, planBoundariesQuery, READ_POINT_SQL, SESSION_SETUP_SQL } from './sql';
+import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, oracleKeyForm, planBoundariesQuery, READ_POINT_SQL, rowidExtentsQuery, SESSION_SETUP_SQL, tableStatsQuery } from './sql';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -92,34 +93,50 @@ export class OracleSource implements SourceAdapter {
     );
   }
 
-  async planChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null = null): Promise<Chunk[]> {
-    if (this.options.chunking === 'rowid') {
-      // ROWID bounds cannot be compared with the business keys the target's chunk cleanup and the
-      // verification use: a retried chunk would delete rows of other chunks. Refused until chunks are
-      // cleaned up by their own loaded keys.
-      throw ApplicationFailure.nonRetryable(
-        'ORACLE_CHUNKING=rowid is refused: the target cleans up and verifies chunks by business key, which ROWID bounds cannot give — unset ORACLE_CHUNKING',
-        'OracleConfig',
-      );
+  async planChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null = null, options: { byKey?: boolean } = {}): Promise<Chunk[]> {
+    if (this.options.chunking === 'rowid' && !options.byKey) {
+      return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()} by ROWID`, () => this.planRowidChunks(table, rowsPerChunk));
     }
     return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk, readPoint));
   }
 
-  private async planKeyChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null): Promise<Chunk[]> {
+  /**
+   * ROWID ranges built from the table's extents (ORACLE_CHUNKING=rowid): no key sort, and each chunk reads
+   * whole blocks in order. Sized by the optimizer's rows per block (100 when there are no statistics).
+   */
+  private async planRowidChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
+    if (!Number.isInteger(rowsPerChunk) || rowsPerChunk < 1) throw new Error(`rowsPerChunk must be a positive integer, got ${rowsPerChunk}`);
     await this.resolve(table);
+    const schema = this.options.schema ?? null;
+    const [extents, stats] = await this.withConnection(async (conn) => {
+      const q = rowidExtentsQuery(schema, table.source.table);
+      const e = (await conn.execute(q.sql, q.binds, { outFormat: this.driver.OUT_FORMAT_ARRAY })).rows ?? [];
+      const t = tableStatsQuery(schema, table.source.table);
+      const st = (await conn.execute(t.sql, t.binds, { outFormat: this.driver.OUT_FORMAT_ARRAY })).rows?.[0] ?? [];
+      return [e, st] as const;
+    });
+    const [numRows, blocks] = [Number(stats[0]), Number(stats[1])];
+    const rowsPerBlock = numRows > 0 && blocks > 0 ? numRows / blocks : 100;
+    return rowidChunks(table.name, extents, Math.max(1, Math.round(rowsPerChunk / rowsPerBlock)));
+  }
+
+  private async planKeyChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null): Promise<Chunk[]> {
+    const { keyForm } = await this.resolve(table);
     const { sql, binds } = planBoundariesQuery({
+      keyForm,
       schema: this.options.schema ?? null,
       table: table.source.table,
       key: table.source.key,
       rowsPerChunk,
       readPoint,
-      chunking: this.options.chunking,
     });
     const boundaries = await this.withConnection(async (conn) => {
       const { rows } = await conn.execute(sql, binds, this.queryOptions());
       return (rows ?? []).map((r) => r[0]);
     });
-    return chunksFromBoundaries(table.name, boundaries);
+    // bounds in the contract's text form: a number as its exact decimal (the driver may write 1e+25)
+    const numeric = keyOrder(table) === 'numeric';
+    return chunksFromBoundaries(table.name, numeric ? boundaries.map((b) => (typeof b === 'string' ? canonicalDecimal(b) : b)) : boundaries);
   }
 
   async countRows(table: TableMapping, readPoint: string | null): Promise<number> {
@@ -162,8 +179,9 @@ export class OracleSource implements SourceAdapter {
       columns: resolved.columns.map((c) => ({ name: c.legacy.name, kind: c.legacy.kind })),
       chunk,
       readPoint,
-      chunking: this.options.chunking,
+      chunking: chunk.rowid ? 'rowid' : 'key',
       keyNullable: resolved.keyNullable,
+      keyForm: resolved.keyForm,
       substitutionChecks: resolved.substitutionChecks,
     });
     // LOBs arrive inline: a batch holds batchSize LOB values, so LOB tables fetch fewer rows per trip
@@ -204,12 +222,16 @@ export class OracleSource implements SourceAdapter {
       return kind ? [{ name, kind }] : [];
     });
     const omitted = dictionary.filter(([, dataType]) => legacyKind(dataType) === null).map(([name, dataType]) => `${name} (${dataType})`);
-    const keyNullable = dictionary.find((r) => r[0] === table.source.key.toUpperCase())?.[2] !== 'N';
-    const chunks = await this.planChunks(table, rowsPerChunk, readPoint);
+    const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
+    const keyNullable = keyRow?.[2] !== 'N';
+    // the same key comparison planChunks bounded the chunks with
+    const keyKind = keyRow ? legacyKind(keyRow[1]) : null;
+    const keyForm = keyKind ? oracleKeyForm(keyKind, keyOrder(table)) : 'native';
+    const chunks = await this.planChunks(table, rowsPerChunk, readPoint, { byKey: true });
     const batchSize = columns.some((c) => c.kind === 'clob' || c.kind === 'binary') ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize) : this.options.fetchArraySize;
     const lines = async function* (this: OracleSource): AsyncGenerator<Buffer> {
       for (const chunk of chunks) {
-        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: 'key', keyNullable, thenByRowid: true });
+        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: 'key', keyNullable, keyForm, thenByRowid: true });
         const conn = await this.connect();
         try {
           const result = await withOracleErrors(where, () => conn.execute(sql, binds, { ...this.queryOptions(batchSize), resultSet: true }));
@@ -347,6 +369,34 @@ export function chunksFromBoundaries(tableName: string, boundaries: unknown[]): 
   let from: string | null = null;
   for (const to of [...keys, null]) {
     chunks.push({ id: `${tableName}:${String(chunks.length).padStart(6, '0')}`, keyFrom: from, keyTo: to });
+    from = to;
+  }
+  return chunks;
+}
+
+/**
+ * ROWID chunks from extents ([boundary ROWID, blocks] in Oracle's ROWID order, rowidExtentsQuery): whole
+ * extents are grouped until a group holds blocksPerChunk blocks, and the last extent of each group bounds
+ * its chunk. The ranges are consecutive between the boundaries, open below the first and above the last,
+ * so they hold every row once whatever the extents (the boundaries are only where the cuts fall).
+ */
+export function rowidChunks(tableName: string, extents: unknown[][], blocksPerChunk: number): Chunk[] {
+  const cuts: string[] = [];
+  let blocks = 0;
+  for (const [boundary, size] of extents) {
+    if (typeof boundary !== 'string' || !/^[A-Za-z0-9+/]{18}$/.test(boundary)) throw new Error(`ROWID boundary of ${tableName} is not an extended ROWID: ${String(boundary)}`);
+    blocks += Number(size) || 0;
+    if (blocks >= blocksPerChunk) {
+      if (cuts[cuts.length - 1] !== boundary) cuts.push(boundary);
+      blocks = 0;
+    }
+  }
+  // the last group's cut would leave an empty last range: the open range above covers it
+  if (blocks === 0) cuts.pop();
+  const chunks: Chunk[] = [];
+  let from: string | null = null;
+  for (const to of [...cuts, null]) {
+    chunks.push({ id: `${tableName}:r${String(chunks.length).padStart(6, '0')}`, keyFrom: from, keyTo: to, rowid: true });
     from = to;
   }
   return chunks;

@@ -4,7 +4,7 @@ import type { OracleBinds } from './driver';
 import { classifyOracleError, oracleErrorCode } from './errors';
 import { legacyKind } from './legacy-types';
 import { OracleMappingError, resolveTable, type DictionaryRow } from './resolve';
-import { describeTableSql, oracleIdent, READ_POINT_SQL, tableRef } from './sql';
+import { describeTableSql, oracleIdent, oracleKeyExpr, oracleObject, READ_POINT_SQL, tableRef } from './sql';
 
 /**
  * 预检 Oracle preflight: what the legacy Oracle must be before the weekend, checked against the mapping
@@ -32,6 +32,8 @@ export interface OraclePreflightContext {
 export const SERVER_VERSION_SQL = "SELECT version FROM product_component_version WHERE product LIKE 'Oracle%' AND ROWNUM = 1";
 export const CHARSETS_SQL =
   "SELECT parameter, value FROM nls_database_parameters WHERE parameter IN ('NLS_CHARACTERSET', 'NLS_NCHAR_CHARACTERSET')";
+/** ORACLE_CHUNKING=rowid plans from DBA_EXTENTS and DBMS_ROWID: one row proves both readable. */
+export const ROWID_EXTENTS_PROBE_SQL = 'SELECT DBMS_ROWID.ROWID_CREATE(1, 1, 1, 1, 0) FROM dba_extents WHERE ROWNUM <= 1';
 export const UNDO_SQL = "SELECT name, value FROM v$parameter WHERE name IN ('undo_management', 'undo_retention')";
 
 function ownerPredicate(schema: string | null, binds: OracleBinds, column: string): string {
@@ -41,15 +43,22 @@ function ownerPredicate(schema: string | null, binds: OracleBinds, column: strin
 }
 
 export function lobRetentionSql(schema: string | null, table: string): { sql: string; binds: OracleBinds } {
-  const binds: OracleBinds = { table_name: table.toUpperCase() };
-  const owner = ownerPredicate(schema, binds, 'owner');
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase() };
+  const owner = ownerPredicate(object.owner, binds, 'owner');
   return { sql: `SELECT column_name, securefile, pctversion, retention FROM all_lobs WHERE ${owner} AND table_name = :table_name`, binds };
+}
+
+/** The binds naming a table's key column in the index views, and the owner predicate on `ownerColumn`. */
+function keyColumnBinds(schema: string | null, table: string, key: string, ownerColumn: string): { owner: string; binds: OracleBinds } {
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase(), column_name: key.toUpperCase() };
+  return { owner: ownerPredicate(object.owner, binds, ownerColumn), binds };
 }
 
 /** The index that leads with the key, its clustering factor and the table's statistics. */
 export function keyIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
-  const binds: OracleBinds = { table_name: table.toUpperCase(), column_name: key.toUpperCase() };
-  const owner = ownerPredicate(schema, binds, 'c.table_owner');
+  const { owner, binds } = keyColumnBinds(schema, table, key, 'c.table_owner');
   return {
     sql:
       'SELECT i.index_name, i.clustering_factor, t.num_rows, t.blocks FROM all_ind_columns c ' +
@@ -71,6 +80,15 @@ export function keyFitSql(schema: string | null, table: string, key: string, tar
   const max = target === 'integer' ? '2147483647' : '9223372036854775807';
   const min = target === 'integer' ? '-2147483648' : '-9223372036854775808';
   return { sql: `SELECT COUNT(*) FROM ${tableRef(schema, table)} WHERE ${k} <> TRUNC(${k}) OR ${k} > ${max} OR ${k} < ${min}`, binds: {} };
+}
+
+/**
+ * NUMBER keys whose text TO_CHAR(k, 'TM9') writes in scientific notation (past 64 characters), where the
+ * adapter's text of a key mapped to a text target (oracleKeyExpr 'number-as-text') is not the target's.
+ */
+export function numberTextKeySql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+  const k = oracleIdent(key);
+  return { sql: `SELECT COUNT(*) FROM ${tableRef(schema, table)} WHERE INSTR(UPPER(TO_CHAR(${k}, 'TM9')), 'E') > 0`, binds: {} };
 }
 
 /** Text keys with a multi-byte character: ordered by GBK bytes in Oracle, by UTF-8 bytes on the target. */
@@ -177,10 +195,11 @@ export function checkKeyFit(where: string, table: TableMapping, keyRow: Dictiona
   }
   if (kind === 'number') {
     if (targetType === 'text') {
+      // the adapter compares it as the target's text (sql.ts oracleKeyExpr): correct, but no index on the column serves it
       problems.push({
         where,
-        problem: `key ${key} is ${dataType} but its target column is text: Oracle orders 9 < 10, the target orders '10' < '9', so chunk ranges and the target's cleanup and verification disagree`,
-        action: 'map the key to a numeric, bigint or integer target column',
+        problem: `key ${key} is ${dataType} but its target column is text: the adapter compares it as the target does ('10' < '9', TO_CHAR in binary order), which no index on ${name} serves — each chunk scans the table`,
+        action: `map the key to a numeric, bigint or integer target column (its own type), or the DBA creates a function-based index on ${oracleKeyExpr(name, 'number-as-text')} and the rehearsal measures the table`,
       });
     } else if (targetType === 'integer' || targetType === 'bigint') {
       const p = typeof precision === 'number' ? precision : null;
@@ -231,7 +250,7 @@ export function checkKeyIndex(where: string, table: TableMapping, rows: unknown[
       {
         where,
         problem: `rows of ${table.source.table.toUpperCase()} are scattered by key (clustering factor ${best.cf} for ${best.rows} rows in ${best.blocks} blocks): each key-range chunk of ${rowsPerChunk} rows reads about ${blocksPerChunk} blocks one by one`,
-        action: 'measure this table in the rehearsal; plan it with larger chunks or fewer in parallel (ROWID-range chunking is not available: see the README)',
+        action: 'measure this table in the rehearsal; plan it with larger chunks, or set ORACLE_CHUNKING=rowid (ranges of extents, read block by block)',
       },
     ];
   }
@@ -266,11 +285,14 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
   };
 
   if (ctx.chunking === 'rowid') {
-    problems.push({
-      where: 'ORACLE_CHUNKING',
-      problem: 'ORACLE_CHUNKING=rowid is refused: ROWID chunk bounds cannot be compared with the business keys the target cleans up and verifies by, so a retried chunk could delete other chunks’ rows',
-      action: 'unset ORACLE_CHUNKING (key ranges); see the README for tables without a key index',
-    });
+    // ROWID ranges are built from DBA_EXTENTS (sql.ts rowidExtentsQuery): readable only with a grant
+    await query(ROWID_EXTENTS_PROBE_SQL).catch((err: unknown) =>
+      problems.push({
+        where: 'ORACLE_CHUNKING',
+        problem: `ORACLE_CHUNKING=rowid plans ROWID ranges from DBA_EXTENTS, which the migration user cannot read: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+        action: 'the DBA grants SELECT ON SYS.DBA_EXTENTS and SYS.DBA_OBJECTS (or SELECT_CATALOG_ROLE) to the migration user, or unset ORACLE_CHUNKING (key ranges)',
+      }),
+    );
   }
 
   await attempt('oracle.server', 'server version', async () => {
@@ -351,6 +373,15 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
       });
     }
     const charset: string | null = dbCharset;
+    // a NUMBER key compared as text: exact unless a value's fixed notation passes 64 characters
+    const fixedWidth = typeof keyRow?.[3] === 'number' && typeof keyRow?.[4] === 'number' && keyRow[4] >= 0 && keyRow[3] + keyRow[4] <= 60;
+    if (keyRow && keyKind === 'number' && keyTarget === 'text' && !fixedWidth) {
+      await attempt(keyWhere, `${legacy}.${keyRow[0]} values as text`, async () => {
+        const { sql, binds } = numberTextKeySql(schema, table.source.table, table.source.key);
+        const n = Number((await query(sql, binds))[0]?.[0] ?? 0);
+        if (n > 0) problems.push({ where: keyWhere, problem: `${n} keys of ${legacy}.${keyRow[0]} are written in scientific notation by TO_CHAR, not as the target's text: chunk ranges would disagree`, action: 'map the key to numeric' });
+      });
+    }
     if (keyRow && keyKind === 'text' && charset !== null && charset !== 'AL32UTF8' && charset !== 'UTF8') {
       await attempt(keyWhere, `${legacy}.${keyRow[0]} characters`, async () => {
         const { sql, binds } = nonAsciiKeySql(schema, table.source.table, table.source.key);
@@ -369,8 +400,40 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
         problems.push(...checkKeyIndex(keyWhere, table, await query(sql, binds), ctx.rowsPerChunk ?? 100_000));
       });
     }
+    // 键不唯一 a key that repeats: the target's primary key would refuse every repeat
+    await attempt(keyWhere, `uniqueness of ${legacy}.${table.source.key.toUpperCase()}`, async () => {
+      const unique = keyUniqueIndexSql(schema, table.source.table, table.source.key);
+      if (Number((await query(unique.sql, unique.binds))[0]?.[0] ?? 0) > 0) return;
+      const repeats = keyRepeatsSql(schema, table.source.table, table.source.key);
+      const n = Number((await query(repeats.sql, repeats.binds))[0]?.[0] ?? 0);
+      if (n > 0) {
+        problems.push({
+          where: keyWhere,
+          problem: `键不唯一 key ${legacy}.${table.source.key.toUpperCase()} is not unique: ${n} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
+          action: `declare a column that is unique in ${legacy} as source.key (the DBA confirms it with a unique index)`,
+        });
+      }
+    });
   }
   return problems;
+}
+
+/** A unique index whose only column is the key: proves the key unique without reading the table. */
+export function keyUniqueIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+  const { owner, binds } = keyColumnBinds(schema, table, key, 'i.table_owner');
+  return {
+    sql:
+      "SELECT COUNT(*) FROM all_indexes i WHERE " + owner + " AND i.table_name = :table_name AND i.uniqueness = 'UNIQUE' " +
+      'AND (SELECT COUNT(*) FROM all_ind_columns c WHERE c.index_owner = i.owner AND c.index_name = i.index_name) = 1 ' +
+      'AND EXISTS (SELECT 1 FROM all_ind_columns c WHERE c.index_owner = i.owner AND c.index_name = i.index_name AND c.column_name = :column_name)',
+    binds,
+  };
+}
+
+/** Key values held by more than one row (one pass; only when no unique index proves the key). */
+export function keyRepeatsSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
+  const k = oracleIdent(key);
+  return { sql: `SELECT COUNT(*) FROM (SELECT ${k} FROM ${tableRef(schema, table)} WHERE ${k} IS NOT NULL GROUP BY ${k} HAVING COUNT(*) > 1)`, binds: {} };
 }
 
 /** The one problem when no connection can be made (11g in Thin mode, a wrong password, no listener). */

@@ -1,6 +1,8 @@
+import { keyOrder } from '../key-order';
 import type { ColumnMapping, TableMapping } from '../mapping';
 import { compileConverter, ConvertOptions, Converter } from './convert';
 import { isCompatible, LegacyColumn, legacyKind } from './legacy-types';
+import { oracleKeyForm, OracleKeyForm } from './sql';
 
 /**
  * Matches a table's mapping against the legacy data dictionary, once per table, before any chunk
@@ -21,6 +23,8 @@ export interface ResolvedTable {
   keyIndex: number;
   /** the dictionary's NULLABLE for the key column (true when the dictionary did not say) */
   keyNullable: boolean;
+  /** how chunk queries compare the key so that Oracle follows the target key's order (sql.ts oracleKeyExpr) */
+  keyForm: OracleKeyForm;
   /**
    * Text columns whose '?' characters the chunk query also counts on the server (sql.ts), by index in
    * columns: set when the database character set is not Unicode (ZHS16GBK), where a character the
@@ -86,10 +90,12 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
   if (problems.length) throw new OracleMappingError(source, problems);
   const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
   const checkText = options.databaseCharset !== undefined && !isUnicodeCharset(options.databaseCharset);
+  const keyIndex = columns.findIndex((c) => c.mapping.source === table.source.key);
   return {
     table,
     columns,
-    keyIndex: columns.findIndex((c) => c.mapping.source === table.source.key),
+    keyIndex,
+    keyForm: oracleKeyForm(columns[keyIndex].legacy.kind, keyOrder(table)),
     keyNullable: keyRow?.[2] !== 'N',
     substitutionChecks: checkText ? columns.flatMap((c, i) => (SUBSTITUTION_CHECKED.has(c.legacy.dataType) ? [i] : [])) : [],
   };

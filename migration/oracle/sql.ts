@@ -32,8 +32,18 @@ export function oracleIdent(name: string): string {
   return '"' + name.toUpperCase() + '"';
 }
 
+/**
+ * A legacy table of the mapping as an Oracle object: `schema.table` names its own owner, a bare name is
+ * in ORACLE_SCHEMA (schema), or the session's current schema when neither is set.
+ */
+export function oracleObject(schema: string | null, table: string): { owner: string | null; name: string } {
+  const dot = table.indexOf('.');
+  return dot === -1 ? { owner: schema, name: table } : { owner: table.slice(0, dot), name: table.slice(dot + 1) };
+}
+
 export function tableRef(schema: string | null, table: string): string {
-  return schema ? `${oracleIdent(schema)}.${oracleIdent(table)}` : oracleIdent(table);
+  const { owner, name } = oracleObject(schema, table);
+  return owner ? `${oracleIdent(owner)}.${oracleIdent(name)}` : oracleIdent(name);
 }
 
 /**
@@ -56,15 +66,19 @@ export const READ_POINT_SQL = 'SELECT TO_CHAR(DBMS_FLASHBACK.GET_SYSTEM_CHANGE_N
 /** The database character set: ZHS16GBK text is checked for '?' substitutions (resolve.ts). Readable by every user. */
 export const DATABASE_CHARSET_SQL = "SELECT value FROM nls_database_parameters WHERE parameter = 'NLS_CHARACTERSET'";
 
+/** A legacy table as the dictionary views name it: the owner (a bind, or the session's schema) and :table_name. */
+function dictionaryObject(schema: string | null, table: string): { owner: string; binds: OracleBinds } {
+  const object = oracleObject(schema, table);
+  const binds: OracleBinds = { table_name: object.name.toUpperCase() };
+  if (!object.owner) return { owner: "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')", binds };
+  binds.owner_name = object.owner.toUpperCase();
+  return { owner: ':owner_name', binds };
+}
+
 /** Dictionary types of a legacy table, for the select list and the conversions. */
 export function describeTableSql(schema: string | null, table: string): SqlWithBinds {
   // The dictionary stores the names as oracleIdent refers to them: upper case.
-  const binds: OracleBinds = { table_name: table.toUpperCase() };
-  let owner = "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')";
-  if (schema) {
-    binds.owner_name = schema.toUpperCase();
-    owner = ':owner_name';
-  }
+  const { owner, binds } = dictionaryObject(schema, table);
   return {
     // NULLABLE: a NOT NULL key needs no "OR key IS NULL" branch (which forces a full scan); precision and
     // scale say whether a NUMBER key fits the target's key type (preflight)
@@ -106,6 +120,44 @@ function asOf(readPoint: string | null, binds: OracleBinds): string {
   return ' AS OF SCN :read_scn';
 }
 
+/**
+ * How the legacy key is compared and ordered so that Oracle follows the TARGET key's order (key-order.ts):
+ * - 'native': the column itself — a NUMBER under numeric order, a character key under code-point order
+ *   (NLS_SORT/NLS_COMP BINARY, pinned by SESSION_SETUP_SQL);
+ * - 'number-as-text': a NUMBER key mapped to a text target key is compared as the text the target holds
+ *   (the converter's canonical decimal): TO_CHAR(k, 'TM9') writes a number in fixed notation without a
+ *   leading zero ('.5'), which is put back; compared in binary order, so Oracle's '10' < '9' is the target's.
+ *   TM9 switches to scientific notation past 64 characters: the preflight counts such keys (numberTextKeySql)
+ *   and refuses the table when there are any;
+ * - 'text-as-number': a character key mapped to a number target key is compared by its decimal value; a
+ *   text that is no decimal number becomes NULL, which the last range reads (the target refuses it into
+ *   quarantine there, key-order.ts clause 4).
+ * Either conversion costs the key index (a DBA may add a function-based index on the expression).
+ */
+export type OracleKeyForm = 'native' | 'number-as-text' | 'text-as-number';
+
+export function oracleKeyForm(legacy: LegacyKind, targetOrder: 'numeric' | 'code-point'): OracleKeyForm {
+  if (legacy === 'number' && targetOrder === 'code-point') return 'number-as-text';
+  if (legacy === 'text' && targetOrder === 'numeric') return 'text-as-number';
+  return 'native';
+}
+
+/** The decimal text a key of digits must match to have a place in numeric order (as key-order.ts numericPlace). */
+const ORACLE_DECIMAL_TEXT = String.raw`^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$`;
+
+export function oracleKeyExpr(key: string, form: OracleKeyForm = 'native'): string {
+  const k = oracleIdent(key);
+  switch (form) {
+    case 'native':
+      return k;
+    case 'number-as-text':
+      return `(CASE WHEN ${k} > -1 AND ${k} < 1 AND ${k} <> 0 THEN REPLACE(TO_CHAR(${k}, 'TM9'), '.', '0.') ELSE TO_CHAR(${k}, 'TM9') END)`;
+    case 'text-as-number':
+      // blanks of any kind (as \s on the target) and a plus sign removed before TO_NUMBER, which takes neither
+      return `(CASE WHEN REGEXP_LIKE(${k}, '${ORACLE_DECIMAL_TEXT}') THEN TO_NUMBER(REGEXP_REPLACE(${k}, '^\\s*[+]?|\\s+$')) END)`;
+  }
+}
+
 export interface ChunkQueryInput {
   schema: string | null;
   table: string;
@@ -121,6 +173,8 @@ export interface ChunkQueryInput {
   substitutionChecks?: number[];
   /** key order, then ROWID: one reproducible order of rows even where the key repeats (the backup's export) */
   thenByRowid?: boolean;
+  /** how the key is compared (oracleKeyExpr); 'native' when absent */
+  keyForm?: OracleKeyForm;
 }
 
 /**
@@ -160,11 +214,13 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
     }
     orderBy = 'ROWID';
   } else {
-    const k = oracleIdent(input.key);
+    const k = oracleKeyExpr(input.key, input.keyForm);
+    // a text key compared as a number is NULL wherever the text is no number
+    const nullable = input.keyNullable !== false || input.keyForm === 'text-as-number';
     if (keyFrom !== null) {
       binds.key_lo = keyFrom;
       // "OR k IS NULL" defeats the key index (a B-tree holds no all-NULL keys): only where NULLs can exist
-      where.push(keyTo === null && input.keyNullable !== false ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
+      where.push(keyTo === null && nullable ? `(${k} > :key_lo OR ${k} IS NULL)` : `${k} > :key_lo`);
     }
     if (keyTo !== null) {
       binds.key_hi = keyTo;
@@ -177,8 +233,9 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
 }
 
 /**
- * Chunk boundaries: every rowsPerChunk-th key (or ROWID) in order, read at the same SCN as the
- * chunks. One sorted pass over the key (an index fast full scan when the key is indexed).
+ * Chunk boundaries: every rowsPerChunk-th key in the target key's order (oracleKeyExpr), read at the same
+ * SCN as the chunks. One sorted pass over the key (an index fast full scan when the key is indexed).
+ * ROWID chunks are planned from extents instead (rowidExtentsQuery).
  */
 export function planBoundariesQuery(input: {
   schema: string | null;
@@ -186,22 +243,42 @@ export function planBoundariesQuery(input: {
   key: string;
   rowsPerChunk: number;
   readPoint: string | null;
-  chunking: ChunkingMode;
+  keyForm?: OracleKeyForm;
 }): SqlWithBinds {
   if (!Number.isInteger(input.rowsPerChunk) || input.rowsPerChunk < 1) {
     throw new Error(`rowsPerChunk must be a positive integer, got ${input.rowsPerChunk}`);
   }
   const binds: OracleBinds = { chunk_rows: input.rowsPerChunk };
   const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
-  const inner =
-    input.chunking === 'rowid'
-      ? `SELECT ROWID AS rid, ROW_NUMBER() OVER (ORDER BY ROWID) AS rn FROM ${from}`
-      : (() => {
-          const k = oracleIdent(input.key);
-          return `SELECT ${k} AS boundary, ROW_NUMBER() OVER (ORDER BY ${k}) AS rn FROM ${from} WHERE ${k} IS NOT NULL`;
-        })();
-  const boundary = input.chunking === 'rowid' ? 'ROWIDTOCHAR(rid)' : 'boundary';
-  return { sql: `SELECT ${boundary} AS boundary FROM (${inner}) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };
+  const k = oracleKeyExpr(input.key, input.keyForm);
+  const inner = `SELECT ${k} AS boundary, ROW_NUMBER() OVER (ORDER BY ${k}) AS rn FROM ${from} WHERE ${k} IS NOT NULL`;
+  return { sql: `SELECT boundary AS boundary FROM (${inner}) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };
+}
+
+/**
+ * 按ROWID切分 The extents of a table (every partition's segment), each as the ROWID just past its last block's
+ * last row slot, with its size in blocks, in Oracle's own ROWID order: consecutive ranges between any of
+ * these (open below the first and above the last) hold every row exactly once, whatever the extents are
+ * by the time a chunk reads (a new extent's rows fall in some range; the count reconciliation proves it).
+ * DBA_EXTENTS needs SELECT_CATALOG_ROLE (or SELECT on it): the preflight checks it.
+ */
+export function rowidExtentsQuery(schema: string | null, table: string): SqlWithBinds {
+  const { owner, binds } = dictionaryObject(schema, table);
+  return {
+    sql:
+      'SELECT ROWIDTOCHAR(r) AS boundary, blocks FROM (' +
+      'SELECT DBMS_ROWID.ROWID_CREATE(1, o.data_object_id, e.relative_fno, e.block_id + e.blocks - 1, 32767) AS r, e.blocks ' +
+      'FROM dba_extents e JOIN dba_objects o ON o.owner = e.owner AND o.object_name = e.segment_name ' +
+      "AND NVL(o.subobject_name, '-') = NVL(e.partition_name, '-') AND o.object_type LIKE 'TABLE%' " +
+      `WHERE e.owner = ${owner} AND e.segment_name = :table_name AND e.segment_type LIKE 'TABLE%') ORDER BY r`,
+    binds,
+  };
+}
+
+/** The optimizer's row and block counts, for rows per block when ROWID chunks are sized by blocks. */
+export function tableStatsQuery(schema: string | null, table: string): SqlWithBinds {
+  const { owner, binds } = dictionaryObject(schema, table);
+  return { sql: `SELECT num_rows, blocks FROM all_tables WHERE owner = ${owner} AND table_name = :table_name`, binds };
 }
 
 /** Row count at the read point, for reconciliation (source rows = loaded + quarantined). */

@@ -130,13 +130,6 @@ describe('the adapter stops at once on fatal errors and quarantines bad rows', (
     expect(mapping.message).toMatch(/column REGCAP .* does not exist/);
   });
 
-  it('ORACLE_CHUNKING=rowid is refused before any SQL', async () => {
-    const db = new ScriptedOracle([]);
-    const f = failure(await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, db.driver()).planChunks(TABLE, 100).catch((e: unknown) => e));
-    expect(f.nonRetryable).toBe(true);
-    expect(db.executed).toEqual([]);
-  });
-
   it('a corrupt DATE and a NUMBER infinity go to quarantine with their raw text; the rows around them load', async () => {
     const rows = [
       ['1', '江门甲', '10', ' 2003-05-12 14:23:11'],

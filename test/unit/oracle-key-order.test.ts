@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { Client } from 'pg';
 import { canonicalDecimal } from '../../migration/oracle/convert';
 import { chunkQuery } from '../../migration/oracle/sql';
+import { compareDecimal, targetSession } from './oracle-scripted';
 
 /**
  * 键的排序 Oracle keys order as the target's: a chunk (keyFrom, keyTo] must hold the same rows when Oracle
@@ -11,30 +11,8 @@ import { chunkQuery } from '../../migration/oracle/sql';
  * their UTF-8 bytes — and the target's side is a real PostgreSQL: numeric, and text COLLATE "C".
  * (A ZHS16GBK database sorts by GBK bytes: the preflight refuses non-ASCII text keys there.)
  */
-let pg: Client;
-beforeAll(async () => {
-  pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await pg.connect();
-});
-afterAll(async () => {
-  await pg.end();
-});
+const target = targetSession();
 
-/** Oracle's NUMBER comparison on the driver's decimal text: exact, by scaling both to one BigInt. */
-function compareDecimal(a: string, b: string): number {
-  const parse = (t: string) => {
-    const c = canonicalDecimal(t);
-    const neg = c.startsWith('-');
-    const [i, f = ''] = c.replace('-', '').split('.');
-    return { neg, i, f };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  const scale = Math.max(x.f.length, y.f.length);
-  const big = (v: { neg: boolean; i: string; f: string }) => (v.neg ? -1n : 1n) * BigInt(v.i + v.f.padEnd(scale, '0'));
-  const d = big(x) - big(y);
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
-}
 
 /** What the thin driver writes for a NUMBER: plain decimals, a missing leading zero, exponents for tiny or huge values. */
 const driverNumber = fc
@@ -54,13 +32,13 @@ const textKey = fc.string({ unit: 'binary', minLength: 0, maxLength: 6 }).filter
 
 async function targetOrder(values: string[], type: 'numeric' | 'text'): Promise<number[]> {
   const k = type === 'numeric' ? 'k::numeric' : 'k COLLATE "C"';
-  const { rows } = await pg.query<{ i: string }>(`SELECT i FROM unnest($1::text[]) WITH ORDINALITY AS v(k, i) ORDER BY ${k}, i`, [values]);
+  const { rows } = await target().query<{ i: string }>(`SELECT i FROM unnest($1::text[]) WITH ORDINALITY AS v(k, i) ORDER BY ${k}, i`, [values]);
   return rows.map((r) => Number(r.i) - 1);
 }
 
 async function targetRange(values: string[], lo: string, hi: string, type: 'numeric' | 'text'): Promise<number[]> {
   const c = type === 'text' ? ' COLLATE "C"' : '';
-  const { rows } = await pg.query<{ i: string }>(
+  const { rows } = await target().query<{ i: string }>(
     `SELECT i FROM unnest($1::text[]) WITH ORDINALITY AS v(k, i) WHERE k::${type}${c} > $2::${type}${c} AND k::${type}${c} <= $3::${type}${c} ORDER BY i`,
     [values, lo, hi],
   );

@@ -56,8 +56,9 @@ function healthyServer(): ScriptedAnswer[] {
     { match: /DBMS_FLASHBACK\.GET_SYSTEM_CHANGE_NUMBER/, rows: [['8124650033']] },
     { match: /AS OF SCN :read_scn WHERE ROWNUM <= 1/, rows: [[1]] },
     { match: /FROM all_lobs/, rows: [['OPSCOPE', 'YES', null, 86400]] },
-    { match: /FROM all_ind_columns/, rows: [['PK_IDX', 12_000, 1_000_000, 11_000]] },
+    { match: /^SELECT i\.index_name, i\.clustering_factor/, rows: [['PK_IDX', 12_000, 1_000_000, 11_000]] },
     { match: /WHERE LENGTHB\(/, rows: [[0]] },
+    { match: /i\.uniqueness = 'UNIQUE'/, rows: [[1]] },
   ];
 }
 
@@ -125,7 +126,7 @@ describe('Oracle preflight 预检', () => {
         { match: /FROM v\$parameter/, error: oraError(942, 'table or view does not exist') },
         { match: /DBMS_FLASHBACK/, error: oraError(6550, "line 1, column 7:\nPLS-00201: identifier 'DBMS_FLASHBACK' must be declared") },
         { match: /FROM all_lobs/, rows: [['OPSCOPE', 'NO', 10, null]] },
-        { match: /FROM all_ind_columns/, rows: [] },
+        { match: /^SELECT i\.index_name, i\.clustering_factor/, rows: [] },
       ),
     );
     const problems = await new OracleSource(SETTINGS, db.driver()).preflight(MAPPING);
@@ -147,10 +148,12 @@ describe('Oracle preflight 预检', () => {
     ]);
   });
 
-  it('refuses ORACLE_CHUNKING=rowid, the setting that lets a retried chunk delete other chunks’ rows', async () => {
-    const db = new ScriptedOracle(healthyServer());
-    const problems = await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, db.driver()).preflight(MAPPING);
-    expect(problems.map((p) => p.where)).toEqual(['ORACLE_CHUNKING']);
+  it('ORACLE_CHUNKING=rowid: accepted when DBA_EXTENTS is readable; without the grant, the problem names it', async () => {
+    const ok = new ScriptedOracle(override(healthyServer(), { match: /FROM dba_extents WHERE ROWNUM <= 1/, rows: [['AAAAABAABAAAAABAAA']] }));
+    expect(await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, ok.driver()).preflight(MAPPING)).toEqual([]);
+    const denied = new ScriptedOracle(override(healthyServer(), { match: /FROM dba_extents WHERE ROWNUM <= 1/, error: oraError(942, 'table or view does not exist') }));
+    const problems = await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, denied.driver()).preflight(MAPPING);
+    expect(problems).toEqual([{ where: 'ORACLE_CHUNKING', problem: expect.stringMatching(/DBA_EXTENTS, which the migration user cannot read: ORA-00942/), action: expect.stringMatching(/SELECT_CATALOG_ROLE/) }]);
   });
 
   it('checks an unconstrained NUMBER key against an integer target with a query, and a GBK text key for non-ASCII values', async () => {
@@ -238,6 +241,34 @@ describe('preflight rules on captured answers', () => {
     expect(checkKeyFit('k', ENTITY, ['PRIPID', 'NUMBER', 'N', null, null], t('numeric'))).toEqual([]);
     expect(checkKeyFit('k', ENTITY, ['PRIPID', 'NVARCHAR2', 'N', null, null], t('text'))[0].problem).toMatch(/UTF-16 code units/);
     expect(checkKeyFit('k', ENTITY, ['PRIPID', 'VARCHAR2', 'N', null, null], t('text'))).toEqual([]);
+  });
+
+  it('a NUMBER key without precision mapped to a text key: the preflight counts keys TO_CHAR writes in scientific notation, and names them', async () => {
+    const textKeyed: Mapping = { tables: [legacyTable([{ target: 'pripid', type: 'text', source: 'pripid', required: true }, { target: 'entname', type: 'text', source: 'entname', required: true }])], codeTables: new Map() };
+    const dictionary = { match: /FROM all_tab_columns/, rows: [['PRIPID', 'NUMBER', 'N', null, null], ['ENTNAME', 'VARCHAR2', 'N', null, null]] };
+    const scientific = new ScriptedOracle(override(healthyServer(), dictionary, { match: /TO_CHAR\("PRIPID", 'TM9'\)\), 'E'\) > 0/, rows: [[3]] }));
+    const problems = await new OracleSource(SETTINGS, scientific.driver()).preflight(textKeyed);
+    expect(problems.map((p) => p.problem)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/compares it as the target does \('10' < '9'/), expect.stringMatching(/^3 keys of E_BASEINFO.PRIPID are written in scientific notation/)]),
+    );
+    expect(scientific.executed.some((e) => e.sql === `SELECT COUNT(*) FROM "JMLEGACY"."E_BASEINFO" WHERE INSTR(UPPER(TO_CHAR("PRIPID", 'TM9')), 'E') > 0`)).toBe(true);
+    // NUMBER(20,0) has fixed notation by its declaration: no count is needed
+    const declared = new ScriptedOracle(override(healthyServer(), { ...dictionary, rows: [['PRIPID', 'NUMBER', 'N', 20, 0], ['ENTNAME', 'VARCHAR2', 'N', null, null]] }));
+    await new OracleSource(SETTINGS, declared.driver()).preflight(textKeyed);
+    expect(declared.executed.some((e) => /'TM9'\)\), 'E'/.test(e.sql))).toBe(false);
+  });
+
+  it('键不唯一 a key without a unique index is counted for repeats: found, with the count; a unique index spares the count', async () => {
+    const repeated = new ScriptedOracle(
+      override(healthyServer(), { match: /i\.uniqueness = 'UNIQUE'/, rows: (b) => [[b.table_name === 'E_APPROVAL' ? 0 : 1]] }, { match: /GROUP BY "APPRNO" HAVING COUNT\(\*\) > 1/, rows: [[4]] }),
+    );
+    const problems = await new OracleSource(SETTINGS, repeated.driver()).preflight(MAPPING);
+    expect(problems).toEqual([{ where: 'tables[1].source.key', problem: expect.stringMatching(/^键不唯一 key E_APPROVAL\.APPRNO is not unique: 4 key values/), action: expect.stringMatching(/declare a column that is unique in E_APPROVAL/) }]);
+    const uniqueCheck = repeated.executed.find((e) => /i\.uniqueness/.test(e.sql) && e.binds.table_name === 'E_APPROVAL')!;
+    expect(uniqueCheck.binds).toEqual({ owner_name: 'JMLEGACY', table_name: 'E_APPROVAL', column_name: 'APPRNO' });
+    expect(repeated.executed.filter((e) => /GROUP BY/.test(e.sql)).map((e) => e.sql)).toEqual([
+      'SELECT COUNT(*) FROM (SELECT "APPRNO" FROM "JMLEGACY"."E_APPROVAL" WHERE "APPRNO" IS NOT NULL GROUP BY "APPRNO" HAVING COUNT(*) > 1)',
+    ]);
   });
 
   it('key index: missing, scattered, clustered, no statistics', () => {

@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
+import { Client } from 'pg';
 import { textOf } from '../../migration/copy-text';
+import { canonicalDecimal } from '../../migration/oracle/convert';
 import type { TableMapping } from '../../migration/mapping';
 import type {
   OracleBinds,
@@ -39,10 +41,11 @@ export function njsError(num: number, ...args: unknown[]): Error {
 export interface ScriptedAnswer {
   /** the statement this answers */
   match: RegExp;
-  rows?: unknown[][] | ((binds: OracleBinds) => unknown[][]);
+  /** rows, or rows computed from the binds (and the statement, for a server model that evaluates it) */
+  rows?: unknown[][] | ((binds: OracleBinds, sql: string) => unknown[][]);
   error?: Error | ((binds: OracleBinds) => Error | null);
   /** a result set (chunk queries) */
-  resultSet?: (binds: OracleBinds) => OracleResultSet;
+  resultSet?: (binds: OracleBinds, sql: string) => OracleResultSet;
 }
 
 export function placeholders(sql: string): string[] {
@@ -92,8 +95,8 @@ export class ScriptedOracle implements OraclePool {
     if (!answer) throw new Error(`unscripted SQL: ${sql}`);
     const error = typeof answer.error === 'function' ? answer.error(binds) : answer.error;
     if (error) throw error;
-    if (answer.resultSet) return { resultSet: answer.resultSet(binds) };
-    return { rows: typeof answer.rows === 'function' ? answer.rows(binds) : (answer.rows ?? []) };
+    if (answer.resultSet) return { resultSet: answer.resultSet(binds, sql) };
+    return { rows: typeof answer.rows === 'function' ? answer.rows(binds, sql) : (answer.rows ?? []) };
   }
 
   allReleased(): boolean {
@@ -157,4 +160,33 @@ export function rowsInChunk(rows: unknown[][], binds: OracleBinds, numeric: bool
     const k = String(r[0]);
     return (binds.key_lo === undefined || cmp(k, String(binds.key_lo)) > 0) && (binds.key_hi === undefined || cmp(k, String(binds.key_hi)) <= 0);
   });
+}
+
+/** Oracle's NUMBER comparison on the driver's decimal text: exact, by scaling both to one BigInt. */
+export function compareDecimal(a: string, b: string): number {
+  const parse = (t: string) => {
+    const c = canonicalDecimal(t);
+    const neg = c.startsWith('-');
+    const [i, f = ''] = c.replace('-', '').split('.');
+    return { neg, i, f };
+  };
+  const x = parse(a);
+  const y = parse(b);
+  const scale = Math.max(x.f.length, y.f.length);
+  const big = (v: { neg: boolean; i: string; f: string }) => (v.neg ? -1n : 1n) * BigInt(v.i + v.f.padEnd(scale, '0'));
+  const d = big(x) - big(y);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+/** A session on the local PostgreSQL (the target's side of a key-order test), opened before the file's tests and closed after. */
+export function targetSession(): () => Client {
+  let pg: Client;
+  beforeAll(async () => {
+    pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await pg.connect();
+  });
+  afterAll(async () => {
+    await pg.end();
+  });
+  return () => pg;
 }

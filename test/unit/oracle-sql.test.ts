@@ -131,23 +131,15 @@ describe('select expressions: datetimes formatted by the server', () => {
 
 describe('chunk planning', () => {
   it('keyset: every n-th non-NULL key at one pass', () => {
-    const { sql, binds } = planBoundariesQuery({ schema: null, table: 'e_baseinfo', key: 'pripid', rowsPerChunk: 50000, readPoint: null, chunking: 'key' });
+    const { sql, binds } = planBoundariesQuery({ schema: null, table: 'e_baseinfo', key: 'pripid', rowsPerChunk: 50000, readPoint: null });
     expect(sql).toBe(
       'SELECT boundary AS boundary FROM (SELECT "PRIPID" AS boundary, ROW_NUMBER() OVER (ORDER BY "PRIPID") AS rn FROM "E_BASEINFO" WHERE "PRIPID" IS NOT NULL) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn',
     );
     expect(binds).toEqual({ chunk_rows: 50000 });
   });
 
-  it('ROWID: every n-th ROWID as text, at an SCN when given', () => {
-    const { sql, binds } = planBoundariesQuery({ schema: 'jmlegacy', table: 'e_baseinfo', key: 'pripid', rowsPerChunk: 10, readPoint: '99', chunking: 'rowid' });
-    expect(sql).toBe(
-      'SELECT ROWIDTOCHAR(rid) AS boundary FROM (SELECT ROWID AS rid, ROW_NUMBER() OVER (ORDER BY ROWID) AS rn FROM "JMLEGACY"."E_BASEINFO" AS OF SCN :read_scn) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn',
-    );
-    expectBindsMatch(sql, binds);
-  });
-
   it.each([0, -5, 1.5, NaN])('refuses rowsPerChunk %p', (n) => {
-    expect(() => planBoundariesQuery({ schema: null, table: 't', key: 'k', rowsPerChunk: n, readPoint: null, chunking: 'key' })).toThrow(/rowsPerChunk/);
+    expect(() => planBoundariesQuery({ schema: null, table: 't', key: 'k', rowsPerChunk: n, readPoint: null })).toThrow(/rowsPerChunk/);
   });
 });
 
