@@ -131,6 +131,9 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     expect(planState.items.every((i) => i.status !== 'done')).toBe(true);
     expect((await fb.describe()).status.name).toBe('RUNNING');
     expect((await plan.describe()).status.name).toBe('RUNNING');
+    // 目标库租约 The fallback holds the stack's target: ended, it releases it for the cutovers below.
+    await fb.cancel();
+    await eventually(async () => (await fb.describe()).status.name !== 'RUNNING', 'the fallback to end');
   });
 
   it('a verification that fails for good waits for the operator; the chosen fallback runs and the run ends with its evidence pack', async () => {
