@@ -337,6 +337,14 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     return g;
   }
 
+  /** A start the run refuses as its first acts: audited, nothing touched, ended with its evidence pack. */
+  const refuseStart = async (failure: string, audit: { refusal: string; action?: 'start refused by the run: target held by another run' }): Promise<CutoverState> => {
+    await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), ...audit });
+    for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
+    for (const g of state.gates) g.status = 'cancelled';
+    return end('failed', failure);
+  };
+
   try {
     // 签名启动 The initiator is signed: a run started around the API (no or a forged signature, another
     // initiator than the one signed) is refused as its first act, recorded, and ends without touching anything.
@@ -345,24 +353,14 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
         checkDecision.verifyDecision({ decision: d, workflowId: wfId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
       );
-      if (refusal) {
-        await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
-        for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
-        for (const g of state.gates) g.status = 'cancelled';
-        return await end('failed', `未经接口签名的启动 start refused: ${refusal}`);
-      }
+      if (refusal) return await refuseStart(`未经接口签名的启动 start refused: ${refusal}`, { refusal });
     }
 
     // 目标库租约 One run per target database: taken before anything reads or changes it, released by end().
     // A start around the API (or two API starts racing) on a held target is refused here and recorded.
     if (patched('target-lease')) {
       const lease = await takeTargetLease('cutover', input.requestedBy);
-      if (!lease.ok) {
-        await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
-        for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
-        for (const g of state.gates) g.status = 'cancelled';
-        return await end('failed', lease.refusal);
-      }
+      if (!lease.ok) return await refuseStart(lease.refusal, { refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
       state.targetLease = lease.record;
       ownLease = lease.own;
     }
