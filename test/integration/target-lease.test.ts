@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { withClient } from '../../lib/db';
 import { databaseIdentity, registerTarget } from '../../lib/target-guard';
 import { targetKey } from '../../lib/target-lease';
@@ -138,6 +139,8 @@ describe('one run per target database (目标库租约)', () => {
     expect(result.status).toBe('completed');
     expect(result.targetLease).toMatchObject({ targetKey: key, how: 'taken', released: expect.stringMatching(/released/) });
     expect(await leases()).toEqual([]);
+    // The evidence pack names the target the run held.
+    expect(fs.readFileSync(result.evidence!.markdown, 'utf8')).toContain(`- 目标库租约 Target lease: ${key} (taken;`);
     expect((await events(id)).map((e) => [e.event, e.detail?.outcome])).toEqual([
       ['taken', undefined],
       ['released', 'completed'],
