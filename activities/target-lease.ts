@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { withClient } from '../lib/db';
 import { withTarget } from '../lib/statement-audit';
 import { databaseIdentity } from '../lib/target-guard';
-import { acquireLease, describeHolder, LEASE_DDL, LeaseClaim, LeaseOutcome, releaseLease, temporalLiveness } from '../lib/target-lease';
+import { acquireLease, describeHolder, LEASE_DDL, LeaseClaim, LeaseOutcome, liveLeases, releaseLease, shareParentLease, temporalLiveness } from '../lib/target-lease';
 import { CONFIG_ERROR } from './preflight';
 import type { ActivityDeps } from './deps';
 
@@ -24,18 +24,34 @@ export function targetLeaseActivities(deps: ActivityDeps) {
     }));
 
   return {
-    /** Takes the target's lease for the calling run, or returns who holds it; the target is named by its identity, read from the database. */
-    async takeTargetLease(input: Omit<LeaseClaim, 'taskQueue'>): Promise<LeaseOutcome> {
+    /**
+     * Takes the target's lease for the calling run, or returns who holds it; the target is named by its
+     * identity, read from the database. A child under its parent's lease needs no target connection.
+     * `targetOptional` (the fallback): a target that cannot be read — down, or dropped, which may be why the
+     * run falls back — does not stop it; then no live run of this deployment may hold a lease instead.
+     */
+    async takeTargetLease(input: Omit<LeaseClaim, 'taskQueue'> & { targetOptional?: boolean }): Promise<LeaseOutcome> {
+      const { targetOptional, ...claimed } = input;
+      const claim: LeaseClaim = { ...claimed, taskQueue: settings.TASK_QUEUE };
+      const alive = temporalLiveness(Context.current().client);
+      const shared = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
+        await ensureSchema(c);
+        return shareParentLease(c, claim);
+      });
+      if (shared) return shared;
+      let unreachable: Error | undefined;
       const target = await withTarget(settings, (c) => databaseIdentity(c)).catch((err) => {
         const code = (err as { code?: string }).code;
+        if (targetOptional) return void (unreachable = err as Error);
         if (code && NOT_RETRYABLE.has(code)) throw ApplicationFailure.nonRetryable(`the target database cannot be reached as configured (TARGET_DATABASE_URL): ${(err as Error).message}`, CONFIG_ERROR);
         throw err;
       });
-      const client = Context.current().client;
-      const outcome = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
-        await ensureSchema(c);
-        return acquireLease(c, target, { ...input, taskQueue: settings.TASK_QUEUE }, temporalLiveness(client));
+      const outcome: LeaseOutcome = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
+        if (target) return acquireLease(c, target, claim, alive);
+        const [holder] = await liveLeases(c, settings.TASK_QUEUE, alive);
+        return holder ? { held: false, targetKey: `${holder.targetSystem}/${holder.targetDatabase}`, holder } : { held: true, targetKey: '', how: 'target unreachable' };
       });
+      if (unreachable && outcome.held) deps.logger.warn({ ...input, err: unreachable.message }, 'target unreachable: the run goes on without a lease of its own (no live run of this deployment holds one) 目标库不可达');
       if (!outcome.held) deps.logger.warn({ ...input, holder: outcome.holder }, `target lease refused 目标库已被占用: ${describeHolder(outcome.holder)}`);
       else if (outcome.recoveredFrom) deps.logger.warn({ ...input, recoveredFrom: outcome.recoveredFrom }, `target lease taken over from a run that holds nothing any more (${outcome.recoveredFrom.execution}) 租约已回收`);
       else deps.logger.info({ ...input, targetKey: outcome.targetKey, how: outcome.how }, 'target lease held 目标库租约');

@@ -58,7 +58,7 @@ export interface LeaseClaim {
 }
 
 export type LeaseOutcome =
-  | { held: true; targetKey: string; how: 'taken' | 'already held' | 'shared with parent' | 'recovered'; recoveredFrom?: LeaseHolder & { execution: string } }
+  | { held: true; targetKey: string; how: 'taken' | 'already held' | 'shared with parent' | 'recovered' | 'target unreachable'; recoveredFrom?: LeaseHolder & { execution: string } }
   | { held: false; targetKey: string; holder: LeaseHolder & { execution: string } };
 
 /** Whether the holder's workflow still runs: Temporal's word. 'RUNNING' only for the same chain of runs. */
@@ -139,6 +139,18 @@ export async function acquireLease(db: ClientBase, target: DatabaseIdentity, cla
     }
   }
   throw new Error(`the lease on target ${key} kept changing hands while it was being taken`);
+}
+
+/**
+ * A child under its parent's lease: found by the parent's name alone, so a fallback needs no connection to
+ * the target (which may be down or gone: that may be why it falls back). Undefined when the parent holds none.
+ */
+export async function shareParentLease(db: ClientBase, claim: LeaseClaim): Promise<LeaseOutcome | undefined> {
+  if (!claim.parent) return undefined;
+  const row = (await db.query<Row>('SELECT * FROM target_lease WHERE holder_workflow_id = $1 AND holder_run_id = $2 ORDER BY target_key LIMIT 1', [claim.parent.workflowId, claim.parent.runId])).rows[0];
+  if (!row) return undefined;
+  await event(db, row.target_key, 'shared', { workflowId: claim.workflowId, runId: claim.runId }, { parent: claim.parent, kind: claim.kind });
+  return { held: true, targetKey: row.target_key, how: 'shared with parent' };
 }
 
 /** Releases what this run holds (nothing, when it acted under its parent's lease or held none). Idempotent. */

@@ -35,7 +35,7 @@ export interface CutoverInput {
 /** 目标库租约 what a run's state says of its lease on the target database. */
 export interface TargetLeaseRecord {
   targetKey: string;
-  how: 'taken' | 'already held' | 'shared with parent' | 'recovered';
+  how: 'taken' | 'already held' | 'shared with parent' | 'recovered' | 'target unreachable';
   /** the run that held it and was found ended without releasing it (terminated, timed out) */
   recoveredFrom?: { workflowId: string; runId: string; execution: string };
   released?: string;

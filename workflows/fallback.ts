@@ -151,7 +151,8 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   // started by hand while another run holds the target is refused and recorded.
   let ownLease = false;
   if (patched('target-lease')) {
-    const lease = await takeTargetLease('fallback', input.requestedBy);
+    // The new side may be down or gone (why it falls back): that never stops a fallback (targetOptional).
+    const lease = await takeTargetLease('fallback', input.requestedBy, { targetOptional: true });
     if (!lease.ok) {
       await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
       state.status = 'aborted';

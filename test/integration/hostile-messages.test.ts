@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { dropDatabase } from '../../lib/db';
+import { dropDatabase, ensureDatabase } from '../../lib/db';
 import { registerTarget } from '../../lib/target-guard';
 import { CutoverState, decideGateSignal, operatorActionSignal } from '../../workflows/cutover-messages';
 import { fallbackActionSignal, FallbackState, fallbackStateQuery } from '../../workflows/fallback-messages';
@@ -162,6 +162,11 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     expect(result.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-vfail`, status: 'completed' });
     expect(result.evidence?.markdown).toEqual(expect.any(String));
     expect(result.operatorActions.filter((a) => a.accepted)).toEqual([expect.objectContaining({ gate: 'step:verify', decision: 'fallback', actor: 'olivia.ops' })]);
+    // The fallback ran with the target gone: under its parent's lease, which needs no target connection.
+    expect(((await stack.temporal.workflow.getHandle(`fallback-${stack.id}-vfail`).result()) as FallbackState).targetLease).toMatchObject({ how: 'shared with parent' });
+    // The fault is over: the target database is back for the runs below (a cutover refuses to start on a
+    // target that does not exist: its lease names the target by the database's own identity).
+    await ensureDatabase(stack.settings.TARGET_DATABASE_URL);
   });
 
   it('a fallback child that fails for good waits for the operator too; "continue" ends the run with its evidence pack', async () => {

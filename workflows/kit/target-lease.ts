@@ -31,7 +31,7 @@ function recordOf(o: Extract<LeaseOutcome, { held: true }>): TargetLeaseRecord {
 }
 
 /** Takes the lease for this run (or shares its parent's); a refusal names the holder. Never throws but for cancellation. */
-export async function takeTargetLease(kind: string, requestedBy: string): Promise<TargetLease> {
+export async function takeTargetLease(kind: string, requestedBy: string, options: { targetOptional?: boolean } = {}): Promise<TargetLease> {
   const info = workflowInfo();
   try {
     const outcome = await lease.takeTargetLease({
@@ -40,9 +40,10 @@ export async function takeTargetLease(kind: string, requestedBy: string): Promis
       kind,
       requestedBy,
       parent: info.parent ? { workflowId: info.parent.workflowId, runId: info.parent.runId } : undefined,
+      ...options,
     });
     // Under its parent's lease a child holds nothing of its own, so it releases nothing either.
-    if (outcome.held) return { ok: true, record: recordOf(outcome), own: outcome.how !== 'shared with parent' };
+    if (outcome.held) return { ok: true, record: recordOf(outcome), own: outcome.how !== 'shared with parent' && outcome.how !== 'target unreachable' };
     return { ok: false, refusal: `目标库已被占用 the target is held by another run: ${describeHolder(outcome.holder)} — one cutover, fallback or remediation per target at a time; wait for it to end or cancel it` };
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return { ok: false, refusal: `目标库租约 the target lease could not be taken: ${err.cause.message}` };
