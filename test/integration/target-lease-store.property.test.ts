@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { dropDatabase, ensureDatabase } from '../../lib/db';
-import { acquireLease, LEASE_DDL, releaseLease } from '../../lib/target-lease';
+import { acquireLease, LEASE_DDL, releaseLease, shareParentLease } from '../../lib/target-lease';
 
 /**
  * 目标库租约 The lease store on a real PostgreSQL, against a model, over generated sequences of starts,
@@ -60,12 +60,9 @@ describe('target lease store (property)', () => {
             // As a child of the holder of the target, when asked and there is a live one other than itself.
             const h = holder[o.t];
             const parent = o.child && h !== undefined && h !== o.w && run[h].alive && holderRun[o.t] === runId(h) ? h : undefined;
-            const got = await acquireLease(
-              db,
-              TARGETS[o.t],
-              { workflowId: WORKFLOWS[o.w], runId: runId(o.w), kind: 'cutover', taskQueue: 'q', parent: parent === undefined ? undefined : { workflowId: WORKFLOWS[parent], runId: runId(parent) } },
-              alive,
-            );
+            const claim = { workflowId: WORKFLOWS[o.w], runId: runId(o.w), kind: 'cutover', taskQueue: 'q', parent: parent === undefined ? undefined : { workflowId: WORKFLOWS[parent], runId: runId(parent) } };
+            // As the activity does: the parent's lease by its name first, then the target's.
+            const got = (await shareParentLease(db, claim)) ?? (await acquireLease(db, TARGETS[o.t], claim, alive));
             const mine = h === o.w && holderRun[o.t] === runId(o.w);
             if (h === undefined) expect(got).toMatchObject({ held: true, how: 'taken' });
             else if (mine) expect(got).toMatchObject({ held: true, how: 'already held' });
