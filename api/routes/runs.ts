@@ -163,7 +163,8 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         // 目标库租约 The API checks first (the workflow enforces it too, also for starts around the API).
         if (kind.holdsTarget) {
           const [holder] = await liveLeases(opts.pool, taskQueue, temporalLiveness(temporal));
-          if (holder) {
+          // The same run id again (a double click) is told "Run exists" below, not that it holds its own target.
+          if (holder && holder.workflowId !== workflowId) {
             const fallbackHint = holder.kind === 'cutover' ? ` (a fallback of it: choose "fallback" on its failed step, or reject its gate)` : '';
             throw new ProblemError(409, 'Target held 目标库已被占用', `${describeHolder(holder)}: one cutover, fallback or remediation per target database at a time — wait for it to end or cancel it${fallbackHint}`);
           }
