@@ -60,6 +60,9 @@ describe('one run per target database (目标库租约)', () => {
     expect(second.body.title).toBe('Target held 目标库已被占用');
     expect(second.body.detail).toContain(`cutover ${holder}`);
     expect(second.body.detail).toContain('started by olivia.ops');
+    // The holder's own run id again (a double click) is the run that exists, not a second run.
+    const again = await stack.http('POST', '/cutovers', operator, { mode: 'rehearsal', runId: `${stack.id}-holder` });
+    expect([again.status, again.body.title]).toEqual([409, 'Run exists']);
     const byHand = await stack.http('POST', '/fallbacks', operator, { runId: `${stack.id}-holder`, reason: '手动回退 by hand' });
     expect(byHand.status).toBe(409);
     expect(byHand.body.detail).toContain(`cutover ${holder}`);
@@ -67,7 +70,7 @@ describe('one run per target database (目标库租约)', () => {
     await expect(stack.temporal.workflow.getHandle(`cutover-${stack.id}-second`).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
     await expect(stack.temporal.workflow.getHandle(`fallback-${stack.id}-holder`).describe()).rejects.toMatchObject({ name: 'WorkflowNotFoundError' });
     const refusedStarts = (await stack.auditRows()).filter((r) => r.status_code === 409 && /^start (cutover|fallback)$/.test(r.action));
-    expect(refusedStarts.map((r) => r.action)).toEqual(['start cutover', 'start fallback']);
+    expect(refusedStarts.map((r) => r.action)).toEqual(['start cutover', 'start cutover', 'start fallback']);
   });
 
   it('a start around the API (signed, but past the check) on the held target is refused by the workflow and recorded', async () => {
