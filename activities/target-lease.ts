@@ -10,6 +10,7 @@ import type { ActivityDeps } from './deps';
 const NOT_RETRYABLE = new Set(['3D000', '28P01', '28000']);
 
 let schema: Promise<void> | undefined;
+const IDENTITY_TIMEOUT_MS = 15_000;
 
 /** 目标库租约 The lease activities (lib/target-lease.ts): taken as a run's first act, released at its end. */
 export function targetLeaseActivities(deps: ActivityDeps) {
@@ -40,7 +41,9 @@ export function targetLeaseActivities(deps: ActivityDeps) {
       });
       if (shared) return shared;
       let unreachable: Error | undefined;
-      const target = await withTarget(settings, (c) => databaseIdentity(c)).catch((err) => {
+      // A target host that swallows packets must not hold the start for the TCP timeout: 15 s, then it is unreachable.
+      const answered = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the target database did not answer within ${IDENTITY_TIMEOUT_MS / 1000} s`)), IDENTITY_TIMEOUT_MS).unref());
+      const target = await Promise.race([withTarget(settings, (c) => databaseIdentity(c)), answered]).catch((err) => {
         const code = (err as { code?: string }).code;
         if (targetOptional) return void (unreachable = err as Error);
         if (code && NOT_RETRYABLE.has(code)) throw ApplicationFailure.nonRetryable(`the target database cannot be reached as configured (TARGET_DATABASE_URL): ${(err as Error).message}`, CONFIG_ERROR);
