@@ -15,14 +15,18 @@ export function approvalActivities(deps: ActivityDeps) {
       return problem;
     },
 
-    /** 审计 A start made around the API, discovered by the run itself: one row in the audit trail, once per run. */
-    async auditRefusedStart(input: { workflowId: string; runId: string; requestedBy: string; refusal: string }): Promise<void> {
+    /**
+     * 审计 A start the run itself refused — made around the API (unsigned), or on a target another run holds
+     * (目标库已被占用): one row in the audit trail, once per run.
+     */
+    async auditRefusedStart(input: { workflowId: string; runId: string; requestedBy: string; refusal: string; action?: 'start refused by the run: target held by another run' }): Promise<void> {
+      const action = input.action ?? 'start refused by the run: not signed by the API';
       await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) =>
         c.query(
           `INSERT INTO audit_log (actor, role, action, run_id, request_id, status_code, outcome, detail)
-           SELECT $1, NULL, 'start refused by the run: not signed by the API', $2, $3, 403, 'refused', $4
-            WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE request_id = $3 AND action = 'start refused by the run: not signed by the API')`,
-          [input.requestedBy.slice(0, 200), input.workflowId, `run:${input.runId}`, JSON.stringify({ refusal: input.refusal, claimedRequestedBy: input.requestedBy.slice(0, 200) })],
+           SELECT $1, NULL, $5::text, $2, $3, $6, 'refused', $4
+            WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE request_id = $3 AND action = $5::text)`,
+          [input.requestedBy.slice(0, 200), input.workflowId, `run:${input.runId}`, JSON.stringify({ refusal: input.refusal, claimedRequestedBy: input.requestedBy.slice(0, 200) }), action, input.action ? 409 : 403],
         ),
       );
       deps.logger.warn(input, 'start made around the API refused 未经接口签名的启动已拒绝');

@@ -17,6 +17,7 @@ import { serviceActivities } from './services';
 import { statusReportActivities } from './status-report';
 import { verificationActivities } from './verification';
 import { targetActivities } from './target';
+import { targetLeaseActivities } from './target-lease';
 
 export type { ActivityDeps } from './deps';
 
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...statusReportActivities(deps),
     ...endpointActivities(deps),
     ...targetActivities(deps),
+    ...targetLeaseActivities(deps),
     ...legacyCheckActivities(deps),
     ...preflightActivities(deps),
     ...legacyLockActivities(deps),

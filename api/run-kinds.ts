@@ -117,6 +117,11 @@ export interface RunKind<State = any, Body = any> {
   gates: readonly GateDefinition[];
   decisionSignal?: SignalDefinition<[SignedDecision]>;
   openGates(state: State): string[];
+  /**
+   * 目标库租约 runs of this kind act on the target database, one at a time (lib/target-lease.ts): a start
+   * while a live run of this deployment holds the target is answered 409 naming it; the workflow enforces it too
+   */
+  holdsTarget?: boolean;
   /** the workflow refuses a start without the API's signature naming its initiator (input.start) */
   signedStart?: boolean;
   /** how many distinct approvals open the gate (default 1): decisions beyond that are told 409, not "sent" */

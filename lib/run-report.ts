@@ -47,6 +47,7 @@ export interface EvidenceJson {
   switched?: CutoverState['switched'];
   projection?: CutoverState['projection'];
   fallback?: CutoverState['fallback'];
+  targetLease?: CutoverState['targetLease'];
 }
 
 export function renderEvidence(c: CutoverState): { markdown: string; json: EvidenceJson } {
@@ -70,6 +71,7 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     switched: c.switched,
     projection: c.projection,
     fallback: c.fallback,
+    targetLease: c.targetLease,
   };
   const md = [
     `# 割接证据包 Cutover evidence pack — ${c.runId}`,
@@ -77,6 +79,9 @@ export function renderEvidence(c: CutoverState): { markdown: string; json: Evide
     `- 模式 Mode: ${c.mode === 'live' ? '正式 live' : '彩排 rehearsal'}`,
     `- 状态 Status: ${c.status}`,
     `- 发起人 Started by: ${c.requestedBy}`,
+    c.targetLease
+      ? `- 目标库租约 Target lease: ${c.targetLease.targetKey} (${c.targetLease.how}${c.targetLease.recoveredFrom ? ` from ${c.targetLease.recoveredFrom.workflowId}, run ${c.targetLease.recoveredFrom.runId}, ${c.targetLease.recoveredFrom.execution}` : ''}; released when the run ends, right after this pack)`
+      : '',
     c.projection ? `- 预计完成 Projected finish: ${c.projection.projectedFinish}${c.projection.windowEnd ? ` (window ends ${c.projection.windowEnd}: ${c.projection.fitsWindow ? 'fits 可按时完成' : 'OVERRUNS 超出窗口'})` : ''}` : '',
     '',
     '## 时间线 Timeline',

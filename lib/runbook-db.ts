@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientBase } from 'pg';
+import { LEASE_DDL } from './target-lease';
 
 /**
  * The runbook's own database (not the legacy, not the target): API tokens, stored only as hashes,
@@ -66,6 +67,8 @@ const DDL = [
   `ALTER TABLE gate_decision ADD COLUMN IF NOT EXISTS run_id text NOT NULL DEFAULT ''`,
   `ALTER TABLE gate_decision DROP CONSTRAINT IF EXISTS gate_decision_workflow_id_gate_actor_key`,
   `CREATE UNIQUE INDEX IF NOT EXISTS gate_decision_run_gate_actor ON gate_decision (workflow_id, run_id, gate, actor)`,
+  // 目标库租约: one run per target database at a time (lib/target-lease.ts).
+  ...LEASE_DDL,
   // Append-only: the trail and the decisions cannot be edited or pruned through the database either.
   `CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$`,
@@ -98,6 +101,8 @@ const ROLE_DDL = [
   `GRANT SELECT, INSERT ON audit_log, gate_decision TO ${APP_ROLE}`,
   `GRANT USAGE ON SEQUENCE audit_log_id_seq, gate_decision_id_seq TO ${APP_ROLE}`,
   `GRANT SELECT, INSERT, UPDATE ON api_token TO ${APP_ROLE}`,
+  // The API reads who holds a target before a start (409); only the worker takes and releases leases.
+  `GRANT SELECT ON target_lease, target_lease_event TO ${APP_ROLE}`,
 ];
 
 /** The same database as the application reaches it: APP_ROLE (its password, if any, in RUNBOOK_APP_DATABASE_URL). */

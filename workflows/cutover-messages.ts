@@ -32,6 +32,15 @@ export interface CutoverInput {
   gates?: Partial<Record<GateName, Partial<Omit<GateDefinition, 'name' | 'title'>>>>;
 }
 
+/** 目标库租约 what a run's state says of its lease on the target database. */
+export interface TargetLeaseRecord {
+  targetKey: string;
+  how: 'taken' | 'already held' | 'shared with parent' | 'recovered' | 'target unreachable';
+  /** the run that held it and was found ended without releasing it (terminated, timed out) */
+  recoveredFrom?: { workflowId: string; runId: string; execution: string };
+  released?: string;
+}
+
 export const STEP_KEYS = [
   'preflight',
   'shutdown-legacy',
@@ -165,6 +174,8 @@ export interface CutoverState {
   /** the verify step's outcome, without the Markdown (served by the verification run itself) */
   verification?: Omit<VerificationOutcome, 'markdown'> & { workflowId: string };
   failure?: string;
+  /** 目标库租约 the lease on the target this run holds (workflows/kit/target-lease.ts), and its release at the end */
+  targetLease?: TargetLeaseRecord;
   /** a step that failed after its retries and waits for the operator's choice */
   pendingFailure?: { step: StepKey | 'fallback'; error: string; at: string; choices: OperatorChoice[] };
   operatorActions: DecisionRecord[];

@@ -39,6 +39,7 @@ import {
 import { renderCutoverChecklist } from './cutover-report';
 import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { fallback } from './fallback';
+import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 import { inLoadOrder } from './load-order';
 import { migrateTable } from './migrate-table';
 import { verification } from './verification';
@@ -255,9 +256,17 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     );
     state.status = status;
     state.phase = 'finished';
+    await releaseLease(status);
     publish();
     await condition(allHandlersFinished);
     return state;
+  };
+  /** 目标库租约 released once, at the run's end (completed, failed, fallen back, cancelled); nothing when none was taken. */
+  let ownLease = false;
+  const releaseLease = async (outcome: string) => {
+    if (!ownLease) return;
+    ownLease = false;
+    state.targetLease!.released = await releaseTargetLease(outcome);
   };
 
   /** Parks the run until the operator's signed choice for what failed arrives; returns it. */
@@ -328,6 +337,14 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     return g;
   }
 
+  /** A start the run refuses as its first acts: audited, nothing touched, ended with its evidence pack. */
+  const refuseStart = async (failure: string, audit: { refusal: string; action?: 'start refused by the run: target held by another run' }): Promise<CutoverState> => {
+    await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), ...audit });
+    for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
+    for (const g of state.gates) g.status = 'cancelled';
+    return end('failed', failure);
+  };
+
   try {
     // 签名启动 The initiator is signed: a run started around the API (no or a forged signature, another
     // initiator than the one signed) is refused as its first act, recorded, and ends without touching anything.
@@ -336,12 +353,16 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
         checkDecision.verifyDecision({ decision: d, workflowId: wfId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
       );
-      if (refusal) {
-        await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
-        for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
-        for (const g of state.gates) g.status = 'cancelled';
-        return await end('failed', `未经接口签名的启动 start refused: ${refusal}`);
-      }
+      if (refusal) return await refuseStart(`未经接口签名的启动 start refused: ${refusal}`, { refusal });
+    }
+
+    // 目标库租约 One run per target database: taken before anything reads or changes it, released by end().
+    // A start around the API (or two API starts racing) on a held target is refused here and recorded.
+    if (patched('target-lease')) {
+      const lease = await takeTargetLease('cutover', input.requestedBy);
+      if (!lease.ok) return await refuseStart(lease.refusal, { refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
+      state.targetLease = lease.record;
+      ownLease = lease.own;
     }
 
     // 预检 first: a misspelt column or a missing table is named before anything is backed up or wiped.
@@ -569,7 +590,10 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       });
       throw err;
     }
-    if (!(err instanceof FallBack)) throw err;
+    if (!(err instanceof FallBack)) {
+      await releaseLease('failed');
+      throw err;
+    }
     // 回退: started automatically on a rejected gate, a failed verification, or the operator's choice.
     const fallbackId = `fallback-${input.runId}`;
     state.status = err.status;
@@ -588,7 +612,10 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
         state.fallback = { workflowId: fallbackId, status: f.status, report: f.report };
         break;
       } catch (childErr) {
-        if (isCancellation(childErr)) throw childErr;
+        if (isCancellation(childErr)) {
+          await releaseLease('cancelled');
+          throw childErr;
+        }
         const message = `回退失败 the fallback failed: ${childErr instanceof ChildWorkflowFailure && childErr.cause ? childErr.cause.message : (childErr as Error).message}`;
         state.fallback = { workflowId: fallbackId, status: 'failed' };
         const c = await operatorDecides('fallback', message, ['retry', 'continue']);

@@ -2,7 +2,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { LegacyReadOnly } from '../activities/legacy-lock';
 import type { MemoryDbFlush, MemoryDbOutcome } from '../activities/memory-db';
 import type { SignedDecision } from '../lib/decision-signing';
-import type { CutoverState, DecisionRecord } from './cutover-messages';
+import type { CutoverState, DecisionRecord, TargetLeaseRecord } from './cutover-messages';
 
 /**
  * 回退 The fallback's contract with the outside world: input, state, and the signed choice a person
@@ -59,6 +59,8 @@ export interface FallbackState {
   switchedBack?: { id: string; from: string; to: string; changed: boolean; verifiedBy: string }[];
   smoke?: { name: string; ok: boolean; status?: number; error?: string }[];
   report?: { markdown: string; json: string };
+  /** 目标库租约 its own lease on the target, or its parent cutover's, shared */
+  targetLease?: TargetLeaseRecord;
 }
 
 export type FallbackChoice = 'retry' | 'abort';

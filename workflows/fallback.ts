@@ -23,6 +23,7 @@ import {
 } from './fallback-messages';
 import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
+import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 
 /**
  * 回退方案 The seed's six fallback steps, in order. Started automatically as a child of a cutover that
@@ -146,6 +147,24 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     }
   }
 
+  // 目标库租约 One run per target database: a cutover's own fallback acts under its parent's lease; one
+  // started by hand while another run holds the target is refused and recorded.
+  let ownLease = false;
+  if (patched('target-lease')) {
+    // The new side may be down or gone (why it falls back): that never stops a fallback (targetOptional).
+    const lease = await takeTargetLease('fallback', input.requestedBy, { targetOptional: true });
+    if (!lease.ok) {
+      await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
+      state.status = 'aborted';
+      state.reason = lease.refusal;
+      publish();
+      await condition(allHandlersFinished);
+      return state;
+    }
+    state.targetLease = lease.record;
+    ownLease = lease.own;
+  }
+
   try {
     await run('stop-new', async () => {
       const out = await step('stop-new').controlServices({ side: 'new', action: 'stop', runId: input.runId });
@@ -201,6 +220,9 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   } catch (err) {
     if (!(err instanceof Aborted)) throw err;
     state.status = 'aborted';
+  } finally {
+    // Completed, aborted, failed or cancelled: the target is free again.
+    if (ownLease) state.targetLease!.released = await releaseTargetLease(state.status);
   }
   publish();
   await condition(allHandlersFinished);

@@ -191,6 +191,7 @@ export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   decisionSignal: decideGateSignal,
   openGates: (state) => state.gates.filter((g) => g.status === 'open').map((g) => g.name),
   signedStart: true,
+  holdsTarget: true,
   approvalsNeeded: (state, gate) => state.gates.find((g) => g.name === gate)?.approvals ?? 1,
   waitingStatus: 'waiting_approval',
   stepChoices: {

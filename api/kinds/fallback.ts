@@ -64,6 +64,7 @@ export const fallbackKind: RunKind<FallbackState, { runId: string; reason: strin
   gates: [],
   openGates: () => [],
   signedStart: true,
+  holdsTarget: true,
   stepChoices: {
     steps: FALLBACK_STEPS.map((s) => s.key),
     choices: ['retry', 'abort'],

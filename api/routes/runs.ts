@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import { signDecision } from '../../lib/decision-signing';
 import type { Role } from '../../lib/runbook-db';
+import { describeHolder, liveLeases, temporalLiveness } from '../../lib/target-lease';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
 import { DecisionLedger } from '../decision-ledger';
 import { ProblemError } from '../problems';
@@ -159,6 +160,15 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
         const plan = kind.start.plan(request.body, actor);
         const workflowId = kind.idPrefix + plan.runId;
         correlate(request, reply, workflowId);
+        // 目标库租约 The API checks first (the workflow enforces it too, also for starts around the API).
+        if (kind.holdsTarget) {
+          const [holder] = await liveLeases(opts.pool, taskQueue, temporalLiveness(temporal));
+          // The same run id again (a double click) is told "Run exists" below, not that it holds its own target.
+          if (holder && holder.workflowId !== workflowId) {
+            const fallbackHint = holder.kind === 'cutover' ? ` (a fallback of it: choose "fallback" on its failed step, or reject its gate)` : '';
+            throw new ProblemError(409, 'Target held 目标库已被占用', `${describeHolder(holder)}: one cutover, fallback or remediation per target database at a time — wait for it to end or cancel it${fallbackHint}`);
+          }
+        }
         // 签名启动 The initiator, signed: the workflow refuses a start that does not carry it.
         const args = kind.signedStart
           ? [{ ...(plan.args[0] as object), start: signDecision({ workflowId, gate: 'start', decision: 'start', actor: actor.name, role: actor.role, nonce: randomUUID(), issuedAt: new Date().toISOString() }, signingKey) }, ...plan.args.slice(1)]

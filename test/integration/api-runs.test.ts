@@ -8,7 +8,9 @@ import { eventually, TestStack } from '../support/stack';
 /**
  * The run routes against real runs: list and filter from Temporal visibility, pending approvals per
  * caller, idempotent and four-eyes-checked decisions, cancellation with a reason, reports — each
- * state-changing request in the audit trail with its run id.
+ * state-changing request in the audit trail with its run id. One cutover per target database at a time
+ * (目标库租约): runs a, b and c take the stack's target one after the other — a completes, then b is
+ * parked and cancelled, then c (the admin's own) is parked and rejected.
  */
 describe('runs, approvals and cancellation through the API', () => {
   const stack = new TestStack();
@@ -29,20 +31,15 @@ describe('runs, approvals and cancellation through the API', () => {
     viewer = await stack.token('wang.viewer', 'viewer');
     await stack.startWorker();
     ids.a = await stack.startCutoverAtGate(operator, `${stack.id}-a`);
-    ids.b = await stack.startCutoverAtGate(operator, `${stack.id}-b`);
-    ids.c = await stack.startCutoverAtGate(admin, `${stack.id}-c`);
   });
+  const pending = async (token: string) => ((await stack.http('GET', '/approvals/pending', token)).body.pending as any[]).map((p) => p.workflowId).sort();
   afterAll(() => stack.stop());
 
   const state = async (id: string) => (await stack.http('GET', `/cutovers/${id}`, viewer)).body as CutoverState & { execution: string; progress: any; openGates: string[]; reports: string[] };
 
   it('records the run id of a start in the audit trail', async () => {
     const starts = (await stack.auditRows()).filter((r) => r.action === 'start cutover');
-    expect(starts.map((r) => [r.actor, r.run_id, r.status_code])).toEqual([
-      ['olivia.ops', ids.a, 201],
-      ['olivia.ops', ids.b, 201],
-      ['zhang.admin', ids.c, 201],
-    ]);
+    expect(starts.map((r) => [r.actor, r.run_id, r.status_code])).toEqual([['olivia.ops', ids.a, 201]]);
   });
 
   it('shows state with progress, and finds a run by id alone', async () => {
@@ -59,42 +56,25 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(found.headers.get('location')).toBe(`/cutovers/${ids.a}`);
   });
 
-  it('lists runs from Temporal visibility, filtered and paginated', async () => {
+  it('lists runs from Temporal visibility, filtered', async () => {
     const all = await eventually(async () => {
       const r = await stack.http('GET', '/runs?kind=cutover&status=waiting_approval&phase=go-no-go', viewer);
-      return r.body.runs?.length === 3 ? r.body : undefined;
-    }, 'three runs waiting in the list');
-    expect(all.runs.map((r: any) => r.workflowId).sort()).toEqual([ids.a, ids.b, ids.c].sort());
-    expect(all.runs[0]).toMatchObject({ kind: 'cutover', execution: 'RUNNING', status: 'waiting_approval', phase: 'go-no-go', href: `/cutovers/${all.runs[0].workflowId}` });
+      return r.body.runs?.length === 1 ? r.body : undefined;
+    }, 'run a waiting in the list');
+    expect(all.runs.map((r: any) => r.workflowId)).toEqual([ids.a]);
+    expect(all.runs[0]).toMatchObject({ kind: 'cutover', execution: 'RUNNING', status: 'waiting_approval', phase: 'go-no-go', href: `/cutovers/${ids.a}` });
     expect(all.nextPageToken).toBeUndefined();
-
-    const page1 = await stack.http('GET', '/runs?pageSize=2', viewer);
-    expect(page1.body.runs).toHaveLength(2);
-    expect(page1.body.nextPageToken).toMatch(/^[A-Za-z0-9_-]+$/);
-    const page2 = await stack.http('GET', `/runs?pageSize=2&pageToken=${page1.body.nextPageToken}`, viewer);
-    expect(page2.body.runs).toHaveLength(1);
-    expect([...page1.body.runs, ...page2.body.runs].map((r: any) => r.workflowId).sort()).toEqual([ids.a, ids.b, ids.c].sort());
-
     expect((await stack.http('GET', '/runs?status=completed', viewer)).body.runs).toEqual([]);
+    expect((await stack.http('GET', '/runs?kind=cutover&phase=wipe', viewer)).body.runs).toEqual([]);
   });
 
   it('lists, for each caller, the gates waiting for them: their role may decide, and they did not start the run', async () => {
-    const pending = async (token: string) => ((await stack.http('GET', '/approvals/pending', token)).body.pending as any[]).map((p) => p.workflowId).sort();
-    expect(await pending(approver)).toEqual([ids.a, ids.b, ids.c].sort());
-    expect(await pending(admin)).toEqual([ids.a, ids.b].sort()); // c is zhang.admin's own run
+    expect(await pending(approver)).toEqual([ids.a]);
+    expect(await pending(admin)).toEqual([ids.a]); // not olivia.ops's: the admin may decide it (c, the admin's own, is below)
     expect(await pending(operator)).toEqual([]); // operators decide no gates
     expect(await pending(viewer)).toEqual([]);
     const item = (await stack.http('GET', '/approvals/pending', approver)).body.pending.find((p: any) => p.workflowId === ids.a);
     expect(item).toMatchObject({ gate: 'go-no-go', gateTitle: '上线决策 Go/no-go approval', requestedBy: 'olivia.ops', decide: `/cutovers/${ids.a}/gates/go-no-go/decision` });
-  });
-
-  it('refuses the initiator deciding their own run (four-eyes), and changes nothing', async () => {
-    const own = await stack.http('POST', `/cutovers/${ids.c}/gates/go-no-go/decision`, admin, { decision: 'approve' });
-    expect(own.status).toBe(403);
-    expect(own.body.detail).toBe('zhang.admin started this run and cannot decide its gates');
-    const s = await state(ids.c);
-    expect(s.gates.find((g) => g.name === 'go-no-go')!.status).toBe('open');
-    expect(s.decisions.filter((d) => d.gate === 'go-no-go')).toHaveLength(0);
   });
 
   it('counts a repeated approval once: same Idempotency-Key, concurrent duplicates, or the same person again', async () => {
@@ -119,9 +99,7 @@ describe('runs, approvals and cancellation through the API', () => {
     const flip = await stack.http('POST', url, approver, { decision: 'reject' });
     expect(flip.status).toBe(409);
     expect(flip.body.field).toBe('body.decision');
-    const reused = await stack.http('POST', `/cutovers/${ids.b}/gates/go-no-go/decision`, approver, body, key);
-    expect(reused.status).toBe(422);
-    expect(reused.body.field).toBe('headers.idempotency-key');
+    // (the same key reused on another run is refused too: run b, below)
 
     // The run goes on past go/no-go (snapshot, business tests, rollback) to its switch gate.
     const done = await eventually(async () => {
@@ -149,6 +127,8 @@ describe('runs, approvals and cancellation through the API', () => {
     );
     expect(trail.filter((r) => r.status_code === 202 && !r.detail.replayed)).toHaveLength(1);
     expect(trail.filter((r) => r.status_code === 202 && r.detail.replayed)).toHaveLength(6);
+    // Run a goes on past go/no-go to its switch gate.
+    await eventually(async () => ((await pending(approver)).length === 1 && (await state(ids.a)).phase === 'gate-switch' ? true : undefined), 'run a at its switch gate');
   });
 
   it('serves reports of a run, by name only', async () => {
@@ -164,7 +144,44 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(csv.body.split('\r\n')[1]).toMatch(/^"market_entity","300",/);
   });
 
+  it('serves the files a run wrote (evidence pack, verification report) from REPORTS_DIR, to a viewer', async () => {
+    const reports = stack.settings.REPORTS_DIR;
+    const runA = `${stack.id}-a`;
+    // Run a waits at its switch gate: its evidence pack is not written yet, its verification report is.
+    const early = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`, viewer);
+    expect({ status: early.status, type: early.contentType.split(';')[0], field: early.body.field }).toEqual({ status: 404, type: 'application/problem+json', field: 'params.name' });
+    expect(early.body.detail).toContain('has no evidence.md (yet)');
+    const verification = await stack.http('GET', `/cutovers/${ids.a}/reports/verification-report.md`, viewer);
+    expect(verification.status).toBe(200);
+    expect(verification.body).toBe(fs.readFileSync(path.join(reports, 'verification', runA, 'verification-report.md'), 'utf8'));
+
+    expect((await stack.http('POST', `/cutovers/${ids.a}/gates/switch/decision`, approver, { decision: 'approve', reason: '切换 switch' })).status).toBe(202);
+    expect(((await stack.temporal.workflow.getHandle(ids.a).result()) as CutoverState).status).toBe('completed');
+
+    const md = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`, viewer);
+    expect({ status: md.status, type: md.contentType }).toEqual({ status: 200, type: 'text/markdown; charset=utf-8' });
+    expect(md.headers.get('content-disposition')).toBe(`attachment; filename="${ids.a}-evidence.md"`);
+    expect(md.body).toBe(fs.readFileSync(path.join(reports, runA, 'evidence.md'), 'utf8'));
+    expect(md.body).toContain('# 割接证据包 Cutover evidence pack');
+    const json = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.json`, viewer);
+    expect(json.contentType).toBe('application/json; charset=utf-8');
+    expect(json.body).toEqual(JSON.parse(fs.readFileSync(path.join(reports, runA, 'evidence.json'), 'utf8')));
+    expect(json.body).toMatchObject({ kind: 'evidence-pack', runId: runA, status: 'completed' });
+    const html = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.html`, viewer);
+    expect(html.contentType).toBe('text/html; charset=utf-8');
+    expect(html.body).toContain(`<h1>割接证据包 Cutover evidence pack — ${runA}</h1>`);
+    expect(html.body).toContain("<td>go-no-go</td><td>approve</td><td>li.approver</td><td>approver</td><td>记录数一致 counts reconcile; it's fine</td>");
+    expect(html.body).not.toMatch(/<script/i);
+  });
+
   it('cancels a run with a reason (operator), ending it as cancelled; the reason is audited', async () => {
+    // Run a has the target until it ends: b starts once a completed.
+    ids.b = await stack.startCutoverAtGate(operator, `${stack.id}-b`);
+    expect(await pending(approver)).toEqual([ids.b]);
+    // An Idempotency-Key used for run a's approval is refused on run b.
+    const reused = await stack.http('POST', `/cutovers/${ids.b}/gates/go-no-go/decision`, approver, { decision: 'approve', reason: "记录数一致 counts reconcile; it's fine" }, { 'idempotency-key': `${stack.id}-approve-a` });
+    expect(reused.status).toBe(422);
+    expect(reused.body.field).toBe('headers.idempotency-key');
     const asApprover = await stack.http('POST', `/cutovers/${ids.b}/cancel`, approver, { reason: 'not mine to cancel' });
     expect(asApprover.status).toBe(403);
     const cancelled = await stack.http('POST', `/cutovers/${ids.b}/cancel`, operator, { reason: '窗口取消 maintenance window withdrawn' });
@@ -186,12 +203,8 @@ describe('runs, approvals and cancellation through the API', () => {
     expect(request).toMatchObject({ identity: 'api:olivia.ops', cause: 'olivia.ops: 窗口取消 maintenance window withdrawn' });
 
     expect((await stack.http('POST', `/cutovers/${ids.b}/cancel`, operator, { reason: 'again' })).status).toBe(409);
-    // Run a, past go/no-go, runs on to its switch gate meanwhile.
-    const pending = await eventually(async () => {
-      const p = (await stack.http('GET', '/approvals/pending', approver)).body.pending.map((x: any) => x.workflowId).sort();
-      return p.length === 2 ? p : undefined;
-    }, 'runs a and c to wait for approval');
-    expect(pending).toEqual([ids.a, ids.c].sort());
+    expect(await pending(approver)).toEqual([]);
+    expect(s.targetLease?.released).toMatch(/released/);
     const trail = (await stack.auditRows()).filter((r) => r.action === 'cancel cutover');
     expect(trail.map((r) => [r.actor, r.run_id, r.status_code, r.detail.reason])).toEqual([
       ['li.approver', ids.b, 403, undefined],
@@ -200,39 +213,24 @@ describe('runs, approvals and cancellation through the API', () => {
     ]);
   });
 
-  it('serves the files a run wrote (evidence pack, verification report, failure analysis) from REPORTS_DIR, to a viewer', async () => {
-    const reports = stack.settings.REPORTS_DIR;
-    const runA = `${stack.id}-a`;
-    // Run a waits at its switch gate: its evidence pack is not written yet, its verification report is.
-    const early = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`, viewer);
-    expect({ status: early.status, type: early.contentType.split(';')[0], field: early.body.field }).toEqual({ status: 404, type: 'application/problem+json', field: 'params.name' });
-    expect(early.body.detail).toContain('has no evidence.md (yet)');
-    const verification = await stack.http('GET', `/cutovers/${ids.a}/reports/verification-report.md`, viewer);
-    expect(verification.status).toBe(200);
-    expect(verification.body).toBe(fs.readFileSync(path.join(reports, 'verification', runA, 'verification-report.md'), 'utf8'));
+  it('refuses the initiator deciding their own run (four-eyes), and changes nothing', async () => {
+    // b was cancelled: the target is free for c, the admin's own run.
+    ids.c = await stack.startCutoverAtGate(admin, `${stack.id}-c`);
+    expect(await pending(approver)).toEqual([ids.c]);
+    expect(await pending(admin)).toEqual([]); // c is zhang.admin's own run
+    const own = await stack.http('POST', `/cutovers/${ids.c}/gates/go-no-go/decision`, admin, { decision: 'approve' });
+    expect(own.status).toBe(403);
+    expect(own.body.detail).toBe('zhang.admin started this run and cannot decide its gates');
+    const s = await state(ids.c);
+    expect(s.gates.find((g) => g.name === 'go-no-go')!.status).toBe('open');
+    expect(s.decisions.filter((d) => d.gate === 'go-no-go')).toHaveLength(0);
+  });
 
-    expect((await stack.http('POST', `/cutovers/${ids.a}/gates/switch/decision`, approver, { decision: 'approve', reason: '切换 switch' })).status).toBe(202);
-    // Run c is rejected: the fallback runs and writes its failure analysis.
+  it('serves the failure analysis of a rejected run and of its fallback', async () => {
+    // Run c is rejected: the fallback runs (under c's lease) and writes its failure analysis.
     expect((await stack.http('POST', `/cutovers/${ids.c}/gates/go-no-go/decision`, approver, { decision: 'reject', reason: '业务验证不通过 rejected' })).status).toBe(202);
-    expect(((await stack.temporal.workflow.getHandle(ids.a).result()) as CutoverState).status).toBe('completed');
     const c = (await stack.temporal.workflow.getHandle(ids.c).result()) as CutoverState;
     expect(c.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-c`, status: 'completed' });
-
-    const md = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.md`, viewer);
-    expect({ status: md.status, type: md.contentType }).toEqual({ status: 200, type: 'text/markdown; charset=utf-8' });
-    expect(md.headers.get('content-disposition')).toBe(`attachment; filename="${ids.a}-evidence.md"`);
-    expect(md.body).toBe(fs.readFileSync(path.join(reports, runA, 'evidence.md'), 'utf8'));
-    expect(md.body).toContain('# 割接证据包 Cutover evidence pack');
-    const json = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.json`, viewer);
-    expect(json.contentType).toBe('application/json; charset=utf-8');
-    expect(json.body).toEqual(JSON.parse(fs.readFileSync(path.join(reports, runA, 'evidence.json'), 'utf8')));
-    expect(json.body).toMatchObject({ kind: 'evidence-pack', runId: runA, status: 'completed' });
-    const html = await stack.http('GET', `/cutovers/${ids.a}/reports/evidence.html`, viewer);
-    expect(html.contentType).toBe('text/html; charset=utf-8');
-    expect(html.body).toContain(`<h1>割接证据包 Cutover evidence pack — ${runA}</h1>`);
-    expect(html.body).toContain("<td>go-no-go</td><td>approve</td><td>li.approver</td><td>approver</td><td>记录数一致 counts reconcile; it's fine</td>");
-    expect(html.body).not.toMatch(/<script/i);
-
     const fallbackId = c.fallback!.workflowId;
     const written = c.fallback!.report!;
     const fromCutover = await stack.http('GET', `/cutovers/${ids.c}/reports/failure-analysis.md`, viewer);
@@ -247,6 +245,29 @@ describe('runs, approvals and cancellation through the API', () => {
       return runs.length ? runs : undefined;
     }, 'the fallback in the run list');
     expect(listed.map((r: any) => [r.workflowId, r.status, r.href])).toEqual([[fallbackId, 'completed', `/fallbacks/${fallbackId}`]]);
+  });
+
+  it('lists every run, paginated: a completed, b cancelled, c rejected (and no two at once: the starts were audited in turn)', async () => {
+    const page1 = await stack.http('GET', '/runs?kind=cutover&pageSize=2', viewer);
+    expect(page1.body.runs).toHaveLength(2);
+    expect(page1.body.nextPageToken).toMatch(/^[A-Za-z0-9_-]+$/);
+    const page2 = await stack.http('GET', `/runs?kind=cutover&pageSize=2&pageToken=${page1.body.nextPageToken}`, viewer);
+    expect(page2.body.runs).toHaveLength(1);
+    const all = [...page1.body.runs, ...page2.body.runs];
+    expect(all.map((r: any) => [r.workflowId, r.status]).sort()).toEqual(
+      [
+        [ids.a, 'completed'],
+        [ids.b, 'cancelled'],
+        [ids.c, 'rejected'],
+      ].sort(),
+    );
+    expect((await stack.http('GET', '/runs?status=waiting_approval', viewer)).body.runs).toEqual([]);
+    const starts = (await stack.auditRows()).filter((r) => r.action === 'start cutover');
+    expect(starts.map((r) => [r.actor, r.run_id, r.status_code])).toEqual([
+      ['olivia.ops', ids.a, 201],
+      ['olivia.ops', ids.b, 201],
+      ['zhang.admin', ids.c, 201],
+    ]);
   });
 
   it('refuses path traversal in report downloads with a 4xx problem, records each, and follows no link out of REPORTS_DIR', async () => {

@@ -174,6 +174,13 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     const state = (await stack.http('GET', `/cutovers/${id}`, admin)).body as CutoverState;
     expect(state.gates[0]).toMatchObject({ name: 'wipe', status: 'open' });
     expect(state.decisions).toHaveLength(0);
+    // 目标库租约 The run holds the stack's target: it is cancelled, which releases it, before the next run starts.
+    expect((await stack.http('POST', `/cutovers/${id}/cancel`, operator, { reason: '下一个测试 next test' })).status).toBe(202);
+    const cancelled = await eventually(async () => {
+      const r = (await stack.http('GET', `/cutovers/${id}`, admin)).body;
+      return r.execution === 'CANCELLED' ? (r as CutoverState) : undefined;
+    }, 'the four-eyes run cancelled');
+    expect(cancelled).toMatchObject({ status: 'cancelled', targetLease: { released: expect.stringMatching(/released/) } });
   });
 
   it('ends as rejected when the approver says no-go', async () => {

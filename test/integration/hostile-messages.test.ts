@@ -131,6 +131,9 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     expect(planState.items.every((i) => i.status !== 'done')).toBe(true);
     expect((await fb.describe()).status.name).toBe('RUNNING');
     expect((await plan.describe()).status.name).toBe('RUNNING');
+    // 目标库租约 The fallback holds the stack's target: ended, it releases it for the cutovers below.
+    await fb.cancel();
+    await eventually(async () => (await fb.describe()).status.name !== 'RUNNING', 'the fallback to end');
   });
 
   // A test below drops the target database mid-run; every later cutover starts with the preflight (预检), which
@@ -166,6 +169,11 @@ describe('hostile messages and lasting faults 恶意消息与持续故障', () =
     expect(result.fallback).toMatchObject({ workflowId: `fallback-${stack.id}-vfail`, status: 'completed' });
     expect(result.evidence?.markdown).toEqual(expect.any(String));
     expect(result.operatorActions.filter((a) => a.accepted)).toEqual([expect.objectContaining({ gate: 'step:verify', decision: 'fallback', actor: 'olivia.ops' })]);
+    // The fallback ran with the target gone: under its parent's lease, which needs no target connection.
+    expect(((await stack.temporal.workflow.getHandle(`fallback-${stack.id}-vfail`).result()) as FallbackState).targetLease).toMatchObject({ how: 'shared with parent' });
+    // The fault is over: the target database is back for the runs below (a cutover refuses to start on a
+    // target that does not exist: its lease names the target by the database's own identity).
+    await ensureDatabase(stack.settings.TARGET_DATABASE_URL);
   });
 
   it('a fallback child that fails for good waits for the operator too; "continue" ends the run with its evidence pack', async () => {

@@ -166,13 +166,10 @@ describe('preflight 预检 against the live legacy and target catalogs', () => {
     expect(cli.stdout).toContain(`等待操作员 waiting for the operator: step preflight failed; choose retry | fallback`);
 
     const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
-    // The preflight activity ran once (no retries); the signed-start check before it is another activity.
-    const preflightScheduled = new Set(
-      history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'preflightMapping').map((e) => String(e.eventId)),
-    );
-    const attempts = history.events!
-      .filter((e) => e.activityTaskStartedEventAttributes && preflightScheduled.has(String(e.activityTaskStartedEventAttributes.scheduledEventId)))
-      .map((e) => e.activityTaskStartedEventAttributes!.attempt);
-    expect(attempts).toEqual([1]);
+    // The preflight ran once (the start's signature check and the target lease, 目标库租约, are activities before it).
+    const scheduled = new Map(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
+    const activities = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => [scheduled.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)), e.activityTaskStartedEventAttributes!.attempt]);
+    expect(activities.filter(([name]) => name === 'preflightMapping')).toEqual([['preflightMapping', 1]]);
+    expect(activities.every(([, attempt]) => attempt === 1)).toBe(true);
   });
 });
