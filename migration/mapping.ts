@@ -5,6 +5,7 @@ import { CodeTable, codeTableSpecSchema, loadCodeTable, ReadLegacyCodeTable, res
 import { EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
 import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
 import { identifier } from './mapping-schema';
+import { ANOMALY_RULES, anomalyPolicySchema, AnomalyRule, Policy, POLICIES } from './anomaly-policy';
 
 /**
  * The declarative mapping (字段关系对照表 + 基础代码对照表): which legacy table feeds which target
@@ -31,6 +32,8 @@ const columnSchema = z.strictObject({
   /** a cleansing rule from migration/cleansing.ts, applied before the code table */
   clean: z.enum(CLEANING_RULES).optional(),
   required: z.boolean().default(false),
+  /** 异常数据处理策略 this column's policy when a rule fails on it (anomaly-policy.ts); default by rule */
+  onAnomaly: anomalyPolicySchema.optional(),
 });
 
 /**
@@ -82,6 +85,8 @@ const mappingFileSchema = z.strictObject({
   tables: z.array(tableSchema).min(1),
   /** 主体详情 what sampling compares per entity (entity-detail.ts); default: market_entity by enttype */
   entityDetail: entityDetailSchema.optional(),
+  /** 异常数据处理策略 the policy per rule for every non-key column (anomaly-policy.ts DEFAULT_POLICIES when absent) */
+  anomalyPolicies: z.strictObject(Object.fromEntries(ANOMALY_RULES.map((r) => [r, z.enum(POLICIES).optional()])) as Record<AnomalyRule, z.ZodOptional<z.ZodEnum<{ quarantine: 'quarantine'; load_flagged: 'load_flagged' }>>>).optional(),
 });
 
 export type ColumnMapping = z.infer<typeof columnSchema>;
@@ -94,6 +99,7 @@ export interface Mapping {
   tables: TableMapping[];
   codeTables: Map<string, CodeTable>;
   entityDetail?: EntityDetail;
+  anomalyPolicies?: Partial<Record<AnomalyRule, Policy>>;
 }
 
 
@@ -124,6 +130,9 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
     for (const c of t.columns) {
       if (targets.has(c.target)) problems.push(`${where}.columns.${c.target}: duplicate target column`);
       targets.add(c.target);
+      if (c.onAnomaly?.policy === 'load_flagged' && (c.source === t.source.key || c.target === t.parent?.column)) {
+        problems.push(`${where}.columns.${c.target}.onAnomaly: the ${c.source === t.source.key ? 'key' : 'parent link'} column cannot be loaded flagged (a key problem always quarantines)`);
+      }
       if (c.codeTable && !spec.codeTables[c.codeTable]) {
         problems.push(`${where}.columns.${c.target}.codeTable: unknown code table "${c.codeTable}"`);
       }
@@ -157,7 +166,7 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
   });
   if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
   if (problems.length) throw new ConfigError(file, problems);
-  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail };
+  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail, anomalyPolicies: spec.anomalyPolicies };
 }
 
 /**

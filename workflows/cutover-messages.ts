@@ -132,6 +132,8 @@ export interface TableOutcome {
   rowsLoaded: number;
   rowsQuarantined: number;
   quarantinedByRule: Record<string, number>;
+  /** 问题数据 rows loaded flagged (anomaly-policy.ts), per rule; each is a data-quality issue in the target's migration_data_quality */
+  flaggedByRule?: Record<string, number>;
   durationMs: number;
   countsReconciled?: boolean;
 }
