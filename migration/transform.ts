@@ -34,7 +34,7 @@ export type RowTransform = (line: CopyLine) => RowOutcome;
 /** One line of real text through a transform, the outcome's line as text: for sampling and tests. */
 export function transformText(transform: RowTransform, line: string): RowOutcome {
   const outcome = transform(binaryOf(line));
-  return outcome.ok ? { ok: true, line: textOf(outcome.line) } : outcome;
+  return outcome.ok ? { ...outcome, line: textOf(outcome.line) } : outcome;
 }
 
 /** A ruled column's conversion: the target's escaped field, or the reason the row is quarantined. */
