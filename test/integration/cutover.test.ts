@@ -91,17 +91,19 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     expect(result.decisions[4]).toMatchObject({ gate: 'go-no-go', actor: 'li.approver', role: 'approver', accepted: true });
     expect(result.rollbackProof?.equal).toBe(true);
 
-    // Every legacy row is either loaded or quarantined, each planted anomaly under its own rule.
+    // Every legacy row is either loaded or quarantined; under the default policies (异常数据处理策略) each planted
+    // entity anomaly is loaded flagged under its own rule, and only approvals naming no entity (and their children, waiting for them) are held.
     const mapping = loadMapping(stack.settings.MAPPING_FILE);
     expect(result.tables.map((t) => t.table)).toEqual(mapping.tables.map((t) => t.name));
     for (const t of result.tables) {
       const legacy = stats[mapping.tables.find((m) => m.name === t.table)!.source.table as LegacyTable];
-      expect({ table: t.table, read: t.rowsRead, quarantined: t.quarantinedByRule }).toEqual({ table: t.table, read: legacy.rows, quarantined: legacy.expectedQuarantine });
+      expect({ table: t.table, read: t.rowsRead, quarantined: t.quarantinedByRule, flagged: t.flaggedByRule }).toEqual({ table: t.table, read: legacy.rows, quarantined: legacy.expectedQuarantine, flagged: legacy.expectedFlagged });
       expect(t.rowsLoaded + t.rowsQuarantined).toBe(t.rowsRead);
       expect(t.countsReconciled).toBe(true);
     }
     const entity = result.tables[0];
-    expect(Object.keys(entity.quarantinedByRule).sort()).toEqual(
+    expect(entity.rowsLoaded).toBe(entity.rowsRead); // every business entity is in the new system
+    expect(Object.keys(entity.flaggedByRule!).sort()).toEqual(
       ['check:regcap', 'invalid_capital:regcap', 'invalid_date:apprdate', 'required:entname', 'unmapped_code:enttype'],
     );
     expect(result.tables.every((t) => t.carefulChunks === 0)).toBe(true); // the mapping caught everything before the target
