@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { ChunkResult, copyChunk } from '../../migration/chunk-copy';
+import { dataQualityReport, renderDataQuality } from '../../migration/data-quality';
 import { loadMapping, Mapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
@@ -105,6 +106,11 @@ describe('anomaly policy per rule (异常数据处理策略)', () => {
       expect(w.raw_row.appid).toBe(key);
     }
     expect(state.quarantine.filter((q) => q.table_name === 'approval_application').every((q) => q.rule === 'orphan:market_entity')).toBe(true);
+    const report = await withClient(targetUrl, (c) => dataQualityReport(c, mapping));
+    expect(report.entitiesMissing).toBe(0);
+    expect(report.flagged.filter((g) => g.table === 'market_entity').reduce((n, g) => n + g.rows, 0)).toBe(state.issues.length);
+    // per district, as loaded (division codes after the code table, the retired 440782 as 440705)
+    expect(report.flagged.filter((g) => g.table === 'market_entity').every((g) => /^4407\d\d$/.test(g.district ?? '') && g.district !== '440782')).toBe(true);
   });
 
   it('a mapping that says quarantine for a rule holds those entities back, and their children wait for them by key', async () => {
@@ -121,6 +127,13 @@ describe('anomaly policy per rule (异常数据处理策略)', () => {
     const held = new Set(state.held.map((h) => h.source_key));
     expect(state.waiting.length).toBeGreaterThan(0);
     for (const w of state.waiting) expect(held.has(w.rule.split(':')[2])).toBe(true);
+    // 问题数据清单: the held entities are the entities missing if it went live now; children waiting are counted per parent table
+    const report = await withClient(strictUrl, (c) => dataQualityReport(c, mapping));
+    expect(report.entitiesMissing).toBe(state.held.length);
+    const waitingGroups = report.quarantined.filter((g) => g.rule === 'waiting_for:market_entity');
+    expect(waitingGroups.reduce((n, g) => n + g.rows, 0)).toBe(state.waiting.length);
+    expect(report.quarantined.filter((g) => g.table === 'market_entity').every((g) => g.district !== null && g.examples.length > 0)).toBe(true);
+    expect(renderDataQuality(report)).toContain(`now: ${state.held.length}**`);
     // a child of a held entity is never counted as a real orphan
     const orphans = await withClient(strictUrl, async (c) => (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM migration_quarantine WHERE rule = 'orphan:market_entity' AND table_name <> 'approval_application'`)).rows[0].n);
     expect(orphans).toBe(0);

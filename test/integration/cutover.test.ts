@@ -134,14 +134,27 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
         expect(row.detail).toBeTruthy();
         expect(Object.values(row.raw_row)).toContain(row.source_key);
       }
-      const negative = q.rows.find((r) => r.rule === 'check:regcap')!;
-      expect(negative.detail).toBe('regcap=-5 violates the target\'s CHECK (regcap >= 0)');
+      // 问题数据: the negative capital loaded flagged (regcap NULL), its issue holding the legacy value and the CHECK it broke
+      const issues = await db.query(`SELECT q.source_key, q.raw_value, q.detail, e.regcap FROM migration_data_quality q JOIN market_entity e ON e.pripid = q.source_key WHERE q.rule = 'check:regcap'`);
+      expect(issues.rows.length).toBe(result.tables[0].flaggedByRule!['check:regcap']);
+      for (const i of issues.rows) expect(i).toMatchObject({ raw_value: '-5', detail: 'regcap=-5 violates the target\'s CHECK (regcap >= 0)', regcap: null });
+      const dq = await db.query('SELECT count(*)::int AS n FROM migration_data_quality');
+      expect(dq.rows[0].n).toBe(result.tables.reduce((n, t) => n + Object.values(t.flaggedByRule ?? {}).reduce((a, b) => a + b, 0), 0));
       // No orphan survived in the target.
       const orphans = await db.query(
         `SELECT count(*)::int AS n FROM approval_material m WHERE NOT EXISTS (SELECT 1 FROM approval_application a WHERE a.appid = m.appid)`,
       );
       expect(orphans.rows[0].n).toBe(0);
     });
+    // 问题数据清单 in the evidence pack: no entity missing, the flagged rows per rule and district with examples
+    const evidence = fs.readFileSync(result.evidence!.markdown, 'utf8');
+    expect(evidence).toContain('主体缺失 Entities missing from the new system if it went live now: 0**');
+    expect(evidence).toMatch(/\| market_entity \| invalid_capital:regcap \| 4407\d\d \| \d+ \| JM\d+ regcap=约十万左右/);
+    const evidenceJson = JSON.parse(fs.readFileSync(result.evidence!.json, 'utf8'));
+    expect(evidenceJson.dataQuality.entitiesMissing).toBe(0);
+    expect(evidenceJson.dataQuality.flagged.reduce((n: number, g: { rows: number }) => n + g.rows, 0)).toBe(
+      result.tables.reduce((n, t) => n + Object.values(t.flaggedByRule ?? {}).reduce((a, b) => a + b, 0), 0),
+    );
     // Legacy side untouched.
     await withClient(stack.settings.LEGACY_DATABASE_URL, async (db) => {
       const legacy = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE enttype = '9999')::int AS local FROM e_baseinfo`);
