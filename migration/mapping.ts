@@ -189,6 +189,8 @@ export function findTable(mapping: Mapping, name: string): TableMapping {
 export interface LoadStep {
   table: string;
   after: string[];
+  /** an entity table (category entity): a row held in quarantine is a business missing from the new system (absent in runs planned before) */
+  entity?: boolean;
 }
 
 /**
@@ -201,7 +203,7 @@ export function loadSteps(mapping: Mapping): LoadStep[] {
   return mapping.tables.map((t) => {
     const earlier = mapping.tables.filter((o) => CATEGORY_ORDER[o.category] < CATEGORY_ORDER[t.category]).map((o) => o.name);
     const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : earlier;
-    return { table: t.name, after };
+    return { table: t.name, after, entity: t.category === 'entity' };
   });
 }
 

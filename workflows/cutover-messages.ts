@@ -118,6 +118,8 @@ export interface GateState extends GateDefinition {
   decidedBy?: string;
   decidedAt?: string;
   reason?: string;
+  /** what the approvers must know before deciding, e.g. at go/no-go the entities that would be missing (主体缺失) */
+  note?: string;
 }
 
 export const RUN_STATUSES = ['running', 'waiting_approval', 'waiting_operator', 'completed', 'rejected', 'failed', 'fell_back', 'cancelled'] as const;

@@ -87,6 +87,8 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
       ['business-tests', 'skipped', '未执行 not run: BUSINESS_API_URL is not configured on the worker 未配置业务接口'],
     ]);
     expect(result.gates[1]).toMatchObject({ status: 'approved', decidedBy: 'li.approver', reason: '记录数一致 counts reconcile' });
+    // the go/no-go approvers saw how many businesses would be missing (none) and how many rows were loaded flagged
+    expect(result.gates[1].note).toMatch(/^主体缺失 entities missing if it went live now: 0; 问题数据 rows loaded flagged: [1-9]\d* /);
     expect(result.decisions).toHaveLength(6);
     expect(result.decisions[4]).toMatchObject({ gate: 'go-no-go', actor: 'li.approver', role: 'approver', accepted: true });
     expect(result.rollbackProof?.equal).toBe(true);
