@@ -2,13 +2,13 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { castKey } from './key-order';
 import type { Mapping, TableMapping } from './mapping';
-import { keyColumn } from './mapping';
+import { entityTables, keyColumn } from './mapping';
 
 /**
  * 问题数据清单 The data-quality report, read from the target's own records: the rows loaded flagged
  * (migration_data_quality) and the rows held in quarantine (migration_quarantine), per table, rule and
  * district, with examples — and how many entities would be missing from the new system if it went live now
- * (rows of the mapping's entity tables held in quarantine).
+ * (rows of the entityDetail's entity tables held in quarantine).
  */
 export interface DataQualityGroup {
   table: string;
@@ -25,7 +25,7 @@ export interface DataQualityReport {
   flagged: DataQualityGroup[];
   /** rows held in quarantine, waiting for correction or for their parent */
   quarantined: DataQualityGroup[];
-  /** entity rows (the mapping's `entity` tables) held in quarantine: businesses missing from the new system if it went live now */
+  /** entity rows (the mapping's entityDetail tables, by default market_entity) held in quarantine: businesses missing from the new system if it went live now */
   entitiesMissing: number;
 }
 
@@ -42,6 +42,7 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
   const flagged: DataQualityGroup[] = [];
   const quarantined: DataQualityGroup[] = [];
   let entitiesMissing = 0;
+  const entities = entityTables(mapping);
   const hasIssues = await exists(target, 'migration_data_quality');
   const hasQuarantine = await exists(target, 'migration_quarantine');
   for (const table of mapping.tables) {
@@ -71,7 +72,7 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
         districtSource ? [table.name, districtSource] : [table.name],
       );
       for (const r of rows) quarantined.push({ table: table.name, rule: r.rule, district: r.district, rows: r.n, examples: r.examples });
-      if (table.category === 'entity') {
+      if (entities.has(table.name)) {
         entitiesMissing += (await target.query<{ n: number }>('SELECT count(DISTINCT source_key)::int AS n FROM migration_quarantine WHERE table_name = $1', [table.name])).rows[0].n;
       }
     }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
 import { CodeTable, codeTableSpecSchema, loadCodeTable, ReadLegacyCodeTable, resolveLegacyCodeTables } from './code-tables';
-import { EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
+import { DEFAULT_ENTITY_DETAIL, EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
 import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
 import { identifier } from './mapping-schema';
 import { ANOMALY_RULES, anomalyPolicySchema, AnomalyRule, Policy, POLICIES } from './anomaly-policy';
@@ -189,7 +189,7 @@ export function findTable(mapping: Mapping, name: string): TableMapping {
 export interface LoadStep {
   table: string;
   after: string[];
-  /** an entity table (category entity): a row held in quarantine is a business missing from the new system (absent in runs planned before) */
+  /** an entity table (entityDetail's entities): a row held in quarantine is a business missing from the new system (absent in runs planned before) */
   entity?: boolean;
 }
 
@@ -199,11 +199,17 @@ export interface LoadStep {
  * data, then history business, then approval data). Tables that do not wait for each other may load
  * side by side, which keeps every lane busy while a table's last chunks finish.
  */
+/** 主体 The tables whose rows are business entities (entityDetail, by default market_entity): one held back is a business missing from the new system. */
+export function entityTables(mapping: Pick<Mapping, 'entityDetail'>): Set<string> {
+  return new Set((mapping.entityDetail ?? DEFAULT_ENTITY_DETAIL).entities.map((e) => e.table));
+}
+
 export function loadSteps(mapping: Mapping): LoadStep[] {
+  const entities = entityTables(mapping);
   return mapping.tables.map((t) => {
     const earlier = mapping.tables.filter((o) => CATEGORY_ORDER[o.category] < CATEGORY_ORDER[t.category]).map((o) => o.name);
     const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : earlier;
-    return { table: t.name, after, entity: t.category === 'entity' };
+    return { table: t.name, after, entity: entities.has(t.name) };
   });
 }
 

@@ -481,7 +481,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     });
 
     // 主体缺失: the go/no-go approvers see how many businesses would be missing from the new system if it went
-    // live now (entity rows held in quarantine, as reconciled from the target); state only, no command.
+    // live now (rows of the entity tables — entityDetail — held in quarantine, as reconciled from the target); state only, no command.
     const entityTables = new Set(tables.filter((t) => t.entity).map((t) => t.table));
     if (entityTables.size) {
       const missing = state.tables.filter((t) => entityTables.has(t.table)).reduce((n, t) => n + t.rowsQuarantined, 0);

@@ -6,6 +6,8 @@ import { dataQualityReport, renderDataQuality } from '../../migration/data-quali
 import { loadMapping, Mapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
+import { reloadHeld } from '../../migration/remediate';
+import { countTable } from '../../verification/counts';
 import { BUNDLED_MAPPING, writeMapping } from '../support/mapping-file';
 
 /**
@@ -137,6 +139,46 @@ describe('anomaly policy per rule (异常数据处理策略)', () => {
     // a child of a held entity is never counted as a real orphan
     const orphans = await withClient(strictUrl, async (c) => (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM migration_quarantine WHERE rule = 'orphan:market_entity' AND table_name <> 'approval_application'`)).rows[0].n);
     expect(orphans).toBe(0);
+  });
+
+  it('整改重载: a corrected held entity loads from its held raw row and its waiting children (and theirs) follow it in; a correction that still breaks the rule stays held with the field and the reason; a repeat doubles nothing', async () => {
+    const mapping = loadMapping(writeMapping((m) => (m.anomalyPolicies = { invalid_capital: 'quarantine' })));
+    const held = await withClient(strictUrl, async (c) => (await c.query<{ k: string }>(`SELECT source_key AS k FROM migration_quarantine WHERE table_name = 'market_entity' ORDER BY 1`)).rows.map((r) => r.k));
+    expect(held.length).toBeGreaterThanOrEqual(2);
+    const [fixed, stillWrong] = held;
+    const waitingBefore = await withClient(strictUrl, async (c) => (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM migration_quarantine WHERE rule = $1`, [`waiting_for:market_entity:${fixed}`])).rows[0].n);
+    expect(waitingBefore).toBeGreaterThan(0);
+    const reload = () =>
+      withClient(strictUrl, (target) =>
+        reloadHeld({ target, mapping, table: 'market_entity', keys: [fixed, stillWrong], runId: 'remediation-1', corrections: new Map([[fixed, { regcap: '10万' }], [stillWrong, { regcap: '大约几万' }]]) }),
+      );
+    const first = await reload();
+    expect(first.stillHeld).toEqual([{ table: 'market_entity', key: stillWrong, rule: 'invalid_capital:regcap', detail: expect.stringContaining('大约几万') }]);
+    expect(first.loaded[0]).toMatchObject({ table: 'market_entity', key: fixed });
+    expect(first.loaded.filter((l) => l.followed === 'market_entity').length).toBe(waitingBefore);
+    const after = await withClient(strictUrl, async (c) => ({
+      regcap: (await c.query(`SELECT regcap::text AS r FROM market_entity WHERE pripid = $1`, [fixed])).rows[0]?.r,
+      heldForFixed: (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM migration_quarantine WHERE source_key = $1 OR rule LIKE $2`, [fixed, `waiting_for:%`])).rows[0].n,
+      children: (await c.query<{ n: number }>(`SELECT (SELECT count(*) FROM entity_person WHERE pripid = $1) + (SELECT count(*) FROM entity_change WHERE pripid = $1) + (SELECT count(*) FROM approval_application WHERE pripid = $1) AS n`, [fixed])).rows[0].n,
+    }));
+    expect(after.regcap).toBe('10');
+    expect(Number(after.children)).toBeGreaterThan(0);
+    // grandchildren too: the applications' materials and process steps that waited for them
+    const grand = first.loaded.filter((l) => l.followed === 'approval_application');
+    const apps = first.loaded.filter((l) => l.table === 'approval_application').length;
+    if (apps > 0) expect(grand.length).toBeGreaterThan(0);
+    // 对账 source = loaded + quarantined for every table, nothing loaded twice
+    for (const table of mapping.tables) {
+      const check = await withClient(strictUrl, (t) => countTable(source, null, t, table, mapping));
+      expect({ table: table.name, problems: check.problems }).toEqual({ table: table.name, problems: [] });
+    }
+    // the waiting children of the one still wrong still wait for it
+    const stillWaiting = await withClient(strictUrl, async (c) => (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM migration_quarantine WHERE rule = $1`, [`waiting_for:market_entity:${stillWrong}`])).rows[0].n);
+    expect(stillWaiting).toBeGreaterThan(0);
+    // a repeat (a retried activity) finds nothing more to load for the fixed key
+    const second = await reload();
+    expect(second.loaded).toEqual([]);
+    expect(second.stillHeld.map((h) => h.key)).toEqual([stillWrong]);
   });
 
   it('refuses a mapping that would load a key or a parent link flagged, with the JSON path', () => {
