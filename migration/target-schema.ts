@@ -26,26 +26,24 @@ export function targetTableDdl(table: TableMapping, dialect: Dialect = 'postgres
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${[...cols, ...checks].join(',\n  ')}\n)`;
 }
 
-export const CONTROL_DDL = [
-  `CREATE TABLE IF NOT EXISTS migration_quarantine (
-     id bigserial PRIMARY KEY,
+/** What a held row and a data-quality issue both record: which run, table, chunk and key, and the rule broken. */
+const ROW_RULE_COLUMNS = `id bigserial PRIMARY KEY,
      run_id text NOT NULL,
      table_name text NOT NULL,
      chunk_id text NOT NULL,
      source_key text,
-     rule text NOT NULL,
+     rule text NOT NULL`;
+
+export const CONTROL_DDL = [
+  `CREATE TABLE IF NOT EXISTS migration_quarantine (
+     ${ROW_RULE_COLUMNS},
      detail text NOT NULL,
      raw_row jsonb NOT NULL,
      quarantined_at timestamptz NOT NULL DEFAULT now()
    )`,
   // 问题数据 a row loaded under a load_flagged policy (migration/anomaly-policy.ts): the rule it broke, the column, the legacy value and what was loaded instead
   `CREATE TABLE IF NOT EXISTS migration_data_quality (
-     id bigserial PRIMARY KEY,
-     run_id text NOT NULL,
-     table_name text NOT NULL,
-     chunk_id text NOT NULL,
-     source_key text,
-     rule text NOT NULL,
+     ${ROW_RULE_COLUMNS},
      column_name text NOT NULL,
      raw_value text,
      detail text NOT NULL,
