@@ -5,7 +5,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { digestHistory, HistoryDigest } from '../lib/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
 import { readStatementAudit, renderStatementAudit, withTarget } from '../lib/statement-audit';
-import { DataQualityReport, dataQualityReport, renderDataQuality } from '../migration/data-quality';
+import { dataQualityCsv, DataQualityReport, dataQualityReport, dataQualityRows, renderDataQuality } from '../migration/data-quality';
 import type { CutoverState } from '../workflows/cutover-messages';
 import type { FallbackState } from '../workflows/fallback-messages';
 import type { ActivityDeps } from './deps';
@@ -31,7 +31,14 @@ export function reportActivities(deps: ActivityDeps) {
       // 问题数据清单: what was loaded flagged and what is held, read from the target; a target that cannot be read is said, not fatal
       let dataQuality: DataQualityReport | { unavailable: string };
       try {
-        dataQuality = await withTarget(deps.settings, (target) => dataQualityReport(target, deps.mapping));
+        dataQuality = await withTarget(deps.settings, async (target) => {
+          const report = await dataQualityReport(target, deps.mapping);
+          // the sheet business staff work through (CSV with a BOM for Excel) and the same rows as JSON, beside the evidence
+          const rows = await dataQualityRows(target);
+          write(input.state.runId, 'data-quality', renderDataQuality(report), rows);
+          fs.writeFileSync(path.join(deps.settings.REPORTS_DIR, input.state.runId, 'data-quality.csv'), dataQualityCsv(rows));
+          return report;
+        });
       } catch (err) {
         dataQuality = { unavailable: (err as Error).message };
       }

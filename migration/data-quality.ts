@@ -100,3 +100,50 @@ export function renderDataQuality(report: DataQualityReport): string {
     table(report.quarantined),
   ].join('\n');
 }
+
+/** One held row or one data-quality issue, as business staff work through them (问题数据清单 sheet). */
+export interface DataQualityRow {
+  kind: 'quarantined' | 'flagged';
+  table: string;
+  rule: string;
+  key: string | null;
+  column: string | null;
+  rawValue: string | null;
+  detail: string;
+  chunk: string;
+  /** the legacy row as read (held rows) */
+  rawRow: Record<string, string | null> | null;
+}
+
+/** Every held row and every issue, in table, rule and key order (at most `limit` of each, the first ones). */
+export async function dataQualityRows(target: Client, limit = 100_000): Promise<DataQualityRow[]> {
+  const out: DataQualityRow[] = [];
+  if (await exists(target, 'migration_quarantine')) {
+    const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; detail: string; chunk_id: string; raw_row: Record<string, string | null> }>(
+      `SELECT table_name, rule, source_key, detail, chunk_id, raw_row FROM migration_quarantine ORDER BY table_name, rule, source_key LIMIT $1`,
+      [limit],
+    );
+    for (const r of rows) out.push({ kind: 'quarantined', table: r.table_name, rule: r.rule, key: r.source_key, column: null, rawValue: null, detail: r.detail, chunk: r.chunk_id, rawRow: r.raw_row });
+  }
+  if (await exists(target, 'migration_data_quality')) {
+    const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; column_name: string; raw_value: string | null; detail: string; chunk_id: string }>(
+      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ORDER BY table_name, rule, source_key LIMIT $1`,
+      [limit],
+    );
+    for (const r of rows) out.push({ kind: 'flagged', table: r.table_name, rule: r.rule, key: r.source_key, column: r.column_name, rawValue: r.raw_value, detail: r.detail, chunk: r.chunk_id, rawRow: null });
+  }
+  return out;
+}
+
+/** A CSV field: always quoted, quotes doubled; a leading = + - @ kept as text (no formula in Excel). */
+function csvField(v: string | null): string {
+  const s = v ?? '';
+  return `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
+}
+
+/** The sheet as CSV with a UTF-8 BOM and CRLF, so Excel opens the Chinese text as it is. */
+export function dataQualityCsv(rows: DataQualityRow[]): string {
+  const head = ['kind 类型', 'table 表', 'rule 规则', 'key 主键', 'column 字段', 'raw_value 原值', 'detail 说明', 'chunk 分块', 'raw_row 原始记录'];
+  const lines = rows.map((r) => [r.kind, r.table, r.rule, r.key, r.column, r.rawValue, r.detail, r.chunk, r.rawRow ? JSON.stringify(r.rawRow) : null].map(csvField).join(','));
+  return '\ufeff' + [head.map(csvField).join(','), ...lines].join('\r\n') + '\r\n';
+}

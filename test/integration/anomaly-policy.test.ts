@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { ChunkResult, copyChunk } from '../../migration/chunk-copy';
-import { dataQualityReport, renderDataQuality } from '../../migration/data-quality';
+import { dataQualityCsv, dataQualityReport, dataQualityRows, renderDataQuality } from '../../migration/data-quality';
 import { loadMapping, Mapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
@@ -110,6 +110,15 @@ describe('anomaly policy per rule (异常数据处理策略)', () => {
     expect(state.quarantine.filter((q) => q.table_name === 'approval_application').every((q) => q.rule === 'orphan:market_entity')).toBe(true);
     const report = await withClient(targetUrl, (c) => dataQualityReport(c, mapping));
     expect(report.entitiesMissing).toBe(0);
+    // the sheet: every held row and issue, CSV with a BOM, a value Excel would take for a formula kept as text
+    const sheetRows = await withClient(targetUrl, (c) => dataQualityRows(c));
+    expect(sheetRows.filter((r) => r.kind === 'quarantined').length).toBe(state.quarantine.length);
+    expect(sheetRows.filter((r) => r.kind === 'flagged' && r.table === 'market_entity').length).toBe(state.issues.length);
+    const csv = dataQualityCsv(sheetRows);
+    expect(csv.charCodeAt(0)).toBe(0xfeff);
+    expect(csv.split('\r\n').length).toBe(sheetRows.length + 2);
+    expect(csv).toContain(`"'-5"`);
+    expect(csv).not.toMatch(/,"-5"/);
     expect(report.flagged.filter((g) => g.table === 'market_entity').reduce((n, g) => n + g.rows, 0)).toBe(state.issues.length);
     // per district, as loaded (division codes after the code table, the retired 440782 as 440705)
     expect(report.flagged.filter((g) => g.table === 'market_entity').every((g) => /^4407\d\d$/.test(g.district ?? '') && g.district !== '440782')).toBe(true);

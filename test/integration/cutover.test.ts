@@ -1,3 +1,4 @@
+import path from 'node:path';
 import fs from 'node:fs';
 import { DatasetStats, LegacyTable, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { loadMapping } from '../../migration/mapping';
@@ -154,6 +155,12 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
     expect(evidence).toMatch(/\| market_entity \| invalid_capital:regcap \| 4407\d\d \| \d+ \| JM\d+ regcap=约十万左右/);
     const evidenceJson = JSON.parse(fs.readFileSync(result.evidence!.json, 'utf8'));
     expect(evidenceJson.dataQuality.entitiesMissing).toBe(0);
+    // the sheet for business staff: CSV with a UTF-8 BOM (Excel), one line per held row and per issue, raw values kept
+    const sheet = fs.readFileSync(path.join(path.dirname(result.evidence!.markdown), 'data-quality.csv'), 'utf8');
+    expect(sheet.startsWith('\ufeff"kind 类型","table 表","rule 规则"')).toBe(true);
+    expect(sheet).toContain('"约十万左右"');
+    expect(sheet.split('\r\n').filter((l) => l.startsWith('"quarantined"')).length).toBe(result.tables.reduce((n, t) => n + t.rowsQuarantined, 0));
+    expect(JSON.parse(fs.readFileSync(path.join(path.dirname(result.evidence!.markdown), 'data-quality.json'), 'utf8')).length).toBe(sheet.split('\r\n').length - 2);
     expect(evidenceJson.dataQuality.flagged.reduce((n: number, g: { rows: number }) => n + g.rows, 0)).toBe(
       result.tables.reduce((n, t) => n + Object.values(t.flaggedByRule ?? {}).reduce((a, b) => a + b, 0), 0),
     );
