@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DatasetStats, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
@@ -22,6 +25,7 @@ const id = `ap${randomBytes(4).toString('hex')}`;
 const legacyUrl = `${PG}/${id}_legacy`;
 const targetUrl = `${PG}/${id}_target`;
 const strictUrl = `${PG}/${id}_strict`;
+const codesUrl = `${PG}/${id}_codes`;
 
 async function migrateAll(source: PostgresSource, mapping: Mapping, url: string) {
   await withClient(url, (c) => ensureTargetSchema(c, mapping));
@@ -46,13 +50,13 @@ describe('anomaly policy per rule (异常数据处理策略)', () => {
   let stats: DatasetStats;
 
   beforeAll(async () => {
-    for (const u of [legacyUrl, targetUrl, strictUrl]) await ensureDatabase(u);
+    for (const u of [legacyUrl, targetUrl, strictUrl, codesUrl]) await ensureDatabase(u);
     // a higher anomaly rate than the default, so every planted rule occurs
     stats = await withClient(legacyUrl, (c) => loadLegacyDataset(c, { entities: 1500, seed: 7, anomalyRate: 0.05 }));
   });
   afterAll(async () => {
     await source.close();
-    for (const u of [legacyUrl, targetUrl, strictUrl]) await dropDatabase(u);
+    for (const u of [legacyUrl, targetUrl, strictUrl, codesUrl]) await dropDatabase(u);
   });
 
   it('loads every legacy entity, records each anomaly with its raw value, and quarantines only real orphans and their waiting children', async () => {
@@ -188,6 +192,29 @@ describe('anomaly policy per rule (异常数据处理策略)', () => {
     const second = await reload();
     expect(second.loaded).toEqual([]);
     expect(second.stillHeld.map((h) => h.key)).toEqual([stillWrong]);
+  });
+
+  it('整改 by a new code mapping: entities held for an unmapped type load once the code table has it, with their waiting children', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-codes-'));
+    const strictCodes = loadMapping(writeMapping((m) => (m.anomalyPolicies = { unmapped_code: 'quarantine' }), { dir, name: 'strict.json' }));
+    await migrateAll(source, strictCodes, codesUrl);
+    const held = await withClient(codesUrl, async (c) => (await c.query<{ k: string }>(`SELECT source_key AS k FROM migration_quarantine WHERE table_name = 'market_entity' AND rule = 'unmapped_code:enttype' ORDER BY 1`)).rows.map((r) => r.k));
+    expect(held.length).toBe(stats.e_baseinfo.expectedFlagged['unmapped_code:enttype']);
+    // 基础代码对照表 gains the local code X9 (a new entry, as a correction would add it)
+    fs.appendFileSync(path.join(dir, 'code-tables', 'enttype.csv'), 'X9,1130,本地代码 X9 整改补充\n');
+    const corrected = loadMapping(writeMapping((m) => (m.anomalyPolicies = { unmapped_code: 'quarantine' }), { dir, name: 'corrected.json' }));
+    const out = await withClient(codesUrl, (target) => reloadHeld({ target, mapping: corrected, table: 'market_entity', keys: held, runId: 'remediation-codes' }));
+    expect(out.stillHeld).toEqual([]);
+    expect(out.loaded.filter((l) => l.table === 'market_entity').map((l) => l.key).sort()).toEqual(held);
+    const after = await withClient(codesUrl, async (c) => ({
+      types: (await c.query<{ t: string }>(`SELECT DISTINCT enttype AS t FROM market_entity WHERE pripid = ANY($1::text[])`, [held])).rows.map((r) => r.t),
+      waiting: (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM migration_quarantine WHERE rule LIKE 'waiting_for:market_entity:%' OR table_name = 'market_entity'`)).rows[0].n,
+    }));
+    expect(after).toEqual({ types: ['1130'], waiting: 0 });
+    for (const table of corrected.tables) {
+      const check = await withClient(codesUrl, (t) => countTable(source, null, t, table, corrected));
+      expect({ table: table.name, problems: check.problems }).toEqual({ table: table.name, problems: [] });
+    }
   });
 
   it('refuses a mapping that would load a key or a parent link flagged, with the JSON path', () => {
