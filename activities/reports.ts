@@ -4,7 +4,8 @@ import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity'
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { digestHistory, HistoryDigest } from '../lib/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../lib/run-report';
-import { readStatementAudit, renderStatementAudit } from '../lib/statement-audit';
+import { readStatementAudit, renderStatementAudit, withTarget } from '../lib/statement-audit';
+import { dataQualityCsv, DataQualityReport, dataQualityReport, dataQualityRows, renderDataQuality } from '../migration/data-quality';
 import type { CutoverState } from '../workflows/cutover-messages';
 import type { FallbackState } from '../workflows/fallback-messages';
 import type { ActivityDeps } from './deps';
@@ -27,9 +28,24 @@ export function reportActivities(deps: ActivityDeps) {
     /** 证据包 evidence pack of a cutover run */
     async writeEvidencePack(input: { state: CutoverState }): Promise<{ markdown: string; json: string }> {
       const { markdown, json } = renderEvidence(input.state);
+      // 问题数据清单: what was loaded flagged and what is held, read from the target; a target that cannot be read is said, not fatal
+      let dataQuality: DataQualityReport | { unavailable: string };
+      try {
+        dataQuality = await withTarget(deps.settings, async (target) => {
+          const report = await dataQualityReport(target, deps.mapping);
+          // the sheet business staff work through (CSV with a BOM for Excel) and the same rows as JSON, beside the evidence
+          const rows = await dataQualityRows(target);
+          write(input.state.runId, 'data-quality', renderDataQuality(report), rows);
+          fs.writeFileSync(path.join(deps.settings.REPORTS_DIR, input.state.runId, 'data-quality.csv'), dataQualityCsv(rows));
+          return report;
+        });
+      } catch (err) {
+        dataQuality = { unavailable: (err as Error).message };
+      }
+      const dqText = 'unavailable' in dataQuality ? `## 问题数据清单 Data-quality report\n\n_not available 无法读取: ${dataQuality.unavailable}_` : renderDataQuality(dataQuality);
       // 语句审计: what this run (and its children) sent to the target, checked against the configured dialect.
       const audit = await readStatementAudit(deps.settings.RUNBOOK_DATABASE_URL, activityInfo().workflowExecution!.workflowId, deps.settings.TARGET_DIALECT);
-      return write(input.state.runId, 'evidence', `${markdown}\n\n${renderStatementAudit(audit)}\n`, { ...json, statementAudit: audit });
+      return write(input.state.runId, 'evidence', `${markdown}\n\n${dqText}\n\n${renderStatementAudit(audit)}\n`, { ...json, dataQuality, statementAudit: audit });
     },
     /**
      * 回退步骤6 失败原因分析, written from the event histories of the cutover that fell back (when there is

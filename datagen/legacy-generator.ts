@@ -42,14 +42,16 @@ export interface GenerateOptions {
   /** number of business entities; the whole dataset is about 12 rows per entity */
   entities: number;
   seed?: number;
-  /** share of entities (and of applications) planted with an anomaly that must be quarantined, 0..1 */
+  /** share of entities (and of applications) planted with an anomaly, 0..1: under the default policies (migration/anomaly-policy.ts) an entity's is loaded flagged, an application naming no entity is quarantined */
   anomalyRate?: number;
 }
 
 export interface TableStats {
   rows: number;
-  /** what the migration must quarantine, by rule, if it is right */
+  /** what the migration must quarantine, by rule, if it is right (default policies) */
   expectedQuarantine: Record<string, number>;
+  /** what it must load flagged, by rule: a data-quality issue each (default policies) */
+  expectedFlagged: Record<string, number>;
 }
 export type DatasetStats = Record<LegacyTable, TableStats>;
 
@@ -69,7 +71,7 @@ const ALTITEMS = ['01', '02', '03', '05', '10', '11']; // name, address, legal r
 const APPTYPES = [['设立', 40], ['变更', 45], ['注销', 15]] as const;
 const STEPS = ['受理', '审查', '核准', '发照'];
 
-/** Anomalies planted on an entity; each must end in quarantine under the named rule. */
+/** Anomalies planted on an entity, by the rule each breaks: none is on a key, so under the default policies each loads flagged. */
 const ENTITY_ANOMALIES = [
   ['unmapped_code:enttype', 1],
   ['required:entname', 1],
@@ -87,14 +89,14 @@ const isoDate = (r: () => number, from = 1988, span = 37) =>
 class Dataset {
   readonly seed: number;
   readonly rate: number;
-  readonly stats = Object.fromEntries(LEGACY_TABLES.map((t) => [t, { rows: 0, expectedQuarantine: {} }])) as DatasetStats;
+  readonly stats = Object.fromEntries(LEGACY_TABLES.map((t) => [t, { rows: 0, expectedQuarantine: {}, expectedFlagged: {} }])) as DatasetStats;
 
   constructor(readonly opts: GenerateOptions) {
     this.seed = opts.seed ?? 20261125;
     this.rate = opts.anomalyRate ?? 0.01;
   }
 
-  /** The rule under which entity i must be quarantined, or null when it should load. */
+  /** The rule entity i breaks (loaded flagged under the default policies), or null. */
   entityAnomaly(i: number): string | null {
     const r = entityRandom(this.seed, SALT.anomaly, i);
     return r() < this.rate ? weighted(r, ENTITY_ANOMALIES) : null;
@@ -108,10 +110,11 @@ class Dataset {
     return { count, orphan: (k) => orphanDraws[k - 1] < this.rate / 2 };
   }
 
-  private expect(table: LegacyTable, rule: string | null) {
+  private expect(table: LegacyTable, rule: string | null, flagged: string | null = null) {
     const s = this.stats[table];
     s.rows++;
     if (rule) s.expectedQuarantine[rule] = (s.expectedQuarantine[rule] ?? 0) + 1;
+    if (flagged) s.expectedFlagged[flagged] = (s.expectedFlagged[flagged] ?? 0) + 1;
   }
 
   *entities(): Generator<Field[]> {
@@ -137,7 +140,7 @@ class Dataset {
       if (anomaly === 'invalid_capital:regcap') regcap = '约十万左右';
       if (anomaly === 'invalid_date:apprdate') apprdate = '1899-12-31';
       if (anomaly === 'check:regcap') regcap = '-5';
-      this.expect('e_baseinfo', anomaly);
+      this.expect('e_baseinfo', null, anomaly);
       yield [
         pripidOf(i), uniscid, regno14 + regNoCheck(regno14), entname, enttype, weighted(r, REGSTATES), regcap,
         category === '2' ? null : '156', isoDate(r), apprdate, r() < 0.7 ? '9999-09-09' : isoDate(r, 2026, 30),
@@ -159,7 +162,7 @@ class Dataset {
   *groups(): Generator<Field[]> {
     for (let i = 100; i <= this.opts.entities; i += 100) {
       const r = entityRandom(this.seed, SALT.group, i);
-      this.expect('e_group', this.entityAnomaly(i) ? 'orphan:market_entity' : null);
+      this.expect('e_group', null);
       yield [`G${pad(i)}`, `江门${pick(r, TRADE_WORDS)}企业集团`, pripidOf(i), pick(r, ['5000', '1亿']), isoDate(r, 2000, 25)];
     }
   }
@@ -167,10 +170,9 @@ class Dataset {
   *persons(): Generator<Field[]> {
     for (let i = 1; i <= this.opts.entities; i++) {
       const r = entityRandom(this.seed, SALT.person, i);
-      const orphan = this.entityAnomaly(i) ? 'orphan:market_entity' : null;
       const n = 1 + Math.floor(r() * 3);
       for (let k = 1; k <= n; k++) {
-        this.expect('e_person', orphan);
+        this.expect('e_person', null);
         yield [`P${pad(i)}${k}`, pripidOf(i), pick(r, SURNAMES) + pick(r, GIVEN), pick(r, POSITIONS), '10', `4407${pad(Math.floor(r() * 1e8), 8)}${pad(Math.floor(r() * 1e6), 6)}`];
       }
     }
@@ -179,18 +181,17 @@ class Dataset {
   *changes(): Generator<Field[]> {
     for (let i = 1; i <= this.opts.entities; i++) {
       const r = entityRandom(this.seed, SALT.alter, i);
-      const orphan = this.entityAnomaly(i) ? 'orphan:market_entity' : null;
       const n = Math.floor(r() * 2.4);
       for (let k = 1; k <= n; k++) {
-        this.expect('e_alter', orphan);
+        this.expect('e_alter', null);
         yield [`C${pad(i)}${k}`, pripidOf(i), pick(r, ALTITEMS), `变更前${k}`, `变更后${k}`, pick(r, [isoDate(r, 2005, 20), `${2005 + Math.floor(r() * 20)}年${1 + Math.floor(r() * 12)}月${1 + Math.floor(r() * 28)}日`])];
       }
     }
   }
 
-  /** The rule under which application k of entity i must be quarantined, or null. */
+  /** The rule under which application k of entity i must be quarantined, or null: only one naming an entity the registry never had. */
   private applicationFate(i: number, k: number): string | null {
-    return this.applications(i).orphan(k) || this.entityAnomaly(i) ? 'orphan:market_entity' : null;
+    return this.applications(i).orphan(k) ? 'orphan:market_entity' : null;
   }
 
   *applicationRows(): Generator<Field[]> {
@@ -211,7 +212,8 @@ class Dataset {
       const r = entityRandom(this.seed, SALT.material, i);
       const apps = this.applications(i);
       for (let k = 1; k <= apps.count; k++) {
-        const orphan = this.applicationFate(i, k) ? 'orphan:approval_application' : null;
+        // its application is held in quarantine: it waits for it (waiting_for:approval_application:<appid>)
+        const orphan = this.applicationFate(i, k) ? 'waiting_for:approval_application' : null;
         for (let m = 1; m <= 2; m++) {
           this.expect('a_material', orphan);
           yield [`M${pad(i)}${k}${m}`, `A${pad(i)}${k}`, pick(r, ['申请书', '章程', '身份证明', '住所证明']), String(1 + Math.floor(r() * 20))];
@@ -225,7 +227,8 @@ class Dataset {
       const r = entityRandom(this.seed, SALT.process, i);
       const apps = this.applications(i);
       for (let k = 1; k <= apps.count; k++) {
-        const orphan = this.applicationFate(i, k) ? 'orphan:approval_application' : null;
+        // its application is held in quarantine: it waits for it (waiting_for:approval_application:<appid>)
+        const orphan = this.applicationFate(i, k) ? 'waiting_for:approval_application' : null;
         const n = 1 + Math.floor(r() * 3.5);
         for (let s = 1; s <= n; s++) {
           this.expect('a_process', orphan);

@@ -43,8 +43,8 @@ export const REGISTRY2_TABLES = ['qy_jbxx', 'gt_jbxx', 'qy_bgjl', 'sp_sqjl'] as 
 export type Registry2Table = (typeof REGISTRY2_TABLES)[number];
 
 export interface Registry2Stats {
-  /** per legacy table: rows, and what the migration must quarantine by rule if it is right */
-  tables: Record<Registry2Table, { rows: number; expectedQuarantine: Record<string, number> }>;
+  /** per legacy table: rows, and what the migration must quarantine and load flagged by rule if it is right (default policies, migration/anomaly-policy.ts) */
+  tables: Record<Registry2Table, { rows: number; expectedQuarantine: Record<string, number>; expectedFlagged: Record<string, number> }>;
 }
 
 const DIVISIONS = [['440703', 40], ['440704', 15], ['440705', 20], ['440781', 10], ['440782', 5], ['440783', 10]] as const;
@@ -77,7 +77,8 @@ const count = (rules: Record<string, number>, rule: string) => (rules[rule] = (r
 export async function loadRegistry2(client: Client, opts: { enterprises: number; individuals: number; seed?: number; anomalyRate?: number }): Promise<Registry2Stats> {
   const rand = seededRandom(opts.seed ?? 2);
   const rate = opts.anomalyRate ?? 0.03;
-  const stats: Registry2Stats = { tables: { qy_jbxx: { rows: 0, expectedQuarantine: {} }, gt_jbxx: { rows: 0, expectedQuarantine: {} }, qy_bgjl: { rows: 0, expectedQuarantine: {} }, sp_sqjl: { rows: 0, expectedQuarantine: {} } } };
+  const empty = () => ({ rows: 0, expectedQuarantine: {}, expectedFlagged: {} });
+  const stats: Registry2Stats = { tables: { qy_jbxx: empty(), gt_jbxx: empty(), qy_bgjl: empty(), sp_sqjl: empty() } };
   const rows: Record<Registry2Table, Field[][]> = { qy_jbxx: [], gt_jbxx: [], qy_bgjl: [], sp_sqjl: [] };
   const name = () => pick(rand, SURNAMES) + pick(rand, GIVEN) + (rand() < 0.5 ? pick(rand, GIVEN) : '');
 
@@ -89,13 +90,12 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
     let qymc: string | null = `${pick(rand, WORDS)}${pick(rand, WORDS)}${['有限公司', '实业有限公司', '贸易有限公司'][i % 3]}`;
     let qylx: string = weighted(rand, QYLX);
     let zczb = ((1 + Math.floor(rand() * 5_000_000)) / 100).toFixed(4);
-    let quarantined = false;
+    // anomalies on non-key fields: loaded flagged under the default policies, so their children load too
     if (rand() < rate) {
-      quarantined = true;
       const kind = i % 3;
-      if (kind === 0) (qymc = null), count(stats.tables.qy_jbxx.expectedQuarantine, 'required:entname');
-      else if (kind === 1) (qylx = 'ZZZZ'), count(stats.tables.qy_jbxx.expectedQuarantine, 'unmapped_code:enttype');
-      else (zczb = `-${zczb}`), count(stats.tables.qy_jbxx.expectedQuarantine, 'check:regcap');
+      if (kind === 0) (qymc = null), count(stats.tables.qy_jbxx.expectedFlagged, 'required:entname');
+      else if (kind === 1) (qylx = 'ZZZZ'), count(stats.tables.qy_jbxx.expectedFlagged, 'unmapped_code:enttype');
+      else (zczb = `-${zczb}`), count(stats.tables.qy_jbxx.expectedFlagged, 'check:regcap');
     }
     rows.qy_jbxx.push([String(qyid), creditCode(rand, division), qymc, qylx, division, date(rand, 1995, 2024), zczb, weighted(rand, DJZT)]);
 
@@ -105,7 +105,7 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
       const bgid = BigInt(bg) * 37n + (bg % 4 === 0 ? 10n ** 13n : bg % 4 === 1 ? 10n ** 6n : 0n);
       const orphan = rand() < rate;
       const parent = orphan ? 9999_0000_0000_0000n + BigInt(bg) : qyid;
-      if (orphan || quarantined) count(stats.tables.qy_bgjl.expectedQuarantine, 'orphan:enterprise');
+      if (orphan) count(stats.tables.qy_bgjl.expectedQuarantine, 'orphan:enterprise');
       rows.qy_bgjl.push([String(bgid), String(parent), pick(rand, ['名称', '住所', '法定代表人', '注册资本']), name(), name(), `${date(rand, 2000, 2024)} ${String(Math.floor(rand() * 24)).padStart(2, '0')}:30:00`]);
     }
     // 审批申请: no primary key; sqbh unique by construction, some lower case (a linguistic collation sorts them among the upper case)
@@ -113,8 +113,7 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
       sq++;
       const sqbh = `${sq % 5 === 0 ? 'sq' : 'SQ'}${division}${String(sq).padStart(7, '0')}`;
       let sqlx: string = weighted(rand, SQLX);
-      if (quarantined) count(stats.tables.sp_sqjl.expectedQuarantine, 'orphan:enterprise');
-      else if (rand() < rate) (sqlx = 'XX'), count(stats.tables.sp_sqjl.expectedQuarantine, 'unmapped_code:apptype');
+      if (rand() < rate) (sqlx = 'XX'), count(stats.tables.sp_sqjl.expectedFlagged, 'unmapped_code:apptype');
       rows.sp_sqjl.push([sqbh, String(qyid), sqlx, date(rand, 2005, 2024), name()]);
     }
   }
@@ -122,7 +121,7 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
     const gtid = 100_000 + i * 13;
     const division = weighted(rand, DIVISIONS);
     let jyzxm: string | null = name();
-    if (rand() < rate) (jyzxm = null), count(stats.tables.gt_jbxx.expectedQuarantine, 'required:opername');
+    if (rand() < rate) (jyzxm = null), count(stats.tables.gt_jbxx.expectedFlagged, 'required:opername');
     const seq = String(i).padStart(8, '0');
     rows.gt_jbxx.push([gtid.toString(), `${division}6${seq}`, rand() < 0.3 ? null : `${pick(rand, WORDS)}${['商行', '小卖部', '五金店', '餐馆'][i % 4]}`, jyzxm, `江门市${pick(rand, WORDS)}路${1 + (i % 200)}号`, division, date(rand, 1990, 2024)]);
   }

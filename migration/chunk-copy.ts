@@ -11,7 +11,7 @@ import { findTable, keyColumn, targetColumns } from './mapping';
 import { castKey, keyRangeSql, parentMissingSql, targetKey } from './key-order';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
-import { compileTransform } from './transform';
+import { compileTransform, RowFlag } from './transform';
 
 /**
  * Moves one key range of one table into the target, COPY to COPY, accounting for every row: each is
@@ -25,6 +25,8 @@ export interface ChunkResult {
   rowsLoaded: number;
   rowsQuarantined: number;
   quarantinedByRule: Record<string, number>;
+  /** rows loaded under a load_flagged policy (anomaly-policy.ts), counted per rule: the data-quality issues this chunk recorded */
+  flaggedByRule: Record<string, number>;
   /** sha256 over the loaded rows' COPY text, in key order */
   checksum: string;
   /** true when the target refused the fast path and rows were loaded in bisected batches */
@@ -43,6 +45,13 @@ interface Quarantined {
 interface ConvertedRow {
   source: CopyLine;
   line: string;
+  flags?: RowFlag[];
+}
+
+/** 问题数据 a row loaded flagged: one data-quality issue per rule it broke */
+interface Flagged {
+  sourceKey: string | null;
+  flag: RowFlag;
 }
 
 /** Rows held in memory at once when the target refuses a chunk and it is reloaded in batches. */
@@ -93,6 +102,15 @@ export async function copyChunk(opts: {
   const rowidKeys: string[] = [];
 
   let quarantined: Quarantined[] = [];
+  let issues: Flagged[] = [];
+  const keyOf = (source: CopyLine): string | null => {
+    const k = fieldAt(source, keyIndex);
+    return k === null ? null : textOf(k);
+  };
+  const flagRow = (source: CopyLine, flags: RowFlag[]) => {
+    const sourceKey = keyOf(source);
+    for (const flag of flags) issues.push({ sourceKey, flag });
+  };
   let rowsRead = 0;
   let hash = createHash('sha256');
   const rawRow = (fields: Field[]) => {
@@ -107,7 +125,7 @@ export async function copyChunk(opts: {
   const quarantineLine = (source: CopyLine, rule: string, detail: string) => quarantine(decodeLine(textOf(source)), rule, detail);
   let reported = 0;
   /** Converts a batch of legacy rows; rule failures go to quarantine, the rest go to `loaded` as COPY lines. */
-  const convert = (batch: SourceItem[], loaded: (source: CopyLine, line: string) => void): void => {
+  const convert = (batch: SourceItem[], loaded: (source: CopyLine, line: string, flags?: RowFlag[]) => void): void => {
     for (const item of batch) {
       if (isSourceRejection(item)) {
         quarantined.push({ sourceKey: item.key, rule: item.rule, detail: item.detail, raw: rawRow(item.fields) });
@@ -115,7 +133,7 @@ export async function copyChunk(opts: {
       }
       const outcome = transform(item);
       if (outcome.ok) {
-        loaded(item, outcome.line);
+        loaded(item, outcome.line, outcome.flags);
         if (range === null) {
           const k = fieldAt(outcome.line, keyIndex);
           if (k !== null) rowidKeys.push(textOf(k));
@@ -130,6 +148,7 @@ export async function copyChunk(opts: {
   };
   const reset = () => {
     quarantined = [];
+    issues = [];
     rowsRead = 0;
     reported = 0;
     hash = createHash('sha256');
@@ -140,6 +159,7 @@ export async function copyChunk(opts: {
     if (range) await target.query(`DELETE FROM ${targetTable} WHERE ${range.sql}`, range.params);
     else await removeEarlierRowidAttempt();
     await target.query('DELETE FROM migration_quarantine WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
+    await target.query('DELETE FROM migration_data_quality WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
 
     let carefulMode = false;
     await target.query('SAVEPOINT fast_path');
@@ -148,7 +168,10 @@ export async function copyChunk(opts: {
         writableObjectMode: true,
         transform(batch: SourceItem[], _enc: BufferEncoding, done: TransformCallback) {
           let text = '';
-          convert(batch, (_fields, line) => (text += line));
+          convert(batch, (source, line, flags) => {
+            text += line;
+            if (flags) flagRow(source, flags);
+          });
           // The lines are bytes already (binary strings): one copy, for both the checksum and the wire.
           const bytes = Buffer.from(text, 'latin1');
           hash.update(bytes);
@@ -166,7 +189,7 @@ export async function copyChunk(opts: {
       carefulMode = true;
       let pending: ConvertedRow[] = [];
       for await (const batch of await source.readChunk(table, chunk, readPoint)) {
-        convert(batch as SourceItem[], (source, line) => pending.push({ source, line }));
+        convert(batch as SourceItem[], (source, line, flags) => pending.push(flags ? { source, line, flags } : { source, line }));
         while (pending.length >= CAREFUL_BATCH) {
           await loadBisecting(pending.slice(0, CAREFUL_BATCH));
           pending = pending.slice(CAREFUL_BATCH);
@@ -183,6 +206,7 @@ export async function copyChunk(opts: {
         await pipeline(Readable.from([bytes]), target.query(copyFrom(copyIn)));
         await target.query('RELEASE SAVEPOINT batch');
         hash.update(bytes);
+        for (const r of rows) if (r.flags) flagRow(r.source, r.flags);
       } catch (err) {
         await target.query('ROLLBACK TO SAVEPOINT batch');
         if (!isTargetRejection(err)) throw err;
@@ -226,6 +250,22 @@ export async function copyChunk(opts: {
         inRange.params,
       );
       if (!rows.length) return;
+      // 等待父记录 A child whose parent is held in quarantine waits for it (waiting_for:<parent>:<key>) and follows
+      // it in when the parent is corrected and loaded; a parent the legacy never had makes a real orphan.
+      const held = new Set(
+        (
+          await target.query<{ k: string }>('SELECT DISTINCT source_key AS k FROM migration_quarantine WHERE table_name = $1 AND source_key = ANY($2::text[])', [
+            parent.name,
+            [...new Set(rows.map((r) => r.fk))],
+          ])
+        ).rows.map((r) => r.k),
+      );
+      const orphanRule = (fk: string) => (held.has(fk) ? `waiting_for:${parent.name}:${fk}` : `orphan:${parent.name}`);
+      const orphanDetail = (fk: string) =>
+        held.has(fk) ? `${table.parent!.column}=${fk}: its ${parent.name} row is held in quarantine; loaded when it is` : `${table.parent!.column}=${fk} has no ${parent.name} row in the target`;
+      // Their rows are quarantined, not loaded: no data-quality issue stays for them.
+      const orphanKeys = new Set(rows.map((r) => r.k));
+      if (issues.length) issues = issues.filter((i) => i.sourceKey === null || !orphanKeys.has(i.sourceKey));
       // The quarantine keeps the legacy row as read: the orphans' lines are read again from the source
       // (a rare path: only a chunk with orphans pays for a second read).
       const orphans = new Map(rows.map((r) => [binaryOf(r.k), r.fk]));
@@ -236,15 +276,29 @@ export async function copyChunk(opts: {
           const fk = k === null ? undefined : orphans.get(k);
           if (fk === undefined) continue;
           orphans.delete(k!);
-          quarantineLine(item, `orphan:${parent.name}`, `${table.parent!.column}=${fk} has no ${parent.name} row in the target`);
+          quarantineLine(item, orphanRule(fk), orphanDetail(fk));
         }
       }
       // A row the target holds but the source no longer gives back (it cannot happen at one read point): kept with the target's key.
-      for (const [k, fk] of orphans) quarantine(table.columns.map((_, i) => (i === keyIndex ? textOf(k) : null)), `orphan:${parent.name}`, `${table.parent!.column}=${fk} has no ${parent.name} row in the target (legacy row not found again)`);
+      for (const [k, fk] of orphans) quarantine(table.columns.map((_, i) => (i === keyIndex ? textOf(k) : null)), orphanRule(fk), `${orphanDetail(fk)} (legacy row not found again)`);
     }
 
     const byRule: Record<string, number> = {};
-    for (const q of quarantined) byRule[q.rule] = (byRule[q.rule] ?? 0) + 1;
+    for (const q of quarantined) {
+      // waiting_for:<parent>:<key> counts under waiting_for:<parent>
+      const rule = q.rule.startsWith('waiting_for:') ? q.rule.slice(0, q.rule.lastIndexOf(':')) : q.rule;
+      byRule[rule] = (byRule[rule] ?? 0) + 1;
+    }
+    const flaggedByRule: Record<string, number> = {};
+    for (const i of issues) flaggedByRule[i.flag.rule] = (flaggedByRule[i.flag.rule] ?? 0) + 1;
+    if (issues.length) {
+      // in bulk, one COPY per chunk: rows that break no rule cost nothing here
+      const lines = issues.map((i) => encodeRow([runId, table.name, chunk.id, i.sourceKey, i.flag.rule, i.flag.column, i.flag.raw, i.flag.detail]));
+      await pipeline(
+        Readable.from(lines),
+        target.query(copyFrom('COPY migration_data_quality (run_id, table_name, chunk_id, source_key, rule, column_name, raw_value, detail) FROM STDIN')),
+      );
+    }
     if (quarantined.length) {
       const lines = quarantined.map((q) => encodeRow([runId, table.name, chunk.id, q.sourceKey, q.rule, q.detail, JSON.stringify(q.raw)]));
       await pipeline(
@@ -269,6 +323,7 @@ export async function copyChunk(opts: {
       rowsLoaded,
       rowsQuarantined: quarantined.length,
       quarantinedByRule: byRule,
+      flaggedByRule,
       checksum,
       carefulMode,
       durationMs: Date.now() - started,

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
 import { CodeTable, codeTableSpecSchema, loadCodeTable, ReadLegacyCodeTable, resolveLegacyCodeTables } from './code-tables';
-import { EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
+import { DEFAULT_ENTITY_DETAIL, EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
 import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
 import { identifier } from './mapping-schema';
+import { ANOMALY_RULES, anomalyPolicySchema, AnomalyRule, Policy, POLICIES } from './anomaly-policy';
 
 /**
  * The declarative mapping (字段关系对照表 + 基础代码对照表): which legacy table feeds which target
@@ -31,6 +32,8 @@ const columnSchema = z.strictObject({
   /** a cleansing rule from migration/cleansing.ts, applied before the code table */
   clean: z.enum(CLEANING_RULES).optional(),
   required: z.boolean().default(false),
+  /** 异常数据处理策略 this column's policy when a rule fails on it (anomaly-policy.ts); default by rule */
+  onAnomaly: anomalyPolicySchema.optional(),
 });
 
 /**
@@ -82,6 +85,8 @@ const mappingFileSchema = z.strictObject({
   tables: z.array(tableSchema).min(1),
   /** 主体详情 what sampling compares per entity (entity-detail.ts); default: market_entity by enttype */
   entityDetail: entityDetailSchema.optional(),
+  /** 异常数据处理策略 the policy per rule for every non-key column (anomaly-policy.ts DEFAULT_POLICIES when absent) */
+  anomalyPolicies: z.strictObject(Object.fromEntries(ANOMALY_RULES.map((r) => [r, z.enum(POLICIES).optional()])) as Record<AnomalyRule, z.ZodOptional<z.ZodEnum<{ quarantine: 'quarantine'; load_flagged: 'load_flagged' }>>>).optional(),
 });
 
 export type ColumnMapping = z.infer<typeof columnSchema>;
@@ -94,6 +99,7 @@ export interface Mapping {
   tables: TableMapping[];
   codeTables: Map<string, CodeTable>;
   entityDetail?: EntityDetail;
+  anomalyPolicies?: Partial<Record<AnomalyRule, Policy>>;
 }
 
 
@@ -124,6 +130,9 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
     for (const c of t.columns) {
       if (targets.has(c.target)) problems.push(`${where}.columns.${c.target}: duplicate target column`);
       targets.add(c.target);
+      if (c.onAnomaly?.policy === 'load_flagged' && (c.source === t.source.key || c.target === t.parent?.column)) {
+        problems.push(`${where}.columns.${c.target}.onAnomaly: the ${c.source === t.source.key ? 'key' : 'parent link'} column cannot be loaded flagged (a key problem always quarantines)`);
+      }
       if (c.codeTable && !spec.codeTables[c.codeTable]) {
         problems.push(`${where}.columns.${c.target}.codeTable: unknown code table "${c.codeTable}"`);
       }
@@ -157,7 +166,7 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
   });
   if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
   if (problems.length) throw new ConfigError(file, problems);
-  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail };
+  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail, anomalyPolicies: spec.anomalyPolicies };
 }
 
 /**
@@ -180,6 +189,8 @@ export function findTable(mapping: Mapping, name: string): TableMapping {
 export interface LoadStep {
   table: string;
   after: string[];
+  /** an entity table (entityDetail's entities): a row held in quarantine is a business missing from the new system (absent in runs planned before) */
+  entity?: boolean;
 }
 
 /**
@@ -188,11 +199,17 @@ export interface LoadStep {
  * data, then history business, then approval data). Tables that do not wait for each other may load
  * side by side, which keeps every lane busy while a table's last chunks finish.
  */
+/** 主体 The tables whose rows are business entities (entityDetail, by default market_entity): one held back is a business missing from the new system. */
+export function entityTables(mapping: Pick<Mapping, 'entityDetail'>): Set<string> {
+  return new Set((mapping.entityDetail ?? DEFAULT_ENTITY_DETAIL).entities.map((e) => e.table));
+}
+
 export function loadSteps(mapping: Mapping): LoadStep[] {
+  const entities = entityTables(mapping);
   return mapping.tables.map((t) => {
     const earlier = mapping.tables.filter((o) => CATEGORY_ORDER[o.category] < CATEGORY_ORDER[t.category]).map((o) => o.name);
     const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : earlier;
-    return { table: t.name, after };
+    return { table: t.name, after, entity: entities.has(t.name) };
   });
 }
 

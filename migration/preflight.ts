@@ -2,8 +2,10 @@ import type { Client, PoolClient } from 'pg';
 import { didYouMean } from '../lib/config-file';
 import { quoteIdent, quoteQualified } from '../lib/db';
 import { CLEANERS, RuleFailure } from './cleansing';
+import { policyFor } from './anomaly-policy';
 import type { LegacyCodeTable } from './code-tables';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
+import { keyColumn } from './mapping';
 import type { PreflightProblem, SourceAdapter } from './source';
 import { targetTableDdl } from './target-schema';
 
@@ -159,8 +161,8 @@ export async function checkPostgresLegacy(db: Db, mapping: Mapping): Promise<Pre
 const MAX_DISTINCT_CODES = 10_000;
 
 /**
- * Legacy codes that no code table converts, counted: the migration would quarantine those rows as
- * unmapped_code:<table>. A warning (the rows are held with their reason, and registries do hold such
+ * Legacy codes that no code table converts, counted: the migration quarantines those rows or loads them
+ * flagged as unmapped_code:<table>, by the column's policy. A warning (registries do hold such
  * codes), listed with counts so the code table can be completed before the weekend.
  */
 async function unknownCodes(db: Db, mapping: Mapping, table: TableMapping, at: string, columns: Map<string, CatalogColumn>): Promise<PreflightProblem[]> {
@@ -178,14 +180,20 @@ async function unknownCodes(db: Db, mapping: Mapping, table: TableMapping, at: s
     const unknown = rows.filter((r) => !codeConverts(col, codes, r.v)).sort((a, b) => Number(b.n) - Number(a.n));
     if (!unknown.length) continue;
     const total = unknown.reduce((s, r) => s + Number(r.n), 0);
+    // what the run will do with them: the column's policy for unmapped_code (anomaly-policy.ts)
+    const policy = policyFor('unmapped_code', col, { keyColumn: keyColumn(table).target, parentColumn: table.parent?.column }, mapping.anomalyPolicies);
+    const fate =
+      policy.policy === 'quarantine'
+        ? `they will be quarantined as unmapped_code:${col.codeTable}`
+        : `they will be loaded flagged as unmapped_code:${col.codeTable} (${col.target} ${policy.value === null ? 'NULL' : `"${policy.value}"`}, a data-quality issue each)`;
     problems.push({
       where: `${at}.columns[${ci}].codeTable`,
       severity: 'warning',
       problem: `${total} legacy rows hold ${unknown.length} code${unknown.length === 1 ? '' : 's'} not in code table ${col.codeTable} 代码对照表缺少代码: ${unknown
         .slice(0, 10)
         .map((r) => `"${r.v}" (${r.n})`)
-        .join(', ')}${unknown.length > 10 ? ' …' : ''}; they will be quarantined as unmapped_code:${col.codeTable}`,
-      action: `add them to code table ${col.codeTable}, or accept that the rows are held in quarantine`,
+        .join(', ')}${unknown.length > 10 ? ' …' : ''}; ${fate}`,
+      action: `add them to code table ${col.codeTable}, or accept that the rows are ${policy.policy === 'quarantine' ? 'held in quarantine' : 'loaded flagged for correction'}`,
     });
   }
   return problems;

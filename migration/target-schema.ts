@@ -26,17 +26,28 @@ export function targetTableDdl(table: TableMapping, dialect: Dialect = 'postgres
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${[...cols, ...checks].join(',\n  ')}\n)`;
 }
 
-export const CONTROL_DDL = [
-  `CREATE TABLE IF NOT EXISTS migration_quarantine (
-     id bigserial PRIMARY KEY,
+/** What a held row and a data-quality issue both record: which run, table, chunk and key, and the rule broken. */
+const ROW_RULE_COLUMNS = `id bigserial PRIMARY KEY,
      run_id text NOT NULL,
      table_name text NOT NULL,
      chunk_id text NOT NULL,
      source_key text,
-     rule text NOT NULL,
+     rule text NOT NULL`;
+
+export const CONTROL_DDL = [
+  `CREATE TABLE IF NOT EXISTS migration_quarantine (
+     ${ROW_RULE_COLUMNS},
      detail text NOT NULL,
      raw_row jsonb NOT NULL,
      quarantined_at timestamptz NOT NULL DEFAULT now()
+   )`,
+  // 问题数据 a row loaded under a load_flagged policy (migration/anomaly-policy.ts): the rule it broke, the column, the legacy value and what was loaded instead
+  `CREATE TABLE IF NOT EXISTS migration_data_quality (
+     ${ROW_RULE_COLUMNS},
+     column_name text NOT NULL,
+     raw_value text,
+     detail text NOT NULL,
+     recorded_at timestamptz NOT NULL DEFAULT now()
    )`,
   `CREATE TABLE IF NOT EXISTS migration_chunk (
      table_name text NOT NULL,
@@ -60,6 +71,7 @@ export async function ensureTargetSchema(client: Client, mapping: Mapping): Prom
   try {
     for (const ddl of CONTROL_DDL) await client.query(ddl);
     await ensureIndex(client, 'migration_quarantine_chunk', 'migration_quarantine', ['table_name', 'chunk_id']);
+    await ensureIndex(client, 'migration_data_quality_chunk', 'migration_data_quality', ['table_name', 'chunk_id']);
     for (const table of mapping.tables) await client.query(targetTableDdl(table, dialectOf(client)));
   } finally {
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['jm-cutover-target-ddl']);

@@ -2,6 +2,7 @@ import { CLEANERS, ON_BYTES, RuleFailure } from './cleansing';
 import { binaryOf, CopyLine, decodeField, encodeField, Field, NULL_FIELD, textOf } from './copy-text';
 import { columnsOf, compileExpression, Evaluator, Expr, parseExpression, Value } from './expressions';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
+import { policyFor, ruleKind } from './anomaly-policy';
 
 /**
  * Turns one legacy row (a COPY text line, columns in the mapping's order) into the target's COPY line,
@@ -15,15 +16,25 @@ import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping
  * migration, and again for the verification, which runs the same transform on the source side.
  */
 export type RowFailure = { ok: false; rule: string; detail: string };
-/** line: the target's COPY line with its LF, a binary string like the input (copy-text.ts, CopyLine) */
-export type RowOutcome = { ok: true; line: string } | RowFailure;
+/**
+ * A rule the row broke under a `load_flagged` policy (anomaly-policy.ts): the row is loaded with the
+ * field set as the policy says, and this becomes a data-quality issue. raw: the legacy field as text.
+ */
+export interface RowFlag {
+  rule: string;
+  column: string;
+  raw: string | null;
+  detail: string;
+}
+/** line: the target's COPY line with its LF, a binary string like the input (copy-text.ts, CopyLine); flags only when some rule was loaded flagged */
+export type RowOutcome = { ok: true; line: string; flags?: RowFlag[] } | RowFailure;
 
 export type RowTransform = (line: CopyLine) => RowOutcome;
 
 /** One line of real text through a transform, the outcome's line as text: for sampling and tests. */
 export function transformText(transform: RowTransform, line: string): RowOutcome {
   const outcome = transform(binaryOf(line));
-  return outcome.ok ? { ok: true, line: textOf(outcome.line) } : outcome;
+  return outcome.ok ? { ...outcome, line: textOf(outcome.line) } : outcome;
 }
 
 /** A ruled column's conversion: the target's escaped field, or the reason the row is quarantined. */
@@ -53,7 +64,39 @@ function codesOnBytes(codes: Map<string, string>): (field: string) => string | u
   return (field) => onBytes.get(field);
 }
 
-function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
+/** A column's anomaly policy per rule kind: undefined to quarantine, else the escaped field to load. */
+type FillFor = (rule: string) => string | undefined;
+
+function fillFor(mapping: Mapping, table: TableMapping, col: { target: string; type: ColumnType; required: boolean; codeTable?: string; onAnomaly?: ColumnMapping['onAnomaly'] }): FillFor {
+  const where = { keyColumn: table.columns.find((c) => c.source === table.source.key)!.target, parentColumn: table.parent?.column };
+  const memo = new Map<string, string | undefined>();
+  return (rule) => {
+    if (memo.has(rule)) return memo.get(rule);
+    const kind = ruleKind(rule);
+    const p = kind ? policyFor(kind, col, where, mapping.anomalyPolicies) : { policy: 'quarantine' as const };
+    const fill = p.policy === 'quarantine' ? undefined : p.value === null ? NULL_FIELD : binaryOf(encodeField(p.value));
+    memo.set(rule, fill);
+    return fill;
+  };
+}
+
+/** An escaped legacy field (binary string) as its text, for a data-quality issue. */
+function rawText(field: string): string | null {
+  const d = decodeField(field);
+  return d === null ? null : textOf(d);
+}
+
+/** Where a rule loaded flagged reports itself: the transform's row under way. */
+type OnFlag = (rule: string, column: string, raw: string, detail: string) => void;
+
+function flagged(failure: RowFailure, col: ColumnMapping, raw: string, fill: FillFor, onFlag: OnFlag): string | RowFailure {
+  const field = fill(failure.rule);
+  if (field === undefined) return failure;
+  onFlag(failure.rule, col.target, raw, failure.detail);
+  return field;
+}
+
+function compileRule(mapping: Mapping, col: ColumnMapping, fill: FillFor, onFlag: OnFlag): ColumnRule {
   const clean = col.clean ? CLEANERS[col.clean] : undefined;
   const codes = col.codeTable ? mapping.codeTables.get(col.codeTable)!.values : undefined;
   const onBytes = clean ? (codes ? undefined : ON_BYTES[col.clean!]) : codes && codesOnBytes(codes);
@@ -68,15 +111,15 @@ function compileRule(mapping: Mapping, col: ColumnMapping): ColumnRule {
     let v: Field = decoded === null || plain ? decoded : textOf(decoded);
     if (v !== null && clean) {
       const cleaned = clean(v);
-      if (cleaned instanceof RuleFailure) return fail(`${cleaned.rule}:${col.target}`, `${col.source}: ${cleaned.detail}`);
+      if (cleaned instanceof RuleFailure) return flagged(fail(`${cleaned.rule}:${col.target}`, `${col.source}: ${cleaned.detail}`), col, raw, fill, onFlag);
       v = cleaned;
     }
     if (v !== null && codes) {
       const mapped = codes.get(v.trim());
-      if (mapped === undefined) return fail(`unmapped_code:${col.codeTable}`, `${col.source}="${v}" is not in code table ${col.codeTable}`);
+      if (mapped === undefined) return flagged(fail(`unmapped_code:${col.codeTable}`, `${col.source}="${v}" is not in code table ${col.codeTable}`), col, raw, fill, onFlag);
       v = mapped;
     }
-    if (v === null && col.required) return missing(col);
+    if (v === null && col.required) return flagged(missing(col), col, raw, fill, onFlag);
     return plain && v === raw ? raw : binaryOf(encodeField(v));
   };
 }
@@ -194,8 +237,21 @@ const LETTER_N = 78;
 export function compileTransform(mapping: Mapping, table: TableMapping): RowTransform {
   const n = table.columns.length;
   const kinds = table.columns.map((c) => (c.clean || c.codeTable ? RULED : c.required ? REQUIRED : PLAIN));
-  const rules = table.columns.map((c, i) => (kinds[i] === RULED ? compileRule(mapping, c) : undefined));
+  let flags: RowFlag[] | undefined;
+  const onFlag: OnFlag = (rule, column, raw, detail) => (flags ??= []).push({ rule, column, raw: rawText(raw), detail });
+  const fills = table.columns.map((c) => fillFor(mapping, table, c));
+  const rules = table.columns.map((c, i) => (kinds[i] === RULED ? compileRule(mapping, c, fills[i], onFlag) : undefined));
   const missingOf = table.columns.map((c) => missing(c));
+  /** a required column without a rule: its placeholder when the row is loaded flagged, else undefined */
+  const missingFill = table.columns.map((_c, i) => fills[i](missingOf[i].rule));
+  /** a CHECK failing on column i, loaded flagged: the column set as its policy says (NULL passes a CHECK) */
+  const checkFill = new Map<string, { i: number; fill: string | undefined }>();
+  for (const src of table.target.checks) {
+    const cols = [...columnsOf(parseExpression(src))];
+    const i = table.columns.findIndex((c) => c.target === cols[0]);
+    if (cols.length === 1 && i !== -1) checkFill.set(`check:${cols[0]}`, { i, fill: fills[i](`check:${cols[0]}`) });
+  }
+  const done_ = (l: string): RowOutcome => (flags ? { ok: true, line: l + '\n', flags } : { ok: true, line: l + '\n' });
   const { after, reads: isRead } = compileAfterRow(table);
   const read: (string | undefined)[] = new Array(n);
   // A local copy: under the CommonJS transform the worker runs with, an imported binding is read through a getter, per row here.
@@ -205,11 +261,27 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
   // A row with the wrong number of fields fails whichever rule its shifted fields hit first; the
   // count, checked on that rare path only, names the real reason.
   return (line) => {
-    const outcome = convert(line);
+    let outcome = convert(line);
+    if (!outcome.ok && outcome.rule.startsWith('check:')) outcome = checkFlagged(line, outcome);
     return outcome.ok || outcome.rule === 'malformed_row' || line.split('\t').length === n ? outcome : malformed(line);
   };
 
+  /** The rare row whose CHECK failed on one column with a load_flagged policy: converted again with that column set as the policy says. */
+  function checkFlagged(line: string, failure: RowFailure): RowOutcome {
+    const at = checkFill.get(failure.rule);
+    if (!at || at.fill === undefined) return failure;
+    const fields = line.split('\t');
+    if (fields.length !== n) return failure;
+    const raw = fields[at.i];
+    fields[at.i] = at.fill;
+    const again = convert(fields.join('\t'));
+    if (!again.ok) return again;
+    (again.flags ??= []).push({ rule: failure.rule, column: table.columns[at.i].target, raw: rawText(raw), detail: failure.detail });
+    return again;
+  }
+
   function convert(line: string): RowOutcome {
+    flags = undefined;
     // The output is the input line with the changed fields spliced in: `out` holds the line up to
     // `done`, which moves past each changed field.
     let out = '';
@@ -237,12 +309,19 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
         }
         value = v;
       } else if (end === start) {
-        if (kind === REQUIRED) return missingOf[i];
-        out += line.slice(done, start) + nullField;
+        const fill = kind === REQUIRED ? missingFill[i] : nullField;
+        if (fill === undefined) return missingOf[i];
+        if (kind === REQUIRED) onFlag(missingOf[i].rule, table.columns[i].target, '', missingOf[i].detail);
+        out += line.slice(done, start) + fill;
         done = end;
         changed = true;
       } else if (kind === REQUIRED && end - start === 2 && line.charCodeAt(start) === BACKSLASH && line.charCodeAt(start + 1) === LETTER_N) {
-        return missingOf[i];
+        const fill = missingFill[i];
+        if (fill === undefined) return missingOf[i];
+        onFlag(missingOf[i].rule, table.columns[i].target, '\\N', missingOf[i].detail);
+        out += line.slice(done, start) + fill;
+        done = end;
+        changed = true;
       }
       if (isRead[i]) read[i] = value ?? (end === start ? nullField : line.slice(start, end));
       start = end + 1;
@@ -250,9 +329,9 @@ export function compileTransform(mapping: Mapping, table: TableMapping): RowTran
     if (after) {
       const extra = after(read);
       if (typeof extra !== 'string') return extra;
-      if (extra === '') return { ok: true, line: (changed ? out + line.slice(done) : line) + '\n' };
-      return { ok: true, line: (changed ? out + line.slice(done) : line) + extra + '\n' };
+      if (extra === '') return done_(changed ? out + line.slice(done) : line);
+      return done_((changed ? out + line.slice(done) : line) + extra);
     }
-    return { ok: true, line: (changed ? out + line.slice(done) : line) + '\n' };
+    return done_(changed ? out + line.slice(done) : line);
   }
 }

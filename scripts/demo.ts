@@ -4,6 +4,7 @@ import { settingsEnv, startEntryPoint, supervised } from '../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../lib/db';
 import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
+import { keyColumn, loadMapping } from '../migration/mapping';
 import { registerTarget } from '../lib/target-guard';
 import type { CutoverState } from '../workflows/cutover-messages';
 import { GoLiveEnv, startGoLiveEnv } from '../test/support/golive-env';
@@ -56,7 +57,8 @@ async function main() {
   });
   const total = Object.values(stats).reduce((n, t) => n + t.rows, 0);
   const planted = Object.values(stats).reduce((n, t) => n + Object.values(t.expectedQuarantine).reduce((a, b) => a + b, 0), 0);
-  console.log(`· 旧库 legacy registry loaded: ${entities} entities, ${total} rows in ${Object.keys(stats).length} tables, ${planted} rows that must end in quarantine`);
+  const flagged = Object.values(stats).reduce((n, t) => n + Object.values(t.expectedFlagged).reduce((a, b) => a + b, 0), 0);
+  console.log(`· 旧库 legacy registry loaded: ${entities} entities, ${total} rows in ${Object.keys(stats).length} tables; planted: ${flagged} rows with anomalies on non-key fields (loaded flagged, 问题数据), ${planted} rows that must end in quarantine (approvals naming no entity, and their children)`);
   const [operator, approver] = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
     await ensureRunbookSchema(c);
     return [(await issueToken(c, 'demo.operator', 'operator')).token, (await issueToken(c, 'demo.approver', 'approver')).token];
@@ -117,8 +119,19 @@ async function main() {
     console.log(`\n结果 Result: ${state.status}`);
     for (const s of state.steps) console.log(`  ${s.status.padEnd(8)} ${s.title}${s.detail ? ' — ' + s.detail : ''}`);
     for (const t of state.tables) {
-      console.log(`  ${t.table.padEnd(22)} read ${String(t.rowsRead).padStart(7)}, loaded ${String(t.rowsLoaded).padStart(7)}, quarantined ${String(t.rowsQuarantined).padStart(5)} ${JSON.stringify(t.quarantinedByRule)}`);
+      console.log(`  ${t.table.padEnd(22)} read ${String(t.rowsRead).padStart(7)}, loaded ${String(t.rowsLoaded).padStart(7)}, quarantined ${String(t.rowsQuarantined).padStart(5)} ${JSON.stringify(t.quarantinedByRule)}; loaded flagged ${JSON.stringify(t.flaggedByRule ?? {})}`);
     }
+    // 主体缺失 legacy entities (the mapping's entity tables) that are not in the new system, counted key by key
+    const mapping = loadMapping(settings.MAPPING_FILE);
+    let missing = 0;
+    for (const table of mapping.tables.filter((t) => t.category === 'entity')) {
+      const legacyKeys = await withClient(settings.LEGACY_DATABASE_URL, async (c) => (await c.query<{ k: string }>(`SELECT ${table.source.key}::text AS k FROM ${table.source.table}`)).rows.map((r) => r.k));
+      const targetKeys = await withClient(settings.TARGET_DATABASE_URL, async (c) => new Set((await c.query<{ k: string }>(`SELECT ${keyColumn(table).target}::text AS k FROM ${table.target.table}`)).rows.map((r) => r.k)));
+      missing += legacyKeys.filter((k) => !targetKeys.has(k)).length;
+    }
+    const issues = await withClient(settings.TARGET_DATABASE_URL, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM migration_data_quality')).rows[0].n);
+    // TODO(#15 item 3): corrected counts the corrections applied through the remediation loop, which is not built yet
+    console.log(`demo: entities_missing=${missing} data_quality_issues=${issues} corrected=0`);
     console.log(`  backup: ${state.backup?.dir}`);
     if (state.verification) console.log(`  验证 verification: ${state.verification.verdict}; report ${state.verification.reportFiles.markdown}`);
     if (state.evidence) console.log(`  证据包 evidence pack: ${state.evidence.markdown}`);

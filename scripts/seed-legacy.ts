@@ -21,7 +21,7 @@ async function main() {
   await ensureDatabase(settings.LEGACY_DATABASE_URL);
   const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, opts));
   console.log(`旧库 legacy dataset loaded into ${redactUrl(settings.LEGACY_DATABASE_URL)}:`);
-  for (const [table, t] of Object.entries(stats)) console.log(`  ${table.padEnd(20)} ${String(t.rows).padStart(9)} rows, must quarantine ${JSON.stringify(t.expectedQuarantine)}`);
+  for (const [table, t] of Object.entries(stats)) console.log(`  ${table.padEnd(20)} ${String(t.rows).padStart(9)} rows, must quarantine ${JSON.stringify(t.expectedQuarantine)}, load flagged ${JSON.stringify(t.expectedFlagged)} (default policies)`);
 }
 
 main().catch((err) => {

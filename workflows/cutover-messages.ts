@@ -127,6 +127,8 @@ export interface GateState extends GateDefinition {
   decidedBy?: string;
   decidedAt?: string;
   reason?: string;
+  /** what the approvers must know before deciding, e.g. at go/no-go the entities that would be missing (主体缺失) */
+  note?: string;
 }
 
 export const RUN_STATUSES = ['running', 'waiting_approval', 'waiting_operator', 'completed', 'rejected', 'failed', 'fell_back', 'cancelled'] as const;
@@ -141,6 +143,8 @@ export interface TableOutcome {
   rowsLoaded: number;
   rowsQuarantined: number;
   quarantinedByRule: Record<string, number>;
+  /** 问题数据 rows loaded flagged (anomaly-policy.ts), per rule; each is a data-quality issue in the target's migration_data_quality */
+  flaggedByRule?: Record<string, number>;
   durationMs: number;
   countsReconciled?: boolean;
 }

@@ -60,6 +60,9 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
 
   const byRule: Record<string, number> = {};
   for (const r of results) for (const [rule, n] of Object.entries(r.quarantinedByRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
+  // 问题数据 rows loaded under a load_flagged policy, per rule (absent in results of chunks run before the policies)
+  const flaggedByRule: Record<string, number> = {};
+  for (const r of results) for (const [rule, n] of Object.entries(r.flaggedByRule ?? {})) flaggedByRule[rule] = (flaggedByRule[rule] ?? 0) + n;
   let rowsLoaded = results.reduce((n, r) => n + r.rowsLoaded, 0);
   let rowsQuarantined = results.reduce((n, r) => n + r.rowsQuarantined, 0);
   if (patched('migrate-table-reconcile-target')) {
@@ -85,6 +88,7 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
     rowsLoaded,
     rowsQuarantined,
     quarantinedByRule: byRule,
+    flaggedByRule,
     carefulChunks: results.filter((r) => r.carefulMode).length,
     durationMs: Date.now() - started,
   };

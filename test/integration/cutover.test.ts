@@ -1,3 +1,4 @@
+import path from 'node:path';
 import fs from 'node:fs';
 import { DatasetStats, LegacyTable, loadLegacyDataset } from '../../datagen/legacy-generator';
 import { loadMapping } from '../../migration/mapping';
@@ -87,21 +88,25 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
       ['business-tests', 'skipped', '未执行 not run: BUSINESS_API_URL is not configured on the worker 未配置业务接口'],
     ]);
     expect(result.gates[1]).toMatchObject({ status: 'approved', decidedBy: 'li.approver', reason: '记录数一致 counts reconcile' });
+    // the go/no-go approvers saw how many businesses would be missing (none) and how many rows were loaded flagged
+    expect(result.gates[1].note).toMatch(/^主体缺失 entities missing if it went live now: 0; 问题数据 rows loaded flagged: [1-9]\d* /);
     expect(result.decisions).toHaveLength(6);
     expect(result.decisions[4]).toMatchObject({ gate: 'go-no-go', actor: 'li.approver', role: 'approver', accepted: true });
     expect(result.rollbackProof?.equal).toBe(true);
 
-    // Every legacy row is either loaded or quarantined, each planted anomaly under its own rule.
+    // Every legacy row is either loaded or quarantined; under the default policies (异常数据处理策略) each planted
+    // entity anomaly is loaded flagged under its own rule, and only approvals naming no entity (and their children, waiting for them) are held.
     const mapping = loadMapping(stack.settings.MAPPING_FILE);
     expect(result.tables.map((t) => t.table)).toEqual(mapping.tables.map((t) => t.name));
     for (const t of result.tables) {
       const legacy = stats[mapping.tables.find((m) => m.name === t.table)!.source.table as LegacyTable];
-      expect({ table: t.table, read: t.rowsRead, quarantined: t.quarantinedByRule }).toEqual({ table: t.table, read: legacy.rows, quarantined: legacy.expectedQuarantine });
+      expect({ table: t.table, read: t.rowsRead, quarantined: t.quarantinedByRule, flagged: t.flaggedByRule }).toEqual({ table: t.table, read: legacy.rows, quarantined: legacy.expectedQuarantine, flagged: legacy.expectedFlagged });
       expect(t.rowsLoaded + t.rowsQuarantined).toBe(t.rowsRead);
       expect(t.countsReconciled).toBe(true);
     }
     const entity = result.tables[0];
-    expect(Object.keys(entity.quarantinedByRule).sort()).toEqual(
+    expect(entity.rowsLoaded).toBe(entity.rowsRead); // every business entity is in the new system
+    expect(Object.keys(entity.flaggedByRule!).sort()).toEqual(
       ['check:regcap', 'invalid_capital:regcap', 'invalid_date:apprdate', 'required:entname', 'unmapped_code:enttype'],
     );
     expect(result.tables.every((t) => t.carefulChunks === 0)).toBe(true); // the mapping caught everything before the target
@@ -132,14 +137,33 @@ describe('cutover end to end (API → Temporal → worker → PostgreSQL)', () =
         expect(row.detail).toBeTruthy();
         expect(Object.values(row.raw_row)).toContain(row.source_key);
       }
-      const negative = q.rows.find((r) => r.rule === 'check:regcap')!;
-      expect(negative.detail).toBe('regcap=-5 violates the target\'s CHECK (regcap >= 0)');
+      // 问题数据: the negative capital loaded flagged (regcap NULL), its issue holding the legacy value and the CHECK it broke
+      const issues = await db.query(`SELECT q.source_key, q.raw_value, q.detail, e.regcap FROM migration_data_quality q JOIN market_entity e ON e.pripid = q.source_key WHERE q.rule = 'check:regcap'`);
+      expect(issues.rows.length).toBe(result.tables[0].flaggedByRule!['check:regcap']);
+      for (const i of issues.rows) expect(i).toMatchObject({ raw_value: '-5', detail: 'regcap=-5 violates the target\'s CHECK (regcap >= 0)', regcap: null });
+      const dq = await db.query('SELECT count(*)::int AS n FROM migration_data_quality');
+      expect(dq.rows[0].n).toBe(result.tables.reduce((n, t) => n + Object.values(t.flaggedByRule ?? {}).reduce((a, b) => a + b, 0), 0));
       // No orphan survived in the target.
       const orphans = await db.query(
         `SELECT count(*)::int AS n FROM approval_material m WHERE NOT EXISTS (SELECT 1 FROM approval_application a WHERE a.appid = m.appid)`,
       );
       expect(orphans.rows[0].n).toBe(0);
     });
+    // 问题数据清单 in the evidence pack: no entity missing, the flagged rows per rule and district with examples
+    const evidence = fs.readFileSync(result.evidence!.markdown, 'utf8');
+    expect(evidence).toContain('主体缺失 Entities missing from the new system if it went live now: 0**');
+    expect(evidence).toMatch(/\| market_entity \| invalid_capital:regcap \| 4407\d\d \| \d+ \| JM\d+ regcap=约十万左右/);
+    const evidenceJson = JSON.parse(fs.readFileSync(result.evidence!.json, 'utf8'));
+    expect(evidenceJson.dataQuality.entitiesMissing).toBe(0);
+    // the sheet for business staff: CSV with a UTF-8 BOM (Excel), one line per held row and per issue, raw values kept
+    const sheet = fs.readFileSync(path.join(path.dirname(result.evidence!.markdown), 'data-quality.csv'), 'utf8');
+    expect(sheet.startsWith('\ufeff"kind 类型","table 表","rule 规则"')).toBe(true);
+    expect(sheet).toContain('"约十万左右"');
+    expect(sheet.split('\r\n').filter((l) => l.startsWith('"quarantined"')).length).toBe(result.tables.reduce((n, t) => n + t.rowsQuarantined, 0));
+    expect(JSON.parse(fs.readFileSync(path.join(path.dirname(result.evidence!.markdown), 'data-quality.json'), 'utf8')).length).toBe(sheet.split('\r\n').length - 2);
+    expect(evidenceJson.dataQuality.flagged.reduce((n: number, g: { rows: number }) => n + g.rows, 0)).toBe(
+      result.tables.reduce((n, t) => n + Object.values(t.flaggedByRule ?? {}).reduce((a, b) => a + b, 0), 0),
+    );
     // Legacy side untouched.
     await withClient(stack.settings.LEGACY_DATABASE_URL, async (db) => {
       const legacy = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE enttype = '9999')::int AS local FROM e_baseinfo`);

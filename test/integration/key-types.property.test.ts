@@ -164,7 +164,7 @@ describe('keys of every type, ordered alike on every side (property-based)', () 
             });
             await withClient(targetUrl, async (t) => {
               await t.query('DROP TABLE IF EXISTS kt');
-              await t.query('DROP TABLE IF EXISTS migration_quarantine, migration_chunk');
+              await t.query('DROP TABLE IF EXISTS migration_quarantine, migration_data_quality, migration_chunk');
               await ensureTargetSchema(t, mapping);
             });
             // a new adapter per run: it remembers each table's key type

@@ -49,7 +49,7 @@ describe('preflight 预检 against the live legacy and target catalogs', () => {
     const report = await preflight(REAL);
     expect(report.errors).toEqual([]);
     expect(report.checked).toEqual({ tables: 8, columns: 54, codeColumns: 5 });
-    // The generator plants local codes nobody mapped: the rows would be quarantined, and the operator knows beforehand.
+    // The generator plants local codes nobody mapped: the rows would be loaded flagged, and the operator knows beforehand.
     const unknown = await withClient(stack.settings.LEGACY_DATABASE_URL, (c) =>
       c.query<{ n: number }>(`SELECT count(*)::int AS n FROM e_baseinfo WHERE enttype NOT IN ('1100','1110','1130','1150','1200','1220','4531','4533','4540','5100','7200','9100','9500','9999','QY01')`),
     );
@@ -57,6 +57,8 @@ describe('preflight 预检 against the live legacy and target catalogs', () => {
     const enttype = report.warnings.find((w) => w.where === 'tables[0] (market_entity).columns[5].codeTable');
     expect(enttype?.problem).toContain(`${unknown.rows[0].n} legacy rows hold`);
     expect(enttype?.problem).toContain('unmapped_code:enttype');
+    // 异常数据处理策略: enttype is required, so under the default policy the rows load with the code "unknown", flagged
+    expect(enttype?.problem).toContain('they will be loaded flagged as unmapped_code:enttype (enttype "unknown", a data-quality issue each)');
   });
 
   it('lists every problem at once: misspelt column and table, an impossible type, a target table that disagrees', async () => {

@@ -69,7 +69,7 @@ describe('rehearsal on a second, differently shaped legacy registry (jmreg)', ()
     for (const t of result.tables) {
       const table = mapping.tables.find((m) => m.name === t.table)!;
       const legacy = stats.tables[table.source.table.split('.')[1] as Registry2Table];
-      expect({ table: t.table, read: t.rowsRead, quarantined: t.quarantinedByRule }).toEqual({ table: t.table, read: legacy.rows, quarantined: legacy.expectedQuarantine });
+      expect({ table: t.table, read: t.rowsRead, quarantined: t.quarantinedByRule, flagged: t.flaggedByRule }).toEqual({ table: t.table, read: legacy.rows, quarantined: legacy.expectedQuarantine, flagged: legacy.expectedFlagged });
       expect(t.rowsLoaded + t.rowsQuarantined).toBe(legacy.rows);
       expect(t.countsReconciled).toBe(true);
       expect(t.chunks).toBeGreaterThan(1);
@@ -85,10 +85,12 @@ describe('rehearsal on a second, differently shaped legacy registry (jmreg)', ()
       ]);
       expect(moved.sort()).toEqual(legacyKeys);
     }
-    for (const planted of ['required:entname', 'unmapped_code:enttype', 'check:regcap']) expect(result.tables[0].quarantinedByRule[planted]).toBeGreaterThan(0);
-    expect(result.tables[1].quarantinedByRule['required:opername']).toBeGreaterThan(0);
+    // 异常数据处理策略: every enterprise and individual business loaded, each anomaly flagged; only real orphans held
+    for (const planted of ['required:entname', 'unmapped_code:enttype', 'check:regcap']) expect(result.tables[0].flaggedByRule![planted]).toBeGreaterThan(0);
+    expect(result.tables[0].rowsQuarantined + result.tables[1].rowsQuarantined).toBe(0);
+    expect(result.tables[1].flaggedByRule!['required:opername']).toBeGreaterThan(0);
     expect(result.tables[2].quarantinedByRule['orphan:enterprise']).toBeGreaterThan(0);
-    expect(result.tables[3].quarantinedByRule['orphan:enterprise']).toBeGreaterThan(0);
+    expect(result.tables[3].flaggedByRule!['unmapped_code:apptype']).toBeGreaterThan(0);
 
     // verification: counts and every content segment pass; only sampling and business tests (not asked for) keep it incomplete
     expect(result.verification?.verdict).toBe('incomplete');

@@ -60,7 +60,7 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     // every problem at once, not the first only
     expect(message.split('\n  - ')).toHaveLength(5);
     // a name nothing resembles gets the list of known ones instead of a guess
-    expect(() => loadMapping(writeMapping((m) => (m.tables[0].columns[0].zzzzzzzz = 1)))).toThrow(/tables\[0\]\.columns\[0\]\.zzzzzzzz: unknown property \(known: target, type, source, codeTable, clean, required\)/);
+    expect(() => loadMapping(writeMapping((m) => (m.tables[0].columns[0].zzzzzzzz = 1)))).toThrow(/tables\[0\]\.columns\[0\]\.zzzzzzzz: unknown property \(known: target, type, source, codeTable, clean, required, onAnomaly\)/);
   });
 
   it('reads code tables as real CSV: quoted fields, embedded commas and quotes, a BOM, CRLF', () => {
@@ -92,7 +92,8 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
   });
 
   it('cleanses and converts codes, and names the rule when a row must be quarantined', () => {
-    const m = loadMapping(REAL);
+    // every rule's policy set to quarantine (异常数据处理策略): the rule and its reason as the quarantine records them
+    const m = loadMapping(writeMapping((x) => (x.anomalyPolicies = { invalid_date: 'quarantine', invalid_capital: 'quarantine', unmapped_code: 'quarantine', required: 'quarantine', check: 'quarantine' })));
     const transform = compileTransform(m, m.tables[0]);
     // The transform works on escaped COPY lines; the expectations read better decoded.
     const t = (row: Field[]) => {
@@ -127,6 +128,39 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     expect(t(change(7, '-7'))).toMatchObject({ ok: false, rule: 'check:regcap', detail: "regcap=-7 violates the target's CHECK (regcap >= 0)" });
     expect(t(change(7, '不详'))).toMatchObject({ ok: false, rule: 'invalid_capital:regcap' });
     expect(t(row.slice(1))).toMatchObject({ ok: false, rule: 'malformed_row' });
+  });
+
+  it('loads a row that breaks a non-key rule flagged under the default policies, with the rule, column and raw value; a key problem still fails the row', () => {
+    const m = loadMapping(REAL);
+    const transform = compileTransform(m, m.tables[0]);
+    const t = (row: Field[]) => {
+      const o = transformText(transform, encodeLine(row));
+      return o.ok ? { ok: true, values: decodeLine(o.line.slice(0, -1)), flags: o.flags } : o;
+    };
+    const row = ['JM1', '91440700768414040K', '91440700768414040K', null, '江门市某某经营部', '9999', '1', '50', '156', '2001-02-03', '2001-03-05', null, null, '440703', '440703', null];
+    const change = (i: number, v: string | null) => row.map((x, j) => (j === i ? v : x));
+    // a row that breaks nothing carries no flags
+    expect(t(row)).toEqual({ ok: true, values: expect.any(Array), flags: undefined });
+    expect(t(change(5, 'X9'))).toMatchObject({ ok: true, values: expect.arrayContaining(['unknown']), flags: [{ rule: 'unmapped_code:enttype', column: 'enttype', raw: 'X9' }] });
+    expect(t(change(4, ''))).toMatchObject({ ok: true, values: expect.arrayContaining(['（待整改）']), flags: [{ rule: 'required:entname', column: 'entname' }] });
+    expect(t(change(4, null))).toMatchObject({ ok: true, flags: [{ rule: 'required:entname', raw: null }] });
+    const capital = t(change(7, '约十万左右')) as { ok: true; values: Field[]; flags: unknown[] };
+    expect(capital.values[7]).toBeNull();
+    expect(capital.flags).toEqual([{ rule: 'invalid_capital:regcap', column: 'regcap', raw: '约十万左右', detail: expect.stringContaining('约十万左右') }]);
+    const check = t(change(7, '-5')) as { ok: true; values: Field[]; flags: unknown[] };
+    expect(check.values[7]).toBeNull();
+    expect(check.flags).toEqual([{ rule: 'check:regcap', column: 'regcap', raw: '-5', detail: "regcap=-5 violates the target's CHECK (regcap >= 0)" }]);
+    // two rules broken in one row: both recorded, neither holds the row back
+    expect(t(change(10, '1899-12-31').map((x, j) => (j === 6 ? '不存在' : x)))).toMatchObject({
+      ok: true,
+      flags: [{ rule: 'unmapped_code:regstate', raw: '不存在' }, { rule: 'invalid_date:apprdate', raw: '1899-12-31' }],
+    });
+    // the key: quarantined, whatever the policies say
+    expect(t(change(0, ''))).toMatchObject({ ok: false, rule: 'required:pripid' });
+    // a child's link to its parent is a key problem too
+    const person = compileTransform(m, m.tables.find((x) => x.name === 'entity_person')!);
+    expect(transformText(person, encodeLine(['P1', '', '陈伟', '410A', '10', '440703199001011234']))).toMatchObject({ ok: false, rule: 'required:pripid' });
+    expect(transformText(person, encodeLine(['P1', 'JM1', '', '410A', '10', '440703199001011234']))).toMatchObject({ ok: true, flags: [{ rule: 'required:name' }] });
   });
 
   it('passes fields without a rule through in their escaped form, an empty field as NULL, and still checks required ones', () => {

@@ -1,0 +1,149 @@
+import type { Client } from 'pg';
+import { quoteIdent } from '../lib/db';
+import { castKey } from './key-order';
+import type { Mapping, TableMapping } from './mapping';
+import { entityTables, keyColumn } from './mapping';
+
+/**
+ * 问题数据清单 The data-quality report, read from the target's own records: the rows loaded flagged
+ * (migration_data_quality) and the rows held in quarantine (migration_quarantine), per table, rule and
+ * district, with examples — and how many entities would be missing from the new system if it went live now
+ * (rows of the entityDetail's entity tables held in quarantine).
+ */
+export interface DataQualityGroup {
+  table: string;
+  rule: string;
+  /** the row's district (the table's column mapped through the `division` code table), or null when the table has none */
+  district: string | null;
+  rows: number;
+  /** up to three: key and the legacy value (issues) or the reason (quarantine) */
+  examples: string[];
+}
+
+export interface DataQualityReport {
+  /** rows loaded flagged, one data-quality issue per rule broken */
+  flagged: DataQualityGroup[];
+  /** rows held in quarantine, waiting for correction or for their parent */
+  quarantined: DataQualityGroup[];
+  /** entity rows (the mapping's entityDetail tables, by default market_entity) held in quarantine: businesses missing from the new system if it went live now */
+  entitiesMissing: number;
+}
+
+/** The column that says a row's district: the table's column mapped through the `division` code table (行政区划代码). */
+function districtColumn(table: TableMapping): string | undefined {
+  return table.columns.find((c) => c.codeTable === 'division')?.target;
+}
+
+async function exists(target: Client, name: string): Promise<boolean> {
+  return (await target.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [name])).rows[0].t !== null;
+}
+
+export async function dataQualityReport(target: Client, mapping: Mapping): Promise<DataQualityReport> {
+  const flagged: DataQualityGroup[] = [];
+  const quarantined: DataQualityGroup[] = [];
+  let entitiesMissing = 0;
+  const entities = entityTables(mapping);
+  const hasIssues = await exists(target, 'migration_data_quality');
+  const hasQuarantine = await exists(target, 'migration_quarantine');
+  for (const table of mapping.tables) {
+    const district = districtColumn(table);
+    const key = keyColumn(table);
+    if (hasIssues) {
+      // the district as loaded: the target row of the issue's key
+      const joined = district && (await exists(target, table.target.table));
+      const { rows } = await target.query<{ rule: string; district: string | null; n: number; examples: string[] }>(
+        `SELECT q.rule, ${joined ? `t.${quoteIdent(district)}::text` : 'NULL::text'} AS district, count(*)::int AS n,
+                (array_agg(coalesce(q.source_key, '?') || ' ' || q.column_name || '=' || coalesce(q.raw_value, 'NULL') ORDER BY q.source_key))[1:3] AS examples
+           FROM migration_data_quality q
+           ${joined ? `LEFT JOIN ${quoteIdent(table.target.table)} t ON t.${quoteIdent(key.target)} = ${castKey('q.source_key', 'text', key.type)}` : ''}
+          WHERE q.table_name = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+        [table.name],
+      );
+      for (const r of rows) flagged.push({ table: table.name, rule: r.rule, district: r.district, rows: r.n, examples: r.examples });
+    }
+    if (hasQuarantine) {
+      // the district as the legacy wrote it (the row never reached the target); waiting_for:<parent>:<key> counts per parent
+      const districtSource = district ? table.columns.find((c) => c.target === district)!.source : undefined;
+      const { rows } = await target.query<{ rule: string; district: string | null; n: number; keys: number; examples: string[] }>(
+        `SELECT CASE WHEN rule LIKE 'waiting_for:%' THEN substring(rule from '^waiting_for:[^:]*') ELSE rule END AS rule,
+                ${districtSource ? 'raw_row->>$2' : 'NULL::text'} AS district, count(*)::int AS n, count(DISTINCT source_key)::int AS keys,
+                (array_agg(coalesce(source_key, '?') || ': ' || detail ORDER BY source_key))[1:3] AS examples
+           FROM migration_quarantine WHERE table_name = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+        districtSource ? [table.name, districtSource] : [table.name],
+      );
+      for (const r of rows) quarantined.push({ table: table.name, rule: r.rule, district: r.district, rows: r.n, examples: r.examples });
+      if (entities.has(table.name)) {
+        entitiesMissing += (await target.query<{ n: number }>('SELECT count(DISTINCT source_key)::int AS n FROM migration_quarantine WHERE table_name = $1', [table.name])).rows[0].n;
+      }
+    }
+  }
+  return { flagged, quarantined, entitiesMissing };
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderDataQuality(report: DataQualityReport): string {
+  const sum = (gs: DataQualityGroup[]) => gs.reduce((n, g) => n + g.rows, 0);
+  const table = (gs: DataQualityGroup[]) =>
+    gs.length === 0
+      ? '_none 无_'
+      : ['| table 表 | rule 规则 | district 区划 | rows 条数 | examples 示例 |', '|---|---|---|---|---|', ...gs.map((g) => `| ${g.table} | ${g.rule} | ${g.district ?? '—'} | ${g.rows} | ${cell(g.examples.join('; '))} |`)].join('\n');
+  return [
+    '## 问题数据清单 Data-quality report',
+    '',
+    `**主体缺失 Entities missing from the new system if it went live now: ${report.entitiesMissing}**`,
+    '',
+    `### 已加载并标记 Loaded flagged (${sum(report.flagged)} issues 问题)`,
+    table(report.flagged),
+    '',
+    `### 隔离待整改 Held in quarantine (${sum(report.quarantined)} rows)`,
+    table(report.quarantined),
+  ].join('\n');
+}
+
+/** One held row or one data-quality issue, as business staff work through them (问题数据清单 sheet). */
+export interface DataQualityRow {
+  kind: 'quarantined' | 'flagged';
+  table: string;
+  rule: string;
+  key: string | null;
+  column: string | null;
+  rawValue: string | null;
+  detail: string;
+  chunk: string;
+  /** the legacy row as read (held rows) */
+  rawRow: Record<string, string | null> | null;
+}
+
+/** Every held row and every issue, in table, rule and key order (at most `limit` of each, the first ones). */
+export async function dataQualityRows(target: Client, limit = 100_000): Promise<DataQualityRow[]> {
+  const out: DataQualityRow[] = [];
+  if (await exists(target, 'migration_quarantine')) {
+    const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; detail: string; chunk_id: string; raw_row: Record<string, string | null> }>(
+      `SELECT table_name, rule, source_key, detail, chunk_id, raw_row FROM migration_quarantine ORDER BY table_name, rule, source_key LIMIT $1`,
+      [limit],
+    );
+    for (const r of rows) out.push({ kind: 'quarantined', table: r.table_name, rule: r.rule, key: r.source_key, column: null, rawValue: null, detail: r.detail, chunk: r.chunk_id, rawRow: r.raw_row });
+  }
+  if (await exists(target, 'migration_data_quality')) {
+    const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; column_name: string; raw_value: string | null; detail: string; chunk_id: string }>(
+      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ORDER BY table_name, rule, source_key LIMIT $1`,
+      [limit],
+    );
+    for (const r of rows) out.push({ kind: 'flagged', table: r.table_name, rule: r.rule, key: r.source_key, column: r.column_name, rawValue: r.raw_value, detail: r.detail, chunk: r.chunk_id, rawRow: null });
+  }
+  return out;
+}
+
+/** A CSV field: always quoted, quotes doubled; a leading = + - @ kept as text (no formula in Excel). */
+function csvField(v: string | null): string {
+  const s = v ?? '';
+  return `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
+}
+
+/** The sheet as CSV with a UTF-8 BOM and CRLF, so Excel opens the Chinese text as it is. */
+export function dataQualityCsv(rows: DataQualityRow[]): string {
+  const head = ['kind 类型', 'table 表', 'rule 规则', 'key 主键', 'column 字段', 'raw_value 原值', 'detail 说明', 'chunk 分块', 'raw_row 原始记录'];
+  const lines = rows.map((r) => [r.kind, r.table, r.rule, r.key, r.column, r.rawValue, r.detail, r.chunk, r.rawRow ? JSON.stringify(r.rawRow) : null].map(csvField).join(','));
+  return '\ufeff' + [head.map(csvField).join(','), ...lines].join('\r\n') + '\r\n';
+}
