@@ -115,7 +115,7 @@ export function loadMapping(file: string): Mapping {
   return { tables: spec.tables, codeTables };
 }
 
-function parseCodeTableCsv(text: string, file: string): Map<string, string> {
+export function parseCodeTableCsv(text: string, file: string): Map<string, string> {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines[0]?.trim() !== 'legacy,target,label') {
     throw new Error(`${file}: first line must be the header "legacy,target,label"`);
