@@ -244,7 +244,7 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       const deletes = batchRows.filter((r) => r.op === 'D').map((r) => r.key);
       const cols = names.map(quoteIdent).join(', ');
       if (upserts.length) {
-        await province.query(`CREATE TEMP TABLE report_stage (LIKE ${quoteIdent(table.name)}) ON COMMIT DROP`);
+        await province.query(`CREATE TEMP TABLE report_stage (LIKE ${quoteIdent(table.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
         const copyIn = `COPY report_stage (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
         const lines = upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha]));
         await pipeline(Readable.from(chunked(lines)), province.query(copyFrom(copyIn)));
