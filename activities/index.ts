@@ -9,6 +9,7 @@ import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
 import { reportActivities } from './reports';
+import { reportingActivities } from './reporting';
 import { serviceActivities } from './services';
 import { statusReportActivities } from './status-report';
 import { verificationActivities } from './verification';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...legacyCheckActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
+    ...reportingActivities(deps),
   };
 }
 
