@@ -38,7 +38,7 @@ export default async function reportingScheduleRoutes(app: FastifyInstance, opts
       schema: {
         summary: '定时上报 Put the reporting Schedules in place from config/reporting/schedules.json (create or update)',
         tags: TAGS,
-        response: { 200: { type: 'object', additionalProperties: false, required: ['schedules'], properties: { schedules: { type: 'array', items: { type: 'string' } } } }, ...problems(401, 403, 409, 500) },
+        response: { 200: { type: 'object', additionalProperties: false, required: ['schedules'], properties: { schedules: { type: 'array', items: { type: 'string' } } } }, ...problems(400, 401, 403, 409, 500) },
       },
     },
     async (request) => ({ schedules: await ensureReportingSchedules(opts.temporal, opts.taskQueue, stages(), request.actor!.name) }),
@@ -51,7 +51,7 @@ export default async function reportingScheduleRoutes(app: FastifyInstance, opts
       schema: {
         summary: '定时上报 The reporting Schedules: frequency, paused, recent and next runs',
         tags: TAGS,
-        response: { 200: { type: 'object', additionalProperties: true, required: ['schedules'], properties: { schedules: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...problems(401, 403, 409, 500) },
+        response: { 200: { type: 'object', additionalProperties: true, required: ['schedules'], properties: { schedules: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...problems(400, 401, 403, 409, 500) },
       },
     },
     async () => {
@@ -88,7 +88,7 @@ export default async function reportingScheduleRoutes(app: FastifyInstance, opts
           summary: `定时上报 ${action === 'pause' ? '暂停 Pause' : action === 'resume' ? '恢复 Resume' : '立即执行 Trigger now'} a reporting Schedule`,
           tags: TAGS,
           params: stageParam,
-          response: { 202: { type: 'object', additionalProperties: false, required: ['scheduleId', 'action'], properties: { scheduleId: { type: 'string' }, action: { type: 'string' } } }, ...problems(401, 403, 404, 409, 500) },
+          response: { 202: { type: 'object', additionalProperties: false, required: ['scheduleId', 'action'], properties: { scheduleId: { type: 'string' }, action: { type: 'string' } } }, ...problems(400, 401, 403, 404, 409, 500) },
         },
       },
       async (request, reply) => {
