@@ -80,7 +80,7 @@ export default async function reportingScheduleRoutes(app: FastifyInstance, opts
   );
 
   for (const action of ['pause', 'resume', 'trigger'] as const) {
-    app.post<{ Params: { stage: string } }>(
+    app.post<{ Params: { stage: string }; Body: { reason?: string } }>(
       `/reporting/schedules/:stage/${action}`,
       {
         config: { roles: ['operator'] },
@@ -88,6 +88,7 @@ export default async function reportingScheduleRoutes(app: FastifyInstance, opts
           summary: `定时上报 ${action === 'pause' ? '暂停 Pause' : action === 'resume' ? '恢复 Resume' : '立即执行 Trigger now'} a reporting Schedule`,
           tags: TAGS,
           params: stageParam,
+          body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 500, description: '原因 why, kept as the Schedule\'s note' } } },
           response: { 202: { type: 'object', additionalProperties: false, required: ['scheduleId', 'action'], properties: { scheduleId: { type: 'string' }, action: { type: 'string' } } }, ...problems(400, 401, 403, 404, 409, 500) },
         },
       },
@@ -95,7 +96,7 @@ export default async function reportingScheduleRoutes(app: FastifyInstance, opts
         const st = stages().find((s) => s.id === request.params.stage);
         if (!st) throw new ProblemError(404, 'Unknown stage', `no reporting stage "${request.params.stage}" in ${path.basename(file)}`, 'params.stage');
         const handle = opts.temporal.schedule.getHandle(scheduleId(opts.taskQueue, st.id));
-        const note = `${action} by ${request.actor!.name}`;
+        const note = `${action} by ${request.actor!.name}${request.body?.reason ? `: ${request.body.reason}` : ''}`;
         try {
           if (action === 'pause') await handle.pause(note);
           else if (action === 'resume') await handle.unpause(note);

@@ -78,13 +78,13 @@ describe('数据汇聚及上报 reporting through the API and Temporal', () => {
     const put = await stack.http('PUT', '/reporting/schedules', operator);
     expect(put.status).toBe(200);
     expect(put.body.schedules).toEqual([scheduleId(stack.settings.TASK_QUEUE, 'entities'), scheduleId(stack.settings.TASK_QUEUE, 'registry')]);
-    expect((await stack.http('POST', '/reporting/schedules/entities/pause', operator)).status).toBe(202);
+    expect((await stack.http('POST', '/reporting/schedules/entities/pause', operator, { reason: '省中心维护 province maintenance' })).status).toBe(202);
     let list = await stack.http('GET', '/reporting/schedules', viewer);
     expect(list.body.schedules.find((s: { stage: string }) => s.stage === 'entities')).toMatchObject({ paused: true, everyMinutes: 5, overlap: 'skip' });
-    expect((await stack.http('POST', '/reporting/schedules/entities/resume', operator)).status).toBe(202);
-    expect((await stack.http('POST', '/reporting/schedules/nosuch/trigger', operator)).status).toBe(404);
+    expect((await stack.http('POST', '/reporting/schedules/entities/resume', operator, {})).status).toBe(202);
+    expect((await stack.http('POST', '/reporting/schedules/nosuch/trigger', operator, {})).status).toBe(404);
     await withClient(stack.settings.TARGET_DATABASE_URL, (c) => c.query(`UPDATE market_entity SET entname = entname || '·' WHERE pripid = (SELECT min(pripid) FROM market_entity)`));
-    expect((await stack.http('POST', '/reporting/schedules/entities/trigger', operator)).status).toBe(202);
+    expect((await stack.http('POST', '/reporting/schedules/entities/trigger', operator, {})).status).toBe(202);
     await eventually(async () => receiver.accepted.some((b) => b.table === 'rpt_market_entity' && b.sequence === 2), 'the triggered cycle to deliver sequence 2', 120_000);
     list = await stack.http('GET', '/reporting/schedules', viewer);
     expect(list.body.schedules.find((s: { stage: string }) => s.stage === 'entities').recentRuns.length).toBeGreaterThan(0);
