@@ -62,7 +62,14 @@ export function reportingActivities(deps: ActivityDeps) {
           throw ApplicationFailure.nonRetryable(`${input.table}: batch ${p.open.batchId} is ${p.open.state}; a backfill waits until it is verified`, 'BatchOpen');
         }
       }
-      const r = await runTableCycle(ctx, input.table);
+      // A heartbeat while the table runs: a worker killed mid-batch is noticed in seconds, not at the timeout.
+      const beat = setInterval(() => Context.current().heartbeat({ table: input.table }), 5_000);
+      let r: Awaited<ReturnType<typeof runTableCycle>>;
+      try {
+        r = await runTableCycle(ctx, input.table);
+      } finally {
+        clearInterval(beat);
+      }
       return { table: r.table, batchId: r.batchId, state: r.state, rows: r.rows, rejected: r.rejected, differingKeys: r.verification?.differingKeys.slice(0, 20) ?? [] };
     },
     /** 监测: status JSON / Markdown / HTML under REPORTS_DIR/reporting, and the alerts */

@@ -13,7 +13,8 @@ const RETRY: RetryPolicy = { initialInterval: '2s', maximumInterval: '1 minute',
 const LANES = 2;
 
 export async function reporting(input: ReportingInput): Promise<ReportingProgress> {
-  const act = (summary: string) => proxyActivities<Activities>({ startToCloseTimeout: '2 hours', retry: RETRY, summary });
+  const act = (summary: string, heartbeat = false) =>
+    proxyActivities<Activities>({ startToCloseTimeout: '2 hours', ...(heartbeat ? { heartbeatTimeout: '20 seconds' } : {}), retry: RETRY, summary });
   const progress: ReportingProgress = { runId: input.runId, phase: 'prepare', tables: [] };
   setHandler(reportingProgressQuery, () => progress);
   const show = () =>
@@ -45,7 +46,7 @@ export async function reporting(input: ReportingInput): Promise<ReportingProgres
       const t = progress.tables[next++];
       t.state = 'running';
       show();
-      const r = await act(`汇聚上报 ${t.table}: extract → province → national → verify`).reportingTableCycle({ table: t.table, backfill: input.backfill });
+      const r = await act(`汇聚上报 ${t.table}: extract → province → national → verify`, true).reportingTableCycle({ table: t.table, backfill: input.backfill });
       Object.assign(t, { state: r.state, batchId: r.batchId, rows: r.rows, rejected: r.rejected });
       show();
     }
