@@ -89,4 +89,37 @@ describe('数据汇聚及上报 reporting through the API and Temporal', () => {
     list = await stack.http('GET', '/reporting/schedules', viewer);
     expect(list.body.schedules.find((s: { stage: string }) => s.stage === 'entities').recentRuns.length).toBeGreaterThan(0);
   }, 240_000);
+
+  it('a worker killed mid-batch while the receiver fails, then both recover: no gap, no duplicate', async () => {
+    const changed = await withClient(stack.settings.TARGET_DATABASE_URL, async (c) =>
+      (await c.query<{ personid: string }>(`UPDATE entity_person SET name = name || '乙' WHERE personid IN (SELECT personid FROM entity_person WHERE name IS NOT NULL ORDER BY personid LIMIT 3) RETURNING personid`)).rows.map((r) => r.personid).sort(),
+    );
+    receiver.failNext(1_000_000);
+    const started = await stack.http('POST', '/reportings', operator, { runId: 'killed', tables: ['rpt_entity_person'] });
+    expect(started.status).toBe(201);
+    // The batch is in the province and the ledger, the national upload keeps failing: the worker dies now.
+    await eventually(
+      () => withClient(stack.settings.REPORT_PROVINCE_DATABASE_URL, async (c) => (await c.query(`SELECT 1 FROM report_batch WHERE table_name = 'rpt_entity_person' AND sequence = 2 AND state = 'applied'`)).rowCount === 1),
+      'the batch to be applied at the province',
+      60_000,
+    );
+    await eventually(async () => (receiver.answers[503] ?? 0) > 0, 'a failed upload', 30_000);
+    await stack.killWorker('SIGKILL');
+    receiver.failNext(0);
+    await stack.startWorker();
+    const done = await eventually(async () => {
+      const r = await stack.http('GET', '/reportings/reporting-killed', viewer);
+      return r.body.phase === 'finished' ? (r.body as ReportingProgress) : undefined;
+    }, 'the cycle to finish on the new worker', 120_000);
+    expect(done.verdict).toBe('passed');
+    const batches = receiver.accepted.filter((b) => b.table === 'rpt_entity_person');
+    expect(batches.map((b) => b.sequence)).toEqual([1, 2]);
+    expect(batches[1].keys.map((k) => k.key).sort()).toEqual(changed);
+    expect(new Set(receiver.accepted.map((b) => b.batchId)).size).toBe(receiver.accepted.length);
+    const ledger = await withClient(stack.settings.REPORT_PROVINCE_DATABASE_URL, (c) => c.query(`SELECT sequence::int, state FROM report_batch WHERE table_name = 'rpt_entity_person' ORDER BY sequence`));
+    expect(ledger.rows).toEqual([
+      { sequence: 1, state: 'verified' },
+      { sequence: 2, state: 'verified' },
+    ]);
+  }, 300_000);
 });
