@@ -189,7 +189,9 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       // Overlap re-reads and repeated deliveries: rows the province already holds in this content are not news.
       let skipped = 0;
       let batchRows = good;
-      if (sel.kind !== 'backfill' && good.length) {
+      // A first load into an empty province table has nothing to compare with, and can COPY straight in.
+      const emptyProvince = (await province.query(`SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty`)).rows[0].empty as boolean;
+      if (sel.kind !== 'backfill' && good.length && !emptyProvince) {
         const known = new Map<string, { sha: string; op: string }>();
         const { rows } = await province.query<{ k: string; sha: string; op: string }>(
           `SELECT p.${quoteIdent(table.key)}::text AS k, p._report_sha AS sha, p._report_op AS op FROM ${quoteIdent(table.name)} p WHERE p.${quoteIdent(table.key)}::text = ANY($1::text[])`,
@@ -243,7 +245,10 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       const upserts = batchRows.filter((r) => r.op !== 'D');
       const deletes = batchRows.filter((r) => r.op === 'D').map((r) => r.key);
       const cols = names.map(quoteIdent).join(', ');
-      if (upserts.length) {
+      if (upserts.length && emptyProvince) {
+        const copyIn = `COPY ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
+        await pipeline(Readable.from(chunked(upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha])))), province.query(copyFrom(copyIn)));
+      } else if (upserts.length) {
         await province.query(`CREATE TEMP TABLE report_stage (LIKE ${quoteIdent(table.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
         const copyIn = `COPY report_stage (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
         const lines = upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha]));

@@ -20,6 +20,8 @@ export const CAPTURE_DDL = [
      changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
    )`,
   `CREATE INDEX IF NOT EXISTS report_change_log_xid ON report_change_log (table_name, xid)`,
+  // verification looks up each batch key's newest change
+  `CREATE INDEX IF NOT EXISTS report_change_log_key ON report_change_log (table_name, key, xid)`,
   `CREATE OR REPLACE FUNCTION report_capture() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN
      IF TG_OP IN ('UPDATE', 'DELETE') THEN
