@@ -2,13 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
-import { copyChunk } from '../../migration/chunk-copy';
 import { loadMapping } from '../../migration/mapping';
-import { PostgresSource } from '../../migration/pg-source';
-import { ensureTargetSchema } from '../../migration/target-schema';
 import { startReceiver, Receiver } from '../../reporting/receiver';
 import { scheduleId } from '../../reporting/schedule';
 import type { ReportingProgress } from '../../workflows/reporting-messages';
+import { migrateInto } from '../support/reporting-env';
 import { eventually, TestStack } from '../support/stack';
 
 /**
@@ -36,12 +34,7 @@ describe('数据汇聚及上报 reporting through the API and Temporal', () => {
     await stack.start();
     await ensureDatabase(stack.settings.REPORT_PROVINCE_DATABASE_URL);
     await stack.seedLegacy(150);
-    const source = new PostgresSource(stack.settings.LEGACY_DATABASE_URL);
-    await withClient(stack.settings.TARGET_DATABASE_URL, async (target) => {
-      await ensureTargetSchema(target, mapping);
-      for (const table of mapping.tables) for (const chunk of await source.planChunks(table, 5000)) await copyChunk({ source, target, mapping, table, chunk, runId: 'r1', readPoint: null, attempt: 1 });
-    });
-    await source.close();
+    await migrateInto(stack.settings.LEGACY_DATABASE_URL, stack.settings.TARGET_DATABASE_URL, mapping);
     operator = await stack.token('olivia.ops', 'operator');
     viewer = await stack.token('wang.viewer', 'viewer');
     await stack.startWorker();

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
-import { ensureReportSchema, ReportContext, runTableCycle } from '../../reporting/batch';
-import { installCapture } from '../../reporting/capture';
+import { ensureDatabase, withClient } from '../../lib/db';
+import { ReportContext, runTableCycle } from '../../reporting/batch';
 import { seedGeneratedRegistry } from '../../reporting/generated-spec';
 import { reportStatus, statusHtml, statusMarkdown } from '../../reporting/monitor';
 import { startReceiver, Receiver } from '../../reporting/receiver';
+import { startReporting } from '../support/reporting-env';
 import { loadReportSpec } from '../../reporting/spec';
 
 /** The 53-table / 1,090-item specification runs end to end; a receiver rejection stops a table with its reasons. */
@@ -21,25 +19,15 @@ const ROWS = 40;
 describe('the generated 53-table / 1,090-item specification runs', () => {
   let receiver: Receiver;
   let ctx: ReportContext;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-report-g-'));
+  let env: Awaited<ReturnType<typeof startReporting>>;
 
   beforeAll(async () => {
     await ensureDatabase(registryUrl);
-    await ensureDatabase(provinceUrl);
-    await withClient(registryUrl, async (c) => {
-      await seedGeneratedRegistry(c, ROWS);
-      await installCapture(c, spec);
-    });
-    receiver = await startReceiver(path.join(dir, 'received'));
-    ctx = { spec, registryUrl, provinceUrl, outboxDir: path.join(dir, 'outbox'), receiverUrl: receiver.url };
-    await ensureReportSchema(ctx);
+    await withClient(registryUrl, (c) => seedGeneratedRegistry(c, ROWS));
+    env = await startReporting(spec, registryUrl, provinceUrl);
+    ({ ctx, receiver } = env);
   }, 300_000);
-  afterAll(async () => {
-    await receiver?.close();
-    await dropDatabase(registryUrl);
-    await dropDatabase(provinceUrl);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => env?.close());
 
   it('every table: rows with a national code delivered and verified, the others held with their reason', async () => {
     for (const t of spec.tables) {
@@ -79,7 +67,7 @@ describe('the generated 53-table / 1,090-item specification runs', () => {
   }, 120_000);
 
   it('a receiver rejection (a gap in the sequence) stops the table with the receiver\'s reason, and the monitor alerts', async () => {
-    const other = await startReceiver(path.join(dir, 'other'));
+    const other = await startReceiver(path.join(env.dir, 'other'));
     try {
       await withClient(registryUrl, (c) => c.query(`UPDATE src_g09 SET c5 = c5 || 'x' WHERE id = 'g09-000002'`));
       const r = await runTableCycle({ ...ctx, receiverUrl: other.url }, 'rpt_g09');

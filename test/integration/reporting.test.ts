@@ -1,18 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
-import { copyChunk } from '../../migration/chunk-copy';
 import { loadMapping } from '../../migration/mapping';
-import { PostgresSource } from '../../migration/pg-source';
-import { ensureTargetSchema } from '../../migration/target-schema';
-import { deliverBatch, ensureReportSchema, prepareBatch, ReportContext, runTableCycle, verifyBatch } from '../../reporting/batch';
-import { installCapture } from '../../reporting/capture';
+import { deliverBatch, prepareBatch, ReportContext, runTableCycle, verifyBatch } from '../../reporting/batch';
 import { reportStatus } from '../../reporting/monitor';
-import { startReceiver, Receiver } from '../../reporting/receiver';
+import type { Receiver } from '../../reporting/receiver';
 import { loadReportSpec } from '../../reporting/spec';
+import { migrateInto, startReporting } from '../support/reporting-env';
 
 /**
  * 数据汇聚及上报 on real PostgreSQL and the real reference receiver: the registry is a target the
@@ -31,7 +26,7 @@ const spec = loadReportSpec(path.join(root, 'config', 'reporting', 'registry.jso
 describe('数据汇聚及上报 reporting: registry → provincial DB → national batches', () => {
   let receiver: Receiver;
   let ctx: ReportContext;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-report-'));
+  let env: Awaited<ReturnType<typeof startReporting>>;
   const cycleAll = async () => {
     const out = [];
     for (const t of spec.tables) out.push(await runTableCycle(ctx, t.name));
@@ -42,25 +37,14 @@ describe('数据汇聚及上报 reporting: registry → provincial DB → nation
   beforeAll(async () => {
     await ensureDatabase(legacyUrl);
     await ensureDatabase(registryUrl);
-    await ensureDatabase(provinceUrl);
     await withClient(legacyUrl, (c) => loadLegacyDataset(c, { entities: 400, seed: 19, anomalyRate: 0.02 }));
-    const source = new PostgresSource(legacyUrl);
-    await withClient(registryUrl, async (target) => {
-      await ensureTargetSchema(target, mapping);
-      for (const table of mapping.tables) for (const chunk of await source.planChunks(table, 5000)) await copyChunk({ source, target, mapping, table, chunk, runId: 'r1', readPoint: null, attempt: 1 });
-      await installCapture(target, spec);
-    });
-    await source.close();
-    receiver = await startReceiver(path.join(dir, 'received'));
-    ctx = { spec, registryUrl, provinceUrl, outboxDir: path.join(dir, 'outbox'), receiverUrl: receiver.url };
-    await ensureReportSchema(ctx);
+    await migrateInto(legacyUrl, registryUrl, mapping);
+    env = await startReporting(spec, registryUrl, provinceUrl);
+    ({ ctx, receiver } = env);
   }, 300_000);
   afterAll(async () => {
-    await receiver?.close();
+    await env?.close();
     await dropDatabase(legacyUrl);
-    await dropDatabase(registryUrl);
-    await dropDatabase(provinceUrl);
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('a full first cycle: every registry row reaches the province and the receiver, verified three ways', async () => {
