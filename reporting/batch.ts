@@ -8,6 +8,7 @@ import type { Client } from 'pg';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import { encodeRow, Field } from '../migration/copy-text';
 import { compareKeys, TARGET_SESSION } from '../verification/canonical';
+import { pruneChangeLog } from './capture';
 import { compileConverter } from './convert';
 import { copyLines, extractRows, ExtractedRow, loadTempKeys, prepareRegistrySession, Selection } from './extract';
 import { ensureProvinceSchema } from './province';
@@ -495,5 +496,20 @@ export async function runTableCycle(ctx: ReportContext, table: string): Promise<
   if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
   const v = await verifyBatch(ctx, batchId);
   if (p.open && v.state === 'verified') p = { ...p, rows: v.counts.batch };
+  if (v.state === 'verified') await pruneBelowWatermarks(ctx, table);
   return { table, batchId, state: v.state, rows: p.rows, rejected: p.rejected, verification: v };
+}
+
+/**
+ * The registry's change log below every watermark that reads it is history no cycle will read again:
+ * pruned once all reported tables of the same source table have passed it (none without a watermark).
+ */
+export async function pruneBelowWatermarks(ctx: ReportContext, tableName: string): Promise<number> {
+  const source = ctx.spec.tables.find((t) => t.name === tableName)!.source.table;
+  const readers = ctx.spec.tables.filter((t) => t.source.table === source).map((t) => t.name);
+  const { rows } = await withClient(ctx.provinceUrl, (p) =>
+    p.query<{ n: number; low: string | null }>('SELECT count(*)::int AS n, min(xid::xid8)::text AS low FROM report_watermark WHERE table_name = ANY($1::text[])', [readers]),
+  );
+  if (rows[0].n < readers.length || !rows[0].low) return 0;
+  return withClient(ctx.registryUrl, (r) => pruneChangeLog(r, source, rows[0].low!));
 }
