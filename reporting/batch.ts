@@ -12,7 +12,7 @@ import { pruneChangeLog } from './capture';
 import { compileConverter } from './convert';
 import { copyLines, extractRows, ExtractedRow, loadTempKeys, prepareRegistrySession, Selection } from './extract';
 import { ensureProvinceSchema } from './province';
-import { keyIndex, ReportSpec, ReportTable } from './spec';
+import type { ReportSpec, ReportTable } from './spec';
 
 /**
  * 汇聚及上报 One table's cycle, in steps that each survive a crash:
@@ -164,7 +164,6 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
     });
 
     const convert = compileConverter(ctx.spec, table);
-    const ki = keyIndex(table);
     const good: { key: string; op: Op; fields: Field[]; line: string; sha: string }[] = [];
     const rejected: { key: string; reason: string; fields: Field[] }[] = [];
     for (const r of snap.rows) {
@@ -278,7 +277,6 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied')`,
         [batchId, table.name, sequence, manifest.kind, manifest.window.fromXid, snap.xmin, manifest.window.from, manifest.window.to, batchRows.length, counts.U, counts.C, counts.D, rejected.length, skipped, manifest.sha256, path.relative(ctx.outboxDir, file)],
       );
-      void ki;
       return { table: table.name, batchId, rows: batchRows.length, rejected: rejected.length, skipped, empty: false };
     });
   });

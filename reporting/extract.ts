@@ -30,15 +30,14 @@ export interface ExtractedRow {
   fields: Field[];
 }
 
-function itemExpr(table: ReportTable, from: string): string {
+function itemExpr(from: string): string {
   const [a, c] = from.includes('.') ? from.split('.') : ['t', from];
-  void table;
   return `${quoteIdent(a)}.${quoteIdent(c)}`;
 }
 
 export function extractionSql(table: ReportTable, sel: Selection): string {
   const key = `t.${quoteIdent(table.source.key)}`;
-  const items = table.items.map((i) => itemExpr(table, i.from)).join(', ');
+  const items = table.items.map((i) => itemExpr(i.from)).join(', ');
   const joins = table.source.joins
     .map((j) => ` LEFT JOIN ${quoteIdent(j.table)} ${quoteIdent(j.alias)} ON ${quoteIdent(j.alias)}.${quoteIdent(j.on.references)} = t.${quoteIdent(j.on.column)}`)
     .join('');
@@ -49,7 +48,7 @@ export function extractionSql(table: ReportTable, sel: Selection): string {
     case 'backfill': {
       const item = table.items.find((i) => i.name === sel.item);
       if (!item) throw new Error(`backfill: "${sel.item}" is not an item of ${table.name}`);
-      const col = itemExpr(table, item.from);
+      const col = itemExpr(item.from);
       return `COPY (SELECT ${key}::text, true, NULL::text, ${items} FROM ${src} t${joins} WHERE ${col} >= ${literal(sel.from)} AND ${col} < ${literal(sel.to)} ORDER BY ${key}::text COLLATE "C") TO STDOUT`;
     }
     case 'changes':
