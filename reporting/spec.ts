@@ -153,7 +153,3 @@ export function reportTable(spec: ReportSpec, name: string): ReportTable {
   if (!t) throw new Error(`no reported table "${name}" in ${spec.file}`);
   return t;
 }
-
-export function keyIndex(table: ReportTable): number {
-  return table.items.findIndex((i) => i.name === table.key);
-}
