@@ -147,9 +147,3 @@ export function loadReportSpec(file: string): ReportSpec {
   }
   return parseReportSpec(raw, file);
 }
-
-export function reportTable(spec: ReportSpec, name: string): ReportTable {
-  const t = spec.tables.find((x) => x.name === name);
-  if (!t) throw new Error(`no reported table "${name}" in ${spec.file}`);
-  return t;
-}
