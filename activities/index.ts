@@ -13,6 +13,7 @@ import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
 import { preflightActivities } from './preflight';
 import { reportActivities } from './reports';
+import { reportingActivities } from './reporting';
 import { serviceActivities } from './services';
 import { statusReportActivities } from './status-report';
 import { verificationActivities } from './verification';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...memoryDbActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
+    ...reportingActivities(deps),
   };
 }
 

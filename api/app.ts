@@ -14,6 +14,7 @@ import adminTokenRoutes from './routes/admin-tokens';
 import healthRoutes from './routes/health';
 import planItemRoutes from './routes/plan';
 import rehearsalRoutes from './routes/rehearsals';
+import reportingScheduleRoutes from './routes/reporting-schedules';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
 
@@ -109,5 +110,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(planItemRoutes, { runs, signingKey: opts.signingKey });
   }
   await app.register(rehearsalRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });
+  await app.register(reportingScheduleRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });
   return app;
 }

@@ -73,6 +73,11 @@ const schema = z.object({
    * activity's own thread. Off by default: on the 2-core reference machine they did not pay (bench:verify --threads).
    */
   VERIFY_SOURCE_THREADS: z.coerce.number().int().min(0).max(32).default(0),
+  /** 数据汇聚及上报: the report specification, the provincial data center, the national outbox and receiver (empty = outbox only) */
+  REPORT_SPEC_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'reporting', 'registry.json')),
+  REPORT_PROVINCE_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_province'),
+  REPORT_OUTBOX_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'report-outbox')),
+  REPORT_RECEIVER_URL: z.union([z.literal(''), z.string().url()]).default(''),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts and signingKeyProblem */

@@ -1,0 +1,513 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Client } from 'pg';
+import { inTransaction, quoteIdent, withClient } from '../lib/db';
+import { encodeRow, Field } from '../migration/copy-text';
+import { compareKeys, TARGET_SESSION } from '../verification/canonical';
+import { pruneChangeLog } from './capture';
+import { compileConverter } from './convert';
+import { copyLines, extractRows, ExtractedRow, loadTempKeys, prepareRegistrySession, Selection } from './extract';
+import { ensureProvinceSchema } from './province';
+import type { ReportSpec, ReportTable } from './spec';
+
+/**
+ * 汇聚及上报 One table's cycle, in steps that each survive a crash:
+ *
+ * 1. prepare: extract (watermark, snapshot] from the registry in one REPEATABLE READ snapshot; convert;
+ *    drop rows the province already holds in the same content (an overlap re-read, deduplicated by key
+ *    and row hash); write the national batch file and manifest to the outbox; then in ONE province
+ *    transaction upsert/delete the rows, hold rejected rows with their reason and record the batch
+ *    ("applied"). The watermark does not move.
+ * 2. deliver: POST the batch to the national receiver; its batch id makes a re-delivery an
+ *    acknowledged duplicate, never a second copy ("delivered").
+ * 3. verify: source vs province vs delivered batch, counts and SHA-256 over canonical lines per table
+ *    and window. Passed → ONE province transaction marks the batch "verified" and advances the
+ *    watermark; failed → the batch is "held" with the differing keys and the table goes no further.
+ *
+ * A crash before step 1 commits leaves nothing behind (the next attempt takes a new snapshot; a file
+ * written for an uncommitted batch is overwritten under the same sequence); after it, the ledger says
+ * which step to resume.
+ */
+export interface ReportContext {
+  spec: ReportSpec;
+  registryUrl: string;
+  provinceUrl: string;
+  outboxDir: string;
+  /** the national receiver; without it the outbox is the delivery */
+  receiverUrl?: string;
+}
+
+export type Op = 'U' | 'C' | 'D';
+export type BatchState = 'applied' | 'delivered' | 'verified' | 'held' | 'rejected';
+
+export interface Manifest {
+  batchId: string;
+  table: string;
+  sequence: number;
+  kind: 'full' | 'changes' | 'backfill';
+  window: { from: string | null; to: string; fromXid: string | null; toXid: string };
+  rows: number;
+  counts: Record<Op, number>;
+  sha256: string;
+  format: 'jsonl';
+  encoding: 'utf-8';
+  items: string[];
+}
+
+export interface BatchRow {
+  batch_id: string;
+  table_name: string;
+  sequence: string;
+  kind: Manifest['kind'];
+  from_xid: string | null;
+  to_xid: string;
+  window_from: Date | null;
+  window_to: Date;
+  rows: number;
+  rejected: number;
+  skipped: number;
+  sha256: string;
+  file: string;
+  state: BatchState;
+  reasons: string[];
+  differing_keys: { key: string; where: string }[];
+}
+
+/** A row as the national batch carries it: one JSON line. */
+interface NationalLine {
+  op: Op;
+  key: string;
+  data: Record<string, string | null> | null;
+}
+
+export async function ensureReportSchema(ctx: ReportContext): Promise<void> {
+  await withClient(ctx.provinceUrl, (p) => ensureProvinceSchema(p, ctx.spec.tables));
+}
+
+export async function openBatch(province: Client, table: string): Promise<BatchRow | undefined> {
+  const { rows } = await province.query<BatchRow>(`SELECT * FROM report_batch WHERE table_name = $1 AND state <> 'verified' ORDER BY sequence LIMIT 1`, [table]);
+  return rows[0];
+}
+
+function opOf(table: ReportTable, row: ExtractedRow, fields: Field[]): Op {
+  if (!row.present) return 'D';
+  const c = table.cancellation;
+  if (c) {
+    const v = fields[table.items.findIndex((i) => i.name === c.item)];
+    if (v !== null && c.values.includes(v)) return 'C';
+  }
+  return 'U';
+}
+
+function sha(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function batchFile(ctx: ReportContext, table: string, sequence: number): string {
+  return path.join(ctx.outboxDir, table, `${String(sequence).padStart(8, '0')}.jsonl`);
+}
+
+function writeDurably(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export interface PrepareResult {
+  table: string;
+  batchId?: string;
+  rows: number;
+  rejected: number;
+  skipped: number;
+  /** no change since the watermark: the watermark moved, no batch was made */
+  empty: boolean;
+  /** a batch of this table is open (not verified): nothing new is prepared past it */
+  open?: { batchId: string; state: BatchState };
+}
+
+/**
+ * Step 1. `backfill` re-sends rows whose date item lies in a range (补报) without moving the watermark;
+ * otherwise the selection is everything (first cycle) or the changes since the watermark.
+ */
+export async function prepareBatch(ctx: ReportContext, tableName: string, backfill?: { item: string; from: string; to: string }): Promise<PrepareResult> {
+  const table = ctx.spec.tables.find((t) => t.name === tableName);
+  if (!table) throw new Error(`no reported table "${tableName}" in ${ctx.spec.file}`);
+  return withClient(ctx.provinceUrl, async (province) => {
+    for (const s of TARGET_SESSION) await province.query(s);
+    const open = await openBatch(province, table.name);
+    if (open) return { table: table.name, rows: 0, rejected: 0, skipped: 0, empty: false, open: { batchId: open.batch_id, state: open.state } };
+    const wm = (await province.query<{ xid: string; window_to: Date }>('SELECT xid, window_to FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
+    const sel: Selection = backfill ? { kind: 'backfill', ...backfill } : wm ? { kind: 'changes', fromXid: wm.xid } : { kind: 'full' };
+
+    // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).
+    const snap = await withClient(ctx.registryUrl, async (registry) => {
+      await prepareRegistrySession(registry);
+      return inTransaction(
+        registry,
+        async () => {
+          const { rows } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
+          return { xmin: rows[0].xmin, now: rows[0].now, rows: await extractRows(registry, table, sel) };
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      );
+    });
+
+    const convert = compileConverter(ctx.spec, table);
+    const good: { key: string; op: Op; fields: Field[]; line: string; sha: string }[] = [];
+    const rejected: { key: string; reason: string; fields: Field[] }[] = [];
+    for (const r of snap.rows) {
+      if (!r.present) {
+        good.push({ key: r.key, op: 'D', fields: [], line: '', sha: 'D' });
+        continue;
+      }
+      const c = convert(r.fields);
+      if (!c.ok) rejected.push({ key: r.key, reason: c.reason, fields: r.fields });
+      else {
+        const line = encodeRow(c.fields);
+        good.push({ key: r.key, op: opOf(table, r, c.fields), fields: c.fields, line, sha: sha(line) });
+      }
+    }
+
+    return inTransaction(province, async () => {
+      // One preparer per table at a time; a second one finds the batch or the moved watermark and stops.
+      await province.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jm-report-table:${table.name}`]);
+      const again = await openBatch(province, table.name);
+      const wm2 = (await province.query<{ xid: string }>('SELECT xid FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
+      if (again || wm2?.xid !== wm?.xid) throw new Error(`${table.name}: another cycle prepared a batch meanwhile; this attempt retries from the ledger`);
+
+      // Overlap re-reads and repeated deliveries: rows the province already holds in this content are not news.
+      let skipped = 0;
+      let batchRows = good;
+      // A first load into an empty province table has nothing to compare with, and can COPY straight in.
+      const emptyProvince = (await province.query(`SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty`)).rows[0].empty as boolean;
+      if (sel.kind !== 'backfill' && good.length && !emptyProvince) {
+        const known = new Map<string, { sha: string; op: string }>();
+        const { rows } = await province.query<{ k: string; sha: string; op: string }>(
+          `SELECT p.${quoteIdent(table.key)}::text AS k, p._report_sha AS sha, p._report_op AS op FROM ${quoteIdent(table.name)} p WHERE p.${quoteIdent(table.key)}::text = ANY($1::text[])`,
+          [good.map((g) => g.key)],
+        );
+        for (const r of rows) known.set(r.k, r);
+        batchRows = good.filter((g) => {
+          const k = known.get(g.key);
+          const same = g.op === 'D' ? !k || k.op === 'D' : k !== undefined && k.sha === g.sha && k.op === g.op;
+          if (same) skipped++;
+          return !same;
+        });
+      }
+      batchRows.sort((a, b) => compareKeys(a.key, b.key));
+
+      if (!batchRows.length && !rejected.length && sel.kind !== 'backfill') {
+        await advanceWatermark(province, table.name, snap.xmin, snap.now, null, 0);
+        return { table: table.name, rows: 0, rejected: 0, skipped, empty: true };
+      }
+
+      const { rows: seqRows } = await province.query<{ n: string }>('SELECT coalesce(max(sequence), 0) + 1 AS n FROM report_batch WHERE table_name = $1', [table.name]);
+      const sequence = Number(seqRows[0].n);
+      const batchId = `${table.name}-${String(sequence).padStart(8, '0')}`;
+      const names = table.items.map((i) => i.name);
+      const text = batchRows
+        .map((r) => {
+          const line: NationalLine = { op: r.op, key: r.key, data: r.op === 'D' ? null : Object.fromEntries(names.map((n, i) => [n, r.fields[i]])) };
+          return JSON.stringify(line) + '\n';
+        })
+        .join('');
+      const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
+      for (const r of batchRows) counts[r.op]++;
+      const manifest: Manifest = {
+        batchId,
+        table: table.name,
+        sequence,
+        kind: sel.kind === 'backfill' ? 'backfill' : sel.kind === 'full' ? 'full' : 'changes',
+        window: { from: wm ? new Date(wm.window_to).toISOString() : null, to: new Date(snap.now).toISOString(), fromXid: wm?.xid ?? null, toXid: snap.xmin },
+        rows: batchRows.length,
+        counts,
+        sha256: sha(text),
+        format: 'jsonl',
+        encoding: 'utf-8',
+        items: names,
+      };
+      const file = batchFile(ctx, table.name, sequence);
+      writeDurably(file, text);
+      writeDurably(file.replace(/\.jsonl$/, '.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+
+      // The province: upserts by key (a re-applied batch changes nothing), deletes or tombstones.
+      const upserts = batchRows.filter((r) => r.op !== 'D');
+      const deletes = batchRows.filter((r) => r.op === 'D').map((r) => r.key);
+      const cols = names.map(quoteIdent).join(', ');
+      if (upserts.length && emptyProvince) {
+        const copyIn = `COPY ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
+        await pipeline(Readable.from(chunked(upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha])))), province.query(copyFrom(copyIn)));
+      } else if (upserts.length) {
+        await province.query(`CREATE TEMP TABLE report_stage (LIKE ${quoteIdent(table.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
+        const copyIn = `COPY report_stage (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
+        const lines = upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha]));
+        await pipeline(Readable.from(chunked(lines)), province.query(copyFrom(copyIn)));
+        const set = [...names.filter((n) => n !== table.key), '_report_op', '_report_batch', '_report_sha', '_report_at'].map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ');
+        await province.query(
+          `INSERT INTO ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_sha, _report_at) SELECT ${cols}, _report_op, _report_batch, _report_sha, now() FROM report_stage ON CONFLICT (${quoteIdent(table.key)}) DO UPDATE SET ${set}`,
+        );
+      }
+      if (deletes.length) {
+        const where = `${quoteIdent(table.key)}::text = ANY($1::text[])`;
+        if (table.deletes.province === 'delete') await province.query(`DELETE FROM ${quoteIdent(table.name)} WHERE ${where}`, [deletes]);
+        else await province.query(`UPDATE ${quoteIdent(table.name)} SET _report_op = 'D', _report_batch = $2, _report_sha = 'D', _report_at = now() WHERE ${where}`, [deletes, batchId]);
+      }
+      // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in.
+      if (good.length) await province.query('DELETE FROM report_rejected WHERE table_name = $1 AND key = ANY($2::text[])', [table.name, good.map((g) => g.key)]);
+      for (const r of rejected) {
+        await province.query(
+          `INSERT INTO report_rejected (table_name, key, reason, fields) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (table_name, key) DO UPDATE SET reason = EXCLUDED.reason, fields = EXCLUDED.fields, rejected_at = now()`,
+          [table.name, r.key, r.reason, JSON.stringify(Object.fromEntries(names.map((n, i) => [n, r.fields[i] ?? null])))],
+        );
+      }
+      await province.query(
+        `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied')`,
+        [batchId, table.name, sequence, manifest.kind, manifest.window.fromXid, snap.xmin, manifest.window.from, manifest.window.to, batchRows.length, counts.U, counts.C, counts.D, rejected.length, skipped, manifest.sha256, path.relative(ctx.outboxDir, file)],
+      );
+      return { table: table.name, batchId, rows: batchRows.length, rejected: rejected.length, skipped, empty: false };
+    });
+  });
+}
+
+function* chunked(lines: string[], size = 2000): Generator<Buffer> {
+  for (let i = 0; i < lines.length; i += size) yield Buffer.from(lines.slice(i, i + size).join(''), 'utf8');
+}
+
+async function advanceWatermark(province: Client, table: string, xid: string, windowTo: Date, batchId: string | null, rows: number): Promise<void> {
+  await province.query(
+    `INSERT INTO report_watermark (table_name, xid, window_to, last_batch) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (table_name) DO UPDATE SET xid = EXCLUDED.xid, window_to = EXCLUDED.window_to, last_batch = coalesce(EXCLUDED.last_batch, report_watermark.last_batch), updated_at = now()`,
+    [table, xid, windowTo, batchId],
+  );
+  await province.query('INSERT INTO report_lag (table_name, lag_seconds, rows) VALUES ($1, extract(epoch FROM now() - $2::timestamptz), $3)', [table, windowTo, rows]);
+}
+
+export function readBatch(ctx: ReportContext, b: Pick<BatchRow, 'file'>): { manifest: Manifest; content: string } {
+  const file = path.join(ctx.outboxDir, b.file);
+  const content = fs.readFileSync(file, 'utf8');
+  const manifest = JSON.parse(fs.readFileSync(file.replace(/\.jsonl$/, '.manifest.json'), 'utf8')) as Manifest;
+  return { manifest, content };
+}
+
+export class BatchRejected extends Error {
+  constructor(
+    readonly batchId: string,
+    readonly status: number,
+    readonly reasons: string[],
+  ) {
+    super(`the national receiver rejected batch ${batchId} (HTTP ${status}): ${reasons.join('; ')}`);
+    this.name = 'BatchRejected';
+  }
+}
+
+/**
+ * Step 2. A 4xx answer is a rejection (recorded with the receiver's reasons, the table held: resending
+ * the same bytes cannot help); a 5xx or a dropped connection throws to be retried.
+ */
+export async function deliverBatch(ctx: ReportContext, batchId: string): Promise<{ state: BatchState; ack?: unknown; reasons?: string[] }> {
+  return withClient(ctx.provinceUrl, async (province) => {
+    const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
+    if (!b) throw new Error(`no batch ${batchId} in the ledger`);
+    if (b.state !== 'applied') return { state: b.state };
+    const { manifest, content } = readBatch(ctx, b);
+    if (sha(content) !== b.sha256) throw new Error(`batch ${batchId}: the outbox file ${b.file} no longer matches the ledger's SHA-256`);
+    let ack: unknown = { outbox: b.file };
+    if (ctx.receiverUrl) {
+      const res = await fetch(new URL('/batches', ctx.receiverUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': batchId },
+        body: JSON.stringify({ manifest, content }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      const text = await res.text();
+      let body: { reasons?: string[] } & Record<string, unknown> = {};
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { reasons: [`unreadable answer: ${text.slice(0, 200)}`] };
+      }
+      if (res.status >= 400 && res.status < 500) {
+        const reasons = Array.isArray(body.reasons) ? body.reasons.map(String) : [`HTTP ${res.status}`];
+        await province.query(`UPDATE report_batch SET state = 'rejected', reasons = $2, ack = $3 WHERE batch_id = $1`, [batchId, JSON.stringify(reasons), JSON.stringify(body)]);
+        return { state: 'rejected', reasons };
+      }
+      if (!res.ok) throw new Error(`the national receiver answered HTTP ${res.status} for batch ${batchId}`);
+      ack = body;
+    }
+    await province.query(`UPDATE report_batch SET state = 'delivered', ack = $2, delivered_at = now() WHERE batch_id = $1 AND state = 'applied'`, [batchId, JSON.stringify(ack)]);
+    return { state: 'delivered', ack };
+  });
+}
+
+export interface Verification {
+  batchId: string;
+  ok: boolean;
+  counts: { batch: number; province: number; source: number; sourceMovedOn: number };
+  sha256: { batch: string; province: string; source: string };
+  differingKeys: { key: string; where: string }[];
+}
+
+/**
+ * Step 3. 数据汇聚/上报结果验证: the batch's rows in canonical COPY text (verification/canonical.ts)
+ * hashed three ways — as delivered (the file), as the province holds them (COPY TO STDOUT), and as the
+ * registry holds them now through the same converter (rows changed again since the batch are left to
+ * the next window and counted). Passed → verified and the watermark advances, in one transaction.
+ */
+export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<Verification & { state: BatchState }> {
+  return withClient(ctx.provinceUrl, async (province) => {
+    for (const s of TARGET_SESSION) await province.query(s);
+    const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
+    if (!b) throw new Error(`no batch ${batchId} in the ledger`);
+    const table = ctx.spec.tables.find((t) => t.name === b.table_name)!;
+    const { manifest, content } = readBatch(ctx, b);
+    const names = table.items.map((i) => i.name);
+    const differing: { key: string; where: string }[] = [];
+    // The delivered batch, as canonical lines by key.
+    const batchLines = new Map<string, string>();
+    const deleted = new Set<string>();
+    const fileOk = sha(content) === manifest.sha256;
+    if (!fileOk) differing.push({ key: '*', where: 'the batch file does not match its manifest SHA-256' });
+    for (const l of content.split('\n')) {
+      if (!l) continue;
+      const r = JSON.parse(l) as NationalLine;
+      if (r.op === 'D') deleted.add(r.key);
+      else batchLines.set(r.key, encodeRow(names.map((n) => r.data![n] ?? null)) + r.op);
+    }
+    const keys = [...batchLines.keys(), ...deleted];
+    // The province, for the same keys.
+    await loadTempKeys(province, keys);
+    const provinceLines = new Map<string, string>();
+    const ki = names.indexOf(table.key);
+    const pcols = names.map((n) => `p.${quoteIdent(n)}`).join(', ');
+    for await (const line of copyLines(province, `COPY (SELECT ${pcols}, p._report_op FROM ${quoteIdent(table.name)} p JOIN pg_temp.report_keys k ON k.key = p.${quoteIdent(table.key)}::text ORDER BY p.${quoteIdent(table.key)}::text COLLATE "C") TO STDOUT`)) {
+      const fields = line.split('\t');
+      const op = fields.pop()!;
+      provinceLines.set(decodeKey(fields[ki]), fields.join('\t') + '\n' + op);
+    }
+    // The registry now, for the same keys.
+    const convert = compileConverter(ctx.spec, table);
+    const sourceLines = new Map<string, string>();
+    let movedOn = 0;
+    const sourceRows = await withClient(ctx.registryUrl, async (registry) => {
+      await prepareRegistrySession(registry);
+      return inTransaction(
+        registry,
+        async () => {
+          await loadTempKeys(registry, keys);
+          return extractRows(registry, table, { kind: 'keys' });
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ',
+      );
+    });
+    const newer = (v: string | null) => v !== null && BigInt(v) >= BigInt(b.to_xid);
+    for (const r of sourceRows) {
+      if (newer(r.version)) {
+        movedOn++;
+        continue;
+      }
+      if (!r.present) {
+        sourceLines.set(r.key, 'D');
+        continue;
+      }
+      const c = convert(r.fields);
+      sourceLines.set(r.key, c.ok ? encodeRow(c.fields) + opOf(table, r, c.fields) : `rejected: ${c.reason}`);
+    }
+    const h = { batch: createHash('sha256'), province: createHash('sha256'), source: createHash('sha256') };
+    let provinceCount = 0;
+    let sourceCount = 0;
+    for (const key of [...keys].sort(compareKeys)) {
+      const want = deleted.has(key) ? 'D' : batchLines.get(key)!;
+      h.batch.update(want);
+      const p = provinceLines.get(key);
+      const provinceHas = deleted.has(key) ? (table.deletes.province === 'delete' ? (p === undefined ? 'D' : p) : p?.endsWith('\nD') ? 'D' : (p ?? 'absent')) : (p ?? 'absent');
+      if (provinceHas !== 'absent') provinceCount++;
+      h.province.update(provinceHas);
+      if (provinceHas !== want) differing.push({ key, where: `province ${describe(provinceHas)} ≠ batch ${describe(want)}` });
+      const s = sourceLines.get(key);
+      if (s === undefined) continue; // changed again since: the next window carries it
+      sourceCount++;
+      h.source.update(s);
+      if (s !== want) differing.push({ key, where: `registry ${describe(s)} ≠ batch ${describe(want)}` });
+    }
+    const counts = { batch: keys.length, province: provinceCount, source: sourceCount, sourceMovedOn: movedOn };
+    const ok = differing.length === 0 && keys.length === manifest.rows;
+    if (keys.length !== manifest.rows) differing.push({ key: '*', where: `the batch holds ${keys.length} rows, its manifest says ${manifest.rows}` });
+    const result: Verification = {
+      batchId,
+      ok,
+      counts,
+      sha256: { batch: h.batch.digest('hex'), province: h.province.digest('hex'), source: h.source.digest('hex') },
+      differingKeys: differing.slice(0, 100),
+    };
+    if (b.state !== 'delivered' && b.state !== 'held') return { ...result, state: b.state };
+    const state: BatchState = await inTransaction(province, async () => {
+      if (!ok) {
+        await province.query(`UPDATE report_batch SET state = 'held', reasons = $2, differing_keys = $3 WHERE batch_id = $1`, [
+          batchId,
+          JSON.stringify([`${differing.length} differing keys (source vs province vs batch)`]),
+          JSON.stringify(result.differingKeys),
+        ]);
+        return 'held';
+      }
+      await province.query(`UPDATE report_batch SET state = 'verified', verified_at = now(), reasons = '[]', differing_keys = '[]' WHERE batch_id = $1`, [batchId]);
+      // A backfill re-sends what was already passed: it never moves the watermark.
+      if (b.kind !== 'backfill') await advanceWatermark(province, b.table_name, b.to_xid, b.window_to, batchId, b.rows);
+      return 'verified';
+    });
+    return { ...result, state };
+  });
+}
+
+function decodeKey(raw: string): string {
+  return raw.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? c);
+}
+
+function describe(line: string): string {
+  if (line === 'D') return 'deleted';
+  if (line === 'absent') return 'absent';
+  if (line.startsWith('rejected')) return line;
+  const op = line.slice(-1);
+  return `${op === 'C' ? 'cancelled' : 'row'} "${line.slice(0, -2).replace(/\t/g, ' | ').slice(0, 160)}"`;
+}
+
+/** One table through all three steps, resuming whatever the ledger says is open. */
+export async function runTableCycle(ctx: ReportContext, table: string): Promise<{ table: string; batchId?: string; state: BatchState | 'empty'; rows: number; rejected: number; verification?: Verification }> {
+  let p = await prepareBatch(ctx, table);
+  const batchId = p.open?.batchId ?? p.batchId;
+  if (!batchId) return { table, state: 'empty', rows: 0, rejected: p.rejected };
+  let state: BatchState = p.open?.state ?? 'applied';
+  if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
+  if (state === 'applied') state = (await deliverBatch(ctx, batchId)).state;
+  if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
+  const v = await verifyBatch(ctx, batchId);
+  if (p.open && v.state === 'verified') p = { ...p, rows: v.counts.batch };
+  if (v.state === 'verified') await pruneBelowWatermarks(ctx, table);
+  return { table, batchId, state: v.state, rows: p.rows, rejected: p.rejected, verification: v };
+}
+
+/**
+ * The registry's change log below every watermark that reads it is history no cycle will read again:
+ * pruned once all reported tables of the same source table have passed it (none without a watermark).
+ */
+export async function pruneBelowWatermarks(ctx: ReportContext, tableName: string): Promise<number> {
+  const source = ctx.spec.tables.find((t) => t.name === tableName)!.source.table;
+  const readers = ctx.spec.tables.filter((t) => t.source.table === source).map((t) => t.name);
+  const { rows } = await withClient(ctx.provinceUrl, (p) =>
+    p.query<{ n: number; low: string | null }>('SELECT count(*)::int AS n, min(xid::xid8)::text AS low FROM report_watermark WHERE table_name = ANY($1::text[])', [readers]),
+  );
+  if (rows[0].n < readers.length || !rows[0].low) return 0;
+  return withClient(ctx.registryUrl, (r) => pruneChangeLog(r, source, rows[0].low!));
+}

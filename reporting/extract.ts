@@ -1,0 +1,97 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { Client } from 'pg';
+import { copyTo } from '../lib/copy-to';
+import { quoteIdent } from '../lib/db';
+import { decodeLine, Field } from '../migration/copy-text';
+import { literal } from '../migration/pg-source';
+import { TARGET_SESSION } from '../verification/canonical';
+import type { ReportTable } from './spec';
+
+/**
+ * 抽取 Extraction from the registry: one COPY per table and window, rows in key order (code-point
+ * order, COLLATE "C", as verification/ compares keys), each row's key, whether the row still exists
+ * (a key from the change log with no row is a deletion), and the item values in canonical text
+ * (the session is set like verification's: ISO dates, UTC).
+ */
+export type Selection =
+  | { kind: 'full' }
+  /** keys changed by transactions with xid ≥ fromXid */
+  | { kind: 'changes'; fromXid: string }
+  /** the keys in pg_temp.report_keys (verification) */
+  | { kind: 'keys' }
+  /** 补报 backfill: rows whose item (a date) lies in [from, to) */
+  | { kind: 'backfill'; item: string; from: string; to: string };
+
+export interface ExtractedRow {
+  key: string;
+  present: boolean;
+  /** the newest change-log xid for the key, when extraction read the log */
+  version: string | null;
+  fields: Field[];
+}
+
+function itemExpr(from: string): string {
+  const [a, c] = from.includes('.') ? from.split('.') : ['t', from];
+  return `${quoteIdent(a)}.${quoteIdent(c)}`;
+}
+
+export function extractionSql(table: ReportTable, sel: Selection): string {
+  const key = `t.${quoteIdent(table.source.key)}`;
+  const items = table.items.map((i) => itemExpr(i.from)).join(', ');
+  const joins = table.source.joins
+    .map((j) => ` LEFT JOIN ${quoteIdent(j.table)} ${quoteIdent(j.alias)} ON ${quoteIdent(j.alias)}.${quoteIdent(j.on.references)} = t.${quoteIdent(j.on.column)}`)
+    .join('');
+  const src = quoteIdent(table.source.table);
+  switch (sel.kind) {
+    case 'full':
+      return `COPY (SELECT ${key}::text, true, NULL::text, ${items} FROM ${src} t${joins} ORDER BY ${key}::text COLLATE "C") TO STDOUT`;
+    case 'backfill': {
+      const item = table.items.find((i) => i.name === sel.item);
+      if (!item) throw new Error(`backfill: "${sel.item}" is not an item of ${table.name}`);
+      const col = itemExpr(item.from);
+      return `COPY (SELECT ${key}::text, true, NULL::text, ${items} FROM ${src} t${joins} WHERE ${col} >= ${literal(sel.from)} AND ${col} < ${literal(sel.to)} ORDER BY ${key}::text COLLATE "C") TO STDOUT`;
+    }
+    case 'changes':
+    case 'keys': {
+      const keys =
+        sel.kind === 'changes'
+          ? `(SELECT key, max(xid)::text AS version FROM report_change_log WHERE table_name = ${literal(table.source.table)} AND xid >= ${literal(sel.fromXid)}::xid8 GROUP BY key)`
+          : `(SELECT k.key, (SELECT max(l.xid)::text FROM report_change_log l WHERE l.table_name = ${literal(table.source.table)} AND l.key = k.key) AS version FROM pg_temp.report_keys k)`;
+      return `COPY (SELECT c.key, ${key} IS NOT NULL, c.version, ${items} FROM ${keys} c LEFT JOIN ${src} t ON ${key}::text = c.key${joins} ORDER BY c.key COLLATE "C") TO STDOUT`;
+    }
+  }
+}
+
+/** Reads a COPY TO STDOUT as decoded lines (UTF-8; a character may span two chunks). */
+export async function* copyLines(client: Client, sql: string): AsyncGenerator<string> {
+  const utf8 = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of client.query(copyTo(sql)) as AsyncIterable<Buffer>) {
+    const lines = (rest + utf8.write(chunk)).split('\n');
+    rest = lines.pop()!;
+    yield* lines;
+  }
+  rest += utf8.end();
+  if (rest) yield rest;
+}
+
+export async function prepareRegistrySession(registry: Client): Promise<void> {
+  for (const sql of TARGET_SESSION) await registry.query(sql);
+}
+
+/** The rows of a selection, read on a session already inside its (REPEATABLE READ) transaction. */
+export async function extractRows(registry: Client, table: ReportTable, sel: Selection): Promise<ExtractedRow[]> {
+  const out: ExtractedRow[] = [];
+  for await (const line of copyLines(registry, extractionSql(table, sel))) {
+    const f = decodeLine(line);
+    out.push({ key: f[0]!, present: f[1] === 't', version: f[2], fields: f.slice(3) });
+  }
+  return out;
+}
+
+/** Fills pg_temp.report_keys on a session (for a 'keys' selection). */
+export async function loadTempKeys(client: Client, keys: string[]): Promise<void> {
+  await client.query('CREATE TEMP TABLE IF NOT EXISTS report_keys (key text PRIMARY KEY)');
+  await client.query('TRUNCATE pg_temp.report_keys');
+  await client.query('INSERT INTO pg_temp.report_keys SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [keys]);
+}
