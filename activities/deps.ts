@@ -4,6 +4,7 @@ import type { ConnectedSystems, NetworkFlows } from '../lib/probe-targets';
 import type { ServicesConfig } from '../lib/services';
 import type { Settings } from '../lib/settings';
 import type { Mapping } from '../migration/mapping';
+import type { StandbyConfig } from '../standby/config';
 import type { SourceAdapter } from '../migration/source';
 
 /** What every activity needs, built once per worker process (worker/main.ts). */
@@ -17,4 +18,6 @@ export interface ActivityDeps {
   project: { plan: PlanDefinition; flows: NetworkFlows; systems: ConnectedSystems };
   /** 应用服务控制: how each side's services stop and start, and the legacy smoke tests */
   services: ServicesConfig;
+  /** 备点库: config/standby.json, loaded and validated at worker start (else on first use) */
+  standby?: StandbyConfig;
 }

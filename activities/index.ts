@@ -10,6 +10,7 @@ import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
 import { reportActivities } from './reports';
 import { serviceActivities } from './services';
+import { standbyActivities } from './standby';
 import { statusReportActivities } from './status-report';
 import { verificationActivities } from './verification';
 import { targetActivities } from './target';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...legacyCheckActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
+    ...standbyActivities(deps),
   };
 }
 

@@ -40,6 +40,13 @@ const schema = z.object({
    * activity's own thread. Off by default: on the 2-core reference machine they did not pay (bench:verify --threads).
    */
   VERIFY_SOURCE_THREADS: z.coerce.number().int().min(0).max(32).default(0),
+  /** 备点库 standby: its configuration file, the primary it copies, the standby and the off-site DR copy (standby/) */
+  STANDBY_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'standby.json')),
+  STANDBY_PRIMARY_URL: z.string().url().default('postgres://postgres@127.0.0.1:55432/jm_target'),
+  STANDBY_URL: z.string().url().default('postgres://postgres@127.0.0.1:55433/jm_target'),
+  STANDBY_DR_URL: z.string().url().default('postgres://postgres@127.0.0.1:55434/jm_target'),
+  /** where scripts/pg-standby.sh keeps the replicas on this machine; empty = managed elsewhere (setup only attaches, no drill restore here) */
+  STANDBY_DIR: z.string().default(path.join(repoRoot, '.data', 'replicas')),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts */

@@ -4,3 +4,4 @@ export { fallback } from './fallback';
 export { migrateTable } from './migrate-table';
 export { plan } from './plan';
 export { verification } from './verification';
+export { standby } from './standby';

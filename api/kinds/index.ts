@@ -2,7 +2,8 @@ import type { RunKind } from '../run-kinds';
 import { cutoverKind } from './cutover';
 import { fallbackKind } from './fallback';
 import { planKind } from './plan';
+import { standbyKind } from './standby';
 import { verificationKind } from './verification';
 
 /** Every workflow kind the API serves; a new kind is one entry here. */
-export const RUN_KINDS: readonly RunKind[] = [cutoverKind, fallbackKind, verificationKind, planKind];
+export const RUN_KINDS: readonly RunKind[] = [cutoverKind, fallbackKind, verificationKind, planKind, standbyKind];
