@@ -22,10 +22,14 @@ export interface TrendPoint {
   differingSegments: number | null;
 }
 
-export async function recordTrend(runbook: Client, p: TrendPoint): Promise<void> {
+async function ensureTrendTable(runbook: Client): Promise<void> {
   await runbook.query(`CREATE TABLE IF NOT EXISTS standby_check_log (
     workflow_id text PRIMARY KEY, copy text NOT NULL, at timestamptz NOT NULL, lag_bytes bigint, lag_seconds double precision,
     retained_wal_bytes bigint, streaming boolean NOT NULL, consistent boolean, differing_segments integer)`);
+}
+
+export async function recordTrend(runbook: Client, p: TrendPoint): Promise<void> {
+  await ensureTrendTable(runbook);
   await runbook.query(
     `INSERT INTO standby_check_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (workflow_id) DO NOTHING`,
     [p.workflowId, p.copy, p.at, p.lagBytes, p.lagSeconds, p.retainedWalBytes, p.streaming, p.consistent, p.differingSegments],
@@ -33,6 +37,7 @@ export async function recordTrend(runbook: Client, p: TrendPoint): Promise<void>
 }
 
 export async function readTrend(runbook: Client, copy: string, limit = 96): Promise<TrendPoint[]> {
+  await ensureTrendTable(runbook);
   const { rows } = await runbook.query(
     `SELECT * FROM (SELECT workflow_id, copy, at, lag_bytes::float8 AS lag_bytes, lag_seconds, retained_wal_bytes::float8 AS retained, streaming, consistent, differing_segments
        FROM standby_check_log WHERE copy = $1 ORDER BY at DESC LIMIT $2) t ORDER BY at`,
