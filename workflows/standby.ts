@@ -237,8 +237,8 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
     await report().catch(() => undefined);
     throw err;
   }
-  state.phase = 'finished';
   await report();
+  state.phase = 'finished';
   publish();
   return state;
 }
