@@ -8,6 +8,7 @@ import { DIALECTS } from '../standby/dialect';
 import { pgStandby, ReplicaLayout } from '../standby/replicas';
 import { checkConsistencyInProcess } from '../standby/run-check';
 import { seedMigratedRegistry } from '../standby/seed';
+import { flag } from './bench-flags';
 import { describeBusy, sampleMachine } from './cpu-budget';
 
 /**
@@ -19,13 +20,6 @@ import { describeBusy, sampleMachine } from './cpu-budget';
  * cluster), and the ratio of the two rows/s. The check does a verification pass's work on two live servers
  * plus the catch-up wait.
  */
-function flag(name: string, fallback: number, min = 1): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} expects a whole number ≥ ${min}, got "${process.argv[i + 1]}"`);
-  return v;
-}
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 const LAYOUT: ReplicaLayout = { dir: path.join(repoRoot, '.data', 'bench-standby'), primaryPort: 55462, standbyPort: 55463, drPort: 55464, slot: 'jm_bench_standby', drSlot: 'jm_bench_dr' };

@@ -9,6 +9,7 @@ import { ensureTargetSchema } from '../migration/target-schema';
 import { summariseContent } from '../verification/report';
 import { verifyContentInProcess } from '../verification/run-content';
 import { inLoadOrder } from '../workflows/load-order';
+import { flag } from './bench-flags';
 import { describeBusy, MachineSample, sampleMachine } from './cpu-budget';
 import path from 'node:path';
 
@@ -22,13 +23,6 @@ import path from 'node:path';
  * ratio compares the work itself (bench:migrate measures the migration through Temporal, which is slower,
  * so this ratio is the harder one).
  */
-function flag(name: string, fallback: number, min = 1): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} expects a whole number ≥ ${min}, got "${process.argv[i + 1]}"`);
-  return v;
-}
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 /** The machine's and this process's CPU since the two samples were taken. */
 const budgetSince = (machine: MachineSample, cpu: NodeJS.CpuUsage) => {
