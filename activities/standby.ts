@@ -164,11 +164,11 @@ export function standbyActivities(deps: ActivityDeps) {
       return health(input.copy);
     },
 
-    async standbyPlan(input: { tables?: string[] }): Promise<{ tables: string[]; segments: { table: string; segment: Chunk }[]; point: string }> {
+    async standbyPlan(input: { tables?: string[] }): Promise<{ tables: string[]; segments: { table: string; segment: Chunk }[]; point: string; concurrency: number }> {
       const names = tables(input.tables);
       const segments = await planStandbySegments(settings.STANDBY_PRIMARY_URL, mapping, names, config().consistency.segmentRows);
       const point = await withClient(settings.STANDBY_PRIMARY_URL, (c) => primaryPosition(c, dialect()));
-      return { tables: names, segments, point };
+      return { tables: names, segments, point, concurrency: config().consistency.concurrency };
     },
 
     /** Waits (heartbeating) until the copy replayed past the check's point; says how it ended. */

@@ -120,7 +120,7 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
         publish();
       }
     };
-    await Promise.all(Array.from({ length: 2 }, lane));
+    await Promise.all(Array.from({ length: Math.max(1, plan.concurrency) }, lane));
     const bad = results.filter((r) => !r.ok);
     return {
       point: plan.point,
