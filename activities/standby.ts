@@ -24,6 +24,16 @@ import type { ActivityDeps } from './deps';
  */
 const NAME = /^[a-z][a-z0-9_]{0,30}$/;
 
+/** The script can take minutes (a base backup): heartbeat meanwhile, so a live attempt is never presumed dead and retried beside itself. */
+async function heartbeating<T>(work: Promise<T>): Promise<T> {
+  const timer = setInterval(() => heartbeat(), 5000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function standbyActivities(deps: ActivityDeps) {
   const { settings, mapping } = deps;
   let loaded: StandbyConfig | undefined;
@@ -109,7 +119,7 @@ export function standbyActivities(deps: ActivityDeps) {
     async standbyBuild(): Promise<{ actions: string[] }> {
       if (!settings.STANDBY_DIR) return { actions: ['STANDBY_DIR empty: replicas managed elsewhere; attaching to the configured URLs only'] };
       try {
-        return { actions: (await pgStandby(layout(), ['up'])).actions };
+        return { actions: (await heartbeating(pgStandby(layout(), ['up']))).actions };
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, 'StandbyBuildFailed');
       }
@@ -212,7 +222,7 @@ export function standbyActivities(deps: ActivityDeps) {
       const existing = new RegExp(`^${input.name} port=${input.port} running standby$`, 'm').test(status);
       if (existing) return { actions: [`${input.name} already restored and in recovery (re-attached)`], startedAt, restoredAt: new Date().toISOString() };
       await pgStandby(l, ['remove', input.name]).catch(() => undefined);
-      const { actions } = await pgStandby(l, ['clone', 'dr', input.name, String(input.port)]);
+      const { actions } = await heartbeating(pgStandby(l, ['clone', 'dr', input.name, String(input.port)]));
       return { actions, startedAt, restoredAt: new Date().toISOString() };
     },
 
@@ -233,7 +243,7 @@ export function standbyActivities(deps: ActivityDeps) {
         const now = (await c.query<{ n: Date }>('SELECT now() AS n')).rows[0].n;
         return { lsn, bytes, now };
       });
-      const { actions } = before.inRecovery ? await pgStandby(layout(), ['promote', input.name]) : { actions: [`${input.name} was already promoted`] };
+      const { actions } = before.inRecovery ? await heartbeating(pgStandby(layout(), ['promote', input.name])) : { actions: [`${input.name} was already promoted`] };
       await withClient(url, async (c) => {
         for (let i = 0; i < 200; i++) {
           if (!(await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0].r) break;
@@ -249,7 +259,7 @@ export function standbyActivities(deps: ActivityDeps) {
 
     async standbyDrillRemove(input: { name: string }): Promise<{ actions: string[] }> {
       if (!NAME.test(input.name) || ['primary', 'standby', 'dr'].includes(input.name)) throw ApplicationFailure.nonRetryable(`refusing to remove "${input.name}"`, 'BadInput');
-      return pgStandby(layout(), ['remove', input.name]);
+      return heartbeating(pgStandby(layout(), ['remove', input.name]));
     },
 
     /** The run's report files and its row in the trend (one per run); returns the files and the Markdown. */
