@@ -239,9 +239,11 @@ export function standbyActivities(deps: ActivityDeps) {
       const primary = await withClient(settings.STANDBY_PRIMARY_URL, async (c) => {
         const lsn = await primaryPosition(c, d);
         const bytes = before.replayLsn ? Number((await c.query<{ b: string }>(`SELECT ${d.lsnDiff}($1, $2)::text AS b`, [lsn, before.replayLsn])).rows[0].b) : null;
-        // the newest commit on the primary the copy does not have: its age is the time window lost
+        // The newest commit on the primary (track_commit_timestamp): lost time is its distance from the copy's
+        // last replayed commit. Without it, the time since that commit is the bound (an idle primary inflates it).
         const now = (await c.query<{ n: Date }>('SELECT now() AS n')).rows[0].n;
-        return { lsn, bytes, now };
+        const last = await c.query<{ t: Date | null }>('SELECT (pg_last_committed_xact()).timestamp AS t').catch(() => null);
+        return { lsn, bytes, now, lastCommit: last?.rows[0]?.t ?? null };
       });
       const { actions } = before.inRecovery ? await heartbeating(pgStandby(layout(), ['promote', input.name])) : { actions: [`${input.name} was already promoted`] };
       await withClient(url, async (c) => {
@@ -253,7 +255,8 @@ export function standbyActivities(deps: ActivityDeps) {
         await c.query('INSERT INTO dr_drill_probe VALUES (now())');
       });
       const rpoBytes = Math.max(0, primary.bytes ?? 0);
-      const rpoSeconds = rpoBytes === 0 ? 0 : before.lastCommit ? Math.max(0, (primary.now.getTime() - before.lastCommit.getTime()) / 1000) : null;
+      const newest = primary.lastCommit ?? primary.now;
+      const rpoSeconds = rpoBytes === 0 ? 0 : before.lastCommit ? Math.max(0, (newest.getTime() - before.lastCommit.getTime()) / 1000) : null;
       return { actions, restorePoint: before.replayLsn, primaryLsn: primary.lsn, rpoBytes, rpoSeconds, promotedAt: new Date().toISOString() };
     },
 
