@@ -52,6 +52,8 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  // A schedule outlives its workflows: delete the setup's even when an assertion failed before its own delete.
+  await stack?.temporal.schedule.getHandle(`standby-check-setup-${stack.id}`).delete().catch(() => undefined);
   await stack?.stop();
   hook?.close();
 });
