@@ -5,6 +5,7 @@ import type { ConnectedSystems, NetworkFlows } from '../lib/probe-targets';
 import type { ServicesConfig } from '../lib/services';
 import type { Settings } from '../lib/settings';
 import type { Mapping } from '../migration/mapping';
+import type { StandbyConfig } from '../standby/config';
 import type { SourceAdapter } from '../migration/source';
 
 /** What every activity needs, built once per worker process (worker/main.ts). */
@@ -20,4 +21,6 @@ export interface ActivityDeps {
   services: ServicesConfig;
   /** 内存数据库: the new system's Redis (lib/memory-db.ts); absent or enabled: false = none at this site */
   memoryDb?: MemoryDbConfig;
+  /** 备点库: config/standby.json, loaded and validated at worker start (else on first use) */
+  standby?: StandbyConfig;
 }

@@ -15,6 +15,7 @@ import { preflightActivities } from './preflight';
 import { reportActivities } from './reports';
 import { reportingActivities } from './reporting';
 import { serviceActivities } from './services';
+import { standbyActivities } from './standby';
 import { statusReportActivities } from './status-report';
 import { verificationActivities } from './verification';
 import { targetActivities } from './target';
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     ...serviceActivities(deps),
     ...reportActivities(deps),
     ...reportingActivities(deps),
+    ...standbyActivities(deps),
   };
 }
 

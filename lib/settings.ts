@@ -78,6 +78,13 @@ const schema = z.object({
   REPORT_PROVINCE_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_province'),
   REPORT_OUTBOX_DIR: z.string().min(1).default(path.join(repoRoot, '.data', 'report-outbox')),
   REPORT_RECEIVER_URL: z.union([z.literal(''), z.string().url()]).default(''),
+  /** 备点库 standby: its configuration file, the primary it copies, the standby and the off-site DR copy (standby/) */
+  STANDBY_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'standby.json')),
+  STANDBY_PRIMARY_URL: z.string().url().default('postgres://postgres@127.0.0.1:55432/jm_target'),
+  STANDBY_URL: z.string().url().default('postgres://postgres@127.0.0.1:55433/jm_target'),
+  STANDBY_DR_URL: z.string().url().default('postgres://postgres@127.0.0.1:55434/jm_target'),
+  /** where scripts/pg-standby.sh keeps the replicas on this machine; empty = managed elsewhere (setup only attaches, no drill restore here) */
+  STANDBY_DIR: z.string().default(path.join(repoRoot, '.data', 'replicas')),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** shared by the API (signs gate decisions) and the worker (checks them); see lib/decision-signing.ts and signingKeyProblem */

@@ -6,6 +6,7 @@ import { loadPlanDefinition } from '../lib/plan-definition';
 import { loadConnectedSystems, loadNetworkFlows } from '../lib/probe-targets';
 import { loadServices } from '../lib/services';
 import { loadMemoryDb } from '../lib/memory-db';
+import { loadStandbyConfig } from '../standby/config';
 import { loadSettings } from '../lib/settings';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { legacyMappingSchema, openLegacySource } from '../migration/legacy-source';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     // On SIGTERM, let running chunks finish (or heartbeat their place) before exiting; the container's or unit's
     // stop timeout must be longer (docker-compose.yml stop_grace_period, deploy/systemd TimeoutStopSec).
     shutdownGraceTime: settings.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
-    activities: createActivities({ settings, mapping, logger, legacySource, project, services: loadServices(settings.SERVICES_FILE), memoryDb: loadMemoryDb(settings.MEMORY_DB_FILE) }),
+    activities: createActivities({ settings, mapping, logger, legacySource, project, services: loadServices(settings.SERVICES_FILE), memoryDb: loadMemoryDb(settings.MEMORY_DB_FILE), standby: loadStandbyConfig(settings.STANDBY_FILE) }),
     // Two cores here: a couple of concurrent copies keep both busy without thrashing the databases.
     maxConcurrentActivityTaskExecutions: Number(process.env.WORKER_MAX_ACTIVITIES ?? 4),
   });

@@ -5,3 +5,4 @@ export { migrateTable } from './migrate-table';
 export { plan } from './plan';
 export { verification } from './verification';
 export { reporting } from './reporting';
+export { standby } from './standby';
