@@ -4,6 +4,9 @@ import type { SignedDecision } from '../lib/decision-signing';
 import type { StandbySegmentResult } from '../standby/consistency';
 import { tableAgreement } from '../standby/agreement';
 import { decideGateSignal } from './cutover-messages';
+import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema } from './kit/admission';
+
+const GATE_DECISION = signedMessageSchema(['approve', 'reject']);
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 import { CheckSummary, StandbyInput, StandbyState, standbyStateQuery } from './standby-messages';
 
@@ -42,13 +45,22 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
   };
   setHandler(standbyStateQuery, () => state);
   const checkDecision = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: RETRY, summary: '审批核验 verify decision signature' });
-  // The same gate rules as the cutover's: signed by the API, four-eyes, the gate's roles, checked here.
-  setHandler(decideGateSignal, async (d: SignedDecision) => {
-    const forged = await checkDecision.verifyDecision({ decision: d, workflowId: wfId });
-    const gate = state.gates.find((g) => g.name === (d.gate as never));
-    const refusal = forged
-      ? forged
-      : !gate
+  // The same gate rules as the cutover's, through the shared admission (workflows/kit/admission.ts): the
+  // payload's shape, the API's signature bound to this run, a one-time nonce; then four-eyes and the gate's roles.
+  // No message, however malformed, can fail the run: a bad one is a recorded refusal.
+  const usedNonces = new Set<string>();
+  const verify = (d: SignedDecision<string>) => checkDecision.verifyDecision({ decision: d, workflowId: wfId, runId: workflowInfo().firstExecutionRunId });
+  const refuse = (shown: ShownMessage, refusal: string) => {
+    keep(state.decisions, { gate: shown.gate, decision: shown.decision as never, actor: shown.actor, role: shown.role ?? '?', reason: shown.reason, at: now(), accepted: false, refusal });
+    publish();
+  };
+  setHandler(decideGateSignal, (raw: unknown) =>
+    neverThrow(async () => {
+      const admitted = await admitSigned(raw, GATE_DECISION, verify, usedNonces);
+      if (!admitted.ok) return refuse(admitted.shown, admitted.refusal);
+      const d = admitted.message;
+      const gate = state.gates.find((g) => g.name === (d.gate as never));
+      const refusal = !gate
         ? `unknown gate "${d.gate}"`
         : gate.status !== 'open'
           ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
@@ -57,15 +69,16 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
             : !gate.roles.includes(d.role)
               ? `role ${d.role} may not decide gate "${d.gate}" (allowed: ${gate.roles.join(', ')})`
               : undefined;
-    state.decisions.push({ gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-    if (refusal || !gate) return publish();
-    gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
-    if (d.decision === 'approve') gate.approvedBy.push({ actor: d.actor, role: d.role, at: now(), reason: d.reason });
-    gate.decidedBy = d.actor;
-    gate.decidedAt = now();
-    gate.reason = d.reason;
-    publish();
-  });
+      keep(state.decisions, { gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
+      if (refusal || !gate) return publish();
+      gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
+      if (d.decision === 'approve') gate.approvedBy.push({ actor: d.actor, role: d.role, at: now(), reason: d.reason });
+      gate.decidedBy = d.actor;
+      gate.decidedAt = now();
+      gate.reason = d.reason;
+      publish();
+    }, (refusal) => refuse({ gate: '?', decision: '?', actor: '?' }, refusal)),
+  );
 
   const publish = () => {
     upsertSearchAttributes([
