@@ -1,3 +1,4 @@
+import { dialectOf, render, run } from '../lib/dialect';
 import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { castKey } from './key-order';
@@ -34,8 +35,10 @@ function districtColumn(table: TableMapping): string | undefined {
   return table.columns.find((c) => c.codeTable === 'division')?.target;
 }
 
+/** Through the target's dialect (lib/dialect.ts): openGauss gets the portable catalog query, not to_regclass. */
 async function exists(target: Client, name: string): Promise<boolean> {
-  return (await target.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [name])).rows[0].t !== null;
+  const [r] = await run<{ ok: boolean }>(target, render(dialectOf(target), 'relationExists', {}, [name]));
+  return r?.ok === true;
 }
 
 export async function dataQualityReport(target: Client, mapping: Mapping): Promise<DataQualityReport> {
