@@ -93,11 +93,16 @@ runuser -u postgres -- "$PGBIN/initdb" -D "$STATE/pg" -U postgres --auth-local=p
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$STATE/pg" -l "$STATE/logs/postgres/postgres.log" -w \
   -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$STATE/pgsock -c max_connections=200" start >/dev/null
 psql_admin() { runuser -u postgres -- psql -h "$STATE/pgsock" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qAt "$@"; }
-for role in temporal runbook legacy_owner legacy_reader; do put_secret "pg_$role" "$(secret)"; done
+for role in temporal runbook legacy_owner legacy_reader jm_runbook_app; do put_secret "pg_$role" "$(secret)"; done
 pw() { tr -d '\n' <"$STATE/secrets/pg_$1"; }
 psql_admin -d postgres <<SQL
 CREATE ROLE temporal LOGIN CREATEDB PASSWORD '$(pw temporal)';
-CREATE ROLE runbook LOGIN CREATEDB PASSWORD '$(pw runbook)';
+CREATE ROLE runbook LOGIN CREATEDB CREATEROLE PASSWORD '$(pw runbook)';
+-- the audit trail's owner (nobody logs in as it) and the API's append-only role (lib/runbook-db.ts): made by the
+-- DBA; runbook, the schema's administrator, may hand the audit tables to their owner
+CREATE ROLE jm_runbook_audit_owner NOLOGIN;
+CREATE ROLE jm_runbook_app LOGIN PASSWORD '$(pw jm_runbook_app)';
+GRANT jm_runbook_audit_owner TO runbook;
 CREATE ROLE legacy_owner LOGIN PASSWORD '$(pw legacy_owner)';
 CREATE ROLE legacy_reader LOGIN PASSWORD '$(pw legacy_reader)';
 CREATE DATABASE jm_legacy OWNER legacy_owner;
@@ -105,9 +110,12 @@ CREATE DATABASE jm_target OWNER runbook;
 CREATE DATABASE jm_runbook OWNER runbook;
 REVOKE ALL ON DATABASE jm_legacy, jm_target, jm_runbook FROM PUBLIC;
 GRANT CONNECT ON DATABASE jm_legacy TO legacy_reader;
+GRANT CONNECT ON DATABASE jm_runbook TO jm_runbook_app;
 -- the target guard identifies a database by its cluster's system identifier
 GRANT EXECUTE ON FUNCTION pg_control_system() TO runbook, legacy_reader;
 SQL
+# an owner of a table must be able to create in its schema: the audit owner takes audit_log and gate_decision over
+psql_admin -d jm_runbook -c 'GRANT CREATE, USAGE ON SCHEMA public TO jm_runbook_audit_owner'
 url() { printf 'postgres://%s:%s@127.0.0.1:%s/%s' "$1" "$(pw "$1")" "$PG_PORT" "$2"; }
 
 # ── Temporal server on PostgreSQL ───────────────────────────────────────────────────────────────────────────────
@@ -341,6 +349,9 @@ SQL
 node dist/scripts/register-target.js prodlike.dba >>"$STATE/logs/first-run.log" 2>&1 || die "register-target failed: $(tail -3 "$STATE/logs/first-run.log")"
 OPERATOR_TOKEN=$(node dist/scripts/issue-token.js prodlike.operator operator 2>>"$STATE/logs/first-run.log") || die "issue-token failed"
 APPROVER_TOKEN=$(node dist/scripts/issue-token.js prodlike.approver approver 2>>"$STATE/logs/first-run.log") || die "issue-token failed"
+# The API connects as the append-only audit role (jm_runbook_app), with its own password.
+put_secret runbook_app_database_url "$(url jm_runbook_app jm_runbook)"
+export RUNBOOK_APP_DATABASE_URL_FILE=$STATE/secrets/runbook_app_database_url
 
 # ── the product: reference business system, API, and the worker under a supervisor ─────────────────────────────
 REFERENCE_APP_PORT=$REF_PORT node dist/reference-app/main.js >"$STATE/logs/reference-app.log" 2>&1 &
