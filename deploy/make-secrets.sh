@@ -24,9 +24,11 @@ get() { tr -d '\n' <"$DIR/$1"; }
 
 put target_db_superuser_password "$(openssl rand -hex 24)"
 put target_db_runbook_password "$(openssl rand -hex 24)"
+put target_db_runbook_app_password "$(openssl rand -hex 24)"
 put approval_signing_key "$(openssl rand -hex 32)"
 put oracle_password "P$(openssl rand -hex 16)"
 put oracle_app_password "P$(openssl rand -hex 16)"
 put target_database_url "postgres://runbook:$(get target_db_runbook_password)@target-db:5432/jm_target"
 put runbook_database_url "postgres://runbook:$(get target_db_runbook_password)@target-db:5432/jm_runbook"
+put runbook_app_database_url "postgres://jm_runbook_app:$(get target_db_runbook_app_password)@target-db:5432/jm_runbook"
 put legacy_database_url "${LEGACY_DATABASE_URL:-oracle://jmlegacy:$(get oracle_app_password)@oracle:1521/FREEPDB1}"

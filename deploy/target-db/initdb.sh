@@ -14,3 +14,19 @@ REVOKE ALL ON DATABASE jm_target FROM PUBLIC;
 REVOKE ALL ON DATABASE jm_runbook FROM PUBLIC;
 SQL
 echo "initdb: role runbook owns jm_target and jm_runbook"
+
+# 审计防篡改 The audit trail's owner (nobody logs in as it) and the API's append-only role (lib/runbook-db.ts): made
+# here by the superuser; runbook, the runbook schema's administrator, may hand the audit tables to their owner.
+if [ -n "${RUNBOOK_APP_PASSWORD_FILE:-}" ]; then
+  app_password=$(<"$RUNBOOK_APP_PASSWORD_FILE")
+  [ -n "$app_password" ] || { echo "initdb: $RUNBOOK_APP_PASSWORD_FILE is empty" >&2; exit 1; }
+  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres --set=pw="$app_password" <<'SQL'
+ALTER ROLE runbook CREATEROLE;
+CREATE ROLE jm_runbook_audit_owner NOLOGIN;
+CREATE ROLE jm_runbook_app LOGIN PASSWORD :'pw';
+GRANT jm_runbook_audit_owner TO runbook;
+GRANT CONNECT ON DATABASE jm_runbook TO jm_runbook_app;
+SQL
+  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname jm_runbook -c 'GRANT CREATE, USAGE ON SCHEMA public TO jm_runbook_audit_owner'
+  echo "initdb: roles jm_runbook_audit_owner and jm_runbook_app (the API's append-only role) made"
+fi

@@ -1,3 +1,4 @@
+import { ensureRunbookSchema } from '../../lib/runbook-db';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -70,9 +71,28 @@ describe('deploy/target-db/initdb.sh 目标库初始化', () => {
   it('makes the runbook role own the target and runbook databases, with the password from its file, able to snapshot', async () => {
     const pwFile = path.join(root, 'runbook_password');
     fs.writeFileSync(pwFile, "p'w$(x)\n", { mode: 0o444 }); // quotes and shell syntax must arrive verbatim
-    const r = asPostgres('bash', [path.join(REPO, 'deploy', 'target-db', 'initdb.sh')], { POSTGRES_USER: 'postgres', RUNBOOK_DB_PASSWORD_FILE: pwFile, PGHOST: sock, PGPORT: String(port) });
+    const appPwFile = path.join(root, 'runbook_app_password');
+    fs.writeFileSync(appPwFile, 'app-secret-1\n', { mode: 0o444 });
+    const r = asPostgres('bash', [path.join(REPO, 'deploy', 'target-db', 'initdb.sh')], { POSTGRES_USER: 'postgres', RUNBOOK_DB_PASSWORD_FILE: pwFile, RUNBOOK_APP_PASSWORD_FILE: appPwFile, PGHOST: sock, PGPORT: String(port) });
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/role runbook owns jm_target and jm_runbook/);
+    expect(r.stdout).toMatch(/jm_runbook_app \(the API's append-only role\) made/);
+    // The runbook schema set up by the runbook role hands the audit trail to its owner; the API's role may not rewrite it.
+    const schema = new Client({ host: '127.0.0.1', port, user: 'runbook', password: "p'w$(x)", database: 'jm_runbook' });
+    await schema.connect();
+    try {
+      await ensureRunbookSchema(schema);
+    } finally {
+      await schema.end();
+    }
+    const app = new Client({ host: '127.0.0.1', port, user: 'jm_runbook_app', password: 'app-secret-1', database: 'jm_runbook' });
+    await app.connect();
+    try {
+      await expect(app.query('TRUNCATE audit_log')).rejects.toThrow(/permission denied|must be owner/);
+      await expect(app.query('DELETE FROM audit_log')).rejects.toThrow(/permission denied/);
+    } finally {
+      await app.end();
+    }
     const c = new Client({ host: '127.0.0.1', port, user: 'runbook', password: "p'w$(x)", database: 'jm_target' });
     await c.connect();
     try {
