@@ -19,6 +19,8 @@ export class ProblemError extends Error {
 }
 
 export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string, field?: string) {
+  // Every 503 is "come back later" (a dependency down, a run still starting): say when (RFC 9110 Retry-After).
+  if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5');
   return reply
     .code(status)
     .type('application/problem+json')
@@ -63,7 +65,6 @@ export default fp(async function problems(app: FastifyInstance) {
     if (down) {
       // Not our bug and not the caller's: say what is down and when to try again (RFC 9110 Retry-After).
       request.log.warn({ err: err.message, dependency: down }, 'dependency unavailable 依赖服务不可用');
-      reply.header('retry-after', '5');
       return sendProblem(reply, 503, 'Service Unavailable', `${down} is unavailable for the moment; try again shortly 服务暂不可用，请稍后重试`);
     }
     const status = (err as FastifyError).statusCode ?? 500;
