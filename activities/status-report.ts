@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { renderStatusHtml, renderStatusMarkdown } from '../lib/plan-report';
+import { renderStatusHtml, renderStatusMarkdown } from '../reports/plan-report';
 import { chinaDay, PlanProgress } from '../workflows/plan-progress';
 import type { ActivityDeps } from './deps';
 

@@ -79,6 +79,17 @@ export interface FieldDifference {
   target: Field;
 }
 
+/** How a row differs between the two sides (a row the migration quarantined is expected absent: no difference). */
+export type DifferenceKind = 'missing_in_target' | 'extra_in_target' | 'changed' | 'quarantined_but_loaded' | 'unaccounted_source_row' | 'order';
+
+export interface RowDifference {
+  table: string;
+  kind: DifferenceKind;
+  key: string;
+  fields?: FieldDifference[];
+  note?: string;
+}
+
 /** Field-level differences of two canonical lines of the same table (names are target columns). */
 export function fieldDifferences(table: TableMapping, sourceLine: string, targetLine: string): FieldDifference[] {
   const s = decodeLine(sourceLine.replace(/\n$/, ''));

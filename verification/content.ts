@@ -9,7 +9,7 @@ import { findTable, keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { readSource, sourceSide } from './source-side';
 import type { SourceThreadPool } from './source-threads';
-import { compareKeys, copyOut, FieldDifference, fieldDifferences, KeyRange, rangeWhere, targetRangeCopySql } from './canonical';
+import { compareKeys, copyOut, DifferenceKind, fieldDifferences, KeyRange, rangeWhere, RowDifference, targetRangeCopySql } from './canonical';
 
 /**
  * 全量内容校验 Full-content verification of one key-range segment of one table: a sha256 over the
@@ -19,15 +19,8 @@ import { compareKeys, copyOut, FieldDifference, fieldDifferences, KeyRange, rang
  * and every differing row is reported with its key and field-level differences (capped, with totals).
  * Rows the migration quarantined are expected to be absent from the target: they are not differences.
  */
-export type DifferenceKind = 'missing_in_target' | 'extra_in_target' | 'changed' | 'quarantined_but_loaded' | 'unaccounted_source_row' | 'order';
-
-export interface RowDifference {
-  table: string;
-  kind: DifferenceKind;
-  key: string;
-  fields?: FieldDifference[];
-  note?: string;
-}
+// A row's difference is defined beside the canonical form (canonical.ts): source-side.ts needs it too.
+export type { DifferenceKind, RowDifference } from './canonical';
 
 export interface SegmentResult {
   table: string;

@@ -5,7 +5,7 @@ import { keyColumn } from '../migration/mapping';
 import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
 import { compileTransform } from '../migration/transform';
-import type { RowDifference } from './content';
+import type { RowDifference } from './canonical';
 
 /**
  * The source side of a segment in canonical form: the legacy rows through the adapter and the mapping's

@@ -1,7 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
 import type { AutomatedRun, LocalizedTitle, OwnerRole, PlanDefinition } from '../lib/plan-definition';
-import type { PlanProgress } from './plan-progress';
 
 /**
  * The project plan's contract with the outside world (API, tests): its input, the state it keeps
@@ -122,6 +121,58 @@ export const REBASELINE_ROLE: OwnerRole = 'approver';
 /** The same rule the API applies to routes: an admin may act for any role. */
 export function mayActFor(role: string, ownerRole: OwnerRole): boolean {
   return role === ownerRole || role === 'admin';
+}
+
+/** Where the project stands (the planProgress query; computed in plan-progress.ts). */
+export interface PackageProgress {
+  id: string;
+  title: string;
+  done: number;
+  total: number;
+  percent: number;
+}
+
+export interface ItemProgress {
+  id: string;
+  packageId: string;
+  title: string;
+  ownerRole: OwnerRole;
+  completion: string;
+  status: ItemStatus;
+  dueAt: string;
+  doneAt?: string;
+  doneBy?: string;
+  /** who or what the item waits for, when it is not done */
+  waitingFor?: string;
+  /** whole days past due, when it is late */
+  daysLate?: number;
+}
+
+export interface MilestoneProgress {
+  id: string;
+  title: string;
+  dueAt: string;
+  deliverable: string;
+  status: 'reached' | 'pending' | 'late';
+  reachedAt?: string;
+}
+
+export interface PlanProgress {
+  planId: string;
+  name: string;
+  t0: string;
+  status: PlanState['status'];
+  phase: string;
+  percent: number;
+  generation: number;
+  packages: PackageProgress[];
+  milestones: MilestoneProgress[];
+  late: ItemProgress[];
+  items: ItemProgress[];
+  rebaselines: PlanState['rebaselines'];
+  /** the latest signed requests, accepted or refused, with the refusal's reason */
+  recentDecisions: PlanState['decisions'];
+  asOf: string;
 }
 
 export const signOffItemSignal = defineSignal<[SignedPlanDecision]>('signOffItem');

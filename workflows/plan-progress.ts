@@ -1,5 +1,8 @@
-import type { LocalizedTitle, OwnerRole } from '../lib/plan-definition';
-import type { ItemState, ItemStatus, PlanState } from './plan-messages';
+import type { LocalizedTitle } from '../lib/plan-definition';
+import type { ItemProgress, ItemState, ItemStatus, PlanProgress, PlanState } from './plan-messages';
+
+// The progress shapes are part of the plan's contract (plan-messages.ts); re-exported for the report and the API.
+export type { ItemProgress, MilestoneProgress, PackageProgress, PlanProgress } from './plan-messages';
 
 /**
  * Where the project stands, computed from the plan's state and a point in time. Pure functions:
@@ -23,57 +26,6 @@ export function chinaDay(iso: string): string {
 
 export function label(t: LocalizedTitle): string {
   return `${t.zh} ${t.en}`;
-}
-
-export interface PackageProgress {
-  id: string;
-  title: string;
-  done: number;
-  total: number;
-  percent: number;
-}
-
-export interface ItemProgress {
-  id: string;
-  packageId: string;
-  title: string;
-  ownerRole: OwnerRole;
-  completion: string;
-  status: ItemStatus;
-  dueAt: string;
-  doneAt?: string;
-  doneBy?: string;
-  /** who or what the item waits for, when it is not done */
-  waitingFor?: string;
-  /** whole days past due, when it is late */
-  daysLate?: number;
-}
-
-export interface MilestoneProgress {
-  id: string;
-  title: string;
-  dueAt: string;
-  deliverable: string;
-  status: 'reached' | 'pending' | 'late';
-  reachedAt?: string;
-}
-
-export interface PlanProgress {
-  planId: string;
-  name: string;
-  t0: string;
-  status: PlanState['status'];
-  phase: string;
-  percent: number;
-  generation: number;
-  packages: PackageProgress[];
-  milestones: MilestoneProgress[];
-  late: ItemProgress[];
-  items: ItemProgress[];
-  rebaselines: PlanState['rebaselines'];
-  /** the latest signed requests, accepted or refused, with the refusal's reason */
-  recentDecisions: PlanState['decisions'];
-  asOf: string;
 }
 
 const percent = (done: number, total: number) => (total ? Math.floor((100 * done) / total) : 100);

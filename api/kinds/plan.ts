@@ -1,4 +1,4 @@
-import { renderStatusHtml, renderStatusMarkdown } from '../../lib/plan-report';
+import { renderStatusHtml, renderStatusMarkdown } from '../../reports/plan-report';
 import type { PlanInput } from '../../workflows/plan-messages';
 import { planProgressQuery } from '../../workflows/plan-messages';
 import { dayToMs, PlanProgress } from '../../workflows/plan-progress';

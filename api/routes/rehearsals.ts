@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { compareRehearsals, loadRehearsals, renderRehearsalComparison } from '../../lib/rehearsal-comparison';
+import { compareRehearsals, loadRehearsals, renderRehearsalComparison } from '../../reports/rehearsal-comparison';
 import { ProblemError } from '../problems';
 import { problems } from '../schemas';
 

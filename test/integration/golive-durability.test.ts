@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import { withClient } from '../../lib/db';
-import { digestHistory } from '../../lib/run-history';
+import { digestHistory } from '../../reports/run-history';
 import { registerTarget } from '../../lib/target-guard';
 import type { BackupManifest } from '../../activities/backup';
 import { loadMapping } from '../../migration/mapping';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { withClient } from '../../lib/db';
-import type { RehearsalComparison } from '../../lib/rehearsal-comparison';
-import type { HistoryDigest } from '../../lib/run-history';
+import type { RehearsalComparison } from '../../reports/rehearsal-comparison';
+import type { HistoryDigest } from '../../reports/run-history';
 import { registerTarget } from '../../lib/target-guard';
 import { loadMapping } from '../../migration/mapping';
 import { ensureTargetSchema } from '../../migration/target-schema';

@@ -5,7 +5,7 @@ import type { HistoryDigest } from './run-history';
 /**
  * The documents a run leaves behind: the cutover's 证据包 evidence pack, rendered from the workflow's
  * state, and the fallback's 失败原因分析 failure-analysis report, rendered from the runs' Temporal event
- * histories (lib/run-history.ts) beside their state. Markdown for people; the JSON beside it carries
+ * histories (reports/run-history.ts) beside their state. Markdown for people; the JSON beside it carries
  * the same facts for tools.
  */
 const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -1,5 +1,5 @@
 import { chinaDay, PlanProgress } from '../workflows/plan-progress';
-import { escapeHtml as esc, htmlPage } from './html';
+import { escapeHtml as esc, htmlPage } from '../lib/html';
 
 /**
  * 项目周报 The weekly status report, as Markdown (for the meeting notes) and HTML (for mail),
