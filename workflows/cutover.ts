@@ -19,12 +19,10 @@ import type { Activities } from '../activities';
 import type { TableChecksum } from '../activities/target';
 import type { LoadStep } from '../migration/mapping';
 import type { PreflightReport } from '../migration/preflight';
-import type { SignedDecision } from '../lib/decision-signing';
 import {
   CutoverInput,
   CutoverState,
   cutoverStateQuery,
-  DecisionRecord,
   decideGateSignal,
   GATE_DEFINITIONS,
   GateName,
@@ -37,7 +35,8 @@ import {
   StepState,
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
-import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { applyGateDecision, gateRefusal, keepDecision, pendingChoiceRefusal, refusalsInto, signedHandler, signedInbox } from './kit/decisions';
 import { fallback } from './fallback';
 import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 import { inLoadOrder } from './load-order';
@@ -151,63 +150,32 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
   let operatorChoice: { choice: OperatorChoice; reason?: string; actor: string } | undefined;
 
   setHandler(cutoverStateQuery, () => state);
-  // Every message is admitted by workflows/kit/admission.ts first: a malformed, unsigned or forged one is
-  // a recorded refusal and never an error that could fail the run.
-  const refuse = (list: DecisionRecord[], shown: ShownMessage, refusal: string) => {
-    keep(list, { ...shown, decision: shown.decision as never, at: now(), accepted: false, refusal });
-    publish();
-  };
-  const verify = (d: SignedDecision<string>) => checkDecision.verifyDecision({ decision: d, workflowId: wfId, runId: workflowInfo().firstExecutionRunId });
-  const usedNonces = new Set<string>();
-  setHandler(decideGateSignal, (raw: unknown) =>
-    neverThrow(async () => {
-      const admitted = await admitSigned(raw, GATE_DECISION, verify, usedNonces);
-      if (!admitted.ok) return refuse(state.decisions, admitted.shown, admitted.refusal);
-      const d = admitted.message;
-      const gate = state.gates.find((g) => g.name === d.gate);
-      const refusal = !gate
-        ? `unknown gate "${d.gate}"`
-        : gate.status !== 'open'
-          ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
-          : d.actor === input.requestedBy
-            ? `four-eyes rule: ${d.actor} started this run and cannot decide its ${d.gate === 'go-no-go' ? 'go/no-go' : d.gate} gate`
-            : !gate.roles.includes(d.role)
-              ? `role ${d.role} may not decide gate "${d.gate}" (allowed: ${gate.roles.join(', ')})`
-              : gate.approvedBy.some((a) => a.actor === d.actor)
-                ? `${d.actor} already approved gate "${d.gate}"; it needs ${gate.approvals} different approvers`
-                : undefined;
-      keep(state.decisions, { gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-      if (refusal || !gate) return publish();
-      if (d.decision === 'approve') gate.approvedBy.push({ actor: d.actor, role: d.role, at: now(), reason: d.reason });
-      if (d.decision === 'reject' || gate.approvedBy.length >= gate.approvals) {
-        gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
-        gate.decidedBy = d.actor;
-        gate.decidedAt = now();
-        gate.reason = d.reason;
-      }
-      publish();
-    }, (refusal) => refuse(state.decisions, { gate: '?', decision: '?', actor: '?' }, refusal)),
+  // Every message is admitted by workflows/kit/admission.ts and judged by the rules of workflows/kit/decisions.ts:
+  // a malformed, unsigned, forged or replayed one is a recorded refusal and never an error that could fail the run.
+  const inbox = signedInbox(checkDecision, wfId);
+  setHandler(
+    decideGateSignal,
+    signedHandler(GATE_DECISION, inbox, {
+      refused: refusalsInto(state.decisions, now, () => publish()),
+      admitted: (d) => {
+        const { gate, refusal } = gateRefusal(state.gates, d, input.requestedBy, { runNoun: 'run', gateLabel: (g) => (g === 'go-no-go' ? 'go/no-go' : g) });
+        keepDecision(state.decisions, d, now(), refusal);
+        if (!refusal && gate) applyGateDecision(gate, d, now());
+        publish();
+      },
+    }),
   );
-  setHandler(operatorActionSignal, (raw: unknown) =>
-    neverThrow(async () => {
-      const admitted = await admitSigned(raw, OPERATOR_CHOICE, verify, usedNonces);
-      if (!admitted.ok) return refuse(state.operatorActions, admitted.shown, admitted.refusal);
-      const d = admitted.message;
-      const pending = state.pendingFailure;
-      const refusal =
-        !pending || d.gate !== `step:${pending.step}`
-          ? `no failed step "${d.gate}" is waiting for the operator`
-          : !pending.choices.includes(d.decision)
-            ? `step ${pending.step} does not allow "${d.decision}" (allowed: ${pending.choices.join(', ')})`
-            : !['operator', 'admin'].includes(d.role)
-              ? `role ${d.role} may not choose how a failed step goes on`
-              : (d.decision === 'skip' || d.decision === 'continue') && !d.reason?.trim()
-                ? `"${d.decision}" needs a recorded reason`
-                : undefined;
-      keep(state.operatorActions, { gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-      if (!refusal) operatorChoice = { choice: d.decision, reason: d.reason, actor: d.actor };
-      publish();
-    }, (refusal) => refuse(state.operatorActions, { gate: '?', decision: '?', actor: '?' }, refusal)),
+  setHandler(
+    operatorActionSignal,
+    signedHandler(OPERATOR_CHOICE, inbox, {
+      refused: refusalsInto(state.operatorActions, now, () => publish()),
+      admitted: (d) => {
+        const refusal = pendingChoiceRefusal(state.pendingFailure, d, { prefix: 'step', needReason: ['skip', 'continue'], wording: { step: 'failed step', waitsFor: 'the operator', act: 'choose how a failed step goes on' } });
+        keepDecision(state.operatorActions, d, now(), refusal);
+        if (!refusal) operatorChoice = { choice: d.decision, reason: d.reason, actor: d.actor };
+        publish();
+      },
+    }),
   );
 
   const stepState = (key: StepKey): StepState => state.steps.find((s) => s.key === key)!;

@@ -21,7 +21,8 @@ import {
   FallbackStepState,
   fallbackStateQuery,
 } from './fallback-messages';
-import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { keepDecision, refusalsInto, pendingChoiceRefusal, signedHandler, signedInbox } from './kit/decisions';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 
@@ -63,28 +64,18 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   let choice: FallbackChoice | undefined;
 
   setHandler(fallbackStateQuery, () => state);
-  // Admitted by workflows/kit/admission.ts first: no payload, however malformed, can fail the fallback.
-  const refuse = (shownMessage: ShownMessage, refusal: string) => {
-    keep(state.decisions, { ...shownMessage, decision: shownMessage.decision as never, at: now(), accepted: false, refusal });
-    publish();
-  };
-  const usedNonces = new Set<string>();
-  setHandler(fallbackActionSignal, (raw: unknown) =>
-    neverThrow(async () => {
-      const admitted = await admitSigned(raw, FALLBACK_CHOICE, (d) => checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId, runId: workflowInfo().firstExecutionRunId }), usedNonces);
-      if (!admitted.ok) return refuse(admitted.shown, admitted.refusal);
-      const d = admitted.message;
-      const pending = state.pendingFailure;
-      const refusal =
-        !pending || d.gate !== `fallback:${pending.step}`
-          ? `no failed fallback step "${d.gate}" is waiting for a decision`
-          : !['operator', 'admin'].includes(d.role)
-            ? `role ${d.role} may not decide how a fallback goes on`
-            : undefined;
-      keep(state.decisions, { gate: d.gate, decision: d.decision as never, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-      if (!refusal) choice = d.decision;
-      publish();
-    }, (refusal) => refuse({ gate: '?', decision: '?', actor: '?' }, refusal)),
+  // Admitted by workflows/kit/admission.ts, judged by workflows/kit/decisions.ts: no payload, however malformed, can fail the fallback.
+  setHandler(
+    fallbackActionSignal,
+    signedHandler(FALLBACK_CHOICE, signedInbox(checkDecision), {
+      refused: refusalsInto(state.decisions, now, () => publish()),
+      admitted: (d) => {
+        const refusal = pendingChoiceRefusal(state.pendingFailure, d, { prefix: 'fallback', wording: { step: 'failed fallback step', waitsFor: 'a decision', act: 'decide how a fallback goes on' } });
+        keepDecision(state.decisions, d, now(), refusal);
+        if (!refusal) choice = d.decision;
+        publish();
+      },
+    }),
   );
 
   const publish = () => {

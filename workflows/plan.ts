@@ -30,7 +30,8 @@ import {
   signOffItemSignal,
 } from './plan-messages';
 import { DAY_MS, dayToMs, dueAtIso, label, progress, refreshStatuses, renderChecklist, waitingFor } from './plan-progress';
-import { admitSigned, neverThrow, signedMessageSchema } from './kit/admission';
+import { keep, ShownMessage, signedMessageSchema } from './kit/admission';
+import { signedHandler, signedInbox, UNREADABLE } from './kit/decisions';
 import { RunbookKind, RunbookPhase, RunbookProgress, RunbookStatus } from './search-attributes';
 
 /**
@@ -41,8 +42,6 @@ import { RunbookKind, RunbookPhase, RunbookProgress, RunbookStatus } from './sea
  */
 
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 5000;
-/** Refused requests are kept too (who tried what), but a flood of them must not grow the state without end. */
-const DECISION_RECORDS_KEPT = 500;
 const REPORT_RECORDS_KEPT = 20;
 
 const checkDecision = proxyActivities<Activities>({
@@ -76,66 +75,75 @@ export async function plan(input: PlanInput): Promise<PlanState> {
 
   const openDependencies = (item: ItemState) => item.dependsOn.filter((d) => state.items.find((i) => i.id === d)?.status !== 'done');
 
-  /** one-time nonces of the signed requests seen (this run of the chain; a request is valid for minutes only) */
-  const usedNonces = new Set<string>();
-  /** The signature check and the rules every signed request shares; returns the item it is about. */
-  async function admit(raw: unknown, kind: PlanDecisionKind): Promise<{ d: SignedPlanDecision; item?: ItemState; refusal?: string }> {
-    // workflows/kit/admission.ts: shape first (in the workflow), then the signature; never throws.
-    const admitted = await admitSigned(raw, PLAN_DECISION, (d) => checkDecision.verifyDecision({ decision: d, workflowId, runId: workflowInfo().firstExecutionRunId }), usedNonces);
-    if (!admitted.ok) {
-      const s = admitted.shown;
-      return { d: { workflowId, gate: s.gate, decision: s.decision as PlanDecisionKind, actor: s.actor, role: s.role ?? '?', reason: s.reason, issuedAt: '', signature: '' }, refusal: admitted.refusal };
-    }
-    const d = admitted.message;
-    if (d.decision !== kind) return { d, refusal: `a "${d.decision}" decision is not a ${kind}` };
+  // Admission (workflows/kit/admission.ts: shape in the workflow, then the signature, a one-time nonce) and the
+  // handler that never throws (workflows/kit/decisions.ts); the item rules below are the plan's own.
+  const inbox = signedInbox(checkDecision, workflowId);
+
+  /** The rules every signed request shares: the kind of request, a known item, not done already. */
+  function itemRefusal(d: SignedPlanDecision, kind: PlanDecisionKind): { item?: ItemState; refusal?: string } {
+    if (d.decision !== kind) return { refusal: `a "${d.decision}" decision is not a ${kind}` };
     const item = state.items.find((i) => i.id === d.gate);
-    if (!item) return { d, refusal: `unknown plan item "${d.gate}"` };
-    if (item.status === 'done') return { d, item, refusal: `item "${item.id}" is already done (${item.doneBy} at ${item.doneAt})` };
-    return { d, item };
+    if (!item) return { refusal: `unknown plan item "${d.gate}"` };
+    if (item.status === 'done') return { item, refusal: `item "${item.id}" is already done (${item.doneBy} at ${item.doneAt})` };
+    return { item };
   }
 
-  function record(d: SignedPlanDecision, refusal?: string) {
-    state.decisions.push({ item: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, dueDate: d.dueDate, at: iso(), accepted: !refusal, refusal });
-    if (state.decisions.length > DECISION_RECORDS_KEPT) state.decisions.splice(0, state.decisions.length - DECISION_RECORDS_KEPT);
+  function record(d: Pick<SignedPlanDecision, 'gate' | 'decision' | 'actor' | 'role' | 'reason' | 'dueDate'>, refusal?: string) {
+    keep(state.decisions, { item: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, dueDate: d.dueDate, at: iso(), accepted: !refusal, refusal });
     wake = true;
   }
+  /** A request refused before its rules: what could be read of it (a handler that threw names the signal's kind). */
+  const refused = (kind: PlanDecisionKind) => (shown: ShownMessage, refusal: string) =>
+    record({ gate: shown.gate, decision: shown === UNREADABLE ? kind : (shown.decision as PlanDecisionKind), actor: shown.actor, role: shown.role ?? '?', reason: shown.reason }, refusal);
 
-  setHandler(signOffItemSignal, (raw: unknown) => neverThrow(async () => {
-    const { d, item, refusal: early } = await admit(raw, 'signoff');
-    const blockers = item ? openDependencies(item) : [];
-    const refusal =
-      early ??
-      (item!.completion.kind !== 'signoff'
-        ? `item "${item!.id}" completes by its automated run, not by sign-off`
-        : blockers.length
-          ? `item "${item!.id}" is blocked by unfinished dependencies: ${blockers.join(', ')}`
-          : !mayActFor(d.role, item!.ownerRole)
-            ? `role ${d.role} may not sign off "${item!.id}"; its owner role is ${item!.ownerRole}`
-            : undefined);
-    record(d, refusal);
-    if (refusal) return;
-    Object.assign(item!, { status: 'done', doneAt: iso(), doneBy: d.actor, note: d.reason });
-  }, (refusal) => record({ workflowId, gate: '?', decision: 'signoff', actor: '?', role: '?', issuedAt: '', signature: '' }, refusal)));
+  setHandler(
+    signOffItemSignal,
+    signedHandler(PLAN_DECISION, inbox, {
+      refused: refused('signoff'),
+      admitted: (d) => {
+        const { item, refusal: early } = itemRefusal(d, 'signoff');
+        const blockers = item ? openDependencies(item) : [];
+        const refusal =
+          early ??
+          (item!.completion.kind !== 'signoff'
+            ? `item "${item!.id}" completes by its automated run, not by sign-off`
+            : blockers.length
+              ? `item "${item!.id}" is blocked by unfinished dependencies: ${blockers.join(', ')}`
+              : !mayActFor(d.role, item!.ownerRole)
+                ? `role ${d.role} may not sign off "${item!.id}"; its owner role is ${item!.ownerRole}`
+                : undefined);
+        record(d, refusal);
+        if (refusal) return;
+        Object.assign(item!, { status: 'done', doneAt: iso(), doneBy: d.actor, note: d.reason });
+      },
+    }),
+  );
 
-  setHandler(rebaselineItemSignal, (raw: unknown) => neverThrow(async () => {
-    const { d, item, refusal: early } = await admit(raw, 'rebaseline');
-    const to = d.dueDate && /^\d{4}-\d{2}-\d{2}$/.test(d.dueDate) && !Number.isNaN(dayToMs(d.dueDate)) ? dueAtIso(d.dueDate, 0) : undefined;
-    const refusal =
-      early ??
-      (!mayActFor(d.role, REBASELINE_ROLE)
-        ? `role ${d.role} may not re-baseline "${item!.id}"; re-baselining is for ${REBASELINE_ROLE}`
-        : !to
-          ? `dueDate "${d.dueDate ?? ''}" is not a date (YYYY-MM-DD)`
-          : to < dueAtIso(state.t0, 0)
-            ? `dueDate ${d.dueDate} lies before T0 ${state.t0}`
-            : !d.reason?.trim()
-              ? 'a re-baseline needs a reason'
-              : undefined);
-    record(d, refusal);
-    if (refusal) return;
-    state.rebaselines.push({ item: item!.id, from: item!.dueAt, to: to!, by: d.actor, role: d.role, reason: d.reason!, at: iso() });
-    item!.dueAt = to!;
-  }, (refusal) => record({ workflowId, gate: '?', decision: 'rebaseline', actor: '?', role: '?', issuedAt: '', signature: '' }, refusal)));
+  setHandler(
+    rebaselineItemSignal,
+    signedHandler(PLAN_DECISION, inbox, {
+      refused: refused('rebaseline'),
+      admitted: (d) => {
+        const { item, refusal: early } = itemRefusal(d, 'rebaseline');
+        const to = d.dueDate && /^\d{4}-\d{2}-\d{2}$/.test(d.dueDate) && !Number.isNaN(dayToMs(d.dueDate)) ? dueAtIso(d.dueDate, 0) : undefined;
+        const refusal =
+          early ??
+          (!mayActFor(d.role, REBASELINE_ROLE)
+            ? `role ${d.role} may not re-baseline "${item!.id}"; re-baselining is for ${REBASELINE_ROLE}`
+            : !to
+              ? `dueDate "${d.dueDate ?? ''}" is not a date (YYYY-MM-DD)`
+              : to < dueAtIso(state.t0, 0)
+                ? `dueDate ${d.dueDate} lies before T0 ${state.t0}`
+                : !d.reason?.trim()
+                  ? 'a re-baseline needs a reason'
+                  : undefined);
+        record(d, refusal);
+        if (refusal) return;
+        state.rebaselines.push({ item: item!.id, from: item!.dueAt, to: to!, by: d.actor, role: d.role, reason: d.reason!, at: iso() });
+        item!.dueAt = to!;
+      },
+    }),
+  );
 
   function launch(item: ItemState, run: AutomatedRun) {
     const attempt = item.runs.length + 1;

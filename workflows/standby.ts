@@ -1,14 +1,14 @@
 import { ApplicationFailure, condition, proxyActivities, RetryPolicy, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { SignedDecision } from '../lib/decision-signing';
 import type { StandbySegmentResult } from '../standby/consistency';
 import { tableAgreement } from '../standby/agreement';
 import { decideGateSignal } from './cutover-messages';
-import { admitSigned, keep, neverThrow, ShownMessage, signedMessageSchema } from './kit/admission';
-
-const GATE_DECISION = signedMessageSchema(['approve', 'reject']);
+import { signedMessageSchema } from './kit/admission';
+import { applyGateDecision, gateRefusal, keepDecision, keepRefused, signedHandler, signedInbox } from './kit/decisions';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 import { CheckSummary, StandbyInput, StandbyState, standbyStateQuery } from './standby-messages';
+
+const GATE_DECISION = signedMessageSchema(['approve', 'reject']);
 
 /**
  * 备点库 The standby run: the process lives here, the machinery in standby/ and activities/standby.ts.
@@ -45,39 +45,24 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
   };
   setHandler(standbyStateQuery, () => state);
   const checkDecision = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: RETRY, summary: '审批核验 verify decision signature' });
-  // The same gate rules as the cutover's, through the shared admission (workflows/kit/admission.ts): the
-  // payload's shape, the API's signature bound to this run, a one-time nonce; then four-eyes and the gate's roles.
-  // No message, however malformed, can fail the run: a bad one is a recorded refusal.
-  const usedNonces = new Set<string>();
-  const verify = (d: SignedDecision<string>) => checkDecision.verifyDecision({ decision: d, workflowId: wfId, runId: workflowInfo().firstExecutionRunId });
-  const refuse = (shown: ShownMessage, refusal: string) => {
-    keep(state.decisions, { gate: shown.gate, decision: shown.decision as never, actor: shown.actor, role: shown.role ?? '?', reason: shown.reason, at: now(), accepted: false, refusal });
-    publish();
-  };
-  setHandler(decideGateSignal, (raw: unknown) =>
-    neverThrow(async () => {
-      const admitted = await admitSigned(raw, GATE_DECISION, verify, usedNonces);
-      if (!admitted.ok) return refuse(admitted.shown, admitted.refusal);
-      const d = admitted.message;
-      const gate = state.gates.find((g) => g.name === (d.gate as never));
-      const refusal = !gate
-        ? `unknown gate "${d.gate}"`
-        : gate.status !== 'open'
-          ? `gate "${d.gate}" is ${gate.status}, not open for decisions`
-          : d.actor === input.requestedBy
-            ? `four-eyes rule: ${d.actor} started this drill and cannot decide its ${d.gate} gate`
-            : !gate.roles.includes(d.role)
-              ? `role ${d.role} may not decide gate "${d.gate}" (allowed: ${gate.roles.join(', ')})`
-              : undefined;
-      keep(state.decisions, { gate: d.gate, decision: d.decision, actor: d.actor, role: d.role, reason: d.reason, at: now(), accepted: !refusal, refusal });
-      if (refusal || !gate) return publish();
-      gate.status = d.decision === 'approve' ? 'approved' : 'rejected';
-      if (d.decision === 'approve') gate.approvedBy.push({ actor: d.actor, role: d.role, at: now(), reason: d.reason });
-      gate.decidedBy = d.actor;
-      gate.decidedAt = now();
-      gate.reason = d.reason;
-      publish();
-    }, (refusal) => refuse({ gate: '?', decision: '?', actor: '?' }, refusal)),
+  // The same gate rules as the cutover's (workflows/kit/decisions.ts) after the shared admission
+  // (workflows/kit/admission.ts): the payload's shape, the API's signature bound to this run, a one-time
+  // nonce; then the gate open, four-eyes, the gate's roles, distinct approvers. No message, however
+  // malformed, can fail the run: a bad one is a recorded refusal.
+  setHandler(
+    decideGateSignal,
+    signedHandler(GATE_DECISION, signedInbox(checkDecision, wfId), {
+      refused: (shown, refusal) => {
+        keepRefused(state.decisions, { ...shown, role: shown.role ?? '?' }, now(), refusal);
+        publish();
+      },
+      admitted: (d) => {
+        const { gate, refusal } = gateRefusal(state.gates, d, input.requestedBy, { runNoun: 'drill' });
+        keepDecision(state.decisions, d, now(), refusal);
+        if (!refusal && gate) applyGateDecision(gate, d, now());
+        publish();
+      },
+    }),
   );
 
   const publish = () => {
