@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { STEP_ICONS, StepStatus } from '../workflows/cutover-steps';
 
 /**
  * 割接运行手册命令行 — the runbook CLI for ops in a terminal: a thin client of the HTTP API with the
@@ -131,8 +132,6 @@ class Api {
   }
 }
 
-const ICON: Record<string, string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗', cancelled: '⊘' };
-
 export function progressBar(done: number, total: number, width = 30): string {
   const filled = total > 0 ? Math.round((done / total) * width) : 0;
   return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}`;
@@ -245,7 +244,8 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
           // Verification runs have no status of their own: a phase while running, a verdict at the end.
           `${s.workflowId}  ${s.status ?? s.verdict ?? s.phase} (${s.execution.toLowerCase()})${s.requestedBy ? `  started by ${s.requestedBy}` : ''}`,
           `${progressBar(s.progress.done, s.progress.total)}${s.progress.current ? `  ${s.progress.current}` : ''}`,
-          ...(s.steps ?? []).map((st: any) => `  ${ICON[st.status] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}${st.status === 'failed' && st.error ? `\n      ✗ ${String(st.error).split('\n').join('\n      ')}` : ''}`),
+          // Numbered by their place in the run's list, which is the step table's order (workflows/cutover-steps.ts).
+          ...(s.steps ?? []).map((st: any, i: number, all: unknown[]) => `  ${String(i + 1).padStart(String(all.length).length)}/${all.length} ${STEP_ICONS[st.status as StepStatus] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}${st.status === 'failed' && st.error ? `\n      ✗ ${String(st.error).split('\n').join('\n      ')}` : ''}`),
           ...(s.openGates?.length ? [`待审批 waiting for approval: ${s.openGates.join(', ')}`] : []),
           ...(s.pendingFailure ? [`等待操作员 waiting for the operator: step ${s.pendingFailure.step} failed; choose ${s.pendingFailure.choices.join(' | ')} (npm run -s cli -- step ${s.workflowId} ${s.pendingFailure.step} <choice>)`] : []),
           ...(s.failure ? [`失败 failure: ${s.failure}`] : []),

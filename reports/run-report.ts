@@ -22,8 +22,9 @@ function decisionsTable(ds: DecisionRecord[]): string {
 
 function timeline(c: CutoverState): string {
   return table(
-    ['步骤 Step', '状态 Status', '开始 Started', '结束 Finished', '计划 Planned (min)', '实际 Actual (min)', '说明 Detail'],
-    c.steps.map((s) => [s.title, s.status, s.startedAt, s.finishedAt, s.plannedMinutes, s.actualMs === undefined ? '' : (s.actualMs / 60000).toFixed(2), s.error ?? s.operatorNote ?? s.detail]),
+    ['序号 No.', '步骤 Step', '状态 Status', '开始 Started', '结束 Finished', '计划 Planned (min)', '实际 Actual (min)', '说明 Detail'],
+    // Numbered by place in the run's list: the step table's order (workflows/cutover-steps.ts) when the run started.
+    c.steps.map((s, i) => [`${i + 1}/${c.steps.length}`, s.title, s.status, s.startedAt, s.finishedAt, s.plannedMinutes, s.actualMs === undefined ? '' : (s.actualMs / 60000).toFixed(2), s.error ?? s.operatorNote ?? s.detail]),
   );
 }
 

@@ -5,6 +5,7 @@ import type { LegacyArchive } from '../activities/legacy-archive';
 import type { LegacyReadOnly, LegacyShutdown } from '../activities/legacy-lock';
 import type { MemoryDbCheck, MemoryDbFlush, MemoryDbOutcome, MemoryDbWarm } from '../activities/memory-db';
 import type { BusinessTestResult } from '../verification/business-tests';
+import type { GateName, StepKey, StepStatus } from './cutover-steps';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
 /**
@@ -41,30 +42,9 @@ export interface TargetLeaseRecord {
   released?: string;
 }
 
-export const STEP_KEYS = [
-  'preflight',
-  'shutdown-legacy',
-  'plan',
-  'backup',
-  'legacy-readonly',
-  'gate-wipe',
-  'wipe',
-  'migrate',
-  'cache-flush',
-  'verify',
-  'go-no-go',
-  'snapshot',
-  'business-tests',
-  'rollback',
-  'prove-rollback',
-  'cache-warm',
-  'test-addresses',
-  'gate-switch',
-  'switch',
-  'evidence',
-] as const;
-export type StepKey = (typeof STEP_KEYS)[number];
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'rejected' | 'skipped' | 'cancelled';
+// The step table (keys, numbering, titles, choices, icons) is data of its own: workflows/cutover-steps.ts.
+export { GATES, STEP_KEYS, STEP_STATUSES } from './cutover-steps';
+export type { GateName, StepKey, StepStatus } from './cutover-steps';
 
 export interface StepState {
   key: StepKey;
@@ -81,9 +61,6 @@ export interface StepState {
   /** skip / continue after manual fix: the operator's recorded reason */
   operatorNote?: string;
 }
-
-export const GATES = ['wipe', 'go-no-go', 'switch'] as const;
-export type GateName = (typeof GATES)[number];
 
 /** 审批关口 Who may decide a gate, how many distinct approvals open it, and when it escalates. */
 export interface GateDefinition {

@@ -1,17 +1,16 @@
-import type { CutoverState, StepState } from './cutover-messages';
+import type { CutoverState } from './cutover-messages';
+import { STEP_ICONS } from './cutover-steps';
 
 /**
  * The cutover's checklist in Markdown: the workflow shows it as its current details in the Temporal
  * Web UI, and the API serves it as the run's summary report. Pure, so both the workflow sandbox and
  * the API can import it.
  */
-const ICON: Record<StepState['status'], string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗', skipped: '⤼', cancelled: '⊘' };
-
 export function renderCutoverChecklist(state: CutoverState, workflowId: string): string {
   const lines = [
     `### 割接 Cutover ${state.runId} (${state.mode === 'live' ? '正式 live' : '彩排 rehearsal'}) — ${state.status}`,
     '',
-    ...state.steps.map((s) => `- ${ICON[s.status]} ${s.title}${s.detail ? ` — ${s.detail}` : ''}${s.status === 'failed' && s.error ? ` — ✗ ${s.error}` : ''}`),
+    ...state.steps.map((s) => `- ${STEP_ICONS[s.status]} ${s.title}${s.detail ? ` — ${s.detail}` : ''}${s.status === 'failed' && s.error ? ` — ✗ ${s.error}` : ''}`),
   ];
   const open = state.gates.filter((g) => g.status === 'open');
   if (open.length) {

@@ -35,6 +35,7 @@ import {
   StepState,
 } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
+import { CONTINUABLE, GATE_STEP, SKIPPABLE, STEP_KEYS, stepLabel, stepTitle } from './cutover-steps';
 import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { applyGateDecision, gateRefusal, keepDecision, pendingChoiceRefusal, refusalsInto, signedHandler, signedInbox } from './kit/decisions';
 import { fallback } from './fallback';
@@ -51,35 +52,6 @@ import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
  * choice after a failed step starts the fallback (回退) as a child. Every side effect is an activity;
  * this function only decides order.
  */
-
-const STEP_TITLES: Record<StepKey, string> = {
-  preflight: '预检 Preflight (mapping against the live legacy and target catalogs)',
-  'shutdown-legacy': '关停旧系统 Shut down the legacy application (prove nothing writes)',
-  plan: '迁移计划 Plan tables',
-  backup: '备份旧库 Back up legacy data',
-  'legacy-readonly': '旧库只读与查询库 Legacy database query-only for the application (只可查询，不可修改); the backup restored as a read-only archive (查询库)',
-  'gate-wipe': '清除测试数据审批 Approve wiping the target',
-  wipe: '清除测试数据 Wipe test data from the target',
-  migrate: '数据迁移 Migrate',
-  'cache-flush': '内存数据库清理 Check the in-memory database and delete the application’s keys',
-  verify: '迁移结果验证 Verify (counts, checksums, sampling, business tests)',
-  'go-no-go': '上线决策 Go/no-go approval',
-  snapshot: '快照 Snapshot the migrated target (backup of the migrated data)',
-  'business-tests': '业务测试 Business tests (change, cancellation)',
-  rollback: '回滚 Roll the target back to the snapshot',
-  'prove-rollback': '回滚验证 Prove the rollback (checksums)',
-  'cache-warm': '内存数据库预热 Delete the application’s keys again and warm them from the target',
-  'test-addresses': '正式地址测试 Test the official addresses',
-  'gate-switch': '切换审批 Approve switching the connected systems',
-  switch: '切换 Switch the connected systems to the new addresses',
-  evidence: '证据包 Evidence pack',
-};
-const STEP_ORDER = Object.keys(STEP_TITLES) as StepKey[];
-
-/** What the operator may choose when a step failed after its retries; retry and fallback are always allowed. */
-const CONTINUABLE: StepKey[] = ['legacy-readonly', 'wipe', 'migrate', 'cache-flush', 'cache-warm', 'snapshot', 'business-tests', 'rollback', 'test-addresses', 'switch', 'evidence'];
-const SKIPPABLE: StepKey[] = ['business-tests', 'evidence'];
-const GATE_STEP: Record<GateName, StepKey> = { wipe: 'gate-wipe', 'go-no-go': 'go-no-go', switch: 'gate-switch' };
 
 const BASE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '2 hours',
@@ -104,10 +76,9 @@ const notify = proxyActivities<Activities>({
 
 /** A proxy per call, so each activity carries its own summary line in the Web UI. */
 function step(key: StepKey, note?: string, options: ActivityOptions = BASE_OPTIONS): Activities {
-  const n = STEP_ORDER.indexOf(key) + 1;
   return proxyActivities<Activities>({
     ...options,
-    summary: `Step ${n}/${STEP_ORDER.length} · ${STEP_TITLES[key]}${note ? ' · ' + note : ''}`,
+    summary: `${stepLabel(key)} · ${stepTitle(key)}${note ? ' · ' + note : ''}`,
   });
 }
 
@@ -140,7 +111,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     requestedBy: input.requestedBy,
     status: 'running',
     phase: 'plan',
-    steps: STEP_ORDER.map((key) => ({ key, title: STEP_TITLES[key], status: 'pending', plannedMinutes: input.plannedMinutes?.[key] })),
+    steps: STEP_KEYS.map((key) => ({ key, title: stepTitle(key), status: 'pending', plannedMinutes: input.plannedMinutes?.[key] })),
     gates: GATES.map((name) => ({ ...GATE_DEFINITIONS[name], ...input.gates?.[name], status: 'waiting', approvedBy: [], escalations: 0 })),
     decisions: [],
     operatorActions: [],
@@ -411,7 +382,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
               rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
               concurrency: input.migration?.concurrency ?? 2,
               heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
-              stepLabel: `Step ${STEP_ORDER.indexOf('migrate') + 1}/${STEP_ORDER.length}`,
+              stepLabel: stepLabel('migrate'),
             },
           ],
           staticSummary: `数据迁移 Migrate ${table} (run ${input.runId})`,
@@ -452,7 +423,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     await runStep('verify', async () => {
       const { markdown: _markdown, ...verified } = await executeChild(verification, {
         workflowId: verificationId,
-        args: [{ runId: input.runId, ...input.verification, stepLabel: `Step ${STEP_ORDER.indexOf('verify') + 1}/${STEP_ORDER.length}`, requestedBy: input.requestedBy }],
+        args: [{ runId: input.runId, ...input.verification, stepLabel: stepLabel('verify'), requestedBy: input.requestedBy }],
         staticSummary: `迁移结果验证 Verify migration (run ${input.runId})`,
       });
       state.verification = { ...verified, workflowId: verificationId };

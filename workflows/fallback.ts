@@ -23,6 +23,7 @@ import {
 } from './fallback-messages';
 import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { keepDecision, refusalsInto, pendingChoiceRefusal, signedHandler, signedInbox } from './kit/decisions';
+import { STEP_ICONS } from './cutover-steps';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 
@@ -89,7 +90,7 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
         `### 回退 Fallback ${state.runId} — ${state.status}`,
         `_reason: ${state.reason}_`,
         '',
-        ...state.steps.map((s) => `- ${s.status === 'done' ? '☑' : s.status === 'running' ? '▶' : s.status === 'failed' ? '✗' : '☐'} ${s.title}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`),
+        ...state.steps.map((s) => `- ${STEP_ICONS[s.status]} ${s.title}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`),
         state.pendingFailure ? `\n**等待处理 Waiting for a person:** retry or abort step ${state.pendingFailure.step}` : '',
       ].join('\n'),
     );

@@ -8,6 +8,7 @@ import {
   operatorActionSignal,
   RUN_STATUSES,
   STEP_KEYS,
+  STEP_STATUSES,
 } from '../../workflows/cutover-messages';
 import { renderCutoverChecklist } from '../../workflows/cutover-report';
 import { generatedRunId, RunKind } from '../run-kinds';
@@ -27,7 +28,7 @@ const stateSchema = {
     requestedBy: { type: 'string' },
     status: { type: 'string', enum: [...RUN_STATUSES] },
     phase: { type: 'string', enum: [...STEP_KEYS, 'finished'] },
-    steps: stepsSchema(STEP_KEYS, ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled']),
+    steps: stepsSchema(STEP_KEYS, STEP_STATUSES),
     gates: {
       type: 'array',
       items: {
