@@ -1,6 +1,6 @@
 import { withClient } from '../lib/db';
-import { httpConfigSwitch, joinUrl, nginxSwitch, Side, sideUrl, SwitchOutcome } from '../lib/endpoint-drivers';
-import type { ConnectedSystem } from '../lib/probe-targets';
+import { httpConfigSwitch, joinUrl, nginxSwitch, Side, sideUrl, SwitchOutcome } from '../environment/endpoint-drivers';
+import type { ConnectedSystem } from '../environment/probe-targets';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
 

@@ -1,4 +1,4 @@
-import type { ConnectedSystem } from '../lib/probe-targets';
+import type { ConnectedSystem } from '../environment/probe-targets';
 import type { ActivityDeps } from './deps';
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { inTransaction, quoteIdent, quoteQualified, withClient } from '../lib/db';
-import { legacyDatabaseOf } from '../lib/services';
+import { legacyDatabaseOf } from '../environment/services';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
 import { controlSide, ServiceOutcome } from './services';

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { createClient } from 'redis';
 import { quoteIdent, withClient } from '../lib/db';
-import type { MemoryDbConfig, WarmUpItem } from '../lib/memory-db';
+import type { MemoryDbConfig, WarmUpItem } from '../environment/memory-db';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
 

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { NetworkFlow } from '../lib/probe-targets';
+import type { NetworkFlow } from '../environment/probe-targets';
 import type { ActivityDeps } from './deps';
 
 /**

@@ -1,4 +1,4 @@
-import type { PlanDefinition } from '../lib/plan-definition';
+import type { PlanDefinition } from '../plan/definition';
 import type { ActivityDeps } from './deps';
 
 /** The plan as this worker loaded and validated it; a new project pins it in its state. */

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { withClient } from '../lib/db';
-import type { MemoryDbConfig } from '../lib/memory-db';
+import type { MemoryDbConfig } from '../environment/memory-db';
 import { Mapping, targetColumns } from '../migration/mapping';
 import { formatPreflight, PreflightReport, runPreflight } from '../migration/preflight';
 import type { PreflightProblem } from '../migration/source';

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ServiceAction } from '../lib/services';
+import type { ServiceAction } from '../environment/services';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
 

@@ -57,9 +57,9 @@ const schema = z.object({
   PLAN_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'plan.json')),
   NETWORK_FLOWS_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'network-flows.json')),
   CONNECTED_SYSTEMS_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'connected-systems.json')),
-  /** 应用服务控制: service stop/start actions and legacy smoke tests (lib/services.ts) */
+  /** 应用服务控制: service stop/start actions and legacy smoke tests (environment/services.ts) */
   SERVICES_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'services.json')),
-  /** 内存数据库: the in-memory database's address, owned key prefixes and warm-up list (lib/memory-db.ts) */
+  /** 内存数据库: the in-memory database's address, owned key prefixes and warm-up list (environment/memory-db.ts) */
   MEMORY_DB_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'memory-db.json')),
   /** 查询库 where the legacy backup is restored read-only for staff to query (问题分析和追溯); recreated only if it is this run's archive */
   ARCHIVE_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/jm_legacy_archive'),

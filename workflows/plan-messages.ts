@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
-import type { AutomatedRun, LocalizedTitle, OwnerRole, PlanDefinition } from '../lib/plan-definition';
+import type { AutomatedRun, LocalizedTitle, OwnerRole, PlanDefinition } from '../plan/definition';
 
 /**
  * The project plan's contract with the outside world (API, tests): its input, the state it keeps

@@ -1,4 +1,4 @@
-import type { LocalizedTitle } from '../lib/plan-definition';
+import type { LocalizedTitle } from '../plan/definition';
 import type { ItemProgress, ItemState, ItemStatus, PlanProgress, PlanState } from './plan-messages';
 
 // The progress shapes are part of the plan's contract (plan-messages.ts); re-exported for the report and the API.

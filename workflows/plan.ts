@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PlanNotification } from '../activities/notify';
-import type { AutomatedRun, PlanDefinition } from '../lib/plan-definition';
+import type { AutomatedRun, PlanDefinition } from '../plan/definition';
 import { cutover } from './cutover';
 import {
   AutomatedRunRecord,

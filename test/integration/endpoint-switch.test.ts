@@ -4,7 +4,7 @@ import { serviceActivities } from '../../activities/services';
 import { inActivity } from '../support/activity-context';
 import { ensureDatabase, dropDatabase, withClient } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
-import { loadPlanDefinition } from '../../lib/plan-definition';
+import { loadPlanDefinition } from '../../plan/definition';
 import { loadSettings } from '../../lib/settings';
 import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';

@@ -7,7 +7,7 @@ import { legacyArchiveActivities } from '../../activities/legacy-archive';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
-import { loadPlanDefinition } from '../../lib/plan-definition';
+import { loadPlanDefinition } from '../../plan/definition';
 import { loadSettings } from '../../lib/settings';
 import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';

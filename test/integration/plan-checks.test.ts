@@ -5,7 +5,7 @@ import { jointTestActivities } from '../../activities/joint-test';
 import { notifyActivities } from '../../activities/notify';
 import type { ActivityDeps } from '../../activities/deps';
 import { createLogger } from '../../lib/logger';
-import { loadPlanDefinition } from '../../lib/plan-definition';
+import { loadPlanDefinition } from '../../plan/definition';
 import { loadSettings } from '../../lib/settings';
 import { loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';

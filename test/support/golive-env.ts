@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { httpConfigSwitch, nginxSwitch } from '../../lib/endpoint-drivers';
-import { ConnectedSystems, loadConnectedSystems } from '../../lib/probe-targets';
-import { loadServices, ServicesConfig } from '../../lib/services';
+import { httpConfigSwitch, nginxSwitch } from '../../environment/endpoint-drivers';
+import { ConnectedSystems, loadConnectedSystems } from '../../environment/probe-targets';
+import { loadServices, ServicesConfig } from '../../environment/services';
 import { startNginx, TestNginx } from './nginx';
 import { configApiServer, sideServer, SideServer } from './side-systems';
 

@@ -9,7 +9,7 @@ import { crossings, importCycles, importGraph } from '../support/import-graph';
  * workflows, the reports or the other domain folders; and no module imports itself back through others.
  */
 const root = path.join(__dirname, '..', '..');
-const DOMAIN_FOLDERS = ['workflows/', 'activities/', 'api/', 'reports/', 'migration/', 'verification/', 'standby/', 'reporting/', 'worker/', 'cli/', 'scripts/'];
+const DOMAIN_FOLDERS = ['workflows/', 'activities/', 'api/', 'reports/', 'environment/', 'plan/', 'migration/', 'verification/', 'standby/', 'reporting/', 'worker/', 'cli/', 'scripts/'];
 
 describe('the import graph of the repository', () => {
   const graph = importGraph(root);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { memoryDbWarmUpProblems } from '../../activities/preflight';
-import { loadMemoryDb } from '../../lib/memory-db';
+import { loadMemoryDb } from '../../environment/memory-db';
 import { loadMapping } from '../../migration/mapping';
 
 /**

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadPlanDefinition } from '../../lib/plan-definition';
-import { loadConnectedSystems, loadNetworkFlows } from '../../lib/probe-targets';
+import { loadPlanDefinition } from '../../plan/definition';
+import { loadConnectedSystems, loadNetworkFlows } from '../../environment/probe-targets';
 
 const repo = path.resolve(__dirname, '..', '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-plan-def-'));

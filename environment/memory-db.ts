@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, readConfigFile } from './config-file';
+import { ConfigError, readConfigFile } from '../lib/config-file';
 
 /**
  * 内存数据库 The in-memory database (Redis) beside the domestic database: where it is, which key prefixes

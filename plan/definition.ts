@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, readConfigFile } from './config-file';
+import { ConfigError, readConfigFile } from '../lib/config-file';
 
 /**
  * 项目实施进度安排 as data: the seed's work packages and their items, each with an owner role,

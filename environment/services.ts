@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, readConfigFile } from './config-file';
+import { ConfigError, readConfigFile } from '../lib/config-file';
 
 /**
  * 应用服务控制 How the runbook stops and starts the application services and databases of each side

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, readConfigFile } from './config-file';
+import { ConfigError, readConfigFile } from '../lib/config-file';
 
 /**
  * What the plan's automated checks probe: the declared network flows (网络策略, host:port per
