@@ -37,6 +37,7 @@ import {
 import { renderCutoverChecklist } from './cutover-report';
 import { CONTINUABLE, GATE_STEP, SKIPPABLE, STEP_KEYS, stepLabel, stepTitle } from './cutover-steps';
 import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { DEFAULTS } from './kit/defaults';
 import { applyGateDecision, gateRefusal, keepDecision, pendingChoiceRefusal, refusalsInto, signedHandler, signedInbox } from './kit/decisions';
 import { fallback } from './fallback';
 import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
@@ -345,7 +346,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
 
     await runStep('backup', async () => {
       // The backup heartbeats like the migration's chunks: the run's heartbeat window applies to both.
-      const backup = await step('backup', undefined, { ...BASE_OPTIONS, heartbeatTimeout: (input.migration?.heartbeatSeconds ?? 60) * 1000 }).backupLegacy({ runId: input.runId });
+      const backup = await step('backup', undefined, { ...BASE_OPTIONS, heartbeatTimeout: (input.migration?.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds) * 1000 }).backupLegacy({ runId: input.runId });
       state.backup = { dir: backup.dir, files: backup.files.length, rows: backup.files.reduce((n, f) => n + f.rows, 0), readPoint: backup.readPoint ?? null };
       return `${state.backup.rows} rows in ${state.backup.files} files${backup.readPoint ? ` · 读取点 read point SCN ${backup.readPoint}` : ''}`;
     });
@@ -371,7 +372,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     await runStep('migrate', async () => {
       // Tables in the seed's load order (parents first; entity, history, approval data), a few side by
       // side where the order allows it; each table's chunks in parallel lanes.
-      await inLoadOrder(tables, input.migration?.tablesInParallel ?? 2, async (table) => {
+      await inLoadOrder(tables, input.migration?.tablesInParallel ?? DEFAULTS.tablesInParallel, async (table) => {
         if (state.tables.some((t) => t.table === table)) return; // done before an operator's retry
         const r = await executeChild(migrateTable, {
           workflowId: `${wfId}/migrate/${table}`,
@@ -379,9 +380,9 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
             {
               runId: input.runId,
               table,
-              rowsPerChunk: input.migration?.rowsPerChunk ?? 100_000,
-              concurrency: input.migration?.concurrency ?? 2,
-              heartbeatSeconds: input.migration?.heartbeatSeconds ?? 60,
+              rowsPerChunk: input.migration?.rowsPerChunk ?? DEFAULTS.rowsPerChunk,
+              concurrency: input.migration?.concurrency ?? DEFAULTS.chunkConcurrency,
+              heartbeatSeconds: input.migration?.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds,
               stepLabel: stepLabel('migrate'),
             },
           ],

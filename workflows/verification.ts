@@ -5,6 +5,7 @@ import type { SegmentResult } from '../verification/content';
 import type { BusinessTestResult } from '../verification/business-tests';
 import type { SampleResult } from '../verification/sampling';
 import { VerificationInput, VerificationOutcome, VerificationProgress, verificationProgressQuery } from './verification-messages';
+import { DEFAULTS } from './kit/defaults';
 
 /**
  * 迁移结果验证 Verification of the worker's legacy/target pair, on its own (API) or as the cutover's
@@ -32,7 +33,7 @@ export async function verification(input: VerificationInput): Promise<Verificati
     setCurrentDetails(`### 迁移结果验证 Verification ${input.runId}: ${progress.phase}\n\nsegments ${progress.segmentsDone}/${progress.segments} verified, ${progress.segmentsFailed} differ`);
   show();
 
-  const plan = await act('验证计划 plan segments').verificationPlan({ tables: input.tables, segmentRows: input.segmentRows ?? 100_000, runId: input.runId });
+  const plan = await act('验证计划 plan segments').verificationPlan({ tables: input.tables, segmentRows: input.segmentRows ?? DEFAULTS.segmentRows, runId: input.runId });
   progress.segments = plan.segments.length;
   progress.phase = 'counts';
   show();
