@@ -12,7 +12,6 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -44,7 +43,7 @@ import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 import { inLoadOrder } from './load-order';
 import { migrateTable } from './migrate-table';
 import { verification } from './verification';
-import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
+import { runAttributes } from './kit/publish';
 
 /**
  * 系统上线 · the go-live cutover in the seed's order: back up the legacy data, wipe the target's test data
@@ -152,11 +151,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
 
   const stepState = (key: StepKey): StepState => state.steps.find((s) => s.key === key)!;
   const publish = () => {
-    upsertSearchAttributes([
-      { key: RunbookKind, value: 'cutover' },
-      { key: RunbookPhase, value: state.phase },
-      { key: RunbookStatus, value: state.status },
-    ]);
+    runAttributes({ kind: 'cutover', phase: state.phase, status: state.status });
     setCurrentDetails(renderCutoverChecklist(state, wfId));
   };
   const project = () => {

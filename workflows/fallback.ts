@@ -7,7 +7,6 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -24,7 +23,7 @@ import {
 import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
 import { keepDecision, refusalsInto, pendingChoiceRefusal, signedHandler, signedInbox } from './kit/decisions';
 import { STEP_ICONS } from './cutover-steps';
-import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
+import { runAttributes } from './kit/publish';
 import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 
 /**
@@ -80,11 +79,7 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   );
 
   const publish = () => {
-    upsertSearchAttributes([
-      { key: RunbookKind, value: 'fallback' },
-      { key: RunbookPhase, value: state.steps.find((s) => s.status === 'running' || s.status === 'failed')?.key ?? 'finished' },
-      { key: RunbookStatus, value: state.status },
-    ]);
+    runAttributes({ kind: 'fallback', phase: state.steps.find((s) => s.status === 'running' || s.status === 'failed')?.key ?? 'finished', status: state.status });
     setCurrentDetails(
       [
         `### 回退 Fallback ${state.runId} — ${state.status}`,

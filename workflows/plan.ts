@@ -7,7 +7,6 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -32,7 +31,7 @@ import {
 import { DAY_MS, dayToMs, dueAtIso, label, progress, refreshStatuses, renderChecklist, waitingFor } from './plan-progress';
 import { keep, ShownMessage, signedMessageSchema } from './kit/admission';
 import { signedHandler, signedInbox, UNREADABLE } from './kit/decisions';
-import { RunbookKind, RunbookPhase, RunbookProgress, RunbookStatus } from './search-attributes';
+import { runAttributes } from './kit/publish';
 
 /**
  * 项目实施进度安排 · the 90-day project as one long-lived workflow: items complete by signed sign-off
@@ -274,12 +273,7 @@ export async function plan(input: PlanInput): Promise<PlanState> {
     const p = progress(state, Date.now());
     const attributes = JSON.stringify([p.phase, state.status, p.percent]);
     if (attributes !== published) {
-      upsertSearchAttributes([
-        { key: RunbookKind, value: 'plan' },
-        { key: RunbookPhase, value: p.phase },
-        { key: RunbookStatus, value: state.status },
-        { key: RunbookProgress, value: p.percent },
-      ]);
+      runAttributes({ kind: 'plan', phase: p.phase, status: state.status, progress: p.percent });
       published = attributes;
     }
     setCurrentDetails(renderChecklist(p));

@@ -1,11 +1,11 @@
-import { ApplicationFailure, condition, proxyActivities, RetryPolicy, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyActivities, RetryPolicy, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { StandbySegmentResult } from '../standby/consistency';
 import { tableAgreement } from '../standby/agreement';
 import { decideGateSignal } from './cutover-messages';
 import { signedMessageSchema } from './kit/admission';
 import { applyGateDecision, gateRefusal, keepDecision, keepRefused, signedHandler, signedInbox } from './kit/decisions';
-import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
+import { runAttributes } from './kit/publish';
 import { CheckSummary, StandbyInput, StandbyState, standbyStateQuery } from './standby-messages';
 
 const GATE_DECISION = signedMessageSchema(['approve', 'reject']);
@@ -66,11 +66,7 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
   );
 
   const publish = () => {
-    upsertSearchAttributes([
-      { key: RunbookKind, value: 'standby' },
-      { key: RunbookPhase, value: state.phase },
-      { key: RunbookStatus, value: state.status },
-    ]);
+    runAttributes({ kind: 'standby', phase: state.phase, status: state.status });
     const c = state.check ?? state.drill?.verify;
     setCurrentDetails(
       [

@@ -1,5 +1,5 @@
-import { proxyActivities, RetryPolicy, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
+import { proxyActivities, RetryPolicy, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { runAttributes } from './kit/publish';
 import type { Activities } from '../activities';
 import type { SegmentResult } from '../verification/content';
 import type { BusinessTestResult } from '../verification/business-tests';
@@ -101,11 +101,7 @@ export async function verification(input: VerificationInput): Promise<Verificati
   progress.phase = 'finished';
   show();
   // Ops filter runs in the Web UI by these: the verdict is the status.
-  upsertSearchAttributes([
-    { key: RunbookKind, value: 'verification' },
-    { key: RunbookPhase, value: 'finished' },
-    { key: RunbookStatus, value: verdict },
-  ]);
+  runAttributes({ kind: 'verification', phase: 'finished', status: verdict });
   const rowsVerified = [...passed, ...kept].reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0);
   return {
     runId: input.runId,
