@@ -2,6 +2,7 @@ import { ActivityFailure, ApplicationFailure, proxyActivities, setCurrentDetails
 import type { Activities } from '../activities';
 import type { ChunkResult } from '../migration/chunk-copy';
 import type { TableOutcome } from './cutover-messages';
+import { inLanes } from './kit/lanes';
 
 /**
  * 数据迁移 · one table: plan it into key-range chunks, then copy the chunks as activities, a few at a
@@ -40,23 +41,18 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
   };
   show();
 
-  let next = 0;
-  const lane = async () => {
-    while (next < plan.chunks.length) {
-      const chunk = plan.chunks[next++];
-      const pct = Math.floor((100 * results.length) / plan.chunks.length);
-      const copy = proxyActivities<Activities>({
-        startToCloseTimeout: '2 hours',
-        // A chunk heartbeats every 20k rows; silence means its worker died, so another takes it over.
-        heartbeatTimeout: input.heartbeatSeconds * 1000,
-        retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 20 },
-        summary: `${input.stepLabel} · 迁移 migrate ${input.table} · chunk ${chunk.id}/${plan.chunks.length} · ${pct}%`,
-      });
-      results.push(await copy.copyChunk({ runId: input.runId, table: input.table, chunk, readPoint: plan.readPoint }));
-      show();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, input.concurrency) }, lane));
+  await inLanes(plan.chunks, input.concurrency, async (chunk) => {
+    const pct = Math.floor((100 * results.length) / plan.chunks.length);
+    const copy = proxyActivities<Activities>({
+      startToCloseTimeout: '2 hours',
+      // A chunk heartbeats every 20k rows; silence means its worker died, so another takes it over.
+      heartbeatTimeout: input.heartbeatSeconds * 1000,
+      retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 20 },
+      summary: `${input.stepLabel} · 迁移 migrate ${input.table} · chunk ${chunk.id}/${plan.chunks.length} · ${pct}%`,
+    });
+    results.push(await copy.copyChunk({ runId: input.runId, table: input.table, chunk, readPoint: plan.readPoint }));
+    show();
+  });
 
   const byRule: Record<string, number> = {};
   for (const r of results) for (const [rule, n] of Object.entries(r.quarantinedByRule)) byRule[rule] = (byRule[rule] ?? 0) + n;

@@ -2,6 +2,7 @@ import { proxyActivities, RetryPolicy, setCurrentDetails, setHandler, upsertSear
 import type { Activities } from '../activities';
 import { RunbookKind, RunbookPhase, RunbookStatus } from './search-attributes';
 import { ReportingInput, ReportingProgress, reportingProgressQuery, ReportingVerdict } from './reporting-messages';
+import { inLanes } from './kit/lanes';
 
 /**
  * 数据汇聚及上报 One reporting cycle (a Schedule starts one per interval; the API one on request):
@@ -40,18 +41,13 @@ export async function reporting(input: ReportingInput): Promise<ReportingProgres
   progress.phase = 'cycle';
   upsertSearchAttributes([{ key: RunbookPhase, value: 'cycle' }]);
   show();
-  let next = 0;
-  const lane = async () => {
-    while (next < progress.tables.length) {
-      const t = progress.tables[next++];
-      t.state = 'running';
-      show();
-      const r = await act(`汇聚上报 ${t.table}: extract → province → national → verify`, true).reportingTableCycle({ table: t.table, backfill: input.backfill });
-      Object.assign(t, { state: r.state, batchId: r.batchId, rows: r.rows, rejected: r.rejected });
-      show();
-    }
-  };
-  await Promise.all(Array.from({ length: LANES }, lane));
+  await inLanes(progress.tables, LANES, async (t) => {
+    t.state = 'running';
+    show();
+    const r = await act(`汇聚上报 ${t.table}: extract → province → national → verify`, true).reportingTableCycle({ table: t.table, backfill: input.backfill });
+    Object.assign(t, { state: r.state, batchId: r.batchId, rows: r.rows, rejected: r.rejected });
+    show();
+  });
 
   progress.phase = 'monitor';
   show();

@@ -7,6 +7,7 @@ import { signedMessageSchema } from './kit/admission';
 import { applyGateDecision, gateRefusal, keepDecision, keepRefused, signedHandler, signedInbox } from './kit/decisions';
 import { runAttributes } from './kit/publish';
 import { CheckSummary, StandbyInput, StandbyState, standbyStateQuery } from './standby-messages';
+import { inLanes } from './kit/lanes';
 
 const GATE_DECISION = signedMessageSchema(['approve', 'reject']);
 
@@ -103,18 +104,12 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
     const catchUp = await act(`追平 wait until ${label} replayed past ${plan.point}`, true).standbyCatchUp({ copy, point: plan.point });
     const started = Date.now();
     const results: StandbySegmentResult[] = [];
-    let next = 0;
-    const lane = async () => {
-      while (next < plan.segments.length) {
-        const n = next++;
-        const { table, segment } = plan.segments[n];
-        const r = await act(`一致性校验 ${table} · segment ${segment.id} (${n + 1}/${plan.segments.length})`, true).standbySegment({ copy, table, segment, point: plan.point });
-        results.push(r.ok ? { ...r, differences: [] } : r);
-        state.progress.done++;
-        publish();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, plan.concurrency) }, lane));
+    await inLanes(plan.segments, plan.concurrency, async ({ table, segment }, n) => {
+      const r = await act(`一致性校验 ${table} · segment ${segment.id} (${n + 1}/${plan.segments.length})`, true).standbySegment({ copy, table, segment, point: plan.point });
+      results.push(r.ok ? { ...r, differences: [] } : r);
+      state.progress.done++;
+      publish();
+    });
     const bad = results.filter((r) => !r.ok);
     return {
       point: plan.point,

@@ -6,6 +6,7 @@ import type { BusinessTestResult } from '../verification/business-tests';
 import type { SampleResult } from '../verification/sampling';
 import { VerificationInput, VerificationOutcome, VerificationProgress, verificationProgressQuery } from './verification-messages';
 import { DEFAULTS } from './kit/defaults';
+import { inLanes } from './kit/lanes';
 
 /**
  * 迁移结果验证 Verification of the worker's legacy/target pair, on its own (API) or as the cutover's
@@ -44,21 +45,15 @@ export async function verification(input: VerificationInput): Promise<Verificati
   const started = Date.now();
   const kept: SegmentResult[] = [];
   const passed: SegmentResult[] = [];
-  let next = 0;
-  const lane = async () => {
-    while (next < plan.segments.length) {
-      const n = next++;
-      const { table, segment } = plan.segments[n];
-      const r = await act(`全量校验 checksum ${table} · segment ${segment.id} (${n + 1}/${plan.segments.length})`, true).verificationSegment({ table, segment, readPoint: plan.readPoint });
-      progress.segmentsDone++;
-      if (!r.ok) {
-        progress.segmentsFailed++;
-        if (kept.length < FAILED_SEGMENTS_KEPT) kept.push(r);
-      } else passed.push({ ...r, differences: [] });
-      show();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, input.concurrency ?? 2) }, lane));
+  await inLanes(plan.segments, input.concurrency ?? 2, async ({ table, segment }, n) => {
+    const r = await act(`全量校验 checksum ${table} · segment ${segment.id} (${n + 1}/${plan.segments.length})`, true).verificationSegment({ table, segment, readPoint: plan.readPoint });
+    progress.segmentsDone++;
+    if (!r.ok) {
+      progress.segmentsFailed++;
+      if (kept.length < FAILED_SEGMENTS_KEPT) kept.push(r);
+    } else passed.push({ ...r, differences: [] });
+    show();
+  });
   const contentMs = Date.now() - started;
 
   progress.phase = 'sampling';
