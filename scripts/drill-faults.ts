@@ -43,8 +43,8 @@ const temporalDev = (cmd: 'start' | 'stop') => execFileSync('bash', [path.join(r
 type Fault = 'kill-worker' | 'restart-temporal' | 'terminate-backends';
 /** The cutover's working steps after the wipe gate, in order: where a fault may be planned. */
 const FAULT_STEPS = ['wipe', 'migrate', 'cache-flush', 'verify', 'snapshot', 'business-tests', 'rollback', 'prove-rollback', 'cache-warm', 'test-addresses', 'switch', 'evidence'] as const;
-/** Where a fault is planned: any of them but the last, so that a fault planned late still finds a step to land in. */
-const PLANNED_AT = FAULT_STEPS.length - 1;
+/** Where a fault is planned: any step before the switch gate, so that a fault whose step went by still finds one to land in (the switch, the evidence pack). */
+const PLANNED_AT = FAULT_STEPS.indexOf('switch');
 
 async function main(): Promise<void> {
   if (TEMPORAL_PORT === 7233) throw new Error('--temporal-port 7233 is the shared dev server; the drill restarts its server, so it needs one of its own');
