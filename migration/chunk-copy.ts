@@ -7,7 +7,8 @@ import { inTransaction, quoteIdent } from '../lib/db';
 import { dialectOf, insertFragments, render, run } from '../lib/dialect';
 import { binaryOf, CopyLine, decodeLine, encodeRow, fieldAt, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
-import { findTable, keyColumn, targetColumns } from './mapping';
+import { findTable, isComposite, keyColumn, targetColumns } from './mapping';
+import { encodeKey, fieldsKey, keyIndexes, lineKey, targetKeyArraySql, targetTupleRange } from './composite-key';
 import { castKey, keyRangeSql, parentMissingSql, targetKey } from './key-order';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
@@ -60,6 +61,12 @@ const CAREFUL_BATCH = 2000;
 /** The chunk's key range on the target, in the table's key order (key-order.ts); bounds as parameters of the key's type. */
 function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string; params: string[] } {
   const params: string[] = [];
+  const param = (value: string) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  // 复合主键 a composite key: a row-value range (composite-key.ts)
+  if (isComposite(table)) return { sql: targetTupleRange(table, chunk, param, ' COLLATE "C"', alias), params };
   const sql = keyRangeSql(
     targetKey(table, ' COLLATE "C"', alias),
     chunk,
@@ -74,6 +81,7 @@ function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string;
 
 /** The rows whose key is one of $1 (target keys as text), in the key's own type for its index; a text that is no such key matches none. */
 function ownKeysSql(table: TableMapping, alias: string): string {
+  if (isComposite(table)) throw new Error(`${table.name}: a composite key is read in key ranges, not ROWID chunks (PostgreSQL legacy only)`);
   const key = keyColumn(table);
   const col = (alias ? alias + '.' : '') + quoteIdent(key.target);
   return `${col} = ANY(ARRAY(SELECT ${castKey('k', 'text', key.type)} FROM unnest($1::text[]) AS own(k)))`;
@@ -95,6 +103,8 @@ export async function copyChunk(opts: {
   const started = Date.now();
   const transform = compileTransform(mapping, table);
   const keyIndex = table.columns.indexOf(keyColumn(table));
+  /** 复合主键 the key's columns when it has several: its text is then the encoded tuple (composite-key.ts) */
+  const composite = isComposite(table) ? keyIndexes(table) : null;
   const targetTable = quoteIdent(table.target.table);
   const copyIn = `COPY ${targetTable} (${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
   const range = chunk.rowid ? null : rangeSql(table, chunk);
@@ -104,6 +114,7 @@ export async function copyChunk(opts: {
   let quarantined: Quarantined[] = [];
   let issues: Flagged[] = [];
   const keyOf = (source: CopyLine): string | null => {
+    if (composite) return lineKey(source, composite);
     const k = fieldAt(source, keyIndex);
     return k === null ? null : textOf(k);
   };
@@ -119,7 +130,7 @@ export async function copyChunk(opts: {
     return raw;
   };
   const quarantine = (fields: Field[], rule: string, detail: string) => {
-    quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
+    quarantined.push({ sourceKey: composite ? fieldsKey(fields, composite) : fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
   };
   // Rows travel as escaped binary lines; only a quarantined row is decoded, for its raw_row record.
   const quarantineLine = (source: CopyLine, rule: string, detail: string) => quarantine(decodeLine(textOf(source)), rule, detail);
@@ -246,9 +257,11 @@ export async function copyChunk(opts: {
       const inRange = range ? rangeSql(table, chunk, 'c') : { sql: ownKeysSql(table, 'c'), params: [rowidKeys] };
       const { rows } = await target.query<{ k: string; fk: string }>(
         `DELETE FROM ${targetTable} c WHERE ${inRange.sql} AND ${parentMissingSql(table, parent, 'c')}
-         RETURNING c.${quoteIdent(key)}::text AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`,
+         RETURNING ${composite ? targetKeyArraySql(table, 'c') : `c.${quoteIdent(key)}::text`} AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`,
         inRange.params,
       );
+      // a composite key comes back as its components' texts: encoded as every side holds it
+      if (composite) for (const r of rows) r.k = encodeKey(r.k as unknown as string[]);
       if (!rows.length) return;
       // 等待父记录 A child whose parent is held in quarantine waits for it (waiting_for:<parent>:<key>) and follows
       // it in when the parent is corrected and loaded; a parent the legacy never had makes a real orphan.
@@ -268,11 +281,11 @@ export async function copyChunk(opts: {
       if (issues.length) issues = issues.filter((i) => i.sourceKey === null || !orphanKeys.has(i.sourceKey));
       // The quarantine keeps the legacy row as read: the orphans' lines are read again from the source
       // (a rare path: only a chunk with orphans pays for a second read).
-      const orphans = new Map(rows.map((r) => [binaryOf(r.k), r.fk]));
+      const orphans = new Map(rows.map((r) => [composite ? r.k : binaryOf(r.k), r.fk]));
       for await (const batch of await source.readChunk(table, chunk, readPoint)) {
         for (const item of batch as SourceItem[]) {
           if (isSourceRejection(item)) continue;
-          const k = fieldAt(item, keyIndex);
+          const k = composite ? lineKey(item, composite) : fieldAt(item, keyIndex);
           const fk = k === null ? undefined : orphans.get(k);
           if (fk === undefined) continue;
           orphans.delete(k!);
@@ -280,7 +293,13 @@ export async function copyChunk(opts: {
         }
       }
       // A row the target holds but the source no longer gives back (it cannot happen at one read point): kept with the target's key.
-      for (const [k, fk] of orphans) quarantine(table.columns.map((_, i) => (i === keyIndex ? textOf(k) : null)), orphanRule(fk), `${orphanDetail(fk)} (legacy row not found again)`);
+      for (const [k, fk] of orphans) {
+        if (composite) {
+          quarantined.push({ sourceKey: k, rule: orphanRule(fk), detail: `${orphanDetail(fk)} (legacy row not found again)`, raw: {} });
+          continue;
+        }
+        quarantine(table.columns.map((_, i) => (i === keyIndex ? textOf(k) : null)), orphanRule(fk), `${orphanDetail(fk)} (legacy row not found again)`);
+      }
     }
 
     const byRule: Record<string, number> = {};

@@ -70,7 +70,14 @@ const tableSchema = z.strictObject({
   name: identifier,
   title: z.string().min(1),
   category: z.enum(['entity', 'history', 'approval']),
-  source: z.strictObject({ table: legacyTableName, key: identifier }),
+  /**
+   * key: one column, or 复合主键 a composite key as a list of two or more columns (e.g. ["entity_id", "seq_no"]),
+   * compared as a tuple in the order listed (migration/composite-key.ts). Loaded as `key` (the first column) and
+   * `keys` (every column, only for a composite key), so single-column code paths stay as they were.
+   */
+  source: z
+    .strictObject({ table: legacyTableName, key: z.union([identifier, z.array(identifier).min(2, 'a composite key lists two or more columns; a single key is a string')]) })
+    .transform((s): { table: string; key: string; keys?: string[] } => (Array.isArray(s.key) ? { table: s.table, key: s.key[0], keys: s.key } : { table: s.table, key: s.key })),
   target: z.strictObject({ table: identifier, checks: z.array(checkSchema).default([]) }),
   /** a child table: rows whose parent did not reach the target are quarantined as orphans */
   parent: z.strictObject({ column: identifier, table: identifier }).optional(),
@@ -159,10 +166,22 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
       else if (parentTable >= ti) problems.push(`${where}.parent.table: "${t.parent.table}" must be listed before its child`);
       if (!targets.has(t.parent.column)) problems.push(`${where}.parent.column: "${t.parent.column}" is not a target column of this table`);
     }
-    const keyColumn = t.columns.find((c) => c.source === t.source.key);
-    if (!keyColumn) problems.push(`${where}.source.key: "${t.source.key}" is not mapped by any column`);
-    else if (!keyColumn.required) problems.push(`${where}.source.key: key column "${t.source.key}" must be required`);
-    else if (!KEY_TYPES.includes(keyColumn.type)) problems.push(`${where}.source.key: key column "${t.source.key}" has type ${keyColumn.type}; a key must be one of ${KEY_TYPES.join(', ')} (migration/key-order.ts)`);
+    const keys = t.source.keys ?? [t.source.key];
+    keys.forEach((k, ki) => {
+      const at = t.source.keys ? `${where}.source.key[${ki}]` : `${where}.source.key`;
+      const keyColumn = t.columns.find((c) => c.source === k);
+      if (keys.indexOf(k) !== ki) problems.push(`${at}: "${k}" is listed twice in the composite key`);
+      else if (!keyColumn) problems.push(`${at}: "${k}" is not mapped by any column`);
+      else if (!keyColumn.required) problems.push(`${at}: key column "${k}" must be required`);
+      else if (!KEY_TYPES.includes(keyColumn.type)) problems.push(`${at}: key column "${k}" has type ${keyColumn.type}; a key must be one of ${KEY_TYPES.join(', ')} (migration/key-order.ts)`);
+      else if (t.source.keys && keyColumn.onAnomaly?.policy === 'load_flagged') problems.push(`${where}.columns.${keyColumn.target}.onAnomaly: the key column cannot be loaded flagged (a key problem always quarantines)`);
+    });
+    if (t.source.keys) {
+      // a child names its parent by one column: a composite-keyed table cannot be a parent (not yet)
+      spec.tables.forEach((c, ci) => {
+        if (c.parent?.table === t.name) problems.push(`tables[${ci}] (${c.name}).parent.table: "${t.name}" has a composite key; a parent must have a single-column key (a child names it by one column)`);
+      });
+    }
   });
   if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
   if (problems.length) throw new ConfigError(file, problems);
@@ -218,6 +237,17 @@ export function targetColumns(table: TableMapping): { target: string; type: Colu
   return table.derived?.length ? [...table.columns, ...table.derived] : table.columns;
 }
 
+/** The key column (the first one of a composite key: see keyColumns). */
 export function keyColumn(table: TableMapping): ColumnMapping {
   return table.columns.find((c) => c.source === table.source.key)!;
+}
+
+/** 复合主键 Every key column, in key order: one for a single-column key. */
+export function keyColumns(table: TableMapping): ColumnMapping[] {
+  return table.source.keys ? table.source.keys.map((k) => table.columns.find((c) => c.source === k)!) : [keyColumn(table)];
+}
+
+/** The table's key has two or more columns (migration/composite-key.ts). */
+export function isComposite(table: TableMapping): boolean {
+  return (table.source.keys?.length ?? 1) > 1;
 }

@@ -5,7 +5,7 @@ import { CLEANERS, RuleFailure } from './cleansing';
 import { policyFor } from './anomaly-policy';
 import type { LegacyCodeTable } from './code-tables';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
-import { keyColumn } from './mapping';
+import { keyColumn, keyColumns } from './mapping';
 import type { PreflightProblem, SourceAdapter } from './source';
 import { targetTableDdl } from './target-schema';
 
@@ -181,7 +181,7 @@ async function unknownCodes(db: Db, mapping: Mapping, table: TableMapping, at: s
     if (!unknown.length) continue;
     const total = unknown.reduce((s, r) => s + Number(r.n), 0);
     // what the run will do with them: the column's policy for unmapped_code (anomaly-policy.ts)
-    const policy = policyFor('unmapped_code', col, { keyColumn: keyColumn(table).target, parentColumn: table.parent?.column }, mapping.anomalyPolicies);
+    const policy = policyFor('unmapped_code', col, { keyColumn: keyColumn(table).target, keyColumns: keyColumns(table).map((c) => c.target), parentColumn: table.parent?.column }, mapping.anomalyPolicies);
     const fate =
       policy.policy === 'quarantine'
         ? `they will be quarantined as unmapped_code:${col.codeTable}`

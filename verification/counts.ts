@@ -2,7 +2,8 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import type { SourceAdapter } from '../migration/source';
-import { findTable, keyColumn } from '../migration/mapping';
+import { findTable, isComposite, keyColumn } from '../migration/mapping';
+import { keyMatchesSql } from '../migration/composite-key';
 import { castKey, parentMissingSql } from '../migration/key-order';
 
 /**
@@ -44,7 +45,7 @@ export async function countTable(source: SourceAdapter, readPoint: string | null
   const quarantined = await count(target, 'SELECT count(*) AS n FROM migration_quarantine WHERE table_name = $1', [table.name]);
   const quarantinedButLoaded = await count(
     target,
-    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON x.${key} = ${castKey('q.source_key', 'text', keyColumn(table).type)} WHERE q.table_name = $1`,
+    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON ${isComposite(table) ? keyMatchesSql(table, 'x', 'q.source_key') : `x.${key} = ${castKey('q.source_key', 'text', keyColumn(table).type)}`} WHERE q.table_name = $1`,
     [table.name],
   );
   const quarantinedTwice = await count(
