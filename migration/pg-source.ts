@@ -183,7 +183,7 @@ export class PostgresSource implements SourceAdapter {
             problems.push({
               where: `tables[${i}].source.key`,
               problem: `键不唯一 key ${table.source.table}.${keyName(table)} is not unique: ${repeats} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
-              action: `declare a column (or a list of columns, a composite key) that is unique in ${table.source.table} as source.key (the DBA confirms it with a unique index)`,
+              action: `declare a column that is unique in ${table.source.table} as source.key, or the list of columns that is (复合主键 a composite key); the DBA confirms it with a unique index`,
             });
           }
         } catch (err) {

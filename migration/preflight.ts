@@ -274,8 +274,15 @@ async function tryDdl(db: Db, ddl: string): Promise<string | undefined> {
 
 /** The rows of a code table kept in a PostgreSQL legacy database: [legacy code, target code]. */
 export async function readPostgresCodeTable(db: Db, spec: LegacyCodeTable): Promise<[string, string][]> {
+  if (spec.query !== undefined) {
+    // 代码查询 the mapping's SELECT as a subquery (one statement: a second one is a syntax error), on the read-only session
+    const { rows } = await db.query<{ code: string; target: string }>(
+      `SELECT q.code::text AS code, q.target::text AS target FROM (${spec.query.replace(/;\s*$/, '')}) AS q WHERE q.code IS NOT NULL`,
+    );
+    return rows.map((r) => [r.code, r.target]);
+  }
   const { rows } = await db.query<{ code: string; target: string }>(
-    `SELECT ${quoteIdent(spec.code)}::text AS code, ${quoteIdent(spec.target)}::text AS target FROM ${quoteIdent(spec.table)} WHERE ${quoteIdent(spec.code)} IS NOT NULL`,
+    `SELECT ${quoteIdent(spec.code!)}::text AS code, ${quoteIdent(spec.target!)}::text AS target FROM ${quoteIdent(spec.table!)} WHERE ${quoteIdent(spec.code!)} IS NOT NULL`,
   );
   return rows.map((r) => [r.code, r.target]);
 }
