@@ -6,6 +6,7 @@ import { databaseKeyCollate, KeyCollate, keyRangeSql, targetKey } from '../migra
 import type { ColumnType, TableMapping } from '../migration/mapping';
 import { isComposite, keyColumn, targetColumns } from '../migration/mapping';
 import { targetTupleOrder, targetTupleRange } from '../migration/composite-key';
+import { unionFilterSql } from '../migration/union';
 import { literal } from '../migration/pg-source';
 
 /**
@@ -60,10 +61,10 @@ export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate
   const cols = targetColumns(table).map((c) => quoteIdent(c.target)).join(', ');
   // 复合主键 a composite key: a row-value range, ordered by its columns (migration/composite-key.ts)
   if (isComposite(table)) {
-    return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${targetTupleRange(table, range, literal, collate)} ORDER BY ${targetTupleOrder(table, collate)}) TO STDOUT`;
+    return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${targetTupleRange(table, range, literal, collate)}${unionFilterSql(table)} ORDER BY ${targetTupleOrder(table, collate)}) TO STDOUT`;
   }
   const key = targetKey(table, collate);
-  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, { keyType: keyColumn(table).type })} ORDER BY ${key}) TO STDOUT`;
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, { keyType: keyColumn(table).type })}${unionFilterSql(table)} ORDER BY ${key}) TO STDOUT`;
 }
 
 export function copyOut(client: Client, sql: string) {
