@@ -96,7 +96,8 @@ export function targetActivities(deps: ActivityDeps) {
   const { settings } = deps;
   const { TARGET_DATABASE_URL, LEGACY_DATABASE_URL } = settings;
   const strategy = snapshotStrategy(settings);
-  const mappedTables = () => deps.mapping.tables.map((t) => t.target.table);
+  // a union's members share one target table (migration/union.ts): each table once
+  const mappedTables = () => [...new Set(deps.mapping.tables.map((t) => t.target.table))];
   /** The server's maintenance database, for CREATE/DROP DATABASE: audited and dialect-checked like the target. */
   const onServer = <T>(fn: (c: Client) => Promise<T>) => withTarget({ ...settings, TARGET_DATABASE_URL: admin(TARGET_DATABASE_URL).adminUrl }, fn);
 
@@ -123,7 +124,7 @@ export function targetActivities(deps: ActivityDeps) {
 
   async function checksums(c: Client): Promise<TableChecksum[]> {
     const out: TableChecksum[] = [];
-    for (const t of deps.mapping.tables) {
+    for (const t of deps.mapping.tables.filter((m, i, all) => all.findIndex((o) => o.target.table === m.target.table) === i)) {
       const { rows } = await c.query<{ n: string; md5: string | null }>(
         `SELECT count(*) AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY ${keyColumns(t).map((k) => `x.${quoteIdent(k.target)}`).join(', ')}), '')) AS md5
          FROM ${quoteIdent(t.target.table)} x`,
