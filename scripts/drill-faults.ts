@@ -89,6 +89,8 @@ async function main(): Promise<void> {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
+      // A request the API leaves hanging is a finding, not a reason for the drill to hang: it is given up and asked again.
+      signal: AbortSignal.timeout(30_000),
     });
     return { status: res.status, body: (await res.json().catch(() => ({}))) as any };
   };
