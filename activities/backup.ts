@@ -82,7 +82,7 @@ export function backupActivities(deps: ActivityDeps) {
             inTransaction(
               client,
               async () => {
-                for (const table of deps.mapping.tables) await exportTable(table, [client.query(copyTo(legacyExportSql(table.source.table, table.source.key)))]);
+                for (const table of deps.mapping.tables) await exportTable(table, [client.query(copyTo(legacyExportSql(table.source.table, table.source.keys ?? table.source.key)))]);
               },
               'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
             ),
@@ -210,8 +210,9 @@ export async function adapterExport(source: SourceAdapter, table: TableMapping, 
 }
 
 /** The export both the backup and the fallback's check use: the same SQL gives the same bytes for the same data. */
-export function legacyExportSql(table: string, key: string): string {
-  return `COPY (SELECT * FROM ${quoteQualified(table)} ORDER BY ${quoteIdent(key)}) TO STDOUT`;
+/** key: the key column, or every column of a composite key (复合主键), so the order is one order whatever ties the first column has */
+export function legacyExportSql(table: string, key: string | string[]): string {
+  return `COPY (SELECT * FROM ${quoteQualified(table)} ORDER BY ${(Array.isArray(key) ? key : [key]).map(quoteIdent).join(', ')}) TO STDOUT`;
 }
 
 export async function sha256File(file: string): Promise<string> {

@@ -62,7 +62,8 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
       const ddl = await withClient(settings.LEGACY_DATABASE_URL, async (c) => {
         const out: string[] = [];
         for (const f of manifest.files) {
-          const key = deps.mapping.tables.find((t) => t.source.table === f.table)!.source.key;
+          const source = deps.mapping.tables.find((t) => t.source.table === f.table)!.source;
+          const key = source.keys ?? [source.key];
           const { rows } = await c.query<{ name: string; type: string; collation: string | null }>(
             `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
                     CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END AS collation
@@ -73,7 +74,7 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
           const cols = rows.map((r) => `${quoteIdent(r.name)} ${r.type}${r.collation ? ` COLLATE ${quoteIdent(r.collation)}` : ''}`);
           // A schema-qualified legacy table (registry.e_baseinfo) keeps its schema in the archive.
           if (f.table.includes('.')) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(f.table.split('.')[0])}`);
-          out.push(`CREATE TABLE ${quoteQualified(f.table)} (${cols.join(', ')}, PRIMARY KEY (${quoteIdent(key)}))`);
+          out.push(`CREATE TABLE ${quoteQualified(f.table)} (${cols.join(', ')}, PRIMARY KEY (${key.map(quoteIdent).join(', ')}))`);
         }
         return out;
       });
@@ -84,7 +85,8 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
           for (const f of manifest.files) await pipeline(fs.createReadStream(f.file), c.query(copyFrom(`COPY ${quoteQualified(f.table)} FROM STDIN`)));
         });
         for (const f of manifest.files) {
-          const key = deps.mapping.tables.find((t) => t.source.table === f.table)!.source.key;
+          const source = deps.mapping.tables.find((t) => t.source.table === f.table)!.source;
+          const key = source.keys ?? source.key;
           const counted = countingHash();
           await pipeline([c.query(copyTo(legacyExportSql(f.table, key))), counted.tap, new Writable({ write: (_b, _e, done) => done() })]);
           const r = counted.result();

@@ -54,7 +54,7 @@ export function legacyCheckActivities(deps: ActivityDeps) {
         inTransaction(
           client,
           async () => {
-            for (const { f, table } of tables) await compare(f, [client.query(copyTo(legacyExportSql(f.table, table.source.key)))]);
+            for (const { f, table } of tables) await compare(f, [client.query(copyTo(legacyExportSql(f.table, table.source.keys ?? table.source.key)))]);
           },
           'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
         ),

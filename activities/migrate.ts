@@ -71,7 +71,7 @@ export function migrateActivities(deps: ActivityDeps) {
      */
     async reconcileTable(input: { table: string; readPoint: string | null; chunksLoaded: number }): Promise<TableReconciliation> {
       const table = findTable(deps.mapping, input.table);
-      const check = await withTarget(deps.settings, (target) => countTable(source, input.readPoint, target, table));
+      const check = await whileBeating(() => withTarget(deps.settings, (target) => countTable(source, input.readPoint, target, table)));
       const problems = [...check.problems];
       if (check.loaded !== input.chunksLoaded) problems.push(`the target holds ${check.loaded} rows but its chunks reported ${input.chunksLoaded} loaded (difference ${check.loaded - input.chunksLoaded})`);
       const result = { ...check, chunksLoaded: input.chunksLoaded, ok: problems.length === 0, problems };

@@ -6,7 +6,7 @@ import { Dialect, dialectOf, insertFragments, render, run } from '../lib/dialect
 import { snapshotStrategy } from '../lib/settings';
 import { withTarget } from '../lib/statement-audit';
 import { assertRegisteredTarget, WrongTargetError } from '../lib/target-guard';
-import { keyColumn } from '../migration/mapping';
+import { keyColumns } from '../migration/mapping';
 import type { ActivityDeps } from './deps';
 import { beating } from './heartbeat';
 
@@ -96,7 +96,8 @@ export function targetActivities(deps: ActivityDeps) {
   const { settings } = deps;
   const { TARGET_DATABASE_URL, LEGACY_DATABASE_URL } = settings;
   const strategy = snapshotStrategy(settings);
-  const mappedTables = () => deps.mapping.tables.map((t) => t.target.table);
+  // a union's members share one target table (migration/union.ts): each table once
+  const mappedTables = () => [...new Set(deps.mapping.tables.map((t) => t.target.table))];
   /** The server's maintenance database, for CREATE/DROP DATABASE: audited and dialect-checked like the target. */
   const onServer = <T>(fn: (c: Client) => Promise<T>) => withTarget({ ...settings, TARGET_DATABASE_URL: admin(TARGET_DATABASE_URL).adminUrl }, fn);
 
@@ -123,9 +124,9 @@ export function targetActivities(deps: ActivityDeps) {
 
   async function checksums(c: Client): Promise<TableChecksum[]> {
     const out: TableChecksum[] = [];
-    for (const t of deps.mapping.tables) {
+    for (const t of deps.mapping.tables.filter((m, i, all) => all.findIndex((o) => o.target.table === m.target.table) === i)) {
       const { rows } = await c.query<{ n: string; md5: string | null }>(
-        `SELECT count(*) AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x.${quoteIdent(keyColumn(t).target)}), '')) AS md5
+        `SELECT count(*) AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY ${keyColumns(t).map((k) => `x.${quoteIdent(k.target)}`).join(', ')}), '')) AS md5
          FROM ${quoteIdent(t.target.table)} x`,
       );
       out.push({ table: t.target.table, rows: Number(rows[0].n), md5: rows[0].md5 ?? '' });
@@ -195,8 +196,9 @@ export function targetActivities(deps: ActivityDeps) {
             style = r.date_style;
           }
           const table = quoteIdent(t.target.table);
-          const key = quoteIdent(keyColumn(t).target);
-          if (r.new_row !== null) await c.query(`DELETE FROM ${table} WHERE ${key} = (($1)::${table}).${key}`, [r.new_row]);
+          // every column of a composite key (复合主键): the one row, never its siblings
+          const match = keyColumns(t).map((k) => `${quoteIdent(k.target)} = (($1)::${table}).${quoteIdent(k.target)}`).join(' AND ');
+          if (r.new_row !== null) await c.query(`DELETE FROM ${table} WHERE ${match}`, [r.new_row]);
           if (r.old_row !== null) await c.query(`INSERT INTO ${table} SELECT (($1)::${table}).*`, [r.old_row]);
           undone++;
         }

@@ -31,6 +31,8 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** the workflow kinds served; all of api/kinds by default */
   kinds?: readonly RunKind[];
+  /** how long one request may wait on Temporal in all (default 15 s): then it is answered 503, never left hanging */
+  temporalDeadlineMs?: number;
 }
 
 /** A route as fastify registered it; the OpenAPI test compares these with the document. */
@@ -77,6 +79,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // JSON only: fastify also parses text/plain by default, which would turn a wrong content type into
   // a confusing "body must be object" instead of a plain 415.
   app.removeContentTypeParser('text/plain');
+  // Every Temporal call a request makes shares one deadline (gRPC DEADLINE_EXCEEDED → 503 with Retry-After,
+  // problems.ts): without it a call caught by a Temporal restart or a half-open connection waits forever, and
+  // so does the caller (drill:faults found an API read hung after a restart). The request runs in the
+  // connection's call context, as @fastify/request-context runs it in its own.
+  const temporalDeadlineMs = opts.temporalDeadlineMs ?? 15_000;
+  app.addHook('onRequest', (_request, _reply, done) => {
+    void opts.temporal.connection.withDeadline(Date.now() + temporalDeadlineMs, async () => done());
+  });
   app.decorate('registeredRoutes', [] as RegisteredRoute[]);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];

@@ -21,6 +21,9 @@ import { pick, seededRandom, weighted } from './prng';
  *   mapping declares it the key), in a linguistic collation (zh-x-icu) with upper- and lower-case
  *   prefixes; the enterprise as text (qyid varchar); the application type in CHAR(2).
  *
+ * - 年报 jmreg.qy_nbxx: annual reports under a composite key (qyid bigint, nbnd CHAR(6) — the year, blank-padded)
+ *   and no primary key, only a unique index that lists the key's columns in another order (nbnd, qyid).
+ *
  * Planted anomalies at anomalyRate, each counted where the mapping (test/fixtures/registry2/) must put it:
  * an enterprise without a name, with an unknown type code or a negative capital; an individual business
  * without an operator; a change record of an enterprise that never existed; an application of an unknown
@@ -37,9 +40,12 @@ const DDL = [
     bgid numeric(14,0) PRIMARY KEY, qyid bigint, bgsx varchar(40), bgnr_q text, bgnr_h text, bgrq timestamp)`,
   `CREATE TABLE jmreg.sp_sqjl (
     sqbh varchar(24) COLLATE "zh-x-icu" NOT NULL, qyid varchar(20), sqlx char(2), sqrq date, spr varchar(30))`,
+  `CREATE TABLE jmreg.qy_nbxx (
+    qyid bigint NOT NULL, nbnd char(6) NOT NULL, zcze numeric(18,2), yysr numeric(18,2), tbrq date)`,
+  `CREATE UNIQUE INDEX qy_nbxx_nd_qy ON jmreg.qy_nbxx (nbnd, qyid)`,
 ];
 
-export const REGISTRY2_TABLES = ['qy_jbxx', 'gt_jbxx', 'qy_bgjl', 'sp_sqjl'] as const;
+export const REGISTRY2_TABLES = ['qy_jbxx', 'gt_jbxx', 'qy_bgjl', 'sp_sqjl', 'qy_nbxx'] as const;
 export type Registry2Table = (typeof REGISTRY2_TABLES)[number];
 
 export interface Registry2Stats {
@@ -78,8 +84,10 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
   const rand = seededRandom(opts.seed ?? 2);
   const rate = opts.anomalyRate ?? 0.03;
   const empty = () => ({ rows: 0, expectedQuarantine: {}, expectedFlagged: {} });
-  const stats: Registry2Stats = { tables: { qy_jbxx: empty(), gt_jbxx: empty(), qy_bgjl: empty(), sp_sqjl: empty() } };
-  const rows: Record<Registry2Table, Field[][]> = { qy_jbxx: [], gt_jbxx: [], qy_bgjl: [], sp_sqjl: [] };
+  const stats: Registry2Stats = { tables: { qy_jbxx: empty(), gt_jbxx: empty(), qy_bgjl: empty(), sp_sqjl: empty(), qy_nbxx: empty() } };
+  const rows: Record<Registry2Table, Field[][]> = { qy_jbxx: [], gt_jbxx: [], qy_bgjl: [], sp_sqjl: [], qy_nbxx: [] };
+  // the annual reports draw from their own sequence: the other tables stay what they were for a seed
+  const rand3 = seededRandom((opts.seed ?? 2) + 1000);
   const name = () => pick(rand, SURNAMES) + pick(rand, GIVEN) + (rand() < 0.5 ? pick(rand, GIVEN) : '');
 
   let bg = 0;
@@ -107,6 +115,12 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
       const parent = orphan ? 9999_0000_0000_0000n + BigInt(bg) : qyid;
       if (orphan) count(stats.tables.qy_bgjl.expectedQuarantine, 'orphan:enterprise');
       rows.qy_bgjl.push([String(bgid), String(parent), pick(rand, ['名称', '住所', '法定代表人', '注册资本']), name(), name(), `${date(rand, 2000, 2024)} ${String(Math.floor(rand() * 24)).padStart(2, '0')}:30:00`]);
+    }
+    // 年报: one report per year for some years; a few name an enterprise that never existed (orphans)
+    for (let y = 2014 + Math.floor(rand3() * 6); y <= 2024; y += 1 + Math.floor(rand3() * 3)) {
+      const orphan = rand3() < rate;
+      if (orphan) count(stats.tables.qy_nbxx.expectedQuarantine, 'orphan:enterprise');
+      rows.qy_nbxx.push([String(orphan ? 9999_0000_0000_0000n + BigInt(i) : qyid), String(y), ((rand3() * 1e7) | 0).toFixed(2), ((rand3() * 1e6) | 0).toFixed(2), `${y + 1}-0${1 + Math.floor(rand3() * 6)}-15`]);
     }
     // 审批申请: no primary key; sqbh unique by construction, some lower case (a linguistic collation sorts them among the upper case)
     for (let a = Math.floor(rand() * 3); a > 0; a--) {

@@ -49,10 +49,11 @@ export function ruleKind(rule: string): AnomalyRule | undefined {
 export function policyFor(
   kind: AnomalyRule,
   column: { target: string; type: string; required: boolean; codeTable?: string; onAnomaly?: AnomalyPolicy },
-  table: { keyColumn: string; parentColumn?: string },
+  /** keyColumns: every column of a composite key (复合主键), each always quarantined like the key */
+  table: { keyColumn: string; keyColumns?: string[]; parentColumn?: string },
   overrides: Partial<Record<AnomalyRule, Policy>> | undefined,
 ): { policy: 'quarantine' } | { policy: 'load_flagged'; value: string | null } {
-  if (column.target === table.keyColumn || column.target === table.parentColumn) return { policy: 'quarantine' };
+  if (column.target === table.keyColumn || column.target === table.parentColumn || table.keyColumns?.includes(column.target)) return { policy: 'quarantine' };
   const policy = column.onAnomaly?.policy ?? overrides?.[kind] ?? DEFAULT_POLICIES.find((d) => d.rule === kind)!.policy;
   if (policy === 'quarantine') return { policy };
   const value = column.onAnomaly?.value ?? (column.required ? (column.type === 'text' ? (column.codeTable ? UNKNOWN_CODE : UNKNOWN_TEXT) : undefined) : null);

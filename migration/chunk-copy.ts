@@ -7,7 +7,9 @@ import { inTransaction, quoteIdent } from '../lib/db';
 import { dialectOf, insertFragments, render, run } from '../lib/dialect';
 import { binaryOf, CopyLine, decodeLine, encodeRow, fieldAt, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
-import { findTable, keyColumn, targetColumns } from './mapping';
+import { findTable, isComposite, keyColumn, targetColumns } from './mapping';
+import { encodeKey, fieldsKey, keyIndexes, keyMatchesSql, lineKey, targetKeyArraySql, targetTupleRange } from './composite-key';
+import { collisionChunk, unionFilterSql, unionMembers } from './union';
 import { castKey, keyRangeSql, parentMissingSql, targetKey } from './key-order';
 import type { Chunk, SourceAdapter, SourceItem } from './source';
 import { isSourceRejection } from './source-rejection';
@@ -60,6 +62,12 @@ const CAREFUL_BATCH = 2000;
 /** The chunk's key range on the target, in the table's key order (key-order.ts); bounds as parameters of the key's type. */
 function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string; params: string[] } {
   const params: string[] = [];
+  const param = (value: string) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  // 复合主键 a composite key: a row-value range (composite-key.ts)
+  if (isComposite(table)) return { sql: targetTupleRange(table, chunk, param, ' COLLATE "C"', alias), params };
   const sql = keyRangeSql(
     targetKey(table, ' COLLATE "C"', alias),
     chunk,
@@ -74,6 +82,7 @@ function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string;
 
 /** The rows whose key is one of $1 (target keys as text), in the key's own type for its index; a text that is no such key matches none. */
 function ownKeysSql(table: TableMapping, alias: string): string {
+  if (isComposite(table)) throw new Error(`${table.name}: a composite key is read in key ranges, not ROWID chunks (PostgreSQL legacy only)`);
   const key = keyColumn(table);
   const col = (alias ? alias + '.' : '') + quoteIdent(key.target);
   return `${col} = ANY(ARRAY(SELECT ${castKey('k', 'text', key.type)} FROM unnest($1::text[]) AS own(k)))`;
@@ -95,15 +104,25 @@ export async function copyChunk(opts: {
   const started = Date.now();
   const transform = compileTransform(mapping, table);
   const keyIndex = table.columns.indexOf(keyColumn(table));
+  /** 复合主键 the key's columns when it has several: its text is then the encoded tuple (composite-key.ts) */
+  const composite = isComposite(table) ? keyIndexes(table) : null;
   const targetTable = quoteIdent(table.target.table);
   const copyIn = `COPY ${targetTable} (${targetColumns(table).map((c) => quoteIdent(c.target)).join(', ')}) FROM STDIN`;
   const range = chunk.rowid ? null : rangeSql(table, chunk);
   /** a ROWID chunk: the target keys of the rows this attempt converted (its own rows, for the orphan check) */
   const rowidKeys: string[] = [];
+  /** 合并 the other members of this table's union (union.ts), and keys of this chunk held for a key collision with one of them */
+  const members = unionMembers(mapping, table);
+  const collided = new Map<string, string>();
+  const heldByCollision = new Map<string, string>();
+  /** rows of this chunk whose quarantine record another member's chunk wrote (heldByCollision), by rule: held, not loaded */
+  let heldElsewhere = 0;
+  let heldElsewhereByRule: Record<string, number> = {};
 
   let quarantined: Quarantined[] = [];
   let issues: Flagged[] = [];
   const keyOf = (source: CopyLine): string | null => {
+    if (composite) return lineKey(source, composite);
     const k = fieldAt(source, keyIndex);
     return k === null ? null : textOf(k);
   };
@@ -119,7 +138,7 @@ export async function copyChunk(opts: {
     return raw;
   };
   const quarantine = (fields: Field[], rule: string, detail: string) => {
-    quarantined.push({ sourceKey: fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
+    quarantined.push({ sourceKey: composite ? fieldsKey(fields, composite) : fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
   };
   // Rows travel as escaped binary lines; only a quarantined row is decoded, for its raw_row record.
   const quarantineLine = (source: CopyLine, rule: string, detail: string) => quarantine(decodeLine(textOf(source)), rule, detail);
@@ -132,6 +151,20 @@ export async function copyChunk(opts: {
         continue;
       }
       const outcome = transform(item);
+      if (outcome.ok && (collided.size || heldByCollision.size)) {
+        const k = keyOf(item);
+        const heldAs = k === null ? undefined : heldByCollision.get(k);
+        if (heldAs !== undefined) {
+          heldElsewhere++;
+          heldElsewhereByRule[heldAs] = (heldElsewhereByRule[heldAs] ?? 0) + 1;
+          continue;
+        }
+        const other = k === null ? undefined : collided.get(k);
+        if (other !== undefined) {
+          quarantineLine(item, `key_collision:${other}`, `its key is also given by ${other} (held there too): which source is right is a business decision 键冲突`);
+          continue;
+        }
+      }
       if (outcome.ok) {
         loaded(item, outcome.line, outcome.flags);
         if (range === null) {
@@ -153,13 +186,28 @@ export async function copyChunk(opts: {
     reported = 0;
     hash = createHash('sha256');
     rowidKeys.length = 0;
+    heldElsewhere = 0;
+    heldElsewhereByRule = {};
   };
 
   return inTransaction(target, async () => {
-    if (range) await target.query(`DELETE FROM ${targetTable} WHERE ${range.sql}`, range.params);
+    // a union member removes only its own rows of the shared table (union.ts)
+    if (range) await target.query(`DELETE FROM ${targetTable} WHERE ${range.sql}${unionFilterSql(table)}`, range.params);
     else await removeEarlierRowidAttempt();
     await target.query('DELETE FROM migration_quarantine WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
     await target.query('DELETE FROM migration_data_quality WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
+    // 键冲突 keys already found in collision with another member of the union (union.ts): another member holds its row
+    // under key_collision:<this table> — this one's row is held too; or this table's row was taken out of the target
+    // into quarantine by the other member's chunk — it stays there (counted as held, not loaded nor held twice)
+    if (members.length) {
+      const { rows } = await target.query<{ k: string; t: string }>(
+        `SELECT source_key AS k, table_name AS t FROM migration_quarantine WHERE table_name = ANY($1::text[]) AND rule = $2 AND source_key IS NOT NULL`,
+        [members.map((m) => m.name), `key_collision:${table.name}`],
+      );
+      for (const r of rows) collided.set(r.k, r.t);
+      const held = await target.query<{ k: string; rule: string }>(`SELECT source_key AS k, rule FROM migration_quarantine WHERE table_name = $1 AND chunk_id LIKE 'collision:%' AND source_key IS NOT NULL`, [table.name]);
+      for (const r of held.rows) heldByCollision.set(r.k, r.rule);
+    }
 
     let carefulMode = false;
     await target.query('SAVEPOINT fast_path');
@@ -210,11 +258,39 @@ export async function copyChunk(opts: {
       } catch (err) {
         await target.query('ROLLBACK TO SAVEPOINT batch');
         if (!isTargetRejection(err)) throw err;
-        if (rows.length === 1) return quarantineLine(rows[0].source, 'rejected_by_target', (err as Error).message);
+        if (rows.length === 1) {
+          if (members.length && (err as { code?: string }).code === '23505' && (await collide(rows[0]))) return;
+          return quarantineLine(rows[0].source, 'rejected_by_target', (err as Error).message);
+        }
         const mid = rows.length >> 1;
         await loadBisecting(rows.slice(0, mid));
         await loadBisecting(rows.slice(mid));
       }
+    }
+
+    /**
+     * 键冲突 The row's key is loaded by another member of the union: that row leaves the target for its member's
+     * quarantine, and this one is held too, each naming the other. False when the key is this member's own
+     * (a key the legacy table repeats: rejected_by_target as any refused row).
+     */
+    async function collide(row: ConvertedRow): Promise<boolean> {
+      const fields = decodeLine(textOf(row.line));
+      const key = composite ? fieldsKey(fields, composite) : fields[keyIndex];
+      if (key === null) return false;
+      const match = composite ? keyMatchesSql(table, 't', '$1::text') : `t.${quoteIdent(keyColumn(table).target)} = ${castKey('$1::text', 'text', keyColumn(table).type)}`;
+      const discriminator = quoteIdent(table.target.union!.column);
+      const { rows } = await target.query<{ d: string; raw: Record<string, Field> }>(
+        `DELETE FROM ${targetTable} t WHERE ${match} AND t.${discriminator} IS DISTINCT FROM $2 RETURNING t.${discriminator}::text AS d, row_to_json(t) AS raw`,
+        [key, table.target.union!.value],
+      );
+      const other = rows[0] && members.find((m) => m.target.union?.value === rows[0].d);
+      if (!other) return false;
+      await target.query(
+        `INSERT INTO migration_quarantine (run_id, table_name, chunk_id, source_key, rule, detail, raw_row) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [runId, other.name, collisionChunk(table, chunk.id), key, `key_collision:${table.name}`, `its key is also given by ${table.name} (held there too); raw_row is the row as the target held it 键冲突`, JSON.stringify(rows[0].raw)],
+      );
+      quarantineLine(row.source, `key_collision:${other.name}`, `its key is also given by ${other.name} (held there too): which source is right is a business decision 键冲突`);
+      return true;
     }
 
     /**
@@ -245,10 +321,12 @@ export async function copyChunk(opts: {
       // Checked against the target, not the legacy side: a child whose parent was quarantined is an orphan there too.
       const inRange = range ? rangeSql(table, chunk, 'c') : { sql: ownKeysSql(table, 'c'), params: [rowidKeys] };
       const { rows } = await target.query<{ k: string; fk: string }>(
-        `DELETE FROM ${targetTable} c WHERE ${inRange.sql} AND ${parentMissingSql(table, parent, 'c')}
-         RETURNING c.${quoteIdent(key)}::text AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`,
+        `DELETE FROM ${targetTable} c WHERE ${inRange.sql}${unionFilterSql(table, 'c')} AND ${parentMissingSql(table, parent, 'c')}
+         RETURNING ${composite ? targetKeyArraySql(table, 'c') : `c.${quoteIdent(key)}::text`} AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`,
         inRange.params,
       );
+      // a composite key comes back as its components' texts: encoded as every side holds it
+      if (composite) for (const r of rows) r.k = encodeKey(r.k as unknown as string[]);
       if (!rows.length) return;
       // 等待父记录 A child whose parent is held in quarantine waits for it (waiting_for:<parent>:<key>) and follows
       // it in when the parent is corrected and loaded; a parent the legacy never had makes a real orphan.
@@ -268,11 +346,11 @@ export async function copyChunk(opts: {
       if (issues.length) issues = issues.filter((i) => i.sourceKey === null || !orphanKeys.has(i.sourceKey));
       // The quarantine keeps the legacy row as read: the orphans' lines are read again from the source
       // (a rare path: only a chunk with orphans pays for a second read).
-      const orphans = new Map(rows.map((r) => [binaryOf(r.k), r.fk]));
+      const orphans = new Map(rows.map((r) => [composite ? r.k : binaryOf(r.k), r.fk]));
       for await (const batch of await source.readChunk(table, chunk, readPoint)) {
         for (const item of batch as SourceItem[]) {
           if (isSourceRejection(item)) continue;
-          const k = fieldAt(item, keyIndex);
+          const k = composite ? lineKey(item, composite) : fieldAt(item, keyIndex);
           const fk = k === null ? undefined : orphans.get(k);
           if (fk === undefined) continue;
           orphans.delete(k!);
@@ -280,10 +358,16 @@ export async function copyChunk(opts: {
         }
       }
       // A row the target holds but the source no longer gives back (it cannot happen at one read point): kept with the target's key.
-      for (const [k, fk] of orphans) quarantine(table.columns.map((_, i) => (i === keyIndex ? textOf(k) : null)), orphanRule(fk), `${orphanDetail(fk)} (legacy row not found again)`);
+      for (const [k, fk] of orphans) {
+        if (composite) {
+          quarantined.push({ sourceKey: k, rule: orphanRule(fk), detail: `${orphanDetail(fk)} (legacy row not found again)`, raw: {} });
+          continue;
+        }
+        quarantine(table.columns.map((_, i) => (i === keyIndex ? textOf(k) : null)), orphanRule(fk), `${orphanDetail(fk)} (legacy row not found again)`);
+      }
     }
 
-    const byRule: Record<string, number> = {};
+    const byRule: Record<string, number> = { ...heldElsewhereByRule };
     for (const q of quarantined) {
       // waiting_for:<parent>:<key> counts under waiting_for:<parent>
       const rule = q.rule.startsWith('waiting_for:') ? q.rule.slice(0, q.rule.lastIndexOf(':')) : q.rule;
@@ -306,14 +390,14 @@ export async function copyChunk(opts: {
         target.query(copyFrom('COPY migration_quarantine (run_id, table_name, chunk_id, source_key, rule, detail, raw_row) FROM STDIN')),
       );
     }
-    const rowsLoaded = rowsRead - quarantined.length;
+    const rowsLoaded = rowsRead - quarantined.length - heldElsewhere;
     const checksum = hash.digest('hex');
     // The ledger row replaces an earlier attempt's, in the target's dialect (lib/dialect.ts: ON CONFLICT, or DELETE + INSERT).
     const ledger = ['table_name', 'chunk_id', 'run_id', 'key_from', 'key_to', 'rows_read', 'rows_loaded', 'rows_quarantined', 'checksum', 'attempt'];
     await run(
       target,
       render(dialectOf(target), 'upsert', insertFragments('migration_chunk', ledger, ['table_name', 'chunk_id'], ['finished_at']), [
-        table.name, chunk.id, runId, chunk.keyFrom, chunk.keyTo, rowsRead, rowsLoaded, quarantined.length, checksum, attempt,
+        table.name, chunk.id, runId, chunk.keyFrom, chunk.keyTo, rowsRead, rowsLoaded, quarantined.length + heldElsewhere, checksum, attempt,
       ]),
     );
     return {
@@ -321,7 +405,7 @@ export async function copyChunk(opts: {
       chunkId: chunk.id,
       rowsRead,
       rowsLoaded,
-      rowsQuarantined: quarantined.length,
+      rowsQuarantined: quarantined.length + heldElsewhere,
       quarantinedByRule: byRule,
       flaggedByRule,
       checksum,

@@ -23,13 +23,30 @@ export const retiredCodeSchema = z.strictObject({
   title: z.string().min(1).optional(),
 });
 
-/** A code table kept in the legacy database: its table and the columns holding the legacy code, the target code and a label. */
-export const legacyCodeTableSchema = z.strictObject({
-  table: identifier,
-  code: identifier,
-  target: identifier,
-  label: identifier.optional(),
-});
+/**
+ * A code table kept in the legacy database: its table and the columns holding the legacy code, the target
+ * code and a label; or 代码查询 a query on the legacy database whose rows are (code, target[, label]), e.g.
+ * "SELECT dm AS code, xdm AS target FROM dm_qylx WHERE yxbz = '1'". A query is one SELECT (or WITH … SELECT),
+ * read as a subquery on the legacy side's read-only session: it can read, never write, and it never
+ * reaches the target (its rows become the code map, as a CSV's do).
+ */
+const CODE_QUERY = /^\s*(select|with)\b[^;]*;?\s*$/is;
+export const legacyCodeTableSchema = z
+  .strictObject({
+    table: identifier.optional(),
+    code: identifier.optional(),
+    target: identifier.optional(),
+    label: identifier.optional(),
+    query: z.string().regex(CODE_QUERY, 'expected one SELECT (or WITH … SELECT) statement returning the columns code and target').optional(),
+  })
+  .refine((t) => (t.query === undefined ? t.table !== undefined && t.code !== undefined && t.target !== undefined : t.table === undefined && t.code === undefined && t.target === undefined && t.label === undefined), {
+    message: 'give either "query" (a SELECT returning code, target) or "table", "code" and "target" (the columns of a legacy table)',
+  });
+
+/** What a legacy code table is called in messages: its table, or "query". */
+export function legacyCodeSourceName(spec: LegacyCodeTable): string {
+  return spec.query !== undefined ? 'its query' : spec.table!;
+}
 
 export const codeTableSpecSchema = z
   .strictObject({
@@ -137,7 +154,7 @@ export async function resolveLegacyCodeTables(file: string, codeTables: Map<stri
   for (const table of codeTables.values()) {
     if (!('legacy' in table.origin)) continue;
     if (!read) {
-      problems.push(`codeTables.${table.name}.legacy: this legacy source cannot read code tables; export ${table.origin.legacy.table} to a CSV file`);
+      problems.push(`codeTables.${table.name}.legacy: this legacy source cannot read code tables; export ${legacyCodeSourceName(table.origin.legacy)} to a CSV file`);
       continue;
     }
     const spec = table.origin.legacy;
@@ -148,18 +165,19 @@ export async function resolveLegacyCodeTables(file: string, codeTables: Map<stri
     } catch (err) {
       // What the server refused (no such table or column) is a finding; a lost connection is not.
       if (typeof (err as { code?: unknown }).code !== 'string' || /^(08|53|57)/.test((err as { code: string }).code)) throw err;
-      problems.push(`${where}: cannot read ${spec.table}: ${(err as Error).message}`);
+      problems.push(`${where}${spec.query !== undefined ? '.query' : ''}: cannot read ${legacyCodeSourceName(spec)}: ${(err as Error).message}`);
       continue;
     }
+    if (!rows.length) problems.push(`${where}${spec.query !== undefined ? '.query' : ''}: ${legacyCodeSourceName(spec)} gives no codes (an empty code table would send every coded row to unmapped_code)`);
     const values = new Map<string, string>();
     for (const [legacy, target] of rows) {
-      if (values.has(legacy)) problems.push(`${where}: legacy code "${legacy}" appears twice in ${spec.table}`);
+      if (values.has(legacy)) problems.push(`${where}: legacy code "${legacy}" appears twice in ${legacyCodeSourceName(spec)}`);
       values.set(legacy, target);
     }
     table.values = values;
     const targets = new Set(values.values());
     table.retired.forEach((r, i) => {
-      if (!targets.has(r.successor)) problems.push(`codeTables.${table.name}.retired[${i}].successor: "${r.successor}" is not a target code of ${spec.table}`);
+      if (!targets.has(r.successor)) problems.push(`codeTables.${table.name}.retired[${i}].successor: "${r.successor}" is not a target code of ${legacyCodeSourceName(spec)}`);
       values.set(r.code, r.successor);
     });
   }

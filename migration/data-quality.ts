@@ -3,7 +3,8 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { castKey } from './key-order';
 import type { Mapping, TableMapping } from './mapping';
-import { entityTables, keyColumn } from './mapping';
+import { entityTables, isComposite, keyColumn } from './mapping';
+import { keyMatchesSql } from './composite-key';
 
 /**
  * 问题数据清单 The data-quality report, read from the target's own records: the rows loaded flagged
@@ -58,7 +59,7 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
         `SELECT q.rule, ${joined ? `t.${quoteIdent(district)}::text` : 'NULL::text'} AS district, count(*)::int AS n,
                 (array_agg(coalesce(q.source_key, '?') || ' ' || q.column_name || '=' || coalesce(q.raw_value, 'NULL') ORDER BY q.source_key))[1:3] AS examples
            FROM migration_data_quality q
-           ${joined ? `LEFT JOIN ${quoteIdent(table.target.table)} t ON t.${quoteIdent(key.target)} = ${castKey('q.source_key', 'text', key.type)}` : ''}
+           ${joined ? `LEFT JOIN ${quoteIdent(table.target.table)} t ON ${isComposite(table) ? keyMatchesSql(table, 't', 'q.source_key') : `t.${quoteIdent(key.target)} = ${castKey('q.source_key', 'text', key.type)}`}` : ''}
           WHERE q.table_name = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
         [table.name],
       );

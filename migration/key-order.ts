@@ -43,7 +43,10 @@ import { KEY_TYPES, keyColumn } from './mapping';
  * migration side: the target cleans up a retried one by the keys it reads again, and checks its orphans by
  * its own keys (chunk-copy.ts); verification segments stay key ranges (planChunks byKey).
  *
- * Not yet: composite keys, and tables with no unique column at all (PostgreSQL ctid ranges). The
+ * (7) 复合主键 Composite keys (source.key a list of columns) compare as a tuple, each column in its own
+ * order above, lexicographically; bounds are the tuple's text encoding: migration/composite-key.ts.
+ *
+ * Not yet: tables with no unique column at all (PostgreSQL ctid ranges). The
  * preflights (PostgresSource.preflight, the Oracle preflight) find a declared key that repeats in the legacy
  * table — the target's primary key would refuse every repeat — and ask for a unique column instead.
  */
@@ -228,10 +231,15 @@ export interface LegacyKeyExpr {
 }
 
 export async function legacyKeyExpr(client: Client, table: TableMapping): Promise<LegacyKeyExpr> {
-  const col = await legacyColumn(client, table.source.table, table.source.key);
-  const key = quoteIdent(table.source.key);
+  return legacyColumnKeyExpr(client, table.source.table, table.source.key, keyOrder(table));
+}
+
+/** legacyKeyExpr for one legacy column compared in `order` (a composite key's component: migration/composite-key.ts). */
+export async function legacyColumnKeyExpr(client: Client, sourceTable: string, column: string, order: KeyOrder): Promise<LegacyKeyExpr> {
+  const col = await legacyColumn(client, sourceTable, column);
+  const key = quoteIdent(column);
   const nullable = !col.notnull;
-  if (keyOrder(table) === 'numeric') {
+  if (order === 'numeric') {
     // a legacy text that is not a number becomes NULL: the last chunk reads it (keyRangeSql)
     return col.category === 'N' ? { expr: key, textual: false, nullable } : { expr: numericPlace(key), textual: false, nullable: true };
   }
@@ -253,16 +261,19 @@ export async function legacyKeyExpr(client: Client, table: TableMapping): Promis
  * not supported yet, see the contract above).
  */
 export async function legacyKeyRepeats(client: Client, table: TableMapping): Promise<number> {
+  // a unique index on exactly the key's columns (in any order) proves it; for a composite key: all of them
+  const columns = table.source.keys ?? [table.source.key];
   const { rows: unique } = await client.query<{ ok: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                     WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
-                       AND i.indexprs IS NULL AND a.attname = $2) AS ok`,
-    [table.source.table, table.source.key],
+    `SELECT EXISTS (SELECT 1 FROM pg_index i
+                     WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = cardinality($2::text[]) AND i.indpred IS NULL AND i.indexprs IS NULL
+                       AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+                             WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey::int2[])) = (SELECT array_agg(c ORDER BY c) FROM unnest($2::text[]) c)) AS ok`,
+    [table.source.table, columns],
   );
   if (unique[0]?.ok) return 0;
-  const key = quoteIdent(table.source.key);
+  const key = columns.map(quoteIdent).join(', ');
   const { rows } = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteQualified(table.source.table)} WHERE ${key} IS NOT NULL GROUP BY ${key} HAVING count(*) > 1) d`,
+    `SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteQualified(table.source.table)} WHERE ${columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' AND ')} GROUP BY ${key} HAVING count(*) > 1) d`,
   );
   return Number(rows[0].n);
 }

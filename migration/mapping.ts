@@ -70,8 +70,20 @@ const tableSchema = z.strictObject({
   name: identifier,
   title: z.string().min(1),
   category: z.enum(['entity', 'history', 'approval']),
-  source: z.strictObject({ table: legacyTableName, key: identifier }),
-  target: z.strictObject({ table: identifier, checks: z.array(checkSchema).default([]) }),
+  /**
+   * key: one column, or 复合主键 a composite key as a list of two or more columns (e.g. ["entity_id", "seq_no"]),
+   * compared as a tuple in the order listed (migration/composite-key.ts). Loaded as `key` (the first column) and
+   * `keys` (every column, only for a composite key), so single-column code paths stay as they were.
+   */
+  source: z
+    .strictObject({ table: legacyTableName, key: z.union([identifier, z.array(identifier).min(2, 'a composite key lists two or more columns; a single key is a string')]) })
+    .transform((s): { table: string; key: string; keys?: string[] } => (Array.isArray(s.key) ? { table: s.table, key: s.key[0], keys: s.key } : { table: s.table, key: s.key })),
+  target: z.strictObject({
+    table: identifier,
+    checks: z.array(checkSchema).default([]),
+    /** 合并 one of several mapped tables feeding this target table: its rows carry `value` in the derived `column` (migration/union.ts) */
+    union: z.strictObject({ column: identifier, value: z.string().min(1) }).optional(),
+  }),
   /** a child table: rows whose parent did not reach the target are quarantined as orphans */
   parent: z.strictObject({ column: identifier, table: identifier }).optional(),
   columns: z.array(columnSchema).min(1),
@@ -103,6 +115,26 @@ export interface Mapping {
 }
 
 
+/**
+ * 合并 A second mapped table on a target table: both must be members of one union (migration/union.ts) — a
+ * discriminator each, in one column, with different values — and give the target table one shape.
+ */
+function unionProblems(first: z.infer<typeof tableSchema>, fi: number, t: z.infer<typeof tableSchema>, ti: number): string[] {
+  const where = `tables[${ti}] (${t.name}).target`;
+  if (!first.target.union || !t.target.union) {
+    return [`${where}.table: "${t.target.table}" is already the target of table "${first.name}"; a target table fed by several legacy tables (a union) needs "union": { "column", "value" } on each (a discriminator, migration/union.ts)`];
+  }
+  const problems: string[] = [];
+  if (first.target.union.column !== t.target.union.column) problems.push(`${where}.union.column: "${t.target.union.column}" differs from tables[${fi}] (${first.name})'s "${first.target.union.column}"`);
+  if (first.target.union.value === t.target.union.value) problems.push(`${where}.union.value: '${t.target.union.value}' is already tables[${fi}] (${first.name})'s: each member needs its own`);
+  const shape = (x: typeof t) => [...x.columns, ...(x.derived ?? [])].map((c) => `${c.target} ${c.type}${c.required ? ' required' : ''}`).sort().join(', ');
+  if (shape(first) !== shape(t)) problems.push(`${where}.table: the columns differ from tables[${fi}] (${first.name})'s: ${shape(t)} ≠ ${shape(first)} (members give the target table one shape)`);
+  const keys = (x: typeof t) => (x.source.keys ?? [x.source.key]).map((k) => x.columns.find((c) => c.source === k)?.target).join(', ');
+  if (keys(first) !== keys(t)) problems.push(`${where}.table: the key (${keys(t)}) differs from tables[${fi}] (${first.name})'s (${keys(first)})`);
+  if (JSON.stringify(first.target.checks) !== JSON.stringify(t.target.checks)) problems.push(`${where}.checks: differ from tables[${fi}] (${first.name})'s (members give the target table one set of CHECKs)`);
+  return problems;
+}
+
 /** The seed's load order, which the file order must follow: entity data first, then history business, then approval data. */
 const CATEGORY_ORDER = { entity: 0, history: 1, approval: 2 } as const;
 
@@ -122,10 +154,24 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
     problems.push(...loaded.problems);
   }
   const tableNames = new Set<string>();
+  const targetTables = new Map<string, number>();
   spec.tables.forEach((t, ti) => {
     const where = `tables[${ti}] (${t.name})`;
     if (tableNames.has(t.name)) problems.push(`${where}: duplicate table name`);
     tableNames.add(t.name);
+    // 合并 one target table fed by two mapped tables: each one's chunks would clean up the other's rows, and a key
+    // both give would keep whichever came first; refused until unions are supported
+    const sharing = targetTables.get(t.target.table);
+    if (sharing !== undefined) problems.push(...unionProblems(spec.tables[sharing], sharing, t, ti));
+    else targetTables.set(t.target.table, ti);
+    if (t.target.union) {
+      const u = t.target.union;
+      const d = (t.derived ?? []).find((c) => c.target === u.column);
+      const parsed = d && parseExpression(d.expr);
+      if (!parsed || parsed.k !== 'lit' || parsed.v !== u.value) {
+        problems.push(`${where}.target.union.column: "${u.column}" must be a derived column of this table holding the constant '${u.value}' (e.g. "derived": [{ "target": "${u.column}", "type": "text", "expr": "'${u.value}'" }])`);
+      }
+    }
     const targets = new Set<string>();
     for (const c of t.columns) {
       if (targets.has(c.target)) problems.push(`${where}.columns.${c.target}: duplicate target column`);
@@ -159,10 +205,22 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
       else if (parentTable >= ti) problems.push(`${where}.parent.table: "${t.parent.table}" must be listed before its child`);
       if (!targets.has(t.parent.column)) problems.push(`${where}.parent.column: "${t.parent.column}" is not a target column of this table`);
     }
-    const keyColumn = t.columns.find((c) => c.source === t.source.key);
-    if (!keyColumn) problems.push(`${where}.source.key: "${t.source.key}" is not mapped by any column`);
-    else if (!keyColumn.required) problems.push(`${where}.source.key: key column "${t.source.key}" must be required`);
-    else if (!KEY_TYPES.includes(keyColumn.type)) problems.push(`${where}.source.key: key column "${t.source.key}" has type ${keyColumn.type}; a key must be one of ${KEY_TYPES.join(', ')} (migration/key-order.ts)`);
+    const keys = t.source.keys ?? [t.source.key];
+    keys.forEach((k, ki) => {
+      const at = t.source.keys ? `${where}.source.key[${ki}]` : `${where}.source.key`;
+      const keyColumn = t.columns.find((c) => c.source === k);
+      if (keys.indexOf(k) !== ki) problems.push(`${at}: "${k}" is listed twice in the composite key`);
+      else if (!keyColumn) problems.push(`${at}: "${k}" is not mapped by any column`);
+      else if (!keyColumn.required) problems.push(`${at}: key column "${k}" must be required`);
+      else if (!KEY_TYPES.includes(keyColumn.type)) problems.push(`${at}: key column "${k}" has type ${keyColumn.type}; a key must be one of ${KEY_TYPES.join(', ')} (migration/key-order.ts)`);
+      else if (t.source.keys && keyColumn.onAnomaly?.policy === 'load_flagged') problems.push(`${where}.columns.${keyColumn.target}.onAnomaly: the key column cannot be loaded flagged (a key problem always quarantines)`);
+    });
+    if (t.source.keys) {
+      // a child names its parent by one column: a composite-keyed table cannot be a parent (not yet)
+      spec.tables.forEach((c, ci) => {
+        if (c.parent?.table === t.name) problems.push(`tables[${ci}] (${c.name}).parent.table: "${t.name}" has a composite key; a parent must have a single-column key (a child names it by one column)`);
+      });
+    }
   });
   if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
   if (problems.length) throw new ConfigError(file, problems);
@@ -208,7 +266,10 @@ export function loadSteps(mapping: Mapping): LoadStep[] {
   const entities = entityTables(mapping);
   return mapping.tables.map((t) => {
     const earlier = mapping.tables.filter((o) => CATEGORY_ORDER[o.category] < CATEGORY_ORDER[t.category]).map((o) => o.name);
-    const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : earlier;
+    const after = t.parent && !earlier.includes(t.parent.table) ? [...earlier, t.parent.table] : [...earlier];
+    // 合并 a union's members load one after the other: the later one finds the earlier one's keys (key collisions)
+    const previousMember = t.target.union ? mapping.tables.slice(0, mapping.tables.indexOf(t)).reverse().find((o) => o.target.table === t.target.table) : undefined;
+    if (previousMember && !after.includes(previousMember.name)) after.push(previousMember.name);
     return { table: t.name, after, entity: entities.has(t.name) };
   });
 }
@@ -218,6 +279,17 @@ export function targetColumns(table: TableMapping): { target: string; type: Colu
   return table.derived?.length ? [...table.columns, ...table.derived] : table.columns;
 }
 
+/** The key column (the first one of a composite key: see keyColumns). */
 export function keyColumn(table: TableMapping): ColumnMapping {
   return table.columns.find((c) => c.source === table.source.key)!;
+}
+
+/** 复合主键 Every key column, in key order: one for a single-column key. */
+export function keyColumns(table: TableMapping): ColumnMapping[] {
+  return table.source.keys ? table.source.keys.map((k) => table.columns.find((c) => c.source === k)!) : [keyColumn(table)];
+}
+
+/** The table's key has two or more columns (migration/composite-key.ts). */
+export function isComposite(table: TableMapping): boolean {
+  return (table.source.keys?.length ?? 1) > 1;
 }

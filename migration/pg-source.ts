@@ -3,7 +3,9 @@ import type { Pool, PoolClient } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { quoteIdent, quoteQualified, resilientPool } from '../lib/db';
 import { CopyTextParser } from './copy-text';
-import { keyRangeSql, LegacyKeyExpr, legacyKeyExpr, legacyKeyRepeats } from './key-order';
+import { encodeKey, legacyTupleRange, tupleOrderSql } from './composite-key';
+import { keyOrderOf, keyRangeSql, LegacyKeyExpr, legacyColumnKeyExpr, legacyKeyExpr, legacyKeyRepeats } from './key-order';
+import { isComposite, keyColumns } from './mapping';
 import type { LegacyCodeTable } from './code-tables';
 import type { Mapping, TableMapping } from './mapping';
 import { checkPostgresLegacy, readPostgresCodeTable } from './preflight';
@@ -19,12 +21,20 @@ export function literal(value: string): string {
 }
 
 /** The chunk's rows in the table's key order (key-order.ts): `key` is legacyKeyExpr's answer, by default the key column itself. */
-export function chunkCopySql(table: TableMapping, chunk: Chunk, keyExpr: LegacyKeyExpr = { expr: quoteIdent(table.source.key), textual: false, nullable: false }): string {
+export function chunkCopySql(table: TableMapping, chunk: Chunk, keyExpr: LegacyKeyExpr | LegacyKeyExpr[] = { expr: quoteIdent(table.source.key), textual: false, nullable: false }): string {
+  if (Array.isArray(keyExpr)) return compositeChunkCopySql(table, chunk, keyExpr);
   const key = `(${keyExpr.expr})`;
   const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
   const where = ` WHERE ${keyRangeSql(key, chunk, literal, { nullable: keyExpr.nullable })}`;
   // COPY takes no bind parameters; bounds are inlined as escaped literals.
   return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)}${where} ORDER BY ${key}) TO STDOUT`;
+}
+
+/** 复合主键 A composite key's chunk: a row-value range over the components (composite-key.ts), ordered by them. */
+function compositeChunkCopySql(table: TableMapping, chunk: Chunk, exprs: LegacyKeyExpr[]): string {
+  const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
+  const where = ` WHERE ${legacyTupleRange(exprs, chunk, literal)}`;
+  return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)}${where} ORDER BY ${tupleOrderSql(exprs.map((e) => `(${e.expr})`))}) TO STDOUT`;
 }
 
 /** Sampled keys per planned chunk: enough to keep chunks within a few percent of even. */
@@ -42,6 +52,11 @@ function chunksBetween(bounds: string[]): Chunk[] {
   return chunks;
 }
 
+/** A table's key as people read it: a column, or (a, b) for a composite key. */
+function keyName(table: TableMapping): string {
+  return table.source.keys ? `(${table.source.keys.join(', ')})` : table.source.key;
+}
+
 export class PostgresSource implements SourceAdapter {
   readonly kind = 'postgres' as const;
   /**
@@ -53,7 +68,7 @@ export class PostgresSource implements SourceAdapter {
   private readonly pool: Pool;
   private readonly readOnly = new WeakSet<PoolClient>();
   /** per legacy table: how its key is compared in the table's key order (key-order.ts; looked up once) */
-  private readonly keyExprs = new Map<string, Promise<LegacyKeyExpr>>();
+  private readonly keyExprs = new Map<string, Promise<LegacyKeyExpr | LegacyKeyExpr[]>>();
 
   constructor(connectionString: string) {
     // A session the server ends (a restart, a terminated backend), idle or in use, is dropped from the
@@ -80,7 +95,8 @@ export class PostgresSource implements SourceAdapter {
     const from = quoteQualified(table.source.table);
     const client = await this.session();
     try {
-      const keyExpr = await this.keyExpr(client, table);
+      if (isComposite(table)) return chunksBetween(await this.compositeBounds(client, table, rowsPerChunk));
+      const keyExpr = (await this.keyExpr(client, table)) as LegacyKeyExpr;
       const key = `(${keyExpr.expr})`;
       const collate = keyExpr.textual ? ' COLLATE "C"' : '';
       const { rows: stats } = await client.query<{ n: string }>('SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass', [table.source.table]);
@@ -114,6 +130,44 @@ export class PostgresSource implements SourceAdapter {
   }
 
   /**
+   * 复合主键 A composite key's chunk bounds (encoded tuples, composite-key.ts): from a REPEATABLE block sample of
+   * its keys in key order for a large table (every n-th sampled key), exactly otherwise (every rowsPerChunk-th
+   * key). Rows with a component out of the order are left to the last chunk, as the ranges do.
+   */
+  private async compositeBounds(client: PoolClient, table: TableMapping, rowsPerChunk: number): Promise<string[]> {
+    const from = quoteQualified(table.source.table);
+    const exprs = (await this.keyExpr(client, table)) as LegacyKeyExpr[];
+    const parts = exprs.map((e) => `(${e.expr})`);
+    // aliases no legacy column has: ORDER BY a bare name means the output column of that name first
+    const alias = (i: number) => `jm_key_part_${i}`;
+    const select = parts.map((e, i) => `${e}::text AS ${alias(i)}`).join(', ');
+    const placed = parts.map((e) => `${e} IS NOT NULL`).join(' AND ');
+    const order = tupleOrderSql(parts);
+    const { rows: stats } = await client.query<{ n: string }>('SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass', [table.source.table]);
+    const estimate = Number(stats[0]?.n ?? -1);
+    const chunks = Math.round(estimate / rowsPerChunk);
+    const tuple = (r: Record<string, string>) => encodeKey(parts.map((_, i) => r[alias(i)]));
+    if (estimate > 0 && chunks <= 1) return [];
+    if (estimate > 0) {
+      const percent = Math.min(100, (100 * chunks * SAMPLED_KEYS_PER_CHUNK) / estimate);
+      const { rows } = await client.query<Record<string, string>>(`SELECT ${select} FROM ${from} TABLESAMPLE SYSTEM ($1) REPEATABLE (0) WHERE ${placed} ORDER BY ${order}`, [percent]);
+      const bounds: string[] = [];
+      for (let i = 1; i < chunks; i++) {
+        const r = rows[Math.floor((i * rows.length) / chunks)];
+        const b = r && tuple(r);
+        if (b && b !== bounds[bounds.length - 1]) bounds.push(b);
+      }
+      return bounds;
+    }
+    const { rows } = await client.query<Record<string, string>>(
+      `SELECT ${parts.map((_, i) => alias(i)).join(', ')} FROM (SELECT ${select}, row_number() OVER (ORDER BY ${order}) AS rn FROM ${from} WHERE ${placed}) s
+        WHERE rn % $1 = 0 ORDER BY rn`,
+      [rowsPerChunk],
+    );
+    return rows.map(tuple);
+  }
+
+  /**
    * The mapping's keys, every problem at once: each table's declared key must be unique (legacyKeyRepeats),
    * or the target's primary key refuses the repeats. Tables the catalog check already refused are skipped.
    */
@@ -128,8 +182,8 @@ export class PostgresSource implements SourceAdapter {
           if (repeats > 0) {
             problems.push({
               where: `tables[${i}].source.key`,
-              problem: `键不唯一 key ${table.source.table}.${table.source.key} is not unique: ${repeats} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
-              action: `declare a column that is unique in ${table.source.table} as source.key (the DBA confirms it with a unique index)`,
+              problem: `键不唯一 key ${table.source.table}.${keyName(table)} is not unique: ${repeats} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
+              action: `declare a column that is unique in ${table.source.table} as source.key, or the list of columns that is (复合主键 a composite key); the DBA confirms it with a unique index. If no set of columns is unique (a table without a key), the DBA adds one on a staging copy (ALTER TABLE ${table.source.table} ADD COLUMN row_id bigserial) and the mapping keys the table by it`,
             });
           }
         } catch (err) {
@@ -154,7 +208,7 @@ export class PostgresSource implements SourceAdapter {
 
   async readChunk(table: TableMapping, chunk: Chunk): Promise<Readable> {
     const client = await this.session();
-    let keyExpr: LegacyKeyExpr;
+    let keyExpr: LegacyKeyExpr | LegacyKeyExpr[];
     try {
       keyExpr = await this.keyExpr(client, table);
     } catch (err) {
@@ -210,12 +264,14 @@ export class PostgresSource implements SourceAdapter {
     return client;
   }
 
-  private keyExpr(client: PoolClient, table: TableMapping): Promise<LegacyKeyExpr> {
+  private keyExpr(client: PoolClient, table: TableMapping): Promise<LegacyKeyExpr | LegacyKeyExpr[]> {
     // one legacy table may feed target tables of different key types: remembered per mapped table
     const id = `${table.name}:${table.source.table}`;
     let known = this.keyExprs.get(id);
     if (!known) {
-      known = legacyKeyExpr(client, table);
+      known = isComposite(table)
+        ? Promise.all(keyColumns(table).map((c) => legacyColumnKeyExpr(client, table.source.table, c.source, keyOrderOf(c.type))))
+        : legacyKeyExpr(client, table);
       // a failed lookup is not remembered: the next chunk asks again
       known.catch(() => this.keyExprs.delete(id));
       this.keyExprs.set(id, known);

@@ -5,7 +5,7 @@ import { CLEANERS, RuleFailure } from './cleansing';
 import { policyFor } from './anomaly-policy';
 import type { LegacyCodeTable } from './code-tables';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
-import { keyColumn } from './mapping';
+import { keyColumn, keyColumns } from './mapping';
 import type { PreflightProblem, SourceAdapter } from './source';
 import { targetTableDdl } from './target-schema';
 
@@ -181,7 +181,7 @@ async function unknownCodes(db: Db, mapping: Mapping, table: TableMapping, at: s
     if (!unknown.length) continue;
     const total = unknown.reduce((s, r) => s + Number(r.n), 0);
     // what the run will do with them: the column's policy for unmapped_code (anomaly-policy.ts)
-    const policy = policyFor('unmapped_code', col, { keyColumn: keyColumn(table).target, parentColumn: table.parent?.column }, mapping.anomalyPolicies);
+    const policy = policyFor('unmapped_code', col, { keyColumn: keyColumn(table).target, keyColumns: keyColumns(table).map((c) => c.target), parentColumn: table.parent?.column }, mapping.anomalyPolicies);
     const fate =
       policy.policy === 'quarantine'
         ? `they will be quarantined as unmapped_code:${col.codeTable}`
@@ -274,8 +274,15 @@ async function tryDdl(db: Db, ddl: string): Promise<string | undefined> {
 
 /** The rows of a code table kept in a PostgreSQL legacy database: [legacy code, target code]. */
 export async function readPostgresCodeTable(db: Db, spec: LegacyCodeTable): Promise<[string, string][]> {
+  if (spec.query !== undefined) {
+    // 代码查询 the mapping's SELECT as a subquery (one statement: a second one is a syntax error), on the read-only session
+    const { rows } = await db.query<{ code: string; target: string }>(
+      `SELECT q.code::text AS code, q.target::text AS target FROM (${spec.query.replace(/;\s*$/, '')}) AS q WHERE q.code IS NOT NULL`,
+    );
+    return rows.map((r) => [r.code, r.target]);
+  }
   const { rows } = await db.query<{ code: string; target: string }>(
-    `SELECT ${quoteIdent(spec.code)}::text AS code, ${quoteIdent(spec.target)}::text AS target FROM ${quoteIdent(spec.table)} WHERE ${quoteIdent(spec.code)} IS NOT NULL`,
+    `SELECT ${quoteIdent(spec.code!)}::text AS code, ${quoteIdent(spec.target!)}::text AS target FROM ${quoteIdent(spec.table!)} WHERE ${quoteIdent(spec.code!)} IS NOT NULL`,
   );
   return rows.map((r) => [r.code, r.target]);
 }

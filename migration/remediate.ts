@@ -5,7 +5,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent } from '../lib/db';
 import { binaryOf, encodeLine, encodeRow, Field } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
-import { findTable, keyColumn, targetColumns } from './mapping';
+import { findTable, isComposite, keyColumn, targetColumns } from './mapping';
+import { encodeKey, keyMatchesSql, targetKeyArraySql } from './composite-key';
 import { castKey, parentMissingSql } from './key-order';
 import { compileTransform } from './transform';
 
@@ -74,11 +75,15 @@ export async function reloadHeld(opts: { target: Client; mapping: Mapping; table
     if (table.parent && loadedHere.length) {
       const parent = findTable(mapping, table.parent.table);
       const key = keyColumn(table);
+      // 复合主键 a composite key is matched component by component and returned as its encoded text (composite-key.ts)
+      const composite = isComposite(table);
+      const own = composite ? `EXISTS (SELECT 1 FROM unnest($1::text[]) AS own(k) WHERE ${keyMatchesSql(table, 'c', 'own.k')})` : `${castKey(`c.${quoteIdent(key.target)}`, key.type, 'text')} = ANY($1::text[])`;
       const { rows } = await target.query<{ k: string; fk: string }>(
-        `DELETE FROM ${quoteIdent(table.target.table)} c WHERE ${castKey(`c.${quoteIdent(key.target)}`, key.type, 'text')} = ANY($1::text[]) AND ${parentMissingSql(table, parent, 'c')}
-         RETURNING c.${quoteIdent(key.target)}::text AS k, c.${quoteIdent(table.parent.column)}::text AS fk`,
+        `DELETE FROM ${quoteIdent(table.target.table)} c WHERE ${own} AND ${parentMissingSql(table, parent, 'c')}
+         RETURNING ${composite ? targetKeyArraySql(table, 'c') : `c.${quoteIdent(key.target)}::text`} AS k, c.${quoteIdent(table.parent.column)}::text AS fk`,
         [loadedHere.map((l) => l.key)],
       );
+      if (composite) for (const r of rows) r.k = encodeKey(r.k as unknown as string[]);
       parentless = new Set(rows.map((r) => r.k));
       for (const r of rows) {
         const rule = `waiting_for:${parent.name}:${r.fk}`;

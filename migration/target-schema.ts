@@ -2,7 +2,7 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { Dialect, dialectOf, ensureIndex, render } from '../lib/dialect';
 import type { Mapping, TableMapping } from './mapping';
-import { keyColumn, targetColumns } from './mapping';
+import { keyColumns, targetColumns } from './mapping';
 import { parseExpression, toSql } from './expressions';
 
 const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/i;
@@ -13,13 +13,16 @@ const TEXT_TYPE = /^\s*(text|varchar|character varying|char|character|bpchar)\b/
  * (which key ranges are done, so that a retried chunk replaces its own rows and nothing else).
  */
 export function targetTableDdl(table: TableMapping, dialect: Dialect = 'postgresql'): string {
-  const key = keyColumn(table).target;
+  const keys = keyColumns(table).map((c) => c.target);
+  const composite = keys.length > 1;
   // The key sorts in code-point order, as every side compares keys (key-order.ts): its index then serves the chunks' ranges.
   const cols = targetColumns(table).map((c) => {
-    const isKey = c.target === key;
+    const isKey = keys.includes(c.target);
     const collate = isKey && TEXT_TYPE.test(c.type) ? render(dialect, 'keyCollate')[0].text : '';
-    return `${quoteIdent(c.target)} ${c.type}${collate}${c.required ? ' NOT NULL' : ''}${isKey ? ' PRIMARY KEY' : ''}`;
+    return `${quoteIdent(c.target)} ${c.type}${collate}${c.required ? ' NOT NULL' : ''}${isKey && !composite ? ' PRIMARY KEY' : ''}`;
   });
+  // 复合主键 a composite key: one primary key over its columns in key order (its index serves the row-value ranges)
+  if (composite) cols.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
   // Rendered from the parsed tree (expressions.ts), never pasted from the mapping.
   const text = new Set(targetColumns(table).filter((c) => c.type === 'text').map((c) => c.target));
   const checks = table.target.checks.map((c) => `CHECK ${toSql(parseExpression(c), (name) => text.has(name))}`);

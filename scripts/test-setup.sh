@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm test's own set-up (run as `pretest`): everything the integration tests need, on a fresh machine.
-#   - Debian tools the tests drive for real: nginx (endpoint switch), redis-server (the in-memory database);
+#   - Debian tools the tests drive for real: nginx (endpoint switch), redis-server (the in-memory database),
+#     docker-compose, systemd-analyze and openssl (the deployment checks);
 #     installed with apt-get when missing and we are root, otherwise ONE message naming them and the command.
 #   - PostgreSQL on 127.0.0.1:5432 (scripts/pg-ensure.sh), Redis on REDIS_URL (default 127.0.0.1:6379,
 #     started here under .data/redis when nothing answers), the Temporal dev server (scripts/temporal-dev.sh).
@@ -27,10 +28,14 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-# 1. Debian packages: nginx, redis-server (its package brings redis-cli).
+# 1. Debian packages: nginx, redis-server (its package brings redis-cli), and what the deployment checks
+#    run: docker-compose (the compose file's invariants), systemd-analyze (the units' hardening), openssl.
 missing=()
 have nginx || missing+=(nginx)
 have redis-server || missing+=(redis-server)
+have docker-compose || missing+=(docker-compose)
+have systemd-analyze || missing+=(systemd)
+have openssl || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${missing[*]} from Debian's packages (apt-get update first)"

@@ -5,7 +5,8 @@ import { quoteIdent } from '../lib/db';
 import { decodeLine } from '../migration/copy-text';
 import type { KeyCollate } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
-import { keyColumn } from '../migration/mapping';
+import { isComposite, keyColumn, keyColumns } from '../migration/mapping';
+import { fieldsKey, keyIndexes, keyMatchesSql, targetTupleOrder } from '../migration/composite-key';
 import { literal, PostgresSource } from '../migration/pg-source';
 import type { Chunk } from '../migration/source';
 import { compareKeys, copyOut, fieldDifferences, KeyRange, targetRangeCopySql } from '../verification/canonical';
@@ -47,7 +48,10 @@ export interface StandbySegmentResult {
 
 /** The target table as the chunk planner's "source": the standby check plans on the primary's copy of it. */
 export function onTarget(table: TableMapping): TableMapping {
-  return { ...table, source: { table: table.target.table, key: keyColumn(table).target } };
+  // the columns are read by their target names there: a key the mapping renames (bgid → altid) is found, and a
+  // composite key (复合主键) keeps all its columns, so segments are the same tuple ranges compareSegment reads
+  const keys = isComposite(table) ? { keys: keyColumns(table).map((c) => c.target) } : {};
+  return { ...table, source: { table: table.target.table, key: keyColumn(table).target, ...keys }, columns: table.columns.map((c) => ({ ...c, source: c.target })) };
 }
 
 /** Segments of every table, planned on the primary by the migration engine's key-sample planner. */
@@ -94,14 +98,14 @@ async function hashRange(client: Client, sql: string): Promise<{ sha256: string;
 }
 
 /** key → canonical line of what a COPY prints. */
-async function readLines(client: Client, sql: string, keyIndex: number): Promise<Map<string, string>> {
+async function readLines(client: Client, sql: string, keyOf: (fields: (string | null)[]) => string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const utf8 = new StringDecoder('utf8');
   let rest = '';
   for await (const chunk of copyOut(client, sql) as AsyncIterable<Buffer>) {
     const lines = (rest + utf8.write(chunk)).split('\n');
     rest = lines.pop()!;
-    for (const l of lines) out.set(decodeLine(l)[keyIndex] ?? '', l + '\n');
+    for (const l of lines) out.set(keyOf(decodeLine(l)), l + '\n');
   }
   return out;
 }
@@ -109,6 +113,10 @@ async function readLines(client: Client, sql: string, keyIndex: number): Promise
 function keysCopySql(table: TableMapping, keys: string[], collate: KeyCollate): string {
   const key = keyColumn(table).target;
   const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
+  if (isComposite(table)) {
+    const own = `EXISTS (SELECT 1 FROM unnest(ARRAY[${keys.map(literal).join(', ')}]::text[]) AS own(k) WHERE ${keyMatchesSql(table, 't', 'own.k')})`;
+    return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} t WHERE ${own} ORDER BY ${targetTupleOrder(table, collate, 't')}) TO STDOUT`;
+  }
   return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${quoteIdent(key)} IN (${keys.map(literal).join(', ')}) ORDER BY ${quoteIdent(key)}${collate}) TO STDOUT`;
 }
 
@@ -160,7 +168,9 @@ export async function compareSegment(input: {
   };
   if (!result.ok) {
     const keyIndex = table.columns.indexOf(keyColumn(table));
-    const [pl, sl] = await Promise.all([readLines(primary, sql, keyIndex), readLines(standby, sql, keyIndex)]);
+    const composite = isComposite(table) ? keyIndexes(table) : null;
+    const keyOf = (fields: (string | null)[]) => (composite ? fieldsKey(fields, composite) : fields[keyIndex] ?? '');
+    const [pl, sl] = await Promise.all([readLines(primary, sql, keyOf), readLines(standby, sql, keyOf)]);
     let diffs = differencesOf(table, pl, sl);
     // Rows in flight: catch the standby up past a new primary position, read just those rows again.
     while (diffs.length && result.recheckRounds < input.recheckRounds) {
@@ -170,7 +180,7 @@ export async function compareSegment(input: {
       await waitForReplay(standby, input.dialect, lsn, input.catchUpTimeoutMs, input.onProgress);
       const keys = diffs.map((d) => d.key);
       const q = keysCopySql(table, keys, keyCollate);
-      const [pk, sk] = await Promise.all([readLines(primary, q, keyIndex), readLines(standby, q, keyIndex)]);
+      const [pk, sk] = await Promise.all([readLines(primary, q, keyOf), readLines(standby, q, keyOf)]);
       diffs = differencesOf(table, pk, sk, keys);
     }
     result.ok = diffs.length === 0;

@@ -4,7 +4,9 @@ import { quoteIdent } from '../lib/db';
 import { decodeLine, Field } from '../migration/copy-text';
 import { databaseKeyCollate, KeyCollate, keyRangeSql, targetKey } from '../migration/key-order';
 import type { ColumnType, TableMapping } from '../migration/mapping';
-import { keyColumn, targetColumns } from '../migration/mapping';
+import { isComposite, keyColumn, targetColumns } from '../migration/mapping';
+import { targetTupleOrder, targetTupleRange } from '../migration/composite-key';
+import { unionFilterSql } from '../migration/union';
 import { literal } from '../migration/pg-source';
 
 /**
@@ -56,9 +58,13 @@ export function rangeWhere(key: string, range: KeyRange, options: { keyType?: Co
 
 /** COPY of one key range of a target table, in canonical column order and key order. */
 export function targetRangeCopySql(table: TableMapping, range: KeyRange, collate: KeyCollate): string {
-  const key = targetKey(table, collate);
   const cols = targetColumns(table).map((c) => quoteIdent(c.target)).join(', ');
-  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, { keyType: keyColumn(table).type })} ORDER BY ${key}) TO STDOUT`;
+  // 复合主键 a composite key: a row-value range, ordered by its columns (migration/composite-key.ts)
+  if (isComposite(table)) {
+    return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${targetTupleRange(table, range, literal, collate)}${unionFilterSql(table)} ORDER BY ${targetTupleOrder(table, collate)}) TO STDOUT`;
+  }
+  const key = targetKey(table, collate);
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} WHERE ${rangeWhere(key, range, { keyType: keyColumn(table).type })}${unionFilterSql(table)} ORDER BY ${key}) TO STDOUT`;
 }
 
 export function copyOut(client: Client, sql: string) {

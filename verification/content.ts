@@ -5,7 +5,9 @@ import { decodeLine } from '../migration/copy-text';
 import { KeyCollate, sourceKeyAs } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { ensureIndex } from '../lib/dialect';
-import { findTable, keyColumn } from '../migration/mapping';
+import { findTable, isComposite, keyColumn } from '../migration/mapping';
+import { fieldsKey, keyIndexes, sourceKeyTupleRange } from '../migration/composite-key';
+import { literal } from '../migration/pg-source';
 import type { Chunk, SourceAdapter } from '../migration/source';
 import { readSource, sourceSide } from './source-side';
 import type { SourceThreadPool } from './source-threads';
@@ -64,8 +66,9 @@ interface SegmentInput {
  * side; a NULL key is held as '' (the source side reads a NULL key so).
  */
 export async function quarantinedKeys(target: Client, table: TableMapping, range: KeyRange, collate: KeyCollate): Promise<Map<string, string>> {
+  const where = isComposite(table) ? sourceKeyTupleRange(table, 'source_key', range, literal, collate) : rangeWhere(sourceKeyAs(table, 'source_key', collate), range, { nullable: true });
   const { rows } = await target.query<{ source_key: string | null; rule: string }>(
-    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND ${rangeWhere(sourceKeyAs(table, 'source_key', collate), range, { nullable: true })}`,
+    `SELECT source_key, rule FROM migration_quarantine WHERE table_name = $1 AND ${where}`,
     [table.name],
   );
   return new Map(rows.map((r) => [r.source_key ?? '', r.rule]));
@@ -142,6 +145,7 @@ export async function diffSegment(input: SegmentInput, quarantined: Map<string, 
   const sourceLines = new Map<string, string>();
   await readSource(input, quarantined, { batch: () => undefined, line: (k, l) => sourceLines.set(k, l), unaccounted: () => undefined });
   const keyIndex = table.columns.indexOf(keyColumn(table));
+  const composite = isComposite(table) ? keyIndexes(table) : null;
   const targetLines = new Map<string, string>();
   const targetOrder: string[] = [];
   let rest = '';
@@ -152,7 +156,8 @@ export async function diffSegment(input: SegmentInput, quarantined: Map<string, 
     const lines = text.split('\n');
     rest = lines.pop()!;
     for (const l of lines) {
-      const key = decodeLine(l)[keyIndex] ?? '';
+      const fields = decodeLine(l);
+      const key = composite ? fieldsKey(fields, composite) : fields[keyIndex] ?? '';
       targetLines.set(key, l + '\n');
       targetOrder.push(key);
     }

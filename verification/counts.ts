@@ -2,7 +2,9 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import type { SourceAdapter } from '../migration/source';
-import { findTable, keyColumn } from '../migration/mapping';
+import { findTable, isComposite, keyColumn } from '../migration/mapping';
+import { keyMatchesSql } from '../migration/composite-key';
+import { unionFilterSql } from '../migration/union';
 import { castKey, parentMissingSql } from '../migration/key-order';
 
 /**
@@ -40,11 +42,13 @@ export async function countTable(source: SourceAdapter, readPoint: string | null
   // the legacy count runs on its own session while the target is counted
   const sourceCounted = source.countRows(table, readPoint);
   sourceCounted.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-  const loaded = await count(target, `SELECT count(*) AS n FROM ${t}`);
+  // a union member counts its own rows of the shared table (migration/union.ts)
+  const own = unionFilterSql(table, 'x');
+  const loaded = await count(target, `SELECT count(*) AS n FROM ${t} x WHERE TRUE${own}`);
   const quarantined = await count(target, 'SELECT count(*) AS n FROM migration_quarantine WHERE table_name = $1', [table.name]);
   const quarantinedButLoaded = await count(
     target,
-    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON x.${key} = ${castKey('q.source_key', 'text', keyColumn(table).type)} WHERE q.table_name = $1`,
+    `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON ${isComposite(table) ? keyMatchesSql(table, 'x', 'q.source_key') : `x.${key} = ${castKey('q.source_key', 'text', keyColumn(table).type)}`}${own} WHERE q.table_name = $1`,
     [table.name],
   );
   const quarantinedTwice = await count(
@@ -54,7 +58,7 @@ export async function countTable(source: SourceAdapter, readPoint: string | null
   );
   const sourceRows = await sourceCounted;
   const parent = table.parent && mapping ? findTable(mapping, table.parent.table) : undefined;
-  const loadedOrphans = parent ? await count(target, `SELECT count(*) AS n FROM ${t} c WHERE ${parentMissingSql(table, parent, 'c')}`) : undefined;
+  const loadedOrphans = parent ? await count(target, `SELECT count(*) AS n FROM ${t} c WHERE ${parentMissingSql(table, parent, 'c')}${unionFilterSql(table, 'c')}`) : undefined;
   const problems: string[] = [];
   if (sourceRows !== loaded + quarantined) problems.push(`source ${sourceRows} ≠ loaded ${loaded} + quarantined ${quarantined} (difference ${sourceRows - loaded - quarantined})`);
   if (quarantinedButLoaded) problems.push(`${quarantinedButLoaded} quarantined source keys are also in the target`);

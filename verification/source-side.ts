@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { binaryOf, fieldAt, textOf } from '../migration/copy-text';
 import type { Mapping, TableMapping } from '../migration/mapping';
-import { keyColumn } from '../migration/mapping';
+import { isComposite, keyColumn } from '../migration/mapping';
+import { keyIndexes, lineKey } from '../migration/composite-key';
 import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
 import { compileTransform } from '../migration/transform';
@@ -39,7 +40,9 @@ export async function readSource(
   const transform = compileTransform(mapping, table);
   const keyIndex = table.columns.indexOf(keyColumn(table));
   // Lines and their keys are binary strings (copy-text.ts, CopyLine): the quarantined keys are made so once.
-  const held = new Set([...quarantined.keys()].map(binaryOf));
+  // 复合主键 a composite key is compared as its encoded text (migration/composite-key.ts)
+  const composite = isComposite(table) ? keyIndexes(table) : null;
+  const held = new Set(composite ? quarantined.keys() : [...quarantined.keys()].map(binaryOf));
   let rows = 0;
   let heldRows = 0;
   for await (const batch of await source.readChunk(table, segment, readPoint)) {
@@ -52,21 +55,21 @@ export async function readSource(
         continue;
       }
       // The key is cut out only when something needs it: most segments hold no quarantined row.
-      const key = held.size || sink.line ? fieldAt(item, keyIndex) ?? '' : null;
+      const key = held.size || sink.line ? (composite ? lineKey(item, composite) : fieldAt(item, keyIndex) ?? '') : null;
       if (key !== null && held.has(key)) {
         heldRows++;
         continue;
       }
       const outcome = transform(item);
       if (!outcome.ok) {
-        const k = textOf(key ?? fieldAt(item, keyIndex) ?? '');
+        const k = composite ? key ?? lineKey(item, composite) : textOf(key ?? fieldAt(item, keyIndex) ?? '');
         sink.unaccounted({ table: table.name, kind: 'unaccounted_source_row', key: k, note: `fails ${outcome.rule} (${outcome.detail}) but is not in quarantine` });
         continue;
       }
       const line = outcome.line;
       text += line;
       n++;
-      sink.line?.(textOf(key!), textOf(line));
+      sink.line?.(composite ? key! : textOf(key!), textOf(line));
     }
     rows += n;
     sink.batch(text, n);

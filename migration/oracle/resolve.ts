@@ -64,6 +64,8 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
   }
   const types = new Map(dictionary.map((r) => [r[0], r[1]]));
   const problems: string[] = [];
+  // 复合主键 composite keys are PostgreSQL-legacy only so far (migration/composite-key.ts): said here, before any row moves
+  if (table.source.keys) problems.push(`composite key (${table.source.keys.join(', ')}): the Oracle source reads tables by a single-column key only; stage the table in PostgreSQL or declare a unique column`);
   const columns: ResolvedColumn[] = [];
   for (const col of table.columns) {
     const name = col.source.toUpperCase();

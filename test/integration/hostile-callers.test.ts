@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Client, Connection, defaultPayloadConverter } from '@temporalio/client';
 import { buildApp } from '../../api/app';
 import { resilientPool } from '../../lib/db';
@@ -138,6 +139,29 @@ describe('hostile callers of the API 恶意调用', () => {
     for (const pageToken of ['AAAA', 'not-base64!', 'A'.repeat(400)]) {
       const page = await stack.http('GET', `/runs?pageToken=${encodeURIComponent(pageToken)}`, viewer);
       expect([pageToken, page.status, page.body.field]).toEqual([pageToken, 400, 'querystring.pageToken']);
+    }
+  });
+
+  it('with Temporal hanging (a connection that never answers), a read is answered 503 within the deadline, not left waiting', async () => {
+    // A server that takes the TCP connection and never says a word: what a restart or a half-open link looks like from here.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const hung = new Client({ connection: Connection.lazy({ address }), namespace: 'default' });
+    const pool = resilientPool({ connectionString: appRoleUrl(stack.settings.RUNBOOK_DATABASE_URL), max: 2 });
+    const app = await buildApp({ temporal: hung, pool, taskQueue: stack.settings.TASK_QUEUE, uiBaseUrl: 'http://127.0.0.1:8233', signingKey: stack.settings.APPROVAL_SIGNING_KEY, reportsDir: stack.settings.REPORTS_DIR, logLevel: 'silent', temporalDeadlineMs: 2000 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    try {
+      const t0 = Date.now();
+      const r = await stack.http('GET', '/cutovers/cutover-anything', viewer, undefined, {}, base);
+      expect([r.status, r.headers.get('retry-after')]).toEqual([503, '5']);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await app.close();
+      await pool.end();
+      await hung.connection.close();
+      silent.close();
     }
   });
 

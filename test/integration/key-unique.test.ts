@@ -74,9 +74,47 @@ describe('the PostgreSQL legacy preflight: keys that repeat 键不唯一', () =>
       // 'a' and 'c' repeat; NULL keys are quarantined by the required rule, not counted here
       expect(problems[0].problem).toMatch(/^键不唯一 key no_index_repeats\.code is not unique: 2 key values are held by more than one row/);
       expect(problems[0].action).toMatch(/declare a column that is unique in no_index_repeats as source\.key/);
+      // a table no column makes unique: a composite key, or a key column added on a staging copy
+      expect(problems[0].action).toMatch(/or the list of columns that is \(复合主键 a composite key\).*ALTER TABLE no_index_repeats ADD COLUMN row_id bigserial/);
       expect(problems[1].problem).toMatch(/: 1 key values/);
       expect(problems[2].problem).toMatch(/: 1 key values/);
     } finally {
+      await source.close();
+    }
+  });
+
+  it('复合主键 a composite key: unique together (by a unique index in any column order, or by the data) passes; one that repeats is counted', async () => {
+    const composite = (name: string, source: string, keys: string[]): TableMapping => ({
+      name,
+      title: name,
+      category: 'entity',
+      source: { table: source, key: keys[0], keys },
+      target: { table: name, checks: [] },
+      columns: keys.map((k) => ({ target: k, type: 'text' as const, source: k, required: true })),
+    });
+    const source = new PostgresSource(legacyUrl);
+    const locker = new Client({ connectionString: legacyUrl });
+    await locker.connect();
+    try {
+      await withClient(legacyUrl, (c) =>
+        c.query(`
+          CREATE TABLE ck_index (a text, b int); CREATE UNIQUE INDEX ON ck_index (b, a); INSERT INTO ck_index VALUES ('x', 1), ('x', 2);
+          CREATE TABLE ck_data (a text, b int); INSERT INTO ck_data VALUES ('x', 1), ('x', 2), ('y', 1);
+          CREATE TABLE ck_repeats (a text, b int); INSERT INTO ck_repeats VALUES ('x', 1), ('x', 1), ('x', 2), ('y', NULL), ('y', NULL);
+        `),
+      );
+      // the unique index (b, a) proves (a, b) without reading the table, even locked
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE ck_index IN ACCESS EXCLUSIVE MODE');
+      const done = source.preflight({ codeTables: new Map(), tables: [composite('c_index', 'ck_index', ['a', 'b'])] });
+      const timeout = new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 3000).unref());
+      // (the index leads with b, not with the key's first column: the chunks sort, said as a warning)
+      expect(await Promise.race([done, timeout])).toEqual([expect.objectContaining({ severity: 'warning', problem: expect.stringMatching(/^legacy key ck_index\.a leads no index/) })]);
+      await locker.query('ROLLBACK');
+      const problems = await source.preflight({ codeTables: new Map(), tables: [composite('c_data', 'ck_data', ['a', 'b']), composite('c_repeats', 'ck_repeats', ['a', 'b'])] });
+      expect(problems.filter((p) => p.severity !== 'warning').map((p) => [p.where, p.problem.replace(/: 1 key values.*/, '')])).toEqual([['tables[1].source.key', '键不唯一 key ck_repeats.(a, b) is not unique']]);
+    } finally {
+      await locker.end();
       await source.close();
     }
   });

@@ -44,6 +44,6 @@ describe('test surroundings (real servers)', () => {
     const asUser = process.getuid?.() === 0 ? ['runuser', ['-u', 'nobody', '--', 'bash', script]] : ['bash', [script]];
     const r = spawnSync(asUser[0] as string, asUser[1] as string[], { env: { PATH: process.env.PATH, TEST_SETUP_TOOLS_PATH: '/nonexistent' }, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('[test-setup] missing: nginx redis-server — the tests drive them for real. Install with: sudo apt-get install nginx redis-server   (then run npm test again)\n');
+    expect(r.stderr).toBe('[test-setup] missing: nginx redis-server docker-compose systemd openssl — the tests drive them for real. Install with: sudo apt-get install nginx redis-server docker-compose systemd openssl   (then run npm test again)\n');
   });
 });

@@ -30,6 +30,7 @@ describe('mapping (字段关系对照表 / 基础代码对照表)', () => {
     ['a derived column named like a mapped one', (m: any) => (m.tables[0].derived = [{ target: 'enttype', type: 'text', expr: "'9500'" }]), 'tables[0] (market_entity).derived[0].target: "enttype" is already a target column'],
     ['a derived expression that does not parse', (m: any) => (m.tables[0].derived = [{ target: 'kind', type: 'text', expr: "upper(" }]), 'tables[0].derived[0].expr: not a valid expression: expected a value at the end'],
     ['a key that no column maps', (m: any) => (m.tables[0].source.key = 'ghost'), 'source.key: "ghost" is not mapped by any column'],
+    ['two tables feeding one target table without a discriminator', (m: any) => (m.tables[1].target.table = 'market_entity'), 'tables[1] (name_reservation).target.table: "market_entity" is already the target of table "market_entity"; a target table fed by several legacy tables (a union) needs "union": { "column", "value" } on each'],
     ['an identifier that could inject SQL', (m: any) => (m.tables[0].target.table = 'x; drop table y'), 'tables[0].target.table: expected a lower-case SQL identifier'],
     ['an unsupported column type', (m: any) => (m.tables[0].columns[0].type = 'varchar2'), 'tables[0].columns[0].type'],
     ['a missing code table file', (m: any) => (m.codeTables.enttype.file = 'code-tables/missing.csv'), 'codeTables.enttype: ENOENT'],

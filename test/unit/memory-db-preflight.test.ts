@@ -20,7 +20,7 @@ describe('memory-db warm-up preflight 内存数据库预热预检', () => {
   it('names each warm-up table and column the mapping does not load', () => {
     const problems = memoryDbWarmUpProblems(registry2, loadMemoryDb(path.join(root, 'config', 'memory-db.json')));
     expect(problems.map((p) => p.where)).toEqual(['memory-db warmUp[0].table', 'memory-db warmUp[1].table']);
-    expect(problems[0].problem).toContain('"market_entity" is no target table of the mapping (enterprise, individual_business, enterprise_change, approval_record)');
+    expect(problems[0].problem).toContain('"market_entity" is no target table of the mapping (enterprise, individual_business, enterprise_change, annual_report, approval_record)');
     const cfg = loadMemoryDb(path.join(root, 'test', 'fixtures', 'registry2', 'memory-db.json'))!;
     const typo = { ...cfg, warmUp: [{ ...cfg.warmUp[0], columns: [...cfg.warmUp[0].columns, 'entnmae'] }] };
     expect(memoryDbWarmUpProblems(registry2, typo)).toEqual([expect.objectContaining({ where: 'memory-db warmUp[0].columns', problem: expect.stringContaining('enterprise has no mapped column entnmae') })]);
