@@ -7,12 +7,14 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Client } from 'pg';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import { encodeRow, Field } from '../migration/copy-text';
-import { compareKeys, TARGET_SESSION } from '../verification/canonical';
+import { compareKeys } from '../verification/canonical';
 import { pruneChangeLog } from './capture';
+import { nationalLineWriter, NationalLine, Op, opOf } from './batch-format';
 import { compileConverter } from './convert';
-import { copyLines, extractRows, ExtractedRow, loadTempKeys, prepareRegistrySession, Selection } from './extract';
+import { copyLines, extractRows, loadTempKeys, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
 import { ensureProvinceSchema } from './province';
-import type { ReportSpec, ReportTable } from './spec';
+import type { ReportSpec } from './spec';
+import { verifyByStreams } from './verify-stream';
 
 /**
  * 汇聚及上报 One table's cycle, in steps that each survive a crash:
@@ -41,7 +43,7 @@ export interface ReportContext {
   receiverUrl?: string;
 }
 
-export type Op = 'U' | 'C' | 'D';
+export type { Op } from './batch-format';
 export type BatchState = 'applied' | 'delivered' | 'verified' | 'held' | 'rejected';
 
 export interface Manifest {
@@ -77,13 +79,6 @@ export interface BatchRow {
   differing_keys: { key: string; where: string }[];
 }
 
-/** A row as the national batch carries it: one JSON line. */
-interface NationalLine {
-  op: Op;
-  key: string;
-  data: Record<string, string | null> | null;
-}
-
 export async function ensureReportSchema(ctx: ReportContext): Promise<void> {
   await withClient(ctx.provinceUrl, (p) => ensureProvinceSchema(p, ctx.spec.tables));
 }
@@ -91,16 +86,6 @@ export async function ensureReportSchema(ctx: ReportContext): Promise<void> {
 export async function openBatch(province: Client, table: string): Promise<BatchRow | undefined> {
   const { rows } = await province.query<BatchRow>(`SELECT * FROM report_batch WHERE table_name = $1 AND state <> 'verified' ORDER BY sequence LIMIT 1`, [table]);
   return rows[0];
-}
-
-function opOf(table: ReportTable, row: ExtractedRow, fields: Field[]): Op {
-  if (!row.present) return 'D';
-  const c = table.cancellation;
-  if (c) {
-    const v = fields[table.items.findIndex((i) => i.name === c.item)];
-    if (v !== null && c.values.includes(v)) return 'C';
-  }
-  return 'U';
 }
 
 function sha(text: string): string {
@@ -144,7 +129,7 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
   const table = ctx.spec.tables.find((t) => t.name === tableName);
   if (!table) throw new Error(`no reported table "${tableName}" in ${ctx.spec.file}`);
   return withClient(ctx.provinceUrl, async (province) => {
-    for (const s of TARGET_SESSION) await province.query(s);
+    for (const s of REPORT_SESSION) await province.query(s);
     const open = await openBatch(province, table.name);
     if (open) return { table: table.name, rows: 0, rejected: 0, skipped: 0, empty: false, open: { batchId: open.batch_id, state: open.state } };
     const wm = (await province.query<{ xid: string; window_to: Date }>('SELECT xid, window_to FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
@@ -216,12 +201,8 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       const sequence = Number(seqRows[0].n);
       const batchId = `${table.name}-${String(sequence).padStart(8, '0')}`;
       const names = table.items.map((i) => i.name);
-      const text = batchRows
-        .map((r) => {
-          const line: NationalLine = { op: r.op, key: r.key, data: r.op === 'D' ? null : Object.fromEntries(names.map((n, i) => [n, r.fields[i]])) };
-          return JSON.stringify(line) + '\n';
-        })
-        .join('');
+      const lineOf = nationalLineWriter(names);
+      const text = batchRows.map((r) => lineOf(r.op, r.key, r.fields)).join('');
       const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
       for (const r of batchRows) counts[r.op]++;
       const manifest: Manifest = {
@@ -368,17 +349,21 @@ export interface Verification {
  */
 export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<Verification & { state: BatchState }> {
   return withClient(ctx.provinceUrl, async (province) => {
-    for (const s of TARGET_SESSION) await province.query(s);
+    for (const s of REPORT_SESSION) await province.query(s);
     const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
     if (!b) throw new Error(`no batch ${batchId} in the ledger`);
     const table = ctx.spec.tables.find((t) => t.name === b.table_name)!;
     const { manifest, content } = readBatch(ctx, b);
     const names = table.items.map((i) => i.name);
+    const convert = compileConverter(ctx.spec, table);
+    // First the three streams' digests; key by key only when they differ (to name the keys).
+    const fileOk = sha(content) === manifest.sha256;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, table, batchId, toXid: b.to_xid, content, convert }) : undefined;
+    if (streams && streams.counts.batch === manifest.rows) return settleVerification(province, b, { batchId, ok: true, ...streams, differingKeys: [] });
     const differing: { key: string; where: string }[] = [];
     // The delivered batch, as canonical lines by key.
     const batchLines = new Map<string, string>();
     const deleted = new Set<string>();
-    const fileOk = sha(content) === manifest.sha256;
     if (!fileOk) differing.push({ key: '*', where: 'the batch file does not match its manifest SHA-256' });
     for (const l of content.split('\n')) {
       if (!l) continue;
@@ -398,7 +383,6 @@ export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<
       provinceLines.set(decodeKey(fields[ki]), fields.join('\t') + '\n' + op);
     }
     // The registry now, for the same keys.
-    const convert = compileConverter(ctx.spec, table);
     const sourceLines = new Map<string, string>();
     let movedOn = 0;
     const sourceRows = await withClient(ctx.registryUrl, async (registry) => {
@@ -452,23 +436,29 @@ export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<
       sha256: { batch: h.batch.digest('hex'), province: h.province.digest('hex'), source: h.source.digest('hex') },
       differingKeys: differing.slice(0, 100),
     };
-    if (b.state !== 'delivered' && b.state !== 'held') return { ...result, state: b.state };
-    const state: BatchState = await inTransaction(province, async () => {
-      if (!ok) {
-        await province.query(`UPDATE report_batch SET state = 'held', reasons = $2, differing_keys = $3 WHERE batch_id = $1`, [
-          batchId,
-          JSON.stringify([`${differing.length} differing keys (source vs province vs batch)`]),
-          JSON.stringify(result.differingKeys),
-        ]);
-        return 'held';
-      }
-      await province.query(`UPDATE report_batch SET state = 'verified', verified_at = now(), reasons = '[]', differing_keys = '[]' WHERE batch_id = $1`, [batchId]);
-      // A backfill re-sends what was already passed: it never moves the watermark.
-      if (b.kind !== 'backfill') await advanceWatermark(province, b.table_name, b.to_xid, b.window_to, batchId, b.rows);
-      return 'verified';
-    });
-    return { ...result, state };
+    return settleVerification(province, b, result, differing.length);
   });
+}
+
+/** Passed → verified and the watermark moves, failed → held with the keys; in one province transaction. */
+async function settleVerification(province: Client, b: BatchRow, result: Verification, differing = 0): Promise<Verification & { state: BatchState }> {
+  const { batchId, ok } = result;
+  if (b.state !== 'delivered' && b.state !== 'held') return { ...result, state: b.state };
+  const state: BatchState = await inTransaction(province, async () => {
+    if (!ok) {
+      await province.query(`UPDATE report_batch SET state = 'held', reasons = $2, differing_keys = $3 WHERE batch_id = $1`, [
+        batchId,
+        JSON.stringify([`${differing} differing keys (source vs province vs batch)`]),
+        JSON.stringify(result.differingKeys),
+      ]);
+      return 'held';
+    }
+    await province.query(`UPDATE report_batch SET state = 'verified', verified_at = now(), reasons = '[]', differing_keys = '[]' WHERE batch_id = $1`, [batchId]);
+    // A backfill re-sends what was already passed: it never moves the watermark.
+    if (b.kind !== 'backfill') await advanceWatermark(province, b.table_name, b.to_xid, b.window_to, batchId, b.rows);
+    return 'verified';
+  });
+  return { ...result, state };
 }
 
 function decodeKey(raw: string): string {
