@@ -6,12 +6,12 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Client } from 'pg';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
-import { encodeRow, Field } from '../migration/copy-text';
+import { encodeField, encodeLine, encodeRow, Field } from '../migration/copy-text';
 import { compareKeys } from '../verification/canonical';
 import { pruneChangeLog } from './capture';
 import { nationalLineWriter, NationalLine, Op, opOf } from './batch-format';
 import { compileConverter } from './convert';
-import { copyLines, extractRows, loadTempKeys, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
+import { copyLines, extractRows, forEachExtracted, loadTempKeys, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
 import { ensureProvinceSchema } from './province';
 import type { ReportSpec } from './spec';
 import { verifyByStreams } from './verify-stream';
@@ -136,33 +136,28 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
     const sel: Selection = backfill ? { kind: 'backfill', ...backfill } : wm ? { kind: 'changes', fromXid: wm.xid } : { kind: 'full' };
 
     // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).
+    // Converted as the rows stream in (the registry's snapshot held meanwhile): line = the COPY text of the items.
+    const convert = compileConverter(ctx.spec, table);
+    const good: { key: string; op: Op; fields: Field[]; line: string; sha: string }[] = [];
+    const rejected: { key: string; reason: string; fields: Field[] }[] = [];
     const snap = await withClient(ctx.registryUrl, async (registry) => {
       await prepareRegistrySession(registry);
       return inTransaction(
         registry,
         async () => {
           const { rows } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
-          return { xmin: rows[0].xmin, now: rows[0].now, rows: await extractRows(registry, table, sel) };
+          await forEachExtracted(registry, table, sel, (r) => {
+            if (!r.present) return void good.push({ key: r.key, op: 'D', fields: [], line: '', sha: 'D' });
+            const c = convert(r.fields);
+            if (!c.ok) return void rejected.push({ key: r.key, reason: c.reason, fields: r.fields });
+            const line = encodeLine(c.fields);
+            good.push({ key: r.key, op: opOf(table, r, c.fields), fields: c.fields, line, sha: sha(line + '\n') });
+          });
+          return { xmin: rows[0].xmin, now: rows[0].now };
         },
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       );
     });
-
-    const convert = compileConverter(ctx.spec, table);
-    const good: { key: string; op: Op; fields: Field[]; line: string; sha: string }[] = [];
-    const rejected: { key: string; reason: string; fields: Field[] }[] = [];
-    for (const r of snap.rows) {
-      if (!r.present) {
-        good.push({ key: r.key, op: 'D', fields: [], line: '', sha: 'D' });
-        continue;
-      }
-      const c = convert(r.fields);
-      if (!c.ok) rejected.push({ key: r.key, reason: c.reason, fields: r.fields });
-      else {
-        const line = encodeRow(c.fields);
-        good.push({ key: r.key, op: opOf(table, r, c.fields), fields: c.fields, line, sha: sha(line) });
-      }
-    }
 
     return inTransaction(province, async () => {
       // One preparer per table at a time; a second one finds the batch or the moved watermark and stops.
@@ -224,15 +219,16 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
 
       // The province: upserts by key (a re-applied batch changes nothing), deletes or tombstones.
       const upserts = batchRows.filter((r) => r.op !== 'D');
+      const batchField = encodeField(batchId);
       const deletes = batchRows.filter((r) => r.op === 'D').map((r) => r.key);
       const cols = names.map(quoteIdent).join(', ');
       if (upserts.length && emptyProvince) {
         const copyIn = `COPY ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
-        await pipeline(Readable.from(chunked(upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha])))), province.query(copyFrom(copyIn)));
+        await pipeline(Readable.from(chunked(upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\t${r.sha}\n`))), province.query(copyFrom(copyIn)));
       } else if (upserts.length) {
         await province.query(`CREATE TEMP TABLE report_stage (LIKE ${quoteIdent(table.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
         const copyIn = `COPY report_stage (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
-        const lines = upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha]));
+        const lines = upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\t${r.sha}\n`);
         await pipeline(Readable.from(chunked(lines)), province.query(copyFrom(copyIn)));
         const set = [...names.filter((n) => n !== table.key), '_report_op', '_report_batch', '_report_sha', '_report_at'].map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ');
         await province.query(
@@ -245,7 +241,8 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
         else await province.query(`UPDATE ${quoteIdent(table.name)} SET _report_op = 'D', _report_batch = $2, _report_sha = 'D', _report_at = now() WHERE ${where}`, [deletes, batchId]);
       }
       // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in.
-      if (good.length) await province.query('DELETE FROM report_rejected WHERE table_name = $1 AND key = ANY($2::text[])', [table.name, good.map((g) => g.key)]);
+      const holding = (await province.query('SELECT EXISTS (SELECT 1 FROM report_rejected WHERE table_name = $1) AS any', [table.name])).rows[0].any as boolean;
+      if (good.length && holding) await province.query('DELETE FROM report_rejected WHERE table_name = $1 AND key = ANY($2::text[])', [table.name, good.map((g) => g.key)]);
       for (const r of rejected) {
         await province.query(
           `INSERT INTO report_rejected (table_name, key, reason, fields) VALUES ($1, $2, $3, $4)

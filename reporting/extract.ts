@@ -92,11 +92,19 @@ export async function prepareRegistrySession(registry: Client): Promise<void> {
 /** The rows of a selection, read on a session already inside its (REPEATABLE READ) transaction. */
 export async function extractRows(registry: Client, table: ReportTable, sel: Selection): Promise<ExtractedRow[]> {
   const out: ExtractedRow[] = [];
+  await forEachExtracted(registry, table, sel, (r) => void out.push(r));
+  return out;
+}
+
+/** The same, each row handed on as it arrives (a first full cycle need not hold the raw rows beside the converted ones). */
+export async function forEachExtracted(registry: Client, table: ReportTable, sel: Selection, each: (row: ExtractedRow) => void): Promise<number> {
+  let n = 0;
   for await (const line of copyLines(registry, extractionSql(table, sel))) {
     const f = decodeLine(line);
-    out.push({ key: f[0]!, present: f[1] === 't', version: f[2], fields: f.slice(3) });
+    each({ key: f[0]!, present: f[1] === 't', version: f[2], fields: f.slice(3) });
+    n++;
   }
-  return out;
+  return n;
 }
 
 /**

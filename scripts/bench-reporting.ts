@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,6 @@ import { PostgresSource } from '../migration/pg-source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import { ensureReportSchema, ReportContext, runTableCycle } from '../reporting/batch';
 import { installCapture } from '../reporting/capture';
-import { startReceiver } from '../reporting/receiver';
 import { loadReportSpec } from '../reporting/spec';
 
 /**
@@ -86,7 +86,9 @@ async function main() {
   await dropDatabase(db.province);
   await ensureDatabase(db.province);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-bench-report-'));
-  const receiver = await startReceiver(path.join(dir, 'received'));
+  // The national platform is another system: its reference receiver runs as a process of its own (in this
+  // process its JSON parsing would share our event loop — and, blocking it, race fetch's kept-alive sockets).
+  const receiver = await spawnReceiver(path.join(dir, 'received'));
   const ctx: ReportContext = { spec, registryUrl: db.registry, provinceUrl: db.province, outboxDir: path.join(dir, 'outbox'), receiverUrl: receiver.url };
   try {
     await withClient(db.registry, (c) => installCapture(c, spec));
@@ -113,6 +115,9 @@ async function main() {
     const held = results.reduce((n, r) => n + r.rejected, 0);
     if (delivered + held !== registryRows) throw new Error(`rows do not reconcile: registry ${registryRows}, delivered ${delivered}, held ${held}`);
     const reportRps = registryRows / (fullMs / 1000);
+    const accepted = ((await (await fetch(new URL('/batches', receiver.url))).json()) as { batches: { batchId: string }[] }).batches;
+    const made = results.filter((r) => r.batchId).map((r) => r.batchId!);
+    if (made.some((id) => !accepted.some((a) => a.batchId === id))) throw new Error(`the receiver did not acknowledge every batch: made ${made.join(', ')}; accepted ${accepted.map((a) => a.batchId).join(', ')}`);
 
     // (2) 1% of the entities change; the incremental cycle must carry exactly those rows.
     const changed = await withClient(db.registry, async (c) =>
@@ -135,13 +140,28 @@ async function main() {
     console.log(`bench:reporting incremental rows=${incRows} changed=${changed} wall_ms=${incMs}`);
     console.log(`bench:reporting rows=${registryRows} report_rps=${Math.round(reportRps)} ratio_to_migrate=${(reportRps / migrateRps).toFixed(2)}`);
   } finally {
-    await receiver.close();
+    receiver.close();
     fs.rmSync(dir, { recursive: true, force: true });
     if (!process.argv.includes('--keep')) {
       await dropDatabase(db.province);
       await dropDatabase(db.registry);
     }
   }
+}
+
+async function spawnReceiver(dir: string): Promise<{ url: string; close(): void }> {
+  const script = path.join(__dirname, 'report-receiver.js');
+  const child = spawn(process.execPath, [script, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+      const m = /receiver listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`the reference receiver exited (${code}) before listening: ${out.trim()}`)));
+  });
+  return { url, close: () => void child.kill('SIGTERM') };
 }
 
 main().then(
