@@ -14,6 +14,7 @@ import type { Activities } from '../activities';
 import type { PlanNotification } from '../activities/notify';
 import type { AutomatedRun, PlanDefinition } from '../lib/plan-definition';
 import { cutover } from './cutover';
+import { reporting } from './reporting';
 import {
   AutomatedRunRecord,
   ItemState,
@@ -139,8 +140,8 @@ export async function plan(input: PlanInput): Promise<PlanState> {
 
   function launch(item: ItemState, run: AutomatedRun) {
     const attempt = item.runs.length + 1;
-    const childId = `cutover-${state.planId}-${item.id}-${attempt}`;
-    const record: AutomatedRunRecord = { attempt, ref: run.startsWith('cutover-') ? childId : `${run} #${attempt}`, startedAt: iso() };
+    const childId = `${run === 'reporting-joint-test' ? 'reporting' : 'cutover'}-${state.planId}-${item.id}-${attempt}`;
+    const record: AutomatedRunRecord = { attempt, ref: run.startsWith('cutover-') || run === 'reporting-joint-test' ? childId : `${run} #${attempt}`, startedAt: iso() };
     item.runs.push(record);
     item.status = 'running';
     item.retryAt = undefined;
@@ -175,6 +176,20 @@ export async function plan(input: PlanInput): Promise<PlanState> {
           problems: r.systems
             .filter((s) => !s.ok)
             .map((s) => `${s.id}: ${[s.legacy, s.new].filter((e) => !e.ok).map((e) => `${e.url} ${e.status ?? e.error}`).join('; ')}`),
+        };
+      }
+      case 'reporting-joint-test': {
+        // 数据汇聚联调 a full reporting cycle — registry → provincial DB → national receiver, every batch verified.
+        const r = await executeChild(reporting, {
+          workflowId: childId,
+          args: [{ runId: childId.replace(/^reporting-/, ''), requestedBy: state.startedBy }],
+          staticSummary: `${title} · 项目计划 plan ${state.planId} · 联调 joint test`,
+        });
+        const verified = r.tables.filter((t) => t.state === 'verified' || t.state === 'empty');
+        return {
+          ok: r.verdict === 'passed',
+          summary: `汇聚上报联调 reporting joint test ${r.verdict}: ${verified.length}/${r.tables.length} tables verified, ${r.tables.reduce((n, t) => n + t.rows, 0)} rows`,
+          problems: r.tables.filter((t) => t.state !== 'verified' && t.state !== 'empty').map((t) => `${t.table}: ${t.state}${t.batchId ? ` (${t.batchId})` : ''}`),
         };
       }
       case 'cutover-rehearsal':
