@@ -344,11 +344,14 @@ export interface Verification {
  * registry holds them now through the same converter (rows changed again since the batch are left to
  * the next window and counted). Passed → verified and the watermark advances, in one transaction.
  */
-export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<Verification & { state: BatchState }> {
+export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?: Promise<unknown>): Promise<Verification & { state: BatchState }> {
   return withClient(ctx.provinceUrl, async (province) => {
     for (const s of REPORT_SESSION) await province.query(s);
-    const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
+    const ledgerRow = async () => (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
+    const b = await ledgerRow();
     if (!b) throw new Error(`no batch ${batchId} in the ledger`);
+    // Compared while the upload runs (the file does not change by being sent); decided once it has ended.
+    const settle = async (result: Verification, differing = 0) => settleVerification(province, delivery ? ((await delivery), await ledgerRow()) : b, result, differing);
     const table = ctx.spec.tables.find((t) => t.name === b.table_name)!;
     const { manifest, content } = readBatch(ctx, b);
     const names = table.items.map((i) => i.name);
@@ -356,7 +359,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<
     // First the three streams' digests; key by key only when they differ (to name the keys).
     const fileOk = sha(content) === manifest.sha256;
     const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, table, batchId, toXid: b.to_xid, content, convert }) : undefined;
-    if (streams && streams.counts.batch === manifest.rows) return settleVerification(province, b, { batchId, ok: true, ...streams, differingKeys: [] });
+    if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
     const differing: { key: string; where: string }[] = [];
     // The delivered batch, as canonical lines by key.
     const batchLines = new Map<string, string>();
@@ -433,7 +436,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<
       sha256: { batch: h.batch.digest('hex'), province: h.province.digest('hex'), source: h.source.digest('hex') },
       differingKeys: differing.slice(0, 100),
     };
-    return settleVerification(province, b, result, differing.length);
+    return settle(result, differing.length);
   });
 }
 
@@ -477,9 +480,14 @@ export async function runTableCycle(ctx: ReportContext, table: string): Promise<
   if (!batchId) return { table, state: 'empty', rows: 0, rejected: p.rejected };
   let state: BatchState = p.open?.state ?? 'applied';
   if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
-  if (state === 'applied') state = (await deliverBatch(ctx, batchId)).state;
-  if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
-  const v = await verifyBatch(ctx, batchId);
+  let delivery: Promise<BatchState> | undefined;
+  if (state === 'applied') {
+    // Step 2 and step 3's reading side by side: the verification settles only after the upload has ended.
+    delivery = deliverBatch(ctx, batchId).then((d) => d.state);
+    delivery.catch(() => undefined); // awaited by verifyBatch; a failure there fails this attempt
+  }
+  const v = await verifyBatch(ctx, batchId, delivery);
+  if (v.state === 'rejected') return { table, batchId, state: v.state, rows: p.rows, rejected: p.rejected };
   if (p.open && v.state === 'verified') p = { ...p, rows: v.counts.batch };
   if (v.state === 'verified') await pruneBelowWatermarks(ctx, table);
   return { table, batchId, state: v.state, rows: p.rows, rejected: p.rejected, verification: v };
