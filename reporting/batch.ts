@@ -138,7 +138,9 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
     // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).
     // Converted as the rows stream in (the registry's snapshot held meanwhile): line = the COPY text of the items.
     const convert = compileConverter(ctx.spec, table);
-    const good: { key: string; op: Op; fields: Field[]; line: string; sha: string }[] = [];
+    // Per row only its strings (the COPY line, its hash, its national JSON line): no field arrays held for the whole window.
+    const lineOf = nationalLineWriter(table.items.map((i) => i.name));
+    const good: { key: string; op: Op; line: string; sha: string; json: string }[] = [];
     const rejected: { key: string; reason: string; fields: Field[] }[] = [];
     const snap = await withClient(ctx.registryUrl, async (registry) => {
       await prepareRegistrySession(registry);
@@ -147,11 +149,12 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
         async () => {
           const { rows } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
           await forEachExtracted(registry, table, sel, (r) => {
-            if (!r.present) return void good.push({ key: r.key, op: 'D', fields: [], line: '', sha: 'D' });
+            if (!r.present) return void good.push({ key: r.key, op: 'D', line: '', sha: 'D', json: lineOf('D', r.key, []) });
             const c = convert(r.fields);
             if (!c.ok) return void rejected.push({ key: r.key, reason: c.reason, fields: r.fields });
             const line = encodeLine(c.fields);
-            good.push({ key: r.key, op: opOf(table, r, c.fields), fields: c.fields, line, sha: sha(line + '\n') });
+            const op = opOf(table, r, c.fields);
+            good.push({ key: r.key, op, line, sha: sha(line + '\n'), json: lineOf(op, r.key, c.fields) });
           });
           return { xmin: rows[0].xmin, now: rows[0].now };
         },
@@ -196,8 +199,7 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       const sequence = Number(seqRows[0].n);
       const batchId = `${table.name}-${String(sequence).padStart(8, '0')}`;
       const names = table.items.map((i) => i.name);
-      const lineOf = nationalLineWriter(names);
-      const text = batchRows.map((r) => lineOf(r.op, r.key, r.fields)).join('');
+      const text = batchRows.map((r) => r.json).join('');
       const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
       for (const r of batchRows) counts[r.op]++;
       const manifest: Manifest = {
