@@ -176,8 +176,9 @@ export function standbyActivities(deps: ActivityDeps) {
 
     async standbyPlan(input: { tables?: string[] }): Promise<{ tables: string[]; segments: { table: string; segment: Chunk }[]; point: string; concurrency: number }> {
       const names = tables(input.tables);
-      const segments = await planStandbySegments(settings.STANDBY_PRIMARY_URL, mapping, names, config().consistency.segmentRows);
+      // The point first: the standby replays towards it while the segments are planned.
       const point = await withClient(settings.STANDBY_PRIMARY_URL, (c) => primaryPosition(c, dialect()));
+      const segments = await planStandbySegments(settings.STANDBY_PRIMARY_URL, mapping, names, config().consistency.segmentRows);
       return { tables: names, segments, point, concurrency: config().consistency.concurrency };
     },
 

@@ -16,7 +16,7 @@ const dueOffsetDays = z.number().int().min(0).max(730);
 export const OWNER_ROLES = ['operator', 'approver'] as const;
 export type OwnerRole = (typeof OWNER_ROLES)[number];
 
-export const AUTOMATED_RUNS = ['network-policy-check', 'joint-test-check', 'cutover-rehearsal', 'cutover-live'] as const;
+export const AUTOMATED_RUNS = ['network-policy-check', 'joint-test-check', 'cutover-rehearsal', 'cutover-live', 'reporting-joint-test', 'standby-setup', 'standby-check'] as const;
 export type AutomatedRun = (typeof AUTOMATED_RUNS)[number];
 
 const completion = z.discriminatedUnion('kind', [

@@ -6,13 +6,15 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Client } from 'pg';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
-import { encodeRow, Field } from '../migration/copy-text';
-import { compareKeys, TARGET_SESSION } from '../verification/canonical';
+import { encodeField, encodeLine, encodeRow, Field } from '../migration/copy-text';
+import { compareKeys } from '../verification/canonical';
 import { pruneChangeLog } from './capture';
+import { nationalLineWriter, NationalLine, Op, opOf } from './batch-format';
 import { compileConverter } from './convert';
-import { copyLines, extractRows, ExtractedRow, loadTempKeys, prepareRegistrySession, Selection } from './extract';
+import { copyLines, extractRows, forEachExtracted, loadTempKeys, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
 import { ensureProvinceSchema } from './province';
-import type { ReportSpec, ReportTable } from './spec';
+import type { ReportSpec } from './spec';
+import { verifyByStreams } from './verify-stream';
 
 /**
  * 汇聚及上报 One table's cycle, in steps that each survive a crash:
@@ -41,7 +43,7 @@ export interface ReportContext {
   receiverUrl?: string;
 }
 
-export type Op = 'U' | 'C' | 'D';
+export type { Op } from './batch-format';
 export type BatchState = 'applied' | 'delivered' | 'verified' | 'held' | 'rejected';
 
 export interface Manifest {
@@ -77,13 +79,6 @@ export interface BatchRow {
   differing_keys: { key: string; where: string }[];
 }
 
-/** A row as the national batch carries it: one JSON line. */
-interface NationalLine {
-  op: Op;
-  key: string;
-  data: Record<string, string | null> | null;
-}
-
 export async function ensureReportSchema(ctx: ReportContext): Promise<void> {
   await withClient(ctx.provinceUrl, (p) => ensureProvinceSchema(p, ctx.spec.tables));
 }
@@ -91,16 +86,6 @@ export async function ensureReportSchema(ctx: ReportContext): Promise<void> {
 export async function openBatch(province: Client, table: string): Promise<BatchRow | undefined> {
   const { rows } = await province.query<BatchRow>(`SELECT * FROM report_batch WHERE table_name = $1 AND state <> 'verified' ORDER BY sequence LIMIT 1`, [table]);
   return rows[0];
-}
-
-function opOf(table: ReportTable, row: ExtractedRow, fields: Field[]): Op {
-  if (!row.present) return 'D';
-  const c = table.cancellation;
-  if (c) {
-    const v = fields[table.items.findIndex((i) => i.name === c.item)];
-    if (v !== null && c.values.includes(v)) return 'C';
-  }
-  return 'U';
 }
 
 function sha(text: string): string {
@@ -144,40 +129,38 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
   const table = ctx.spec.tables.find((t) => t.name === tableName);
   if (!table) throw new Error(`no reported table "${tableName}" in ${ctx.spec.file}`);
   return withClient(ctx.provinceUrl, async (province) => {
-    for (const s of TARGET_SESSION) await province.query(s);
+    for (const s of REPORT_SESSION) await province.query(s);
     const open = await openBatch(province, table.name);
     if (open) return { table: table.name, rows: 0, rejected: 0, skipped: 0, empty: false, open: { batchId: open.batch_id, state: open.state } };
     const wm = (await province.query<{ xid: string; window_to: Date }>('SELECT xid, window_to FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
     const sel: Selection = backfill ? { kind: 'backfill', ...backfill } : wm ? { kind: 'changes', fromXid: wm.xid } : { kind: 'full' };
 
     // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).
+    // Converted as the rows stream in (the registry's snapshot held meanwhile): line = the COPY text of the items.
+    const convert = compileConverter(ctx.spec, table);
+    // Per row only its strings (the COPY line, its hash, its national JSON line): no field arrays held for the whole window.
+    const lineOf = nationalLineWriter(table.items.map((i) => i.name));
+    const good: { key: string; op: Op; line: string; sha: string; json: string }[] = [];
+    const rejected: { key: string; reason: string; fields: Field[] }[] = [];
     const snap = await withClient(ctx.registryUrl, async (registry) => {
       await prepareRegistrySession(registry);
       return inTransaction(
         registry,
         async () => {
           const { rows } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
-          return { xmin: rows[0].xmin, now: rows[0].now, rows: await extractRows(registry, table, sel) };
+          await forEachExtracted(registry, table, sel, (r) => {
+            if (!r.present) return void good.push({ key: r.key, op: 'D', line: '', sha: 'D', json: lineOf('D', r.key, []) });
+            const c = convert(r.fields);
+            if (!c.ok) return void rejected.push({ key: r.key, reason: c.reason, fields: r.fields });
+            const line = encodeLine(c.fields);
+            const op = opOf(table, r, c.fields);
+            good.push({ key: r.key, op, line, sha: sha(line + '\n'), json: lineOf(op, r.key, c.fields) });
+          });
+          return { xmin: rows[0].xmin, now: rows[0].now };
         },
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       );
     });
-
-    const convert = compileConverter(ctx.spec, table);
-    const good: { key: string; op: Op; fields: Field[]; line: string; sha: string }[] = [];
-    const rejected: { key: string; reason: string; fields: Field[] }[] = [];
-    for (const r of snap.rows) {
-      if (!r.present) {
-        good.push({ key: r.key, op: 'D', fields: [], line: '', sha: 'D' });
-        continue;
-      }
-      const c = convert(r.fields);
-      if (!c.ok) rejected.push({ key: r.key, reason: c.reason, fields: r.fields });
-      else {
-        const line = encodeRow(c.fields);
-        good.push({ key: r.key, op: opOf(table, r, c.fields), fields: c.fields, line, sha: sha(line) });
-      }
-    }
 
     return inTransaction(province, async () => {
       // One preparer per table at a time; a second one finds the batch or the moved watermark and stops.
@@ -216,12 +199,7 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       const sequence = Number(seqRows[0].n);
       const batchId = `${table.name}-${String(sequence).padStart(8, '0')}`;
       const names = table.items.map((i) => i.name);
-      const text = batchRows
-        .map((r) => {
-          const line: NationalLine = { op: r.op, key: r.key, data: r.op === 'D' ? null : Object.fromEntries(names.map((n, i) => [n, r.fields[i]])) };
-          return JSON.stringify(line) + '\n';
-        })
-        .join('');
+      const text = batchRows.map((r) => r.json).join('');
       const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
       for (const r of batchRows) counts[r.op]++;
       const manifest: Manifest = {
@@ -243,15 +221,16 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
 
       // The province: upserts by key (a re-applied batch changes nothing), deletes or tombstones.
       const upserts = batchRows.filter((r) => r.op !== 'D');
+      const batchField = encodeField(batchId);
       const deletes = batchRows.filter((r) => r.op === 'D').map((r) => r.key);
       const cols = names.map(quoteIdent).join(', ');
       if (upserts.length && emptyProvince) {
         const copyIn = `COPY ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
-        await pipeline(Readable.from(chunked(upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha])))), province.query(copyFrom(copyIn)));
+        await pipeline(Readable.from(chunked(upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\t${r.sha}\n`))), province.query(copyFrom(copyIn)));
       } else if (upserts.length) {
         await province.query(`CREATE TEMP TABLE report_stage (LIKE ${quoteIdent(table.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
         const copyIn = `COPY report_stage (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
-        const lines = upserts.map((r) => encodeRow([...r.fields, r.op, batchId, r.sha]));
+        const lines = upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\t${r.sha}\n`);
         await pipeline(Readable.from(chunked(lines)), province.query(copyFrom(copyIn)));
         const set = [...names.filter((n) => n !== table.key), '_report_op', '_report_batch', '_report_sha', '_report_at'].map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ');
         await province.query(
@@ -264,7 +243,8 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
         else await province.query(`UPDATE ${quoteIdent(table.name)} SET _report_op = 'D', _report_batch = $2, _report_sha = 'D', _report_at = now() WHERE ${where}`, [deletes, batchId]);
       }
       // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in.
-      if (good.length) await province.query('DELETE FROM report_rejected WHERE table_name = $1 AND key = ANY($2::text[])', [table.name, good.map((g) => g.key)]);
+      const holding = (await province.query('SELECT EXISTS (SELECT 1 FROM report_rejected WHERE table_name = $1) AS any', [table.name])).rows[0].any as boolean;
+      if (good.length && holding) await province.query('DELETE FROM report_rejected WHERE table_name = $1 AND key = ANY($2::text[])', [table.name, good.map((g) => g.key)]);
       for (const r of rejected) {
         await province.query(
           `INSERT INTO report_rejected (table_name, key, reason, fields) VALUES ($1, $2, $3, $4)
@@ -366,19 +346,26 @@ export interface Verification {
  * registry holds them now through the same converter (rows changed again since the batch are left to
  * the next window and counted). Passed → verified and the watermark advances, in one transaction.
  */
-export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<Verification & { state: BatchState }> {
+export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?: Promise<unknown>): Promise<Verification & { state: BatchState }> {
   return withClient(ctx.provinceUrl, async (province) => {
-    for (const s of TARGET_SESSION) await province.query(s);
-    const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
+    for (const s of REPORT_SESSION) await province.query(s);
+    const ledgerRow = async () => (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
+    const b = await ledgerRow();
     if (!b) throw new Error(`no batch ${batchId} in the ledger`);
+    // Compared while the upload runs (the file does not change by being sent); decided once it has ended.
+    const settle = async (result: Verification, differing = 0) => settleVerification(province, delivery ? ((await delivery), await ledgerRow()) : b, result, differing);
     const table = ctx.spec.tables.find((t) => t.name === b.table_name)!;
     const { manifest, content } = readBatch(ctx, b);
     const names = table.items.map((i) => i.name);
+    const convert = compileConverter(ctx.spec, table);
+    // First the three streams' digests; key by key only when they differ (to name the keys).
+    const fileOk = sha(content) === manifest.sha256;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, table, batchId, toXid: b.to_xid, content, convert }) : undefined;
+    if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
     const differing: { key: string; where: string }[] = [];
     // The delivered batch, as canonical lines by key.
     const batchLines = new Map<string, string>();
     const deleted = new Set<string>();
-    const fileOk = sha(content) === manifest.sha256;
     if (!fileOk) differing.push({ key: '*', where: 'the batch file does not match its manifest SHA-256' });
     for (const l of content.split('\n')) {
       if (!l) continue;
@@ -398,7 +385,6 @@ export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<
       provinceLines.set(decodeKey(fields[ki]), fields.join('\t') + '\n' + op);
     }
     // The registry now, for the same keys.
-    const convert = compileConverter(ctx.spec, table);
     const sourceLines = new Map<string, string>();
     let movedOn = 0;
     const sourceRows = await withClient(ctx.registryUrl, async (registry) => {
@@ -452,23 +438,29 @@ export async function verifyBatch(ctx: ReportContext, batchId: string): Promise<
       sha256: { batch: h.batch.digest('hex'), province: h.province.digest('hex'), source: h.source.digest('hex') },
       differingKeys: differing.slice(0, 100),
     };
-    if (b.state !== 'delivered' && b.state !== 'held') return { ...result, state: b.state };
-    const state: BatchState = await inTransaction(province, async () => {
-      if (!ok) {
-        await province.query(`UPDATE report_batch SET state = 'held', reasons = $2, differing_keys = $3 WHERE batch_id = $1`, [
-          batchId,
-          JSON.stringify([`${differing.length} differing keys (source vs province vs batch)`]),
-          JSON.stringify(result.differingKeys),
-        ]);
-        return 'held';
-      }
-      await province.query(`UPDATE report_batch SET state = 'verified', verified_at = now(), reasons = '[]', differing_keys = '[]' WHERE batch_id = $1`, [batchId]);
-      // A backfill re-sends what was already passed: it never moves the watermark.
-      if (b.kind !== 'backfill') await advanceWatermark(province, b.table_name, b.to_xid, b.window_to, batchId, b.rows);
-      return 'verified';
-    });
-    return { ...result, state };
+    return settle(result, differing.length);
   });
+}
+
+/** Passed → verified and the watermark moves, failed → held with the keys; in one province transaction. */
+async function settleVerification(province: Client, b: BatchRow, result: Verification, differing = 0): Promise<Verification & { state: BatchState }> {
+  const { batchId, ok } = result;
+  if (b.state !== 'delivered' && b.state !== 'held') return { ...result, state: b.state };
+  const state: BatchState = await inTransaction(province, async () => {
+    if (!ok) {
+      await province.query(`UPDATE report_batch SET state = 'held', reasons = $2, differing_keys = $3 WHERE batch_id = $1`, [
+        batchId,
+        JSON.stringify([`${differing} differing keys (source vs province vs batch)`]),
+        JSON.stringify(result.differingKeys),
+      ]);
+      return 'held';
+    }
+    await province.query(`UPDATE report_batch SET state = 'verified', verified_at = now(), reasons = '[]', differing_keys = '[]' WHERE batch_id = $1`, [batchId]);
+    // A backfill re-sends what was already passed: it never moves the watermark.
+    if (b.kind !== 'backfill') await advanceWatermark(province, b.table_name, b.to_xid, b.window_to, batchId, b.rows);
+    return 'verified';
+  });
+  return { ...result, state };
 }
 
 function decodeKey(raw: string): string {
@@ -490,9 +482,14 @@ export async function runTableCycle(ctx: ReportContext, table: string): Promise<
   if (!batchId) return { table, state: 'empty', rows: 0, rejected: p.rejected };
   let state: BatchState = p.open?.state ?? 'applied';
   if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
-  if (state === 'applied') state = (await deliverBatch(ctx, batchId)).state;
-  if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
-  const v = await verifyBatch(ctx, batchId);
+  let delivery: Promise<BatchState> | undefined;
+  if (state === 'applied') {
+    // Step 2 and step 3's reading side by side: the verification settles only after the upload has ended.
+    delivery = deliverBatch(ctx, batchId).then((d) => d.state);
+    delivery.catch(() => undefined); // awaited by verifyBatch; a failure there fails this attempt
+  }
+  const v = await verifyBatch(ctx, batchId, delivery);
+  if (v.state === 'rejected') return { table, batchId, state: v.state, rows: p.rows, rejected: p.rejected };
   if (p.open && v.state === 'verified') p = { ...p, rows: v.counts.batch };
   if (v.state === 'verified') await pruneBelowWatermarks(ctx, table);
   return { table, batchId, state: v.state, rows: p.rows, rejected: p.rejected, verification: v };

@@ -28,7 +28,7 @@ const LAYOUT: ReplicaLayout = { dir: path.join(repoRoot, '.data', 'bench-standby
 
 function benchVerify(rows: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(repoRoot, 'dist', 'scripts', 'bench-verify.js'), '--rows', String(rows)], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(repoRoot, 'dist', 'scripts', 'bench-verify.js'), '--rows', String(rows), '--prefix', 'jm_bench_standby_verify'], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`bench:verify failed: ${stderr.slice(-1000) || err.message}`));
       process.stdout.write(stdout.split('\n').map((l) => (l ? `  [bench:verify] ${l}` : l)).join('\n'));
       const m = /bench:verify rows=\d+ verify_rps=(\d+)/.exec(stdout);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { flag, fmt } from './bench-args';
 
 /**
- * npm run bench:verify -- [--rows N] [--chunk N] [--segment N (verification segment rows; default --chunk)] [--concurrency N] [--verify-concurrency N (default --concurrency)] [--threads N (source-side worker threads; 0 = none)] [--fresh]
+ * npm run bench:verify -- [--rows N] [--prefix NAME (databases NAME_legacy / NAME_target; default jm_bench_verify)] [--chunk N] [--segment N (verification segment rows; default --chunk)] [--concurrency N] [--verify-concurrency N (default --concurrency)] [--threads N (source-side worker threads; 0 = none)] [--fresh]
  *
  * On one generated legacy dataset (its own databases, jm_bench_verify_*, so a bench:migrate running
  * meanwhile is not disturbed), in this one process: (1) the migration engine's chunk copy, all tables,
@@ -34,8 +34,12 @@ async function main() {
   const rowsPerChunk = flag('chunk', 100_000);
   const concurrency = flag('concurrency', 2);
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
-  const legacyUrl = `${base}/jm_bench_verify_legacy`;
-  const targetUrl = `${base}/jm_bench_verify_target`;
+  // --prefix: databases of one's own (bench:standby runs this beside a bench:verify of someone else's).
+  const pi = process.argv.indexOf('--prefix');
+  const prefix = pi === -1 ? 'jm_bench_verify' : process.argv[pi + 1];
+  if (!/^[a-z][a-z0-9_]{0,40}$/.test(prefix)) throw new Error(`--prefix expects a lower-case name, got "${prefix}"`);
+  const legacyUrl = `${base}/${prefix}_legacy`;
+  const targetUrl = `${base}/${prefix}_target`;
   const mappingFile = path.join(repoRoot, 'config', 'mapping.json');
   const mapping = loadMapping(mappingFile);
   const entities = Math.ceil(rows / ROWS_PER_ENTITY);

@@ -22,8 +22,9 @@ export async function checkConsistencyInProcess(opts: {
   catchUpTimeoutMs: number;
 }): Promise<{ point: string; catchUp: CatchUp; segments: StandbySegmentResult[]; tables: TableAgreement[] }> {
   const tables = opts.tables?.length ? opts.tables : opts.mapping.tables.map((t) => t.name);
-  const work = await planStandbySegments(opts.primaryUrl, opts.mapping, tables, opts.segmentRows);
+  // The point first, as the plan activity: the standby replays towards it while the segments are planned.
   const point = await withClient(opts.primaryUrl, (c) => primaryPosition(c, opts.dialect));
+  const work = await planStandbySegments(opts.primaryUrl, opts.mapping, tables, opts.segmentRows);
   const catchUp = await withClient(opts.standbyUrl, (c) => waitForReplay(c, opts.dialect, point, opts.catchUpTimeoutMs));
   const segments: StandbySegmentResult[] = [];
   let next = 0;

@@ -71,12 +71,25 @@ export function copyOut(client: Client, sql: string) {
   return client.query(copyTo(sql));
 }
 
-/** Code-point order of two keys (JS compares UTF-16 units, which differs above U+FFFF). */
+/**
+ * Code-point order of two keys (= the byte order of their UTF-8, = COLLATE "C"). JS compares UTF-16
+ * units, which differs above U+FFFF: at the first differing unit, a surrogate (part of a character
+ * ≥ U+10000) is greater than any other unit, and two surrogates, or two others, compare as units.
+ * Without allocating: sorts of a few hundred thousand keys call this millions of times.
+ */
 export function compareKeys(a: string, b: string): number {
   if (a === b) return 0;
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  return Buffer.compare(x, y);
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    const sy = y >= 0xd800 && y <= 0xdfff;
+    if (sx !== sy) return sx ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 export interface FieldDifference {

@@ -13,6 +13,8 @@ import type { Activities } from '../activities';
 import type { PlanNotification } from '../activities/notify';
 import type { AutomatedRun, PlanDefinition } from '../plan/definition';
 import { cutover } from './cutover';
+import { reporting } from './reporting';
+import { standby } from './standby';
 import {
   AutomatedRunRecord,
   ItemState,
@@ -146,8 +148,9 @@ export async function plan(input: PlanInput): Promise<PlanState> {
 
   function launch(item: ItemState, run: AutomatedRun) {
     const attempt = item.runs.length + 1;
-    const childId = `cutover-${state.planId}-${item.id}-${attempt}`;
-    const record: AutomatedRunRecord = { attempt, ref: run.startsWith('cutover-') ? childId : `${run} #${attempt}`, startedAt: iso() };
+    const kind = run === 'reporting-joint-test' ? 'reporting' : run.startsWith('standby-') ? 'standby' : 'cutover';
+    const childId = `${kind}-${state.planId}-${item.id}-${attempt}`;
+    const record: AutomatedRunRecord = { attempt, ref: run.startsWith('cutover-') || kind !== 'cutover' ? childId : `${run} #${attempt}`, startedAt: iso() };
     item.runs.push(record);
     item.status = 'running';
     item.retryAt = undefined;
@@ -182,6 +185,45 @@ export async function plan(input: PlanInput): Promise<PlanState> {
           problems: r.systems
             .filter((s) => !s.ok)
             .map((s) => `${s.id}: ${[s.legacy, s.new].filter((e) => !e.ok).map((e) => `${e.url} ${e.status ?? e.error}`).join('; ')}`),
+        };
+      }
+      case 'reporting-joint-test': {
+        // 数据汇聚联调 a full reporting cycle — registry → provincial DB → national receiver, every batch verified.
+        const r = await executeChild(reporting, {
+          workflowId: childId,
+          args: [{ runId: childId.replace(/^reporting-/, ''), requestedBy: state.startedBy }],
+          staticSummary: `${title} · 项目计划 plan ${state.planId} · 联调 joint test`,
+        });
+        const verified = r.tables.filter((t) => t.state === 'verified' || t.state === 'empty');
+        return {
+          ok: r.verdict === 'passed',
+          summary: `汇聚上报联调 reporting joint test ${r.verdict}: ${verified.length}/${r.tables.length} tables verified, ${r.tables.reduce((n, t) => n + t.rows, 0)} rows`,
+          problems: r.tables.filter((t) => t.state !== 'verified' && t.state !== 'empty').map((t) => `${t.table}: ${t.state}${t.batchId ? ` (${t.batchId})` : ''}`),
+        };
+      }
+      case 'standby-setup':
+      case 'standby-check': {
+        // 备点库 the standby run itself: setup proves both copies stream (and schedules the check); a check compares them.
+        const action = run === 'standby-setup' ? 'setup' : 'check';
+        const s = await executeChild(standby, {
+          workflowId: childId,
+          args: [{ runId: childId.replace(/^standby-/, ''), action, requestedBy: state.startedBy }],
+          staticSummary: `${title} · 项目计划 plan ${state.planId} · 备点库 ${action}`,
+        });
+        const alerts = s.alerts.map((a) => `${a.copy}: ${a.subject}`);
+        if (action === 'setup') {
+          const streaming = s.proof?.copies.filter((c) => c.streaming && c.reached) ?? [];
+          return {
+            ok: s.status === 'completed' && streaming.length === (s.proof?.copies.length ?? -1),
+            summary: `备点库建立 standby setup ${s.status}: ${streaming.map((c) => c.copy).join(', ') || 'no copy'} streaming`,
+            problems: [...(s.error ? [s.error] : []), ...alerts, ...(s.proof?.copies.filter((c) => !c.streaming || !c.reached).map((c) => `${c.copy}: not streaming or not caught up`) ?? [])],
+          };
+        }
+        const c = s.check;
+        return {
+          ok: s.status === 'healthy' && c?.consistent === true,
+          summary: `备点库一致性 standby check ${s.status}: ${c ? `${c.rowsCompared} rows in ${c.segments} segments, ${c.differingSegments} differing` : 'no check'}`,
+          problems: [...(s.error ? [s.error] : []), ...alerts, ...(c?.mismatches.map((m) => `${m.table} segment ${m.segmentId} differs`) ?? [])],
         };
       }
       case 'cutover-rehearsal':

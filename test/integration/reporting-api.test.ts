@@ -6,6 +6,8 @@ import { loadMapping } from '../../migration/mapping';
 import { startReceiver, Receiver } from '../../reporting/receiver';
 import { scheduleId } from '../../reporting/schedule';
 import type { ReportingProgress } from '../../workflows/reporting-messages';
+import { planStateQuery } from '../../workflows/plan-messages';
+import { chinaDay } from '../../workflows/plan-progress';
 import { migrateInto } from '../support/reporting-env';
 import { eventually, TestStack } from '../support/stack';
 
@@ -26,7 +28,22 @@ describe('数据汇聚及上报 reporting through the API and Temporal', () => {
   beforeAll(async () => {
     receiver = await startReceiver(path.join(dir, 'received'));
     const probe = new TestStack();
+    // A plan of one item, the 数据汇聚联调 joint test, completed by a reporting run (the shipped plan's aggregation-verification).
+    const planFile = path.join(dir, 'plan.json');
+    const joint = { id: 'aggregation-verification', title: { zh: '数据汇聚联调及结果验证', en: 'Aggregation joint test' }, ownerRole: 'approver', dependsOn: [], dueOffsetDays: 60, deliverable: '汇聚验证', completion: { kind: 'automated', run: 'reporting-joint-test' } };
+    fs.writeFileSync(
+      planFile,
+      JSON.stringify({
+        name: { zh: '联调计划', en: 'Joint test plan' },
+        remindBeforeDays: 3,
+        retryAutomatedAfterHours: 24,
+        reportEveryDays: 7,
+        packages: [{ id: 'reporting', title: { zh: '数据汇聚及上报', en: 'Reporting' }, items: [joint] }],
+        milestones: [{ id: 'joint', title: { zh: '联调', en: 'Joint test' }, dueOffsetDays: 60, deliverable: '联调报告', items: ['aggregation-verification'] }],
+      }),
+    );
     stack = new TestStack({
+      PLAN_FILE: planFile,
       REPORT_PROVINCE_DATABASE_URL: probe.settings.TARGET_DATABASE_URL.replace(/_target$/, '_province'),
       REPORT_OUTBOX_DIR: path.join(dir, 'outbox'),
       REPORT_RECEIVER_URL: receiver.url,
@@ -114,5 +131,30 @@ describe('数据汇聚及上报 reporting through the API and Temporal', () => {
       { sequence: 1, state: 'verified' },
       { sequence: 2, state: 'verified' },
     ]);
+  }, 300_000);
+
+  it('项目计划 the plan\'s joint-test item (数据汇聚联调) completes from a reporting run it starts: a full cycle against the receiver', async () => {
+    const changed = await withClient(stack.settings.TARGET_DATABASE_URL, async (c) =>
+      (await c.query<{ pripid: string }>(`UPDATE market_entity SET entname = entname || '联' WHERE pripid = (SELECT max(pripid) FROM market_entity) RETURNING pripid`)).rows[0].pripid,
+    );
+    const approver = await stack.token('li.approver', 'approver');
+    const planId = `${stack.id}-joint`;
+    const started = await stack.http('POST', '/plans', operator, { t0: chinaDay(new Date().toISOString()), planId });
+    expect(started.status).toBe(201);
+    const childId = `reporting-${planId}-aggregation-verification-1`;
+    const done = await eventually(async () => {
+      const p = await stack.temporal.workflow.getHandle(`plan-${planId}`).query(planStateQuery);
+      const item = p.items.find((i) => i.id === 'aggregation-verification')!;
+      return item.status === 'done' || item.status === 'failed' ? item : undefined;
+    }, 'the joint-test item to complete from its reporting run', 180_000);
+    expect(done).toMatchObject({ status: 'done', doneBy: `automated ${childId}` });
+    expect(done.runs[0]).toMatchObject({ ok: true, ref: childId, problems: [] });
+    expect(done.runs[0].summary).toMatch(/^汇聚上报联调 reporting joint test passed: 6\/6 tables verified, \d+ rows$/);
+    // The child is a reporting run like any other, readable through the API; its batch reached the receiver.
+    const run = await stack.http('GET', `/reportings/${childId}`, approver);
+    expect(run.body).toMatchObject({ phase: 'finished', verdict: 'passed' });
+    expect(receiver.accepted.some((b) => b.table === 'rpt_market_entity' && b.keys.some((k) => k.key === changed))).toBe(true);
+    // Its one item done, the plan itself completes.
+    await eventually(async () => (await stack.temporal.workflow.getHandle(`plan-${planId}`).describe()).status.name === 'COMPLETED', 'the plan to complete');
   }, 300_000);
 });

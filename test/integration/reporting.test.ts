@@ -196,4 +196,26 @@ describe('数据汇聚及上报 reporting: registry → provincial DB → nation
     const left = await withClient(registryUrl, (c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM report_change_log WHERE table_name = 'name_reservation' AND xid < $1::xid8`, [after.rows[0].xid]));
     expect(left.rows[0].n).toBe(0);
   }, 120_000);
+
+  it('a registry row changed behind the change log after the batch was made: the streams differ, the batch is held with the key', async () => {
+    // A backfill batch of every group: rows the change log never saw (a key whose logged change is newer than
+    // the batch's snapshot xmin — cluster-wide, so any open transaction on the server lowers it — would be
+    // left to the next window instead, by design).
+    const table = 'rpt_enterprise_group';
+    const key = await withClient(registryUrl, async (c) => {
+      const r = await c.query<{ groupid: string }>(`SELECT max(groupid) AS groupid FROM enterprise_group WHERE groupid NOT IN (SELECT key FROM report_change_log WHERE table_name = 'enterprise_group')`);
+      return r.rows[0].groupid;
+    });
+    const p = await prepareBatch(ctx, table, { item: 'estdate', from: '1000-01-01', to: '3000-01-01' });
+    expect(p.rows).toBeGreaterThanOrEqual(1);
+    await deliverBatch(ctx, p.batchId!);
+    // A write the capture triggers do not see (replica role): the registry now disagrees with the batch and the log says nothing.
+    await withClient(registryUrl, async (c) => {
+      await c.query('SET session_replication_role = replica');
+      await c.query(`UPDATE enterprise_group SET groupname = 'altered-behind' WHERE groupid = $1`, [key]);
+    });
+    const v = await verifyBatch(ctx, p.batchId!);
+    expect(v.state).toBe('held');
+    expect(v.differingKeys).toEqual([expect.objectContaining({ key, where: expect.stringMatching(/^registry .*altered-behind.* ≠ batch/) })]);
+  }, 120_000);
 });

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { planStateQuery } from '../../workflows/plan-messages';
+import { chinaDay } from '../../workflows/plan-progress';
 import type { StandbyState } from '../../workflows/standby-messages';
 import { pgStandby } from '../../standby/replicas';
 import { eventually, TestStack } from '../support/stack';
@@ -37,7 +39,21 @@ beforeAll(async () => {
   config.consistency.segmentRows = 200;
   config.consistency.catchUpTimeoutSeconds = 30;
   fs.writeFileSync(path.join(dir, 'standby.json'), JSON.stringify(config));
+  // The shipped plan's standby items, alone: replication completes from a setup run, verification from a check run.
+  const planItem = (id: string, dependsOn: string[], run: string) => ({ id, title: { zh: `备点库 ${id}`, en: id }, ownerRole: 'operator', dependsOn, dueOffsetDays: 45, deliverable: id, completion: { kind: 'automated', run } });
+  fs.writeFileSync(
+    path.join(dir, 'plan.json'),
+    JSON.stringify({
+      name: { zh: '备点库计划', en: 'Standby plan' },
+      remindBeforeDays: 3,
+      retryAutomatedAfterHours: 24,
+      reportEveryDays: 7,
+      packages: [{ id: 'standby', title: { zh: '备点库配置', en: 'Standby database' }, items: [planItem('standby-replication', [], 'standby-setup'), planItem('standby-verification', ['standby-replication'], 'standby-check')] }],
+      milestones: [{ id: 'standby', title: { zh: '备点库', en: 'Standby' }, dueOffsetDays: 45, deliverable: '备点库', items: ['standby-verification'] }],
+    }),
+  );
   stack = new TestStack({
+    PLAN_FILE: path.join(dir, 'plan.json'),
     STANDBY_FILE: path.join(dir, 'standby.json'),
     STANDBY_PRIMARY_URL: PRIMARY_URL,
     STANDBY_URL,
@@ -54,6 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // A schedule outlives its workflows: delete the setup's even when an assertion failed before its own delete.
   await stack?.temporal.schedule.getHandle(`standby-check-setup-${stack.id}`).delete().catch(() => undefined);
+  await stack?.temporal.schedule.getHandle(`standby-check-${stack.id}-plan-standby-replication-1`).delete().catch(() => undefined);
   await stack?.stop();
   hook?.close();
 });
@@ -123,6 +140,27 @@ it('a check under a live writer, its worker killed mid-way, resumes and reports 
   expect(html.body).toMatch(/延迟趋势 Lag trend/);
   const json = await stack.http('GET', `/standby/${id}/reports/standby-report.json`, operator);
   expect(json.body.check.consistent).toBe(true);
+}, 300_000);
+
+it('项目计划 the plan\'s standby items complete from the runs they start: replication from a setup, verification from a check', async () => {
+  const planId = `${stack.id}-plan`;
+  expect((await stack.http('POST', '/plans', operator, { t0: chinaDay(new Date().toISOString()), planId })).status).toBe(201);
+  const items = await eventually(
+    async () => {
+      const p = await stack.temporal.workflow.getHandle(`plan-${planId}`).query(planStateQuery);
+      return p.items.every((i) => i.status === 'done' || i.status === 'failed') ? p.items : undefined;
+    },
+    'both standby items to complete',
+    240_000,
+  );
+  const [setup, check] = ['standby-replication', 'standby-verification'].map((id) => items.find((i) => i.id === id)!);
+  expect(setup).toMatchObject({ status: 'done', doneBy: `automated standby-${planId}-standby-replication-1` });
+  expect(setup.runs[0]).toMatchObject({ ok: true, summary: '备点库建立 standby setup completed: standby, dr streaming', problems: [] });
+  expect(check).toMatchObject({ status: 'done', doneBy: `automated standby-${planId}-standby-verification-1` });
+  expect(check.runs[0].summary).toMatch(/^备点库一致性 standby check healthy: \d+ rows in \d+ segments, 0 differing$/);
+  // The children are standby runs like any other, readable through the API.
+  const child = await state(`standby-${planId}-standby-verification-1`);
+  expect(child.check?.consistent).toBe(true);
 }, 300_000);
 
 it('a stopped standby raises the alert through the notification path, saying what to do', async () => {

@@ -26,6 +26,9 @@ describe('the shipped plan (config/plan.json)', () => {
       ['network-policy-check', 'network-policy-check'],
       ['joint-test-check', 'joint-test-check'],
       ['migration-rehearsal', 'cutover-rehearsal'],
+      ['standby-replication', 'standby-setup'],
+      ['standby-verification', 'standby-check'],
+      ['aggregation-verification', 'reporting-joint-test'],
       ['formal-migration', 'cutover-live'],
     ]);
     for (const i of items) expect(i.title.zh && i.title.en).toBeTruthy();

@@ -1,0 +1,49 @@
+import { encodeLine, Field } from '../migration/copy-text';
+import type { ExtractedRow } from './extract';
+import type { ReportTable } from './spec';
+
+/**
+ * 上报格式 The national batch's line format and the canonical line the three-way verification hashes,
+ * in one place for the preparer (which writes them) and the verifier (which reads them back).
+ */
+export type Op = 'U' | 'C' | 'D';
+
+/** A row as the national batch carries it: one JSON line. */
+export interface NationalLine {
+  op: Op;
+  key: string;
+  data: Record<string, string | null> | null;
+}
+
+/** What a row means nationally: deleted (no row), cancelled (注销, by the spec's status item) or a plain upsert. */
+export function opOf(table: ReportTable, row: Pick<ExtractedRow, 'present'>, fields: Field[]): Op {
+  if (!row.present) return 'D';
+  const c = table.cancellation;
+  if (c) {
+    const v = fields[table.items.findIndex((i) => i.name === c.item)];
+    if (v !== null && c.values.includes(v)) return 'C';
+  }
+  return 'U';
+}
+
+/**
+ * JSON.stringify({ op, key, data }) with data's members in item order, written without building the
+ * object per row (item names are identifiers, so an object would keep that order too: the same text).
+ */
+export function nationalLineWriter(items: readonly string[]): (op: Op, key: string, fields: readonly Field[]) => string {
+  const names = items.map((n) => JSON.stringify(n) + ':');
+  return (op, key, fields) => {
+    if (op === 'D') return `{"op":"D","key":${JSON.stringify(key)},"data":null}\n`;
+    let data = '';
+    for (let i = 0; i < names.length; i++) {
+      const v = fields[i];
+      data += (i ? ',' : '') + names[i] + (v === null || v === undefined ? 'null' : JSON.stringify(v));
+    }
+    return `{"op":"${op}","key":${JSON.stringify(key)},"data":{${data}}}\n`;
+  };
+}
+
+/** The line the verification's streams hash for a row that exists: its items in COPY text, then its op. */
+export function canonicalLine(fields: readonly Field[], op: Op): string {
+  return encodeLine(fields as Field[]) + '\t' + op + '\n';
+}
