@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       const s = await state(id);
       if (s?.pendingFailure) {
         await http('POST', `/cutovers/${id}/steps/${s.pendingFailure.step}/action`, operator, { action: 'retry', reason: '演练 drill: retry after the fault' });
-      } else if (s && (progressOf(s) !== before || s.execution !== 'RUNNING')) return s;
+      } else if (s && (progressOf(s) !== before || s.execution !== 'RUNNING' || s.gates.some((g) => g.status === 'open'))) return s;
       await sleep(500);
     }
     return undefined;
@@ -170,6 +170,11 @@ async function main(): Promise<void> {
         const { fault } = plan.shift()!;
         await sleep(Math.random() * 1500);
         const now = (await state(id)) ?? s;
+        if (!FAULT_STEPS.includes(now.phase as (typeof FAULT_STEPS)[number]) || now.gates.some((g) => g.status === 'open')) {
+          // The step ended meanwhile and the run waits for a person: the fault waits for the next working step.
+          plan.unshift({ fault, at: here });
+          continue;
+        }
         const before = progressOf(now);
         const t0 = Date.now();
         await inject(fault);
