@@ -163,17 +163,18 @@ export default async function remediationRoutes(app: FastifyInstance, opts: Reme
     },
   );
 
-  app.get(
+  app.get<{ Querystring: { status?: string } }>(
     '/remediation/corrections',
     {
       config: { roles: READERS, action: 'list corrections' },
       schema: {
         summary: '整改单列表 Corrections sheets, newest first, with their status',
         tags: [TAG],
-        response: { 200: { type: 'object', properties: { sheets: { type: 'array', items: setSchema } } }, ...problems(401, 403, 500) },
+        querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['awaiting_approval', 'approved', 'rejected'], description: '状态 only sheets with this status' } } },
+        response: { 200: { type: 'object', properties: { sheets: { type: 'array', items: setSchema } } }, ...problems(400, 401, 403, 500) },
       },
     },
-    async () => ({ sheets: (await listCorrectionSets(pool)).map(view) }),
+    async (request) => ({ sheets: (await listCorrectionSets(pool)).filter((s) => !request.query.status || s.status === request.query.status).map(view) }),
   );
 
   const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: `^${CORRECTION_SET_PATTERN}$`, description: '整改单编号 sheet id' } } };
