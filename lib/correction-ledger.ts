@@ -219,8 +219,11 @@ export async function recordOutcomes(db: Queryable, workflowId: string, setId: s
   }
 }
 
-/** How many rows the loop brought in, across runs (the demo's `corrected=`). */
-export async function correctedCount(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(DISTINCT (table_name, source_key))::int AS n FROM correction_outcome WHERE outcome = 'loaded'`);
-  return rows[0].n;
+/** How many corrected rows the loop brought in, across runs (the demo's `corrected=`), and the waiting children that followed them. */
+export async function correctedCount(db: Queryable): Promise<{ corrected: number; followed: number }> {
+  const { rows } = await db.query<{ corrected: number; followed: number }>(
+    `SELECT count(DISTINCT (table_name, source_key)) FILTER (WHERE followed IS NULL)::int AS corrected, count(DISTINCT (table_name, source_key)) FILTER (WHERE followed IS NOT NULL)::int AS followed
+       FROM correction_outcome WHERE outcome = 'loaded'`,
+  );
+  return rows[0];
 }
