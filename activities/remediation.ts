@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { correctionSetProblem, CorrectionOutcomeRow, readCorrectionSet, recordOutcomes } from '../lib/correction-ledger';
+import { correctionSetProblem, CorrectionOutcomeRow, listCorrectionSets, readCorrectionSet, recordOutcomes } from '../lib/correction-ledger';
+import type { Client } from 'pg';
 import { withClient } from '../lib/db';
 import { previousSigningKeys } from '../lib/settings';
 import { withTarget } from '../lib/statement-audit';
@@ -25,6 +26,51 @@ const LOG_DDL = `CREATE TABLE IF NOT EXISTS migration_remediation (
   loaded_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (run_id, table_name, source_key)
 )`;
+
+/** Records what a reload loaded, in the reload's own transaction (reloadHeld's beforeCommit). */
+function logLoaded(target: Client, runId: string) {
+  return async (outcome: { loaded: { table: string; key: string; chunkId: string; followed?: string }[] }) => {
+    for (const l of outcome.loaded) {
+      await target.query('INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [runId, l.table, l.key, l.chunkId, l.followed ?? null]);
+    }
+  };
+}
+
+/**
+ * 整改沿用 A rehearsal starts with the corrections of the ones before: after a table's chunks, the rows of that
+ * table held again are reloaded with every approved sheet's corrections for them (latest approval wins per
+ * cell; code entries of every approved sheet apply), as a remediation run would. Called by the migration's
+ * reconcile (activities/migrate.ts), before it counts. Returns the rows of the table this run loaded so
+ * (from the target's own record, so a retry after the commit counts the same). Sheets whose signatures or
+ * four-eyes do not hold are not applied; a runbook database without the ledger applies nothing.
+ */
+export async function applyApprovedCorrections(deps: ActivityDeps, target: Client, tableName: string, runId: string): Promise<number> {
+  const keys = [deps.settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(deps.settings)].filter(Boolean);
+  let sets;
+  try {
+    sets = await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => listCorrectionSets(c, 10_000));
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return 0;
+    throw err;
+  }
+  const approved = sets.filter((s) => !correctionSetProblem(s, keys)).sort((a, b) => a.decision!.at.localeCompare(b.decision!.at));
+  const corrections = approved.flatMap((s) => s.sheet.corrections).filter((c) => c.table === tableName);
+  const codes = new Map(approved.flatMap((s) => s.sheet.codeMappings).map((c) => [`${c.codeTable}\u0000${c.legacy}`, c]));
+  if (!corrections.length && !codes.size) return 0;
+  const { plan } = await checkCorrections(target, deps.mapping, { reason: 'approved corrections', corrections, codeMappings: [...codes.values()] });
+  const mine = plan.tables.find((t) => t.table === tableName);
+  await target.query(LOG_DDL);
+  if (mine) {
+    await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, [...codes.values()]), table: tableName, keys: mine.keys, corrections: new Map(Object.entries(mine.corrections)), runId, beforeCommit: logLoaded(target, runId) });
+  }
+  const { rows } = await target.query<{ source_key: string; chunk_id: string | null }>('SELECT source_key, chunk_id FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND followed IS NULL', [runId, tableName]);
+  if (rows.length) {
+    const setIds = approved.map((s) => s.id).join(',').slice(0, 500);
+    await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => recordOutcomes(c, runId, setIds, rows.map((r) => ({ table: tableName, key: r.source_key, outcome: 'loaded', chunkId: r.chunk_id ?? undefined }))));
+    deps.logger.info({ table: tableName, rows: rows.length, runId }, 'approved corrections applied in the migration 整改沿用');
+  }
+  return rows.length;
+}
 
 /**
  * 问题数据整改 The remediation loop on the worker, where the mapping, the target and the signing keys are:
@@ -84,11 +130,7 @@ export function remediationActivities(deps: ActivityDeps) {
               keys: t.keys,
               corrections: new Map(Object.entries(t.corrections)),
               runId: input.workflowId,
-              beforeCommit: async (outcome) => {
-                for (const l of outcome.loaded) {
-                  await target.query('INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [input.workflowId, l.table, l.key, l.chunkId, l.followed ?? null]);
-                }
-              },
+              beforeCommit: logLoaded(target, input.workflowId),
             });
           }
         });

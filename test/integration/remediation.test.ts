@@ -5,11 +5,13 @@ import { signDecision } from '../../lib/decision-signing';
 import { sheetSubject } from '../../lib/correction-ledger';
 import { registerTarget } from '../../lib/target-guard';
 import { copyChunk } from '../../migration/chunk-copy';
-import { loadMapping, Mapping } from '../../migration/mapping';
+import { loadMapping, loadSteps, Mapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
 import { countTable } from '../../verification/counts';
+import type { MigrateTableInput } from '../../workflows/migrate-table';
 import type { RemediationState } from '../../workflows/remediation-messages';
+import type { VerificationOutcome } from '../../workflows/verification-messages';
 import { BUNDLED_MAPPING, writeMapping } from '../support/mapping-file';
 import { eventually, TestStack } from '../support/stack';
 
@@ -227,5 +229,32 @@ describe('remediation loop (问题数据整改)', () => {
       { table_name: 'approval_application', source_key: orphan, outcome: 'loaded' },
       { table_name: 'market_entity', source_key: entity, outcome: 'loaded' },
     ]);
+  });
+
+  it('a second rehearsal starts with the approved corrections of the first applied (never a self-approved or forged sheet), and its verification finds no difference', async () => {
+    const tables = mapping.tables.map((t) => t.target.table);
+    await target(`TRUNCATE ${[...tables, 'migration_quarantine', 'migration_data_quality', 'migration_chunk', 'migration_remediation'].join(', ')}`);
+    const runId = `${stack.id}-r2`;
+    for (const step of loadSteps(mapping)) {
+      const input: MigrateTableInput = { runId, table: step.table, rowsPerChunk: 500, concurrency: 2, heartbeatSeconds: 10, stepLabel: 'rehearsal 2' };
+      const out = await stack.temporal.workflow.execute('migrateTable', { taskQueue: stack.settings.TASK_QUEUE, workflowId: `${runId}-${step.table}`, args: [input] });
+      expect(out).toMatchObject({ table: step.table });
+    }
+    const corrected = [held.capital[0], held.capital[1], ...held.codes];
+    expect((await target<{ k: string }>(`SELECT pripid AS k FROM market_entity WHERE pripid = ANY($1::text[]) ORDER BY 1`, [corrected])).map((r) => r.k)).toEqual([...corrected].sort());
+    expect(await target(`SELECT pripid FROM approval_application WHERE appid = $1`, [held.orphans[0]])).toHaveLength(1);
+    expect(await target(`SELECT source_key FROM migration_quarantine WHERE source_key = ANY($1::text[])`, [[...corrected, held.orphans[0]]])).toEqual([]);
+    // the self-approved sheet (written around the API) and the forged one are not applied
+    expect(await target(`SELECT rule FROM migration_quarantine WHERE table_name = 'market_entity' AND source_key = $1`, [held.capital[2]])).toEqual([{ rule: 'invalid_capital:regcap' }]);
+    expect(await reconcileAll()).toEqual(mapping.tables.map((t) => ({ table: t.name, problems: [] })));
+    const recorded = await runbook<{ n: number }>(`SELECT count(*)::int AS n FROM correction_outcome WHERE workflow_id LIKE $1 AND outcome = 'loaded'`, [`${runId}-%`]);
+    expect(recorded[0].n).toBe(corrected.length + 1);
+    // 验证 the corrected rows differ from the legacy on purpose: the verification names them corrected, not wrong
+    const verify = await stack.http('POST', '/verifications', operator, { runId: `${stack.id}-verify2` });
+    expect(verify.status).toBe(201);
+    const result = (await stack.temporal.workflow.getHandle(verify.body.workflowId).result()) as VerificationOutcome;
+    // counts, checksums and sampling pass; only the business tests are not configured in this stack (no reference system)
+    expect({ failedSegments: result.failedSegments, sampleFailures: result.sampleFailures, verdict: result.verdict }).toEqual({ failedSegments: 0, sampleFailures: 0, verdict: 'incomplete' });
+    expect(result.reasons.every((r) => r.startsWith('业务测试'))).toBe(true);
   });
 });
