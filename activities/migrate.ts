@@ -74,8 +74,8 @@ export function migrateActivities(deps: ActivityDeps) {
      */
     async reconcileTable(input: { table: string; readPoint: string | null; chunksLoaded: number }): Promise<TableReconciliation> {
       const table = findTable(deps.mapping, input.table);
-      const corrected = await withTarget(deps.settings, (target) => applyApprovedCorrections(deps, target, table.name, activityInfo().workflowExecution!.workflowId));
-      const check = await withTarget(deps.settings, (target) => countTable(source, input.readPoint, target, table));
+      const corrected = await whileBeating(() => withTarget(deps.settings, (target) => applyApprovedCorrections(deps, target, table.name, activityInfo().workflowExecution!.workflowId)));
+      const check = await whileBeating(() => withTarget(deps.settings, (target) => countTable(source, input.readPoint, target, table)));
       const problems = [...check.problems];
       const expected = input.chunksLoaded + corrected;
       if (check.loaded !== expected) problems.push(`the target holds ${check.loaded} rows but its chunks reported ${input.chunksLoaded} loaded${corrected ? ` and ${corrected} were corrected` : ''} (difference ${check.loaded - expected})`);

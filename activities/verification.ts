@@ -13,6 +13,7 @@ import { CANONICAL_FORM, decideVerdict, renderMarkdown, summariseContent, Verifi
 import { SampleResult, sampleEntities } from '../verification/sampling';
 import { SourceThreadPool } from '../verification/source-threads';
 import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
 import { runReadPoint } from './read-point';
 
 /**
@@ -49,14 +50,18 @@ export function verificationActivities(deps: ActivityDeps) {
   async function businessTests(input: { runId: string; candidates: string[]; entities: number; date: string; rollBackAfter: boolean }): Promise<BusinessTestResult | { skipped: string }> {
     const baseUrl = settings.BUSINESS_API_URL;
     if (!baseUrl) return { skipped: 'BUSINESS_API_URL is not configured on the worker 未配置业务接口' };
-    return withTarget(settings, async (target) => {
-      const earlier = activityInfo().heartbeatDetails as { images?: BeforeImage[] } | undefined;
+    const earlier = activityInfo().heartbeatDetails as { images?: BeforeImage[] } | undefined;
+    let taken: BeforeImage[] | undefined;
+    // It beats while it works, always carrying the before-images a retry must undo first: this attempt's once
+    // taken, until then the earlier attempt's.
+    return whileBeating(() => withTarget(settings, async (target) => {
       if (earlier?.images?.length) await rollBack(target, earlier.images);
       const { rows } = await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE pripid = ANY($1::text[]) AND regstate = '1'`, [input.candidates]);
       const active = new Set(rows.map((r) => r.pripid));
       const chosen = input.candidates.filter((p) => active.has(p)).slice(0, input.entities);
       if (!chosen.length) return { baseUrl, ok: false, rolledBack: input.rollBackAfter, cases: [] };
       const images = await takeBeforeImages(target, input.runId, chosen);
+      taken = images;
       heartbeat({ images });
       try {
         const cases = await runBusinessTests({ target, baseUrl, images, date: input.date });
@@ -64,7 +69,7 @@ export function verificationActivities(deps: ActivityDeps) {
       } finally {
         if (input.rollBackAfter) await rollBack(target, images);
       }
-    });
+    }), () => (taken ? { images: taken } : earlier));
   }
 
   return {
@@ -77,17 +82,21 @@ export function verificationActivities(deps: ActivityDeps) {
           throw ApplicationFailure.nonRetryable(`tables: ${(err as Error).message}`, 'BadInput');
         }
       });
-      await withTarget(settings, ensureVerificationIndexes);
-      const readPoint = input.runId ? (await runReadPoint(deps, input.runId)).readPoint : await source.readPoint();
-      return { tables, segments: await planSegments(source, mapping, tables, input.segmentRows), readPoint };
+      return whileBeating(async () => {
+        await withTarget(settings, ensureVerificationIndexes);
+        const readPoint = input.runId ? (await runReadPoint(deps, input.runId)).readPoint : await source.readPoint();
+        return { tables, segments: await planSegments(source, mapping, tables, input.segmentRows), readPoint };
+      });
     },
 
     async verificationCounts(input: { tables: string[]; readPoint?: string | null }): Promise<TableCountCheck[]> {
-      return withTarget(settings, async (target) => {
-        const out: TableCountCheck[] = [];
-        for (const name of input.tables) out.push(await countTable(source, input.readPoint ?? null, target, findTable(mapping, name), mapping));
-        return out;
-      });
+      return whileBeating(() =>
+        withTarget(settings, async (target) => {
+          const out: TableCountCheck[] = [];
+          for (const name of input.tables) out.push(await countTable(source, input.readPoint ?? null, target, findTable(mapping, name), mapping));
+          return out;
+        }),
+      );
     },
 
     async verificationSegment(input: { table: string; segment: Chunk; readPoint: string | null }): Promise<SegmentResult> {
@@ -111,11 +120,14 @@ export function verificationActivities(deps: ActivityDeps) {
     },
 
     async verificationSample(input: { perType: number; seed: string }): Promise<SampleResult> {
-      return withClient(legacyPg(), (legacy) =>
-        withTarget(settings, async (target) => {
-          await prepareTargetSession(target);
-          return sampleEntities({ legacy, target, mapping, perType: input.perType, seed: input.seed });
-        }),
+      const legacyUrl = legacyPg();
+      return whileBeating(() =>
+        withClient(legacyUrl, (legacy) =>
+          withTarget(settings, async (target) => {
+            await prepareTargetSession(target);
+            return sampleEntities({ legacy, target, mapping, perType: input.perType, seed: input.seed });
+          }),
+        ),
       );
     },
 

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,7 +57,7 @@ async function main() {
   const workerCount = flag('workers', 1);
   const base = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
   const db = { legacy: `${base}/jm_bench_legacy`, ours: `${base}/jm_bench_ours`, ceiling: `${base}/jm_bench_ceiling`, pgloader: `${base}/jm_bench_pgloader`, runbook: `${base}/jm_bench_runbook` };
-  const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, RUNBOOK_DATABASE_URL: db.runbook, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn' }, { signing: false }); // migrates only: no decision to check
+  const settings = loadSettings({ ...process.env, LEGACY_DATABASE_URL: db.legacy, TARGET_DATABASE_URL: db.ours, RUNBOOK_DATABASE_URL: db.runbook, TASK_QUEUE: `bench-${process.pid}`, LOG_LEVEL: 'warn', APPROVAL_SIGNING_KEY: randomBytes(36).toString('base64url') }); // the worker it starts refuses to run without a signing key of its own
   const mapping = loadMapping(settings.MAPPING_FILE);
   const entities = Math.ceil(rows / ROWS_PER_ENTITY);
 

@@ -13,7 +13,7 @@ import type { CutoverState } from '../workflows/cutover-messages';
 /**
  * npm run drill:faults — 故障演练 the fault drill. On a stack of its own (its own Temporal dev server on
  * other ports with its own state directory, its own three databases, a real worker and API process), it
- * runs rehearsal cutovers of a ≥200k-row registry several times in a row and, at random points of each,
+ * runs rehearsal cutovers of a ≥200k-row registry several times in a row and, at random steps of each (FAULT_STEPS),
  * kills the worker (and starts it again, as a supervisor would), restarts Temporal, and terminates every
  * session of the legacy, target and runbook databases. A step that still fails after its retries gets
  * the operator's "retry", as a person on duty would choose. Per drill it prints whether the run
@@ -41,6 +41,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const temporalDev = (cmd: 'start' | 'stop') => execFileSync('bash', [path.join(repoRoot, 'scripts', 'temporal-dev.sh'), cmd], { env: temporalEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 
 type Fault = 'kill-worker' | 'restart-temporal' | 'terminate-backends';
+/** The cutover's working steps after the wipe gate, in order: where a fault may be planned. */
+const FAULT_STEPS = ['wipe', 'migrate', 'cache-flush', 'verify', 'snapshot', 'business-tests', 'rollback', 'prove-rollback', 'cache-warm', 'test-addresses', 'switch', 'evidence'] as const;
+/** Where a fault is planned: any step before the switch gate, so that a fault whose step went by still finds one to land in (the switch, the evidence pack). */
+const PLANNED_AT = FAULT_STEPS.indexOf('switch');
 
 async function main(): Promise<void> {
   if (TEMPORAL_PORT === 7233) throw new Error('--temporal-port 7233 is the shared dev server; the drill restarts its server, so it needs one of its own');
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
     await dropDatabase(url);
     await ensureDatabase(url);
   }
-  const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: Math.ceil(ROWS / ROWS_PER_ENTITY), anomalyRate: 0.01 }));
+  const stats = await withClient(settings.LEGACY_DATABASE_URL, (c) => loadLegacyDataset(c, { entities: Math.ceil((ROWS * 1.01) / ROWS_PER_ENTITY), anomalyRate: 0.01 }));
   const legacyRows = Object.values(stats).reduce((n, t) => n + t.rows, 0);
   console.log(`· 旧库 legacy registry: ${legacyRows} rows`);
   const [operator, approver] = await withClient(settings.RUNBOOK_DATABASE_URL, async (c) => {
@@ -120,44 +124,61 @@ async function main(): Promise<void> {
     return undefined;
   };
 
-  const results: { completed: boolean; lost: number; duplicated: number }[] = [];
+  const results: { completed: boolean; lost: number; duplicated: number; landed: number }[] = [];
   for (let i = 1; i <= RUNS; i++) {
     const runId = `drill-${Date.now().toString(36)}-${i}`;
     const started = await http('POST', '/cutovers', operator, { mode: 'rehearsal', runId });
     if (started.status !== 201) throw new Error(`starting drill ${i}: ${started.status} ${JSON.stringify(started.body)}`);
     const id = started.body.workflowId as string;
-    const deadline = Date.now() + 60 * 60_000;
-    const until = async (what: string, ok: (s: CutoverState & { execution: string }) => boolean) => {
-      while (Date.now() < deadline) {
-        const s = await state(id);
-        if (s && ok(s)) return s;
-        if (s?.pendingFailure) await http('POST', `/cutovers/${id}/steps/${s.pendingFailure.step}/action`, operator, { action: 'retry', reason: '演练 drill' });
-        await sleep(500);
-      }
-      throw new Error(`drill ${i}: timed out waiting for ${what}`);
-    };
-    await until('the wipe gate', (s) => s.gates[0].status === 'open');
-    await http('POST', `/cutovers/${id}/gates/wipe/decision`, approver, { decision: 'approve', reason: '演练 drill' });
-
-    // Faults at random points of the wipe, migration and verification.
+    const runStarted = Date.now();
+    const deadline = runStarted + 60 * 60_000;
+    // 故障点 Each fault is planned at a step of the cutover, drawn at random from the steps where the run
+    // works (not its gates), and lands a random 0–1.5 s into that step — or, when that step went by between
+    // two looks, at the first working step after it. Every planned fault lands: a drill with none is no drill.
     const faults: Fault[] = (['kill-worker', 'restart-temporal', 'terminate-backends'] as Fault[]).flatMap((f) => Array(Math.ceil(FAULTS / 3)).fill(f)).slice(0, FAULTS);
     faults.sort(() => Math.random() - 0.5);
+    const plan = faults
+      .map((fault) => ({ fault, at: Math.floor(Math.random() * PLANNED_AT) }))
+      .sort((a, b) => a.at - b.at);
     const recoveries: string[] = [];
-    for (const fault of faults) {
-      await sleep(1000 + Math.random() * 5000);
+    let end: (CutoverState & { execution: string }) | undefined;
+    while (Date.now() < deadline) {
       const s = await state(id);
-      if (!s || !['wipe', 'migrate', 'verify'].includes(s.phase)) break;
-      const before = progressOf(s);
-      const t0 = Date.now();
-      await inject(fault);
-      const after = await recover(id, before, deadline);
-      recoveries.push(`${fault}@${s.phase} ${after ? ((Date.now() - t0) / 60_000).toFixed(2) : 'never'} min`);
+      if (!s) {
+        await sleep(250);
+        continue;
+      }
+      if (s.execution !== 'RUNNING') {
+        end = s;
+        break;
+      }
+      if (s.pendingFailure) {
+        await http('POST', `/cutovers/${id}/steps/${s.pendingFailure.step}/action`, operator, { action: 'retry', reason: '演练 drill: retry after the fault' });
+        await sleep(500);
+        continue;
+      }
+      const open = s.gates.find((g) => g.status === 'open');
+      if (open) {
+        await http('POST', `/cutovers/${id}/gates/${open.name}/decision`, approver, { decision: 'approve', reason: '演练 drill' });
+        await sleep(250);
+        continue;
+      }
+      const here = FAULT_STEPS.indexOf(s.phase as (typeof FAULT_STEPS)[number]);
+      if (plan.length && here >= 0 && here >= plan[0].at) {
+        const { fault } = plan.shift()!;
+        await sleep(Math.random() * 1500);
+        const now = (await state(id)) ?? s;
+        const before = progressOf(now);
+        const t0 = Date.now();
+        await inject(fault);
+        const after = await recover(id, before, deadline);
+        recoveries.push(`${fault}@${now.phase} ${after ? ((Date.now() - t0) / 60_000).toFixed(2) : 'never'} min`);
+        continue;
+      }
+      await sleep(200);
     }
-    await until('the go/no-go gate', (s) => s.phase === 'go-no-go' || s.execution !== 'RUNNING');
-    await http('POST', `/cutovers/${id}/gates/go-no-go/decision`, approver, { decision: 'approve', reason: '演练 drill' });
-    await until('the switch gate', (s) => s.phase === 'gate-switch' || s.execution !== 'RUNNING');
-    await http('POST', `/cutovers/${id}/gates/switch/decision`, approver, { decision: 'approve', reason: '演练 drill' });
-    const end = await until('the end', (s) => s.execution !== 'RUNNING');
+    if (!end) throw new Error(`drill ${i}: timed out`);
+    if (plan.length) recoveries.push(`${plan.length} planned fault(s) did not land: the run ended first`);
 
     // Nothing lost, nothing twice: per table, legacy rows = distinct target keys + quarantined; target rows = distinct keys.
     let lost = 0;
@@ -171,17 +192,18 @@ async function main(): Promise<void> {
       duplicated += target.n - target.d;
     }
     const completed = end.status === 'completed';
-    results.push({ completed, lost, duplicated });
-    console.log(`drill ${i}: completed=${completed ? 'yes' : `no (${end.status}: ${end.failure ?? ''})`} rows lost=${lost} duplicated=${duplicated} recovery: ${recoveries.join('; ') || 'no fault landed'}`);
+    const landed = recoveries.filter((r) => !r.includes('did not land')).length;
+    results.push({ completed, lost, duplicated, landed });
+    console.log(`drill ${i}: completed=${completed ? 'yes' : `no (${end.status}: ${end.failure ?? ''})`} rows lost=${lost} duplicated=${duplicated} faults=${landed} recovery: ${recoveries.join('; ') || 'no fault landed'} (${((Date.now() - runStarted) / 60_000).toFixed(1)} min)`);
   }
 
   await worker.stop('SIGTERM');
   await api.stop();
   temporalDev('stop');
   if (!KEEP) for (const url of dbs) await dropDatabase(url);
-  const sum = (k: 'lost' | 'duplicated') => results.reduce((n, r) => n + r[k], 0);
-  console.log(`drill:faults runs=${results.length} completed=${results.filter((r) => r.completed).length} lost=${sum('lost')} duplicated=${sum('duplicated')}`);
-  process.exit(results.every((r) => r.completed) && !sum('lost') && !sum('duplicated') ? 0 : 1);
+  const sum = (k: 'lost' | 'duplicated' | 'landed') => results.reduce((n, r) => n + r[k], 0);
+  console.log(`drill:faults runs=${results.length} completed=${results.filter((r) => r.completed).length} lost=${sum('lost')} duplicated=${sum('duplicated')} faults=${sum('landed')}`);
+  process.exit(results.every((r) => r.completed) && !sum('lost') && !sum('duplicated') && sum('landed') === RUNS * FAULTS ? 0 : 1);
 }
 
 main().catch((err) => {

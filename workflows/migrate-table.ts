@@ -69,6 +69,8 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
     // 迁移对账: the table's rows as the target holds them, reconciled with the source, before it counts as done.
     const truth = await proxyActivities<Activities>({
       startToCloseTimeout: '30 minutes',
+      // It beats while it counts: a worker killed meanwhile must not hold the table for half an hour (drill:faults found it).
+      heartbeatTimeout: input.heartbeatSeconds * 1000,
       retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
       summary: `${input.stepLabel} · 对账 reconcile ${input.table}`,
     })

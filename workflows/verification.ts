@@ -21,7 +21,9 @@ export async function verification(input: VerificationInput): Promise<Verificati
   const act = (summary: string, long = false) =>
     proxyActivities<Activities>({
       startToCloseTimeout: long ? '2 hours' : '30 minutes',
-      ...(long ? { heartbeatTimeout: '2 minutes' } : {}),
+      // Every verification activity beats (activities/verification.ts): a worker killed in the middle of the
+      // counts or the sample is replaced within two minutes, not after the half hour (drill:faults found it).
+      heartbeatTimeout: '2 minutes',
       retry: RETRY,
       summary: `${label}${summary}`,
     });
