@@ -74,7 +74,7 @@ export function migrateActivities(deps: ActivityDeps) {
      */
     async reconcileTable(input: { table: string; readPoint: string | null; chunksLoaded: number }): Promise<TableReconciliation> {
       const table = findTable(deps.mapping, input.table);
-      const corrected = await whileBeating(() => withTarget(deps.settings, (target) => applyApprovedCorrections(deps, target, table.name, activityInfo().workflowExecution!.workflowId)));
+      const corrected = await whileBeating(() => applyApprovedCorrections(deps, table.name, activityInfo().workflowExecution!.workflowId));
       const check = await whileBeating(() => withTarget(deps.settings, (target) => countTable(source, input.readPoint, target, table)));
       const problems = [...check.problems];
       const expected = input.chunksLoaded + corrected;

@@ -44,7 +44,7 @@ function logLoaded(target: Client, runId: string) {
  * (from the target's own record, so a retry after the commit counts the same). Sheets whose signatures or
  * four-eyes do not hold are not applied; a runbook database without the ledger applies nothing.
  */
-export async function applyApprovedCorrections(deps: ActivityDeps, target: Client, tableName: string, runId: string): Promise<number> {
+export async function applyApprovedCorrections(deps: ActivityDeps, tableName: string, runId: string): Promise<number> {
   const keys = [deps.settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(deps.settings)].filter(Boolean);
   let sets;
   try {
@@ -56,17 +56,24 @@ export async function applyApprovedCorrections(deps: ActivityDeps, target: Clien
   const approved = sets.filter((s) => !correctionSetProblem(s, keys)).sort((a, b) => a.decision!.at.localeCompare(b.decision!.at));
   const corrections = approved.flatMap((s) => s.sheet.corrections).filter((c) => c.table === tableName);
   const codes = new Map(approved.flatMap((s) => s.sheet.codeMappings).map((c) => [`${c.codeTable}\u0000${c.legacy}`, c]));
+  // nothing approved for this table: the target is not even opened (the migration's reconcile pays one runbook query)
   if (!corrections.length && !codes.size) return 0;
-  const { plan } = await checkCorrections(target, deps.mapping, { reason: 'approved corrections', corrections, codeMappings: [...codes.values()] });
-  const mine = plan.tables.find((t) => t.table === tableName);
-  await target.query(LOG_DDL);
-  if (mine) {
-    await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, [...codes.values()]), table: tableName, keys: mine.keys, corrections: new Map(Object.entries(mine.corrections)), runId, beforeCommit: logLoaded(target, runId) });
-  }
-  const { rows } = await target.query<{ source_key: string; chunk_id: string | null }>('SELECT source_key, chunk_id FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND followed IS NULL', [runId, tableName]);
+  const setIds = approved.map((s) => s.id).join(',').slice(0, 500);
+  const codeList = [...codes.values()];
+  const rows = await withTarget(deps.settings, async (target) => {
+    const { plan } = await checkCorrections(target, deps.mapping, { reason: 'approved corrections', corrections, codeMappings: codeList });
+    const mine = plan.tables.find((t) => t.table === tableName);
+    await target.query(LOG_DDL);
+    if (mine) {
+      const fixes = new Map(Object.entries(mine.corrections));
+      await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, codeList), table: tableName, keys: mine.keys, corrections: fixes, runId, beforeCommit: logLoaded(target, runId) });
+    }
+    const sql = 'SELECT source_key, chunk_id FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND followed IS NULL';
+    return (await target.query<{ source_key: string; chunk_id: string | null }>(sql, [runId, tableName])).rows;
+  });
   if (rows.length) {
-    const setIds = approved.map((s) => s.id).join(',').slice(0, 500);
-    await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => recordOutcomes(c, runId, setIds, rows.map((r) => ({ table: tableName, key: r.source_key, outcome: 'loaded', chunkId: r.chunk_id ?? undefined }))));
+    const outcomes = rows.map((r) => ({ table: tableName, key: r.source_key, outcome: 'loaded' as const, chunkId: r.chunk_id ?? undefined }));
+    await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => recordOutcomes(c, runId, setIds, outcomes));
     deps.logger.info({ table: tableName, rows: rows.length, runId }, 'approved corrections applied in the migration 整改沿用');
   }
   return rows.length;
