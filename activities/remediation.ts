@@ -6,6 +6,7 @@ import type { Client } from 'pg';
 import { withClient } from '../lib/db';
 import { previousSigningKeys } from '../lib/settings';
 import { withTarget } from '../lib/statement-audit';
+import { DataQualityFilter, DataQualityRow, dataQualityRows } from '../migration/data-quality';
 import { checkCorrections, CorrectionPlan, CorrectionProblem, CorrectionSheet, withCodeMappings } from '../migration/corrections';
 import { reloadHeld } from '../migration/remediate';
 import { countTable } from '../verification/counts';
@@ -98,6 +99,11 @@ export function remediationActivities(deps: ActivityDeps) {
     async checkCorrections(input: { sheet: CorrectionSheet }): Promise<{ problems: CorrectionProblem[]; rows: number }> {
       const { problems, plan } = await planOf(input.sheet);
       return { problems, rows: plan.tables.reduce((n, t) => n + t.keys.length, 0) };
+    },
+
+    /** 问题数据清单 Held rows and data-quality issues as the target has them, filtered, the first `limit` of each. */
+    async listDataQuality(input: { filter: DataQualityFilter; limit: number }): Promise<DataQualityRow[]> {
+      return withTarget(deps.settings, (target) => dataQualityRows(target, input.limit, input.filter));
     },
 
     /** 整改单准入 The sheet may be applied (signed upload and approval, four-eyes), or why not. */

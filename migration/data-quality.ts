@@ -118,20 +118,30 @@ export interface DataQualityRow {
   rawRow: Record<string, string | null> | null;
 }
 
+/** Which rows of the sheet: a table, a rule (or its kind: `invalid_capital` matches `invalid_capital:regcap`), held or flagged. */
+export interface DataQualityFilter {
+  table?: string;
+  rule?: string;
+  kind?: DataQualityRow['kind'];
+}
+
 /** Every held row and every issue, in table, rule and key order (at most `limit` of each, the first ones). */
-export async function dataQualityRows(target: Client, limit = 100_000): Promise<DataQualityRow[]> {
+export async function dataQualityRows(target: Client, limit = 100_000, filter: DataQualityFilter = {}): Promise<DataQualityRow[]> {
   const out: DataQualityRow[] = [];
-  if (await exists(target, 'migration_quarantine')) {
+  // $2 table, $3 rule or rule kind: NULL matches all
+  const where = `WHERE ($2::text IS NULL OR table_name = $2) AND ($3::text IS NULL OR rule = $3 OR rule LIKE $3 || ':%')`;
+  const params = [limit, filter.table ?? null, filter.rule ?? null];
+  if (filter.kind !== 'flagged' && (await exists(target, 'migration_quarantine'))) {
     const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; detail: string; chunk_id: string; raw_row: Record<string, string | null> }>(
-      `SELECT table_name, rule, source_key, detail, chunk_id, raw_row FROM migration_quarantine ORDER BY table_name, rule, source_key LIMIT $1`,
-      [limit],
+      `SELECT table_name, rule, source_key, detail, chunk_id, raw_row FROM migration_quarantine ${where} ORDER BY table_name, rule, source_key LIMIT $1`,
+      params,
     );
     for (const r of rows) out.push({ kind: 'quarantined', table: r.table_name, rule: r.rule, key: r.source_key, column: null, rawValue: null, detail: r.detail, chunk: r.chunk_id, rawRow: r.raw_row });
   }
-  if (await exists(target, 'migration_data_quality')) {
+  if (filter.kind !== 'quarantined' && (await exists(target, 'migration_data_quality'))) {
     const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; column_name: string; raw_value: string | null; detail: string; chunk_id: string }>(
-      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ORDER BY table_name, rule, source_key LIMIT $1`,
-      [limit],
+      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ${where} ORDER BY table_name, rule, source_key LIMIT $1`,
+      params,
     );
     for (const r of rows) out.push({ kind: 'flagged', table: r.table_name, rule: r.rule, key: r.source_key, column: r.column_name, rawValue: r.raw_value, detail: r.detail, chunk: r.chunk_id, rawRow: null });
   }

@@ -7,4 +7,4 @@ export { verification } from './verification';
 export { reporting } from './reporting';
 export { standby } from './standby';
 export { remediation } from './remediation';
-export { remediationCheck } from './remediation-check';
+export { remediationCheck, remediationHeld } from './remediation-check';

@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CorrectionProblem, CorrectionSheet } from '../migration/corrections';
+import type { DataQualityFilter, DataQualityRow } from '../migration/data-quality';
 
 const check = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -14,4 +15,9 @@ const check = proxyActivities<Activities>({
  */
 export async function remediationCheck(input: { sheet: CorrectionSheet }): Promise<{ problems: CorrectionProblem[]; rows: number }> {
   return check.checkCorrections(input);
+}
+
+/** 问题数据清单 The API asks the worker for the held rows and data-quality issues (it reaches the target; the API does not). Reads only. */
+export async function remediationHeld(input: { filter: DataQualityFilter; limit: number }): Promise<DataQualityRow[]> {
+  return check.listDataQuality(input);
 }

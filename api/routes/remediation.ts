@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { CorrectionSetRecord, decideCorrectionSet, listCorrectionSets, readCorrectionSet, storeCorrectionSet } from '../../lib/correction-ledger';
 import { CorrectionProblem, CorrectionSheet, correctionSheetSchema, parseCorrectionCsv } from '../../migration/corrections';
+import { dataQualityCsv, DataQualityRow } from '../../migration/data-quality';
 import { CORRECTION_SET_PATTERN } from '../kinds/remediation';
 import { ProblemError } from '../problems';
 import { generatedRunId } from '../run-kinds';
@@ -63,21 +64,23 @@ export default async function remediationRoutes(app: FastifyInstance, opts: Reme
   // CSV as business staff save it from Excel; only within this plugin
   app.addContentTypeParser(['text/csv'], { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_request, body, done) => done(null, body));
 
-  async function workerCheck(sheet: CorrectionSheet): Promise<{ problems: CorrectionProblem[]; rows: number }> {
+  /** A short read-only workflow on the worker, which holds the mapping and reaches the target; no worker in time: 503. */
+  async function askWorker<T>(workflowType: 'remediationCheck' | 'remediationHeld', arg: unknown, what: string): Promise<T> {
     try {
-      return await temporal.workflow.execute('remediationCheck', {
+      return await temporal.workflow.execute(workflowType, {
         taskQueue,
         workflowId: `remediation-check-${randomUUID()}`,
-        args: [{ sheet }],
+        args: [arg],
         workflowExecutionTimeout: opts.checkTimeoutMs ?? 60_000,
-        staticSummary: '整改校验 Check a corrections sheet before it is stored',
+        staticSummary: what,
       });
     } catch (err) {
       const timedOut = (err as Error).name === 'WorkflowFailedError' && /timed out|timeout/i.test(`${(err as Error).message} ${(err as { cause?: Error }).cause?.message ?? ''}`);
-      if (timedOut) throw new ProblemError(503, 'Check unavailable 校验暂不可用', 'no worker answered the corrections check in time; the sheet was not stored — try again once a worker runs');
+      if (timedOut) throw new ProblemError(503, 'Worker unavailable 暂不可用', `no worker answered in time (${what}); nothing was stored — try again once a worker runs`);
       throw err;
     }
   }
+  const workerCheck = (sheet: CorrectionSheet) => askWorker<{ problems: CorrectionProblem[]; rows: number }>('remediationCheck', { sheet }, '整改校验 Check a corrections sheet before it is stored');
 
   app.post<{ Body: unknown; Querystring: { reason?: string } }>(
     '/remediation/corrections',
@@ -160,6 +163,45 @@ export default async function remediationRoutes(app: FastifyInstance, opts: Reme
       request.audit.runId = `corrections-${id}`;
       request.log.info({ id, corrections: stored.corrections, codeMappings: stored.codeMappings }, 'corrections sheet stored 整改单已保存');
       return reply.code(201).send({ ...view(stored), rows: checked.rows });
+    },
+  );
+
+  app.get<{ Querystring: { table?: string; rule?: string; kind?: 'quarantined' | 'flagged'; format?: 'json' | 'csv'; limit?: string } }>(
+    '/remediation/held',
+    {
+      config: { roles: READERS, action: 'list held rows' },
+      schema: {
+        summary: '问题数据清单 Held rows and data-quality issues by table and rule, with the legacy row; JSON or CSV for Excel',
+        description: 'Read from the target by the worker: quarantined rows (with the legacy row as read, raw_row) and rows loaded flagged (rule, column, raw value). CSV has a UTF-8 BOM and CRLF for Excel, every field quoted, a value starting with = + - @ kept as text. The first `limit` of each kind (default 500, at most 1000); the whole sheet is data-quality.csv beside a rehearsal’s evidence pack.',
+        tags: [TAG, '报告 Reports'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', description: '表 the mapping’s table' },
+            rule: { type: 'string', pattern: '^[a-z_]{1,40}(:[A-Za-z0-9_:.-]{1,200})?$', description: '规则 a rule (invalid_capital:regcap) or its kind (invalid_capital, orphan, waiting_for)' },
+            kind: { type: 'string', enum: ['quarantined', 'flagged'], description: 'held rows or issues of loaded rows; default both' },
+            format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
+            limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: 'rows of each kind, 1–1000 (default 500)' },
+          },
+        },
+        response: {
+          200: {
+            description: '问题数据 Held rows and issues',
+            content: {
+              'application/json': { schema: { type: 'object', properties: { rows: { type: 'array', items: { type: 'object', additionalProperties: true } } } } },
+              'text/csv': { schema: { type: 'string' } },
+            },
+          },
+          ...problems(400, 401, 403, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const rows = await askWorker<DataQualityRow[]>('remediationHeld', { filter: { table: q.table, rule: q.rule, kind: q.kind }, limit: Number(q.limit ?? 500) }, '问题数据清单 List held rows and issues');
+      if (q.format === 'csv') return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="data-quality.csv"').send(dataQualityCsv(rows));
+      return reply.type('application/json; charset=utf-8').send({ rows });
     },
   );
 

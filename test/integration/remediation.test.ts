@@ -102,6 +102,21 @@ describe('remediation loop (问题数据整改)', () => {
     expect(held.orphans.length).toBeGreaterThan(0);
   });
 
+  it('lists the held rows and issues by table and rule, with the legacy row, as JSON and as CSV for Excel', async () => {
+    const held1 = await stack.http('GET', '/remediation/held?table=market_entity&kind=quarantined&rule=invalid_capital', operator);
+    expect(held1.status).toBe(200);
+    expect(held1.body.rows.map((r: { key: string }) => r.key)).toEqual(held.capital);
+    expect(held1.body.rows[0]).toMatchObject({ kind: 'quarantined', table: 'market_entity', rule: 'invalid_capital:regcap', rawRow: { pripid: held.capital[0], regcap: expect.any(String) } });
+    const orphans = await stack.http('GET', '/remediation/held?rule=orphan', approver);
+    expect(orphans.body.rows.map((r: { key: string }) => r.key)).toEqual(held.orphans);
+    const csv = await fetch(`${stack.baseUrl}/remediation/held?table=market_entity&kind=quarantined&format=csv`, { headers: { authorization: `Bearer ${operator}` } });
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const bytes = Buffer.from(await csv.arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(bytes.toString('utf8').split('\r\n').length).toBe(held.capital.length + held.codes.length + 2);
+    expect((await stack.http('GET', '/remediation/held?rule=DROP%20TABLE', operator)).status).toBe(400);
+  });
+
   it('refuses a correction that still breaks its rule with the field and the reason, and stores nothing', async () => {
     const bad = await upload({ reason: '整改 capital', corrections: [{ table: 'market_entity', key: held.capital[0], column: 'regcap', value: '大约几万' }] });
     expect(bad.status).toBe(422);
