@@ -28,6 +28,8 @@ export interface DataQualityReport {
   quarantined: DataQualityGroup[];
   /** entity rows (the mapping's entityDetail tables, by default market_entity) held in quarantine: businesses missing from the new system if it went live now */
   entitiesMissing: number;
+  /** 已整改 rows the remediation loop loaded (corrected), and the waiting children that followed them, per table */
+  corrected?: { table: string; rows: number; followed: number }[];
 }
 
 /** The column that says a row's district: the table's column mapped through the `division` code table (行政区划代码). */
@@ -80,7 +82,16 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
       }
     }
   }
-  return { flagged, quarantined, entitiesMissing };
+  // 已整改 corrected vs still open: what the remediation loop brought in (activities/remediation.ts records it with the load)
+  const corrected: { table: string; rows: number; followed: number }[] = [];
+  if (await exists(target, 'migration_remediation')) {
+    const { rows } = await target.query<{ table_name: string; rows: number; followed: number }>(
+      `SELECT table_name, count(DISTINCT source_key) FILTER (WHERE followed IS NULL)::int AS rows, count(DISTINCT source_key) FILTER (WHERE followed IS NOT NULL)::int AS followed
+         FROM migration_remediation GROUP BY 1 ORDER BY 1`,
+    );
+    for (const r of rows) corrected.push({ table: r.table_name, rows: r.rows, followed: r.followed });
+  }
+  return { flagged, quarantined, entitiesMissing, corrected };
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -99,8 +110,13 @@ export function renderDataQuality(report: DataQualityReport): string {
     `### 已加载并标记 Loaded flagged (${sum(report.flagged)} issues 问题)`,
     table(report.flagged),
     '',
-    `### 隔离待整改 Held in quarantine (${sum(report.quarantined)} rows)`,
+    `### 隔离待整改 Held in quarantine (${sum(report.quarantined)} rows still open 待整改)`,
     table(report.quarantined),
+    '',
+    `### 已整改 Corrected through the remediation loop (${(report.corrected ?? []).reduce((n, c) => n + c.rows, 0)} rows)`,
+    report.corrected?.length
+      ? ['| table 表 | corrected 已整改 | children followed 跟随加载 |', '|---|---|---|', ...report.corrected.map((c) => `| ${c.table} | ${c.rows} | ${c.followed} |`)].join('\n')
+      : '_none 无_',
   ].join('\n');
 }
 

@@ -5,6 +5,7 @@ import { signDecision } from '../../lib/decision-signing';
 import { sheetSubject } from '../../lib/correction-ledger';
 import { registerTarget } from '../../lib/target-guard';
 import { copyChunk } from '../../migration/chunk-copy';
+import { dataQualityReport, renderDataQuality } from '../../migration/data-quality';
 import { loadMapping, loadSteps, Mapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
@@ -202,6 +203,11 @@ describe('remediation loop (问题数据整改)', () => {
     expect(report.status).toBe(200);
     expect(report.body).toContain('approved by li.approver');
     expect(report.body).toContain(fixed);
+    // 问题数据清单: corrected vs still open
+    const dq = await withClient(stack.settings.TARGET_DATABASE_URL, (c) => dataQualityReport(c, mapping));
+    expect(dq.corrected?.find((c) => c.table === 'market_entity')).toEqual({ table: 'market_entity', rows: 1 + held.codes.length, followed: 0 });
+    expect(dq.corrected?.filter((c) => c.table !== 'market_entity').reduce((n, c) => n + c.followed, 0)).toBe(first.outcome!.followed + second.outcome!.followed);
+    expect(renderDataQuality(dq)).toContain(`已整改 Corrected through the remediation loop (${1 + held.codes.length} rows)`);
     // a second run of an applied sheet finds nothing more to load and doubles nothing
     const again = await run(sheet.body.id, `${stack.id}-again`);
     expect(again.outcome).toMatchObject({ loaded: 0, stillHeld: 0 });
