@@ -38,6 +38,7 @@ const USAGE = `用法 usage: npm run -s cli -- <command> [options]
   corrections approve|reject <sheetId> [--comment TEXT]
                                                审批整改单 decide a sheet (approver; never its uploader)
   remediate <sheetId> [--run-id ID]            问题数据整改 start a remediation run applying an approved sheet
+  held [--table T] [--rule R] [--out FILE]     问题数据清单 held rows and issues; --out writes the CSV for Excel
   cancel <workflowId> --reason TEXT            取消 cancel a run
   report <workflowId> <name> [--out FILE]      报告 download a report (names: status shows them; e.g.
                                                summary.md, evidence.html, failure-analysis.md)
@@ -167,6 +168,8 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
       limit: { type: 'string' },
       page: { type: 'string' },
       gate: { type: 'string' },
+      table: { type: 'string' },
+      rule: { type: 'string' },
       comment: { type: 'string' },
       reason: { type: 'string' },
       out: { type: 'string' },
@@ -244,6 +247,20 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
         return print(r.body, () => `${sub === 'approve' ? '已批准 approved' : '已驳回 rejected'} sheet ${r.body.id}`);
       }
       throw new CliError(`corrections: say upload, list, approve or reject\n\n${USAGE}`, 2);
+    }
+    case 'held': {
+      const q = new URLSearchParams();
+      if (values.table) q.set('table', values.table);
+      if (values.rule) q.set('rule', values.rule);
+      if (values.out) {
+        q.set('format', 'csv');
+        const r = await api.call('GET', `/remediation/held?${q}`);
+        // the BOM Excel needs, which reading the answer as text dropped
+        fs.writeFileSync(values.out, `\ufeff${String(r.body).replace(/^\ufeff/, '')}`);
+        return out(`已写出 written ${values.out}`);
+      }
+      const r = await api.call('GET', `/remediation/held?${q}`);
+      return print(r.body, () => table([['kind', 'table', 'rule', 'key', 'column', 'raw value'], ...r.body.rows.map((x: any) => [x.kind, x.table, x.rule, x.key ?? '', x.column ?? '', x.rawValue ?? ''])]));
     }
     case 'remediate': {
       need(1, '<sheetId>');

@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient, ensureDatabase, dropDatabase } from '../../lib/db';
@@ -116,6 +120,26 @@ describe('remediation loop (问题数据整改)', () => {
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     expect(bytes.toString('utf8').split('\r\n').length).toBe(held.capital.length + held.codes.length + 2);
     expect((await stack.http('GET', '/remediation/held?rule=DROP%20TABLE', operator)).status).toBe(400);
+  });
+
+  it('the CLI uploads a CSV sheet, lists the sheets and writes the held rows as a CSV for Excel', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-cli-'));
+    const cli = (args: string[], token: string) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', '..', 'cli', 'main.ts'), ...args], { env: { PATH: process.env.PATH, HOME: dir, JMRB_API_URL: stack.baseUrl, JMRB_TOKEN: token }, timeout: 60000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        ),
+      );
+    const out = path.join(dir, 'held.csv');
+    expect(await cli(['held', '--rule', 'orphan', '--out', out], operator)).toMatchObject({ code: 0 });
+    expect([...fs.readFileSync(out).subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(fs.readFileSync(out, 'utf8').split('\r\n').length).toBe(held.orphans.length + 2);
+    const sheet = path.join(dir, 'sheet.csv');
+    fs.writeFileSync(sheet, `table,key,column,value\r\nmarket_entity,${held.capital[0]},regcap,大约几万\r\n`);
+    const refused = await cli(['corrections', 'upload', sheet, '--reason', '整改 by the CLI'], operator);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/422.*invalid_capital:regcap.*\[body\.corrections\[0\]\.value\]/s);
+    expect((await cli(['corrections', 'list'], approver)).stdout).toContain('sheet');
   });
 
   it('refuses a correction that still breaks its rule with the field and the reason, and stores nothing', async () => {
