@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { Pool } from 'pg';
 import type { CorrectionSheet } from '../migration/corrections';
 import { correctionSheetSchema } from '../migration/corrections';
 import { decisionSignatureProblem, signDecision, SignedDecision } from './decision-signing';
@@ -108,7 +109,18 @@ export interface CorrectionSetRecord {
   codeMappings: number;
 }
 
-export async function storeCorrectionSet(db: Queryable, input: { id: string; actor: string; role: string; sheet: CorrectionSheet; requestId?: string; signingKey: string }): Promise<CorrectionSetRecord> {
+/** Stores a sheet, its cells and code entries in one transaction, on one connection of the pool. */
+export async function storeCorrectionSet(pool: Pool, input: { id: string; actor: string; role: string; sheet: CorrectionSheet; requestId?: string; signingKey: string }): Promise<CorrectionSetRecord> {
+  const db = await pool.connect();
+  try {
+    await storeOn(db as unknown as Queryable, input);
+  } finally {
+    db.release();
+  }
+  return (await readCorrectionSet(pool as unknown as Queryable, input.id))!;
+}
+
+async function storeOn(db: Queryable, input: { id: string; actor: string; role: string; sheet: CorrectionSheet; requestId?: string; signingKey: string }): Promise<void> {
   const sha = sheetDigest(input.sheet);
   const upload = signDecision({ workflowId: sheetSubject(input.id), gate: 'upload', decision: 'upload', actor: input.actor, role: input.role, reason: sha, issuedAt: new Date().toISOString(), nonce: randomUUID() }, input.signingKey);
   await db.query('BEGIN');
@@ -126,7 +138,6 @@ export async function storeCorrectionSet(db: Queryable, input: { id: string; act
     await db.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
-  return (await readCorrectionSet(db, input.id))!;
 }
 
 /** Records the one decision on a sheet; false when it already has one (the caller answers 409). */
