@@ -32,7 +32,12 @@ const LOG_DDL = `CREATE TABLE IF NOT EXISTS migration_remediation (
 function logLoaded(target: Client, runId: string) {
   return async (outcome: { loaded: { table: string; key: string; chunkId: string; followed?: string }[] }) => {
     for (const l of outcome.loaded) {
-      await target.query('INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [runId, l.table, l.key, l.chunkId, l.followed ?? null]);
+      // portable (openGauss has no ON CONFLICT): a row already recorded is left as it is
+      await target.query(
+        `INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed) SELECT $1::text, $2::text, $3::text, $4::text, $5::text
+          WHERE NOT EXISTS (SELECT 1 FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND source_key = $3)`,
+        [runId, l.table, l.key, l.chunkId, l.followed ?? null],
+      );
     }
   };
 }

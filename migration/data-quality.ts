@@ -86,7 +86,7 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
   const corrected: { table: string; rows: number; followed: number }[] = [];
   if (await exists(target, 'migration_remediation')) {
     const { rows } = await target.query<{ table_name: string; rows: number; followed: number }>(
-      `SELECT table_name, count(DISTINCT source_key) FILTER (WHERE followed IS NULL)::int AS rows, count(DISTINCT source_key) FILTER (WHERE followed IS NOT NULL)::int AS followed
+      `SELECT table_name, count(DISTINCT CASE WHEN followed IS NULL THEN source_key END)::int AS rows, count(DISTINCT CASE WHEN followed IS NOT NULL THEN source_key END)::int AS followed
          FROM migration_remediation GROUP BY 1 ORDER BY 1`,
     );
     for (const r of rows) corrected.push({ table: r.table_name, rows: r.rows, followed: r.followed });
