@@ -70,6 +70,15 @@ export const CORRECTION_DDL = [
      detail text,
      PRIMARY KEY (workflow_id, table_name, source_key)
    )`,
+  // 趋势 one line per rehearsal's data-quality report: how many issues, held rows, missing entities, corrected rows
+  `CREATE TABLE IF NOT EXISTS data_quality_history (
+     run_id text PRIMARY KEY,
+     at timestamptz NOT NULL DEFAULT now(),
+     flagged integer NOT NULL,
+     quarantined integer NOT NULL,
+     entities_missing integer NOT NULL,
+     corrected integer NOT NULL
+   )`,
   ...['correction_set', 'correction_field', 'correction_code', 'correction_decision'].flatMap((t) => [
     `DROP TRIGGER IF EXISTS ${t}_no_change ON ${t}`,
     `CREATE TRIGGER ${t}_no_change BEFORE UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
@@ -78,9 +87,9 @@ export const CORRECTION_DDL = [
 
 /** What the API's application role may do: record sheets and decisions, read outcomes; never change them. */
 export const correctionGrants = (appRole: string) => [
-  `REVOKE ALL ON correction_set, correction_field, correction_code, correction_decision, correction_outcome FROM PUBLIC, ${appRole}`,
+  `REVOKE ALL ON correction_set, correction_field, correction_code, correction_decision, correction_outcome, data_quality_history FROM PUBLIC, ${appRole}`,
   `GRANT SELECT, INSERT ON correction_set, correction_field, correction_code, correction_decision TO ${appRole}`,
-  `GRANT SELECT ON correction_outcome TO ${appRole}`,
+  `GRANT SELECT ON correction_outcome, data_quality_history TO ${appRole}`,
 ];
 
 /** The sheet's digest: canonical JSON (keys sorted), so the stored jsonb hashes the same as what was signed. */
@@ -237,4 +246,27 @@ export async function correctedCount(db: Queryable): Promise<{ corrected: number
        FROM correction_outcome WHERE outcome = 'loaded'`,
   );
   return rows[0];
+}
+
+export interface DataQualityTrendPoint {
+  runId: string;
+  at: string;
+  flagged: number;
+  quarantined: number;
+  entitiesMissing: number;
+  corrected: number;
+}
+
+/** 趋势 Records a run's data-quality counts (again on a retry: the same run keeps one line) and returns the last `limit` runs', oldest first. */
+export async function recordDataQualityTrend(db: Queryable, point: Omit<DataQualityTrendPoint, 'at'>, limit = 10): Promise<DataQualityTrendPoint[]> {
+  await db.query(
+    `INSERT INTO data_quality_history (run_id, flagged, quarantined, entities_missing, corrected) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (run_id) DO UPDATE SET flagged = excluded.flagged, quarantined = excluded.quarantined, entities_missing = excluded.entities_missing, corrected = excluded.corrected`,
+    [point.runId, point.flagged, point.quarantined, point.entitiesMissing, point.corrected],
+  );
+  const { rows } = await db.query<{ run_id: string; at: Date; flagged: number; quarantined: number; entities_missing: number; corrected: number }>(
+    `SELECT * FROM (SELECT run_id, at, flagged, quarantined, entities_missing, corrected FROM data_quality_history ORDER BY at DESC, run_id DESC LIMIT $1) t ORDER BY at, run_id`,
+    [limit],
+  );
+  return rows.map((r) => ({ runId: r.run_id, at: r.at.toISOString(), flagged: r.flagged, quarantined: r.quarantined, entitiesMissing: r.entities_missing, corrected: r.corrected }));
 }

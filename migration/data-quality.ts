@@ -30,6 +30,14 @@ export interface DataQualityReport {
   entitiesMissing: number;
   /** 已整改 rows the remediation loop loaded (corrected), and the waiting children that followed them, per table */
   corrected?: { table: string; rows: number; followed: number }[];
+  /** 趋势 the same counts for the last rehearsals, oldest first (from the runbook database; absent when it could not be read) */
+  trend?: { runId: string; at: string; flagged: number; quarantined: number; entitiesMissing: number; corrected: number }[];
+}
+
+/** The counts a run's line in the trend keeps. */
+export function dataQualityTotals(report: DataQualityReport): { flagged: number; quarantined: number; entitiesMissing: number; corrected: number } {
+  const sum = (gs: { rows: number }[]) => gs.reduce((n, g) => n + g.rows, 0);
+  return { flagged: sum(report.flagged), quarantined: sum(report.quarantined), entitiesMissing: report.entitiesMissing, corrected: sum(report.corrected ?? []) };
 }
 
 /** The column that says a row's district: the table's column mapped through the `division` code table (行政区划代码). */
@@ -117,6 +125,15 @@ export function renderDataQuality(report: DataQualityReport): string {
     report.corrected?.length
       ? ['| table 表 | corrected 已整改 | children followed 跟随加载 |', '|---|---|---|', ...report.corrected.map((c) => `| ${c.table} | ${c.rows} | ${c.followed} |`)].join('\n')
       : '_none 无_',
+    ...(report.trend?.length
+      ? [
+          '',
+          `### 趋势 Trend across rehearsals (${report.trend.map((t) => `${t.runId}: ${t.flagged + t.quarantined}`).join(' → ')} issues and held rows)`,
+          '| run 运行 | at 时间 | flagged 标记 | held 隔离 | entities missing 主体缺失 | corrected 已整改 |',
+          '|---|---|---|---|---|---|',
+          ...report.trend.map((t) => `| ${t.runId} | ${t.at.slice(0, 16).replace('T', ' ')} | ${t.flagged} | ${t.quarantined} | ${t.entitiesMissing} | ${t.corrected} |`),
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -6,10 +6,10 @@ import { Client } from 'pg';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient, ensureDatabase, dropDatabase } from '../../lib/db';
 import { signDecision } from '../../lib/decision-signing';
-import { sheetSubject } from '../../lib/correction-ledger';
+import { recordDataQualityTrend, sheetSubject } from '../../lib/correction-ledger';
 import { registerTarget } from '../../lib/target-guard';
 import { copyChunk } from '../../migration/chunk-copy';
-import { dataQualityReport, renderDataQuality } from '../../migration/data-quality';
+import { dataQualityReport, dataQualityTotals, renderDataQuality } from '../../migration/data-quality';
 import { loadMapping, loadSteps, Mapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
@@ -301,5 +301,19 @@ describe('remediation loop (问题数据整改)', () => {
     // counts, checksums and sampling pass; only the business tests are not configured in this stack (no reference system)
     expect({ failedSegments: result.failedSegments, sampleFailures: result.sampleFailures, verdict: result.verdict }).toEqual({ failedSegments: 0, sampleFailures: 0, verdict: 'incomplete' });
     expect(result.reasons.every((r) => r.startsWith('业务测试'))).toBe(true);
+  });
+
+  it('趋势: the data-quality report carries the counts of the rehearsals before it', async () => {
+    const now = await withClient(stack.settings.TARGET_DATABASE_URL, (c) => dataQualityReport(c, mapping));
+    const r1 = { runId: 'rehearsal-1', flagged: 40, quarantined: 120, entitiesMissing: 19, corrected: 0 };
+    await withClient(stack.settings.RUNBOOK_DATABASE_URL, (c) => recordDataQualityTrend(c, r1));
+    const trend = await withClient(stack.settings.RUNBOOK_DATABASE_URL, (c) => recordDataQualityTrend(c, { runId: 'rehearsal-2', ...dataQualityTotals(now) }));
+    expect(trend.map((t) => t.runId)).toEqual(['rehearsal-1', 'rehearsal-2']);
+    // after rehearsal 2: the two capital fixes, the code-mapped entities and the re-linked application
+    expect(trend[1]).toMatchObject({ corrected: held.codes.length + 3, entitiesMissing: now.entitiesMissing });
+    const text = renderDataQuality({ ...now, trend });
+    expect(text).toContain(`趋势 Trend across rehearsals (rehearsal-1: 160 → rehearsal-2: ${trend[1].flagged + trend[1].quarantined}`);
+    // a retried report keeps one line per run
+    expect((await withClient(stack.settings.RUNBOOK_DATABASE_URL, (c) => recordDataQualityTrend(c, r1))).length).toBe(2);
   });
 });
