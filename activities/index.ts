@@ -12,6 +12,7 @@ import { networkCheckActivities } from './network-check';
 import { notifyActivities } from './notify';
 import { planDefinitionActivities } from './plan-definition';
 import { preflightActivities } from './preflight';
+import { remediationActivities } from './remediation';
 import { reportActivities } from './reports';
 import { reportingActivities } from './reporting';
 import { serviceActivities } from './services';
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     ...memoryDbActivities(deps),
     ...serviceActivities(deps),
     ...reportActivities(deps),
+    ...remediationActivities(deps),
     ...reportingActivities(deps),
     ...standbyActivities(deps),
   };

@@ -7,6 +7,7 @@ import { ensureTargetSchema } from '../migration/target-schema';
 import { countTable, TableCountCheck } from '../verification/counts';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
+import { applyApprovedCorrections } from './remediation';
 import { runReadPoint } from './read-point';
 import { configErrorFromSql } from './preflight';
 
@@ -19,8 +20,10 @@ export interface TablePlan {
 
 /** 迁移对账 A table's migration as the target holds it, reconciled with the source and the chunk ledger. */
 export interface TableReconciliation extends TableCountCheck {
-  /** rows the chunks reported loaded (their sum), which the target's own count must equal */
+  /** rows the chunks reported loaded (their sum), which the target's own count must equal (with the corrected ones) */
   chunksLoaded: number;
+  /** 整改沿用 rows held again that approved corrections of earlier rehearsals brought in */
+  corrected?: number;
 }
 
 export function migrateActivities(deps: ActivityDeps) {
@@ -71,10 +74,12 @@ export function migrateActivities(deps: ActivityDeps) {
      */
     async reconcileTable(input: { table: string; readPoint: string | null; chunksLoaded: number }): Promise<TableReconciliation> {
       const table = findTable(deps.mapping, input.table);
+      const corrected = await whileBeating(() => applyApprovedCorrections(deps, table.name, activityInfo().workflowExecution!.workflowId));
       const check = await whileBeating(() => withTarget(deps.settings, (target) => countTable(source, input.readPoint, target, table)));
       const problems = [...check.problems];
-      if (check.loaded !== input.chunksLoaded) problems.push(`the target holds ${check.loaded} rows but its chunks reported ${input.chunksLoaded} loaded (difference ${check.loaded - input.chunksLoaded})`);
-      const result = { ...check, chunksLoaded: input.chunksLoaded, ok: problems.length === 0, problems };
+      const expected = input.chunksLoaded + corrected;
+      if (check.loaded !== expected) problems.push(`the target holds ${check.loaded} rows but its chunks reported ${input.chunksLoaded} loaded${corrected ? ` and ${corrected} were corrected` : ''} (difference ${check.loaded - expected})`);
+      const result = { ...check, chunksLoaded: input.chunksLoaded, ...(corrected ? { corrected } : {}), ok: problems.length === 0, problems };
       if (!result.ok) {
         throw ApplicationFailure.nonRetryable(`迁移对账失败 migration of ${table.name} does not reconcile: ${problems.join('; ')}`, 'MigrationReconciliation', result);
       }

@@ -5,7 +5,9 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { digestHistory, HistoryDigest } from '../reports/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../reports/run-report';
 import { readStatementAudit, renderStatementAudit, withTarget } from '../lib/statement-audit';
-import { dataQualityCsv, DataQualityReport, dataQualityReport, dataQualityRows, renderDataQuality } from '../migration/data-quality';
+import { recordDataQualityTrend } from '../lib/correction-ledger';
+import { withClient } from '../lib/db';
+import { dataQualityCsv, DataQualityReport, dataQualityReport, dataQualityRows, dataQualityTotals, renderDataQuality } from '../migration/data-quality';
 import type { CutoverState } from '../workflows/cutover-messages';
 import type { FallbackState } from '../workflows/fallback-messages';
 import type { ActivityDeps } from './deps';
@@ -33,6 +35,12 @@ export function reportActivities(deps: ActivityDeps) {
       try {
         dataQuality = await withTarget(deps.settings, async (target) => {
           const report = await dataQualityReport(target, deps.mapping);
+          // 趋势 this run's counts beside the rehearsals before it; a runbook database that cannot be read leaves the trend out
+          try {
+            report.trend = await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => recordDataQualityTrend(c, { runId: input.state.runId, ...dataQualityTotals(report) }));
+          } catch (err) {
+            deps.logger.warn({ err: (err as Error).message }, 'data-quality trend not recorded');
+          }
           // the sheet business staff work through (CSV with a BOM for Excel) and the same rows as JSON, beside the evidence
           const rows = await dataQualityRows(target);
           write(input.state.runId, 'data-quality', renderDataQuality(report), rows);

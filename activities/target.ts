@@ -32,7 +32,7 @@ export interface TableChecksum {
 }
 
 /** The engine's own control tables: wiped with the mapping's tables, nothing else is. */
-const CONTROL_TABLES = ['migration_quarantine', 'migration_data_quality', 'migration_chunk'];
+const CONTROL_TABLES = ['migration_quarantine', 'migration_data_quality', 'migration_chunk', 'migration_remediation'];
 
 function admin(url: string): { adminUrl: string; database: string } {
   const u = new URL(url);

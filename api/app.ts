@@ -14,6 +14,7 @@ import adminTokenRoutes from './routes/admin-tokens';
 import healthRoutes from './routes/health';
 import planItemRoutes from './routes/plan';
 import rehearsalRoutes from './routes/rehearsals';
+import remediationRoutes from './routes/remediation';
 import reportingScheduleRoutes from './routes/reporting-schedules';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
@@ -118,6 +119,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The plan's items (sign-off, re-baseline) are routes of its own, beside its run-kind routes.
   if (kinds.some((k) => k.kind === 'plan')) {
     await app.register(planItemRoutes, { runs, signingKey: opts.signingKey });
+  }
+  // 问题数据整改: the corrections sheets a remediation run applies, beside its run-kind routes.
+  if (kinds.some((k) => k.kind === 'remediation')) {
+    await app.register(remediationRoutes, { temporal: opts.temporal, pool: opts.pool, taskQueue: opts.taskQueue, signingKey: opts.signingKey });
   }
   await app.register(rehearsalRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });
   await app.register(reportingScheduleRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });

@@ -22,7 +22,8 @@ const USAGE = `用法 usage: npm run -s cli -- <command> [options]
   plan <T0 YYYY-MM-DD> [--plan-id ID]          启动项目计划 start the 90-day plan
   status <workflowId>                          运行状态 state and progress of a run (any kind)
   list [--kind K] [--status S] [--phase P] [--limit N] [--page TOKEN]
-                                               运行列表 list runs (kinds: cutover, fallback, verification, plan)
+                                               运行列表 list runs (kinds: cutover, fallback, verification,
+                                               plan, reporting, standby, remediation)
   pending                                      待我审批 gates and plan sign-offs waiting for me
   approve <workflowId> [--gate G] [--comment TEXT]
   reject <workflowId> --comment TEXT [--gate G]
@@ -31,6 +32,14 @@ const USAGE = `用法 usage: npm run -s cli -- <command> [options]
                                                签收 sign off a plan item
   step <workflowId> <step> <retry|skip|continue|fallback|abort> [--reason TEXT]
                                                失败步骤处置 choose how a failed step goes on
+  corrections upload <sheet.csv|sheet.json> [--reason TEXT]
+                                               上传整改单 upload a corrections sheet (CSV table,key,column,value
+                                               needs --reason; JSON {reason, corrections, codeMappings})
+  corrections list                             整改单列表 sheets and their status
+  corrections approve|reject <sheetId> [--comment TEXT]
+                                               审批整改单 decide a sheet (approver; never its uploader)
+  remediate <sheetId> [--run-id ID]            问题数据整改 start a remediation run applying an approved sheet
+  held [--table T] [--rule R] [--out FILE]     问题数据清单 held rows and issues; --out writes the CSV for Excel
   cancel <workflowId> --reason TEXT            取消 cancel a run
   report <workflowId> <name> [--out FILE]      报告 download a report (names: status shows them; e.g.
                                                summary.md, evidence.html, failure-analysis.md)
@@ -99,7 +108,8 @@ class Api {
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
           ...headers,
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // a string is sent as it is (a CSV sheet, with its own content-type header)
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
     let res: Response;
     try {
@@ -157,6 +167,8 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
       limit: { type: 'string' },
       page: { type: 'string' },
       gate: { type: 'string' },
+      table: { type: 'string' },
+      rule: { type: 'string' },
       comment: { type: 'string' },
       reason: { type: 'string' },
       out: { type: 'string' },
@@ -209,6 +221,50 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
       need(3, '<workflowId> <step> <action>');
       const r = await api.call('POST', `${await api.runPath(args[0])}/steps/${encodeURIComponent(args[1])}/action`, { action: args[2], ...(values.reason ? { reason: values.reason } : {}) });
       return print(r.body, () => `已送达 sent ${r.body.action} for step ${r.body.step} of ${r.body.workflowId}`);
+    }
+    case 'corrections': {
+      const [sub, ...rest] = args;
+      if (sub === 'upload') {
+        if (!rest.length) throw new CliError(`corrections upload: missing <sheet file>\n\n${USAGE}`, 2);
+        const text = fs.readFileSync(rest[0], 'utf8');
+        const csv = !rest[0].toLowerCase().endsWith('.json');
+        if (csv && !values.reason) throw new CliError('corrections upload: a CSV sheet needs --reason "…" (整改说明)', 2);
+        const r = csv
+          ? await api.call('POST', `/remediation/corrections?reason=${encodeURIComponent(values.reason!)}`, text, { 'content-type': 'text/csv' })
+          : await api.call('POST', '/remediation/corrections', JSON.parse(text));
+        return print(r.body, () => `已保存 stored sheet ${r.body.id}: ${r.body.corrections} corrections, ${r.body.codeMappings} code entries, ${r.body.rows} held rows; awaiting approval by a second person`);
+      }
+      if (sub === 'list') {
+        const r = await api.call('GET', '/remediation/corrections');
+        return print(r.body, () =>
+          table([['sheet', 'status', 'uploaded by', 'decided by', 'corrections', 'codes', 'at'], ...r.body.sheets.map((x: any) => [x.id, x.status, x.uploadedBy, x.decision?.actor ?? '', String(x.corrections), String(x.codeMappings), x.at])]),
+        );
+      }
+      if (sub === 'approve' || sub === 'reject') {
+        if (!rest.length) throw new CliError(`corrections ${sub}: missing <sheetId>\n\n${USAGE}`, 2);
+        const r = await api.call('POST', `/remediation/corrections/${encodeURIComponent(rest[0])}/decision`, { decision: sub, ...(values.comment ? { reason: values.comment } : {}) });
+        return print(r.body, () => `${sub === 'approve' ? '已批准 approved' : '已驳回 rejected'} sheet ${r.body.id}`);
+      }
+      throw new CliError(`corrections: say upload, list, approve or reject\n\n${USAGE}`, 2);
+    }
+    case 'held': {
+      const q = new URLSearchParams();
+      if (values.table) q.set('table', values.table);
+      if (values.rule) q.set('rule', values.rule);
+      if (values.out) {
+        q.set('format', 'csv');
+        const r = await api.call('GET', `/remediation/held?${q}`);
+        // the BOM Excel needs, which reading the answer as text dropped
+        fs.writeFileSync(values.out, `\ufeff${String(r.body).replace(/^\ufeff/, '')}`);
+        return out(`已写出 written ${values.out}`);
+      }
+      const r = await api.call('GET', `/remediation/held?${q}`);
+      return print(r.body, () => table([['kind', 'table', 'rule', 'key', 'column', 'raw value'], ...r.body.rows.map((x: any) => [x.kind, x.table, x.rule, x.key ?? '', x.column ?? '', x.rawValue ?? ''])]));
+    }
+    case 'remediate': {
+      need(1, '<sheetId>');
+      const r = await api.call('POST', '/remediations', { correctionSet: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
+      return print(r.body, () => `已启动整改 remediation started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'token': {
       const [sub, ...rest] = args;

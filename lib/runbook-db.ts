@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientBase } from 'pg';
+import { CORRECTION_DDL, correctionGrants } from './correction-ledger';
 import { LEASE_DDL } from './target-lease';
 
 /**
@@ -76,6 +77,8 @@ const DDL = [
     `DROP TRIGGER IF EXISTS ${t}_no_change ON ${t}`,
     `CREATE TRIGGER ${t}_no_change BEFORE UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
   ]),
+  // 整改台账: corrections sheets, their decisions and outcomes (lib/correction-ledger.ts); append-only too
+  ...CORRECTION_DDL,
 ];
 
 /**
@@ -103,6 +106,7 @@ const ROLE_DDL = [
   `GRANT SELECT, INSERT, UPDATE ON api_token TO ${APP_ROLE}`,
   // The API reads who holds a target before a start (409); only the worker takes and releases leases.
   `GRANT SELECT ON target_lease, target_lease_event TO ${APP_ROLE}`,
+  ...correctionGrants(APP_ROLE),
 ];
 
 /** The same database as the application reaches it: APP_ROLE (its password, if any, in RUNBOOK_APP_DATABASE_URL). */

@@ -29,6 +29,16 @@ export interface DataQualityReport {
   quarantined: DataQualityGroup[];
   /** entity rows (the mapping's entityDetail tables, by default market_entity) held in quarantine: businesses missing from the new system if it went live now */
   entitiesMissing: number;
+  /** 已整改 rows the remediation loop loaded (corrected), and the waiting children that followed them, per table */
+  corrected?: { table: string; rows: number; followed: number }[];
+  /** 趋势 the same counts for the last rehearsals, oldest first (from the runbook database; absent when it could not be read) */
+  trend?: { runId: string; at: string; flagged: number; quarantined: number; entitiesMissing: number; corrected: number }[];
+}
+
+/** The counts a run's line in the trend keeps. */
+export function dataQualityTotals(report: DataQualityReport): { flagged: number; quarantined: number; entitiesMissing: number; corrected: number } {
+  const sum = (gs: { rows: number }[]) => gs.reduce((n, g) => n + g.rows, 0);
+  return { flagged: sum(report.flagged), quarantined: sum(report.quarantined), entitiesMissing: report.entitiesMissing, corrected: sum(report.corrected ?? []) };
 }
 
 /** The column that says a row's district: the table's column mapped through the `division` code table (行政区划代码). */
@@ -81,7 +91,16 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
       }
     }
   }
-  return { flagged, quarantined, entitiesMissing };
+  // 已整改 corrected vs still open: what the remediation loop brought in (activities/remediation.ts records it with the load)
+  const corrected: { table: string; rows: number; followed: number }[] = [];
+  if (await exists(target, 'migration_remediation')) {
+    const { rows } = await target.query<{ table_name: string; rows: number; followed: number }>(
+      `SELECT table_name, count(DISTINCT CASE WHEN followed IS NULL THEN source_key END)::int AS rows, count(DISTINCT CASE WHEN followed IS NOT NULL THEN source_key END)::int AS followed
+         FROM migration_remediation GROUP BY 1 ORDER BY 1`,
+    );
+    for (const r of rows) corrected.push({ table: r.table_name, rows: r.rows, followed: r.followed });
+  }
+  return { flagged, quarantined, entitiesMissing, corrected };
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -100,8 +119,22 @@ export function renderDataQuality(report: DataQualityReport): string {
     `### 已加载并标记 Loaded flagged (${sum(report.flagged)} issues 问题)`,
     table(report.flagged),
     '',
-    `### 隔离待整改 Held in quarantine (${sum(report.quarantined)} rows)`,
+    `### 隔离待整改 Held in quarantine (${sum(report.quarantined)} rows still open 待整改)`,
     table(report.quarantined),
+    '',
+    `### 已整改 Corrected through the remediation loop (${(report.corrected ?? []).reduce((n, c) => n + c.rows, 0)} rows)`,
+    report.corrected?.length
+      ? ['| table 表 | corrected 已整改 | children followed 跟随加载 |', '|---|---|---|', ...report.corrected.map((c) => `| ${c.table} | ${c.rows} | ${c.followed} |`)].join('\n')
+      : '_none 无_',
+    ...(report.trend?.length
+      ? [
+          '',
+          `### 趋势 Trend across rehearsals (${report.trend.map((t) => `${t.runId}: ${t.flagged + t.quarantined}`).join(' → ')} issues and held rows)`,
+          '| run 运行 | at 时间 | flagged 标记 | held 隔离 | entities missing 主体缺失 | corrected 已整改 |',
+          '|---|---|---|---|---|---|',
+          ...report.trend.map((t) => `| ${t.runId} | ${t.at.slice(0, 16).replace('T', ' ')} | ${t.flagged} | ${t.quarantined} | ${t.entitiesMissing} | ${t.corrected} |`),
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -119,20 +152,30 @@ export interface DataQualityRow {
   rawRow: Record<string, string | null> | null;
 }
 
+/** Which rows of the sheet: a table, a rule (or its kind: `invalid_capital` matches `invalid_capital:regcap`), held or flagged. */
+export interface DataQualityFilter {
+  table?: string;
+  rule?: string;
+  kind?: DataQualityRow['kind'];
+}
+
 /** Every held row and every issue, in table, rule and key order (at most `limit` of each, the first ones). */
-export async function dataQualityRows(target: Client, limit = 100_000): Promise<DataQualityRow[]> {
+export async function dataQualityRows(target: Client, limit = 100_000, filter: DataQualityFilter = {}): Promise<DataQualityRow[]> {
   const out: DataQualityRow[] = [];
-  if (await exists(target, 'migration_quarantine')) {
+  // $2 table, $3 rule or rule kind: NULL matches all
+  const where = `WHERE ($2::text IS NULL OR table_name = $2) AND ($3::text IS NULL OR rule = $3 OR rule LIKE $3 || ':%')`;
+  const params = [limit, filter.table ?? null, filter.rule ?? null];
+  if (filter.kind !== 'flagged' && (await exists(target, 'migration_quarantine'))) {
     const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; detail: string; chunk_id: string; raw_row: Record<string, string | null> }>(
-      `SELECT table_name, rule, source_key, detail, chunk_id, raw_row FROM migration_quarantine ORDER BY table_name, rule, source_key LIMIT $1`,
-      [limit],
+      `SELECT table_name, rule, source_key, detail, chunk_id, raw_row FROM migration_quarantine ${where} ORDER BY table_name, rule, source_key LIMIT $1`,
+      params,
     );
     for (const r of rows) out.push({ kind: 'quarantined', table: r.table_name, rule: r.rule, key: r.source_key, column: null, rawValue: null, detail: r.detail, chunk: r.chunk_id, rawRow: r.raw_row });
   }
-  if (await exists(target, 'migration_data_quality')) {
+  if (filter.kind !== 'quarantined' && (await exists(target, 'migration_data_quality'))) {
     const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; column_name: string; raw_value: string | null; detail: string; chunk_id: string }>(
-      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ORDER BY table_name, rule, source_key LIMIT $1`,
-      [limit],
+      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ${where} ORDER BY table_name, rule, source_key LIMIT $1`,
+      params,
     );
     for (const r of rows) out.push({ kind: 'flagged', table: r.table_name, rule: r.rule, key: r.source_key, column: r.column_name, rawValue: r.raw_value, detail: r.detail, chunk: r.chunk_id, rawRow: null });
   }

@@ -18,8 +18,8 @@ import { compileTransform } from './transform';
  * (waiting_for:<table>:<key>) follows it in, down the mapping's tree. One target transaction: a crash
  * loads nothing, a repeat finds nothing left to load (no key is loaded twice).
  *
- * This is the engine piece of the remediation loop (#15 item 3); the run kind, API, upload and four-eyes
- * approval around it are not built yet.
+ * This is the engine piece of the remediation loop: activities/remediation.ts runs it for an approved
+ * corrections sheet (migration/corrections.ts, lib/correction-ledger.ts), workflows/remediation.ts around it.
  */
 export interface ReloadOutcome {
   loaded: { table: string; key: string; chunkId: string; followed?: string }[];
@@ -28,10 +28,22 @@ export interface ReloadOutcome {
 
 type Corrections = Map<string, Record<string, Field>>;
 
-export async function reloadHeld(opts: { target: Client; mapping: Mapping; table: string; keys: string[]; corrections?: Corrections; runId: string }): Promise<ReloadOutcome> {
+export async function reloadHeld(opts: {
+  target: Client;
+  mapping: Mapping;
+  table: string;
+  keys: string[];
+  corrections?: Corrections;
+  runId: string;
+  /** runs in the same transaction, before it commits: what the caller records of the outcome commits with the load, or not at all */
+  beforeCommit?: (outcome: ReloadOutcome) => Promise<void>;
+}): Promise<ReloadOutcome> {
   const { target, mapping, runId } = opts;
   const outcome: ReloadOutcome = { loaded: [], stillHeld: [] };
-  await inTransaction(target, () => reloadTable(findTable(mapping, opts.table), opts.keys, opts.corrections ?? new Map(), undefined));
+  await inTransaction(target, async () => {
+    await reloadTable(findTable(mapping, opts.table), opts.keys, opts.corrections ?? new Map(), undefined);
+    await opts.beforeCommit?.(outcome);
+  });
   return outcome;
 
   async function reloadTable(table: TableMapping, keys: string[], corrections: Corrections, followed: string | undefined): Promise<void> {

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { loadLegacyDataset } from '../datagen/legacy-generator';
 import { settingsEnv, startEntryPoint, supervised } from '../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../lib/db';
+import { correctedCount } from '../lib/correction-ledger';
 import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
 import { keyColumn, loadMapping } from '../migration/mapping';
 import { registerTarget } from '../lib/target-guard';
 import type { CutoverState } from '../workflows/cutover-messages';
+import type { RemediationState } from '../workflows/remediation-messages';
 import { GoLiveEnv, startGoLiveEnv } from '../test/support/golive-env';
 
 type RunView = CutoverState & { workflowId: string; execution: string; ui: string };
@@ -129,9 +131,12 @@ async function main() {
       const targetKeys = await withClient(settings.TARGET_DATABASE_URL, async (c) => new Set((await c.query<{ k: string }>(`SELECT ${keyColumn(table).target}::text AS k FROM ${table.target.table}`)).rows.map((r) => r.k)));
       missing += legacyKeys.filter((k) => !targetKeys.has(k)).length;
     }
+    // 问题数据整改 one correction of the demo's own through the loop: uploaded by the operator, approved by a second person, applied by a remediation run
+    if (state.status === 'completed') await remediateOne(settings.TARGET_DATABASE_URL, call, operator, approver);
     const issues = await withClient(settings.TARGET_DATABASE_URL, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM migration_data_quality')).rows[0].n);
-    // TODO(#15 item 3): corrected counts the corrections applied through the remediation loop, which is not built yet
-    console.log(`demo: entities_missing=${missing} data_quality_issues=${issues} corrected=0`);
+    const { corrected, followed } = await withClient(settings.RUNBOOK_DATABASE_URL, correctedCount);
+    console.log(`  整改 remediation: ${corrected} corrected rows loaded, ${followed} waiting children followed them in`);
+    console.log(`demo: entities_missing=${missing} data_quality_issues=${issues} corrected=${corrected}`);
     console.log(`  backup: ${state.backup?.dir}`);
     if (state.verification) console.log(`  验证 verification: ${state.verification.verdict}; report ${state.verification.reportFiles.markdown}`);
     if (state.evidence) console.log(`  证据包 evidence pack: ${state.evidence.markdown}`);
@@ -148,6 +153,42 @@ async function main() {
     await referenceApp.stop();
     await switchEnv?.stop();
   }
+}
+
+type Call = <T>(method: string, url: string, token: string, body?: unknown) => Promise<T>;
+
+/**
+ * 问题数据整改 The demo's own pass through the loop, on one approval application held as an orphan: its entity
+ * link was mistyped in the legacy system (JM9… for JM0…, as the generator plants it). The operator uploads
+ * the corrected link, the approver (a second person) approves it, a remediation run reloads the row and the
+ * materials and process steps that waited for it.
+ */
+async function remediateOne(targetUrl: string, call: Call, operator: string, approver: string): Promise<void> {
+  const held = await withClient(targetUrl, async (c) =>
+    (await c.query<{ k: string; link: string; fixed: string | null; any: string }>(
+      `SELECT q.source_key AS k, q.raw_row->>'pripid' AS link, e.pripid AS fixed, (SELECT min(pripid) FROM market_entity) AS any
+         FROM migration_quarantine q LEFT JOIN market_entity e ON e.pripid = 'JM0' || substring(q.raw_row->>'pripid' from 4)
+        WHERE q.table_name = 'approval_application' AND q.rule = 'orphan:market_entity' ORDER BY q.source_key LIMIT 1`,
+    )).rows[0],
+  );
+  if (!held) return console.log('· 整改 nothing held that the demo could correct');
+  const value = held.fixed ?? held.any;
+  const sheet = await call<{ id: string; rows: number }>('POST', '/remediation/corrections', operator, {
+    reason: `演示整改 demo: approval ${held.k} names entity ${held.link}, a typo for ${value} (checked against the paper file)`,
+    corrections: [{ table: 'approval_application', key: held.k, column: 'pripid', value }],
+  });
+  console.log(`· 整改单 corrections sheet ${sheet.id} uploaded by demo.operator: approval_application ${held.k} pripid ${held.link} → ${value}`);
+  await call('POST', `/remediation/corrections/${sheet.id}/decision`, approver, { decision: 'approve', reason: '已核实 checked' });
+  console.log(`· 整改单 ${sheet.id} approved by demo.approver (四眼 four-eyes)`);
+  const started = await call<{ workflowId: string }>('POST', '/remediations', operator, { correctionSet: sheet.id });
+  let run = await call<RemediationState & { execution: string }>('GET', `/remediations/${started.workflowId}`, approver);
+  while (run.execution === 'RUNNING') {
+    await sleep(300);
+    run = await call<RemediationState & { execution: string }>('GET', `/remediations/${started.workflowId}`, approver);
+  }
+  const o = run.outcome;
+  console.log(`· 问题数据整改 remediation ${started.workflowId}: ${run.status}${o ? ` — ${o.loaded} corrected rows loaded, ${o.followed} waiting children followed, ${o.stillHeld} still held` : ''}${run.refusal ? ` — ${run.refusal}` : ''}`);
+  if (run.report) console.log(`  整改报告 report: ${run.report.markdown}`);
 }
 
 main().then(

@@ -4,7 +4,7 @@ import type { Client } from 'pg';
 import { decodeLine } from '../migration/copy-text';
 import { KeyCollate, sourceKeyAs } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
-import { ensureIndex } from '../lib/dialect';
+import { dialectOf, ensureIndex, render, run } from '../lib/dialect';
 import { findTable, isComposite, keyColumn } from '../migration/mapping';
 import { fieldsKey, keyIndexes, sourceKeyTupleRange } from '../migration/composite-key';
 import { literal } from '../migration/pg-source';
@@ -41,9 +41,23 @@ export interface SegmentResult {
   /** the first differences, capped */
   differences: RowDifference[];
   durationMs: number;
+  /** 整改 rows loaded by approved corrections (migration_remediation): they differ from the legacy on purpose, and are not differences */
+  corrected?: number;
 }
 
 export const DIFFERENCE_CAP = 50;
+
+/**
+ * 整改 The keys of a table that approved corrections loaded (the remediation loop, activities/remediation.ts):
+ * such a row differs from the legacy on purpose (its legacy value broke a rule), so what the comparison finds on
+ * it is the correction, not a difference. Empty where no correction ever ran.
+ */
+export async function correctedKeys(target: Client, table: TableMapping): Promise<Set<string>> {
+  const [exists] = await run<{ ok: boolean }>(target, render(dialectOf(target), 'relationExists', {}, ['migration_remediation']));
+  if (exists?.ok !== true) return new Set();
+  const { rows } = await target.query<{ k: string }>('SELECT DISTINCT source_key AS k FROM migration_remediation WHERE table_name = $1 AND followed IS NULL', [table.name]);
+  return new Set(rows.map((r) => r.k));
+}
 
 interface SegmentInput {
   source: SourceAdapter;
@@ -125,9 +139,16 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
   };
   const diff = sameBytes ? { differences: [], targetRows: src.rows } : await diffSegment(input, quarantined);
   result.targetRows = diff.targetRows;
-  result.ok = diff.differences.length === 0 && unaccounted.length === 0;
+  let found = [...unaccounted, ...diff.differences];
+  if (found.length) {
+    const corrected = await correctedKeys(target, table);
+    const keys = new Set(found.filter((d) => corrected.has(d.key)).map((d) => d.key));
+    if (keys.size) result.corrected = keys.size;
+    found = found.filter((d) => !corrected.has(d.key));
+  }
+  result.ok = found.length === 0;
   if (!result.ok) {
-    for (const d of [...unaccounted, ...diff.differences]) {
+    for (const d of found) {
       result.differenceTotals[d.kind] = (result.differenceTotals[d.kind] ?? 0) + 1;
       if (result.differences.length < DIFFERENCE_CAP) result.differences.push(d);
     }

@@ -6,3 +6,5 @@ export { plan } from './plan';
 export { verification } from './verification';
 export { reporting } from './reporting';
 export { standby } from './standby';
+export { remediation } from './remediation';
+export { remediationCheck, remediationHeld } from './remediation-check';

@@ -1,0 +1,238 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { correctionSetProblem, CorrectionOutcomeRow, listCorrectionSets, readCorrectionSet, recordOutcomes } from '../lib/correction-ledger';
+import type { Client } from 'pg';
+import { withClient } from '../lib/db';
+import { previousSigningKeys } from '../lib/settings';
+import { withTarget } from '../lib/statement-audit';
+import { DataQualityFilter, DataQualityRow, dataQualityRows } from '../migration/data-quality';
+import { checkCorrections, CorrectionPlan, CorrectionProblem, CorrectionSheet, withCodeMappings } from '../migration/corrections';
+import { reloadHeld } from '../migration/remediate';
+import { countTable } from '../verification/counts';
+import type { ApplyOutcome, KeyReconciliation, RemediationState, RowPath } from '../workflows/remediation-messages';
+import type { ActivityDeps } from './deps';
+import { whileBeating } from './heartbeat';
+
+/** Paths kept in the run's state; every one is in correction_outcome. */
+const PATHS_IN_STATE = 200;
+
+/** The target's own record of what each remediation run loaded, written in the same transaction as the load. */
+const LOG_DDL = `CREATE TABLE IF NOT EXISTS migration_remediation (
+  run_id text NOT NULL,
+  table_name text NOT NULL,
+  source_key text NOT NULL,
+  chunk_id text,
+  followed text,
+  loaded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (run_id, table_name, source_key)
+)`;
+
+/** Records what a reload loaded, in the reload's own transaction (reloadHeld's beforeCommit). */
+function logLoaded(target: Client, runId: string) {
+  return async (outcome: { loaded: { table: string; key: string; chunkId: string; followed?: string }[] }) => {
+    for (const l of outcome.loaded) {
+      // portable (openGauss has no ON CONFLICT): a row already recorded is left as it is
+      await target.query(
+        `INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed) SELECT $1::text, $2::text, $3::text, $4::text, $5::text
+          WHERE NOT EXISTS (SELECT 1 FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND source_key = $3)`,
+        [runId, l.table, l.key, l.chunkId, l.followed ?? null],
+      );
+    }
+  };
+}
+
+/**
+ * 整改沿用 A rehearsal starts with the corrections of the ones before: after a table's chunks, the rows of that
+ * table held again are reloaded with every approved sheet's corrections for them (latest approval wins per
+ * cell; code entries of every approved sheet apply), as a remediation run would. Called by the migration's
+ * reconcile (activities/migrate.ts), before it counts. Returns the rows of the table this run loaded so
+ * (from the target's own record, so a retry after the commit counts the same). Sheets whose signatures or
+ * four-eyes do not hold are not applied; a runbook database without the ledger applies nothing.
+ */
+export async function applyApprovedCorrections(deps: ActivityDeps, tableName: string, runId: string): Promise<number> {
+  const keys = [deps.settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(deps.settings)].filter(Boolean);
+  let sets;
+  try {
+    sets = await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => listCorrectionSets(c, 10_000));
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return 0;
+    throw err;
+  }
+  const approved = sets.filter((s) => !correctionSetProblem(s, keys)).sort((a, b) => a.decision!.at.localeCompare(b.decision!.at));
+  const corrections = approved.flatMap((s) => s.sheet.corrections).filter((c) => c.table === tableName);
+  const codes = new Map(approved.flatMap((s) => s.sheet.codeMappings).map((c) => [`${c.codeTable}\u0000${c.legacy}`, c]));
+  // nothing approved for this table: the target is not even opened (the migration's reconcile pays one runbook query)
+  if (!corrections.length && !codes.size) return 0;
+  const setIds = approved.map((s) => s.id).join(',').slice(0, 500);
+  const codeList = [...codes.values()];
+  const rows = await withTarget(deps.settings, async (target) => {
+    const { plan } = await checkCorrections(target, deps.mapping, { reason: 'approved corrections', corrections, codeMappings: codeList });
+    const mine = plan.tables.find((t) => t.table === tableName);
+    await target.query(LOG_DDL);
+    if (mine) {
+      const fixes = new Map(Object.entries(mine.corrections));
+      await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, codeList), table: tableName, keys: mine.keys, corrections: fixes, runId, beforeCommit: logLoaded(target, runId) });
+    }
+    const sql = 'SELECT source_key, chunk_id FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND followed IS NULL';
+    return (await target.query<{ source_key: string; chunk_id: string | null }>(sql, [runId, tableName])).rows;
+  });
+  if (rows.length) {
+    const outcomes = rows.map((r) => ({ table: tableName, key: r.source_key, outcome: 'loaded' as const, chunkId: r.chunk_id ?? undefined }));
+    await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => recordOutcomes(c, runId, setIds, outcomes));
+    deps.logger.info({ table: tableName, rows: rows.length, runId }, 'approved corrections applied in the migration 整改沿用');
+  }
+  return rows.length;
+}
+
+/**
+ * 问题数据整改 The remediation loop on the worker, where the mapping, the target and the signing keys are:
+ * check a sheet before the API stores it, admit an approved sheet (signatures, four-eyes), reload its rows
+ * and the children waiting for them, reconcile those keys, write the report.
+ */
+export function remediationActivities(deps: ActivityDeps) {
+  const keys = () => [deps.settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(deps.settings)].filter(Boolean);
+  const runbook = <T>(fn: Parameters<typeof withClient<T>>[1]) => withClient(deps.settings.RUNBOOK_DATABASE_URL, fn);
+
+  /** What the sheet reloads, from the current quarantine (a repeat after a load finds the same keys, now loaded). */
+  async function planOf(sheet: CorrectionSheet): Promise<{ problems: CorrectionProblem[]; plan: CorrectionPlan }> {
+    return withTarget(deps.settings, (target) => checkCorrections(target, deps.mapping, sheet));
+  }
+
+  return {
+    /** 整改校验 Validates a sheet against the mapping and the held rows; stores nothing. */
+    async checkCorrections(input: { sheet: CorrectionSheet }): Promise<{ problems: CorrectionProblem[]; rows: number }> {
+      const { problems, plan } = await planOf(input.sheet);
+      return { problems, rows: plan.tables.reduce((n, t) => n + t.keys.length, 0) };
+    },
+
+    /** 问题数据清单 Held rows and data-quality issues as the target has them, filtered, the first `limit` of each. */
+    async listDataQuality(input: { filter: DataQualityFilter; limit: number }): Promise<DataQualityRow[]> {
+      return withTarget(deps.settings, (target) => dataQualityRows(target, input.limit, input.filter));
+    },
+
+    /** 整改单准入 The sheet may be applied (signed upload and approval, four-eyes), or why not. */
+    async admitCorrectionSet(input: { setId: string }): Promise<{ ok: true; sheet: NonNullable<RemediationState['sheet']> } | { ok: false; refusal: string }> {
+      const set = await runbook((c) => readCorrectionSet(c, input.setId));
+      if (!set) return { ok: false, refusal: `no corrections sheet ${input.setId}` };
+      const problem = correctionSetProblem(set, keys());
+      if (problem) {
+        deps.logger.warn({ setId: input.setId, problem }, 'corrections sheet refused 整改单未准入');
+        return { ok: false, refusal: problem };
+      }
+      return { ok: true, sheet: { uploadedBy: set.uploadedBy, approvedBy: set.decision!.actor, corrections: set.corrections, codeMappings: set.codeMappings, reason: set.reason } };
+    },
+
+    /**
+     * 整改重载 Reloads the sheet's held rows with their corrections, table by table in the mapping's order,
+     * each table in one target transaction that also records what it loaded (migration_remediation): a crash
+     * loads nothing of that table, a retry finds those rows loaded and reloads nothing twice. The outcome
+     * (the record of this run, plus what is still held) goes to the runbook database, keyed so a retry
+     * writes the same rows.
+     */
+    async applyCorrectionSet(input: { setId: string; workflowId: string }): Promise<ApplyOutcome> {
+      return whileBeating(async () => {
+        const set = await runbook((c) => readCorrectionSet(c, input.setId));
+        // admitted by the workflow already; checked again here, where the rows are written
+        const problem = set ? correctionSetProblem(set, keys()) : `no corrections sheet ${input.setId}`;
+        if (problem || !set) throw ApplicationFailure.nonRetryable(problem ?? 'no sheet', 'CorrectionsNotAdmitted');
+        const { plan } = await planOf(set.sheet);
+        const mapping = withCodeMappings(deps.mapping, set.sheet.codeMappings);
+        await withTarget(deps.settings, async (target) => {
+          await target.query(LOG_DDL);
+          for (const t of plan.tables) {
+            await reloadHeld({
+              target,
+              mapping,
+              table: t.table,
+              keys: t.keys,
+              corrections: new Map(Object.entries(t.corrections)),
+              runId: input.workflowId,
+              beforeCommit: logLoaded(target, input.workflowId),
+            });
+          }
+        });
+        const paths = await withTarget(deps.settings, async (target) => {
+          const loaded = await target.query<{ table_name: string; source_key: string; chunk_id: string | null; followed: string | null }>(
+            'SELECT table_name, source_key, chunk_id, followed FROM migration_remediation WHERE run_id = $1 ORDER BY loaded_at, table_name, source_key',
+            [input.workflowId],
+          );
+          const out: RowPath[] = loaded.rows.map((r) => ({ table: r.table_name, key: r.source_key, outcome: 'loaded', chunkId: r.chunk_id ?? undefined, ...(r.followed ? { followed: r.followed } : {}) }));
+          for (const t of plan.tables) {
+            const held = await target.query<{ source_key: string; rule: string; detail: string; chunk_id: string }>(
+              'SELECT source_key, rule, detail, chunk_id FROM migration_quarantine WHERE table_name = $1 AND source_key = ANY($2::text[]) ORDER BY source_key',
+              [t.table, t.keys],
+            );
+            for (const h of held.rows) out.push({ table: t.table, key: h.source_key, outcome: 'still_held', chunkId: h.chunk_id, rule: h.rule, detail: h.detail });
+          }
+          return out;
+        });
+        await runbook((c) => recordOutcomes(c, input.workflowId, input.setId, paths as CorrectionOutcomeRow[]));
+        deps.logger.info({ setId: input.setId, workflowId: input.workflowId, rows: paths.length }, 'corrections applied 整改重载完成');
+        return {
+          planned: plan.tables.map((t) => ({ table: t.table, keys: t.keys })),
+          loaded: paths.filter((p) => p.outcome === 'loaded' && !p.followed).length,
+          followed: paths.filter((p) => p.followed).length,
+          stillHeld: paths.filter((p) => p.outcome === 'still_held').length,
+          paths: paths.slice(0, PATHS_IN_STATE),
+        };
+      });
+    },
+
+    /** 对账 The sheet's keys: none left in quarantine, each in the target; per touched table, legacy = loaded + quarantined. */
+    async reconcileCorrections(input: { planned: { table: string; keys: string[] }[]; workflowId: string }): Promise<KeyReconciliation> {
+      return whileBeating(() =>
+        withTarget(deps.settings, async (target) => {
+          let stillQuarantined = 0;
+          let inTarget = 0;
+          for (const p of input.planned) {
+            stillQuarantined += (await target.query<{ n: number }>('SELECT count(DISTINCT source_key)::int AS n FROM migration_quarantine WHERE table_name = $1 AND source_key = ANY($2::text[])', [p.table, p.keys])).rows[0].n;
+          }
+          const loadedHere = await target.query<{ table_name: string; n: number }>('SELECT table_name, count(*)::int AS n FROM migration_remediation WHERE run_id = $1 AND followed IS NULL GROUP BY 1', [input.workflowId]).catch(() => ({ rows: [] as { table_name: string; n: number }[] }));
+          inTarget = loadedHere.rows.reduce((n, r) => n + r.n, 0);
+          // the planned tables and every table below them: children followed their parents in
+          const touched = new Set(input.planned.map((p) => p.table));
+          for (const t of deps.mapping.tables) if (t.parent && touched.has(t.parent.table)) touched.add(t.name);
+          const tables: KeyReconciliation['tables'] = [];
+          for (const table of deps.mapping.tables.filter((t) => touched.has(t.name))) {
+            const check = await countTable(deps.legacySource, null, target, table, deps.mapping);
+            tables.push({ table: table.name, source: check.source, loaded: check.loaded, quarantined: check.quarantined, problems: check.problems });
+          }
+          return { stillQuarantined, inTarget, tables };
+        }),
+      );
+    },
+
+    /** 整改报告 REPORTS_DIR/<runId>/remediation.md and .json; rewriting on a retry is harmless. */
+    async writeRemediationReport(input: { state: RemediationState }): Promise<{ markdown: string; json: string }> {
+      const s = input.state;
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(s.runId)) throw ApplicationFailure.nonRetryable(`run id "${s.runId}" cannot name a report folder`, 'BadRunId');
+      const dir = path.join(deps.settings.REPORTS_DIR, s.runId);
+      fs.mkdirSync(dir, { recursive: true });
+      const o = s.outcome;
+      const r = s.reconciliation;
+      const markdown = [
+        `# 问题数据整改 Remediation ${s.runId}`,
+        '',
+        `- 整改单 corrections sheet: ${s.correctionSet} — uploaded by ${s.sheet?.uploadedBy}, approved by ${s.sheet?.approvedBy} (四眼 four-eyes); ${s.sheet?.corrections} field corrections, ${s.sheet?.codeMappings} code entries`,
+        `- 说明 reason: ${s.sheet?.reason ?? ''}`,
+        `- 启动 started by ${s.requestedBy}`,
+        o ? `- 重载 reloaded: ${o.loaded} rows corrected, ${o.followed} waiting children followed, ${o.stillHeld} still held` : '',
+        r ? `- 对账 reconciliation: ${r.stillQuarantined} of the sheet's keys still in quarantine; ${r.tables.every((t) => !t.problems.length) ? 'legacy = loaded + quarantined in every touched table' : r.tables.flatMap((t) => t.problems).join('; ')}` : '',
+        '',
+        '## 处理路径 Row paths',
+        '',
+        '| table 表 | key 主键 | outcome 结果 | held at chunk 隔离分块 | followed 跟随 | rule 规则 |',
+        '|---|---|---|---|---|---|',
+        ...(o?.paths ?? []).map((p) => `| ${p.table} | ${p.key} | ${p.outcome === 'loaded' ? `loaded 已加载 in ${s.runId}` : 'still held 仍隔离'} | ${p.chunkId ?? ''} | ${p.followed ?? ''} | ${(p.rule ?? '').replace(/\|/g, '\\|')} |`),
+        '',
+        r ? ['## 对账 Reconciliation', '', '| table 表 | legacy 源 | loaded 已加载 | quarantined 隔离 | problems 问题 |', '|---|---|---|---|---|', ...r.tables.map((t) => `| ${t.table} | ${t.source} | ${t.loaded} | ${t.quarantined} | ${t.problems.join('; ') || '—'} |`)].join('\n') : '',
+      ].join('\n');
+      const md = path.join(dir, 'remediation.md');
+      const js = path.join(dir, 'remediation.json');
+      fs.writeFileSync(md, markdown);
+      fs.writeFileSync(js, JSON.stringify(s, null, 2));
+      return { markdown: md, json: js };
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { defineQuery } from '@temporalio/workflow';
+import type { SignedDecision } from '../lib/decision-signing';
+import type { TargetLeaseRecord } from './cutover-messages';
+
+/**
+ * 问题数据整改 The remediation run's contract: which approved corrections sheet it applies, what it did with
+ * each row (loaded, with the children that followed; or still held and why), and the reconciliation of
+ * those keys afterwards.
+ */
+export interface RemediationInput {
+  runId: string;
+  /** the corrections sheet (lib/correction-ledger.ts) to apply; it must be approved by someone other than its uploader */
+  correctionSet: string;
+  requestedBy: string;
+  /** the API's signature of the start, naming its initiator */
+  start?: SignedDecision<'start'>;
+}
+
+export const REMEDIATION_PHASES = ['admit', 'reload', 'reconcile', 'report', 'finished'] as const;
+export type RemediationPhase = (typeof REMEDIATION_PHASES)[number];
+export const REMEDIATION_STATUSES = ['running', 'completed', 'incomplete', 'refused', 'failed'] as const;
+export type RemediationStatus = (typeof REMEDIATION_STATUSES)[number];
+
+/** One row's path through the loop: held at chunk X → corrected in sheet S (by A, approved by B) → loaded in run R, or still held. */
+export interface RowPath {
+  table: string;
+  key: string;
+  outcome: 'loaded' | 'still_held';
+  chunkId?: string;
+  /** a child that followed its parent in (the parent's table) */
+  followed?: string;
+  rule?: string;
+  detail?: string;
+}
+
+export interface ApplyOutcome {
+  /** keys the sheet named (directly or through a code entry), per table */
+  planned: { table: string; keys: string[] }[];
+  loaded: number;
+  followed: number;
+  stillHeld: number;
+  /** the first rows' paths (all of them are in the runbook database, correction_outcome) */
+  paths: RowPath[];
+}
+
+export interface KeyReconciliation {
+  /** the sheet's keys still in quarantine (0 when every correction took) */
+  stillQuarantined: number;
+  /** the sheet's keys in the target now */
+  inTarget: number;
+  /** 对账 per touched table: legacy = loaded + quarantined, nothing loaded twice */
+  tables: { table: string; source: number; loaded: number; quarantined: number; problems: string[] }[];
+}
+
+export interface RemediationState {
+  runId: string;
+  correctionSet: string;
+  requestedBy: string;
+  status: RemediationStatus;
+  phase: RemediationPhase;
+  /** who uploaded and who approved the sheet, once admitted */
+  sheet?: { uploadedBy: string; approvedBy: string; corrections: number; codeMappings: number; reason: string };
+  refusal?: string;
+  error?: string;
+  outcome?: ApplyOutcome;
+  reconciliation?: KeyReconciliation;
+  report?: { markdown: string; json: string };
+  targetLease?: TargetLeaseRecord;
+}
+
+export const remediationStateQuery = defineQuery<RemediationState>('state');
