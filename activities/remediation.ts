@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { correctionSetProblem, CorrectionOutcomeRow, listCorrectionSets, readCorrectionSet, recordOutcomes } from '../lib/correction-ledger';
+import { correctionSetProblem, CorrectionOutcomeRow, listCorrectionSets, readCorrectionSet, recordOutcomes } from '../migration/correction-ledger';
 import type { Client } from 'pg';
 import { withClient } from '../lib/db';
 import { previousSigningKeys } from '../lib/settings';

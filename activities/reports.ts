@@ -5,7 +5,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { digestHistory, HistoryDigest } from '../reports/run-history';
 import { renderEvidence, renderFailureAnalysis } from '../reports/run-report';
 import { readStatementAudit, renderStatementAudit, withTarget } from '../lib/statement-audit';
-import { recordDataQualityTrend } from '../lib/correction-ledger';
+import { recordDataQualityTrend } from '../migration/correction-ledger';
 import { withClient } from '../lib/db';
 import { dataQualityCsv, DataQualityReport, dataQualityReport, dataQualityRows, dataQualityTotals, renderDataQuality } from '../migration/data-quality';
 import type { CutoverState } from '../workflows/cutover-messages';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientBase } from 'pg';
-import { CORRECTION_DDL, correctionGrants } from './correction-ledger';
+import { CORRECTION_DDL, correctionGrants } from './correction-ledger-schema';
 import { LEASE_DDL } from './target-lease';
 
 /**
@@ -77,7 +77,7 @@ const DDL = [
     `DROP TRIGGER IF EXISTS ${t}_no_change ON ${t}`,
     `CREATE TRIGGER ${t}_no_change BEFORE UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
   ]),
-  // 整改台账: corrections sheets, their decisions and outcomes (lib/correction-ledger.ts); append-only too
+  // 整改台账: corrections sheets, their decisions and outcomes (lib/correction-ledger-schema.ts); append-only too
   ...CORRECTION_DDL,
 ];
 

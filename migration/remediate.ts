@@ -19,7 +19,7 @@ import { compileTransform } from './transform';
  * loads nothing, a repeat finds nothing left to load (no key is loaded twice).
  *
  * This is the engine piece of the remediation loop: activities/remediation.ts runs it for an approved
- * corrections sheet (migration/corrections.ts, lib/correction-ledger.ts), workflows/remediation.ts around it.
+ * corrections sheet (migration/corrections.ts, migration/correction-ledger.ts), workflows/remediation.ts around it.
  */
 export interface ReloadOutcome {
   loaded: { table: string; key: string; chunkId: string; followed?: string }[];

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { loadLegacyDataset } from '../datagen/legacy-generator';
 import { settingsEnv, startEntryPoint, supervised } from '../lib/child-process';
 import { dropDatabase, ensureDatabase, withClient } from '../lib/db';
-import { correctedCount } from '../lib/correction-ledger';
+import { correctedCount } from '../migration/correction-ledger';
 import { ensureRunbookSchema, issueToken } from '../lib/runbook-db';
 import { loadSettings, redactUrl } from '../lib/settings';
 import { keyColumn, loadMapping } from '../migration/mapping';

@@ -9,7 +9,7 @@ import type { TargetLeaseRecord } from './cutover-messages';
  */
 export interface RemediationInput {
   runId: string;
-  /** the corrections sheet (lib/correction-ledger.ts) to apply; it must be approved by someone other than its uploader */
+  /** the corrections sheet (migration/correction-ledger.ts) to apply; it must be approved by someone other than its uploader */
   correctionSet: string;
   requestedBy: string;
   /** the API's signature of the start, naming its initiator */

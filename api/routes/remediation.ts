@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
-import { CorrectionSetRecord, decideCorrectionSet, listCorrectionSets, readCorrectionSet, storeCorrectionSet } from '../../lib/correction-ledger';
+import { CorrectionSetRecord, decideCorrectionSet, listCorrectionSets, readCorrectionSet, storeCorrectionSet } from '../../migration/correction-ledger';
 import { CorrectionProblem, CorrectionSheet, correctionSheetSchema, parseCorrectionCsv } from '../../migration/corrections';
 import { dataQualityCsv, DataQualityRow } from '../../migration/data-quality';
 import { CORRECTION_SET_PATTERN } from '../kinds/remediation';

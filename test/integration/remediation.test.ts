@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { withClient, ensureDatabase, dropDatabase } from '../../lib/db';
 import { signDecision } from '../../lib/decision-signing';
-import { recordDataQualityTrend, sheetSubject } from '../../lib/correction-ledger';
+import { recordDataQualityTrend, sheetSubject } from '../../migration/correction-ledger';
 import { registerTarget } from '../../lib/target-guard';
 import { copyChunk } from '../../migration/chunk-copy';
 import { dataQualityReport, dataQualityTotals, renderDataQuality } from '../../migration/data-quality';

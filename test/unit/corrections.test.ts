@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CorrectionSetRecord, correctionSetProblem, sheetDigest, sheetSubject } from '../../lib/correction-ledger';
+import { CorrectionSetRecord, correctionSetProblem, sheetDigest, sheetSubject } from '../../migration/correction-ledger';
 import { signDecision } from '../../lib/decision-signing';
 import { CorrectionSheet, correctionSheetSchema, parseCorrectionCsv } from '../../migration/corrections';
 
