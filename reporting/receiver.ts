@@ -34,9 +34,11 @@ export interface Receiver {
 
 const OPS = new Set(['U', 'C', 'D']);
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untrusted JSON, checked field by field below before any of it is used
 export function checkBatch(body: unknown): { reasons: string[]; manifest?: any; lines?: { op: string; key: string }[] } {
   const reasons: string[] = [];
   if (!body || typeof body !== 'object') return { reasons: ['the body is not a JSON object { manifest, content }'] };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untrusted JSON, checked field by field below before any of it is used
   const { manifest: m, content } = body as { manifest?: any; content?: unknown };
   if (!m || typeof m !== 'object') return { reasons: ['manifest: missing'] };
   if (typeof content !== 'string') return { reasons: ['content: missing (a string of JSON lines)'] };
@@ -58,6 +60,7 @@ export function checkBatch(body: unknown): { reasons: string[]; manifest?: any; 
   if (raw[raw.length - 1] === '') raw.pop();
   raw.forEach((l, i) => {
     if (reasons.length >= 50) return;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untrusted JSON, checked field by field below before any of it is used
     let r: any;
     try {
       r = JSON.parse(l);
