@@ -1,4 +1,5 @@
-// 代码检查 Lint: ESLint's and typescript-eslint's recommended rules, as they ship, over every source file;
+// 代码检查 Lint: ESLint's and typescript-eslint's recommended rules, as they ship, over every source file (the few
+// exceptions below each say why; a deliberate exception on one line says why beside its eslint-disable comment);
 // run by `npm run lint` and by CI (.ci/run). Needs the dev dependencies eslint, @eslint/js and typescript-eslint.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
