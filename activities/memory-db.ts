@@ -57,7 +57,7 @@ export async function withRedis<T>(cfg: MemoryDbConfig, fn: (r: Redis) => Promis
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`内存数据库不可达 the in-memory database at ${shown(cfg.url)} is not reachable: ${(lastError ?? (err as Error)).message}`);
+    throw new Error(`内存数据库不可达 the in-memory database at ${shown(cfg.url)} is not reachable: ${(lastError ?? (err as Error)).message}`, { cause: err });
   }
   try {
     return await fn(client);

@@ -60,7 +60,7 @@ export async function controlSide(
       deps.logger.warn({ runId: input.runId, service: s.name, side: input.side, action: input.action, detail }, `service ${input.action} ${s.title}`);
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new Error(`${input.action} ${s.name} (${s.title}) failed: ${(e.stderr || e.message).trim().slice(0, 500)}`);
+      throw new Error(`${input.action} ${s.name} (${s.title}) failed: ${(e.stderr || e.message).trim().slice(0, 500)}`, { cause: err });
     }
   }
   return out;

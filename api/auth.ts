@@ -109,6 +109,7 @@ export async function writeAudit(pool: Pool, request: FastifyRequest, status: nu
  */
 function auditSafe(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') {
+    // eslint-disable-next-line no-control-regex -- escapes control bytes so they cannot forge lines in the audit trail
     const clean = value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
     return clean.length > 256 ? `${clean.slice(0, 256)}…(${value.length} chars)` : clean;
   }

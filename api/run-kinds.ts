@@ -80,14 +80,14 @@ export interface StepChoices<State> {
   choices: readonly string[];
   /** choices that change what the run does without redoing the step: they need a reason */
   reasonRequired: readonly string[];
-  signal: SignalDefinition<[SignedDecision<any>]>;
+  signal: SignalDefinition<[SignedDecision<string>]>;
   /** the signed decision's gate field for a step */
   gate(step: string): string;
   /** the failed step waiting now, and the choices it allows */
   waiting(state: State): { step: string; choices: readonly string[] } | undefined;
 }
 
-export interface RunKind<State = any, Body = any> {
+export interface RunKind<State = object, Body = unknown> {
   /** value of the RunbookKind search attribute and of ?kind= */
   kind: string;
   workflowType: string;

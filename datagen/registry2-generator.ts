@@ -101,9 +101,16 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
     // anomalies on non-key fields: loaded flagged under the default policies, so their children load too
     if (rand() < rate) {
       const kind = i % 3;
-      if (kind === 0) (qymc = null), count(stats.tables.qy_jbxx.expectedFlagged, 'required:entname');
-      else if (kind === 1) (qylx = 'ZZZZ'), count(stats.tables.qy_jbxx.expectedFlagged, 'unmapped_code:enttype');
-      else (zczb = `-${zczb}`), count(stats.tables.qy_jbxx.expectedFlagged, 'check:regcap');
+      if (kind === 0) {
+        qymc = null;
+        count(stats.tables.qy_jbxx.expectedFlagged, 'required:entname');
+      } else if (kind === 1) {
+        qylx = 'ZZZZ';
+        count(stats.tables.qy_jbxx.expectedFlagged, 'unmapped_code:enttype');
+      } else {
+        zczb = `-${zczb}`;
+        count(stats.tables.qy_jbxx.expectedFlagged, 'check:regcap');
+      }
     }
     rows.qy_jbxx.push([String(qyid), creditCode(rand, division), qymc, qylx, division, date(rand, 1995, 2024), zczb, weighted(rand, DJZT)]);
 
@@ -127,7 +134,10 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
       sq++;
       const sqbh = `${sq % 5 === 0 ? 'sq' : 'SQ'}${division}${String(sq).padStart(7, '0')}`;
       let sqlx: string = weighted(rand, SQLX);
-      if (rand() < rate) (sqlx = 'XX'), count(stats.tables.sp_sqjl.expectedFlagged, 'unmapped_code:apptype');
+      if (rand() < rate) {
+        sqlx = 'XX';
+        count(stats.tables.sp_sqjl.expectedFlagged, 'unmapped_code:apptype');
+      }
       rows.sp_sqjl.push([sqbh, String(qyid), sqlx, date(rand, 2005, 2024), name()]);
     }
   }
@@ -135,7 +145,10 @@ export async function loadRegistry2(client: Client, opts: { enterprises: number;
     const gtid = 100_000 + i * 13;
     const division = weighted(rand, DIVISIONS);
     let jyzxm: string | null = name();
-    if (rand() < rate) (jyzxm = null), count(stats.tables.gt_jbxx.expectedFlagged, 'required:opername');
+    if (rand() < rate) {
+      jyzxm = null;
+      count(stats.tables.gt_jbxx.expectedFlagged, 'required:opername');
+    }
     const seq = String(i).padStart(8, '0');
     rows.gt_jbxx.push([gtid.toString(), `${division}6${seq}`, rand() < 0.3 ? null : `${pick(rand, WORDS)}${['商行', '小卖部', '五金店', '餐馆'][i % 4]}`, jyzxm, `江门市${pick(rand, WORDS)}路${1 + (i % 200)}号`, division, date(rand, 1990, 2024)]);
   }

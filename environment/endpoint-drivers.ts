@@ -69,7 +69,7 @@ async function nginxReload(cfg: NginxConfig): Promise<void> {
     await run(cfg.binary, [...args, '-s', 'reload'], { timeout: 30_000 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`nginx refused the configuration or the reload: ${(e.stderr || e.message).trim()}`);
+    throw new Error(`nginx refused the configuration or the reload: ${(e.stderr || e.message).trim()}`, { cause: err });
   }
 }
 

@@ -13,7 +13,7 @@ export function temporalConnectionOptions(settings: Settings): { address: string
     try {
       return fs.readFileSync(file);
     } catch (err) {
-      throw new Error(`invalid environment settings — ${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`invalid environment settings — ${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
   };
   return {

@@ -81,7 +81,7 @@ export function parseCodeTableCsv(text: string, file: string): Map<string, strin
   try {
     records = parse(text, { bom: true, skip_empty_lines: true, info: true, relax_column_count: true }) as unknown as typeof records;
   } catch (err) {
-    throw new Error(`${file}: not valid CSV: ${(err as Error).message}`);
+    throw new Error(`${file}: not valid CSV: ${(err as Error).message}`, { cause: err });
   }
   const [head, ...rows] = records;
   if (!head || head.record.map((h) => h.trim()).join(',') !== HEADER.join(',')) {

@@ -23,6 +23,7 @@ export type Field = string | null;
 export type CopyLine = string;
 export const NULL_FIELD = '\\N';
 
+// eslint-disable-next-line no-control-regex -- the range starts at NUL: anything outside 7-bit ASCII
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** The text a binary string's UTF-8 bytes spell. */

@@ -69,6 +69,7 @@ function tokenize(src: string): Token[] {
         v += src[j++];
       }
       // Literals hold printable text only: no control characters (and so no NUL) reach the target.
+      // eslint-disable-next-line no-control-regex -- deliberately finds control bytes to refuse them
       if (/[\x00-\x1f\x7f]/.test(v)) throw new ExpressionError(`control character in text literal at ${i + 1}`);
       out.push({ t: 'str', v, at: i });
       i = j + 1;

@@ -313,7 +313,7 @@ export async function deliverBatch(ctx: ReportContext, batchId: string): Promise
         signal: AbortSignal.timeout(60_000),
       });
       const text = await res.text();
-      let body: { reasons?: string[] } & Record<string, unknown> = {};
+      let body: { reasons?: string[] } & Record<string, unknown>;
       try {
         body = JSON.parse(text);
       } catch {
@@ -480,7 +480,7 @@ export async function runTableCycle(ctx: ReportContext, table: string): Promise<
   let p = await prepareBatch(ctx, table);
   const batchId = p.open?.batchId ?? p.batchId;
   if (!batchId) return { table, state: 'empty', rows: 0, rejected: p.rejected };
-  let state: BatchState = p.open?.state ?? 'applied';
+  const state: BatchState = p.open?.state ?? 'applied';
   if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
   let delivery: Promise<BatchState> | undefined;
   if (state === 'applied') {

@@ -32,25 +32,39 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-const OPS = new Set(['U', 'C', 'D']);
+/** A manifest as checkBatch accepts it. */
+interface BatchManifest {
+  batchId: string;
+  table: string;
+  sequence: number;
+  rows: number;
+  sha256: string;
+  items: string[];
+  window: { to: string };
+  counts?: unknown;
+}
 
-export function checkBatch(body: unknown): { reasons: string[]; manifest?: any; lines?: { op: string; key: string }[] } {
+const OPS: ReadonlySet<unknown> = new Set(['U', 'C', 'D']);
+
+export function checkBatch(body: unknown): { reasons: string[]; manifest?: BatchManifest; lines?: { op: string; key: string }[] } {
   const reasons: string[] = [];
   if (!body || typeof body !== 'object') return { reasons: ['the body is not a JSON object { manifest, content }'] };
-  const { manifest: m, content } = body as { manifest?: any; content?: unknown };
+  // Untrusted JSON: every field is checked below before any of it is used.
+  const { manifest: m, content } = body as { manifest?: { [K in keyof BatchManifest]?: unknown }; content?: unknown };
   if (!m || typeof m !== 'object') return { reasons: ['manifest: missing'] };
   if (typeof content !== 'string') return { reasons: ['content: missing (a string of JSON lines)'] };
   if (typeof m.batchId !== 'string' || !m.batchId) reasons.push('manifest.batchId: missing');
   if (typeof m.table !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(m.table)) reasons.push('manifest.table: missing or not an identifier');
-  if (!Number.isInteger(m.sequence) || m.sequence < 1) reasons.push('manifest.sequence: expected a positive integer');
-  if (!Number.isInteger(m.rows) || m.rows < 0) reasons.push('manifest.rows: expected a count');
+  if (typeof m.sequence !== 'number' || !Number.isInteger(m.sequence) || m.sequence < 1) reasons.push('manifest.sequence: expected a positive integer');
+  if (typeof m.rows !== 'number' || !Number.isInteger(m.rows) || m.rows < 0) reasons.push('manifest.rows: expected a count');
   if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) reasons.push('manifest.sha256: expected 64 hex digits');
   if (!Array.isArray(m.items) || !m.items.every((i: unknown) => typeof i === 'string')) reasons.push('manifest.items: expected the item names');
-  if (!m.window || typeof m.window.to !== 'string') reasons.push('manifest.window.to: missing');
+  if (!m.window || typeof (m.window as { to?: unknown }).to !== 'string') reasons.push('manifest.window.to: missing');
   if (reasons.length) return { reasons };
+  const manifest = m as BatchManifest;
   const actual = createHash('sha256').update(content, 'utf8').digest('hex');
-  if (actual !== m.sha256) reasons.push(`content: SHA-256 ${actual} ≠ manifest ${m.sha256}`);
-  const items = new Set<string>(m.items);
+  if (actual !== manifest.sha256) reasons.push(`content: SHA-256 ${actual} ≠ manifest ${manifest.sha256}`);
+  const items = new Set<string>(manifest.items);
   const lines: { op: string; key: string }[] = [];
   const seen = new Set<string>();
   const counts: Record<string, number> = { U: 0, C: 0, D: 0 };
@@ -58,7 +72,7 @@ export function checkBatch(body: unknown): { reasons: string[]; manifest?: any; 
   if (raw[raw.length - 1] === '') raw.pop();
   raw.forEach((l, i) => {
     if (reasons.length >= 50) return;
-    let r: any;
+    let r: { op?: unknown; key?: unknown; data?: unknown } | null;
     try {
       r = JSON.parse(l);
     } catch {
@@ -69,23 +83,25 @@ export function checkBatch(body: unknown): { reasons: string[]; manifest?: any; 
     if (typeof r.key !== 'string' || !r.key) return void reasons.push(`line ${i + 1}: key missing`);
     if (seen.has(r.key)) reasons.push(`line ${i + 1}: key ${r.key} twice in the batch`);
     seen.add(r.key);
-    counts[r.op]++;
+    counts[r.op as string]++;
     if (r.op === 'D') {
       if (r.data !== null) reasons.push(`line ${i + 1}: a deletion carries no data`);
     } else if (!r.data || typeof r.data !== 'object') reasons.push(`line ${i + 1}: data missing`);
     else {
-      const names = Object.keys(r.data);
+      const data = r.data as Record<string, unknown>;
+      const names = Object.keys(data);
       const unknown = names.filter((n) => !items.has(n));
-      const missing = [...items].filter((n) => !(n in r.data));
+      const missing = [...items].filter((n) => !(n in data));
       if (unknown.length) reasons.push(`line ${i + 1}: items not in the manifest: ${unknown.join(', ')}`);
       if (missing.length) reasons.push(`line ${i + 1}: items missing: ${missing.join(', ')}`);
-      for (const n of names) if (r.data[n] !== null && typeof r.data[n] !== 'string') reasons.push(`line ${i + 1}: ${n} must be a string or null`);
+      for (const n of names) if (data[n] !== null && typeof data[n] !== 'string') reasons.push(`line ${i + 1}: ${n} must be a string or null`);
     }
-    lines.push({ op: r.op, key: r.key });
+    lines.push({ op: r.op as string, key: r.key });
   });
-  if (raw.length !== m.rows) reasons.push(`content: ${raw.length} lines, manifest.rows says ${m.rows}`);
-  if (m.counts) for (const op of ['U', 'C', 'D']) if ((m.counts[op] ?? 0) !== counts[op]) reasons.push(`manifest.counts.${op}: ${m.counts[op]} ≠ ${counts[op]} lines`);
-  return { reasons, manifest: m, lines };
+  if (raw.length !== manifest.rows) reasons.push(`content: ${raw.length} lines, manifest.rows says ${manifest.rows}`);
+  const declared = manifest.counts as Record<string, unknown> | undefined;
+  if (declared) for (const op of ['U', 'C', 'D']) if ((declared[op] ?? 0) !== counts[op]) reasons.push(`manifest.counts.${op}: ${declared[op]} ≠ ${counts[op]} lines`);
+  return { reasons, manifest, lines };
 }
 
 export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
@@ -121,7 +137,8 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
         return send(res, 422, { reasons: ['the body is not JSON'] });
       }
       const { reasons, manifest: m, lines } = checkBatch(body);
-      if (reasons.length) return send(res, 422, { error: 'malformed batch', reasons });
+      // (with no reasons the manifest and lines are always there)
+      if (reasons.length || !m || !lines) return send(res, 422, { error: 'malformed batch', reasons });
       const seen = byId.get(m.batchId);
       if (seen) {
         if (seen.sha256 === m.sha256) return send(res, 200, { batchId: m.batchId, sequence: seen.sequence, duplicate: true });
@@ -133,7 +150,7 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
       const file = path.join(dir, m.table, `${String(m.sequence).padStart(8, '0')}.jsonl`);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, (body as { content: string }).content);
-      const b: ReceivedBatch = { batchId: m.batchId, table: m.table, sequence: m.sequence, rows: m.rows, sha256: m.sha256, keys: lines! };
+      const b: ReceivedBatch = { batchId: m.batchId, table: m.table, sequence: m.sequence, rows: m.rows, sha256: m.sha256, keys: lines };
       accepted.push(b);
       byId.set(b.batchId, b);
       last.set(m.table, m.sequence);

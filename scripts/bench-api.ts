@@ -26,6 +26,7 @@ interface CannonResult {
   statusCodeStats: Record<string, { count: number }>;
   duration: number;
 }
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon has no types for an import; typed by Autocannon above
 const autocannon = require('autocannon') as Autocannon;
 
 const bounded = (name: string, fallback: number, max: number) => Math.min(Math.max(1, Number(process.env[name] ?? fallback) || fallback), max);

@@ -96,14 +96,14 @@ async function main() {
   const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
   const outcomes: TableOutcome[] = [];
-  let oursMs = 0;
+  let oursMs: number;
   let peakRssMb = 0;
   await checkpoint();
   const machineBefore = sampleMachine();
   const workerCpuBefore = workers.map((w) => processCpuMs(w.child.pid!));
   const temporalCpuBefore = commandCpuMs('temporal');
-  let temporalCpuMs = 0;
-  let machineBusy = '';
+  let temporalCpuMs: number;
+  let machineBusy: string;
   let workerCpuMs = 0;
   const t0 = Date.now();
   try {

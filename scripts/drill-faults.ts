@@ -92,11 +92,11 @@ async function main(): Promise<void> {
       // A request the API leaves hanging is a finding, not a reason for the drill to hang: it is given up and asked again.
       signal: AbortSignal.timeout(30_000),
     });
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as any };
+    return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
   };
   const state = async (id: string): Promise<(CutoverState & { execution: string }) | undefined> => {
     const r = await http('GET', `/cutovers/${id}`, operator).catch(() => undefined);
-    return r?.status === 200 ? r.body : undefined;
+    return r?.status === 200 ? (r.body as unknown as CutoverState & { execution: string }) : undefined;
   };
   const progressOf = (s: CutoverState) => JSON.stringify([s.phase, s.status, s.steps.map((x) => x.status), s.tables.length, s.verification?.verdict]);
 

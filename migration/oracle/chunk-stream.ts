@@ -35,7 +35,7 @@ export function convertRow(table: ResolvedTable, row: unknown[]): SourceItem {
       out[i] = col.convert(row[i]);
     } catch (err) {
       if (err instanceof ConversionError) return rejection(table, row, col.legacy.name, err);
-      throw new Error(`${table.table.source.table.toUpperCase()}.${col.legacy.name} (${col.legacy.dataType}): ${(err as Error).message}`);
+      throw new Error(`${table.table.source.table.toUpperCase()}.${col.legacy.name} (${col.legacy.dataType}): ${(err as Error).message}`, { cause: err });
     }
   }
   return binaryOf(encodeLine(out));

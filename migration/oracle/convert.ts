@@ -213,5 +213,6 @@ export function compileConverter(kind: LegacyKind, target: ColumnType, options: 
 export function rawText(value: unknown): Field {
   if (value == null) return null;
   if (Buffer.isBuffer(value)) return byteaHex(value);
+  // eslint-disable-next-line no-control-regex -- PostgreSQL text cannot hold NUL: it is escaped here
   return String(value).replace(/\u0000/g, '\\u0000');
 }

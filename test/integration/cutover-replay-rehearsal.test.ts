@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /**
@@ -29,7 +30,7 @@ describe('cutover replay across the go-live additions', () => {
     // The first scheduled activity now claims to be a different one.
     const first = h.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
     first.activityTaskScheduledEventAttributes.activityType.name = 'snapshotTarget';
-    const tampered = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'jm-replay-')), 'h.json');
+    const tampered = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jm-replay-')), 'h.json');
     fs.writeFileSync(tampered, JSON.stringify(h));
     const r = replay(tampered);
     expect(r.status).toBe(1);

@@ -19,6 +19,7 @@ function loadHistory(file: string): proto.temporal.api.history.v1.IHistory {
     // Where npm left @temporalio/common and @temporalio/proto each their own protobufjs, the SDK's
     // historyFromJSON fails with "type must be a Type"; the proto package's own copy reads it.
     if (!/type must be a Type/.test((err as Error).message)) throw err;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- resolved at run time from @temporalio/proto's own protobufjs copy
     const protojson = require(require.resolve('protobufjs/ext/protojson', { paths: [path.dirname(require.resolve('@temporalio/proto'))] }));
     return protojson.fromJson((patchProtobufRoot(proto) as any).lookupType('temporal.api.history.v1.History'), json, { ignoreUnknownFields: true });
   }

@@ -74,6 +74,7 @@ async function keysUnder(prefix: string): Promise<string[]> {
 // Entities as the target holds them, from generated text (any Unicode, quotes, empty strings) and NULLs.
 const rows = fc.sample(
   fc.record({
+    // eslint-disable-next-line no-control-regex -- strips NUL, which PostgreSQL text cannot hold
     entname: fc.string({ unit: 'grapheme', minLength: 0, maxLength: 30 }).map((t) => t.replace(/\u0000/g, '')), // PostgreSQL text holds no NUL
     uniscid: fc.option(fc.stringMatching(/^[0-9A-HJ-NPQRTUWXY]{18}$/), { nil: null }),
     regstate: fc.constantFrom('1', '1', '2', '4'),

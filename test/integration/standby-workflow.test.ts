@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { planStateQuery } from '../../workflows/plan-messages';
@@ -32,7 +33,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'jm-standby-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-standby-'));
   const config = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'standby.json'), 'utf8'));
   config.standby.slot = TEST_LAYOUT.slot;
   config.dr.slot = TEST_LAYOUT.drSlot;

@@ -119,7 +119,6 @@ it('6. the chunk query counts stored question marks exactly when the database is
   const r = await conn.execute("SELECT value FROM nls_database_parameters WHERE parameter = 'NLS_CHARACTERSET'");
   const charset = String(r.rows?.[0]?.[0]);
   const unicode = charset === 'AL32UTF8' || charset === 'UTF8';
-  // eslint-disable-next-line no-console
   console.log(`test:oracle: database character set ${charset}${unicode ? ' — the ZHS16GBK path needs a ZHS16GBK database to run' : ''}`);
   await conn.execute(`UPDATE ${T} SET entname = '江门(?)店' WHERE pripid = 2`);
   await conn.execute('COMMIT');

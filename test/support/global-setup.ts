@@ -16,7 +16,7 @@ export default async function globalSetup(): Promise<void> {
     await pg.connect();
     await pg.query('SELECT 1');
   } catch (err) {
-    throw new Error(`PostgreSQL is not reachable for the tests (${(err as Error).message}); run scripts/pg-ensure.sh`);
+    throw new Error(`PostgreSQL is not reachable for the tests (${(err as Error).message}); run scripts/pg-ensure.sh`, { cause: err });
   } finally {
     await pg.end().catch(() => undefined);
   }
@@ -27,7 +27,7 @@ export default async function globalSetup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`Redis is not reachable for the tests at ${redisUrl} (${(err as Error).message}); run scripts/test-setup.sh (npm test does)`);
+    throw new Error(`Redis is not reachable for the tests at ${redisUrl} (${(err as Error).message}); run scripts/test-setup.sh (npm test does)`, { cause: err });
   } finally {
     if (redis.isOpen) await redis.quit().catch(() => undefined);
   }
