@@ -184,12 +184,11 @@ export function remediationActivities(deps: ActivityDeps) {
       return whileBeating(() =>
         withTarget(deps.settings, async (target) => {
           let stillQuarantined = 0;
-          let inTarget = 0;
           for (const p of input.planned) {
             stillQuarantined += (await target.query<{ n: number }>('SELECT count(DISTINCT source_key)::int AS n FROM migration_quarantine WHERE table_name = $1 AND source_key = ANY($2::text[])', [p.table, p.keys])).rows[0].n;
           }
           const loadedHere = await target.query<{ table_name: string; n: number }>('SELECT table_name, count(*)::int AS n FROM migration_remediation WHERE run_id = $1 AND followed IS NULL GROUP BY 1', [input.workflowId]).catch(() => ({ rows: [] as { table_name: string; n: number }[] }));
-          inTarget = loadedHere.rows.reduce((n, r) => n + r.n, 0);
+          const inTarget = loadedHere.rows.reduce((n, r) => n + r.n, 0);
           // the planned tables and every table below them: children followed their parents in
           const touched = new Set(input.planned.map((p) => p.table));
           for (const t of deps.mapping.tables) if (t.parent && touched.has(t.parent.table)) touched.add(t.name);
