@@ -28,6 +28,9 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
+# 0. The project's own packages, on a fresh clone (as npm run demo does).
+[ -d "$REPO/node_modules" ] || (cd "$REPO" && npm ci)
+
 # 1. Debian packages: nginx, redis-server (its package brings redis-cli), and what the deployment checks
 #    run: docker-compose (the compose file's invariants), systemd-analyze (the units' hardening), openssl.
 missing=()
