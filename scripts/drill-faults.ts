@@ -79,7 +79,32 @@ async function main(): Promise<void> {
   await registerTarget(settings.TARGET_DATABASE_URL, settings.LEGACY_DATABASE_URL, 'drill');
 
   const env = settingsEnv(settings, { API_HOST: '127.0.0.1', API_PORT: '0', LOG_LEVEL: 'warn' });
-  const startWorker = () => startEntryPoint({ entry: 'worker/main.ts', env: { ...env, LOG_LEVEL: 'info' }, readyText: 'worker ready', timeoutMs: 120_000 });
+  // The worker runs as a supervisor keeps it (compose restart policy, systemd Restart=always): the drill's own
+  // kills are planned; any other exit is a finding, printed with the worker's last lines, and it is started again.
+  let stoppingWorker = false;
+  const unplannedExits: string[] = [];
+  const startWorker = async (): Promise<RunningProcess> => {
+    const p = await startEntryPoint({ entry: 'worker/main.ts', env: { ...env, LOG_LEVEL: 'info' }, readyText: 'worker ready', timeoutMs: 120_000 });
+    p.child.once('exit', (code, signal) => {
+      if (stoppingWorker) return;
+      const last = p.output().trim().split('\n').slice(-12).join('\n');
+      unplannedExits.push(`${signal ?? `code ${code}`}`);
+      console.error(`! 工作进程意外退出 the worker exited on its own (${signal ?? `code ${code}`}); its last lines:\n${last}`);
+      void (async () => {
+        for (;;) {
+          await sleep(1000);
+          if (stoppingWorker) return;
+          try {
+            worker = await startWorker();
+            return;
+          } catch (err) {
+            console.error(`! restarting the worker failed: ${(err as Error).message.split('\n')[0]}`);
+          }
+        }
+      })();
+    });
+    return p;
+  };
   let worker: RunningProcess = await startWorker();
   const api = await startEntryPoint({ entry: 'api/main.ts', env: { ...env, LOG_LEVEL: 'info' }, readyText: 'api ready', timeoutMs: 120_000 });
   const port = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(api.output())?.[1];
@@ -102,7 +127,9 @@ async function main(): Promise<void> {
 
   const inject = async (fault: Fault) => {
     if (fault === 'kill-worker') {
+      stoppingWorker = true;
       await worker.stop('SIGKILL');
+      stoppingWorker = false;
       await sleep(1000);
       worker = await startWorker(); // the supervisor's part: a dead worker is started again
     } else if (fault === 'restart-temporal') {
@@ -201,11 +228,13 @@ async function main(): Promise<void> {
     console.log(`drill ${i}: completed=${completed ? 'yes' : `no (${end.status}: ${end.failure ?? ''})`} rows lost=${lost} duplicated=${duplicated} faults=${landed} recovery: ${recoveries.join('; ') || 'no fault landed'} (${((Date.now() - runStarted) / 60_000).toFixed(1)} min)`);
   }
 
+  stoppingWorker = true;
   await worker.stop('SIGTERM');
   await api.stop();
   temporalDev('stop');
   if (!KEEP) for (const url of dbs) await dropDatabase(url);
   const sum = (k: 'lost' | 'duplicated' | 'landed') => results.reduce((n, r) => n + r[k], 0);
+  if (unplannedExits.length) console.log(`worker exits the drill did not cause: ${unplannedExits.length} (${unplannedExits.join(', ')}), each restarted as a supervisor would`);
   console.log(`drill:faults runs=${results.length} completed=${results.filter((r) => r.completed).length} lost=${sum('lost')} duplicated=${sum('duplicated')} faults=${sum('landed')}`);
   process.exit(results.every((r) => r.completed) && !sum('lost') && !sum('duplicated') && sum('landed') === RUNS * FAULTS ? 0 : 1);
 }
