@@ -90,6 +90,9 @@ function auditKey(): string | undefined {
  */
 export async function withTarget<T>(settings: Pick<Settings, 'TARGET_DATABASE_URL' | 'RUNBOOK_DATABASE_URL' | 'TARGET_DIALECT'>, fn: (c: Client) => Promise<T>, auditUnder?: string): Promise<T> {
   const client = new Client({ connectionString: settings.TARGET_DATABASE_URL });
+  // A terminated session emits 'error' on an idle client; unheard, it crashes the worker (lib/db.ts says why).
+  // The statement in progress, if any, fails with its own error and the activity retries.
+  client.on('error', () => undefined);
   const seen = new Map<string, number>();
   recordStatements(client, seen);
   let failed = true;
