@@ -35,4 +35,9 @@ put runbook_app_database_url "postgres://jm_runbook_app:$(get target_db_runbook_
 # 备点库 (--profile standby): the worker reads the standby and the off-site copy as runbook (the roles replicate too)
 put standby_url "postgres://runbook:$(get target_db_runbook_password)@target-standby:5432/jm_target"
 put standby_dr_url "postgres://runbook:$(get target_db_runbook_password)@target-dr:5432/jm_target"
+# openGauss (--profile opengauss, deploy/compose.opengauss.yml): its password rules want upper and lower case, a digit
+# and one of #?!@$%^&*- within 8..32 characters; '-' needs no escaping in a URL.
+put opengauss_superuser_password "Og-1$(openssl rand -hex 12)"
+put opengauss_target_password "Jm-1$(openssl rand -hex 12)"
+put opengauss_target_database_url "postgres://jmtarget:$(get opengauss_target_password)@opengauss:5432/jm_target"
 put legacy_database_url "${LEGACY_DATABASE_URL:-oracle://jmlegacy:$(get oracle_app_password)@oracle:1521/FREEPDB1}"

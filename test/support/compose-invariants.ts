@@ -32,6 +32,10 @@ export const PINNED_IMAGES: Record<string, string> = {
   'gvenzl/oracle-free:23-slim': 'gvenzl/oci-oracle-free README, tag 23-slim',
   // The in-memory database (内存数据库): Docker official image redis, 7.4 on Debian bookworm.
   'redis:7.4-bookworm': 'Docker official image redis, tag 7.4-bookworm',
+  // openGauss as the target (profile "opengauss" only): the community's image, built from openGauss-server's
+  // docker/dockerfiles/5.0.0 (ENTRYPOINT entrypoint.sh, PGDATA /var/lib/opengauss/data owned by omm; its
+  // entrypoint reads GS_PASSWORD_FILE through file_env and runs /docker-entrypoint-initdb.d/*.sh|*.sql).
+  'opengauss/opengauss:5.0.0': 'openGauss-server docker/dockerfiles/5.0.0 (dockerfile_amd, entrypoint.sh); Docker Hub opengauss/opengauss:5.0.0',
 };
 /** The product image's base: Node.js 24 (Active LTS), Debian bookworm slim. */
 export const NODE_BASE = 'node:24-bookworm-slim';
@@ -42,6 +46,8 @@ export const IMAGE_WRITABLE: Record<string, string[]> = {
   'gvenzl/oracle-free': ['/opt/oracle/oradata'],
   // the official redis image creates /data owned by redis (its Dockerfile: mkdir /data && chown redis:redis /data)
   redis: ['/data'],
+  // openGauss-server docker/dockerfiles/5.0.0/dockerfile_amd: mkdir -p /var/lib/opengauss; chown -R omm:omm /var/lib/opengauss
+  'opengauss/opengauss': ['/var/lib/opengauss'],
 };
 
 /** The product's own process, the longest a chunk of the copy may take to finish after SIGTERM, in s. */
@@ -189,7 +195,7 @@ export function composeProblems(c: Compose, dockerfile: string): string[] {
 
     // Nothing but the API is reachable from the network; databases not even from the host.
     for (const p of ports(s)) {
-      const isDb = /postgres|oracle/.test(s.image ?? '');
+      const isDb = /postgres|oracle|opengauss/.test(s.image ?? '');
       if (isDb) problems.push(`${name}: database port ${p.target} published`);
       else if (!(name === 'api') && p.hostIp !== '127.0.0.1') problems.push(`${name}: port ${p.target} published on ${p.hostIp ?? 'all interfaces'}, not loopback`);
     }

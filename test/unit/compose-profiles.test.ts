@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Compose, REPO, commandText, composeConfig, composeProblems, mounts } from '../support/compose-invariants';
 
@@ -86,7 +88,47 @@ export function standbyProblems(c: Compose, f: StandbyFiles): string[] {
   return problems;
 }
 
-describe('docker-compose optional profiles: standby 备点库 (#18)', () => {
+/**
+ * 国产目标库 openGauss as the target (issue #20): under the "opengauss" profile, its superuser password by file (the
+ * image's entrypoint reads GS_PASSWORD_FILE), the target database made by an init script as the product needs it, and
+ * an override that points the worker and the API at it in the openGauss dialect through a secret file.
+ */
+export function opengaussProblems(c: Compose, f: { initdb: string; makeSecrets: string }): string[] {
+  const problems: string[] = [];
+  const og = c.services.opengauss;
+  if (!og) return ['opengauss: service missing'];
+  if (!og.profiles?.includes('opengauss')) problems.push('opengauss: must sit under the profile "opengauss"');
+  const env = og.environment ?? {};
+  const secretNames = (og.secrets ?? []).map((x) => (typeof x === 'string' ? x : (x as { source: string }).source));
+  for (const k of ['GS_PASSWORD_FILE', 'OPENGAUSS_TARGET_PASSWORD_FILE']) {
+    const file = env[k] ?? '';
+    if (!file.startsWith('/run/secrets/') || !secretNames.includes(file.slice('/run/secrets/'.length))) problems.push(`opengauss: ${k} must name a secret the service mounts`);
+  }
+  const init = mounts(og).find((m) => m.target.startsWith('/docker-entrypoint-initdb.d/'));
+  if (!init?.readOnly || !init.source.endsWith('deploy/opengauss/initdb.sh')) problems.push('opengauss: the target database must come from deploy/opengauss/initdb.sh, mounted read-only');
+  if (!/CREATE DATABASE jm_target OWNER (\w+) DBCOMPATIBILITY 'PG' ENCODING 'UTF8' TEMPLATE template0/.test(f.initdb))
+    problems.push("opengauss initdb.sh: jm_target must be created DBCOMPATIBILITY 'PG', UTF8, from template0");
+  if (!/PASSWORD :'pw'/.test(f.initdb) || !/<"\$OPENGAUSS_TARGET_PASSWORD_FILE"/.test(f.initdb)) problems.push("opengauss initdb.sh: the user's password must come from the secret file");
+  if (!/put opengauss_target_database_url "postgres:\/\/jmtarget:[^"]*@opengauss:5432\/jm_target"/.test(f.makeSecrets)) problems.push('make-secrets.sh: opengauss_target_database_url does not point at opengauss:5432/jm_target as jmtarget');
+  return problems;
+}
+
+/** The worker and the API under deploy/compose.opengauss.yml: the openGauss dialect, the target by secret file. */
+export function opengaussOverrideProblems(c: Compose): string[] {
+  const problems: string[] = [];
+  for (const name of ['worker', 'api']) {
+    const s = c.services[name];
+    const env = s?.environment ?? {};
+    const secretNames = (s?.secrets ?? []).map((x) => (typeof x === 'string' ? x : (x as { source: string }).source));
+    if (env.TARGET_DIALECT !== 'opengauss') problems.push(`${name}: TARGET_DIALECT must be opengauss`);
+    if (env.TARGET_DATABASE_URL_FILE !== '/run/secrets/opengauss_target_database_url' || !secretNames.includes('opengauss_target_database_url'))
+      problems.push(`${name}: TARGET_DATABASE_URL_FILE must be the secret opengauss_target_database_url`);
+  }
+  if (c.services.worker?.depends_on?.opengauss?.condition !== 'service_healthy') problems.push('worker: must wait for opengauss to be healthy');
+  return problems;
+}
+
+describe('docker-compose optional profiles: standby 备点库 (#18), openGauss 国产目标库 (#20)', () => {
   it('备点库 the standby and the off-site DR copy (--profile standby) follow scripts/pg-standby.sh and are wired to the worker (issue #18)', () => {
     const c = composeConfig(path.join(REPO, 'docker-compose.yml'));
     expect(standbyProblems(c, readStandbyFiles())).toEqual([]);
@@ -120,5 +162,45 @@ describe('docker-compose optional profiles: standby 备点库 (#18)', () => {
     expectProblem(standbyProblems(unhealthy, files), /target-standby: the healthcheck must prove/);
     expectProblem(standbyProblems(base(), { ...files, initdb: files.initdb.replace(/echo "host replication[^\n]*/, '') }), /pg_hba does not allow replication/);
     expectProblem(standbyProblems(base(), { ...files, entrypoint: files.entrypoint.replace(' -C -S "$STANDBY_SLOT"', '') }), /no pg_basebackup -R -X stream -C -S/);
+  });
+  it('国产目标库 openGauss (--profile opengauss, deploy/compose.opengauss.yml): password by file, the target made by an init script, the worker and API in its dialect (issue #20)', () => {
+    const files = { initdb: fs.readFileSync(path.join(REPO, 'deploy', 'opengauss', 'initdb.sh'), 'utf8'), makeSecrets: fs.readFileSync(path.join(REPO, 'deploy', 'make-secrets.sh'), 'utf8') };
+    const dockerfile = fs.readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
+    const base = composeConfig(path.join(REPO, 'docker-compose.yml'));
+    expect(opengaussProblems(base, files)).toEqual([]);
+    const withOverride = composeConfig([path.join(REPO, 'docker-compose.yml'), path.join(REPO, 'deploy', 'compose.opengauss.yml')]);
+    expect(composeProblems(withOverride, dockerfile)).toEqual([]);
+    expect(opengaussOverrideProblems(withOverride)).toEqual([]);
+    // without the override the product stays on target-db in the PostgreSQL dialect
+    expect(opengaussOverrideProblems(base)).toContain('worker: TARGET_DIALECT must be opengauss');
+
+    // and the checks find the faults: the password in the environment, no profile, a database in Oracle mode
+    const leaky = composeConfig(path.join(REPO, 'docker-compose.yml'));
+    leaky.services.opengauss.environment = { GS_PASSWORD: 'Og-1secret' };
+    leaky.services.opengauss.profiles = [];
+    const problems = [...composeProblems(leaky, dockerfile), ...opengaussProblems(leaky, { ...files, initdb: files.initdb.replace("OWNER jmtarget DBCOMPATIBILITY 'PG'", "OWNER jmtarget DBCOMPATIBILITY 'A'") })];
+    for (const re of [/opengauss: secret GS_PASSWORD in the environment/, /must sit under the profile "opengauss"/, /GS_PASSWORD_FILE must name a secret/, /DBCOMPATIBILITY 'PG'/])
+      expect(problems.filter((p) => re.test(p))).not.toHaveLength(0);
+  });
+
+  it('make-secrets.sh writes openGauss passwords its rules accept and URLs that need no escaping', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-compose-secrets-'));
+    try {
+      execFileSync('bash', [path.join(REPO, 'deploy', 'make-secrets.sh'), dir], { encoding: 'utf8', env: { ...process.env, LEGACY_DATABASE_URL: '' } });
+      for (const name of ['opengauss_superuser_password', 'opengauss_target_password']) {
+        const pw = fs.readFileSync(path.join(dir, name), 'utf8').trim();
+        // openGauss: 8..32 characters with upper and lower case, a digit and one of #?!@$%^&*- (the image's entrypoint checks the same)
+        expect(pw.length).toBeGreaterThanOrEqual(8);
+        expect(pw.length).toBeLessThanOrEqual(32);
+        for (const re of [/[A-Z]/, /[a-z]/, /[0-9]/, /[#?!@$%^&*-]/]) expect(pw).toMatch(re);
+        expect(encodeURIComponent(pw)).toBe(pw);
+      }
+      const url = new URL(fs.readFileSync(path.join(dir, 'opengauss_target_database_url'), 'utf8').trim());
+      expect([url.hostname, url.port, url.pathname, url.username]).toEqual(['opengauss', '5432', '/jm_target', 'jmtarget']);
+      expect(url.password).toBe(fs.readFileSync(path.join(dir, 'opengauss_target_password'), 'utf8').trim());
+      for (const [name, host] of [['standby_url', 'target-standby'], ['standby_dr_url', 'target-dr']]) expect(new URL(fs.readFileSync(path.join(dir, name), 'utf8').trim()).hostname).toBe(host);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
