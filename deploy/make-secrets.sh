@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 密钥生成 Writes the deployment's secrets as files for docker-compose (secrets:) and systemd (LoadCredential=):
 #   deploy/make-secrets.sh [dir]            (default deploy/secrets; existing files are kept, never overwritten)
-# Passwords are hex (openssl rand -hex): nothing in them needs escaping inside a connection URL, unlike base64's
+# Passwords are hex (openssl rand -hex; openGauss's behind a fixed prefix its rules want): nothing in them needs escaping inside a connection URL, unlike base64's
 # `/` and `+`. If you set a password of your own inside a URL file, percent-encode it (encodeURIComponent).
 # Files are 0444 inside a 0700 directory: only root (and the containers they are mounted into) can read them.
 # LEGACY_DATABASE_URL (the real legacy Oracle, e.g. oracle://jmlegacy:…@legacy-host:1521/ORCLPDB) is taken from
