@@ -30,3 +30,19 @@ SQL
   psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname jm_runbook -c 'GRANT CREATE, USAGE ON SCHEMA public TO jm_runbook_audit_owner'
   echo "initdb: roles jm_runbook_audit_owner and jm_runbook_app (the API's append-only role) made"
 fi
+
+# 备点库 The streaming standby and the off-site copy (docker-compose --profile standby; deploy/standby/): a replication
+# role, replication allowed for it alone in pg_hba (scram-sha-256; the image's own line `host all all all` does not
+# cover replication connections), and pg_monitor for the product's role so the standby checks read
+# pg_stat_replication's positions and lags (NULL to others). wal_level replica, max_wal_senders and
+# max_replication_slots are PostgreSQL 16's defaults (10 each): two copies fit.
+if [ -n "${REPLICATION_PASSWORD_FILE:-}" ]; then
+  repl_password=$(<"$REPLICATION_PASSWORD_FILE")
+  [ -n "$repl_password" ] || { echo "initdb: $REPLICATION_PASSWORD_FILE is empty" >&2; exit 1; }
+  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres --set=pw="$repl_password" <<'SQL'
+CREATE ROLE jm_replicator LOGIN REPLICATION PASSWORD :'pw';
+GRANT pg_monitor TO runbook;
+SQL
+  echo "host replication jm_replicator all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  echo "initdb: role jm_replicator (replication, pg_hba) made; runbook reads replication statistics (pg_monitor)"
+fi
