@@ -41,9 +41,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const temporalDev = (cmd: 'start' | 'stop') => execFileSync('bash', [path.join(repoRoot, 'scripts', 'temporal-dev.sh'), cmd], { env: temporalEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 
 type Fault = 'kill-worker' | 'restart-temporal' | 'terminate-backends';
-/** The cutover's working steps after the wipe gate, in order: where a fault may be planned. */
-const FAULT_STEPS = ['wipe', 'migrate', 'cache-flush', 'verify', 'snapshot', 'business-tests', 'rollback', 'prove-rollback', 'cache-warm', 'test-addresses', 'switch', 'evidence'] as const;
-/** Where a fault is planned: any step before the switch gate, so that a fault whose step went by still finds one to land in (the switch, the evidence pack). */
+/** The cutover's steps after the wipe gate, in order, its gates included (a worker may die while the run waits for approval): where a fault may land. */
+const FAULT_STEPS = ['wipe', 'migrate', 'cache-flush', 'verify', 'go-no-go', 'snapshot', 'business-tests', 'rollback', 'prove-rollback', 'cache-warm', 'test-addresses', 'gate-switch', 'switch', 'evidence'] as const;
+/** Where a fault is planned: any step up to the switch gate, where every run waits (for its approver), so a fault whose step went by between two looks still lands. */
 const PLANNED_AT = FAULT_STEPS.indexOf('switch');
 
 async function main(): Promise<void> {
@@ -186,12 +186,6 @@ async function main(): Promise<void> {
         await sleep(500);
         continue;
       }
-      const open = s.gates.find((g) => g.status === 'open');
-      if (open) {
-        await http('POST', `/cutovers/${id}/gates/${open.name}/decision`, approver, { decision: 'approve', reason: '演练 drill' });
-        await sleep(250);
-        continue;
-      }
       const here = FAULT_STEPS.indexOf(s.phase as (typeof FAULT_STEPS)[number]);
       if (plan.length && here >= 0 && here >= plan[0].at) {
         const { fault } = plan.shift()!;
@@ -204,6 +198,12 @@ async function main(): Promise<void> {
         await inject(fault);
         const after = await recover(id, before, deadline);
         recoveries.push(`${fault}@${now.phase} ${after ? ((Date.now() - t0) / 60_000).toFixed(2) : 'never'} min`);
+        continue;
+      }
+      const open = s.gates.find((g) => g.status === 'open');
+      if (open) {
+        await http('POST', `/cutovers/${id}/gates/${open.name}/decision`, approver, { decision: 'approve', reason: '演练 drill' });
+        await sleep(250);
         continue;
       }
       await sleep(200);
