@@ -10,6 +10,7 @@ import type { Role } from '../../lib/runbook-db';
 import { describeHolder, liveLeases, temporalLiveness } from '../../lib/target-lease';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../workflows/search-attributes';
 import { DecisionLedger } from '../decision-ledger';
+import { openPageToken, sealPageToken } from '../page-token';
 import { ProblemError } from '../problems';
 import { Awaiting, kindOfWorkflowId, RunKind } from '../run-kinds';
 import { RunAccess, runbookStatus } from '../run-access';
@@ -565,13 +566,15 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       else if (q.status && LIVE.has(q.status)) clauses.push(`RunbookStatus = ${literal(q.status)} AND ExecutionStatus = "Running"`);
       else if (q.status) clauses.push(`RunbookStatus = ${literal(q.status)}`);
       if (q.phase) clauses.push(`RunbookPhase = ${literal(q.phase)}`);
+      const serverToken = q.pageToken ? openPageToken(signingKey, q.pageToken) : undefined;
+      if (q.pageToken && !serverToken) throw new ProblemError(400, 'Invalid request', 'querystring.pageToken is not a page token this API issued', 'querystring.pageToken');
       let response;
       try {
         response = await temporal.workflowService.listWorkflowExecutions({
           namespace,
           query: clauses.join(' AND '),
           pageSize: q.pageSize ? Number(q.pageSize) : 20,
-          nextPageToken: q.pageToken ? Buffer.from(q.pageToken, 'base64url') : undefined,
+          nextPageToken: serverToken,
         });
       } catch (err) {
         // A token that decodes but is not one the server issued is the client's mistake, not ours.
@@ -584,7 +587,7 @@ export default async function runRoutes(app: FastifyInstance, opts: RunRoutesOpt
       }
       const converter = temporal.workflow.options.loadedDataConverter;
       const runs = await Promise.all(response.executions.map(async (raw) => summary(await executionInfoFromRaw(raw, converter, raw, namespace))));
-      const next = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : undefined;
+      const next = response.nextPageToken?.length ? sealPageToken(signingKey, response.nextPageToken) : undefined;
       return { runs, nextPageToken: next };
     },
   );
