@@ -144,7 +144,11 @@ describe('hostile callers of the API 恶意调用', () => {
 
   it('with Temporal hanging (a connection that never answers), a read is answered 503 within the deadline, not left waiting', async () => {
     // A server that takes the TCP connection and never says a word: what a restart or a half-open link looks like from here.
-    const silent = net.createServer(() => undefined);
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined);
+    });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
     const hung = new Client({ connection: Connection.lazy({ address }), namespace: 'default' });
@@ -167,7 +171,9 @@ describe('hostile callers of the API 恶意调用', () => {
       await app.close();
       await pool.end();
       await hung.connection.close();
-      silent.close();
+      // The connections it took are ended too, or they would keep jest from exiting.
+      for (const socket of held) socket.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pino from 'pino';
@@ -106,21 +107,23 @@ describe('the migration tells the truth about what it loaded', () => {
   });
 
   it('the migrate step reconciles each table from the target and fails, naming it, when a row is missing', async () => {
-    const deps = { settings: loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl }, { signing: false }), mapping, legacySource: source, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps;
-    const acts = migrateActivities(deps);
+    const deps = { settings: loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: targetUrl }, { signing: false }), mapping, legacySource: source, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps;
+    const activities = migrateActivities(deps);
+    // an activity (it heartbeats while it counts): run as the worker would run it
+    const reconcile = (input: Parameters<typeof activities.reconcileTable>[0]) => new MockActivityEnvironment().run(activities.reconcileTable, input) as ReturnType<typeof activities.reconcileTable>;
     const loaded = await withClient(targetUrl, async (t) => (await t.query(`SELECT count(*)::int AS n FROM approval_material`)).rows[0].n as number);
-    const ok = await acts.reconcileTable({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
+    const ok = await reconcile({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
     expect(ok).toMatchObject({ ok: true, loaded, problems: [] });
     expect(ok.source).toBe(ok.loaded + ok.quarantined);
 
     // the chunks said one more than the target holds: a row vanished after its chunk reported it
-    const claimed = acts.reconcileTable({ table: 'approval_material', readPoint: null, chunksLoaded: loaded + 1 });
+    const claimed = reconcile({ table: 'approval_material', readPoint: null, chunksLoaded: loaded + 1 });
     await expect(claimed).rejects.toBeInstanceOf(ApplicationFailure);
     await expect(claimed).rejects.toMatchObject({ nonRetryable: true, type: 'MigrationReconciliation' });
     await expect(claimed).rejects.toThrow(/approval_material.*holds \d+ rows but its chunks reported \d+ loaded/);
 
     await withClient(targetUrl, (t) => t.query(`DELETE FROM approval_material WHERE matid = (SELECT min(matid) FROM approval_material)`));
-    const lost = acts.reconcileTable({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
+    const lost = reconcile({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
     await expect(lost).rejects.toThrow(/迁移对账失败 migration of approval_material does not reconcile: source \d+ ≠ loaded \d+ \+ quarantined \d+ \(difference 1\)/);
   });
 });
