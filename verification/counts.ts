@@ -2,8 +2,8 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import type { SourceAdapter } from '../migration/source';
-import { findTable, isComposite, keyColumn } from '../migration/mapping';
-import { keyMatchesSql } from '../migration/composite-key';
+import { findTable, isComposite, keyColumn, keyColumns } from '../migration/mapping';
+import { decodeKey, keyMatchesSql } from '../migration/composite-key';
 import { unionFilterSql } from '../migration/union';
 import { castKey, parentMissingSql } from '../migration/key-order';
 
@@ -33,6 +33,27 @@ async function count(client: Client, sql: string, params: unknown[] = []): Promi
 }
 
 /**
+ * Keys held more than once. A key with no value is no key: a NULL single key is not counted, nor is a composite
+ * key with a NULL component — a table without a primary key may hold several such rows (each held for its
+ * missing key part, each its own legacy row), and `source = loaded + quarantined` still counts every one.
+ */
+async function countQuarantinedTwice(target: Client, table: TableMapping): Promise<number> {
+  const { rows } = await target.query<{ k: string }>(
+    'SELECT source_key AS k FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL GROUP BY source_key HAVING count(*) > 1',
+    [table.name],
+  );
+  if (!isComposite(table)) return rows.length;
+  const width = keyColumns(table).length;
+  return rows.filter((r) => {
+    try {
+      return !decodeKey(r.k, width).includes(null);
+    } catch {
+      return true; // not a key this table writes: counted, so the problem shows
+    }
+  }).length;
+}
+
+/**
  * The source side is counted through the legacy adapter (PostgreSQL or Oracle, at the run's read point).
  * Given the mapping, a child table's loaded rows are also checked against its parent's loaded rows.
  */
@@ -51,11 +72,7 @@ export async function countTable(source: SourceAdapter, readPoint: string | null
     `SELECT count(*) AS n FROM migration_quarantine q JOIN ${t} x ON ${isComposite(table) ? keyMatchesSql(table, 'x', 'q.source_key') : `x.${key} = ${castKey('q.source_key', 'text', keyColumn(table).type)}`}${own} WHERE q.table_name = $1`,
     [table.name],
   );
-  const quarantinedTwice = await count(
-    target,
-    `SELECT count(*) AS n FROM (SELECT source_key FROM migration_quarantine WHERE table_name = $1 AND source_key IS NOT NULL GROUP BY source_key HAVING count(*) > 1) d`,
-    [table.name],
-  );
+  const quarantinedTwice = await countQuarantinedTwice(target, table);
   const sourceRows = await sourceCounted;
   const parent = table.parent && mapping ? findTable(mapping, table.parent.table) : undefined;
   const loadedOrphans = parent ? await count(target, `SELECT count(*) AS n FROM ${t} c WHERE ${parentMissingSql(table, parent, 'c')}${unionFilterSql(table, 'c')}`) : undefined;
