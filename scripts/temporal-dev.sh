@@ -43,6 +43,11 @@ healthy() { "$1" operator cluster health --address "$ADDRESS" >/dev/null 2>&1; }
 
 start() {
   local cli; cli=$(find_cli)
+  # Two starts at once (a test run beside the demo) would both start a server on one database file; the
+  # second dies on "database is locked (SQLITE_BUSY)". One start at a time: the next one finds it answering.
+  mkdir -p "$STATE_DIR"
+  exec 9>"$STATE_DIR/start.lock"
+  flock -w 180 9 || { log "another start holds $STATE_DIR/start.lock for over 180 s"; exit 1; }
   if healthy "$cli"; then
     log "reusing the Temporal server already answering on $ADDRESS"
   else
@@ -52,7 +57,7 @@ start() {
     log "starting the Temporal dev server on $ADDRESS (UI http://127.0.0.1:$UI_PORT, data $STATE_DIR/temporal.db)"
     nohup "$cli" server start-dev --ip 127.0.0.1 --port "$PORT" --ui-port "$UI_PORT" \
       --db-filename "$STATE_DIR/temporal.db" --log-level warn "${sa_flags[@]}" \
-      >"$STATE_DIR/server.log" 2>&1 &
+      >"$STATE_DIR/server.log" 2>&1 9>&- &
     echo $! >"$STATE_DIR/server.pid"
     for _ in $(seq 1 120); do
       healthy "$cli" && break
