@@ -185,7 +185,15 @@ it('the DR drill restores the off-site copy, promotes only on another person’s
   const res = await stack.http('POST', '/standby', operator, { action: 'drill', runId: `drill-${stack.id}`, drillPort: 55456 });
   expect(res.status).toBe(201);
   const id = res.body.workflowId as string;
-  await eventually(async () => (await state(id)).gates.find((g) => g.status === 'open'), 'the promote gate to open', 120_000);
+  // pg_basebackup of the DR copy into a fresh instance: seconds here; on failure say where the drill stands
+  await eventually(async () => (await state(id)).gates.find((g) => g.status === 'open'), 'the promote gate to open', 180_000).catch(async (err: Error) => {
+    const s = await state(id).catch((e: Error) => ({ error: e.message }));
+    const d = await stack.temporal.workflow.getHandle(id).describe().catch(() => undefined);
+    const pending = (d?.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure yet'}`);
+    const drillLog = path.join(TEST_LAYOUT.dir, `drill_${`drill-${stack.id}`.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(-12)}.log`);
+    const tail = fs.existsSync(drillLog) ? fs.readFileSync(drillLog, 'utf8').slice(-2000) : '(no drill instance log)';
+    throw new Error(`${err.message}\nstate: ${JSON.stringify(s).slice(0, 1500)}\npending: ${pending.join('; ')}\ndrill log: ${tail}\nworker: ${stack.workerOutput().slice(-3000)}`);
+  });
   // four-eyes: the operator who started the drill cannot approve it, even holding an approver token
   const selfApprover = await stack.token('alice', 'approver');
   const refused = await stack.http('POST', `/standby/${id}/gates/promote/decision`, selfApprover, { decision: 'approve', reason: '自己批准' });
