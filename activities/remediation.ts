@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { correctionSetProblem, CorrectionOutcomeRow, listCorrectionSets, readCorrectionSet, recordOutcomes } from '../migration/correction-ledger';
 import type { Client } from 'pg';
-import { withClient } from '../lib/db';
+import { withClient, withPooledClient } from '../lib/db';
 import { previousSigningKeys } from '../lib/settings';
 import { withTarget } from '../lib/statement-audit';
 import { DataQualityFilter, DataQualityRow, dataQualityRows } from '../migration/data-quality';
@@ -54,7 +54,7 @@ export async function applyApprovedCorrections(deps: ActivityDeps, tableName: st
   const keys = [deps.settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(deps.settings)].filter(Boolean);
   let sets;
   try {
-    sets = await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => listCorrectionSets(c, 10_000));
+    sets = await withPooledClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => listCorrectionSets(c, 10_000));
   } catch (err) {
     if ((err as { code?: string }).code === '42P01') return 0;
     throw err;

@@ -1,4 +1,4 @@
-import { Client, Pool, PoolConfig } from 'pg';
+import { Client, Pool, PoolClient, PoolConfig } from 'pg';
 
 /**
  * A connection can drop at any moment (a restart, a failover of the domestic database, a terminated
@@ -45,8 +45,34 @@ export function resilientPool(config: PoolConfig, onError: ConnectionErrorSink =
   return pool;
 }
 
+const pools = new Map<string, Pool>();
+
+/**
+ * A client from a small pool kept per database for the process: for the runbook's own bookkeeping, which
+ * every activity touches with a few short statements (a new connection costs more than they do). A client
+ * whose work failed is discarded, not returned (it may be mid-transaction or its connection gone); idle
+ * clients let the process exit and are dropped by the pool when their connection dies.
+ */
+export async function withPooledClient<T>(connectionString: string, fn: (client: PoolClient) => Promise<T>, onError: ConnectionErrorSink = quietly): Promise<T> {
+  let pool = pools.get(connectionString);
+  if (!pool) {
+    pool = resilientPool({ connectionString, max: 4, idleTimeoutMillis: 30_000, allowExitOnIdle: true }, onError);
+    pools.set(connectionString, pool);
+  }
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    return await fn(client);
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.release(failure);
+  }
+}
+
 /** Runs fn in a transaction, committing on success and rolling back on any error. */
-export async function inTransaction<T>(client: Client, fn: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+export async function inTransaction<T>(client: Client | PoolClient, fn: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
   await client.query(begin);
   try {
     const result = await fn();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client } from 'pg';
-import { withClient } from './db';
+import { inTransaction, withClient, withPooledClient } from './db';
 import { AuditFinding, auditStatements, Dialect, DIALECTS, detectDialect, dialectFits, render, run, setDialect } from './dialect';
 import type { Settings } from './settings';
 
@@ -124,28 +124,45 @@ export async function withTarget<T>(settings: Pick<Settings, 'TARGET_DATABASE_UR
 
 let auditTableReady: Promise<void> | undefined;
 
-/** Adds the statements to the run's audit in the runbook database (idempotent per text: calls add up). */
+/**
+ * Adds the statements to the run's audit in the runbook database (idempotent per text: calls add up): one
+ * transaction on a pooled connection — the rows already there are updated in one statement, the new ones
+ * inserted in another (every activity files its statements: a connection and a commit per statement cost
+ * the migration ~0.1 s per activity).
+ */
 export async function fileStatements(runbookUrl: string, workflowId: string, dialect: Dialect, seen: Map<string, number>): Promise<void> {
-  await withClient(runbookUrl, async (c) => {
+  const entries = [...seen].map(([statement, calls]) => ({ statement, calls, hash: createHash('sha256').update(statement).digest('hex') }));
+  await withPooledClient(runbookUrl, async (c) => {
     auditTableReady ??= c.query(AUDIT_DDL).then(() => undefined);
     await auditTableReady.catch(async () => {
       auditTableReady = undefined;
       await c.query(AUDIT_DDL);
     });
-    // Portable SQL (no ON CONFLICT): the runbook database may be a domestic one too.
-    for (const [statement, calls] of seen) {
-      const hash = createHash('sha256').update(statement).digest('hex');
-      for (let attempt = 0; ; attempt++) {
-        const updated = await c.query('UPDATE target_statement_audit SET calls = calls + $3 WHERE workflow_id = $1 AND statement_hash = $2', [workflowId, hash, calls]);
-        if (updated.rowCount) break;
-        try {
-          await c.query('INSERT INTO target_statement_audit (workflow_id, dialect, statement_hash, statement, calls) VALUES ($1, $2, $3, $4, $5)', [workflowId, dialect, hash, statement, calls]);
-          break;
-        } catch (err) {
-          // another activity of the run filed the same statement meanwhile: add to its row
-          if ((err as { code?: string }).code !== '23505' || attempt > 2) throw err;
-        }
+    // Portable SQL (no ON CONFLICT, no multi-array unnest): the runbook database may be a domestic one too.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await inTransaction(c, async () => {
+          for (let i = 0; i < entries.length; i += 1000) await file(entries.slice(i, i + 1000)); // parameters stay well under the protocol's 65,535
+        });
+        return;
+      } catch (err) {
+        // another activity of the run filed one of them meanwhile: the transaction is tried again, adding to its row
+        if ((err as { code?: string }).code !== '23505' || attempt > 2) throw err;
       }
+    }
+    async function file(entries: { statement: string; calls: number; hash: string }[]): Promise<void> {
+      const params: unknown[] = [workflowId];
+      const values = entries.map((e) => `($${params.push(e.hash)}::text, $${params.push(e.calls)}::bigint)`).join(', ');
+      const updated = await c.query<{ h: string }>(
+        `UPDATE target_statement_audit a SET calls = a.calls + v.calls FROM (VALUES ${values}) AS v(h, calls) WHERE a.workflow_id = $1 AND a.statement_hash = v.h RETURNING a.statement_hash AS h`,
+        params,
+      );
+      const known = new Set(updated.rows.map((r) => r.h));
+      const fresh = entries.filter((e) => !known.has(e.hash));
+      if (!fresh.length) return;
+      const insert: unknown[] = [workflowId, dialect];
+      const rows = fresh.map((e) => `($1, $2, $${insert.push(e.hash)}, $${insert.push(e.statement)}, $${insert.push(e.calls)})`).join(', ');
+      await c.query(`INSERT INTO target_statement_audit (workflow_id, dialect, statement_hash, statement, calls) VALUES ${rows}`, insert);
     }
   });
 }

@@ -68,7 +68,20 @@ export const CONTROL_DDL = [
    )`,
 ];
 
+/** The relations ensureTargetSchema creates, by name. */
+function ownedRelations(mapping: Mapping): string[] {
+  return [...new Set(['migration_quarantine', 'migration_data_quality', 'migration_chunk', 'migration_quarantine_chunk', 'migration_data_quality_chunk', ...mapping.tables.map((t) => t.target.table)])];
+}
+
 export async function ensureTargetSchema(client: Client, mapping: Mapping): Promise<void> {
+  // Every table's plan ensures the schema: when all of it is there (the usual case), one catalog query
+  // instead of a locked round of DDL. CREATE … IF NOT EXISTS would change nothing either. (Portable SQL.)
+  const names = ownedRelations(mapping);
+  const present = await client.query<{ n: string }>(
+    'SELECT count(*) AS n FROM pg_catalog.pg_class c WHERE c.relname = ANY($1::text[]) AND pg_catalog.pg_table_is_visible(c.oid)',
+    [names],
+  );
+  if (Number(present.rows[0].n) === names.length) return;
   // Concurrent chunks of one run may all try this at once; the advisory lock serialises the DDL.
   await client.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-cutover-target-ddl']);
   try {
