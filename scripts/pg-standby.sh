@@ -132,7 +132,9 @@ ensure_replica() { # name port slot
     claim_port "$name" "$port"
     rm -rf "${DIR:?}/$name"
     # A slot left by an earlier, removed copy would make -C fail; nothing else uses our slot names.
-    if [ "$(psql_at "$PRIMARY_PORT" "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" != 0 ]; then
+    local stale
+    stale=$(psql_at "$PRIMARY_PORT" "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'") || die "cannot query the primary on $HOST:$PRIMARY_PORT for the slot $slot (the error above)"
+    if [ "$stale" != 0 ]; then
       say "dropping the stale slot $slot on the primary (its copy is gone)"
       psql_at "$PRIMARY_PORT" "SELECT pg_drop_replication_slot('$slot')" >/dev/null
     fi
