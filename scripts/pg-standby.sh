@@ -14,6 +14,9 @@
 # The shared cluster on 5432 is never reconfigured or restarted: the primary here is an instance of our own.
 # With STANDBY_PRIMARY_EXTERNAL=1 the primary on STANDBY_PRIMARY_PORT is used as it is; it must already allow
 # replication connections from 127.0.0.1 (wal_level replica, max_wal_senders, pg_hba "replication").
+# A port of this layout answered by a server that is not this layout's instance (another checkout's .data/, another
+# cluster) is refused, naming that server's data directory (SHOW data_directory): nothing is built from, attached to
+# or reported as someone else's server. Only STANDBY_PRIMARY_EXTERNAL=1 says a foreign primary is meant.
 # Every action is printed ([pg-standby] …) on stderr; `status` prints on stdout.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +37,20 @@ die() { say "ERROR: $*"; exit 1; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 psql_at() { "$PGBIN/psql" -X -q -At -h "$HOST" -p "$1" -U postgres -d postgres -c "$2"; }
 ready() { "$PGBIN/pg_isready" -q -h "$HOST" -p "$1"; }
+# the real path of a directory, or the path as given when it does not exist (yet)
+real_dir() { readlink -f "$1" 2>/dev/null || echo "$1"; }
+# The data directory of the server answering on PORT, asked of the server itself (needs a superuser: postgres).
+served_dir() { psql_at "$1" "SHOW data_directory"; }
+# Refuses PORT when it is answered by a server other than this layout's instance NAME ($DIR/NAME); a silent port passes.
+claim_port() { # name port
+  local name=$1 port=$2 other
+  ready "$port" || return 0
+  other=$(served_dir "$port" 2>&1) || die "$HOST:$port answers, but asking it for its data directory failed (${other//$'\n'/ }): it is not known to be $name of $DIR; stop that server or give $name another port"
+  [ "$(real_dir "$other")" = "$(real_dir "$DIR/$name")" ] && return 0
+  local hint="stop that server, or give this layout other ports (STANDBY_PRIMARY_PORT, STANDBY_PORT, STANDBY_DR_PORT)"
+  [ "$name" = primary ] && hint="$hint, or set STANDBY_PRIMARY_EXTERNAL=1 if that server is meant as the primary"
+  die "$HOST:$port is answered by another server, data directory $other, not by $name of this layout ($DIR/$name): $hint"
+}
 port_of() { sed -n "s/^port = \([0-9]*\).*/\1/p" "$DIR/$1/postgresql.conf" "$DIR/$1/postgresql.auto.conf" 2>/dev/null | tail -1; }
 
 prepare_dir() {
@@ -50,6 +67,7 @@ wait_ready() { # port what
 start_instance() { # name
   local name=$1 port
   port=$(port_of "$name")
+  claim_port "$name" "$port"
   if ready "$port"; then say "$name answers on $HOST:$port (left as it is)"; return 0; fi
   say "starting $name on $HOST:$port (log $DIR/$name.log)"
   as_pg "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/$name.log" -w -t 60 start >/dev/null
@@ -93,6 +111,7 @@ ensure_primary() {
     say "primary: the external server on $HOST:$PRIMARY_PORT (not reconfigured)"
     return 0
   fi
+  claim_port primary "$PRIMARY_PORT"
   if [ ! -f "$DIR/primary/PG_VERSION" ]; then
     rm -rf "$DIR/primary"
     say "initdb primary in $DIR/primary (port $PRIMARY_PORT, UTF8, trust on 127.0.0.1, replication allowed)"
@@ -110,9 +129,12 @@ ensure_replica() { # name port slot
     say "$name in $DIR/$name is no longer a standby (promoted?): left alone; remove it (down) to rebuild"
     start_instance "$name"
   else
+    claim_port "$name" "$port"
     rm -rf "${DIR:?}/$name"
     # A slot left by an earlier, removed copy would make -C fail; nothing else uses our slot names.
-    if [ "$(psql_at "$PRIMARY_PORT" "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" != 0 ]; then
+    local stale
+    stale=$(psql_at "$PRIMARY_PORT" "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'") || die "cannot query the primary on $HOST:$PRIMARY_PORT for the slot $slot (the error above)"
+    if [ "$stale" != 0 ]; then
       say "dropping the stale slot $slot on the primary (its copy is gone)"
       psql_at "$PRIMARY_PORT" "SELECT pg_drop_replication_slot('$slot')" >/dev/null
     fi
@@ -134,7 +156,8 @@ clone_instance() { # source name port
   sport=$(port_of "$source")
   [ -n "$sport" ] || die "no instance named $source in $DIR"
   [ -f "$DIR/$name/PG_VERSION" ] && die "$name already exists in $DIR/$name: a drill restores into a fresh instance (stop and remove it first)"
-  ready "$port" && die "port $port is taken"
+  claim_port "$source" "$sport"
+  ready "$port" && die "port $port is taken (data directory $(served_dir "$port" 2>/dev/null || echo unknown))"
   rm -rf "${DIR:?}/$name"
   say "base backup of $source ($HOST:$sport) into a fresh instance $name (port $port), WAL streamed with it"
   as_pg "$PGBIN/pg_basebackup" -h "$HOST" -p "$sport" -U postgres -D "$DIR/$name" -R -X stream -c fast
@@ -151,7 +174,10 @@ status() {
     local name port state recovery
     name=$(basename "$d")
     port=$(port_of "$name")
-    if ready "$port"; then
+    if ready "$port" && [ "$(real_dir "$(served_dir "$port" 2>/dev/null)")" != "$(real_dir "$d")" ]; then
+      # the port is another server's: this instance is not what answers there
+      state=port-taken; recovery="by:$(served_dir "$port" 2>/dev/null || echo unknown)"
+    elif ready "$port"; then
       state=running
       recovery=$(psql_at "$port" "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END" 2>/dev/null || echo unknown)
     else state=stopped; recovery=-; fi

@@ -18,7 +18,9 @@ say() { echo "[standby-entrypoint $STANDBY_NAME] $*" >&2; }
 : "${REPLICATION_PASSWORD_FILE:?REPLICATION_PASSWORD_FILE is not set}"
 PRIMARY_PORT=${PRIMARY_PORT:-5432}
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
-PASSFILE=/var/lib/postgresql/.pgpass-replication
+# the postgres user's home in the image; REPLICATION_PASSFILE moves it (test/integration/standby-entrypoint.test.ts runs this
+# script on a shared machine, where that home is not this copy's own)
+PASSFILE=${REPLICATION_PASSFILE:-/var/lib/postgresql/.pgpass-replication}
 case "$STANDBY_NAME$STANDBY_SLOT" in *[!a-z0-9_]*) say "STANDBY_NAME and STANDBY_SLOT must be [a-z0-9_]"; exit 1 ;; esac
 [ "$(id -u)" = 0 ] || { say "must start as root (it hands the server to postgres)"; exit 1; }
 
@@ -44,7 +46,12 @@ if [ ! -f "$PGDATA/PG_VERSION" ]; then
     tries=$((tries + 1)); [ "$tries" -le 60 ] || { say "the primary $PRIMARY_HOST:$PRIMARY_PORT does not answer after 120 s"; exit 1; }
     sleep 2
   done
-  if [ "$(psql_primary "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$STANDBY_SLOT' AND NOT active")" != 0 ]; then
+  # asked first, on its own: a failed question (password, pg_hba) must stop here, not read as "a stale slot exists"
+  stale=$(psql_primary "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$STANDBY_SLOT' AND NOT active") || {
+    say "cannot query the primary $PRIMARY_HOST:$PRIMARY_PORT as $REPLICATION_USER (the error above: its password in $REPLICATION_PASSWORD_FILE, its pg_hba lines, the role); nothing copied"
+    exit 1
+  }
+  if [ "$stale" != 0 ]; then
     say "dropping the stale slot $STANDBY_SLOT on the primary (its copy is gone)"
     psql_primary "SELECT pg_drop_replication_slot('$STANDBY_SLOT')" >/dev/null
   fi

@@ -7,7 +7,7 @@ import { pgStandby } from '../../standby/replicas';
 import { checkConsistencyInProcess } from '../../standby/run-check';
 import { findTable } from '../../migration/mapping';
 import { prepareTargetSession } from '../../verification/canonical';
-import { caughtUp, DR_URL, ensureStandbyEnv, mapping, PRIMARY_URL, startWriter, STANDBY_URL, TEST_LAYOUT, url } from '../support/standby-env';
+import { caughtUp, DR_URL, ensureStandbyEnv, mapping, PRIMARY_URL, startWriter, STANDBY_URL, TEST_LAYOUT, TEST_PORTS, url } from '../support/standby-env';
 
 /**
  * 备点库 on real replicas made by scripts/pg-standby.sh: a primary of our own, a streaming standby and the
@@ -42,8 +42,8 @@ it('the script is idempotent and the standby and DR copy stream (pg_stat_replica
   expect(again.actions.join('\n')).toMatch(/primary answers .*left as it is/);
   expect(again.actions.join('\n')).not.toMatch(/pg_basebackup|initdb/);
   const status = (await pgStandby(TEST_LAYOUT, ['status'])).stdout;
-  expect(status).toMatch(/^standby port=55453 running standby$/m);
-  expect(status).toMatch(/^dr port=55454 running standby$/m);
+  expect(status).toMatch(new RegExp(`^standby port=${TEST_PORTS.standby} running standby$`, 'm'));
+  expect(status).toMatch(new RegExp(`^dr port=${TEST_PORTS.dr} running standby$`, 'm'));
   const h = await health(STANDBY_URL, 'standby', TEST_LAYOUT.slot);
   expect(h.streaming).toBe(true);
   expect(h.standby).toMatchObject({ reachable: true, inRecovery: true });
@@ -78,9 +78,9 @@ it('a check under a live writer reports every table consistent, without false al
 it('a row changed on the standby side only (a promoted copy) is caught and pinpointed to its segment and key', async () => {
   await pgStandby(TEST_LAYOUT, ['remove', 'tamper']).catch(() => undefined);
   await caughtUp(STANDBY_URL);
-  await pgStandby(TEST_LAYOUT, ['clone', 'standby', 'tamper', '55455']);
+  await pgStandby(TEST_LAYOUT, ['clone', 'standby', 'tamper', String(TEST_PORTS.tamper)]);
   await pgStandby(TEST_LAYOUT, ['promote', 'tamper']);
-  const tamperUrl = url(55455);
+  const tamperUrl = url(TEST_PORTS.tamper);
   try {
     const victim = await withClient(PRIMARY_URL, async (c) => (await c.query(`SELECT pripid FROM market_entity ORDER BY pripid COLLATE "C" OFFSET 137 LIMIT 1`)).rows[0].pripid as string);
     await withClient(tamperUrl, async (c) => {

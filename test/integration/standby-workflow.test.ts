@@ -8,7 +8,7 @@ import { chinaDay } from '../../workflows/plan-progress';
 import type { StandbyState } from '../../workflows/standby-messages';
 import { pgStandby } from '../../standby/replicas';
 import { eventually, TestStack } from '../support/stack';
-import { caughtUp, DR_URL, ensureStandbyEnv, PRIMARY_URL, startWriter, STANDBY_URL, TEST_LAYOUT } from '../support/standby-env';
+import { caughtUp, DR_URL, ensureStandbyEnv, PRIMARY_URL, startWriter, STANDBY_URL, TEST_LAYOUT, TEST_PORTS } from '../support/standby-env';
 
 /**
  * The standby run kind end to end: real worker process, real API, real replicas from scripts/pg-standby.sh.
@@ -91,7 +91,7 @@ it('setup records scope, frequency and paths, proves both copies stream, and sch
   expect(s.status).toBe('completed');
   expect(s.config?.scope.tables.length).toBe(8);
   expect(s.config?.frequency.checkEveryMinutes).toBe(30);
-  expect(s.config?.paths.standby).toContain(':55453/');
+  expect(s.config?.paths.standby).toContain(`:${TEST_PORTS.standby}/`);
   expect(s.proof?.copies.map((c) => [c.copy, c.reached, c.streaming])).toEqual([
     ['standby', true, true],
     ['dr', true, true],
@@ -182,7 +182,7 @@ it('a stopped standby raises the alert through the notification path, saying wha
 });
 
 it('the DR drill restores the off-site copy, promotes only on another person’s approval, verifies and reports RTO/RPO', async () => {
-  const res = await stack.http('POST', '/standby', operator, { action: 'drill', runId: `drill-${stack.id}`, drillPort: 55456 });
+  const res = await stack.http('POST', '/standby', operator, { action: 'drill', runId: `drill-${stack.id}`, drillPort: TEST_PORTS.drill });
   expect(res.status).toBe(201);
   const id = res.body.workflowId as string;
   // pg_basebackup of the DR copy into a fresh instance: seconds here; on failure say where the drill stands

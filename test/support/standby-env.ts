@@ -6,6 +6,9 @@ import { loadMapping, Mapping } from '../../migration/mapping';
 import { DIALECTS } from '../../standby/dialect';
 import { pgStandby, ReplicaLayout } from '../../standby/replicas';
 import { seedMigratedRegistry } from '../../standby/seed';
+import { TEST_PORTS } from './standby-ports';
+
+export { TEST_PORTS };
 
 /**
  * Real replicas for the standby tests, made by the project's script: a primary of our own (the shared 5432
@@ -14,9 +17,9 @@ import { seedMigratedRegistry } from '../../standby/seed';
  */
 export const TEST_LAYOUT: ReplicaLayout = {
   dir: path.join(repoRoot, '.data', 'test-standby'),
-  primaryPort: 55452,
-  standbyPort: 55453,
-  drPort: 55454,
+  primaryPort: TEST_PORTS.primary,
+  standbyPort: TEST_PORTS.standby,
+  drPort: TEST_PORTS.dr,
   slot: 'jm_test_standby',
   drSlot: 'jm_test_dr',
 };
