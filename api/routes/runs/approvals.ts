@@ -3,7 +3,20 @@ import type { FastifyInstance } from 'fastify';
 import type { Role } from '../../../lib/runbook-db';
 import type { Awaiting, RunKind } from '../../run-kinds';
 import { problems } from '../../schemas';
-import { literal, READERS, type RunRouteContext, runSummarySchema } from './context';
+import { literal, READERS, type RunRouteContext, type RunSummary, runSummarySchema } from './context';
+
+/** An item of GET /approvals/pending: the run, and the gate or plan item in it that waits for the caller. */
+export interface PendingApproval extends RunSummary {
+  gate: string;
+  gateTitle: string;
+  decide: string;
+}
+
+/** GET /approvals/pending's answer. */
+export interface PendingApprovals {
+  pending: PendingApproval[];
+  unavailable: { workflowId: string; problem: string }[];
+}
 
 /** Open gates and what else waits for a person (plan sign-offs), with where to decide each. */
 function awaiting<State>(kind: RunKind<State>, state: State): Awaiting[] {
@@ -69,8 +82,8 @@ export default async function approvalRoutes(app: FastifyInstance, { ctx }: { ct
         waiting.push(info);
         if (waiting.length >= 200) break;
       }
-      const pending: Record<string, unknown>[] = [];
-      const unavailable: { workflowId: string; problem: string }[] = [];
+      const pending: PendingApprovals['pending'] = [];
+      const unavailable: PendingApprovals['unavailable'] = [];
       await Promise.all(
         waiting.map(async (info) => {
           const kind = byType.get(info.type)!;

@@ -68,7 +68,22 @@ export interface RunRouteContext extends RunRoutesOptions {
   describe: RunAccess['describe'];
   readState: RunAccess['readState'];
   /** a listed execution as the run list and the pending approvals show it */
-  summary(info: WorkflowExecutionInfo): Record<string, unknown>;
+  summary(info: WorkflowExecutionInfo): RunSummary;
+}
+
+/** A run as GET /runs lists it (runSummarySchema); the CLI reads this type too. */
+export interface RunSummary {
+  kind: string;
+  workflowId: string;
+  runId: string;
+  execution: string;
+  status?: string;
+  phase?: string;
+  requestedBy?: string;
+  startedAt: string;
+  closedAt?: string;
+  href?: string;
+  ui: string;
 }
 
 export function runRouteContext(opts: RunRoutesOptions): RunRouteContext {
@@ -77,7 +92,7 @@ export function runRouteContext(opts: RunRoutesOptions): RunRouteContext {
   const uiLink = (workflowId: string) => runs.uiLink(workflowId);
   const byType = new Map(kinds.map((k) => [k.workflowType, k]));
 
-  function summary(info: WorkflowExecutionInfo) {
+  function summary(info: WorkflowExecutionInfo): RunSummary {
     const kind = byType.get(info.type);
     const sa = info.typedSearchAttributes;
     return {

@@ -1,6 +1,18 @@
 import type { FastifyInstance } from 'fastify';
+import type { Progress } from '../../run-kinds';
 import { problems } from '../../schemas';
 import { correlate, EXECUTION_STATUSES, type KindRoutesOptions, READERS } from './context';
+
+/** A run as GET /<collection>/:workflowId answers: its kind's state, and what this route adds to it. */
+export type RunView<State = object> = State & {
+  workflowId: string;
+  kind: string;
+  execution: string;
+  progress: Progress;
+  openGates: string[];
+  reports: string[];
+  ui: string;
+};
 
 /** 状态 GET /<collection>/:workflowId: a run's state as its kind publishes it, with progress, open gates and report names. */
 export default async function stateRoute(app: FastifyInstance, { ctx, kind, paths }: KindRoutesOptions) {
@@ -53,7 +65,7 @@ export default async function stateRoute(app: FastifyInstance, { ctx, kind, path
         openGates: d.status.name === 'RUNNING' ? kind.openGates(state) : [],
         reports: Object.keys(kind.reports),
         ui: uiLink(workflowId),
-      };
+      } satisfies RunView<typeof state>;
     },
   );
 }
