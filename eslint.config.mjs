@@ -23,12 +23,6 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    // The CLI prints the API's JSON answers and has no types for them yet; it is to take the types derived from the
-    // run kinds' schemas (issue #17), and this exception goes then. (It is also being changed by #15 now.)
-    files: ['cli/main.ts'],
-    rules: { '@typescript-eslint/no-explicit-any': 'off' },
-  },
-  {
     // The CommonJS configuration files (jest) and the test reporter run under Node.
     files: ['**/*.js'],
     languageOptions: {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { correctionSetProblem, CorrectionOutcomeRow, listCorrectionSets, readCorrectionSet, recordOutcomes } from '../migration/correction-ledger';
+import { correctionSetProblem, listCorrectionSets, readCorrectionSet, recordOutcomes } from '../migration/correction-ledger';
 import type { Client } from 'pg';
 import { withClient, withPooledClient } from '../lib/db';
 import { previousSigningKeys } from '../lib/settings';
@@ -167,7 +167,7 @@ export function remediationActivities(deps: ActivityDeps) {
           }
           return out;
         });
-        await runbook((c) => recordOutcomes(c, input.workflowId, input.setId, paths as CorrectionOutcomeRow[]));
+        await runbook((c) => recordOutcomes(c, input.workflowId, input.setId, paths));
         deps.logger.info({ setId: input.setId, workflowId: input.workflowId, rows: paths.length }, 'corrections applied 整改重载完成');
         return {
           planned: plan.tables.map((t) => ({ table: t.table, keys: t.keys })),

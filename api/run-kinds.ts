@@ -6,7 +6,7 @@ import type { Actor } from './auth';
 
 /**
  * The registry of workflow kinds the API serves. A kind declares what the generic run routes
- * (api/routes/runs.ts) need — workflow type, id prefix, start body and input, state query and its
+ * (api/routes/runs/) need — workflow type, id prefix, start body and input, state query and its
  * schema, gates and who decides them, failed-step choices, reports — and gets start / get / cancel /
  * decide a gate / choose after a failed step / report routes, a place in the run list and in
  * "pending approvals", and OpenAPI docs without route code.

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { STEP_ICONS, StepStatus } from '../workflows/cutover-steps';
+import { STEP_ICONS } from '../workflows/cutover-steps';
+import type * as answers from './answers';
 
 /**
  * 割接运行手册命令行 — the runbook CLI for ops in a terminal: a thin client of the HTTP API with the
@@ -84,9 +85,10 @@ export function readToken(env: NodeJS.ProcessEnv = process.env): string {
   return token;
 }
 
-interface Answer {
+/** An answer of the API: `body` is the route's JSON (cli/answers.ts), or text for other content types. */
+interface Answer<Body> {
   status: number;
-  body: any;
+  body: Body;
   headers: Headers;
 }
 
@@ -96,7 +98,7 @@ class Api {
     private readonly token: string,
   ) {}
 
-  async call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  async call<Body = unknown>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<Body>> {
     const requestId = `cli-${randomUUID()}`;
     const send = () =>
       fetch(this.baseUrl + url, {
@@ -130,7 +132,7 @@ class Api {
       const p = parsed as { title?: string; detail?: string; field?: string };
       throw new CliError(`错误 error ${res.status} ${p.title ?? ''}: ${p.detail ?? text}${p.field ? ` [${p.field}]` : ''} (request ${res.headers.get('x-request-id') ?? requestId})`);
     }
-    return { status: res.status, body: parsed, headers: res.headers };
+    return { status: res.status, body: parsed as Body, headers: res.headers };
   }
 
   /** A run's path under its kind, e.g. /cutovers/cutover-x, asked of the API so the CLI knows no kinds. */
@@ -194,32 +196,32 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
   switch (command) {
     case 'start': {
       need(1, '<rehearsal|live>');
-      const r = await api.call('POST', '/cutovers', { mode: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
+      const r = await api.call<answers.Started>('POST', '/cutovers', { mode: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
       return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'verify': {
-      const r = await api.call('POST', '/verifications', values['run-id'] ? { runId: values['run-id'] } : {});
+      const r = await api.call<answers.Started>('POST', '/verifications', values['run-id'] ? { runId: values['run-id'] } : {});
       return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'fallback': {
       need(1, '<runId>');
       if (!values.reason) throw new CliError('fallback: say why with --reason "…"', 2);
-      const r = await api.call('POST', '/fallbacks', { runId: args[0], reason: values.reason });
+      const r = await api.call<answers.Started>('POST', '/fallbacks', { runId: args[0], reason: values.reason });
       return print(r.body, () => `已启动回退 fallback started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'plan': {
       need(1, '<T0>');
-      const r = await api.call('POST', '/plans', { t0: args[0], ...(values['plan-id'] ? { planId: values['plan-id'] } : {}) });
+      const r = await api.call<answers.Started>('POST', '/plans', { t0: args[0], ...(values['plan-id'] ? { planId: values['plan-id'] } : {}) });
       return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'signoff': {
       need(2, '<planWorkflowId> <item>');
-      const r = await api.call('POST', `${await api.runPath(args[0])}/items/${encodeURIComponent(args[1])}/signoff`, values.comment ? { note: values.comment } : {});
+      const r = await api.call<answers.ItemSignedOff>('POST', `${await api.runPath(args[0])}/items/${encodeURIComponent(args[1])}/signoff`, values.comment ? { note: values.comment } : {});
       return print(r.body, () => `已签收 signed off ${r.body.itemId} of ${r.body.workflowId}`);
     }
     case 'step': {
       need(3, '<workflowId> <step> <action>');
-      const r = await api.call('POST', `${await api.runPath(args[0])}/steps/${encodeURIComponent(args[1])}/action`, { action: args[2], ...(values.reason ? { reason: values.reason } : {}) });
+      const r = await api.call<answers.StepChoiceSent>('POST', `${await api.runPath(args[0])}/steps/${encodeURIComponent(args[1])}/action`, { action: args[2], ...(values.reason ? { reason: values.reason } : {}) });
       return print(r.body, () => `已送达 sent ${r.body.action} for step ${r.body.step} of ${r.body.workflowId}`);
     }
     case 'corrections': {
@@ -230,19 +232,19 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
         const csv = !rest[0].toLowerCase().endsWith('.json');
         if (csv && !values.reason) throw new CliError('corrections upload: a CSV sheet needs --reason "…" (整改说明)', 2);
         const r = csv
-          ? await api.call('POST', `/remediation/corrections?reason=${encodeURIComponent(values.reason!)}`, text, { 'content-type': 'text/csv' })
-          : await api.call('POST', '/remediation/corrections', JSON.parse(text));
+          ? await api.call<answers.CorrectionSetStored>('POST', `/remediation/corrections?reason=${encodeURIComponent(values.reason!)}`, text, { 'content-type': 'text/csv' })
+          : await api.call<answers.CorrectionSetStored>('POST', '/remediation/corrections', JSON.parse(text));
         return print(r.body, () => `已保存 stored sheet ${r.body.id}: ${r.body.corrections} corrections, ${r.body.codeMappings} code entries, ${r.body.rows} held rows; awaiting approval by a second person`);
       }
       if (sub === 'list') {
-        const r = await api.call('GET', '/remediation/corrections');
+        const r = await api.call<answers.CorrectionSetList>('GET', '/remediation/corrections');
         return print(r.body, () =>
-          table([['sheet', 'status', 'uploaded by', 'decided by', 'corrections', 'codes', 'at'], ...r.body.sheets.map((x: any) => [x.id, x.status, x.uploadedBy, x.decision?.actor ?? '', String(x.corrections), String(x.codeMappings), x.at])]),
+          table([['sheet', 'status', 'uploaded by', 'decided by', 'corrections', 'codes', 'at'], ...r.body.sheets.map((x) => [x.id, x.status, x.uploadedBy, x.decision?.actor ?? '', String(x.corrections), String(x.codeMappings), x.at])]),
         );
       }
       if (sub === 'approve' || sub === 'reject') {
         if (!rest.length) throw new CliError(`corrections ${sub}: missing <sheetId>\n\n${USAGE}`, 2);
-        const r = await api.call('POST', `/remediation/corrections/${encodeURIComponent(rest[0])}/decision`, { decision: sub, ...(values.comment ? { reason: values.comment } : {}) });
+        const r = await api.call<answers.CorrectionSetView>('POST', `/remediation/corrections/${encodeURIComponent(rest[0])}/decision`, { decision: sub, ...(values.comment ? { reason: values.comment } : {}) });
         return print(r.body, () => `${sub === 'approve' ? '已批准 approved' : '已驳回 rejected'} sheet ${r.body.id}`);
       }
       throw new CliError(`corrections: say upload, list, approve or reject\n\n${USAGE}`, 2);
@@ -253,47 +255,47 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
       if (values.rule) q.set('rule', values.rule);
       if (values.out) {
         q.set('format', 'csv');
-        const r = await api.call('GET', `/remediation/held?${q}`);
+        const r = await api.call<string>('GET', `/remediation/held?${q}`);
         // the BOM Excel needs, which reading the answer as text dropped
         fs.writeFileSync(values.out, `\ufeff${String(r.body).replace(/^\ufeff/, '')}`);
         return out(`已写出 written ${values.out}`);
       }
-      const r = await api.call('GET', `/remediation/held?${q}`);
-      return print(r.body, () => table([['kind', 'table', 'rule', 'key', 'column', 'raw value'], ...r.body.rows.map((x: any) => [x.kind, x.table, x.rule, x.key ?? '', x.column ?? '', x.rawValue ?? ''])]));
+      const r = await api.call<answers.HeldRows>('GET', `/remediation/held?${q}`);
+      return print(r.body, () => table([['kind', 'table', 'rule', 'key', 'column', 'raw value'], ...r.body.rows.map((x) => [x.kind, x.table, x.rule, x.key ?? '', x.column ?? '', x.rawValue ?? ''])]));
     }
     case 'remediate': {
       need(1, '<sheetId>');
-      const r = await api.call('POST', '/remediations', { correctionSet: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
+      const r = await api.call<answers.Started>('POST', '/remediations', { correctionSet: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
       return print(r.body, () => `已启动整改 remediation started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'token': {
       const [sub, ...rest] = args;
       if (sub === 'issue') {
         if (rest.length < 2) throw new CliError(`token issue: missing <user> <role>\n\n${USAGE}`, 2);
-        const r = await api.call('POST', '/admin/tokens', { user: rest[0], role: rest[1] });
+        const r = await api.call<answers.IssuedToken>('POST', '/admin/tokens', { user: rest[0], role: rest[1] });
         // The secret alone on stdout, so it can go straight into a 0600 file; the rest to stderr.
         process.stderr.write(`已签发 issued token ${r.body.id} for ${r.body.user} (${r.body.role}); it is shown this once\n`);
         return print(r.body, () => r.body.token);
       }
       if (sub === 'list') {
-        const r = await api.call('GET', '/admin/tokens');
+        const r = await api.call<answers.TokenList>('GET', '/admin/tokens');
         return print(r.body, () =>
           table([
             ['id', 'user', 'role', 'created', 'by', 'revoked'],
-            ...r.body.tokens.map((t: any) => [t.id, t.user, t.role, t.createdAt, t.createdBy ?? '(bootstrap)', t.revokedAt ? `${t.revokedAt} by ${t.revokedBy}` : '']),
+            ...r.body.tokens.map((t) => [t.id, t.user, t.role, t.createdAt, t.createdBy ?? '(bootstrap)', t.revokedAt ? `${t.revokedAt} by ${t.revokedBy}` : '']),
           ]),
         );
       }
       if (sub === 'revoke') {
         if (!rest.length) throw new CliError(`token revoke: missing <id>\n\n${USAGE}`, 2);
-        const r = await api.call('DELETE', `/admin/tokens/${encodeURIComponent(rest[0])}`);
+        const r = await api.call<answers.TokenRecord>('DELETE', `/admin/tokens/${encodeURIComponent(rest[0])}`);
         return print(r.body, () => `已吊销 revoked token ${r.body.id} of ${r.body.user} (${r.body.role}) at ${r.body.revokedAt}`);
       }
       throw new CliError(`token: say issue, list or revoke\n\n${USAGE}`, 2);
     }
     case 'status': {
       need(1, '<workflowId>');
-      const r = await api.call('GET', await api.runPath(args[0]));
+      const r = await api.call<answers.RunStatus>('GET', await api.runPath(args[0]));
       const s = r.body;
       return print(s, () =>
         [
@@ -301,7 +303,7 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
           `${s.workflowId}  ${s.status ?? s.verdict ?? s.phase} (${s.execution.toLowerCase()})${s.requestedBy ? `  started by ${s.requestedBy}` : ''}`,
           `${progressBar(s.progress.done, s.progress.total)}${s.progress.current ? `  ${s.progress.current}` : ''}`,
           // Numbered by their place in the run's list, which is the step table's order (workflows/cutover-steps.ts).
-          ...(s.steps ?? []).map((st: any, i: number, all: unknown[]) => `  ${String(i + 1).padStart(String(all.length).length)}/${all.length} ${STEP_ICONS[st.status as StepStatus] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}${st.status === 'failed' && st.error ? `\n      ✗ ${String(st.error).split('\n').join('\n      ')}` : ''}`),
+          ...(s.steps ?? []).map((st, i, all) => `  ${String(i + 1).padStart(String(all.length).length)}/${all.length} ${STEP_ICONS[st.status] ?? '?'} ${st.title}${st.detail ? ` — ${st.detail}` : ''}${st.status === 'failed' && st.error ? `\n      ✗ ${String(st.error).split('\n').join('\n      ')}` : ''}`),
           ...(s.openGates?.length ? [`待审批 waiting for approval: ${s.openGates.join(', ')}`] : []),
           ...(s.pendingFailure ? [`等待操作员 waiting for the operator: step ${s.pendingFailure.step} failed; choose ${s.pendingFailure.choices.join(' | ')} (npm run -s cli -- step ${s.workflowId} ${s.pendingFailure.step} <choice>)`] : []),
           ...(s.failure ? [`失败 failure: ${s.failure}`] : []),
@@ -316,20 +318,20 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
       if (values.phase) q.set('phase', values.phase);
       if (values.limit) q.set('pageSize', values.limit);
       if (values.page) q.set('pageToken', values.page);
-      const r = await api.call('GET', `/runs${q.size ? `?${q}` : ''}`);
+      const r = await api.call<answers.RunList>('GET', `/runs${q.size ? `?${q}` : ''}`);
       return print(r.body, () => {
         if (!r.body.runs.length) return '(无运行 no runs)';
-        const rows = [['workflow', 'kind', 'status', 'phase', 'started by', 'started at'], ...r.body.runs.map((x: any) => [x.workflowId, x.kind, x.status ?? '', x.phase ?? '', x.requestedBy ?? '', x.startedAt])];
+        const rows = [['workflow', 'kind', 'status', 'phase', 'started by', 'started at'], ...r.body.runs.map((x) => [x.workflowId, x.kind, x.status ?? '', x.phase ?? '', x.requestedBy ?? '', x.startedAt])];
         return table(rows) + (r.body.nextPageToken ? `\nmore: --page ${r.body.nextPageToken}` : '');
       });
     }
     case 'pending': {
-      const r = await api.call('GET', '/approvals/pending');
+      const r = await api.call<answers.PendingApprovals>('GET', '/approvals/pending');
       return print(r.body, () => {
         const lines = r.body.pending.length
-          ? table([['workflow', 'gate', 'started by', 'started at'], ...r.body.pending.map((p: any) => [p.workflowId, `${p.gate} (${p.gateTitle})`, p.requestedBy ?? '', p.startedAt])])
+          ? table([['workflow', 'gate', 'started by', 'started at'], ...r.body.pending.map((p) => [p.workflowId, `${p.gate} (${p.gateTitle})`, p.requestedBy ?? '', p.startedAt])])
           : '(无待审批 nothing waiting for you)';
-        const unreadable = r.body.unavailable.map((u: any) => `  ? ${u.workflowId}: ${u.problem}`);
+        const unreadable = r.body.unavailable.map((u) => `  ? ${u.workflowId}: ${u.problem}`);
         return [lines, ...(unreadable.length ? ['暂不可读 could not read:', ...unreadable] : [])].join('\n');
       });
     }
@@ -340,11 +342,11 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
       const runPath = await api.runPath(args[0]);
       let gate = values.gate;
       if (!gate) {
-        const s = (await api.call('GET', runPath)).body;
+        const s = (await api.call<answers.RunStatus>('GET', runPath)).body;
         if (s.openGates?.length !== 1) throw new CliError(`run ${args[0]} has ${s.openGates?.length ? `gates ${s.openGates.join(', ')} open` : 'no open gate'}; name one with --gate`, 2);
-        gate = s.openGates[0] as string;
+        gate = s.openGates[0];
       }
-      const r = await api.call(
+      const r = await api.call<answers.GateDecisionSent>(
         'POST',
         `${runPath}/gates/${encodeURIComponent(gate)}/decision`,
         { decision: command, ...(values.comment ? { reason: values.comment } : {}) },
@@ -358,7 +360,7 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
     case 'cancel': {
       need(1, '<workflowId>');
       if (!values.reason) throw new CliError('cancel: say why with --reason "…"', 2);
-      const r = await api.call('POST', `${await api.runPath(args[0])}/cancel`, { reason: values.reason });
+      const r = await api.call<answers.CancelRequested>('POST', `${await api.runPath(args[0])}/cancel`, { reason: values.reason });
       return print(r.body, () => `已请求取消 cancellation requested for ${r.body.workflowId}`);
     }
     case 'report': {

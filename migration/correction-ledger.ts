@@ -142,18 +142,23 @@ export function correctionSetProblem(set: CorrectionSetRecord, keys: readonly st
   return null;
 }
 
-export interface CorrectionOutcomeRow {
+/**
+ * One row's path through the loop (a row of correction_outcome, and of the remediation run's state): held at chunk X →
+ * corrected in sheet S (by A, approved by B) → loaded in run R, or still held.
+ */
+export interface RowPath {
   table: string;
   key: string;
   outcome: 'loaded' | 'still_held';
   chunkId?: string;
+  /** a child that followed its parent in (the parent's table) */
   followed?: string;
   rule?: string;
   detail?: string;
 }
 
 /** Records a run's outcomes once: a retried activity writes the same rows again, and nothing doubles. */
-export async function recordOutcomes(db: Queryable, workflowId: string, setId: string, rows: readonly CorrectionOutcomeRow[]): Promise<void> {
+export async function recordOutcomes(db: Queryable, workflowId: string, setId: string, rows: readonly RowPath[]): Promise<void> {
   for (const r of rows) {
     await db.query(
       `INSERT INTO correction_outcome (workflow_id, set_id, table_name, source_key, outcome, chunk_id, followed, rule, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

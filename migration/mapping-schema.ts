@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Parts of the mapping's schema shared by its modules (mapping.ts, code-tables.ts, expressions.ts):
+ * Parts of the mapping's schema shared by its modules (mapping.ts, code-tables.ts, expressions/):
  * kept apart from mapping.ts so those modules need not import it (no cycles).
  */
 export const identifier = z

@@ -37,7 +37,7 @@ const columnSchema = z.strictObject({
 });
 
 /**
- * Target CHECK constraints in the expression grammar (expressions.ts): comparisons, AND/OR/NOT, IN,
+ * Target CHECK constraints in the expression grammar (expressions/): comparisons, AND/OR/NOT, IN,
  * IS NULL, column against column — parsed here, rendered to SQL from the tree, never pasted.
  */
 const checkSchema = z.string().superRefine((src, ctx) => {
@@ -46,7 +46,7 @@ const checkSchema = z.string().superRefine((src, ctx) => {
   else if (!isCondition(parsed)) ctx.addIssue({ code: 'custom', message: 'a CHECK must be a condition (a comparison, IS NULL, IN, or AND/OR/NOT of them)' });
 });
 
-/** 常量/派生列 A column the legacy does not have: a constant ('9500') or derived from the row's mapped columns (expressions.ts). */
+/** 常量/派生列 A column the legacy does not have: a constant ('9500') or derived from the row's mapped columns (expressions/). */
 const derivedColumnSchema = z.strictObject({
   target: identifier,
   type: z.enum(COLUMN_TYPES),

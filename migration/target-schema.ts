@@ -23,7 +23,7 @@ export function targetTableDdl(table: TableMapping, dialect: Dialect = 'postgres
   });
   // 复合主键 a composite key: one primary key over its columns in key order (its index serves the row-value ranges)
   if (composite) cols.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
-  // Rendered from the parsed tree (expressions.ts), never pasted from the mapping.
+  // Rendered from the parsed tree (expressions/), never pasted from the mapping.
   const text = new Set(targetColumns(table).filter((c) => c.type === 'text').map((c) => c.target));
   const checks = table.target.checks.map((c) => `CHECK ${toSql(parseExpression(c), (name) => text.has(name))}`);
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.target.table)} (\n  ${[...cols, ...checks].join(',\n  ')}\n)`;

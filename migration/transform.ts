@@ -127,7 +127,7 @@ function compileRule(mapping: Mapping, col: ColumnMapping, fill: FillFor, onFlag
 }
 
 /**
- * What runs on a converted row when the mapping has CHECKs or derived columns (expressions.ts): the
+ * What runs on a converted row when the mapping has CHECKs or derived columns (expressions/): the
  * derived columns' fields, appended in order, then the CHECKs over mapped and derived values — the
  * target would refuse the row anyway, but catching it here names the rule and spares the chunk a
  * reload in careful mode. Undefined when the table has neither, so such rows pay nothing.

@@ -1,5 +1,6 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { SignedDecision } from '../lib/decision-signing';
+import type { RowPath } from '../migration/correction-ledger';
 import type { TargetLeaseRecord } from './cutover-messages';
 
 /**
@@ -21,17 +22,8 @@ export type RemediationPhase = (typeof REMEDIATION_PHASES)[number];
 export const REMEDIATION_STATUSES = ['running', 'completed', 'incomplete', 'refused', 'failed'] as const;
 export type RemediationStatus = (typeof REMEDIATION_STATUSES)[number];
 
-/** One row's path through the loop: held at chunk X → corrected in sheet S (by A, approved by B) → loaded in run R, or still held. */
-export interface RowPath {
-  table: string;
-  key: string;
-  outcome: 'loaded' | 'still_held';
-  chunkId?: string;
-  /** a child that followed its parent in (the parent's table) */
-  followed?: string;
-  rule?: string;
-  detail?: string;
-}
+/** One row's path through the loop: the shape the correction ledger records (correction_outcome). */
+export type { RowPath };
 
 export interface ApplyOutcome {
   /** keys the sheet named (directly or through a code entry), per table */

@@ -46,6 +46,9 @@ const setSchema = {
   },
 } as const;
 
+/** A corrections sheet as the API shows it (setSchema); the CLI reads this type too. */
+export type CorrectionSetView = ReturnType<typeof view>;
+
 const view = (s: CorrectionSetRecord) => ({
   id: s.id,
   at: s.at,

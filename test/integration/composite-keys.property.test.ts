@@ -1,14 +1,11 @@
 import fc from 'fast-check';
-import { randomBytes } from 'node:crypto';
-import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
-import { copyChunk } from '../../migration/chunk-copy';
+import { withClient } from '../../lib/db';
 import { encodeKey, keyIndexes, lineKey } from '../../migration/composite-key';
 import type { ColumnType, Mapping, TableMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import type { Chunk, SourceItem } from '../../migration/source';
-import { ensureTargetSchema } from '../../migration/target-schema';
 import { countTable } from '../../verification/counts';
-import { verifyContentInProcess } from '../../verification/run-content';
+import { INT8, KeyPropertyDatabases, keysRoundTrip, NUM_RUNS, trickyText } from '../support/key-property';
 
 /**
  * 复合主键 Composite keys, generated (fast-check), on real PostgreSQL: a legacy table in its own schema keyed
@@ -22,18 +19,12 @@ import { verifyContentInProcess } from '../../verification/run-content';
  * - the count reconciliation passes, and verification segments (another size) hold every row once and pass.
  * Today's main refuses such a mapping ("expected a lower-case SQL identifier" for a key list).
  */
-const PG = 'postgres://postgres@127.0.0.1:5432';
-const id = `ck${randomBytes(4).toString('hex')}_h13`;
-const legacyUrl = `${PG}/${id}_legacy`;
-const targetUrl = `${PG}/${id}_target`;
-
-const NUM_RUNS = Number(process.env.KEY_PROPERTY_RUNS ?? 8);
+const dbs = new KeyPropertyDatabases('ck', 'legacy_ck.ck', 'ck', '_h13');
+const { legacyUrl, targetUrl } = dbs;
 const MAX_KEYS = 40;
 
 const TRICKY = ['a', 'A', 'b', 'z', '_', '-', ' ', '\t', '\\', '\n', '0', '1', '9', 'é', 'É', 'ß', '中', '𠀀', '~', '[', '"', ',', 'ｱ'];
-const textPart = (maxLength: number) =>
-  fc.oneof(fc.string({ unit: 'binary', maxLength }), fc.string({ unit: fc.constantFrom(...TRICKY), maxLength })).map((s) => s.replace(/\0/g, ''));
-const INT8 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+const textPart = (maxLength: number) => trickyText(TRICKY, maxLength);
 
 interface Part {
   legacyType: string;
@@ -115,32 +106,17 @@ async function keysOf(source: PostgresSource, table: TableMapping, chunk: Chunk)
   return keys;
 }
 
-const sorted = (a: string[]) => [...a].sort();
-
 describe('composite keys, ordered alike on every side (property-based)', () => {
-  beforeAll(async () => {
-    await ensureDatabase(legacyUrl);
-    await ensureDatabase(targetUrl);
-    await withClient(legacyUrl, (c) => c.query('CREATE SCHEMA IF NOT EXISTS legacy_ck'));
-  });
-  afterAll(async () => {
-    await dropDatabase(legacyUrl);
-    await dropDatabase(targetUrl);
-  });
+  beforeAll(() => dbs.create());
+  afterAll(() => dbs.drop());
 
   it('a full key held twice is a problem; a key lacking a part, held for two legacy rows, is not', async () => {
     const { mapping, table } = mappingFor(CASES[3]);
-    await withClient(legacyUrl, async (l) => {
-      await l.query('DROP TABLE IF EXISTS legacy_ck.ck');
-      await l.query(`CREATE TABLE legacy_ck.ck (v text, k2 numeric(12,2), k1 varchar(8))`);
-      await l.query(`INSERT INTO legacy_ck.ck VALUES ('1', 1.00, 'a'), ('2', NULL, 'b'), ('3', NULL, 'b')`);
-    });
+    await dbs.freshLegacy('v text, k2 numeric(12,2), k1 varchar(8)', { sql: `INSERT INTO legacy_ck.ck VALUES ('1', 1.00, 'a'), ('2', NULL, 'b'), ('3', NULL, 'b')`, params: [] }, false);
     const source = new PostgresSource(legacyUrl);
     try {
       await withClient(targetUrl, async (t) => {
-        await t.query('DROP TABLE IF EXISTS ck');
-        await t.query('DROP TABLE IF EXISTS migration_quarantine, migration_data_quality, migration_chunk');
-        await ensureTargetSchema(t, mapping);
+        await dbs.resetTarget(t, mapping);
         const hold = (key: string) =>
           t.query(`INSERT INTO migration_quarantine (run_id, table_name, chunk_id, source_key, rule, detail, raw_row) VALUES ('p', 'ck', 'c', $1, 'required:k2', 'x', '{}')`, [key]);
         await hold(encodeKey(['b', null]));
@@ -169,46 +145,24 @@ describe('composite keys, ordered alike on every side (property-based)', () => {
       });
       await fc.assert(
         fc.asyncProperty(tuples, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 15 }), fc.boolean(), fc.func(fc.boolean()), async (rows, rowsPerChunk, segmentRows, analyze, retry) => {
-          await withClient(legacyUrl, async (l) => {
-            await l.query('DROP TABLE IF EXISTS legacy_ck.ck');
-            await l.query(`CREATE TABLE legacy_ck.ck (v text, k2 ${p2.legacyType}, k1 ${p1.legacyType}${c.primaryKey === false ? '' : ', PRIMARY KEY (k1, k2)'})`);
-            await l.query(
-              `INSERT INTO legacy_ck.ck (v, k1, k2) SELECT 'row ' || u.n, u.a::${p1.legacyType.replace(/ COLLATE.*/, '')}, u.b::${p2.legacyType.replace(/ COLLATE.*/, '')}
-                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(a, b, n)`,
-              [rows.map((r) => r[0]), rows.map((r) => r[1])],
-            );
-            if (analyze) await l.query('ANALYZE legacy_ck.ck');
+          const insert = `INSERT INTO legacy_ck.ck (v, k1, k2) SELECT 'row ' || u.n, u.a::${p1.legacyType.replace(/ COLLATE.*/, '')}, u.b::${p2.legacyType.replace(/ COLLATE.*/, '')}
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(a, b, n)`;
+          const columns = `v text, k2 ${p2.legacyType}, k1 ${p1.legacyType}${c.primaryKey === false ? '' : ', PRIMARY KEY (k1, k2)'}`;
+          await dbs.freshLegacy(columns, { sql: insert, params: [rows.map((r) => r[0]), rows.map((r) => r[1])] }, analyze);
+          await dbs.freshTarget(mapping);
+          await keysRoundTrip(dbs, {
+            mapping,
+            table,
+            rows: rows.length,
+            rowsPerChunk,
+            segmentRows,
+            retry,
+            keysOf,
+            landed: async (target) => [
+              ...(await target.query<{ k: string[] }>('SELECT ARRAY[k1::text, k2::text] AS k FROM ck')).rows.map((r) => encodeKey(r.k)),
+              ...(await target.query<{ k: string }>(`SELECT source_key AS k FROM migration_quarantine`)).rows.map((r) => r.k),
+            ],
           });
-          await withClient(targetUrl, async (t) => {
-            await t.query('DROP TABLE IF EXISTS ck');
-            await t.query('DROP TABLE IF EXISTS migration_quarantine, migration_data_quality, migration_chunk');
-            await ensureTargetSchema(t, mapping);
-          });
-          const source = new PostgresSource(legacyUrl);
-          try {
-            const all = await keysOf(source, table, { id: 'all', keyFrom: null, keyTo: null });
-            expect(all).toHaveLength(rows.length);
-
-            const chunks = await source.planChunks(table, rowsPerChunk);
-            const perChunk = await Promise.all(chunks.map((ch) => keysOf(source, table, ch)));
-            expect(sorted(perChunk.flat())).toEqual(sorted(all));
-
-            await withClient(targetUrl, async (target) => {
-              for (const chunk of chunks) await copyChunk({ source, target, mapping, table, chunk, runId: 'p', readPoint: null, attempt: 1 });
-              for (const chunk of chunks) if (retry(chunk.id)) await copyChunk({ source, target, mapping, table, chunk, runId: 'p', readPoint: null, attempt: 2 });
-              const loaded = (await target.query<{ k: string[] }>('SELECT ARRAY[k1::text, k2::text] AS k FROM ck')).rows.map((r) => encodeKey(r.k));
-              const held = (await target.query<{ k: string }>(`SELECT source_key AS k FROM migration_quarantine`)).rows.map((r) => r.k);
-              expect(sorted([...loaded, ...held])).toEqual(sorted(all));
-              const counts = await countTable(source, null, target, table, mapping);
-              expect(counts.problems).toEqual([]);
-            });
-
-            const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows, concurrency: 1 });
-            expect(segments.filter((s) => !s.ok).map((s) => s.differences)).toEqual([]);
-            expect(segments.reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0)).toBe(all.length);
-          } finally {
-            await source.close();
-          }
         }),
         { numRuns: NUM_RUNS, examples: (c.examples ?? []).map((rows): [[string | null, string | null][], number, number, boolean, () => boolean] => [rows as [string | null, string | null][], 1, 2, false, () => true]) },
       );

@@ -1,15 +1,10 @@
 import fc from 'fast-check';
-import { randomBytes } from 'node:crypto';
-import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
-import { copyChunk } from '../../migration/chunk-copy';
 import { fieldAt, textOf } from '../../migration/copy-text';
 import type { ColumnType, Mapping, TableMapping } from '../../migration/mapping';
-import { PostgresSource } from '../../migration/pg-source';
+import type { PostgresSource } from '../../migration/pg-source';
 import type { Chunk, SourceItem } from '../../migration/source';
 import { isSourceRejection } from '../../migration/source-rejection';
-import { ensureTargetSchema } from '../../migration/target-schema';
-import { countTable } from '../../verification/counts';
-import { verifyContentInProcess } from '../../verification/run-content';
+import { INT8, KeyPropertyDatabases, keysRoundTrip, NUM_RUNS, trickyText } from '../support/key-property';
 
 /**
  * Keys of every type, generated (fast-check), on real PostgreSQL: a legacy table in its own schema
@@ -25,19 +20,12 @@ import { verifyContentInProcess } from '../../verification/run-content';
  * Today's engine failed the bigint → text case (the cleanup removed other chunks' rows) and the
  * bigint case (count reconciliation: operator does not exist: bigint = text).
  */
-const PG = 'postgres://postgres@127.0.0.1:5432';
-const id = `kt${randomBytes(4).toString('hex')}`;
-const legacyUrl = `${PG}/${id}_legacy`;
-const targetUrl = `${PG}/${id}_target`;
-
-/** runs per key type; KEY_PROPERTY_RUNS=… for a longer search */
-const NUM_RUNS = Number(process.env.KEY_PROPERTY_RUNS ?? 8);
+const dbs = new KeyPropertyDatabases('kt', 'legacy_kt.kt', 'kt');
 const MAX_KEYS = 50;
 
 /** Characters that sort differently under linguistic collations, escape in COPY, or fall below a blank. */
 const TRICKY = ['a', 'A', 'b', 'B', 'z', '_', '-', ' ', '\t', '\\', '\n', '0', '1', '9', 'é', 'É', 'ß', '中', '文', '𠀀', '~', '\u007f', 'ｱ'];
-const textKey = (maxLength: number) =>
-  fc.oneof(fc.string({ unit: 'binary', maxLength }), fc.string({ unit: fc.constantFrom(...TRICKY), maxLength })).map((s) => s.replace(/\0/g, ''));
+const textKey = (maxLength: number) => trickyText(TRICKY, maxLength);
 
 const decimal = (v: bigint, scale: number) => {
   const sign = v < 0n ? '-' : '';
@@ -54,7 +42,6 @@ interface KeyCase {
   primaryKey?: false;
 }
 
-const INT8 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
 const CASES: KeyCase[] = [
   { name: 'integer → integer', legacyType: 'integer', targetType: 'integer', keys: fc.uniqueArray(fc.integer(), { maxLength: MAX_KEYS }).map((a) => a.map(String)) },
   { name: 'bigint → bigint', legacyType: 'bigint', targetType: 'bigint', keys: fc.uniqueArray(fc.bigInt(INT8), { maxLength: MAX_KEYS }).map((a) => a.map(String)) },
@@ -132,18 +119,9 @@ async function keysOf(source: PostgresSource, table: TableMapping, chunk: Chunk)
   return keys;
 }
 
-const sorted = (a: string[]) => [...a].sort();
-
 describe('keys of every type, ordered alike on every side (property-based)', () => {
-  beforeAll(async () => {
-    await ensureDatabase(legacyUrl);
-    await ensureDatabase(targetUrl);
-    await withClient(legacyUrl, (c) => c.query('CREATE SCHEMA IF NOT EXISTS legacy_kt'));
-  });
-  afterAll(async () => {
-    await dropDatabase(legacyUrl);
-    await dropDatabase(targetUrl);
-  });
+  beforeAll(() => dbs.create());
+  afterAll(() => dbs.drop());
 
   for (const c of CASES) {
     it(`${c.name}: one chunk and one segment per key, retried chunks remove only their own rows`, async () => {
@@ -156,43 +134,22 @@ describe('keys of every type, ordered alike on every side (property-based)', () 
           fc.boolean(),
           fc.func(fc.boolean()),
           async (keys, rowsPerChunk, segmentRows, analyze, retry) => {
-            await withClient(legacyUrl, async (l) => {
-              await l.query('DROP TABLE IF EXISTS legacy_kt.kt');
-              await l.query(`CREATE TABLE legacy_kt.kt (k ${c.legacyType}${c.primaryKey === false ? '' : ' PRIMARY KEY'}, v text)`);
-              await l.query(`INSERT INTO legacy_kt.kt SELECT u.k::${c.legacyType.replace(/ COLLATE.*/, '')}, 'row ' || u.n FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n)`, [keys]);
-              if (analyze) await l.query('ANALYZE legacy_kt.kt');
+            const insert = `INSERT INTO legacy_kt.kt SELECT u.k::${c.legacyType.replace(/ COLLATE.*/, '')}, 'row ' || u.n FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n)`;
+            await dbs.freshLegacy(`k ${c.legacyType}${c.primaryKey === false ? '' : ' PRIMARY KEY'}, v text`, { sql: insert, params: [keys] }, analyze);
+            await dbs.freshTarget(mapping);
+            await keysRoundTrip(dbs, {
+              mapping,
+              table,
+              rows: keys.length,
+              rowsPerChunk,
+              segmentRows,
+              retry,
+              keysOf,
+              landed: async (target) => [
+                ...(await target.query<{ k: string }>('SELECT k::text AS k FROM kt')).rows.map((r) => r.k),
+                ...(await target.query<{ k: string | null }>(`SELECT source_key AS k FROM migration_quarantine`)).rows.map((r) => r.k ?? '\\N'),
+              ],
             });
-            await withClient(targetUrl, async (t) => {
-              await t.query('DROP TABLE IF EXISTS kt');
-              await t.query('DROP TABLE IF EXISTS migration_quarantine, migration_data_quality, migration_chunk');
-              await ensureTargetSchema(t, mapping);
-            });
-            // a new adapter per run: it remembers each table's key type
-            const source = new PostgresSource(legacyUrl);
-            try {
-              const all = await keysOf(source, table, { id: 'all', keyFrom: null, keyTo: null });
-              expect(all).toHaveLength(keys.length);
-
-              const chunks = await source.planChunks(table, rowsPerChunk);
-              const perChunk = await Promise.all(chunks.map((ch) => keysOf(source, table, ch)));
-              expect(sorted(perChunk.flat())).toEqual(sorted(all));
-
-              await withClient(targetUrl, async (target) => {
-                for (const chunk of chunks) await copyChunk({ source, target, mapping, table, chunk, runId: 'p', readPoint: null, attempt: 1 });
-                for (const chunk of chunks) if (retry(chunk.id)) await copyChunk({ source, target, mapping, table, chunk, runId: 'p', readPoint: null, attempt: 2 });
-                const loaded = (await target.query<{ k: string }>('SELECT k::text AS k FROM kt')).rows.map((r) => r.k);
-                const held = (await target.query<{ k: string | null }>(`SELECT source_key AS k FROM migration_quarantine`)).rows.map((r) => r.k ?? '\\N');
-                expect(sorted([...loaded, ...held])).toEqual(sorted(all));
-                const counts = await countTable(source, null, target, table, mapping);
-                expect(counts.problems).toEqual([]);
-              });
-
-              const segments = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows, concurrency: 1 });
-              expect(segments.filter((s) => !s.ok).map((s) => s.differences)).toEqual([]);
-              expect(segments.reduce((n, s) => n + s.sourceRows + s.quarantinedRows, 0)).toBe(all.length);
-            } finally {
-              await source.close();
-            }
           },
         ),
         { numRuns: NUM_RUNS },

@@ -1,12 +1,10 @@
 import path from 'node:path';
-import { loadRegistry2, Registry2Stats, Registry2Table } from '../../datagen/registry2-generator';
+import { loadRegistry2, Registry2Table } from '../../datagen/registry2-generator';
 import { withClient } from '../../lib/db';
-import { registerTarget } from '../../lib/target-guard';
 import { legacyMappingSchema } from '../../migration/legacy-source';
 import { encodeKey } from '../../migration/composite-key';
 import { keyColumns, loadMapping } from '../../migration/mapping';
-import type { CutoverState } from '../../workflows/cutover-messages';
-import { eventually, TestStack } from '../support/stack';
+import { RegistryRehearsal } from '../support/registry-rehearsal';
 
 /**
  * A full rehearsal (彩排) through the API, the real worker process, Temporal and PostgreSQL on a legacy
@@ -24,45 +22,15 @@ import { eventually, TestStack } from '../support/stack';
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'registry2');
 
 describe('rehearsal on a second, differently shaped legacy registry (jmreg)', () => {
-  const stack = new TestStack({ MAPPING_FILE: path.join(FIXTURE, 'mapping.json'), LEGACY_SCHEMA: 'jmreg', MEMORY_DB_FILE: path.join(FIXTURE, 'memory-db.json') });
-  let stats: Registry2Stats;
-  let operator: string;
-  let approver: string;
+  const registry = new RegistryRehearsal(FIXTURE, (c) => loadRegistry2(c, { enterprises: 2500, individuals: 1500, seed: 13, anomalyRate: 0.04 }), { LEGACY_SCHEMA: 'jmreg' });
+  const { stack } = registry;
 
-  beforeAll(async () => {
-    await stack.start();
-    stats = await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadRegistry2(c, { enterprises: 2500, individuals: 1500, seed: 13, anomalyRate: 0.04 }));
-    operator = await stack.token('olivia.ops', 'operator');
-    approver = await stack.token('li.approver', 'approver');
-    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
-    await stack.startWorker();
-  });
-  afterAll(() => stack.stop());
-
-  async function approveWhenOpen(id: string, gate: string): Promise<void> {
-    await eventually(async () => {
-      const r = await stack.http('GET', `/cutovers/${id}`, approver);
-      if (r.body.status === 'failed' || r.body.status === 'completed') throw new Error(`run ended ${r.body.status} before gate ${gate}: ${JSON.stringify(r.body.steps?.filter((s: { status: string }) => s.status === 'failed'))}`);
-      return r.body.gates?.find((g: { name: string }) => g.name === gate)?.status === 'open';
-    }, `gate ${gate} to open`, 240_000);
-    const decided = await stack.http('POST', `/cutovers/${id}/gates/${gate}/decision`, approver, { decision: 'approve', reason: `${gate} ok` });
-    expect(decided.status).toBe(202);
-  }
+  beforeAll(() => registry.start());
+  afterAll(() => registry.stop());
 
   it('moves every row once, reconciles every table from the target, verifies, and quarantines each anomaly under its rule', async () => {
-    const started = await stack.http('POST', '/cutovers', operator, {
-      mode: 'rehearsal',
-      runId: `${stack.id}-r2`,
-      migration: { rowsPerChunk: 1000, concurrency: 2 },
-      verification: { segmentRows: 700, sample: { perType: 0 }, businessTests: { entities: 0 } },
-    });
-    expect(started.status).toBe(201);
-    const id = started.body.workflowId as string;
-    await approveWhenOpen(id, 'wipe');
-    await approveWhenOpen(id, 'go-no-go');
-    await approveWhenOpen(id, 'switch');
-    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
-    expect(result.status).toBe('completed');
+    const result = await registry.rehearse(`${stack.id}-r2`, 700);
+    const { stats } = registry;
 
     const mapping = loadMapping(stack.settings.MAPPING_FILE, { legacySchema: legacyMappingSchema(stack.settings.LEGACY_DATABASE_URL, 'jmreg') });
     expect(mapping.tables.map((t) => t.source.table)).toEqual(['jmreg.qy_jbxx', 'jmreg.gt_jbxx', 'jmreg.qy_bgjl', 'jmreg.qy_nbxx', 'jmreg.sp_sqjl']);

@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { loadRegistry3, Registry3Stats } from '../../datagen/registry3-generator';
+import { loadRegistry3 } from '../../datagen/registry3-generator';
 import { withClient } from '../../lib/db';
-import { registerTarget } from '../../lib/target-guard';
 import { encodeKey } from '../../migration/composite-key';
-import type { CutoverState } from '../../workflows/cutover-messages';
-import { eventually, TestStack } from '../support/stack';
+import { RegistryRehearsal } from '../support/registry-rehearsal';
 
 /**
  * A full rehearsal (彩排) through the API, the real worker, Temporal and PostgreSQL on a third legacy
@@ -18,45 +16,15 @@ import { eventually, TestStack } from '../support/stack';
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'registry3');
 
 describe('rehearsal on a third legacy registry: a union, composite keys, a code table from a query (djk)', () => {
-  const stack = new TestStack({ MAPPING_FILE: path.join(FIXTURE, 'mapping.json'), MEMORY_DB_FILE: path.join(FIXTURE, 'memory-db.json') });
-  let stats: Registry3Stats;
-  let operator: string;
-  let approver: string;
+  const registry = new RegistryRehearsal(FIXTURE, (c) => loadRegistry3(c, { enterprises: 2500, individuals: 1200, seed: 31, collisions: 7 }));
+  const { stack } = registry;
 
-  beforeAll(async () => {
-    await stack.start();
-    stats = await withClient(stack.settings.LEGACY_DATABASE_URL, (c) => loadRegistry3(c, { enterprises: 2500, individuals: 1200, seed: 31, collisions: 7 }));
-    operator = await stack.token('olivia.ops', 'operator');
-    approver = await stack.token('li.approver', 'approver');
-    await registerTarget(stack.settings.TARGET_DATABASE_URL, stack.settings.LEGACY_DATABASE_URL, 'test-setup');
-    await stack.startWorker();
-  });
-  afterAll(() => stack.stop());
-
-  async function approveWhenOpen(id: string, gate: string): Promise<void> {
-    await eventually(async () => {
-      const r = await stack.http('GET', `/cutovers/${id}`, approver);
-      if (r.body.status === 'failed' || r.body.status === 'completed') throw new Error(`run ended ${r.body.status} before gate ${gate}: ${JSON.stringify(r.body.steps?.filter((s: { status: string }) => s.status === 'failed'))}`);
-      return r.body.gates?.find((g: { name: string }) => g.name === gate)?.status === 'open';
-    }, `gate ${gate} to open`, 240_000);
-    const decided = await stack.http('POST', `/cutovers/${id}/gates/${gate}/decision`, approver, { decision: 'approve', reason: `${gate} ok` });
-    expect(decided.status).toBe(202);
-  }
+  beforeAll(() => registry.start());
+  afterAll(() => registry.stop());
 
   it('moves every row once, holds both rows of each colliding key, verifies', async () => {
-    const started = await stack.http('POST', '/cutovers', operator, {
-      mode: 'rehearsal',
-      runId: `${stack.id}-r3`,
-      migration: { rowsPerChunk: 1000, concurrency: 2 },
-      verification: { segmentRows: 300, sample: { perType: 0 }, businessTests: { entities: 0 } },
-    });
-    expect(started.status).toBe(201);
-    const id = started.body.workflowId as string;
-    await approveWhenOpen(id, 'wipe');
-    await approveWhenOpen(id, 'go-no-go');
-    await approveWhenOpen(id, 'switch');
-    const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
-    expect(result.status).toBe('completed');
+    const result = await registry.rehearse(`${stack.id}-r3`, 300);
+    const { stats } = registry;
 
     const byName = Object.fromEntries(result.tables.map((t) => [t.table, t]));
     expect(Object.keys(byName)).toEqual(['enterprise', 'individual_business', 'annual_report']);

@@ -149,7 +149,7 @@ export class TestStack {
 
   private gateKeeper?: string;
 
-  /** A start signed as the API signs one (api/routes/runs.ts): the initiator, for this workflow id. */
+  /** A start signed as the API signs one (api/routes/runs/start.ts): the initiator, for this workflow id. */
   signStart(workflowId: string, actor: string, key = this.settings.APPROVAL_SIGNING_KEY): SignedDecision<'start'> {
     return signDecision({ workflowId, gate: 'start', decision: 'start', actor, role: 'operator', nonce: randomBytes(12).toString('hex'), issuedAt: new Date().toISOString() }, key);
   }

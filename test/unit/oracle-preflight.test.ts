@@ -1,5 +1,6 @@
 import type { Mapping, TableMapping } from '../../migration/mapping';
-import { checkKeyFit, checkKeyIndex, checkLobRetention, checkServerVersion, checkUndo, formatPreflightReport } from '../../migration/oracle/preflight';
+import { formatPreflightReport } from '../../migration/oracle/preflight';
+import { checkKeyFit, checkKeyIndex, checkLobRetention, checkServerVersion, checkUndo } from '../../migration/oracle/preflight-checks';
 import { OracleSource } from '../../migration/oracle/oracle-source';
 import { legacyTable, njsError, oraError, ScriptedAnswer, ScriptedOracle } from './oracle-scripted';
 
