@@ -1,5 +1,7 @@
 import { createHash, Hash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -72,9 +74,12 @@ export interface BatchRow {
   window_from: Date | null;
   window_to: Date;
   rows: number;
+  deletes: number;
   rejected: number;
   skipped: number;
   sha256: string;
+  /** SHA-256 of the batch's canonical lines, computed with its file (a first load's); null otherwise */
+  canonical_sha256: string | null;
   file: string;
   state: BatchState;
   reasons: string[];
@@ -143,7 +148,7 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
     // batch id its province lines carry is the next sequence; both are checked again under the lock).
     const isEmpty = async () => (await province.query(`SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty`)).rows[0].empty as boolean;
     const nextSequence = async () => Number((await province.query<{ n: string }>('SELECT coalesce(max(sequence), 0) + 1 AS n FROM report_batch WHERE table_name = $1', [table.name])).rows[0].n);
-    const first = sel.kind === 'full' && (await isEmpty()) ? { sequence: await nextSequence(), province: [] as Buffer[], file: [] as Buffer[], hash: createHash('sha256'), rows: 0, counts: { U: 0, C: 0, D: 0 } as Record<Op, number> } : undefined;
+    const first = sel.kind === 'full' && (await isEmpty()) ? { sequence: await nextSequence(), province: [] as Buffer[], file: [] as Buffer[], hash: createHash('sha256'), canonical: createHash('sha256'), rows: 0, counts: { U: 0, C: 0, D: 0 } as Record<Op, number> } : undefined;
     const firstBatchField = first ? encodeField(batchIdOf(table.name, first.sequence)) : '';
 
     // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).
@@ -170,6 +175,7 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
             }
             const provinceLines: string[] = [];
             const jsonLines: string[] = [];
+            const canonicalLines: string[] = [];
             for (const line of lines) {
               const raw = splitExtracted(line);
               // the batch is in code-point key order (binary strings: byte order), as the query sorts it
@@ -182,11 +188,13 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
               }
               provinceLines.push(`${r.row.line}\t${r.row.op}\t${firstBatchField}\t${r.row.sha}\n`);
               jsonLines.push(r.row.json);
+              canonicalLines.push(`${r.row.line}\t${r.row.op}\n`);
               first.counts[r.row.op]++;
               first.rows++;
             }
             if (!provinceLines.length) continue;
             first.province.push(Buffer.from(provinceLines.join(''), 'latin1'));
+            first.canonical.update(canonicalLines.join(''), 'latin1');
             const json = Buffer.from(jsonLines.join(''), 'latin1');
             first.hash.update(json);
             first.file.push(json);
@@ -318,7 +326,7 @@ async function commitFirstLoad(
   ctx: ReportContext,
   province: Client,
   table: ReportTable,
-  first: { sequence: number; province: Buffer[]; file: Buffer[]; hash: Hash; rows: number; counts: Record<Op, number>; snap: { xmin: string; now: Date }; rejected: RejectedRow[] },
+  first: { sequence: number; province: Buffer[]; file: Buffer[]; hash: Hash; canonical: Hash; rows: number; counts: Record<Op, number>; snap: { xmin: string; now: Date }; rejected: RejectedRow[] },
 ): Promise<PrepareResult> {
   await province.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jm-report-table:${table.name}`]);
   const again = await openBatch(province, table.name);
@@ -363,9 +371,9 @@ async function commitFirstLoad(
   }
   await holdRejected(province, table, rejected);
   await province.query(
-    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied')`,
-    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, first.rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, file)],
+    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, canonical_sha256)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17)`,
+    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, first.rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, file), first.canonical.digest('hex')],
   );
   return { table: table.name, batchId, rows: first.rows, rejected: rejected.length, skipped: 0, empty: false };
 }
@@ -398,14 +406,50 @@ export function readBatch(ctx: ReportContext, b: Pick<BatchRow, 'file'>): { mani
  * other byte through, so the bytes are the same without decoding and encoding the content.
  */
 export function deliveryBody(manifest: Manifest, bytes: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`{"manifest":${JSON.stringify(manifest)},"content":`, 'utf8'), jsonStringBytes(bytes), Buffer.from('}')]);
+  return Buffer.concat(deliveryBodyParts(manifest, bytes));
 }
 
-/** JSON.stringify's escapes for the ASCII characters it escapes (", \\ and the control characters), by byte. */
-const JSON_ESCAPES: (Buffer | undefined)[] = Array.from({ length: 128 }, (_, c) => {
+function deliveryBodyParts(manifest: Manifest, bytes: Buffer): Buffer[] {
+  return [Buffer.from(`{"manifest":${JSON.stringify(manifest)},"content":`, 'utf8'), jsonStringBytes(bytes), Buffer.from('}')];
+}
+
+/**
+ * One POST with the body in parts, written to the socket as they are (fetch copies a Buffer body whole,
+ * and again into its stream); a connection that fails or an answer that takes longer than timeoutMs throws.
+ */
+function post(url: URL, headers: Record<string, string>, parts: Buffer[], timeoutMs: number): Promise<{ status: number; text: string }> {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  return new Promise((resolve, reject) => {
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`the national receiver did not answer within ${timeoutMs / 1000} s`)));
+    req.on('error', reject);
+    for (const p of parts) req.write(p);
+    req.end();
+  });
+}
+
+/**
+ * JSON.stringify's escapes for the ASCII characters it escapes (", \\ and the control characters): per byte
+ * its escape's length (0: none), and the escapes 6 bytes apart.
+ */
+const ESCAPE_LENGTH = new Uint8Array(256);
+/** the bytes an escape adds */
+const ESCAPE_EXTRA = new Uint8Array(256);
+const ESCAPES = new Uint8Array(128 * 6);
+for (let c = 0; c < 128; c++) {
   const e = JSON.stringify(String.fromCharCode(c)).slice(1, -1);
-  return e.length > 1 ? Buffer.from(e, 'latin1') : undefined;
-});
+  if (e.length > 1) {
+    ESCAPE_LENGTH[c] = e.length;
+    ESCAPE_EXTRA[c] = e.length - 1;
+    ESCAPES.set(Buffer.from(e, 'latin1'), c * 6);
+  }
+}
 
 /**
  * The UTF-8 bytes of JSON.stringify(text) for the text whose UTF-8 bytes are given: JSON.stringify escapes
@@ -413,13 +457,7 @@ const JSON_ESCAPES: (Buffer | undefined)[] = Array.from({ length: 128 }, (_, c) 
  */
 export function jsonStringBytes(bytes: Buffer): Buffer {
   let extra = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c < 0x80) {
-      const e = JSON_ESCAPES[c];
-      if (e) extra += e.length - 1;
-    }
-  }
+  for (let i = 0; i < bytes.length; i++) extra += ESCAPE_EXTRA[bytes[i]];
   const out = Buffer.allocUnsafe(bytes.length + extra + 2);
   out[0] = 0x22;
   let at = 1;
@@ -428,9 +466,9 @@ export function jsonStringBytes(bytes: Buffer): Buffer {
     // byte by byte: a copy call per escape costs more than the bytes between them
     for (let i = 0; i < bytes.length; i++) {
       const c = bytes[i];
-      const e = c < 0x80 ? JSON_ESCAPES[c] : undefined;
-      if (e === undefined) out[at++] = c;
-      else for (let j = 0; j < e.length; j++) out[at++] = e[j];
+      const n = ESCAPE_LENGTH[c];
+      if (n === 0) out[at++] = c;
+      else for (let j = c * 6, end = j + n; j < end; j++) out[at++] = ESCAPES[j];
     }
   }
   out[at] = 0x22;
@@ -461,13 +499,8 @@ export async function deliverBatch(ctx: ReportContext, batchId: string): Promise
     if (shaBytes(bytes) !== b.sha256) throw new Error(`batch ${batchId}: the outbox file ${b.file} no longer matches the ledger's SHA-256`);
     let ack: unknown = { outbox: b.file };
     if (ctx.receiverUrl) {
-      const res = await fetch(new URL('/batches', ctx.receiverUrl), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': batchId },
-        body: deliveryBody(manifest, bytes),
-        signal: AbortSignal.timeout(60_000),
-      });
-      const text = await res.text();
+      const res = await post(new URL('/batches', ctx.receiverUrl), { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': batchId }, deliveryBodyParts(manifest, bytes), 60_000);
+      const text = res.text;
       let body: { reasons?: string[] } & Record<string, unknown>;
       try {
         body = JSON.parse(text);
@@ -479,7 +512,7 @@ export async function deliverBatch(ctx: ReportContext, batchId: string): Promise
         await province.query(`UPDATE report_batch SET state = 'rejected', reasons = $2, ack = $3 WHERE batch_id = $1`, [batchId, JSON.stringify(reasons), JSON.stringify(body)]);
         return { state: 'rejected', reasons };
       }
-      if (!res.ok) throw new Error(`the national receiver answered HTTP ${res.status} for batch ${batchId}`);
+      if (res.status < 200 || res.status > 299) throw new Error(`the national receiver answered HTTP ${res.status} for batch ${batchId}`);
       ack = body;
     }
     await province.query(`UPDATE report_batch SET state = 'delivered', ack = $2, delivered_at = now() WHERE batch_id = $1 AND state = 'applied'`, [batchId, JSON.stringify(ack)]);
@@ -514,7 +547,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     const names = table.items.map((i) => i.name);
     // First the three streams' digests; key by key only when they differ (to name the keys).
     const fileOk = shaBytes(bytes) === manifest.sha256;
-    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes }) : undefined;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, canonical: b.canonical_sha256 && !Number(b.deletes) ? { sha256: b.canonical_sha256, rows: Number(b.rows) } : undefined }) : undefined;
     if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
     const content = bytes.toString('utf8');
     const convert = compileConverter(ctx.spec, table);
