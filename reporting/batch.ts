@@ -1,9 +1,10 @@
-import { createHash, Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Client } from 'pg';
@@ -145,11 +146,13 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
 
     // A first load (no watermark, an empty province table) has nothing to compare with: its rows go to the
     // province and the file as they come, in runs of bytes, and no row is held as an object meanwhile (the
-    // batch id its province lines carry is the next sequence; both are checked again under the lock).
+    // batch id its province lines carry is the next sequence; checked again under the lock).
     const isEmpty = async () => (await province.query(`SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty`)).rows[0].empty as boolean;
     const nextSequence = async () => Number((await province.query<{ n: string }>('SELECT coalesce(max(sequence), 0) + 1 AS n FROM report_batch WHERE table_name = $1', [table.name])).rows[0].n);
-    const first = sel.kind === 'full' && (await isEmpty()) ? { sequence: await nextSequence(), province: [] as Buffer[], file: [] as Buffer[], hash: createHash('sha256'), canonical: createHash('sha256'), rows: 0, counts: { U: 0, C: 0, D: 0 } as Record<Op, number> } : undefined;
-    const firstBatchField = first ? encodeField(batchIdOf(table.name, first.sequence)) : '';
+    if (sel.kind === 'full' && (await isEmpty())) {
+      const sequence = await nextSequence();
+      return inTransaction(province, () => prepareFirstLoad(ctx, province, table, sequence));
+    }
 
     // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).
     // Made ready as the rows stream in (the registry's snapshot held meanwhile), as binary strings (rows.ts):
@@ -157,7 +160,6 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
     const { ready } = compileRowReady(ctx.spec, table);
     const good: ReadyRow[] = [];
     const rejected: RejectedRow[] = [];
-    let lastKey: string | undefined;
     const snap = await withClient(ctx.registryUrl, async (registry) => {
       await prepareRegistrySession(registry);
       return inTransaction(
@@ -165,47 +167,17 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
         async () => {
           const { rows } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
           for await (const lines of copyBinaryLines(registry, extractionSql(table, sel))) {
-            if (!first) {
-              for (const line of lines) {
-                const r = ready(splitExtracted(line));
-                if (r.ok) good.push(r.row);
-                else rejected.push(r.rejected);
-              }
-              continue;
-            }
-            const provinceLines: string[] = [];
-            const jsonLines: string[] = [];
-            const canonicalLines: string[] = [];
             for (const line of lines) {
-              const raw = splitExtracted(line);
-              // the batch is in code-point key order (binary strings: byte order), as the query sorts it
-              if (lastKey !== undefined && !(lastKey < raw.key)) throw new Error(`${table.name}: the registry's rows did not come in key order (${textOf(lastKey)}, then ${textOf(raw.key)})`);
-              lastKey = raw.key;
-              const r = ready(raw);
-              if (!r.ok) {
-                rejected.push(r.rejected);
-                continue;
-              }
-              provinceLines.push(`${r.row.line}\t${r.row.op}\t${firstBatchField}\t${r.row.sha}\n`);
-              jsonLines.push(r.row.json);
-              canonicalLines.push(`${r.row.line}\t${r.row.op}\n`);
-              first.counts[r.row.op]++;
-              first.rows++;
+              const r = ready(splitExtracted(line));
+              if (r.ok) good.push(r.row);
+              else rejected.push(r.rejected);
             }
-            if (!provinceLines.length) continue;
-            first.province.push(Buffer.from(provinceLines.join(''), 'latin1'));
-            first.canonical.update(canonicalLines.join(''), 'latin1');
-            const json = Buffer.from(jsonLines.join(''), 'latin1');
-            first.hash.update(json);
-            first.file.push(json);
           }
           return { xmin: rows[0].xmin, now: rows[0].now };
         },
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       );
     });
-
-    if (first) return inTransaction(province, () => commitFirstLoad(ctx, province, table, { ...first, snap, rejected }));
 
     return inTransaction(province, async () => {
       // One preparer per table at a time; a second one finds the batch or the moved watermark and stops.
@@ -319,15 +291,13 @@ async function holdRejected(province: Client, table: ReportTable, rejected: Reje
 }
 
 /**
- * Step 1's province transaction for a first load: the file, the rows by one COPY into the empty table,
- * the held rows and the ledger row, as prepareBatch's general path would make them for the same rows.
+ * Step 1 for a first load, in its province transaction: the lock and the ledger checked first, then the
+ * registry's rows streamed as they are made ready, in runs of bytes, into one COPY into the empty table
+ * (the province writes while the registry reads and this thread converts), the file's and the canonical
+ * lines' digests made on the way; then the file, the held rows and the ledger row — what prepareBatch's
+ * general path makes for the same rows, without holding a row as an object.
  */
-async function commitFirstLoad(
-  ctx: ReportContext,
-  province: Client,
-  table: ReportTable,
-  first: { sequence: number; province: Buffer[]; file: Buffer[]; hash: Hash; canonical: Hash; rows: number; counts: Record<Op, number>; snap: { xmin: string; now: Date }; rejected: RejectedRow[] },
-): Promise<PrepareResult> {
+async function prepareFirstLoad(ctx: ReportContext, province: Client, table: ReportTable, sequence: number): Promise<PrepareResult> {
   await province.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jm-report-table:${table.name}`]);
   const again = await openBatch(province, table.name);
   const wm = (await province.query<{ xid: string }>('SELECT xid FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
@@ -335,47 +305,101 @@ async function commitFirstLoad(
     `SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty, (SELECT coalesce(max(sequence), 0) + 1 FROM report_batch WHERE table_name = $1) AS n`,
     [table.name],
   );
-  if (again || wm || !check[0].empty || Number(check[0].n) !== first.sequence) throw new Error(`${table.name}: another cycle prepared a batch meanwhile; this attempt retries from the ledger`);
-  const { snap, rejected, sequence, counts } = first;
-  if (!first.rows && !rejected.length) {
+  if (again || wm || !check[0].empty || Number(check[0].n) !== sequence) throw new Error(`${table.name}: another cycle prepared a batch meanwhile; this attempt retries from the ledger`);
+  const batchId = batchIdOf(table.name, sequence);
+  const batchField = encodeField(batchId);
+  const names = table.items.map((i) => i.name);
+  const { ready } = compileRowReady(ctx.spec, table);
+  const file: Buffer[] = [];
+  const hash = createHash('sha256');
+  const canonical = createHash('sha256');
+  const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
+  const rejected: RejectedRow[] = [];
+  let rows = 0;
+  let lastKey: string | undefined;
+  const toProvince = new PassThrough();
+  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch, _report_sha) FROM STDIN`;
+  const loaded = pipeline(toProvince, province.query(copyFrom(copyIn)));
+  loaded.catch(() => undefined); // awaited below; an extraction failure ends it first
+  let snap: { xmin: string; now: Date };
+  try {
+    snap = await withClient(ctx.registryUrl, async (registry) => {
+      await prepareRegistrySession(registry);
+      return inTransaction(
+        registry,
+        async () => {
+          const { rows: at } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
+          for await (const lines of copyBinaryLines(registry, extractionSql(table, { kind: 'full' }))) {
+            const provinceLines: string[] = [];
+            const jsonLines: string[] = [];
+            const canonicalLines: string[] = [];
+            for (const line of lines) {
+              const raw = splitExtracted(line);
+              // the batch is in code-point key order (binary strings: byte order), as the query sorts it
+              if (lastKey !== undefined && !(lastKey < raw.key)) throw new Error(`${table.name}: the registry's rows did not come in key order (${textOf(lastKey)}, then ${textOf(raw.key)})`);
+              lastKey = raw.key;
+              const r = ready(raw);
+              if (!r.ok) {
+                rejected.push(r.rejected);
+                continue;
+              }
+              provinceLines.push(`${r.row.line}\t${r.row.op}\t${batchField}\t${r.row.sha}\n`);
+              jsonLines.push(r.row.json);
+              canonicalLines.push(`${r.row.line}\t${r.row.op}\n`);
+              counts[r.row.op]++;
+              rows++;
+            }
+            if (!provinceLines.length) continue;
+            canonical.update(canonicalLines.join(''), 'latin1');
+            const json = Buffer.from(jsonLines.join(''), 'latin1');
+            hash.update(json);
+            file.push(json);
+            if (!toProvince.write(Buffer.from(provinceLines.join(''), 'latin1'))) await once(toProvince, 'drain');
+          }
+          return { xmin: at[0].xmin, now: at[0].now };
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      );
+    });
+  } catch (err) {
+    toProvince.destroy(err as Error);
+    throw err;
+  }
+  toProvince.end();
+  await loaded;
+  if (!rows && !rejected.length) {
     await advanceWatermark(province, table.name, snap.xmin, snap.now, null, 0);
     return { table: table.name, rows: 0, rejected: 0, skipped: 0, empty: true };
   }
-  const batchId = batchIdOf(table.name, sequence);
-  const names = table.items.map((i) => i.name);
   const manifest: Manifest = {
     batchId,
     table: table.name,
     sequence,
     kind: 'full',
     window: { from: null, to: new Date(snap.now).toISOString(), fromXid: null, toXid: snap.xmin },
-    rows: first.rows,
+    rows,
     counts,
-    sha256: first.hash.digest('hex'),
+    sha256: hash.digest('hex'),
     format: 'jsonl',
     encoding: 'utf-8',
     items: names,
   };
-  const file = batchFile(ctx, table.name, sequence);
-  writeDurably(file, Buffer.concat(first.file));
-  writeDurably(file.replace(/\.jsonl$/, '.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  if (first.rows) {
-    const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch, _report_sha) FROM STDIN`;
-    await pipeline(Readable.from(first.province), province.query(copyFrom(copyIn)));
-  }
+  const outFile = batchFile(ctx, table.name, sequence);
+  writeDurably(outFile, Buffer.concat(file));
+  writeDurably(outFile.replace(/\.jsonl$/, '.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in; a key
   // held before and loaded now (the province table was empty: its rows are this batch's) is held no more.
   const holding = (await province.query('SELECT EXISTS (SELECT 1 FROM report_rejected WHERE table_name = $1) AS any', [table.name])).rows[0].any as boolean;
-  if (first.rows && holding) {
+  if (rows && holding) {
     await province.query(`DELETE FROM report_rejected r WHERE r.table_name = $1 AND EXISTS (SELECT 1 FROM ${quoteIdent(table.name)} p WHERE p.${quoteIdent(table.key)}::text = r.key)`, [table.name]);
   }
   await holdRejected(province, table, rejected);
   await province.query(
     `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, canonical_sha256)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17)`,
-    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, first.rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, file), first.canonical.digest('hex')],
+    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, outFile), canonical.digest('hex')],
   );
-  return { table: table.name, batchId, rows: first.rows, rejected: rejected.length, skipped: 0, empty: false };
+  return { table: table.name, batchId, rows, rejected: rejected.length, skipped: 0, empty: false };
 }
 
 /** Binary COPY lines (rows.ts) as the bytes they are, in runs. */
