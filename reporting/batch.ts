@@ -118,6 +118,29 @@ function writeDurably(file: string, text: string | Buffer): void {
   fs.renameSync(tmp, file);
 }
 
+/** writeDurably off the event loop (the other lane's table goes on meanwhile), the runs written as they are. */
+async function writeDurablyAsync(file: string, runs: Buffer[]): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    for (let i = 0; i < runs.length; i += 256) {
+      const part = runs.slice(i, i + 256);
+      const want = part.reduce((n, b) => n + b.length, 0);
+      let done = (await fh.writev(part)).bytesWritten;
+      // a short write (rare for a regular file): the rest of this part, as one buffer
+      if (done < want) {
+        const rest = Buffer.concat(part);
+        while (done < want) done += (await fh.write(rest, done, want - done)).bytesWritten;
+      }
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, file);
+}
+
 export interface PrepareResult {
   table: string;
   batchId?: string;
@@ -385,7 +408,7 @@ async function prepareFirstLoad(ctx: ReportContext, province: Client, table: Rep
     items: names,
   };
   const outFile = batchFile(ctx, table.name, sequence);
-  writeDurably(outFile, Buffer.concat(file));
+  await writeDurablyAsync(outFile, file);
   writeDurably(outFile.replace(/\.jsonl$/, '.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in; a key
   // held before and loaded now (the province table was empty: its rows are this batch's) is held no more.
@@ -417,10 +440,10 @@ async function advanceWatermark(province: Client, table: string, xid: string, wi
 }
 
 /** A batch from the outbox: its manifest and its file's bytes (hashed and sent as they are; decoded only where text is needed). */
-export function readBatch(ctx: ReportContext, b: Pick<BatchRow, 'file'>): { manifest: Manifest; bytes: Buffer } {
+export async function readBatch(ctx: ReportContext, b: Pick<BatchRow, 'file'>): Promise<{ manifest: Manifest; bytes: Buffer }> {
   const file = path.join(ctx.outboxDir, b.file);
-  const bytes = fs.readFileSync(file);
-  const manifest = JSON.parse(fs.readFileSync(file.replace(/\.jsonl$/, '.manifest.json'), 'utf8')) as Manifest;
+  const bytes = await fs.promises.readFile(file);
+  const manifest = JSON.parse(await fs.promises.readFile(file.replace(/\.jsonl$/, '.manifest.json'), 'utf8')) as Manifest;
   return { manifest, bytes };
 }
 
@@ -519,7 +542,7 @@ export async function deliverBatch(ctx: ReportContext, batchId: string): Promise
     const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
     if (!b) throw new Error(`no batch ${batchId} in the ledger`);
     if (b.state !== 'applied') return { state: b.state };
-    const { manifest, bytes } = readBatch(ctx, b);
+    const { manifest, bytes } = await readBatch(ctx, b);
     if (shaBytes(bytes) !== b.sha256) throw new Error(`batch ${batchId}: the outbox file ${b.file} no longer matches the ledger's SHA-256`);
     let ack: unknown = { outbox: b.file };
     if (ctx.receiverUrl) {
@@ -567,7 +590,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     // Compared while the upload runs (the file does not change by being sent); decided once it has ended.
     const settle = async (result: Verification, differing = 0) => settleVerification(province, delivery ? ((await delivery), await ledgerRow()) : b, result, differing);
     const table = ctx.spec.tables.find((t) => t.name === b.table_name)!;
-    const { manifest, bytes } = readBatch(ctx, b);
+    const { manifest, bytes } = await readBatch(ctx, b);
     const names = table.items.map((i) => i.name);
     // First the three streams' digests; key by key only when they differ (to name the keys).
     const fileOk = shaBytes(bytes) === manifest.sha256;
