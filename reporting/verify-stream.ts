@@ -12,8 +12,9 @@ import type { ReportSpec, ReportTable } from './spec';
 /**
  * 数据汇聚/上报结果验证, first pass: the batch's rows as three streams of canonical lines (items in COPY
  * text, then the op), each in code-point key order, each hashed as it streams — the delivered file
- * (parsed back), the province (its COPY TO output hashed as bytes, never parsed) and the registry now
- * (re-extracted, through the same converter). Equal digests and counts, the deletions absent (or
+ * (parsed back; a first load's digest made with its file, the file tied to it by its SHA-256), the
+ * province (its COPY TO output hashed as bytes, never parsed) and the registry now (re-extracted, through
+ * the same converter; a first load's by one scan of the table). Equal digests and counts, the deletions absent (or
  * tombstoned) at the province and gone from the registry, no row changed again since: verified, without
  * holding a row per key. Anything else answers `undefined` and the caller compares key by key, which
  * names the differing keys (the verification module's order: segment checksums first, rows only where
