@@ -471,10 +471,15 @@ function post(url: URL, headers: Record<string, string>, parts: Buffer[], timeou
     const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(length) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
       res.on('error', reject);
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`the national receiver did not answer within ${timeoutMs / 1000} s`)));
+    // the whole exchange, as fetch's AbortSignal.timeout had it (not the socket's idle time)
+    const timer = setTimeout(() => req.destroy(new Error(`the national receiver did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
     for (const p of parts) req.write(p);
     req.end();
