@@ -1,17 +1,22 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Client } from 'pg';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
-import { encodeField, encodeLine, encodeRow, Field } from '../migration/copy-text';
+import { encodeField, encodeRow, textOf } from '../migration/copy-text';
 import { compareKeys } from '../verification/canonical';
 import { pruneChangeLog } from './capture';
-import { nationalLineWriter, NationalLine, Op, opOf } from './batch-format';
+import { NationalLine, Op, opOf } from './batch-format';
 import { compileConverter } from './convert';
-import { copyLines, extractRows, forEachExtracted, loadTempKeys, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
+import { copyBinaryLines, copyLines, extractionSql, extractRows, loadTempKeys, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
+import { compileRowReady, ReadyRow, RejectedRow, splitExtracted } from './rows';
+import type { ReportTable } from './spec';
 import { ensureProvinceSchema } from './province';
 import type { ReportSpec } from './spec';
 import { verifyByStreams } from './verify-stream';
@@ -70,9 +75,12 @@ export interface BatchRow {
   window_from: Date | null;
   window_to: Date;
   rows: number;
+  deletes: number;
   rejected: number;
   skipped: number;
   sha256: string;
+  /** SHA-256 of the batch's canonical lines, computed with its file (a first load's); null otherwise */
+  canonical_sha256: string | null;
   file: string;
   state: BatchState;
   reasons: string[];
@@ -88,25 +96,49 @@ export async function openBatch(province: Client, table: string): Promise<BatchR
   return rows[0];
 }
 
-function sha(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
 function batchFile(ctx: ReportContext, table: string, sequence: number): string {
   return path.join(ctx.outboxDir, table, `${String(sequence).padStart(8, '0')}.jsonl`);
 }
 
-function writeDurably(file: string, text: string): void {
+function shaBytes(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function writeDurably(file: string, text: string | Buffer): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, text);
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
+}
+
+/** writeDurably off the event loop (the other lane's table goes on meanwhile), the runs written as they are. */
+async function writeDurablyAsync(file: string, runs: Buffer[]): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    for (let i = 0; i < runs.length; i += 256) {
+      const part = runs.slice(i, i + 256);
+      const want = part.reduce((n, b) => n + b.length, 0);
+      let done = (await fh.writev(part)).bytesWritten;
+      // a short write (rare for a regular file): the rest of this part, as one buffer
+      if (done < want) {
+        const rest = Buffer.concat(part);
+        while (done < want) done += (await fh.write(rest, done, want - done)).bytesWritten;
+      }
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, file);
 }
 
 export interface PrepareResult {
@@ -135,27 +167,35 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
     const wm = (await province.query<{ xid: string; window_to: Date }>('SELECT xid, window_to FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
     const sel: Selection = backfill ? { kind: 'backfill', ...backfill } : wm ? { kind: 'changes', fromXid: wm.xid } : { kind: 'full' };
 
+    // A first load (no watermark, an empty province table) has nothing to compare with: its rows go to the
+    // province and the file as they come, in runs of bytes, and no row is held as an object meanwhile (the
+    // batch id its province lines carry is the next sequence; checked again under the lock).
+    const isEmpty = async () => (await province.query(`SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty`)).rows[0].empty as boolean;
+    const nextSequence = async () => Number((await province.query<{ n: string }>('SELECT coalesce(max(sequence), 0) + 1 AS n FROM report_batch WHERE table_name = $1', [table.name])).rows[0].n);
+    if (sel.kind === 'full' && (await isEmpty())) {
+      const sequence = await nextSequence();
+      return inTransaction(province, () => prepareFirstLoad(ctx, province, table, sequence));
+    }
+
     // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).
-    // Converted as the rows stream in (the registry's snapshot held meanwhile): line = the COPY text of the items.
-    const convert = compileConverter(ctx.spec, table);
-    // Per row only its strings (the COPY line, its hash, its national JSON line): no field arrays held for the whole window.
-    const lineOf = nationalLineWriter(table.items.map((i) => i.name));
-    const good: { key: string; op: Op; line: string; sha: string; json: string }[] = [];
-    const rejected: { key: string; reason: string; fields: Field[] }[] = [];
+    // Made ready as the rows stream in (the registry's snapshot held meanwhile), as binary strings (rows.ts):
+    // otherwise per row only its strings (the province COPY line, its hash, its national JSON line).
+    const { ready } = compileRowReady(ctx.spec, table);
+    const good: ReadyRow[] = [];
+    const rejected: RejectedRow[] = [];
     const snap = await withClient(ctx.registryUrl, async (registry) => {
       await prepareRegistrySession(registry);
       return inTransaction(
         registry,
         async () => {
           const { rows } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
-          await forEachExtracted(registry, table, sel, (r) => {
-            if (!r.present) return void good.push({ key: r.key, op: 'D', line: '', sha: 'D', json: lineOf('D', r.key, []) });
-            const c = convert(r.fields);
-            if (!c.ok) return void rejected.push({ key: r.key, reason: c.reason, fields: r.fields });
-            const line = encodeLine(c.fields);
-            const op = opOf(table, r, c.fields);
-            good.push({ key: r.key, op, line, sha: sha(line + '\n'), json: lineOf(op, r.key, c.fields) });
-          });
+          for await (const lines of copyBinaryLines(registry, extractionSql(table, sel))) {
+            for (const line of lines) {
+              const r = ready(splitExtracted(line));
+              if (r.ok) good.push(r.row);
+              else rejected.push(r.rejected);
+            }
+          }
           return { xmin: rows[0].xmin, now: rows[0].now };
         },
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
@@ -197,9 +237,10 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
 
       const { rows: seqRows } = await province.query<{ n: string }>('SELECT coalesce(max(sequence), 0) + 1 AS n FROM report_batch WHERE table_name = $1', [table.name]);
       const sequence = Number(seqRows[0].n);
-      const batchId = `${table.name}-${String(sequence).padStart(8, '0')}`;
+      const batchId = batchIdOf(table.name, sequence);
       const names = table.items.map((i) => i.name);
-      const text = batchRows.map((r) => r.json).join('');
+      // The JSON lines are binary strings: their bytes are the file (UTF-8), written and hashed without encoding.
+      const bytes = Buffer.from(batchRows.map((r) => r.json).join(''), 'latin1');
       const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
       for (const r of batchRows) counts[r.op]++;
       const manifest: Manifest = {
@@ -210,13 +251,13 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
         window: { from: wm ? new Date(wm.window_to).toISOString() : null, to: new Date(snap.now).toISOString(), fromXid: wm?.xid ?? null, toXid: snap.xmin },
         rows: batchRows.length,
         counts,
-        sha256: sha(text),
+        sha256: shaBytes(bytes),
         format: 'jsonl',
         encoding: 'utf-8',
         items: names,
       };
       const file = batchFile(ctx, table.name, sequence);
-      writeDurably(file, text);
+      writeDurably(file, bytes);
       writeDurably(file.replace(/\.jsonl$/, '.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
       // The province: upserts by key (a re-applied batch changes nothing), deletes or tombstones.
@@ -245,13 +286,7 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in.
       const holding = (await province.query('SELECT EXISTS (SELECT 1 FROM report_rejected WHERE table_name = $1) AS any', [table.name])).rows[0].any as boolean;
       if (good.length && holding) await province.query('DELETE FROM report_rejected WHERE table_name = $1 AND key = ANY($2::text[])', [table.name, good.map((g) => g.key)]);
-      for (const r of rejected) {
-        await province.query(
-          `INSERT INTO report_rejected (table_name, key, reason, fields) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (table_name, key) DO UPDATE SET reason = EXCLUDED.reason, fields = EXCLUDED.fields, rejected_at = now()`,
-          [table.name, r.key, r.reason, JSON.stringify(Object.fromEntries(names.map((n, i) => [n, r.fields[i] ?? null])))],
-        );
-      }
+      await holdRejected(province, table, rejected);
       await province.query(
         `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied')`,
@@ -262,8 +297,137 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
   });
 }
 
+function batchIdOf(table: string, sequence: number): string {
+  return `${table}-${String(sequence).padStart(8, '0')}`;
+}
+
+/** Rows held back with their reason, replacing an earlier hold of the same key. */
+async function holdRejected(province: Client, table: ReportTable, rejected: RejectedRow[]): Promise<void> {
+  const names = table.items.map((i) => i.name);
+  for (const r of rejected) {
+    await province.query(
+      `INSERT INTO report_rejected (table_name, key, reason, fields) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (table_name, key) DO UPDATE SET reason = EXCLUDED.reason, fields = EXCLUDED.fields, rejected_at = now()`,
+      [table.name, r.key, r.reason, JSON.stringify(Object.fromEntries(names.map((n, i) => [n, r.fields[i] ?? null])))],
+    );
+  }
+}
+
+/**
+ * Step 1 for a first load, in its province transaction: the lock and the ledger checked first, then the
+ * registry's rows streamed as they are made ready, in runs of bytes, into one COPY into the empty table
+ * (the province writes while the registry reads and this thread converts), the file's and the canonical
+ * lines' digests made on the way; then the file, the held rows and the ledger row — what prepareBatch's
+ * general path makes for the same rows, without holding a row as an object.
+ */
+async function prepareFirstLoad(ctx: ReportContext, province: Client, table: ReportTable, sequence: number): Promise<PrepareResult> {
+  await province.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jm-report-table:${table.name}`]);
+  const again = await openBatch(province, table.name);
+  const wm = (await province.query<{ xid: string }>('SELECT xid FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
+  const { rows: check } = await province.query<{ empty: boolean; n: string }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty, (SELECT coalesce(max(sequence), 0) + 1 FROM report_batch WHERE table_name = $1) AS n`,
+    [table.name],
+  );
+  if (again || wm || !check[0].empty || Number(check[0].n) !== sequence) throw new Error(`${table.name}: another cycle prepared a batch meanwhile; this attempt retries from the ledger`);
+  const batchId = batchIdOf(table.name, sequence);
+  const batchField = encodeField(batchId);
+  const names = table.items.map((i) => i.name);
+  const { ready } = compileRowReady(ctx.spec, table);
+  const file: Buffer[] = [];
+  const hash = createHash('sha256');
+  const canonical = createHash('sha256');
+  const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
+  const rejected: RejectedRow[] = [];
+  let rows = 0;
+  let lastKey: string | undefined;
+  const toProvince = new PassThrough();
+  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch, _report_sha) FROM STDIN`;
+  const loaded = pipeline(toProvince, province.query(copyFrom(copyIn)));
+  loaded.catch(() => undefined); // awaited below; an extraction failure ends it first
+  let snap: { xmin: string; now: Date };
+  try {
+    snap = await withClient(ctx.registryUrl, async (registry) => {
+      await prepareRegistrySession(registry);
+      return inTransaction(
+        registry,
+        async () => {
+          const { rows: at } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
+          for await (const lines of copyBinaryLines(registry, extractionSql(table, { kind: 'full' }))) {
+            const provinceLines: string[] = [];
+            const jsonLines: string[] = [];
+            const canonicalLines: string[] = [];
+            for (const line of lines) {
+              const raw = splitExtracted(line);
+              // the batch is in code-point key order (binary strings: byte order), as the query sorts it
+              if (lastKey !== undefined && !(lastKey < raw.key)) throw new Error(`${table.name}: the registry's rows did not come in key order (${textOf(lastKey)}, then ${textOf(raw.key)})`);
+              lastKey = raw.key;
+              const r = ready(raw);
+              if (!r.ok) {
+                rejected.push(r.rejected);
+                continue;
+              }
+              provinceLines.push(`${r.row.line}\t${r.row.op}\t${batchField}\t${r.row.sha}\n`);
+              jsonLines.push(r.row.json);
+              canonicalLines.push(`${r.row.line}\t${r.row.op}\n`);
+              counts[r.row.op]++;
+              rows++;
+            }
+            if (!provinceLines.length) continue;
+            canonical.update(canonicalLines.join(''), 'latin1');
+            const json = Buffer.from(jsonLines.join(''), 'latin1');
+            hash.update(json);
+            file.push(json);
+            if (!toProvince.write(Buffer.from(provinceLines.join(''), 'latin1'))) await once(toProvince, 'drain');
+          }
+          return { xmin: at[0].xmin, now: at[0].now };
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      );
+    });
+  } catch (err) {
+    toProvince.destroy(err as Error);
+    throw err;
+  }
+  toProvince.end();
+  await loaded;
+  if (!rows && !rejected.length) {
+    await advanceWatermark(province, table.name, snap.xmin, snap.now, null, 0);
+    return { table: table.name, rows: 0, rejected: 0, skipped: 0, empty: true };
+  }
+  const manifest: Manifest = {
+    batchId,
+    table: table.name,
+    sequence,
+    kind: 'full',
+    window: { from: null, to: new Date(snap.now).toISOString(), fromXid: null, toXid: snap.xmin },
+    rows,
+    counts,
+    sha256: hash.digest('hex'),
+    format: 'jsonl',
+    encoding: 'utf-8',
+    items: names,
+  };
+  const outFile = batchFile(ctx, table.name, sequence);
+  await writeDurablyAsync(outFile, file);
+  writeDurably(outFile.replace(/\.jsonl$/, '.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in; a key
+  // held before and loaded now (the province table was empty: its rows are this batch's) is held no more.
+  const holding = (await province.query('SELECT EXISTS (SELECT 1 FROM report_rejected WHERE table_name = $1) AS any', [table.name])).rows[0].any as boolean;
+  if (rows && holding) {
+    await province.query(`DELETE FROM report_rejected r WHERE r.table_name = $1 AND EXISTS (SELECT 1 FROM ${quoteIdent(table.name)} p WHERE p.${quoteIdent(table.key)}::text = r.key)`, [table.name]);
+  }
+  await holdRejected(province, table, rejected);
+  await province.query(
+    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, canonical_sha256)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17)`,
+    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, outFile), canonical.digest('hex')],
+  );
+  return { table: table.name, batchId, rows, rejected: rejected.length, skipped: 0, empty: false };
+}
+
+/** Binary COPY lines (rows.ts) as the bytes they are, in runs. */
 function* chunked(lines: string[], size = 2000): Generator<Buffer> {
-  for (let i = 0; i < lines.length; i += size) yield Buffer.from(lines.slice(i, i + size).join(''), 'utf8');
+  for (let i = 0; i < lines.length; i += size) yield Buffer.from(lines.slice(i, i + size).join(''), 'latin1');
 }
 
 async function advanceWatermark(province: Client, table: string, xid: string, windowTo: Date, batchId: string | null, rows: number): Promise<void> {
@@ -275,11 +439,92 @@ async function advanceWatermark(province: Client, table: string, xid: string, wi
   await province.query('INSERT INTO report_lag (table_name, lag_seconds, rows) VALUES ($1, extract(epoch FROM now() - $2::timestamptz), $3)', [table, windowTo, rows]);
 }
 
-export function readBatch(ctx: ReportContext, b: Pick<BatchRow, 'file'>): { manifest: Manifest; content: string } {
+/** A batch from the outbox: its manifest and its file's bytes (hashed and sent as they are; decoded only where text is needed). */
+export async function readBatch(ctx: ReportContext, b: Pick<BatchRow, 'file'>): Promise<{ manifest: Manifest; bytes: Buffer }> {
   const file = path.join(ctx.outboxDir, b.file);
-  const content = fs.readFileSync(file, 'utf8');
-  const manifest = JSON.parse(fs.readFileSync(file.replace(/\.jsonl$/, '.manifest.json'), 'utf8')) as Manifest;
-  return { manifest, content };
+  const bytes = await fs.promises.readFile(file);
+  const manifest = JSON.parse(await fs.promises.readFile(file.replace(/\.jsonl$/, '.manifest.json'), 'utf8')) as Manifest;
+  return { manifest, bytes };
+}
+
+/**
+ * The delivery's body, JSON.stringify({ manifest, content }) in UTF-8, made from the file's bytes: read as
+ * a binary string, JSON.stringify escapes the same ASCII characters it would in the text and passes every
+ * other byte through, so the bytes are the same without decoding and encoding the content.
+ */
+export function deliveryBody(manifest: Manifest, bytes: Buffer): Buffer {
+  return Buffer.concat(deliveryBodyParts(manifest, bytes));
+}
+
+function deliveryBodyParts(manifest: Manifest, bytes: Buffer): Buffer[] {
+  return [Buffer.from(`{"manifest":${JSON.stringify(manifest)},"content":`, 'utf8'), jsonStringBytes(bytes), Buffer.from('}')];
+}
+
+/**
+ * One POST with the body in parts, written to the socket as they are (fetch copies a Buffer body whole,
+ * and again into its stream); a connection that fails or an answer that takes longer than timeoutMs throws.
+ */
+function post(url: URL, headers: Record<string, string>, parts: Buffer[], timeoutMs: number): Promise<{ status: number; text: string }> {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  return new Promise((resolve, reject) => {
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    // the whole exchange, as fetch's AbortSignal.timeout had it (not the socket's idle time)
+    const timer = setTimeout(() => req.destroy(new Error(`the national receiver did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', reject);
+    for (const p of parts) req.write(p);
+    req.end();
+  });
+}
+
+/**
+ * JSON.stringify's escapes for the ASCII characters it escapes (", \\ and the control characters): per byte
+ * its escape's length (0: none), and the escapes 6 bytes apart.
+ */
+const ESCAPE_LENGTH = new Uint8Array(256);
+/** the bytes an escape adds */
+const ESCAPE_EXTRA = new Uint8Array(256);
+const ESCAPES = new Uint8Array(128 * 6);
+for (let c = 0; c < 128; c++) {
+  const e = JSON.stringify(String.fromCharCode(c)).slice(1, -1);
+  if (e.length > 1) {
+    ESCAPE_LENGTH[c] = e.length;
+    ESCAPE_EXTRA[c] = e.length - 1;
+    ESCAPES.set(Buffer.from(e, 'latin1'), c * 6);
+  }
+}
+
+/**
+ * The UTF-8 bytes of JSON.stringify(text) for the text whose UTF-8 bytes are given: JSON.stringify escapes
+ * ASCII characters only (a well-formed text has no lone surrogate), so every other byte is copied as it is.
+ */
+export function jsonStringBytes(bytes: Buffer): Buffer {
+  let extra = 0;
+  for (let i = 0; i < bytes.length; i++) extra += ESCAPE_EXTRA[bytes[i]];
+  const out = Buffer.allocUnsafe(bytes.length + extra + 2);
+  out[0] = 0x22;
+  let at = 1;
+  if (!extra) at += bytes.copy(out, at);
+  else {
+    // byte by byte: a copy call per escape costs more than the bytes between them
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i];
+      const n = ESCAPE_LENGTH[c];
+      if (n === 0) out[at++] = c;
+      else for (let j = c * 6, end = j + n; j < end; j++) out[at++] = ESCAPES[j];
+    }
+  }
+  out[at] = 0x22;
+  return out;
 }
 
 export class BatchRejected extends Error {
@@ -302,17 +547,12 @@ export async function deliverBatch(ctx: ReportContext, batchId: string): Promise
     const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
     if (!b) throw new Error(`no batch ${batchId} in the ledger`);
     if (b.state !== 'applied') return { state: b.state };
-    const { manifest, content } = readBatch(ctx, b);
-    if (sha(content) !== b.sha256) throw new Error(`batch ${batchId}: the outbox file ${b.file} no longer matches the ledger's SHA-256`);
+    const { manifest, bytes } = await readBatch(ctx, b);
+    if (shaBytes(bytes) !== b.sha256) throw new Error(`batch ${batchId}: the outbox file ${b.file} no longer matches the ledger's SHA-256`);
     let ack: unknown = { outbox: b.file };
     if (ctx.receiverUrl) {
-      const res = await fetch(new URL('/batches', ctx.receiverUrl), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': batchId },
-        body: JSON.stringify({ manifest, content }),
-        signal: AbortSignal.timeout(60_000),
-      });
-      const text = await res.text();
+      const res = await post(new URL('/batches', ctx.receiverUrl), { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': batchId }, deliveryBodyParts(manifest, bytes), 60_000);
+      const text = res.text;
       let body: { reasons?: string[] } & Record<string, unknown>;
       try {
         body = JSON.parse(text);
@@ -324,7 +564,7 @@ export async function deliverBatch(ctx: ReportContext, batchId: string): Promise
         await province.query(`UPDATE report_batch SET state = 'rejected', reasons = $2, ack = $3 WHERE batch_id = $1`, [batchId, JSON.stringify(reasons), JSON.stringify(body)]);
         return { state: 'rejected', reasons };
       }
-      if (!res.ok) throw new Error(`the national receiver answered HTTP ${res.status} for batch ${batchId}`);
+      if (res.status < 200 || res.status > 299) throw new Error(`the national receiver answered HTTP ${res.status} for batch ${batchId}`);
       ack = body;
     }
     await province.query(`UPDATE report_batch SET state = 'delivered', ack = $2, delivered_at = now() WHERE batch_id = $1 AND state = 'applied'`, [batchId, JSON.stringify(ack)]);
@@ -355,13 +595,14 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     // Compared while the upload runs (the file does not change by being sent); decided once it has ended.
     const settle = async (result: Verification, differing = 0) => settleVerification(province, delivery ? ((await delivery), await ledgerRow()) : b, result, differing);
     const table = ctx.spec.tables.find((t) => t.name === b.table_name)!;
-    const { manifest, content } = readBatch(ctx, b);
+    const { manifest, bytes } = await readBatch(ctx, b);
     const names = table.items.map((i) => i.name);
-    const convert = compileConverter(ctx.spec, table);
     // First the three streams' digests; key by key only when they differ (to name the keys).
-    const fileOk = sha(content) === manifest.sha256;
-    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, table, batchId, toXid: b.to_xid, content, convert }) : undefined;
+    const fileOk = shaBytes(bytes) === manifest.sha256;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, canonical: b.canonical_sha256 && !Number(b.deletes) ? { sha256: b.canonical_sha256, rows: Number(b.rows) } : undefined }) : undefined;
     if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
+    const content = bytes.toString('utf8');
+    const convert = compileConverter(ctx.spec, table);
     const differing: { key: string; where: string }[] = [];
     // The delivered batch, as canonical lines by key.
     const batchLines = new Map<string, string>();

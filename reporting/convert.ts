@@ -1,4 +1,4 @@
-import type { Field } from '../migration/copy-text';
+import { binaryOf, decodeField, encodeField, Field, NULL_FIELD, textOf } from '../migration/copy-text';
 import type { ReportCleaning, ReportSpec, ReportTable } from './spec';
 
 /**
@@ -43,5 +43,78 @@ export function compileConverter(spec: ReportSpec, table: ReportTable): Converte
       else out[i] = r;
     }
     return reasons.length ? { ok: false, reason: reasons.join('; ') } : { ok: true, fields: out };
+  };
+}
+
+/**
+ * The same converter on COPY text lines as binary strings (copy-text.ts: each char one UTF-8 byte, fields
+ * still escaped), the form rows arrive in from COPY TO and leave in for COPY FROM, the file and the
+ * hashes: no UTF-8 decoding and encoding per row. An item without a rule passes its escaped field through
+ * untouched; cleansing works on the bytes when they are ASCII and on the decoded text otherwise (a
+ * continuation byte read as a Latin-1 char would be taken for U+00A0 by trim, or upper-cased); code tables
+ * are looked up by their codes' bytes; a length counts characters as the bytes that start one. Reasons are
+ * the text converter's, word for word.
+ */
+export type LineConverted = { ok: true; fields: string[]; values: Field[] } | { ok: false; reason: string };
+
+export type LineConverter = (raw: readonly string[], offset: number) => LineConverted;
+
+// eslint-disable-next-line no-control-regex -- the range starts at NUL: anything outside 7-bit ASCII
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Characters of a binary string's UTF-8 text: every byte that is not a continuation byte (10xxxxxx). */
+export function utf8Length(binary: string): number {
+  let n = 0;
+  for (let i = 0; i < binary.length; i++) if ((binary.charCodeAt(i) & 0xc0) !== 0x80) n++;
+  return n;
+}
+
+export function compileLineConverter(spec: ReportSpec, table: ReportTable): LineConverter {
+  const steps = table.items.map((item) => {
+    const cleaners = (item.clean ?? []).map((c) => CLEAN[c]);
+    const codes = item.codeTable ? spec.codeTables.get(item.codeTable)! : undefined;
+    const byBytes = codes ? new Map([...codes.values].map(([k, v]) => [binaryOf(k), binaryOf(v)])) : undefined;
+    const plain = !cleaners.length && !codes && !item.required && item.length === undefined;
+    return { item, cleaners, codes, byBytes, plain };
+  });
+  return (raw, offset) => {
+    const fields: string[] = new Array(steps.length);
+    const values: Field[] = new Array(steps.length);
+    let reasons: string[] | undefined;
+    for (let i = 0; i < steps.length; i++) {
+      const s = steps[i];
+      const f = raw[offset + i] ?? NULL_FIELD;
+      let v: Field = f === NULL_FIELD ? null : f.indexOf('\\') === -1 ? f : decodeField(f);
+      if (s.plain) {
+        if (v === '') v = null;
+        fields[i] = v === null ? NULL_FIELD : f;
+        values[i] = v;
+        continue;
+      }
+      const before = v;
+      if (v !== null && s.cleaners.length) {
+        if (NON_ASCII.test(v)) {
+          let t = textOf(v);
+          for (const c of s.cleaners) t = c(t);
+          v = binaryOf(t);
+        } else for (const c of s.cleaners) v = c(v);
+      }
+      if (v === '') v = null;
+      let reason: string | undefined;
+      if (v !== null && s.byBytes) {
+        const mapped = s.byBytes.get(v);
+        if (mapped === undefined) reason = `${s.item.name}: code "${textOf(v)}" has no national code in ${s.codes!.name} (${s.codes!.title})`;
+        else v = mapped;
+      }
+      if (reason === undefined && v === null && s.item.required) reason = `${s.item.name}: required, but empty`;
+      if (reason === undefined && v !== null && s.item.length !== undefined && v.length > s.item.length) {
+        const n = utf8Length(v);
+        if (n > s.item.length) reason = `${s.item.name}: ${n} characters, at most ${s.item.length} allowed`;
+      }
+      if (reason !== undefined) (reasons ??= []).push(reason);
+      fields[i] = v === before ? f : encodeField(v);
+      values[i] = v;
+    }
+    return reasons ? { ok: false, reason: reasons.join('; ') } : { ok: true, fields, values };
   };
 }

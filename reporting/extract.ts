@@ -17,7 +17,8 @@ import type { ReportTable } from './spec';
  * (the session is set like verification's: ISO dates, UTC).
  */
 export type Selection =
-  | { kind: 'full' }
+  /** every row; with versionsFrom, each row's newest change-log xid at or above it (else NULL) */
+  | { kind: 'full'; versionsFrom?: string }
   /** keys changed by transactions with xid ≥ fromXid */
   | { kind: 'changes'; fromXid: string }
   /** the keys in pg_temp.report_keys (verification) */
@@ -46,8 +47,11 @@ export function extractionSql(table: ReportTable, sel: Selection): string {
     .join('');
   const src = quoteIdent(table.source.table);
   switch (sel.kind) {
-    case 'full':
-      return `COPY (SELECT ${key}::text, true, NULL::text, ${items} FROM ${src} t${joins} ORDER BY ${key}::text COLLATE "C") TO STDOUT`;
+    case 'full': {
+      if (sel.versionsFrom === undefined) return `COPY (SELECT ${key}::text, true, NULL::text, ${items} FROM ${src} t${joins} ORDER BY ${key}::text COLLATE "C") TO STDOUT`;
+      const versions = `(SELECT key, max(xid)::text AS version FROM report_change_log WHERE table_name = ${literal(table.source.table)} AND xid >= ${literal(sel.versionsFrom)}::xid8 GROUP BY key)`;
+      return `COPY (SELECT ${key}::text, true, v.version, ${items} FROM ${src} t LEFT JOIN ${versions} v ON v.key = ${key}::text${joins} ORDER BY ${key}::text COLLATE "C") TO STDOUT`;
+    }
     case 'backfill': {
       const item = table.items.find((i) => i.name === sel.item);
       if (!item) throw new Error(`backfill: "${sel.item}" is not an item of ${table.name}`);
@@ -76,6 +80,25 @@ export async function* copyLines(client: Client, sql: string): AsyncGenerator<st
   }
   rest += utf8.end();
   if (rest) yield rest;
+}
+
+/**
+ * Reads a COPY TO STDOUT as binary lines (copy-text.ts: one char per UTF-8 byte, fields still escaped),
+ * in runs of one socket chunk's lines: no UTF-8 decoding, and no stream hop per row.
+ */
+export async function* copyBinaryLines(client: Client, sql: string): AsyncGenerator<string[]> {
+  let rest = '';
+  for await (const chunk of client.query(copyTo(sql)) as AsyncIterable<Buffer>) {
+    const end = chunk.lastIndexOf(10);
+    if (end === -1) {
+      rest += chunk.toString('latin1');
+      continue;
+    }
+    const lines = (rest + chunk.toString('latin1', 0, end)).split('\n');
+    rest = chunk.toString('latin1', end + 1);
+    yield lines;
+  }
+  if (rest) yield [rest];
 }
 
 /**

@@ -43,6 +43,8 @@ export const LEDGER_DDL = [
      verified_at timestamptz,
      UNIQUE (table_name, sequence)
    )`,
+  // the digest of a first load's canonical lines, made with its file (verify-stream.ts); a ledger from before has none
+  `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS canonical_sha256 text`,
   `CREATE TABLE IF NOT EXISTS report_rejected (
      table_name text NOT NULL,
      key text NOT NULL,

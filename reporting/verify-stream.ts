@@ -3,17 +3,18 @@ import type { Client } from 'pg';
 import { copyTo } from '../lib/copy-to';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import { literal } from '../migration/pg-source';
-import { compareKeys } from '../verification/canonical';
-import { canonicalLine, NationalLine, opOf } from './batch-format';
-import type { Converter } from './convert';
-import { extractRows, loadTempKeys, prepareRegistrySession } from './extract';
-import type { ReportTable } from './spec';
+import { encodeField, textOf } from '../migration/copy-text';
+import type { NationalLine } from './batch-format';
+import { copyBinaryLines, extractionSql, loadTempKeys, prepareRegistrySession, Selection } from './extract';
+import { compileRowReady, splitExtracted } from './rows';
+import type { ReportSpec, ReportTable } from './spec';
 
 /**
  * 数据汇聚/上报结果验证, first pass: the batch's rows as three streams of canonical lines (items in COPY
  * text, then the op), each in code-point key order, each hashed as it streams — the delivered file
- * (parsed back), the province (its COPY TO output hashed as bytes, never parsed) and the registry now
- * (re-extracted, through the same converter). Equal digests and counts, the deletions absent (or
+ * (parsed back; a first load's digest made with its file, the file tied to it by its SHA-256), the
+ * province (its COPY TO output hashed as bytes, never parsed) and the registry now (re-extracted, through
+ * the same converter; a first load's by one scan of the table). Equal digests and counts, the deletions absent (or
  * tombstoned) at the province and gone from the registry, no row changed again since: verified, without
  * holding a row per key. Anything else answers `undefined` and the caller compares key by key, which
  * names the differing keys (the verification module's order: segment checksums first, rows only where
@@ -24,7 +25,7 @@ export interface StreamVerification {
   sha256: { batch: string; province: string; source: string };
 }
 
-/** Strings hashed in runs: one update per row costs more than the hashing. */
+/** Binary strings (copy-text.ts) hashed as their bytes, in runs: one update per row costs more than the hashing. */
 class LineHash {
   private readonly hash: Hash = createHash('sha256');
   private parts: string[] = [];
@@ -35,7 +36,7 @@ class LineHash {
     if (this.parts.length >= 4096) this.flush();
   }
   private flush(): void {
-    if (this.parts.length) this.hash.update(this.parts.join(''), 'utf8');
+    if (this.parts.length) this.hash.update(this.parts.join(''), 'latin1');
     this.parts = [];
   }
   digest(): string {
@@ -44,34 +45,54 @@ class LineHash {
   }
 }
 
+/** A \u escape the batch writer never makes (it escapes control characters only): its text is not its bytes. */
+const WIDE_ESCAPE = /\\u(?!00[01][0-9a-fA-F])/;
+
 export async function verifyByStreams(input: {
   province: Client;
   registryUrl: string;
+  spec: ReportSpec;
   table: ReportTable;
   batchId: string;
+  kind: string;
   toXid: string;
-  content: string;
-  convert: Converter;
+  /** the delivered batch file's bytes (their SHA-256 checked against the manifest and the ledger) */
+  bytes: Buffer;
+  /**
+   * a first load's canonical digest and rows, made with its file from the same rows (rows.ts gives a row's
+   * JSON line and canonical line from the same values; the property test holds them to the text path): the
+   * file's SHA-256 matching the ledger's, it stands for the file, which is not parsed back
+   */
+  canonical?: { sha256: string; rows: number };
 }): Promise<StreamVerification | undefined> {
   const { province, table, batchId } = input;
   const names = table.items.map((i) => i.name);
-  // The delivered batch, in the order it was written (code-point key order, checked).
+  // The delivered batch, in the order it was written (code-point key order, checked), read as a binary
+  // string: JSON.parse hands back each value's UTF-8 bytes, which are what the canonical line hashes.
   const batch = new LineHash();
   const keys: string[] = [];
   const deleted: string[] = [];
+  const made = input.kind === 'full' ? input.canonical : undefined;
+  const content = made ? '' : input.bytes.toString('latin1');
   let previous: string | undefined;
-  for (let at = 0; at < input.content.length; ) {
-    let end = input.content.indexOf('\n', at);
-    if (end === -1) end = input.content.length;
-    const l = input.content.slice(at, end);
+  for (let at = 0; at < content.length; ) {
+    let end = content.indexOf('\n', at);
+    if (end === -1) end = content.length;
+    const l = content.slice(at, end);
     at = end + 1;
     if (!l) continue;
+    if (l.indexOf('\\u') !== -1 && WIDE_ESCAPE.test(l)) return undefined;
     const r = JSON.parse(l) as NationalLine;
-    if (previous !== undefined && compareKeys(previous, r.key) >= 0) return undefined;
+    // binary strings: byte order is code-point order
+    if (previous !== undefined && previous >= r.key) return undefined;
     previous = r.key;
     keys.push(r.key);
-    if (r.op === 'D') deleted.push(r.key);
-    else batch.add(canonicalLine(names.map((n) => r.data![n] ?? null), r.op));
+    if (r.op === 'D') deleted.push(textOf(r.key));
+    else {
+      let line = '';
+      for (let i = 0; i < names.length; i++) line += (i ? '\t' : '') + encodeField(r.data![names[i]] ?? null);
+      batch.add(line + '\t' + r.op + '\n');
+    }
   }
 
   // The province: the rows this batch wrote, as COPY prints them, hashed as bytes.
@@ -93,34 +114,47 @@ export async function verifyByStreams(input: {
     if (rows[0].n) return undefined;
   }
 
-  // The registry now, for the batch's keys, through the converter.
+  // The registry now, through the converter: a first full batch against the whole table (one scan, rows
+  // the converter rejects are the held ones and not in the batch), any other for the batch's keys.
+  const { canonical } = compileRowReady(input.spec, table);
   const source = new LineHash();
   let movedOn = 0;
   let gone = 0;
+  let read = 0;
+  const whole = input.kind === 'full' && !deleted.length;
   const ok = await withClient(input.registryUrl, async (registry) => {
     await prepareRegistrySession(registry);
-    const rows = await inTransaction(
+    return inTransaction(
       registry,
       async () => {
-        await loadTempKeys(registry, keys);
-        return extractRows(registry, table, { kind: 'keys' });
+        if (!whole) await loadTempKeys(registry, keys.map(textOf));
+        const toXid = BigInt(input.toXid);
+        const sel: Selection = whole ? { kind: 'full', versionsFrom: input.toXid } : { kind: 'keys' };
+        for await (const lines of copyBinaryLines(registry, extractionSql(table, sel))) {
+          for (const line of lines) {
+            const raw = splitExtracted(line);
+            read++;
+            if (raw.version !== null && BigInt(raw.version) >= toXid) movedOn++;
+            else if (!raw.present) gone++;
+            else {
+              const c = canonical(raw);
+              if (c === undefined) {
+                if (whole) continue;
+                return false;
+              }
+              source.add(c!);
+            }
+          }
+        }
+        return whole || read === keys.length;
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ',
     );
-    const toXid = BigInt(input.toXid);
-    for (const r of rows) {
-      if (r.version !== null && BigInt(r.version) >= toXid) movedOn++;
-      else if (!r.present) gone++;
-      else {
-        const c = input.convert(r.fields);
-        if (!c.ok) return false;
-        source.add(canonicalLine(c.fields, opOf(table, r, c.fields)));
-      }
-    }
-    return rows.length === keys.length;
   });
   if (!ok || movedOn || gone !== deleted.length) return undefined;
-  const sha256 = { batch: batch.digest(), province: provinceHash.digest('hex'), source: source.digest() };
-  if (sha256.batch !== sha256.province || sha256.batch !== sha256.source || batch.rows !== provinceRows || batch.rows !== source.rows) return undefined;
-  return { counts: { batch: keys.length, province: provinceRows + deleted.length, source: keys.length, sourceMovedOn: 0 }, sha256 };
+  const fromFile = { digest: batch.digest(), rows: batch.rows, keys: keys.length };
+  const b = made ? { digest: made.sha256, rows: made.rows, keys: made.rows } : fromFile;
+  const sha256 = { batch: b.digest, province: provinceHash.digest('hex'), source: source.digest() };
+  if (sha256.batch !== sha256.province || sha256.batch !== sha256.source || b.rows !== provinceRows || b.rows !== source.rows) return undefined;
+  return { counts: { batch: b.keys, province: provinceRows + deleted.length, source: b.keys, sourceMovedOn: 0 }, sha256 };
 }

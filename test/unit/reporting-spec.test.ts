@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { checkBatch } from '../../reporting/receiver';
+import { checkBatch, parseBody } from '../../reporting/receiver';
 import { generatedSpec, GENERATED_ITEMS, GENERATED_TABLES } from '../../reporting/generated-spec';
 import { loadReportSpec, parseReportSpec } from '../../reporting/spec';
 
@@ -78,6 +78,26 @@ describe('参考接收端 the receiver checks a batch against its manifest', () 
         expect(checkBatch({ ...b, content: flipped }).reasons.length).toBeGreaterThan(0);
       }),
     );
+  });
+
+  it('reads a body from its bytes as binary strings when it can, with the answer of its text: same reasons, keys and manifest', () => {
+    const awkward = fc.string({ unit: fc.constantFrom('a', 'é', '江', '😀', '"', '\\', '\n', '\u0001', 'u', '\u2028'), maxLength: 6 });
+    const hostile = fc.record({ op: fc.constantFrom('U', 'C', 'D', 'X'), key: awkward, data: fc.option(fc.dictionary(fc.constantFrom('k', 'v', 'é', '江'), fc.option(fc.oneof(awkward, fc.integer()), { nil: null })), { nil: null }) });
+    fc.assert(
+      fc.property(fc.array(hostile, { maxLength: 12 }), fc.constantFrom('t-1', 'т-1', 'x\\u'), fc.boolean(), (rows, batchId, escaped) => {
+        const b = batch(rows);
+        if (rows.length) b.manifest.items = ['k', 'v', '江'];
+        b.manifest.batchId = batchId;
+        // a client may escape every non-ASCII character (\\uXXXX): the body is then read as text
+        const json = JSON.stringify(b);
+        const raw = Buffer.from(escaped ? json.replace(/[\u0080-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) : json, 'utf8');
+        const { body, binary } = parseBody(raw);
+        const want = checkBatch(JSON.parse(raw.toString('utf8')));
+        expect(checkBatch(body, binary)).toEqual(want);
+      }),
+      { numRuns: 500 },
+    );
+    expect(parseBody(Buffer.from(JSON.stringify(batch([{ op: 'U', key: '江', data: { k: 'é', v: null } }])))).binary).toBe(true);
   });
 
   it('names what is wrong: counts, shape, duplicate keys', () => {

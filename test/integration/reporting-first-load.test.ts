@@ -1,0 +1,113 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadLegacyDataset } from '../../datagen/legacy-generator';
+import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
+import { loadMapping } from '../../migration/mapping';
+import { deliverBatch, prepareBatch, ReportContext, verifyBatch } from '../../reporting/batch';
+import type { Receiver } from '../../reporting/receiver';
+import { loadReportSpec } from '../../reporting/spec';
+import { migrateInto, startReporting } from '../support/reporting-env';
+
+/**
+ * A first load (no watermark, an empty province table) takes a path of its own: rows streamed as bytes to
+ * the province and the file, its canonical digest made with the file, and the registry re-read by one scan.
+ * Its verification must still see a province that differs from the batch and a registry changed behind
+ * the change log, and name the key.
+ */
+const PG = 'postgres://postgres@127.0.0.1:5432';
+const id = `rf${randomBytes(4).toString('hex')}`;
+const legacyUrl = `${PG}/${id}_legacy`;
+const registryUrl = `${PG}/${id}_registry`;
+const root = path.join(__dirname, '..', '..');
+const mapping = loadMapping(path.join(root, 'config', 'mapping.json'));
+const spec = loadReportSpec(path.join(root, 'config', 'reporting', 'registry.json'));
+const table = 'rpt_market_entity';
+
+describe('汇聚 a first load into an empty province', () => {
+  let receiver: Receiver;
+  let ctx: ReportContext;
+  let env: Awaited<ReturnType<typeof startReporting>>;
+  let round = 0;
+  /** a province of its own for each case: every case is a first load */
+  const freshProvince = async () => {
+    round++;
+    const provinceUrl = `${PG}/${id}_province${round}`;
+    await dropDatabase(provinceUrl);
+    const e = await startReporting(spec, registryUrl, provinceUrl);
+    return e;
+  };
+
+  beforeAll(async () => {
+    await ensureDatabase(legacyUrl);
+    await ensureDatabase(registryUrl);
+    await withClient(legacyUrl, (c) => loadLegacyDataset(c, { entities: 300, seed: 23, anomalyRate: 0.03 }));
+    await migrateInto(legacyUrl, registryUrl, mapping);
+  }, 300_000);
+  afterEach(async () => {
+    await receiver?.close();
+    await dropDatabase(ctx.provinceUrl);
+    fs.rmSync(env.dir, { recursive: true, force: true });
+  });
+  afterAll(async () => {
+    await dropDatabase(registryUrl);
+    await dropDatabase(legacyUrl);
+  });
+
+  it('delivers the file as written, holds the rows it rejects, and is verified three ways with equal digests', async () => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    const p = await prepareBatch(ctx, table);
+    expect(p.rejected).toBeGreaterThan(0);
+    expect(await deliverBatch(ctx, p.batchId!)).toMatchObject({ state: 'delivered' });
+    const v = await verifyBatch(ctx, p.batchId!);
+    expect(v).toMatchObject({ state: 'verified', ok: true, differingKeys: [] });
+    expect(v.sha256.batch).toBe(v.sha256.province);
+    expect(v.sha256.batch).toBe(v.sha256.source);
+    expect(v.counts).toEqual({ batch: p.rows, province: p.rows, source: p.rows, sourceMovedOn: 0 });
+    const outbox = fs.readFileSync(path.join(ctx.outboxDir, table, '00000001.jsonl'));
+    const received = fs.readFileSync(path.join(env.dir, 'received', table, '00000001.jsonl'));
+    expect(received.equals(outbox)).toBe(true);
+    expect(receiver.accepted[0]).toMatchObject({ batchId: p.batchId, rows: p.rows, sha256: createHash('sha256').update(outbox).digest('hex') });
+    const counts = await withClient(ctx.provinceUrl, async (c) => ({
+      province: Number((await c.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n),
+      held: Number((await c.query(`SELECT count(*) AS n FROM report_rejected WHERE table_name = $1`, [table])).rows[0].n),
+    }));
+    const registry = Number((await withClient(registryUrl, (c) => c.query('SELECT count(*) AS n FROM market_entity'))).rows[0].n);
+    expect(counts).toEqual({ province: p.rows, held: p.rejected });
+    expect(counts.province + counts.held).toBe(registry);
+  }, 120_000);
+
+  it('a province row that differs from the first batch: held, with the key', async () => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    const p = await prepareBatch(ctx, table);
+    await deliverBatch(ctx, p.batchId!);
+    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`UPDATE ${table} SET dom = 'tampered' WHERE pripid = (SELECT max(pripid) FROM ${table}) RETURNING pripid AS k`)).rows[0].k);
+    const v = await verifyBatch(ctx, p.batchId!);
+    expect(v.state).toBe('held');
+    expect(v.differingKeys).toEqual([expect.objectContaining({ key, where: expect.stringMatching(/^province .*tampered/) })]);
+  }, 120_000);
+
+  it('a registry row changed behind the change log after the first batch: held, with the key', async () => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    const p = await prepareBatch(ctx, table);
+    await deliverBatch(ctx, p.batchId!);
+    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`SELECT min(pripid) AS k FROM ${table}`)).rows[0].k);
+    await withClient(registryUrl, async (c) => {
+      await c.query('SET session_replication_role = replica');
+      await c.query(`UPDATE market_entity SET dom = 'altered-behind' WHERE pripid = $1`, [key]);
+    });
+    try {
+      const v = await verifyBatch(ctx, p.batchId!);
+      expect(v.state).toBe('held');
+      expect(v.differingKeys).toEqual([expect.objectContaining({ key, where: expect.stringMatching(/^registry .*altered-behind.* ≠ batch/) })]);
+    } finally {
+      await withClient(registryUrl, async (c) => {
+        await c.query('SET session_replication_role = replica');
+        await c.query(`UPDATE market_entity SET dom = 'restored' WHERE pripid = $1`, [key]);
+      });
+    }
+  }, 120_000);
+});
