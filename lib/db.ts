@@ -50,8 +50,8 @@ const pools = new Map<string, Pool>();
 /**
  * A client from a small pool kept per database for the process: for the runbook's own bookkeeping, which
  * every activity touches with a few short statements (a new connection costs more than they do). A client
- * whose work failed is discarded, not returned (it may be mid-transaction or its connection gone); idle
- * clients let the process exit and are dropped by the pool when their connection dies.
+ * whose work failed is discarded, not returned (its connection may be gone), unless the server merely refused
+ * a statement; idle clients let the process exit and are dropped by the pool when their connection dies.
  */
 export async function withPooledClient<T>(connectionString: string, fn: (client: PoolClient) => Promise<T>, onError: ConnectionErrorSink = quietly): Promise<T> {
   let pool = pools.get(connectionString);
@@ -65,6 +65,12 @@ export async function withPooledClient<T>(connectionString: string, fn: (client:
     return await fn(client);
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));
+    // A statement the server refused (an SQLSTATE, not a lost connection: classes 08, 57) leaves the session
+    // usable once any transaction it was in is rolled back; anything else and the client is discarded.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57)/.test(code)) {
+      if (await client.query('ROLLBACK').then(() => true, () => false)) failure = undefined;
+    }
     throw err;
   } finally {
     client.release(failure);

@@ -52,7 +52,18 @@ it('a pooled runbook connection killed between filings: the next filing works', 
   await new Promise((r) => setTimeout(r, 200));
   await fileStatements(url, 'run-kill', 'postgresql', new Map([['SELECT 1', 1]]));
   expect((await calls('run-kill')).get('SELECT 1')).toBe(2);
-  // a client whose work failed is not handed out again
-  await expect(withPooledClient(url, (c) => c.query('SELECT * FROM no_such_table'))).rejects.toThrow(/no_such_table/);
+  // a statement refused inside a transaction: the session goes back rolled back, usable
+  const pid = await withPooledClient(url, async (c) => (await c.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0].p);
+  await expect(
+    withPooledClient(url, async (c) => {
+      await c.query('BEGIN');
+      await c.query('SELECT * FROM no_such_table');
+    }),
+  ).rejects.toThrow(/no_such_table/);
+  const after = await withPooledClient(url, async (c) => (await c.query<{ p: number; tx: string }>("SELECT pg_backend_pid() AS p, now()::text = statement_timestamp()::text AS tx")).rows[0]);
+  expect(after.p).toBe(pid); // the same session, its transaction ended (now() is this statement's)
+  expect(String(after.tx)).toBe('true');
+  // a connection lost while in use: that client is dropped, the next one is new and works
+  await expect(withPooledClient(url, (c) => c.query('SELECT pg_terminate_backend(pg_backend_pid())'))).rejects.toThrow();
   expect((await withPooledClient(url, (c) => c.query<{ n: number }>('SELECT 1 AS n'))).rows[0].n).toBe(1);
 });
