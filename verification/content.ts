@@ -52,6 +52,16 @@ export const DIFFERENCE_CAP = 50;
  * such a row differs from the legacy on purpose (its legacy value broke a rule), so what the comparison finds on
  * it is the correction, not a difference. Empty where no correction ever ran.
  */
+/**
+ * What an approved correction explains on its key: the legacy row still breaks its rule (the source side cannot
+ * deliver it, unaccounted), the target holds the corrected row (extra to what the source gives) or holds it with
+ * the corrected values (changed). A corrected row absent from the target, or held and loaded at once, is a
+ * difference like any other.
+ */
+export function explainedByCorrection(d: RowDifference, corrected: Set<string>): boolean {
+  return corrected.has(d.key) && (d.kind === 'unaccounted_source_row' || d.kind === 'extra_in_target' || d.kind === 'changed');
+}
+
 export async function correctedKeys(target: Client, table: TableMapping): Promise<Set<string>> {
   const [exists] = await run<{ ok: boolean }>(target, render(dialectOf(target), 'relationExists', {}, ['migration_remediation']));
   if (exists?.ok !== true) return new Set();
@@ -142,9 +152,9 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
   let found = [...unaccounted, ...diff.differences];
   if (found.length) {
     const corrected = await correctedKeys(target, table);
-    const keys = new Set(found.filter((d) => corrected.has(d.key)).map((d) => d.key));
+    const keys = new Set(found.filter((d) => explainedByCorrection(d, corrected)).map((d) => d.key));
     if (keys.size) result.corrected = keys.size;
-    found = found.filter((d) => !corrected.has(d.key));
+    found = found.filter((d) => !explainedByCorrection(d, corrected));
   }
   result.ok = found.length === 0;
   if (!result.ok) {

@@ -8,7 +8,7 @@ import { findTable, keyColumn, targetColumns } from '../migration/mapping';
 import { literal } from '../migration/pg-source';
 import { compileTransform, transformText } from '../migration/transform';
 import { compareKeys, copyOut, fieldDifferences } from './canonical';
-import { correctedKeys, RowDifference } from './content';
+import { correctedKeys, explainedByCorrection, RowDifference } from './content';
 
 /**
  * 分层抽样核对 Stratified sampling: a seeded, reproducible sample of N entities per entity type (the
@@ -128,7 +128,7 @@ async function sampleRoot(opts: { legacy: Client; target: Client; mapping: Mappi
     const expected = new Map<string, { line: string; pripid: string }>();
     const childOwner = new Map<string, string>();
     const diff = (pripid: string, d: RowDifference) => {
-      if (corrected.has(d.key)) return;
+      if (explainedByCorrection(d, corrected)) return;
       const e = results.get(pripid)!;
       e.ok = false;
       e.differences.push(d);
