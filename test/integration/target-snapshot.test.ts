@@ -172,6 +172,8 @@ describe('snapshot and rollback of the target (both strategies)', () => {
     // The same migration in the default dialect, audited under its own key.
     const { settings } = activitiesFor({});
     const pgKey = `${id}-pg`;
+    // as on a fresh target: ensureTargetSchema sends its DDL only when something is missing (one catalog probe otherwise)
+    await withClient(targetUrl, (c) => c.query('DROP TABLE IF EXISTS migration_data_quality'));
     await withTarget(settings, (c) => ensureTargetSchema(c, mapping), pgKey);
     const table = mapping.tables[0];
     const [chunk] = await source.planChunks(table, 100000);
