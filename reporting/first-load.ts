@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Client } from 'pg';
+import { inTransaction, quoteIdent, withClient } from '../lib/db';
+import { encodeField, textOf } from '../migration/copy-text';
+import { Op } from './batch-format';
+import { copyBinaryLines, extractionSql, prepareRegistrySession } from './extract';
+import { compileRowReady, RejectedRow, splitExtracted } from './rows';
+import type { ReportTable } from './spec';
+import type { Manifest, PrepareResult, ReportContext } from './batch-types';
+import { batchFile, writeDurably, writeDurablyAsync } from './batch-files';
+import { advanceWatermark, batchIdOf, holdRejected, openBatch } from './batch-ledger';
+
+/**
+ * Step 1 for a first load, in its province transaction: the lock and the ledger checked first, then the
+ * registry's rows streamed as they are made ready, in runs of bytes, into one COPY into the empty table
+ * (the province writes while the registry reads and this thread converts), the file's and the canonical
+ * lines' digests made on the way; then the file, the held rows and the ledger row — what prepareBatch's
+ * general path makes for the same rows, without holding a row as an object.
+ */
+export async function prepareFirstLoad(ctx: ReportContext, province: Client, table: ReportTable, sequence: number): Promise<PrepareResult> {
+  await province.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jm-report-table:${table.name}`]);
+  const again = await openBatch(province, table.name);
+  const wm = (await province.query<{ xid: string }>('SELECT xid FROM report_watermark WHERE table_name = $1', [table.name])).rows[0];
+  const { rows: check } = await province.query<{ empty: boolean; n: string }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty, (SELECT coalesce(max(sequence), 0) + 1 FROM report_batch WHERE table_name = $1) AS n`,
+    [table.name],
+  );
+  if (again || wm || !check[0].empty || Number(check[0].n) !== sequence) throw new Error(`${table.name}: another cycle prepared a batch meanwhile; this attempt retries from the ledger`);
+  const batchId = batchIdOf(table.name, sequence);
+  const batchField = encodeField(batchId);
+  const names = table.items.map((i) => i.name);
+  const { ready } = compileRowReady(ctx.spec, table);
+  const file: Buffer[] = [];
+  const hash = createHash('sha256');
+  const canonical = createHash('sha256');
+  const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
+  const rejected: RejectedRow[] = [];
+  let rows = 0;
+  let lastKey: string | undefined;
+  const toProvince = new PassThrough();
+  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch, _report_sha) FROM STDIN`;
+  const loaded = pipeline(toProvince, province.query(copyFrom(copyIn)));
+  loaded.catch(() => undefined); // awaited below; an extraction failure ends it first
+  let snap: { xmin: string; now: Date };
+  try {
+    snap = await withClient(ctx.registryUrl, async (registry) => {
+      await prepareRegistrySession(registry);
+      return inTransaction(
+        registry,
+        async () => {
+          const { rows: at } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
+          for await (const lines of copyBinaryLines(registry, extractionSql(table, { kind: 'full' }))) {
+            const provinceLines: string[] = [];
+            const jsonLines: string[] = [];
+            const canonicalLines: string[] = [];
+            for (const line of lines) {
+              const raw = splitExtracted(line);
+              // the batch is in code-point key order (binary strings: byte order), as the query sorts it
+              if (lastKey !== undefined && !(lastKey < raw.key)) throw new Error(`${table.name}: the registry's rows did not come in key order (${textOf(lastKey)}, then ${textOf(raw.key)})`);
+              lastKey = raw.key;
+              const r = ready(raw);
+              if (!r.ok) {
+                rejected.push(r.rejected);
+                continue;
+              }
+              provinceLines.push(`${r.row.line}\t${r.row.op}\t${batchField}\t${r.row.sha}\n`);
+              jsonLines.push(r.row.json);
+              canonicalLines.push(`${r.row.line}\t${r.row.op}\n`);
+              counts[r.row.op]++;
+              rows++;
+            }
+            if (!provinceLines.length) continue;
+            canonical.update(canonicalLines.join(''), 'latin1');
+            const json = Buffer.from(jsonLines.join(''), 'latin1');
+            hash.update(json);
+            file.push(json);
+            if (!toProvince.write(Buffer.from(provinceLines.join(''), 'latin1'))) await once(toProvince, 'drain');
+          }
+          return { xmin: at[0].xmin, now: at[0].now };
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      );
+    });
+  } catch (err) {
+    toProvince.destroy(err as Error);
+    throw err;
+  }
+  toProvince.end();
+  await loaded;
+  if (!rows && !rejected.length) {
+    await advanceWatermark(province, table.name, snap.xmin, snap.now, null, 0);
+    return { table: table.name, rows: 0, rejected: 0, skipped: 0, empty: true };
+  }
+  const manifest: Manifest = {
+    batchId,
+    table: table.name,
+    sequence,
+    kind: 'full',
+    window: { from: null, to: new Date(snap.now).toISOString(), fromXid: null, toXid: snap.xmin },
+    rows,
+    counts,
+    sha256: hash.digest('hex'),
+    format: 'jsonl',
+    encoding: 'utf-8',
+    items: names,
+  };
+  const outFile = batchFile(ctx, table.name, sequence);
+  await writeDurablyAsync(outFile, file);
+  writeDurably(outFile.replace(/\.jsonl$/, '.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in; a key
+  // held before and loaded now (the province table was empty: its rows are this batch's) is held no more.
+  const holding = (await province.query('SELECT EXISTS (SELECT 1 FROM report_rejected WHERE table_name = $1) AS any', [table.name])).rows[0].any as boolean;
+  if (rows && holding) {
+    await province.query(`DELETE FROM report_rejected r WHERE r.table_name = $1 AND EXISTS (SELECT 1 FROM ${quoteIdent(table.name)} p WHERE p.${quoteIdent(table.key)}::text = r.key)`, [table.name]);
+  }
+  await holdRejected(province, table, rejected);
+  await province.query(
+    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, canonical_sha256)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17)`,
+    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, outFile), canonical.digest('hex')],
+  );
+  return { table: table.name, batchId, rows, rejected: rejected.length, skipped: 0, empty: false };
+}
