@@ -344,19 +344,26 @@ export async function copyChunk(opts: {
       // Their rows are quarantined, not loaded: no data-quality issue stays for them.
       const orphanKeys = new Set(rows.map((r) => r.k));
       if (issues.length) issues = issues.filter((i) => i.sourceKey === null || !orphanKeys.has(i.sourceKey));
-      // The quarantine keeps the legacy row as read: the orphans' lines are read again from the source
-      // (a rare path: only a chunk with orphans pays for a second read).
+      // The quarantine keeps the legacy row as read: the orphans' lines are read again from the source —
+      // by their keys where the source can (a few rows), else, or for a key not found so, the whole chunk.
       const orphans = new Map(rows.map((r) => [composite ? r.k : binaryOf(r.k), r.fk]));
-      for await (const batch of await source.readChunk(table, chunk, readPoint)) {
-        for (const item of batch as SourceItem[]) {
-          if (isSourceRejection(item)) continue;
-          const k = composite ? lineKey(item, composite) : fieldAt(item, keyIndex);
-          const fk = k === null ? undefined : orphans.get(k);
-          if (fk === undefined) continue;
-          orphans.delete(k!);
-          quarantineLine(item, orphanRule(fk), orphanDetail(fk));
+      const holdAsRead = async (items: Readable) => {
+        for await (const batch of items) {
+          for (const item of batch as SourceItem[]) {
+            if (isSourceRejection(item)) continue;
+            const k = composite ? lineKey(item, composite) : fieldAt(item, keyIndex);
+            const fk = k === null ? undefined : orphans.get(k);
+            if (fk === undefined) continue;
+            orphans.delete(k!);
+            quarantineLine(item, orphanRule(fk), orphanDetail(fk));
+          }
         }
+      };
+      if (!composite && source.readKeys && orphans.size <= ORPHAN_KEYS_READ_MAX) {
+        // a key the legacy type cannot take (its text differs on the target) fails the read: the chunk is read instead
+        await source.readKeys(table, rows.map((r) => r.k), readPoint).then(holdAsRead).catch(() => undefined);
       }
+      if (orphans.size) await holdAsRead(await source.readChunk(table, chunk, readPoint));
       // A row the target holds but the source no longer gives back (it cannot happen at one read point): kept with the target's key.
       for (const [k, fk] of orphans) {
         if (composite) {
@@ -414,6 +421,9 @@ export async function copyChunk(opts: {
     };
   });
 }
+
+/** Orphans of one chunk read back by their keys (SourceAdapter.readKeys) up to this many; more, and the chunk is read again. */
+const ORPHAN_KEYS_READ_MAX = 5_000;
 
 /** Errors that mean "the target will not take this data" (SQLSTATE classes 22 data exception, 23 constraint violation). */
 function isTargetRejection(err: unknown): boolean {

@@ -30,6 +30,16 @@ export function chunkCopySql(table: TableMapping, chunk: Chunk, keyExpr: LegacyK
   return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)}${where} ORDER BY ${key}) TO STDOUT`;
 }
 
+/**
+ * A few keys' rows (SourceAdapter.readKeys), matched on the key column itself so that its index serves
+ * (equality needs no collation of ours); a key its type cannot take fails the statement (the caller reads the chunk instead).
+ */
+export function keysCopySql(table: TableMapping, keys: string[]): string {
+  const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
+  const key = quoteIdent(table.source.key);
+  return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)} WHERE ${key} IN (${keys.map(literal).join(', ')}) ORDER BY ${key}) TO STDOUT`;
+}
+
 /** 复合主键 A composite key's chunk: a row-value range over the components (composite-key.ts), ordered by them. */
 function compositeChunkCopySql(table: TableMapping, chunk: Chunk, exprs: LegacyKeyExpr[]): string {
   const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
@@ -207,16 +217,26 @@ export class PostgresSource implements SourceAdapter {
   }
 
   async readChunk(table: TableMapping, chunk: Chunk): Promise<Readable> {
+    return this.copyOut(async (client) => chunkCopySql(table, chunk, await this.keyExpr(client, table)));
+  }
+
+  async readKeys(table: TableMapping, keys: string[]): Promise<Readable> {
+    if (isComposite(table)) throw new Error(`readKeys takes a one-column key; ${table.name} has a composite key`);
+    return this.copyOut(async () => keysCopySql(table, keys));
+  }
+
+  /** COPY TO STDOUT of the statement `sql` gives, as a stream of row batches, on a pooled read-only session. */
+  private async copyOut(sql: (client: PoolClient) => Promise<string>): Promise<Readable> {
     const client = await this.session();
-    let keyExpr: LegacyKeyExpr | LegacyKeyExpr[];
+    let statement: string;
     try {
-      keyExpr = await this.keyExpr(client, table);
+      statement = await sql(client);
     } catch (err) {
       client.release(err as Error);
       throw err;
     }
     const parser = new CopyTextParser();
-    const copy = client.query(copyTo(chunkCopySql(table, chunk, keyExpr)));
+    const copy = client.query(copyTo(statement));
     // The session goes back to the pool only after a COPY that ran to its end; one left mid-copy (an
     // error, or a reader that stopped early) is closed instead.
     let copied = false;

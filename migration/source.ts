@@ -70,5 +70,12 @@ export interface SourceAdapter {
    * works batch by batch, since a stream hop per row costs more than converting the row.
    */
   readChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable>;
+  /**
+   * The rows of a few keys of a one-column-key table (the keys' texts as the target holds them), as
+   * readChunk gives them, at the read point. It may give rows of other keys too (a collation that
+   * equates them) and may miss a key whose legacy text differs from the target's; the caller matches the
+   * rows it gets and reads the chunk again for any key still missing. Optional: without it, the chunk is read again.
+   */
+  readKeys?(table: TableMapping, keys: string[], readPoint: string | null): Promise<Readable>;
   close(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { loadSettings } from '../../lib/settings';
 import { copyChunk } from '../../migration/chunk-copy';
 import { findTable, loadMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
+import type { SourceAdapter } from '../../migration/source';
 import { ensureTargetSchema } from '../../migration/target-schema';
 import { prepareTargetSession } from '../../verification/canonical';
 import { planSegments, verifySegment } from '../../verification/content';
@@ -48,7 +49,8 @@ describe('the migration tells the truth about what it loaded', () => {
     await dropDatabase(targetUrl);
   });
 
-  it('an orphan (its parent missing from the legacy) is quarantined with the legacy row as read: legacy names and legacy values', async () => {
+  /** approval_application's real orphans in the quarantine, and the legacy rows of their keys (as text) */
+  async function heldOrphansAndLegacy() {
     const table = findTable(mapping, 'approval_application');
     const orphans = await withClient(targetUrl, async (c) =>
       (await c.query<{ source_key: string; raw_row: Record<string, string | null>; detail: string }>(
@@ -60,6 +62,11 @@ describe('the migration tells the truth about what it loaded', () => {
     const legacy = await withClient(legacyUrl, async (c) =>
       (await c.query<Record<string, string | null>>(`SELECT ${cols.map((s) => `${s}::text AS ${s}`).join(', ')} FROM a_application WHERE appid = ANY($1::text[]) ORDER BY appid COLLATE "C"`, [orphans.map((o) => o.source_key)])).rows,
     );
+    return { orphans, legacy };
+  }
+
+  it('an orphan (its parent missing from the legacy) is quarantined with the legacy row as read: legacy names and legacy values', async () => {
+    const { orphans, legacy } = await heldOrphansAndLegacy();
     expect(orphans.map((o) => o.raw_row)).toEqual(legacy);
     // a date as the legacy database printed it, never "Thu Jan 23 2020 … GMT"
     for (const o of orphans) expect(String(o.raw_row.appdate)).toMatch(/^\d{4}-\d{2}-\d{2}$/);
@@ -67,6 +74,48 @@ describe('the migration tells the truth about what it loaded', () => {
     // (a child of a held parent is waiting_for:<parent>:<key> instead: anomaly-policy.test.ts)
     const parentsInLegacy = await withClient(legacyUrl, async (c) => (await c.query(`SELECT count(*)::int AS n FROM e_baseinfo WHERE pripid = ANY($1::text[])`, [orphans.map((o) => o.raw_row.pripid)])).rows[0].n);
     expect(parentsInLegacy).toBe(0);
+  });
+
+  it("an orphan's legacy row is read back by its key, not by reading its chunk again; a key read that fails or misses falls back to the chunk", async () => {
+    const table = findTable(mapping, 'approval_application');
+    const chunks = await source.planChunks(table, 700);
+    /** the legacy source, counting its reads; readKeys replaced (or removed: undefined) as the case asks */
+    const counting = (readKeys: SourceAdapter['readKeys']) => {
+      const reads = { chunks: 0, keys: 0 };
+      const adapter: SourceAdapter = {
+        kind: 'postgres',
+        readPoint: () => source.readPoint(),
+        countRows: (t) => source.countRows(t),
+        planChunks: (t, n) => source.planChunks(t, n),
+        readChunk: (t, c) => (reads.chunks++, source.readChunk(t, c)),
+        ...(readKeys ? { readKeys: (t: typeof table, k: string[], p: string | null) => (reads.keys++, readKeys(t, k, p)) } : {}),
+        close: async () => undefined,
+      };
+      return { adapter, reads };
+    };
+    const recopy = (adapter: SourceAdapter) =>
+      withClient(targetUrl, async (target) => {
+        const out = [];
+        for (const chunk of chunks) out.push(await copyChunk({ source: adapter, target, mapping, table, chunk, runId: 'mt', readPoint: null, attempt: 2 }));
+        return out;
+      });
+    const held = (results: { quarantinedByRule: Record<string, number> }[]) => results.filter((r) => Object.keys(r.quarantinedByRule).some((k) => k.startsWith('orphan:'))).length;
+
+    const byKey = counting((t, k) => source.readKeys(t, k));
+    const withOrphans = held(await recopy(byKey.adapter));
+    expect(withOrphans).toBeGreaterThan(0);
+    expect(byKey.reads).toEqual({ chunks: chunks.length, keys: withOrphans }); // each chunk read once
+    let { orphans, legacy } = await heldOrphansAndLegacy();
+    expect(orphans.map((o) => o.raw_row)).toEqual(legacy);
+
+    // a key read the legacy refuses (e.g. a key its type cannot take), one that finds nothing, and an adapter without it
+    for (const readKeys of [async () => Promise.reject(new Error('invalid input syntax for type bigint')), async () => source.readKeys(table, ['no such key']), undefined]) {
+      const fallback = counting(readKeys);
+      expect(held(await recopy(fallback.adapter))).toBe(withOrphans);
+      expect(fallback.reads).toEqual({ chunks: chunks.length + withOrphans, keys: readKeys ? withOrphans : 0 });
+      ({ orphans, legacy } = await heldOrphansAndLegacy());
+      expect(orphans.map((o) => o.raw_row)).toEqual(legacy);
+    }
   });
 
   it('a loaded orphan fails the count reconciliation (referential integrity of what was loaded)', async () => {
