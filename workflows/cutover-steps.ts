@@ -86,6 +86,14 @@ export function stepLabel(key: StepKey): string {
 export const CONTINUABLE: readonly StepKey[] = (CUTOVER_STEPS as readonly StepRow[]).filter((s) => s.continuable).map((s) => s.key as StepKey);
 export const SKIPPABLE: readonly StepKey[] = (CUTOVER_STEPS as readonly StepRow[]).filter((s) => s.skippable).map((s) => s.key as StepKey);
 
+/**
+ * What the operator may choose when the step failed after its retries: retry, skip and continue where the table
+ * allows them, and the fallback — except on the report (the evidence pack), which every run ends with.
+ */
+export function choicesAfterFailure(key: StepKey): ('retry' | 'skip' | 'continue' | 'fallback')[] {
+  return ['retry', ...(SKIPPABLE.includes(key) ? (['skip'] as const) : []), ...(CONTINUABLE.includes(key) ? (['continue'] as const) : []), ...(row(key).kind === 'report' ? [] : (['fallback'] as const))];
+}
+
 /** Which step waits on which gate. */
 export const GATE_STEP = Object.fromEntries((CUTOVER_STEPS as readonly StepRow[]).filter((s) => s.gate).map((s) => [s.gate, s.key])) as Record<GateName, StepKey>;
 
