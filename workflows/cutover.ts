@@ -21,12 +21,12 @@ import type { PreflightReport } from '../migration/preflight';
 import { CutoverInput, CutoverState, cutoverStateQuery, decideGateSignal, GATE_DEFINITIONS, GATES, operatorActionSignal, RunStatus, StepKey } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
 import { choicesAfterFailure, GATE_STEP, STEP_KEYS, stepLabel, stepTitle } from './cutover-steps';
-import { START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { signedStartRefusal } from './kit/admission';
 import { DEFAULTS } from './kit/defaults';
 import { signedInbox } from './kit/decisions';
 import { runAttributes } from './kit/publish';
 import { FallBack, runbook } from './kit/runbook';
-import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
+import { leaseHold } from './kit/target-lease';
 import { fallback } from './fallback';
 import { inLoadOrder } from './load-order';
 import { migrateTable } from './migrate-table';
@@ -105,24 +105,18 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     );
     state.status = status;
     state.phase = 'finished';
-    await releaseLease(status);
+    await lease.release(status);
     publish();
     await condition(allHandlersFinished);
     return state;
   };
   /** 目标库租约 released once, at the run's end (completed, failed, fallen back, cancelled); nothing when none was taken. */
-  let ownLease = false;
-  const releaseLease = async (outcome: string) => {
-    if (!ownLease) return;
-    ownLease = false;
-    state.targetLease!.released = await releaseTargetLease(outcome);
-  };
+  const lease = leaseHold(state);
 
   /** A start the run refuses as its first acts: audited, nothing touched, ended with its evidence pack. */
   const refuseStart = async (failure: string, audit: { refusal: string; action?: 'start refused by the run: target held by another run' }): Promise<CutoverState> => {
     await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), ...audit });
-    for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
-    for (const g of state.gates) g.status = 'cancelled';
+    run.cancelAllBut('evidence');
     return end('failed', failure);
   };
 
@@ -130,20 +124,14 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     // 签名启动 The initiator is signed: a run started around the API (no or a forged signature, another
     // initiator than the one signed) is refused as its first act, recorded, and ends without touching anything.
     // A plan's cutover child is started by the plan workflow itself, which Temporal names as its parent.
-    if (!workflowInfo().parent && patched('signed-start')) {
-      const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
-        checkDecision.verifyDecision({ decision: d, workflowId: wfId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
-      );
-      if (refusal) return await refuseStart(`未经接口签名的启动 start refused: ${refusal}`, { refusal });
-    }
+    const unsigned = await signedStartRefusal(checkDecision, input.start, input.requestedBy);
+    if (unsigned) return await refuseStart(`未经接口签名的启动 start refused: ${unsigned}`, { refusal: unsigned });
 
     // 目标库租约 One run per target database: taken before anything reads or changes it, released by end().
     // A start around the API (or two API starts racing) on a held target is refused here and recorded.
     if (patched('target-lease')) {
-      const lease = await takeTargetLease('cutover', input.requestedBy);
-      if (!lease.ok) return await refuseStart(lease.refusal, { refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
-      state.targetLease = lease.record;
-      ownLease = lease.own;
+      const held = await lease.take('cutover', input.requestedBy);
+      if (held) return await refuseStart(held, { refusal: held, action: 'start refused by the run: target held by another run' });
     }
 
     // 预检 first: a misspelt column or a missing table is named before anything is backed up or wiped.
@@ -353,51 +341,43 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       // Cancelled through the API (or the UI): say so in the state and the search attributes, so the
       // run leaves the pending-approvals list and reads as cancelled rather than stuck "running".
       await CancellationScope.nonCancellable(async () => {
-        for (const s of state.steps) if (s.status === 'running') Object.assign(s, { status: 'cancelled', finishedAt: now() });
-        for (const g of state.gates) if (g.status === 'open' || g.status === 'waiting') g.status = 'cancelled';
+        run.markCancelled();
         await end('cancelled', 'cancelled on request 已按请求取消');
       });
       throw err;
     }
     if (!(err instanceof FallBack)) {
-      await releaseLease('failed');
+      await lease.release('failed');
       throw err;
     }
-    // 回退: started automatically on a rejected gate, a failed verification, or the operator's choice.
+    // 回退: started automatically on a rejected gate, a failed verification, or the operator's choice; a fallback
+    // that fails waits for the operator to start it again or to end the run with its evidence pack.
     const fallbackId = `fallback-${input.runId}`;
-    state.status = err.status;
+    const fallingBack = () => {
+      state.status = err.status;
+      state.fallback = { workflowId: fallbackId, status: 'running' };
+      publish();
+    };
     state.failure = err.message;
-    state.fallback = { workflowId: fallbackId, status: 'running' };
-    publish();
-    // The fallback child goes through the failure path too: if it fails (terminated, a bug), the operator
-    // chooses to start it again or to end the run with its evidence pack — a run never ends without a choice.
-    for (;;) {
-      try {
-        const f = await executeChild(fallback, {
+    fallingBack();
+    const f = await run.childWithChoices(
+      'fallback',
+      () =>
+        executeChild(fallback, {
           workflowId: fallbackId,
           args: [{ runId: input.runId, cutoverWorkflowId: wfId, requestedBy: input.requestedBy, reason: err.message, cutover: state }],
           staticSummary: `回退 Fallback of cutover ${input.runId}: ${err.message}`.slice(0, 400),
-        });
-        state.fallback = { workflowId: fallbackId, status: f.status, report: f.report };
-        break;
-      } catch (childErr) {
-        if (isCancellation(childErr)) {
-          await releaseLease('cancelled');
-          throw childErr;
-        }
-        const message = `回退失败 the fallback failed: ${childErr instanceof ChildWorkflowFailure && childErr.cause ? childErr.cause.message : (childErr as Error).message}`;
-        state.fallback = { workflowId: fallbackId, status: 'failed' };
-        const c = await run.operatorDecides('fallback', message, ['retry', 'continue']);
-        if (c.choice === 'retry') {
-          state.fallback = { workflowId: fallbackId, status: 'running' };
-          state.status = err.status;
-          publish();
-          continue;
-        }
-        state.fallback = { workflowId: fallbackId, status: `failed; ${c.actor} ended the run without it: ${c.reason ?? ''}` };
-        break;
-      }
-    }
+        }),
+      {
+        cancelled: () => lease.release('cancelled'),
+        message: (e) => `回退失败 the fallback failed: ${e instanceof ChildWorkflowFailure && e.cause ? e.cause.message : (e as Error).message}`,
+        failed: () => {
+          state.fallback = { workflowId: fallbackId, status: 'failed' };
+        },
+        again: fallingBack,
+      },
+    );
+    state.fallback = 'result' in f ? { workflowId: fallbackId, status: f.result.status, report: f.result.report } : { workflowId: fallbackId, status: `failed; ${f.without.actor} ended the run without it: ${f.without.reason ?? ''}` };
     return end(err.status, err.message);
   }
   return end('completed');

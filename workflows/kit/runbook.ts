@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, condition, isCancellation, patched, proxyActivities, setHandler, SignalDefinition, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { SignedDecision } from '../../lib/decision-signing';
-import type { StepStatus } from '../cutover-steps';
+import type { StepRecord, StepStatus } from '../cutover-steps';
 import { signedMessageSchema } from './admission';
 import { applyGateDecision, DecidableGate, gateRefusal, KeptDecision, keepDecision, pendingChoiceRefusal, refusalsInto, signedHandler, SignedInbox } from './decisions';
 
@@ -21,17 +21,7 @@ import { applyGateDecision, DecidableGate, gateRefusal, KeptDecision, keepDecisi
 export type StepChoice = 'retry' | 'skip' | 'continue' | 'fallback';
 
 /** A step as the run's state shows it. */
-export interface RunStep<K extends string = string> {
-  key: K;
-  status: StepStatus;
-  startedAt?: string;
-  finishedAt?: string;
-  detail?: string;
-  plannedMinutes?: number;
-  actualMs?: number;
-  error?: string;
-  operatorNote?: string;
-}
+export type RunStep<K extends string = string> = StepRecord<K>;
 
 /** A gate as the run's state shows it: the rules' view (decisions.ts) plus its title, opening and escalations. */
 export interface RunGate extends DecidableGate {
@@ -212,6 +202,45 @@ export function runbook<K extends string, G extends RunGate>(state: RunbookState
     return g;
   }
 
+  /** Cancelled through the API (or the UI): running steps and undecided gates read as cancelled, not stuck. */
+  function markCancelled(): void {
+    for (const s of state.steps) if (s.status === 'running') Object.assign(s, { status: 'cancelled', finishedAt: now() });
+    for (const g of state.gates) if (g.status === 'open' || g.status === 'waiting') g.status = 'cancelled';
+  }
+
+  /** A start the run refuses: no gate opens and no step runs but `last` (the report every run ends with). */
+  function cancelAllBut(last: K): void {
+    for (const s of state.steps) if (s.status === 'pending' && s.key !== last) s.status = 'cancelled';
+    for (const g of state.gates) g.status = 'cancelled';
+  }
+
+  /**
+   * A child the run needs to end (the fallback) goes through the failure path too: if it fails (terminated, a
+   * bug), the operator chooses to start it again or to go on without it — a run never ends without a choice. A
+   * cancellation is no failure: `on.cancelled` runs and the cancellation goes on up.
+   */
+  async function childWithChoices<T>(
+    key: 'fallback',
+    start: () => Promise<T>,
+    on: { cancelled(): Promise<void>; failed(): void; again(): void; message(err: unknown): string },
+  ): Promise<{ result: T } | { without: OperatorDecision }> {
+    for (;;) {
+      try {
+        return { result: await start() };
+      } catch (err) {
+        if (isCancellation(err)) {
+          await on.cancelled();
+          throw err;
+        }
+        const message = on.message(err);
+        on.failed();
+        const c = await operatorDecides(key, message, ['retry', 'continue']);
+        if (c.choice !== 'retry') return { without: c };
+        on.again();
+      }
+    }
+  }
+
   /**
    * The handlers of the run's signed messages: gate decisions (the gate rule chain, four-eyes against the run's
    * initiator) and the operator's choices on a failed step (`step:<key>`, skip and continue with a reason).
@@ -249,5 +278,5 @@ export function runbook<K extends string, G extends RunGate>(state: RunbookState
     );
   }
 
-  return { now, stepState, begin, finish, step, patchedStep, notInThisVersion, gate, operatorDecides, takeSignedMessages };
+  return { now, stepState, begin, finish, step, patchedStep, notInThisVersion, gate, operatorDecides, markCancelled, cancelAllBut, childWithChoices, takeSignedMessages };
 }
