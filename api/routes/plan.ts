@@ -3,6 +3,7 @@ import { signDecision } from '../../lib/decision-signing';
 import { mayActFor, PlanDecisionKind, REBASELINE_ROLE, rebaselineItemSignal, signOffItemSignal } from '../../workflows/plan-messages';
 import type { ItemProgress, PlanProgress } from '../../workflows/plan-progress';
 import { DATE_PATTERN, realDate } from '../kinds/plan-dates';
+import { answerSchema, planItemAnswer } from '../contracts';
 import { ProblemError } from '../problems';
 import type { KindRouteOptions } from '../run-kinds';
 import { freeText, problems, refuseSecrets } from '../schemas';
@@ -23,11 +24,7 @@ const itemParams = {
   },
 } as const;
 
-const sent = (description: string) => ({
-  description,
-  type: 'object',
-  properties: { workflowId: { type: 'string' }, itemId: { type: 'string' }, dueDate: { type: 'string' }, t0: { type: 'string' }, status: { type: 'string' }, ui: { type: 'string' } },
-});
+const sent = (description: string) => answerSchema(description, planItemAnswer);
 
 export default async function planItemRoutes(app: FastifyInstance, opts: PlanItemRoutesOptions) {
   const { runs, signingKey, kind: planKind } = opts;
