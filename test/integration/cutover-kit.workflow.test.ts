@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { CutoverState, cutoverStateQuery, decideGateSignal, operatorActionSignal } from '../../workflows/cutover-messages';
+import { fakeActivityWorker } from '../support/fake-activities';
 import { eventually } from '../support/stack';
 
 /**
@@ -14,13 +13,7 @@ import { eventually } from '../support/stack';
  * with the operator's reason; a cancellation while the next failure waits ends the run as cancelled, its gates
  * cancelled, with its evidence pack and its lease released.
  */
-const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-
 describe('cutover on the runbook kit (workflow with fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  const taskQueue = `h17-cutover-kit-${randomBytes(4).toString('hex')}`;
   const called: string[] = [];
   const fake =
     <T>(name: string, answer: () => T) =>
@@ -33,41 +26,30 @@ describe('cutover on the runbook kit (workflow with fake activities)', () => {
     throw ApplicationFailure.nonRetryable(message);
   };
 
-  beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: TEMPORAL_ADDRESS });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowsPath: require.resolve('../../workflows'),
-      activities: {
-        verifyDecision: async ({ decision }: { decision: { signature: string } }) => (decision.signature === 'valid' ? null : 'the signature does not match (test)'),
-        takeTargetLease: fake('takeTargetLease', () => ({ held: true, targetKey: '1/target', how: 'taken' })),
-        releaseTargetLease: fake('releaseTargetLease', () => ['1/target']),
-        preflightMapping: fake('preflightMapping', () => ({ at: new Date().toISOString(), errors: [], warnings: [], checked: { tables: 0, columns: 0, codeColumns: 0 } })),
-        shutDownLegacy: fake('shutDownLegacy', () => ({ stopped: [], roles: [], sessions: [], quietSeconds: 0, tables: [], handedOver: 'by the DBA (test)' })),
-        listTables: fake('listTables', () => []),
-        backupLegacy: fake('backupLegacy', () => ({ dir: '/backup', files: [], readPoint: null })),
-        makeLegacyReadOnly: fake('makeLegacyReadOnly', () => ({ roles: [], handedOver: 'by the DBA (test)' })),
-        buildLegacyArchive: fake('buildLegacyArchive', () => ({ database: 'archive', tables: [], readOnlyProof: 'read-only (test)' })),
-        notifyPlan: fake('notifyPlan', () => ({ channel: 'log' })),
-        wipeTargetTestData: refuse('wipeTargetTestData', 'wipe refused (test)'),
-        checkMemoryDb: refuse('checkMemoryDb', 'in-memory database unreachable (test)'),
-        writeEvidencePack: fake('writeEvidencePack', () => ({ markdown: 'evidence.md', json: 'evidence.json' })),
-      },
-    });
-    running = worker.run();
-  }, 120_000);
-
-  afterAll(async () => {
-    worker?.shutdown();
-    await running?.catch(() => undefined);
-    await env?.teardown();
+  const run = fakeActivityWorker('cutover-kit', {
+    verifyDecision: async ({ decision }: { decision: { signature: string } }) => (decision.signature === 'valid' ? null : 'the signature does not match (test)'),
+    takeTargetLease: fake('takeTargetLease', () => ({ held: true, targetKey: '1/target', how: 'taken' })),
+    releaseTargetLease: fake('releaseTargetLease', () => ['1/target']),
+    preflightMapping: fake('preflightMapping', () => ({ at: new Date().toISOString(), errors: [], warnings: [], checked: { tables: 0, columns: 0, codeColumns: 0 } })),
+    shutDownLegacy: fake('shutDownLegacy', () => ({ stopped: [], roles: [], sessions: [], quietSeconds: 0, tables: [], handedOver: 'by the DBA (test)' })),
+    listTables: fake('listTables', () => []),
+    backupLegacy: fake('backupLegacy', () => ({ dir: '/backup', files: [], readPoint: null })),
+    makeLegacyReadOnly: fake('makeLegacyReadOnly', () => ({ roles: [], handedOver: 'by the DBA (test)' })),
+    buildLegacyArchive: fake('buildLegacyArchive', () => ({ database: 'archive', tables: [], readOnlyProof: 'read-only (test)' })),
+    notifyPlan: fake('notifyPlan', () => ({ channel: 'log' })),
+    wipeTargetTestData: refuse('wipeTargetTestData', 'wipe refused (test)'),
+    checkMemoryDb: refuse('checkMemoryDb', 'in-memory database unreachable (test)'),
+    writeEvidencePack: fake('writeEvidencePack', () => ({ markdown: 'evidence.md', json: 'evidence.json' })),
   });
+  const taskQueue = run.taskQueue;
+
+  beforeAll(() => run.start(), 120_000);
+  afterAll(() => run.stop());
 
   it('escalates, refuses, retries, continues and ends cancelled with its evidence pack', async () => {
     const workflowId = `cutover-${taskQueue}`;
     const message = (over: Record<string, unknown>) => ({ workflowId, issuedAt: new Date().toISOString(), nonce: randomBytes(8).toString('hex'), signature: 'valid', ...over });
-    const handle = await env.client.workflow.start('cutover', {
+    const handle = await run.client().workflow.start('cutover', {
       taskQueue,
       workflowId,
       args: [{ runId: taskQueue, mode: 'rehearsal', requestedBy: 'alice', gates: { wipe: { escalateAfterMinutes: 0.02 } }, start: message({ gate: 'start', decision: 'start', actor: 'alice', role: 'operator' }) }],
