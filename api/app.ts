@@ -12,9 +12,7 @@ import requestId, { requestIdFor } from './request-id';
 import { RunAccess } from './run-access';
 import adminTokenRoutes from './routes/admin-tokens';
 import healthRoutes from './routes/health';
-import planItemRoutes from './routes/plan';
 import rehearsalRoutes from './routes/rehearsals';
-import remediationRoutes from './routes/remediation';
 import reportingScheduleRoutes from './routes/reporting-schedules';
 import runRoutes from './routes/runs';
 import type { RunKind } from './run-kinds';
@@ -116,13 +114,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     kinds,
     reportsDir: opts.reportsDir,
   });
-  // The plan's items (sign-off, re-baseline) are routes of its own, beside its run-kind routes.
-  if (kinds.some((k) => k.kind === 'plan')) {
-    await app.register(planItemRoutes, { runs, signingKey: opts.signingKey });
-  }
-  // 问题数据整改: the corrections sheets a remediation run applies, beside its run-kind routes.
-  if (kinds.some((k) => k.kind === 'remediation')) {
-    await app.register(remediationRoutes, { temporal: opts.temporal, pool: opts.pool, taskQueue: opts.taskQueue, signingKey: opts.signingKey });
+  // What a kind declares besides its generated routes (the plan's items, the remediation's corrections sheets).
+  for (const kind of kinds) {
+    if (kind.ownRoutes) await app.register(kind.ownRoutes, { kind, runs, temporal: opts.temporal, pool: opts.pool, taskQueue: opts.taskQueue, signingKey: opts.signingKey });
   }
   await app.register(rehearsalRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });
   await app.register(reportingScheduleRoutes, { temporal: opts.temporal, taskQueue: opts.taskQueue });

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Client, QueryNotRegisteredError, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
+import type { QueryDefinition } from '@temporalio/common';
 import { ProblemError } from './problems';
-import type { RunKind } from './run-kinds';
+
+/** What reaching a run needs of its kind (a RunKind of api/run-kinds.ts has it): its workflow type, name, state query. */
+export interface ReachableKind<State = object> {
+  kind: string;
+  workflowType: string;
+  stateQuery: QueryDefinition<State>;
+  stateFromResult?(result: unknown): State;
+}
 
 /**
  * How the routes reach a run: only runs of this deployment's task queue and of the kind the URL
@@ -23,7 +31,7 @@ export class RunAccess {
     return `${this.uiBaseUrl}/namespaces/${this.namespace}/workflows/${encodeURIComponent(workflowId)}`;
   }
 
-  async describe(kind: RunKind, workflowId: string): Promise<WorkflowExecutionDescription> {
+  async describe(kind: ReachableKind, workflowId: string): Promise<WorkflowExecutionDescription> {
     try {
       const d = await this.temporal.workflow.getHandle(workflowId).describe();
       if (d.type !== kind.workflowType || d.taskQueue !== this.taskQueue) throw new WorkflowNotFoundError('not ours', workflowId, undefined);
@@ -37,7 +45,7 @@ export class RunAccess {
   }
 
   /** A run that still takes decisions, else a 409 naming how it ended. */
-  async describeRunning(kind: RunKind, workflowId: string): Promise<WorkflowExecutionDescription> {
+  async describeRunning(kind: ReachableKind, workflowId: string): Promise<WorkflowExecutionDescription> {
     const d = await this.describe(kind, workflowId);
     if (d.status.name !== 'RUNNING') {
       throw new ProblemError(409, 'Run finished', `run ${workflowId} is ${d.status.name.toLowerCase()}; it takes no more decisions`, 'params.workflowId');
@@ -54,7 +62,7 @@ export class RunAccess {
   }
 
   /** A run's state: from its result once completed (when the kind has one), else the state query. */
-  async readState<State>(kind: RunKind<State>, workflowId: string, execution: string): Promise<State> {
+  async readState<State>(kind: ReachableKind<State>, workflowId: string, execution: string): Promise<State> {
     const handle = this.temporal.workflow.getHandle(workflowId);
     if (execution === 'COMPLETED' && kind.stateFromResult) return kind.stateFromResult(await handle.result());
     try {

@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import type { QueryDefinition, SignalDefinition } from '@temporalio/common';
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
 import type { SignedDecision } from '../lib/decision-signing';
 import type { Role } from '../lib/runbook-db';
 import type { Actor } from './auth';
+import type { RunAccess } from './run-access';
 
 /**
  * The registry of workflow kinds the API serves. A kind declares what the generic run routes
  * (api/routes/runs/) need — workflow type, id prefix, start body and input, state query and its
  * schema, gates and who decides them, failed-step choices, reports — and gets start / get / cancel /
  * decide a gate / choose after a failed step / report routes, a place in the run list and in
- * "pending approvals", and OpenAPI docs without route code.
+ * "pending approvals", and OpenAPI docs without route code. What a kind has besides (the plan's item sign-offs,
+ * the remediation's corrections sheets) it declares as routes of its own, registered with the rest.
  */
 export interface GateDefinition {
   name: string;
@@ -87,6 +92,16 @@ export interface StepChoices<State> {
   waiting(state: State): { step: string; choices: readonly string[] } | undefined;
 }
 
+/** What a kind's own routes are given: the kind itself, how to reach its runs, and the app's connections and key. */
+export interface KindRouteOptions<State = object, Body = unknown> {
+  kind: RunKind<State, Body>;
+  runs: RunAccess;
+  temporal: Client;
+  pool: Pool;
+  taskQueue: string;
+  signingKey: string;
+}
+
 export interface RunKind<State = object, Body = unknown> {
   /** value of the RunbookKind search attribute and of ?kind= */
   kind: string;
@@ -136,6 +151,11 @@ export interface RunKind<State = object, Body = unknown> {
   stepChoices?: StepChoices<State>;
   progress(state: State): Progress;
   reports: Record<string, ReportDefinition<State>>;
+  /**
+   * Routes of the kind's own beside the generated ones, as a fastify plugin: registered after the run routes of
+   * every kind, in the order of the kinds, and documented in OpenAPI like them.
+   */
+  ownRoutes?(app: FastifyInstance, opts: KindRouteOptions<State, Body>): Promise<void>;
 }
 
 /** A run id nobody typed: the mode or kind, a UTC timestamp to the second, and a short random tail. */

@@ -1,3 +1,4 @@
+import type { CancelAnswer, GateDecisionAnswer, PlanItemAnswer, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
 import type { CorrectionSetView } from '../api/routes/remediation';
 import type { PendingApprovals } from '../api/routes/runs/approvals';
 import type { RunSummary } from '../api/routes/runs/context';
@@ -7,18 +8,14 @@ import type { DataQualityRow } from '../migration/data-quality';
 import type { StepState } from '../workflows/cutover-messages';
 
 /**
- * 接口应答 The API's answers as the CLI reads them (type only: nothing here runs). Where the API has a type for an
- * answer it is that type; the others are the fields of the route's documented response the CLI prints.
+ * 接口应答 The API's answers as the CLI reads them (type only: nothing here runs). Where the API defines an answer
+ * once (api/contracts.ts, the zod schemas its routes document) or has a type for it, it is that; the others are the
+ * fields of the route's documented response the CLI prints.
  */
 export type { CorrectionSetView, PendingApprovals, RunSummary, TokenRecord };
 
 /** 201 of POST /<collection> (api/routes/runs/start.ts) */
-export interface Started {
-  workflowId: string;
-  runId: string;
-  ui: string;
-  href: string;
-}
+export type Started = StartedAnswer;
 
 /**
  * GET /<collection>/:workflowId of any kind (api/routes/runs/state.ts), as `status` prints it: every kind publishes a
@@ -41,39 +38,16 @@ export interface RunList {
 }
 
 /** 202 of POST …/gates/:gate/decision (api/routes/runs/gates.ts) */
-export interface GateDecisionSent {
-  workflowId: string;
-  gate: string;
-  decision: string;
-  decidedBy: string;
-  status: string;
-  requestId: string;
-  ui: string;
-}
+export type GateDecisionSent = GateDecisionAnswer;
 
 /** 202 of POST …/steps/:step/action (api/routes/runs/steps.ts) */
-export interface StepChoiceSent {
-  workflowId: string;
-  step: string;
-  action: string;
-  status: string;
-  ui: string;
-}
+export type StepChoiceSent = StepChoiceAnswer;
 
 /** 202 of POST …/cancel (api/routes/runs/cancel.ts) */
-export interface CancelRequested {
-  workflowId: string;
-  status: string;
-  ui: string;
-}
+export type CancelRequested = CancelAnswer;
 
 /** 202 of POST /plans/:workflowId/items/:itemId/signoff (api/routes/plan.ts) */
-export interface ItemSignedOff {
-  workflowId: string;
-  itemId: string;
-  status: string;
-  ui: string;
-}
+export type ItemSignedOff = PlanItemAnswer;
 
 /** 201 of POST /remediation/corrections: the stored sheet and the held rows it reloads (api/routes/remediation.ts) */
 export type CorrectionSetStored = CorrectionSetView & { rows: number };

@@ -5,7 +5,7 @@ import type { LegacyArchive } from '../activities/legacy-archive';
 import type { LegacyReadOnly, LegacyShutdown } from '../activities/legacy-lock';
 import type { MemoryDbCheck, MemoryDbFlush, MemoryDbOutcome, MemoryDbWarm } from '../activities/memory-db';
 import type { BusinessTestResult } from '../verification/business-tests';
-import type { GateName, StepKey, StepStatus } from './cutover-steps';
+import type { GateName, StepKey, StepRecord } from './cutover-steps';
 import type { VerificationInput, VerificationOutcome } from './verification-messages';
 
 /**
@@ -46,20 +46,8 @@ export interface TargetLeaseRecord {
 export { GATES, STEP_KEYS, STEP_STATUSES } from './cutover-steps';
 export type { GateName, StepKey, StepStatus } from './cutover-steps';
 
-export interface StepState {
-  key: StepKey;
+export interface StepState extends StepRecord<StepKey> {
   title: string;
-  status: StepStatus;
-  startedAt?: string;
-  finishedAt?: string;
-  detail?: string;
-  /** 彩排 rehearsal bookkeeping: planned minutes (input) and the actual duration */
-  plannedMinutes?: number;
-  actualMs?: number;
-  /** the last error, when the step failed after its retries */
-  error?: string;
-  /** skip / continue after manual fix: the operator's recorded reason */
-  operatorNote?: string;
 }
 
 /** 审批关口 Who may decide a gate, how many distinct approvals open it, and when it escalates. */

@@ -86,6 +86,14 @@ export function stepLabel(key: StepKey): string {
 export const CONTINUABLE: readonly StepKey[] = (CUTOVER_STEPS as readonly StepRow[]).filter((s) => s.continuable).map((s) => s.key as StepKey);
 export const SKIPPABLE: readonly StepKey[] = (CUTOVER_STEPS as readonly StepRow[]).filter((s) => s.skippable).map((s) => s.key as StepKey);
 
+/**
+ * What the operator may choose when the step failed after its retries: retry, skip and continue where the table
+ * allows them, and the fallback — except on the report (the evidence pack), which every run ends with.
+ */
+export function choicesAfterFailure(key: StepKey): ('retry' | 'skip' | 'continue' | 'fallback')[] {
+  return ['retry', ...(SKIPPABLE.includes(key) ? (['skip'] as const) : []), ...(CONTINUABLE.includes(key) ? (['continue'] as const) : []), ...(row(key).kind === 'report' ? [] : (['fallback'] as const))];
+}
+
 /** Which step waits on which gate. */
 export const GATE_STEP = Object.fromEntries((CUTOVER_STEPS as readonly StepRow[]).filter((s) => s.gate).map((s) => [s.gate, s.key])) as Record<GateName, StepKey>;
 
@@ -93,3 +101,19 @@ export const GATE_STEP = Object.fromEntries((CUTOVER_STEPS as readonly StepRow[]
 export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 export const STEP_ICONS: Record<StepStatus, string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗', skipped: '⤼', cancelled: '⊘' };
+
+/** A step as a run's state shows it (the cutover's StepState; the runbook kit's steps, workflows/kit/runbook.ts). */
+export interface StepRecord<K extends string = string> {
+  key: K;
+  status: StepStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  detail?: string;
+  /** 彩排 rehearsal bookkeeping: planned minutes (input) and the actual duration */
+  plannedMinutes?: number;
+  actualMs?: number;
+  /** the last error, when the step failed after its retries */
+  error?: string;
+  /** skip / continue after manual fix: the operator's recorded reason */
+  operatorNote?: string;
+}

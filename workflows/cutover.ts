@@ -18,39 +18,27 @@ import type { Activities } from '../activities';
 import type { TableChecksum } from '../activities/target';
 import type { LoadStep } from '../migration/mapping';
 import type { PreflightReport } from '../migration/preflight';
-import {
-  CutoverInput,
-  CutoverState,
-  cutoverStateQuery,
-  decideGateSignal,
-  GATE_DEFINITIONS,
-  GateName,
-  GATES,
-  GateState,
-  OperatorChoice,
-  operatorActionSignal,
-  RunStatus,
-  StepKey,
-  StepState,
-} from './cutover-messages';
+import { CutoverInput, CutoverState, cutoverStateQuery, decideGateSignal, GATE_DEFINITIONS, GATES, operatorActionSignal, RunStatus, StepKey } from './cutover-messages';
 import { renderCutoverChecklist } from './cutover-report';
-import { CONTINUABLE, GATE_STEP, SKIPPABLE, STEP_KEYS, stepLabel, stepTitle } from './cutover-steps';
-import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { choicesAfterFailure, GATE_STEP, STEP_KEYS, stepLabel, stepTitle } from './cutover-steps';
+import { signedStartRefusal } from './kit/admission';
 import { DEFAULTS } from './kit/defaults';
-import { applyGateDecision, gateRefusal, keepDecision, pendingChoiceRefusal, refusalsInto, signedHandler, signedInbox } from './kit/decisions';
+import { signedInbox } from './kit/decisions';
+import { runAttributes } from './kit/publish';
+import { FallBack, runbook } from './kit/runbook';
+import { leaseHold } from './kit/target-lease';
 import { fallback } from './fallback';
-import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
 import { inLoadOrder } from './load-order';
 import { migrateTable } from './migrate-table';
 import { verification } from './verification';
-import { runAttributes } from './kit/publish';
 
 /**
  * 系统上线 · the go-live cutover in the seed's order: back up the legacy data, wipe the target's test data
  * (gate first), migrate, verify, go/no-go, snapshot → business tests → rollback → prove, test the official
  * addresses, switch the connected systems (gate first), evidence pack. A rejected gate or the operator's
  * choice after a failed step starts the fallback (回退) as a child. Every side effect is an activity;
- * this function only decides order.
+ * this function only decides order. The machinery around the steps (the operator's choices on a failed step,
+ * the gates, the signed messages, the projection) is the runbook kit's (workflows/kit/runbook.ts).
  */
 
 const BASE_OPTIONS: ActivityOptions = {
@@ -65,17 +53,8 @@ const checkDecision = proxyActivities<Activities>({
   summary: '审批核验 Verify gate decision signature',
 });
 
-const GATE_DECISION = signedMessageSchema(['approve', 'reject']);
-const OPERATOR_CHOICE = signedMessageSchema<OperatorChoice>(['retry', 'skip', 'continue', 'fallback']);
-
-const notify = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 10, maximumInterval: '1 minute' },
-  summary: '督办 Escalate an undecided gate',
-});
-
 /** A proxy per call, so each activity carries its own summary line in the Web UI. */
-function step(key: StepKey, note?: string, options: ActivityOptions = BASE_OPTIONS): Activities {
+function act(key: StepKey, note?: string, options: ActivityOptions = BASE_OPTIONS): Activities {
   return proxyActivities<Activities>({
     ...options,
     summary: `${stepLabel(key)} · ${stepTitle(key)}${note ? ' · ' + note : ''}`,
@@ -85,25 +64,7 @@ function step(key: StepKey, note?: string, options: ActivityOptions = BASE_OPTIO
 /** Destructive or environment-facing steps retry less: a failure there wants a person soon, not in an hour. */
 const FEW_RETRIES: ActivityOptions = { ...BASE_OPTIONS, retry: { initialInterval: '2s', maximumInterval: '20 seconds', maximumAttempts: 3 } };
 
-/**
- * What went wrong, as the operator must read it: the innermost cause under the activity and child
- * workflow wrappers ("Activity task failed" says nothing), a configuration error named as one.
- */
-function rootMessage(err: unknown): string {
-  let e = err as Error;
-  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
-  return e instanceof ApplicationFailure && e.type === 'ConfigError' ? `配置错误 configuration error: ${e.message}` : e.message;
-}
-
-/** Thrown inside the workflow when the run must stop and fall back; carries the status to end with. */
-class FallBack extends Error {
-  constructor(readonly status: RunStatus, message: string) {
-    super(message);
-  }
-}
-
 export async function cutover(input: CutoverInput): Promise<CutoverState> {
-  const now = () => new Date().toISOString(); // replay-safe: the SDK makes Date deterministic in workflows
   const wfId = workflowInfo().workflowId;
   const state: CutoverState = {
     runId: input.runId,
@@ -118,165 +79,44 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     tables: [],
     maintenanceWindow: input.maintenanceWindow,
   };
-  let operatorChoice: { choice: OperatorChoice; reason?: string; actor: string } | undefined;
-
-  setHandler(cutoverStateQuery, () => state);
-  // Every message is admitted by workflows/kit/admission.ts and judged by the rules of workflows/kit/decisions.ts:
-  // a malformed, unsigned, forged or replayed one is a recorded refusal and never an error that could fail the run.
-  const inbox = signedInbox(checkDecision, wfId);
-  setHandler(
-    decideGateSignal,
-    signedHandler(GATE_DECISION, inbox, {
-      refused: refusalsInto(state.decisions, now, () => publish()),
-      admitted: (d) => {
-        const { gate, refusal } = gateRefusal(state.gates, d, input.requestedBy, { runNoun: 'run', gateLabel: (g) => (g === 'go-no-go' ? 'go/no-go' : g) });
-        keepDecision(state.decisions, d, now(), refusal);
-        if (!refusal && gate) applyGateDecision(gate, d, now());
-        publish();
-      },
-    }),
-  );
-  setHandler(
-    operatorActionSignal,
-    signedHandler(OPERATOR_CHOICE, inbox, {
-      refused: refusalsInto(state.operatorActions, now, () => publish()),
-      admitted: (d) => {
-        const refusal = pendingChoiceRefusal(state.pendingFailure, d, { prefix: 'step', needReason: ['skip', 'continue'], wording: { step: 'failed step', waitsFor: 'the operator', act: 'choose how a failed step goes on' } });
-        keepDecision(state.operatorActions, d, now(), refusal);
-        if (!refusal) operatorChoice = { choice: d.decision, reason: d.reason, actor: d.actor };
-        publish();
-      },
-    }),
-  );
-
-  const stepState = (key: StepKey): StepState => state.steps.find((s) => s.key === key)!;
   const publish = () => {
     runAttributes({ kind: 'cutover', phase: state.phase, status: state.status });
     setCurrentDetails(renderCutoverChecklist(state, wfId));
   };
-  const project = () => {
-    // 彩排 projection: the planned minutes of what is left, from now, against the maintenance window.
-    const remaining = state.steps.filter((s) => s.status === 'pending' || s.status === 'running').reduce((n, s) => n + (s.plannedMinutes ?? 0), 0);
-    const projectedFinish = new Date(Date.now() + remaining * 60_000).toISOString();
-    const windowEnd = input.maintenanceWindow?.end;
-    state.projection = { at: now(), projectedFinish, windowEnd, fitsWindow: windowEnd ? Date.parse(projectedFinish) <= Date.parse(windowEnd) : undefined, plannedRemainingMinutes: remaining };
-  };
-  const begin = (key: StepKey, status: RunStatus = 'running') => {
-    Object.assign(stepState(key), { status: 'running', startedAt: now(), error: undefined });
-    state.phase = key;
-    state.status = status;
-    project();
-    publish();
-  };
-  const finish = (key: StepKey, status: StepState['status'], detail?: string) => {
-    const s = stepState(key);
-    Object.assign(s, { status, finishedAt: now(), detail });
-    if (s.startedAt) s.actualMs = Date.parse(s.finishedAt!) - Date.parse(s.startedAt);
-    project();
-    publish();
-  };
+  const run = runbook(state, { runId: input.runId, runNoun: 'cutover', gateStep: (g) => GATE_STEP[g], choicesAfterFailure, publish });
+  const now = run.now;
+
+  setHandler(cutoverStateQuery, () => state);
+  run.takeSignedMessages(signedInbox(checkDecision, wfId), { gateDecision: decideGateSignal, operatorChoice: operatorActionSignal }, { gateLabel: (g) => (g === 'go-no-go' ? 'go/no-go' : g) });
+
   const end = async (status: RunStatus, failure?: string): Promise<CutoverState> => {
     state.status = status;
     state.phase = 'finished';
     state.failure = failure;
     // 证据包: every run ends with one, whatever its outcome; a pack that cannot be written waits for the operator.
-    await runStep(
+    await run.step(
       'evidence',
       async () => {
         state.status = status;
-        state.evidence = await step('evidence').writeEvidencePack({ state });
+        state.evidence = await act('evidence').writeEvidencePack({ state });
         return state.evidence.markdown;
       },
       status,
     );
     state.status = status;
     state.phase = 'finished';
-    await releaseLease(status);
+    await lease.release(status);
     publish();
     await condition(allHandlersFinished);
     return state;
   };
   /** 目标库租约 released once, at the run's end (completed, failed, fallen back, cancelled); nothing when none was taken. */
-  let ownLease = false;
-  const releaseLease = async (outcome: string) => {
-    if (!ownLease) return;
-    ownLease = false;
-    state.targetLease!.released = await releaseTargetLease(outcome);
-  };
-
-  /** Parks the run until the operator's signed choice for what failed arrives; returns it. */
-  async function operatorDecides(key: StepKey | 'fallback', message: string, choices: OperatorChoice[]): Promise<{ choice: OperatorChoice; reason?: string; actor: string }> {
-    state.pendingFailure = { step: key, error: message, at: now(), choices };
-    state.status = 'waiting_operator';
-    operatorChoice = undefined;
-    publish();
-    await condition(() => operatorChoice !== undefined);
-    state.pendingFailure = undefined;
-    return operatorChoice!;
-  }
-
-  /**
-   * Runs a step; when it fails after its retries, the operator chooses by signal: retry, skip (where
-   * allowed, with a reason), continue after a manual fix (with a reason), or fall back.
-   */
-  async function runStep(key: StepKey, body: () => Promise<string>, runningStatus: RunStatus = 'running'): Promise<void> {
-    for (;;) {
-      begin(key, runningStatus);
-      try {
-        finish(key, 'done', await body());
-        return;
-      } catch (err) {
-        if (err instanceof FallBack) throw err;
-        // A cancelled run is cancelled, not a failed step waiting for a choice (older runs replay as before).
-        if (isCancellation(err) && patched('cancellation-is-not-a-step-failure')) throw err;
-        const message = rootMessage(err);
-        const choices: OperatorChoice[] = ['retry', ...(SKIPPABLE.includes(key) ? (['skip'] as const) : []), ...(CONTINUABLE.includes(key) ? (['continue'] as const) : []), ...(key === 'evidence' ? [] : (['fallback'] as const))];
-        Object.assign(stepState(key), { status: 'failed', finishedAt: now(), error: message });
-        const c = await operatorDecides(key, message, choices);
-        if (c.choice === 'retry') continue;
-        if (c.choice === 'fallback') throw new FallBack('fell_back', `step ${key} failed (${message}); ${c.actor} chose the fallback${c.reason ? `: ${c.reason}` : ''}`);
-        Object.assign(stepState(key), { status: c.choice === 'skip' ? 'skipped' : 'done', operatorNote: `${c.choice === 'skip' ? '跳过 skipped' : '人工修复后继续 continued after manual fix'} by ${c.actor}: ${c.reason}` });
-        state.status = 'running';
-        publish();
-        return;
-      }
-    }
-  }
-
-  /** Opens a gate and waits for its approvals, escalating each time its timeout passes; a rejection falls back. */
-  async function gate(name: GateName): Promise<GateState> {
-    const g = state.gates.find((x) => x.name === name)!;
-    const key = GATE_STEP[name];
-    g.status = 'open';
-    g.openedAt = now();
-    begin(key, 'waiting_approval');
-    while (!(await condition(() => g.status !== 'open', Math.max(1000, Math.round(g.escalateAfterMinutes * 60_000))))) {
-      g.escalations++;
-      publish();
-      await notify.notifyPlan({
-        key: `${wfId}/gate/${name}/escalation/${g.escalations}`,
-        kind: 'escalation',
-        workflowId: wfId,
-        planId: input.runId,
-        subject: `督办 Gate "${g.title}" of cutover ${input.runId} is undecided after ${g.escalateAfterMinutes * g.escalations} min (${g.approvedBy.length}/${g.approvals} approvals)`,
-        ownerRole: g.roles.join(','),
-        waitingFor: g.roles.join(' or '),
-      });
-    }
-    // The signal handler changed the status while we waited; TypeScript cannot see that.
-    if ((g.status as GateState['status']) === 'rejected') {
-      finish(key, 'rejected', `rejected by ${g.decidedBy}: ${g.reason ?? ''}`);
-      throw new FallBack('rejected', `gate "${name}" rejected by ${g.decidedBy}${g.reason ? `: ${g.reason}` : ''}`);
-    }
-    finish(key, 'done', `approved by ${g.approvedBy.map((a) => a.actor).join(', ')}`);
-    return g;
-  }
+  const lease = leaseHold(state);
 
   /** A start the run refuses as its first acts: audited, nothing touched, ended with its evidence pack. */
   const refuseStart = async (failure: string, audit: { refusal: string; action?: 'start refused by the run: target held by another run' }): Promise<CutoverState> => {
     await checkDecision.auditRefusedStart({ workflowId: wfId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), ...audit });
-    for (const s of state.steps) if (s.status === 'pending' && s.key !== 'evidence') s.status = 'cancelled';
-    for (const g of state.gates) g.status = 'cancelled';
+    run.cancelAllBut('evidence');
     return end('failed', failure);
   };
 
@@ -284,87 +124,69 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     // 签名启动 The initiator is signed: a run started around the API (no or a forged signature, another
     // initiator than the one signed) is refused as its first act, recorded, and ends without touching anything.
     // A plan's cutover child is started by the plan workflow itself, which Temporal names as its parent.
-    if (!workflowInfo().parent && patched('signed-start')) {
-      const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
-        checkDecision.verifyDecision({ decision: d, workflowId: wfId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
-      );
-      if (refusal) return await refuseStart(`未经接口签名的启动 start refused: ${refusal}`, { refusal });
-    }
+    const unsigned = await signedStartRefusal(checkDecision, input.start, input.requestedBy);
+    if (unsigned) return await refuseStart(`未经接口签名的启动 start refused: ${unsigned}`, { refusal: unsigned });
 
     // 目标库租约 One run per target database: taken before anything reads or changes it, released by end().
     // A start around the API (or two API starts racing) on a held target is refused here and recorded.
     if (patched('target-lease')) {
-      const lease = await takeTargetLease('cutover', input.requestedBy);
-      if (!lease.ok) return await refuseStart(lease.refusal, { refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
-      state.targetLease = lease.record;
-      ownLease = lease.own;
+      const held = await lease.take('cutover', input.requestedBy);
+      if (held) return await refuseStart(held, { refusal: held, action: 'start refused by the run: target held by another run' });
     }
 
     // 预检 first: a misspelt column or a missing table is named before anything is backed up or wiped.
     // Runs started before this step existed replay without it.
-    if (patched('cutover-preflight-step')) {
-      await runStep('preflight', async () => {
-        try {
-          state.preflight = await step('preflight', undefined, FEW_RETRIES).preflightMapping({ runId: input.runId });
-        } catch (err) {
-          const cause = err instanceof ActivityFailure ? err.cause : undefined;
-          if (cause instanceof ApplicationFailure && cause.type === 'ConfigError' && cause.details?.[0]) state.preflight = cause.details[0] as PreflightReport;
-          throw err;
-        }
-        const { warnings, checked } = state.preflight;
-        return `${checked.tables} tables, ${checked.columns} columns, ${checked.codeColumns} code columns checked${warnings.length ? `; ${warnings.length} warnings 提示: ${warnings.map((w) => `${w.where}: ${w.problem}`).join('; ')}` : ''}`;
-      });
-    } else {
-      Object.assign(stepState('preflight'), { status: 'skipped', operatorNote: '未执行 not run: the run started before the preflight step existed' });
-    }
+    await run.patchedStep('cutover-preflight-step', 'preflight', async () => {
+      try {
+        state.preflight = await act('preflight', undefined, FEW_RETRIES).preflightMapping({ runId: input.runId });
+      } catch (err) {
+        const cause = err instanceof ActivityFailure ? err.cause : undefined;
+        if (cause instanceof ApplicationFailure && cause.type === 'ConfigError' && cause.details?.[0]) state.preflight = cause.details[0] as PreflightReport;
+        throw err;
+      }
+      const { warnings, checked } = state.preflight;
+      return `${checked.tables} tables, ${checked.columns} columns, ${checked.codeColumns} code columns checked${warnings.length ? `; ${warnings.length} warnings 提示: ${warnings.map((w) => `${w.where}: ${w.problem}`).join('; ')}` : ''}`;
+    }, '未执行 not run: the run started before the preflight step existed');
 
     // 关停: the legacy application stays stopped for the weekend (until a fallback starts it), so nothing
     // written after the backup and the migration's read point can be missing from the new system.
-    if (patched('legacy-shutdown-step')) {
-      await runStep('shutdown-legacy', async () => {
-        const r = await step('shutdown-legacy', undefined, FEW_RETRIES).shutDownLegacy({ runId: input.runId });
-        state.legacyShutdown = r;
-        const stopped = r.stopped.length ? `stopped ${r.stopped.map((s) => s.name).join(', ')}` : 'no legacy service under the runbook’s control';
-        return r.handedOver
-          ? `${stopped}; ${r.handedOver}`
-          : `${stopped}; no session of ${r.roles.join(', ') || '(no application role declared)'}; ${r.tables.length} legacy tables unchanged over ${r.quietSeconds} s`;
-      });
-    } else {
-      Object.assign(stepState('shutdown-legacy'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
-    }
+    await run.patchedStep('legacy-shutdown-step', 'shutdown-legacy', async () => {
+      const r = await act('shutdown-legacy', undefined, FEW_RETRIES).shutDownLegacy({ runId: input.runId });
+      state.legacyShutdown = r;
+      const stopped = r.stopped.length ? `stopped ${r.stopped.map((s) => s.name).join(', ')}` : 'no legacy service under the runbook’s control';
+      return r.handedOver
+        ? `${stopped}; ${r.handedOver}`
+        : `${stopped}; no session of ${r.roles.join(', ') || '(no application role declared)'}; ${r.tables.length} legacy tables unchanged over ${r.quietSeconds} s`;
+    });
 
     let tables: LoadStep[] = [];
-    await runStep('plan', async () => {
-      tables = await step('plan').listTables();
+    await run.step('plan', async () => {
+      tables = await act('plan').listTables();
       return tables.map((t) => t.table).join(', ');
     });
 
-    await runStep('backup', async () => {
+    await run.step('backup', async () => {
       // The backup heartbeats like the migration's chunks: the run's heartbeat window applies to both.
-      const backup = await step('backup', undefined, { ...BASE_OPTIONS, heartbeatTimeout: (input.migration?.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds) * 1000 }).backupLegacy({ runId: input.runId });
+      const backup = await act('backup', undefined, { ...BASE_OPTIONS, heartbeatTimeout: (input.migration?.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds) * 1000 }).backupLegacy({ runId: input.runId });
       state.backup = { dir: backup.dir, files: backup.files.length, rows: backup.files.reduce((n, f) => n + f.rows, 0), readPoint: backup.readPoint ?? null };
       return `${state.backup.rows} rows in ${state.backup.files} files${backup.readPoint ? ` · 读取点 read point SCN ${backup.readPoint}` : ''}`;
     });
 
     // 只可查询，不可修改: from the backup on, the legacy data may be read, never changed.
-    if (patched('legacy-readonly-step')) {
-      await runStep('legacy-readonly', async () => {
-        const r = (state.legacyReadOnly ??= await step('legacy-readonly', undefined, FEW_RETRIES).makeLegacyReadOnly({ runId: input.runId }));
-        const a = (state.legacyArchive = await step('legacy-readonly', '查询库 archive', FEW_RETRIES).buildLegacyArchive({ runId: input.runId }));
-        return `${r.handedOver ?? r.roles.map((x) => x.proof).join('; ')}; 查询库 ${a.database}: ${a.tables.length} tables equal to the backup manifest, ${a.readOnlyProof}`;
-      });
-    } else {
-      Object.assign(stepState('legacy-readonly'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
-    }
+    await run.patchedStep('legacy-readonly-step', 'legacy-readonly', async () => {
+      const r = (state.legacyReadOnly ??= await act('legacy-readonly', undefined, FEW_RETRIES).makeLegacyReadOnly({ runId: input.runId }));
+      const a = (state.legacyArchive = await act('legacy-readonly', '查询库 archive', FEW_RETRIES).buildLegacyArchive({ runId: input.runId }));
+      return `${r.handedOver ?? r.roles.map((x) => x.proof).join('; ')}; 查询库 ${a.database}: ${a.tables.length} tables equal to the backup manifest, ${a.readOnlyProof}`;
+    });
 
-    const wipeGate = await gate('wipe');
-    await runStep('wipe', async () => {
-      const r = await step('wipe', undefined, FEW_RETRIES).wipeTargetTestData({ runId: input.runId, actor: wipeGate.decidedBy! });
+    const wipeGate = await run.gate('wipe');
+    await run.step('wipe', async () => {
+      const r = await act('wipe', undefined, FEW_RETRIES).wipeTargetTestData({ runId: input.runId, actor: wipeGate.decidedBy! });
       state.wiped = r.tables;
       return r.tables.length ? `emptied ${r.tables.map((t) => `${t.table} (${t.rows})`).join(', ')}` : 'the target held no test data';
     });
 
-    await runStep('migrate', async () => {
+    await run.step('migrate', async () => {
       // Tables in the seed's load order (parents first; entity, history, approval data), a few side by
       // side where the order allows it; each table's chunks in parallel lanes.
       await inLoadOrder(tables, input.migration?.tablesInParallel ?? DEFAULTS.tablesInParallel, async (table) => {
@@ -396,27 +218,23 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     // 内存数据库: whatever the cache holds about the target is stale once the migration wrote it.
     const memoryDb: NonNullable<CutoverState['memoryDb']> = (state.memoryDb = { flushes: [] });
     const flushMemoryDb = async (key: 'cache-flush' | 'cache-warm', after: 'migration' | 'rollback') => {
-      const r = await step(key, undefined, FEW_RETRIES).flushMemoryDb({ runId: input.runId, why: `after the ${after}` });
+      const r = await act(key, undefined, FEW_RETRIES).flushMemoryDb({ runId: input.runId, why: `after the ${after}` });
       memoryDb.flushes.push({ after, result: r });
       return 'notConfigured' in r ? r.notConfigured : `${r.total} keys deleted (${Object.entries(r.deleted).map(([p, n]) => `${p}* ${n}`).join(', ')})`;
     };
-    if (patched('memory-db-steps')) {
-      await runStep('cache-flush', async () => {
-        const check = (memoryDb.check = await step('cache-flush', undefined, FEW_RETRIES).checkMemoryDb());
-        if ('notConfigured' in check) return check.notConfigured;
-        const flushed = await flushMemoryDb('cache-flush', 'migration');
-        return `Redis ${check.version} at ${check.url}, maxmemory-policy ${check.maxmemoryPolicy}, save "${check.persistence.rdbSave}", appendonly ${check.persistence.aof ? 'yes' : 'no'}${check.warnings.length ? ` (注意 ${check.warnings.join('; ')})` : ''}; ${flushed}`;
-      });
-    } else {
-      Object.assign(stepState('cache-flush'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
-    }
+    await run.patchedStep('memory-db-steps', 'cache-flush', async () => {
+      const check = (memoryDb.check = await act('cache-flush', undefined, FEW_RETRIES).checkMemoryDb());
+      if ('notConfigured' in check) return check.notConfigured;
+      const flushed = await flushMemoryDb('cache-flush', 'migration');
+      return `Redis ${check.version} at ${check.url}, maxmemory-policy ${check.maxmemoryPolicy}, save "${check.persistence.rdbSave}", appendonly ${check.persistence.aof ? 'yes' : 'no'}${check.warnings.length ? ` (注意 ${check.warnings.join('; ')})` : ''}; ${flushed}`;
+    });
 
     // 迁移结果验证: the verification workflow as a child, through the same failure path as every step: a
     // verification that fails after its retries (the target unreachable, its database gone) waits for the
     // operator's choice; a failed verdict starts the fallback. The commands are those of the earlier
     // begin/executeChild/finish sequence, so running workflows replay unchanged.
     const verificationId = `${wfId}/verify`;
-    await runStep('verify', async () => {
+    await run.step('verify', async () => {
       const { markdown: _markdown, ...verified } = await executeChild(verification, {
         workflowId: verificationId,
         args: [{ runId: input.runId, ...input.verification, stepLabel: stepLabel('verify'), requestedBy: input.requestedBy }],
@@ -429,7 +247,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       }
       if (verified.verdict === 'failed') {
         const detail = verified.reasons.join('; ');
-        finish('verify', 'failed', detail);
+        run.finish('verify', 'failed', detail);
         throw new FallBack('failed', `verification failed 验证不通过 — ${detail}`);
       }
       // "incomplete" (e.g. no business interface configured) goes to the approvers, said plainly.
@@ -444,7 +262,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       const flagged = state.tables.reduce((n, t) => n + Object.values(t.flaggedByRule ?? {}).reduce((a, b) => a + b, 0), 0);
       state.gates.find((g) => g.name === 'go-no-go')!.note = `主体缺失 entities missing if it went live now: ${missing}; 问题数据 rows loaded flagged: ${flagged} (data-quality issues)`;
     }
-    await gate('go-no-go');
+    await run.gate('go-no-go');
 
     let before: TableChecksum[] = [];
     // The new system's application holds sessions on the target: the snapshot (CREATE DATABASE … TEMPLATE)
@@ -452,23 +270,23 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     const newAppStopped = patched('new-app-stopped-around-snapshot');
     const withNewAppStopped = async (key: 'snapshot' | 'rollback', body: () => Promise<string>): Promise<string> => {
       if (!newAppStopped) return body();
-      const stopped = await step(key, '停止新系统应用 stop the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'stop', runId: input.runId, kind: 'app' });
+      const stopped = await act(key, '停止新系统应用 stop the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'stop', runId: input.runId, kind: 'app' });
       const detail = await body();
-      const started = await step(key, '启动新系统应用 start the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'start', runId: input.runId, kind: 'app' });
+      const started = await act(key, '启动新系统应用 start the new application', FEW_RETRIES).controlServices({ side: 'new', action: 'start', runId: input.runId, kind: 'app' });
       return stopped.length ? `${detail} (new application ${stopped.map((s) => s.name).join(', ')} stopped before, started after: ${started.map((s) => s.detail).join('; ')})` : detail;
     };
-    await runStep('snapshot', () =>
+    await run.step('snapshot', () =>
       withNewAppStopped('snapshot', async () => {
-        const r = await step('snapshot', undefined, FEW_RETRIES).snapshotTarget({ runId: input.runId });
+        const r = await act('snapshot', undefined, FEW_RETRIES).snapshotTarget({ runId: input.runId });
         state.snapshot = r.snapshot;
         before = r.checksums;
         return `${r.snapshot}: ${r.checksums.map((c) => `${c.table} ${c.rows}`).join(', ')}`;
       }),
     );
     let businessSkipped: string | undefined;
-    await runStep('business-tests', async () => {
+    await run.step('business-tests', async () => {
       const entities = input.verification?.businessTests?.entities ?? 2;
-      const r = entities > 0 ? await step('business-tests').cutoverBusinessTests({ runId: input.runId, entities, date: now().slice(0, 10), candidates: state.verification?.sampleForBusinessTests?.length ? state.verification.sampleForBusinessTests : undefined }) : { skipped: 'not requested (businessTests.entities = 0)' };
+      const r = entities > 0 ? await act('business-tests').cutoverBusinessTests({ runId: input.runId, entities, date: now().slice(0, 10), candidates: state.verification?.sampleForBusinessTests?.length ? state.verification.sampleForBusinessTests : undefined }) : { skipped: 'not requested (businessTests.entities = 0)' };
       state.businessTests = r;
       if ('skipped' in r) {
         businessSkipped = r.skipped;
@@ -481,15 +299,15 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       return r.cases.map((c) => `${c.title} on ${c.pripid} ✓`).join(', ');
     });
     // Nothing was tested: the checklist must not read as if it had been.
-    if (businessSkipped) Object.assign(stepState('business-tests'), { status: 'skipped', operatorNote: `未执行 not run: ${businessSkipped}` });
-    await runStep('rollback', () =>
+    if (businessSkipped) Object.assign(run.stepState('business-tests'), { status: 'skipped', operatorNote: `未执行 not run: ${businessSkipped}` });
+    await run.step('rollback', () =>
       withNewAppStopped('rollback', async () => {
-        const r = await step('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
+        const r = await act('rollback', undefined, FEW_RETRIES).rollbackTarget({ runId: input.runId });
         return `target recreated from ${r.snapshot}`;
       }),
     );
-    await runStep('prove-rollback', async () => {
-      const after = await step('prove-rollback').targetChecksums();
+    await run.step('prove-rollback', async () => {
+      const after = await act('prove-rollback').targetChecksums();
       const equal = JSON.stringify(after) === JSON.stringify(before);
       state.rollbackProof = { equal, before, after };
       if (!equal) throw ApplicationFailure.create({ message: 'the target after the rollback differs from the snapshot taken before the business tests' });
@@ -498,27 +316,23 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
 
     // The rollback replaced the target under the cache: delete what it holds, then warm it from the
     // target before any connected system is switched to the new system.
-    if (patched('memory-db-steps')) {
-      await runStep('cache-warm', async () => {
-        const flushed = await flushMemoryDb('cache-warm', 'rollback');
-        const warm = (memoryDb.warm = await step('cache-warm').warmMemoryDb({ runId: input.runId }));
-        return 'notConfigured' in warm ? warm.notConfigured : `${flushed}; warmed ${warm.total} keys (${warm.items.map((i) => `${i.name}: ${i.keys}`).join(', ')})`;
-      });
-    } else {
-      Object.assign(stepState('cache-warm'), { status: 'skipped', operatorNote: 'not part of the version this run started with' });
-    }
+    await run.patchedStep('memory-db-steps', 'cache-warm', async () => {
+      const flushed = await flushMemoryDb('cache-warm', 'rollback');
+      const warm = (memoryDb.warm = await act('cache-warm').warmMemoryDb({ runId: input.runId }));
+      return 'notConfigured' in warm ? warm.notConfigured : `${flushed}; warmed ${warm.total} keys (${warm.items.map((i) => `${i.name}: ${i.keys}`).join(', ')})`;
+    });
 
-    await runStep('test-addresses', async () => {
-      const checks = await step('test-addresses', undefined, FEW_RETRIES).checkAddresses({ side: 'new' });
+    await run.step('test-addresses', async () => {
+      const checks = await act('test-addresses', undefined, FEW_RETRIES).checkAddresses({ side: 'new' });
       state.addressChecks = checks;
       const bad = checks.filter((c) => !c.ok);
       if (bad.length) throw ApplicationFailure.create({ message: `official addresses not answering: ${bad.map((b) => `${b.id} ${b.url} (${b.error ?? b.status})`).join('; ')}` });
       return `${checks.length} official addresses answer`;
     });
 
-    const switchGate = await gate('switch');
-    await runStep('switch', async () => {
-      const r = await step('switch', undefined, FEW_RETRIES).switchEndpoints({ runId: input.runId, to: 'new', actor: switchGate.decidedBy! });
+    const switchGate = await run.gate('switch');
+    await run.step('switch', async () => {
+      const r = await act('switch', undefined, FEW_RETRIES).switchEndpoints({ runId: input.runId, to: 'new', actor: switchGate.decidedBy! });
       state.switched = r.switched;
       return `${r.switched.length} systems on the new addresses (${r.switched.filter((s) => s.changed).length} switched now); ${r.manual.length} switched by hand`;
     });
@@ -527,51 +341,43 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
       // Cancelled through the API (or the UI): say so in the state and the search attributes, so the
       // run leaves the pending-approvals list and reads as cancelled rather than stuck "running".
       await CancellationScope.nonCancellable(async () => {
-        for (const s of state.steps) if (s.status === 'running') Object.assign(s, { status: 'cancelled', finishedAt: now() });
-        for (const g of state.gates) if (g.status === 'open' || g.status === 'waiting') g.status = 'cancelled';
+        run.markCancelled();
         await end('cancelled', 'cancelled on request 已按请求取消');
       });
       throw err;
     }
     if (!(err instanceof FallBack)) {
-      await releaseLease('failed');
+      await lease.release('failed');
       throw err;
     }
-    // 回退: started automatically on a rejected gate, a failed verification, or the operator's choice.
+    // 回退: started automatically on a rejected gate, a failed verification, or the operator's choice; a fallback
+    // that fails waits for the operator to start it again or to end the run with its evidence pack.
     const fallbackId = `fallback-${input.runId}`;
-    state.status = err.status;
+    const fallingBack = () => {
+      state.status = err.status;
+      state.fallback = { workflowId: fallbackId, status: 'running' };
+      publish();
+    };
     state.failure = err.message;
-    state.fallback = { workflowId: fallbackId, status: 'running' };
-    publish();
-    // The fallback child goes through the failure path too: if it fails (terminated, a bug), the operator
-    // chooses to start it again or to end the run with its evidence pack — a run never ends without a choice.
-    for (;;) {
-      try {
-        const f = await executeChild(fallback, {
+    fallingBack();
+    const f = await run.childWithChoices(
+      'fallback',
+      () =>
+        executeChild(fallback, {
           workflowId: fallbackId,
           args: [{ runId: input.runId, cutoverWorkflowId: wfId, requestedBy: input.requestedBy, reason: err.message, cutover: state }],
           staticSummary: `回退 Fallback of cutover ${input.runId}: ${err.message}`.slice(0, 400),
-        });
-        state.fallback = { workflowId: fallbackId, status: f.status, report: f.report };
-        break;
-      } catch (childErr) {
-        if (isCancellation(childErr)) {
-          await releaseLease('cancelled');
-          throw childErr;
-        }
-        const message = `回退失败 the fallback failed: ${childErr instanceof ChildWorkflowFailure && childErr.cause ? childErr.cause.message : (childErr as Error).message}`;
-        state.fallback = { workflowId: fallbackId, status: 'failed' };
-        const c = await operatorDecides('fallback', message, ['retry', 'continue']);
-        if (c.choice === 'retry') {
-          state.fallback = { workflowId: fallbackId, status: 'running' };
-          state.status = err.status;
-          publish();
-          continue;
-        }
-        state.fallback = { workflowId: fallbackId, status: `failed; ${c.actor} ended the run without it: ${c.reason ?? ''}` };
-        break;
-      }
-    }
+        }),
+      {
+        cancelled: () => lease.release('cancelled'),
+        message: (e) => `回退失败 the fallback failed: ${e instanceof ChildWorkflowFailure && e.cause ? e.cause.message : (e as Error).message}`,
+        failed: () => {
+          state.fallback = { workflowId: fallbackId, status: 'failed' };
+        },
+        again: fallingBack,
+      },
+    );
+    state.fallback = 'result' in f ? { workflowId: fallbackId, status: f.result.status, report: f.result.report } : { workflowId: fallbackId, status: `failed; ${f.without.actor} ended the run without it: ${f.without.reason ?? ''}` };
     return end(err.status, err.message);
   }
   return end('completed');

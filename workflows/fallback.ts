@@ -20,11 +20,11 @@ import {
   FallbackStepState,
   fallbackStateQuery,
 } from './fallback-messages';
-import { signedMessageSchema, START_MAX_AGE_MINUTES, startRefusal } from './kit/admission';
+import { signedMessageSchema, signedStartRefusal } from './kit/admission';
 import { keepDecision, refusalsInto, pendingChoiceRefusal, signedHandler, signedInbox } from './kit/decisions';
 import { STEP_ICONS } from './cutover-steps';
 import { runAttributes } from './kit/publish';
-import { releaseTargetLease, takeTargetLease } from './kit/target-lease';
+import { leaseHold } from './kit/target-lease';
 
 /**
  * 回退方案 The seed's six fallback steps, in order. Started automatically as a child of a cutover that
@@ -120,36 +120,30 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
   }
 
   // 签名启动 A fallback started by hand must carry the API's signed start; a cutover's child needs none.
-  if (!workflowInfo().parent && patched('signed-start')) {
-    const refusal = await startRefusal(input.start, input.requestedBy, (d) =>
-      checkDecision.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId, maxAgeMinutes: START_MAX_AGE_MINUTES }),
-    );
-    if (refusal) {
-      await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
-      state.status = 'aborted';
-      state.reason = `未经接口签名的启动 start refused: ${refusal}`;
-      publish();
-      await condition(allHandlersFinished);
-      return state;
-    }
+  const refusal = await signedStartRefusal(checkDecision, input.start, input.requestedBy);
+  if (refusal) {
+    await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal });
+    state.status = 'aborted';
+    state.reason = `未经接口签名的启动 start refused: ${refusal}`;
+    publish();
+    await condition(allHandlersFinished);
+    return state;
   }
 
   // 目标库租约 One run per target database: a cutover's own fallback acts under its parent's lease; one
   // started by hand while another run holds the target is refused and recorded.
-  let ownLease = false;
+  const lease = leaseHold(state);
   if (patched('target-lease')) {
     // The new side may be down or gone (why it falls back): that never stops a fallback (targetOptional).
-    const lease = await takeTargetLease('fallback', input.requestedBy, { targetOptional: true });
-    if (!lease.ok) {
-      await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal: lease.refusal, action: 'start refused by the run: target held by another run' });
+    const held = await lease.take('fallback', input.requestedBy, { targetOptional: true });
+    if (held) {
+      await checkDecision.auditRefusedStart({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, requestedBy: String(input.requestedBy), refusal: held, action: 'start refused by the run: target held by another run' });
       state.status = 'aborted';
-      state.reason = lease.refusal;
+      state.reason = held;
       publish();
       await condition(allHandlersFinished);
       return state;
     }
-    state.targetLease = lease.record;
-    ownLease = lease.own;
   }
 
   try {
@@ -209,7 +203,7 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     state.status = 'aborted';
   } finally {
     // Completed, aborted, failed or cancelled: the target is free again.
-    if (ownLease) state.targetLease!.released = await releaseTargetLease(state.status);
+    await lease.release(state.status);
   }
   publish();
   await condition(allHandlersFinished);

@@ -1,28 +1,22 @@
 import { renderStatusHtml, renderStatusMarkdown } from '../../reports/plan-report';
 import type { PlanInput } from '../../workflows/plan-messages';
 import { planProgressQuery } from '../../workflows/plan-messages';
-import { dayToMs, PlanProgress } from '../../workflows/plan-progress';
-import { ProblemError } from '../problems';
+import type { PlanProgress } from '../../workflows/plan-progress';
+import planItemRoutes from '../routes/plan';
 import type { RunKind } from '../run-kinds';
+import { DATE_PATTERN, realDate } from './plan-dates';
 
 /**
  * 项目计划 the 90-day project plan (workflows/plan.ts) as a run kind: start, progress, cancel, status
  * report, a place in the run list; its items waiting for a sign-off are in "pending approvals". The
- * item routes (sign-off, re-baseline) are the plan's own (api/routes/plan.ts): a sign-off is by the
- * item's owner role, has no "reject", and the one who started the plan may give it.
+ * item routes (sign-off, re-baseline) are the plan's own (api/routes/plan.ts, declared below): a sign-off is
+ * by the item's owner role, has no "reject", and the one who started the plan may give it.
  */
-export const DATE_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$';
+export { DATE_PATTERN, realDate } from './plan-dates';
 
-/** A calendar date that exists (2025-02-30 does not), else a problem naming the field. */
-export function realDate(value: string, field: string): string {
-  const ms = dayToMs(value);
-  if (Number.isNaN(ms) || new Date(ms + 8 * 3600_000).toISOString().slice(0, 10) !== value) {
-    throw new ProblemError(400, 'Invalid request', `${field} "${value}" is not a calendar date (YYYY-MM-DD)`, field);
-  }
-  return value;
-}
+export type PlanStartBody = { t0: string; planId?: string };
 
-export const planKind: RunKind<PlanProgress, { t0: string; planId?: string }> = {
+export const planKind: RunKind<PlanProgress, PlanStartBody> = {
   kind: 'plan',
   workflowType: 'plan',
   idPrefix: 'plan-',
@@ -77,4 +71,5 @@ export const planKind: RunKind<PlanProgress, { t0: string; planId?: string }> = 
     'status.md': { title: '项目周报 Status report as of now (Markdown)', contentType: 'text/markdown; charset=utf-8', render: renderStatusMarkdown },
     'status.html': { title: '项目周报 Status report as of now (HTML)', contentType: 'text/html; charset=utf-8', render: renderStatusHtml },
   },
+  ownRoutes: planItemRoutes,
 };

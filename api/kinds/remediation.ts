@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { REMEDIATION_PHASES, REMEDIATION_STATUSES, RemediationInput, RemediationState, remediationStateQuery } from '../../workflows/remediation-messages';
+import remediationRoutes, { CORRECTION_SET_PATTERN } from '../routes/remediation';
 import { generatedRunId, RunKind } from '../run-kinds';
 import { ID_SUFFIX_PATTERN } from '../schemas';
 
 /**
  * 问题数据整改 a remediation run (workflows/remediation.ts): applies one corrections sheet, uploaded and
- * approved through /remediation/corrections (api/routes/remediation.ts), to the target under its lease.
+ * approved through /remediation/corrections (api/routes/remediation.ts, its own routes), to the target under its lease.
  */
-export const CORRECTION_SET_PATTERN = ID_SUFFIX_PATTERN;
+export { CORRECTION_SET_PATTERN };
 
 export const remediationKind: RunKind<RemediationState, { runId?: string; correctionSet: string }> = {
   kind: 'remediation',
@@ -63,4 +64,5 @@ export const remediationKind: RunKind<RemediationState, { runId?: string; correc
     'remediation.md': { title: '整改报告 Remediation report (Markdown)', contentType: 'text/markdown; charset=utf-8', file: (s) => (s.report ? path.join(s.runId, 'remediation.md') : undefined) },
     'remediation.json': { title: '整改报告 Remediation report (JSON)', contentType: 'application/json; charset=utf-8', file: (s) => (s.report ? path.join(s.runId, 'remediation.json') : undefined) },
   },
+  ownRoutes: remediationRoutes,
 };

@@ -2,21 +2,18 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { signDecision } from '../../lib/decision-signing';
 import { mayActFor, PlanDecisionKind, REBASELINE_ROLE, rebaselineItemSignal, signOffItemSignal } from '../../workflows/plan-messages';
 import type { ItemProgress, PlanProgress } from '../../workflows/plan-progress';
-import { DATE_PATTERN, planKind, realDate } from '../kinds/plan';
+import { DATE_PATTERN, realDate } from '../kinds/plan-dates';
+import { answerSchema, planItemAnswer } from '../contracts';
 import { ProblemError } from '../problems';
-import type { RunAccess } from '../run-access';
+import type { KindRouteOptions } from '../run-kinds';
 import { freeText, problems, refuseSecrets } from '../schemas';
 
 /**
  * 项目计划事项 the plan's items: sign off (the item's owner role) and re-baseline (approver). Start,
- * progress, cancel and the status report are the plan's run-kind routes (api/kinds/plan.ts).
+ * progress, cancel and the status report are the plan's run-kind routes (api/kinds/plan.ts), which declares these
+ * as its own routes.
  */
-export interface PlanItemRoutesOptions {
-  runs: RunAccess;
-  signingKey: string;
-}
-
-const TAG = planKind.title;
+export type PlanItemRoutesOptions = Pick<KindRouteOptions<PlanProgress>, 'kind' | 'runs' | 'signingKey'>;
 
 const itemParams = {
   type: 'object',
@@ -27,14 +24,11 @@ const itemParams = {
   },
 } as const;
 
-const sent = (description: string) => ({
-  description,
-  type: 'object',
-  properties: { workflowId: { type: 'string' }, itemId: { type: 'string' }, dueDate: { type: 'string' }, t0: { type: 'string' }, status: { type: 'string' }, ui: { type: 'string' } },
-});
+const sent = (description: string) => answerSchema(description, planItemAnswer);
 
 export default async function planItemRoutes(app: FastifyInstance, opts: PlanItemRoutesOptions) {
-  const { runs, signingKey } = opts;
+  const { runs, signingKey, kind: planKind } = opts;
+  const TAG = planKind.title;
 
   /** The checks the workflow repeats, done here first so a person hears the refusal at once. */
   async function openItem(request: FastifyRequest, workflowId: string, itemId: string): Promise<{ item: ItemProgress; plan: PlanProgress }> {

@@ -5,10 +5,9 @@ import type { Pool } from 'pg';
 import { CorrectionSetRecord, decideCorrectionSet, listCorrectionSets, readCorrectionSet, storeCorrectionSet } from '../../migration/correction-ledger';
 import { CorrectionProblem, CorrectionSheet, correctionSheetSchema, parseCorrectionCsv } from '../../migration/corrections';
 import { dataQualityCsv, DataQualityRow } from '../../migration/data-quality';
-import { CORRECTION_SET_PATTERN } from '../kinds/remediation';
 import { ProblemError } from '../problems';
 import { generatedRunId } from '../run-kinds';
-import { freeText, problems, problemSchema, refuseSecrets } from '../schemas';
+import { freeText, ID_SUFFIX_PATTERN, problems, problemSchema, refuseSecrets } from '../schemas';
 
 /**
  * 问题数据整改 The corrections sheets of the remediation loop: upload (operator; CSV `table,key,column,value`
@@ -18,6 +17,9 @@ import { freeText, problems, problemSchema, refuseSecrets } from '../schemas';
  * a rule is refused with the table, key, column and rule, and nothing is stored. A remediation run
  * (POST /remediations) applies an approved sheet.
  */
+/** A corrections sheet's id, as its routes and the remediation run's start name it. */
+export const CORRECTION_SET_PATTERN = ID_SUFFIX_PATTERN;
+
 export interface RemediationRoutesOptions {
   temporal: Client;
   pool: Pool;

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { decideGateSignal } from '../../workflows/cutover-messages';
 import { StandbyState, standbyStateQuery } from '../../workflows/standby-messages';
+import { fakeActivityWorker } from '../support/fake-activities';
 import { eventually } from '../support/stack';
 
 /**
@@ -12,48 +11,30 @@ import { eventually } from '../support/stack';
  * Its promote gate goes through the runbook kit (workflows/kit/decisions.ts): every bad message is a recorded
  * refusal with its reason, the initiator cannot decide (four-eyes), and one approval by another approver opens it.
  */
-const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-
 describe('standby drill gate 容灾演练提升审批 (workflow with fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  const taskQueue = `h17-standby-gate-${randomBytes(4).toString('hex')}`;
   const segmentsChecked: string[] = [];
-
-  beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: TEMPORAL_ADDRESS });
-    const agree = (table: string, id: string) => ({ table, segmentId: id, keyFrom: null, keyTo: null, primaryRows: 10, standbyRows: 10, primarySha256: 'x', standbySha256: 'x', ok: true, clearedOnRecheck: false, recheckRounds: 0, differenceTotals: {}, differences: [], durationMs: 1 });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowsPath: require.resolve('../../workflows'),
-      activities: {
-        verifyDecision: async ({ decision }: { decision: { signature: string } }) => (decision.signature === 'valid' ? null : 'the signature does not match (test)'),
-        standbyDrillRestore: async () => ({ actions: ['restored (test)'], startedAt: new Date().toISOString(), restoredAt: new Date().toISOString() }),
-        standbyDrillPromote: async () => ({ actions: ['promoted (test)'], restorePoint: '0/1000', primaryLsn: '0/1000', rpoBytes: 0, rpoSeconds: 0, promotedAt: new Date().toISOString() }),
-        standbyPlan: async () => ({ tables: ['a', 'b'], segments: [{ table: 'a', segment: { id: 'a1' } }, { table: 'a', segment: { id: 'a2' } }, { table: 'b', segment: { id: 'b1' } }], point: '0/1000', concurrency: 2 }),
-        standbyCatchUp: async () => ({ replayLsn: '0/1000', reached: true, promoted: true, waitedMs: 0 }),
-        standbySegment: async ({ table, segment }: { table: string; segment: { id: string } }) => {
-          segmentsChecked.push(segment.id);
-          return agree(table, segment.id);
-        },
-        standbyDrillRemove: async () => ({ actions: ['removed (test)'] }),
-        writeStandbyReport: async () => ({ markdown: 'r.md', json: 'r.json', html: 'r.html', text: '' }),
-      },
-    });
-    running = worker.run();
-  }, 120_000);
-
-  afterAll(async () => {
-    worker?.shutdown();
-    await running?.catch(() => undefined);
-    await env?.teardown();
+  const agree = (table: string, id: string) => ({ table, segmentId: id, keyFrom: null, keyTo: null, primaryRows: 10, standbyRows: 10, primarySha256: 'x', standbySha256: 'x', ok: true, clearedOnRecheck: false, recheckRounds: 0, differenceTotals: {}, differences: [], durationMs: 1 });
+  const run = fakeActivityWorker('standby-gate', {
+    verifyDecision: async ({ decision }: { decision: { signature: string } }) => (decision.signature === 'valid' ? null : 'the signature does not match (test)'),
+    standbyDrillRestore: async () => ({ actions: ['restored (test)'], startedAt: new Date().toISOString(), restoredAt: new Date().toISOString() }),
+    standbyDrillPromote: async () => ({ actions: ['promoted (test)'], restorePoint: '0/1000', primaryLsn: '0/1000', rpoBytes: 0, rpoSeconds: 0, promotedAt: new Date().toISOString() }),
+    standbyPlan: async () => ({ tables: ['a', 'b'], segments: [{ table: 'a', segment: { id: 'a1' } }, { table: 'a', segment: { id: 'a2' } }, { table: 'b', segment: { id: 'b1' } }], point: '0/1000', concurrency: 2 }),
+    standbyCatchUp: async () => ({ replayLsn: '0/1000', reached: true, promoted: true, waitedMs: 0 }),
+    standbySegment: async ({ table, segment }: { table: string; segment: { id: string } }) => {
+      segmentsChecked.push(segment.id);
+      return agree(table, segment.id);
+    },
+    standbyDrillRemove: async () => ({ actions: ['removed (test)'] }),
+    writeStandbyReport: async () => ({ markdown: 'r.md', json: 'r.json', html: 'r.html', text: '' }),
   });
+  const taskQueue = run.taskQueue;
+
+  beforeAll(() => run.start(), 120_000);
+  afterAll(() => run.stop());
 
   it('refuses every bad decision with its reason and promotes on another approver’s signed approval', async () => {
     const workflowId = `standby-drill-${taskQueue}`;
-    const handle = await env.client.workflow.start('standby', { taskQueue, workflowId, args: [{ runId: taskQueue, action: 'drill', requestedBy: 'alice' }] });
+    const handle = await run.client().workflow.start('standby', { taskQueue, workflowId, args: [{ runId: taskQueue, action: 'drill', requestedBy: 'alice' }] });
     const state = () => handle.query(standbyStateQuery);
     await eventually(async () => (await state()).gates[0]?.status === 'open', 'the promote gate to open');
 

@@ -1,4 +1,4 @@
-import { ActivityFailure, patched } from '@temporalio/workflow';
+import { ActivityFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { SignedDecision } from '../../lib/decision-signing';
 
@@ -140,4 +140,18 @@ export async function startRefusal(start: unknown, requestedBy: string, verify: 
     const cause = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error)?.message;
     return `the start signature could not be checked 签名核验失败: ${cause ?? String(err)}`;
   }
+}
+
+/**
+ * 签名启动 The signed-start check of a run that may be started by hand: a run started by another workflow (Temporal
+ * names it the parent) needs none, nor one started before the check existed (the patch absent from its history).
+ * `checker` is the workflow's own proxy of the worker's verifyDecision activity. Returns why the start is refused, or null.
+ */
+export async function signedStartRefusal(
+  checker: { verifyDecision(args: { decision: SignedDecision<string>; workflowId: string; maxAgeMinutes?: number }): Promise<string | null> },
+  start: unknown,
+  requestedBy: string,
+): Promise<string | null> {
+  if (workflowInfo().parent || !patched('signed-start')) return null;
+  return startRefusal(start, requestedBy, (d) => checker.verifyDecision({ decision: d, workflowId: workflowInfo().workflowId, maxAgeMinutes: START_MAX_AGE_MINUTES }));
 }

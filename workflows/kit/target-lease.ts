@@ -67,3 +67,26 @@ export async function releaseTargetLease(outcome: string): Promise<string> {
     }
   });
 }
+
+/**
+ * A run's hold on the target: `take` takes the lease (or shares its parent's) and keeps its record in the run's
+ * state, or says why the start is refused; `release` releases it once, at the run's end — nothing when the run
+ * took none of its own (a child under its parent's lease, a run refused before it took one).
+ */
+export function leaseHold(state: { targetLease?: TargetLeaseRecord }) {
+  let own = false;
+  return {
+    async take(kind: string, requestedBy: string, options: { targetOptional?: boolean } = {}): Promise<string | undefined> {
+      const lease = await takeTargetLease(kind, requestedBy, options);
+      if (!lease.ok) return lease.refusal;
+      state.targetLease = lease.record;
+      own = lease.own;
+      return undefined;
+    },
+    async release(outcome: string): Promise<void> {
+      if (!own) return;
+      own = false;
+      state.targetLease!.released = await releaseTargetLease(outcome);
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { answerSchema, cancelAnswer, type CancelAnswer } from '../../contracts';
 import { ProblemError } from '../../problems';
 import { freeText, problems, refuseSecrets } from '../../schemas';
 import { correlate, type KindRoutesOptions } from './context';
@@ -24,11 +25,7 @@ export default async function cancelRoute(app: FastifyInstance, { ctx, kind, pat
           properties: { reason: freeText('取消原因 why the run is cancelled; kept in the audit trail and the workflow history', 500, 3) },
         },
         response: {
-          202: {
-            description: '已请求取消 Cancellation requested',
-            type: 'object',
-            properties: { workflowId: { type: 'string' }, status: { type: 'string' }, ui: { type: 'string' } },
-          },
+          202: answerSchema('已请求取消 Cancellation requested', cancelAnswer),
           ...problems(400, 401, 403, 404, 409, 413, 415, 500),
         },
       },
@@ -51,7 +48,7 @@ export default async function cancelRoute(app: FastifyInstance, { ctx, kind, pat
         reason: `${request.actor!.name}: ${request.body.reason}`,
       });
       request.log.info({ actor: request.actor!.name }, `${kind.kind} cancellation requested`);
-      return reply.code(202).send({ workflowId, status: 'cancel_requested', ui: uiLink(workflowId) });
+      return reply.code(202).send({ workflowId, status: 'cancel_requested', ui: uiLink(workflowId) } satisfies CancelAnswer);
     },
   );
 }

@@ -1,4 +1,5 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { TypedSearchAttributes } from '@temporalio/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import type { Role } from '../../../lib/runbook-db';
@@ -68,8 +69,17 @@ export interface RunRouteContext extends RunRoutesOptions {
   describe: RunAccess['describe'];
   readState: RunAccess['readState'];
   /** a listed execution as the run list and the pending approvals show it */
-  summary(info: WorkflowExecutionInfo): RunSummary;
+  summary(info: ListedExecution): RunSummary;
 }
+
+/**
+ * What a run summary reads of a listed execution: the SDK's WorkflowExecutionInfo (client.workflow.list()) has it,
+ * and so has a page of GET /runs as list.ts decodes it from the visibility response.
+ */
+export type ListedExecution = Pick<WorkflowExecutionInfo, 'type' | 'workflowId' | 'runId' | 'startTime' | 'closeTime' | 'memo'> & {
+  status: Pick<WorkflowExecutionInfo['status'], 'name'>;
+  typedSearchAttributes: Pick<TypedSearchAttributes, 'get'>;
+};
 
 /** A run as GET /runs lists it (runSummarySchema); the CLI reads this type too. */
 export interface RunSummary {
@@ -92,7 +102,7 @@ export function runRouteContext(opts: RunRoutesOptions): RunRouteContext {
   const uiLink = (workflowId: string) => runs.uiLink(workflowId);
   const byType = new Map(kinds.map((k) => [k.workflowType, k]));
 
-  function summary(info: WorkflowExecutionInfo): RunSummary {
+  function summary(info: ListedExecution): RunSummary {
     const kind = byType.get(info.type);
     const sa = info.typedSearchAttributes;
     return {

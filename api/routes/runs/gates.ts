@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { signDecision } from '../../../lib/decision-signing';
+import { answerSchema, gateDecisionAnswer, type GateDecisionAnswer } from '../../contracts';
 import { ProblemError } from '../../problems';
 import { freeText, idempotencyKeyHeader, problems, refuseSecrets } from '../../schemas';
 import { correlate, type KindRoutesOptions } from './context';
@@ -44,19 +45,7 @@ export default async function gateRoutes(app: FastifyInstance, { ctx, kind, path
           },
         },
         response: {
-          202: {
-            description: '已送达 Decision sent to the run (repeats answer the same)',
-            type: 'object',
-            properties: {
-              workflowId: { type: 'string' },
-              gate: { type: 'string' },
-              decision: { type: 'string' },
-              decidedBy: { type: 'string' },
-              status: { type: 'string' },
-              requestId: { type: 'string', description: 'the request that counted it' },
-              ui: { type: 'string' },
-            },
-          },
+          202: answerSchema('已送达 Decision sent to the run (repeats answer the same)', gateDecisionAnswer),
           ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500),
         },
       },
@@ -107,7 +96,7 @@ export default async function gateRoutes(app: FastifyInstance, { ctx, kind, path
       if (!kind.openGates(state).includes(gate.name)) {
         return closed(new ProblemError(409, 'Gate not open', `gate ${gate.name} of ${workflowId} is not open for decisions now`, 'params.gate'));
       }
-      const response = { workflowId, gate: gate.name, decision: ask.decision, decidedBy: actor.name, status: 'sent', requestId: request.id, ui: uiLink(workflowId) };
+      const response: GateDecisionAnswer = { workflowId, gate: gate.name, decision: ask.decision, decidedBy: actor.name, status: 'sent', requestId: request.id, ui: uiLink(workflowId) };
       const needed = kind.approvalsNeeded?.(state, gate.name) ?? 1;
       const outcome = await ledger.record(
         ask,

@@ -1,12 +1,57 @@
 import type { FastifyInstance } from 'fastify';
-import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
+import type { WorkflowExecutionStatusName } from '@temporalio/client';
+import { defineSearchAttributeKey, type LoadedDataConverter, type Payload, SearchAttributeType, str, TypedSearchAttributes } from '@temporalio/common';
+import { google, temporal as proto } from '@temporalio/proto';
 import { openPageToken, sealPageToken } from '../../page-token';
 import { ProblemError } from '../../problems';
 import { kindOfWorkflowId, type RunKind } from '../../run-kinds';
 import { ID_SUFFIX_PATTERN, problems } from '../../schemas';
-import { literal, READERS, type RunRouteContext, runSummarySchema } from './context';
+import { type ListedExecution, literal, READERS, type RunRouteContext, runSummarySchema } from './context';
 
 const LIVE = new Set(['running', 'waiting_approval', 'waiting_operator']);
+
+/** The SDK's name of an execution status (WORKFLOW_EXECUTION_STATUS_CANCELED → CANCELLED, as WorkflowExecutionInfo says it). */
+function statusName(code: proto.api.enums.v1.WorkflowExecutionStatus | null | undefined): WorkflowExecutionStatusName {
+  const name = code === null || code === undefined ? undefined : proto.api.enums.v1.WorkflowExecutionStatus[code]?.replace(/^WORKFLOW_EXECUTION_STATUS_/, '');
+  return (name === 'CANCELED' ? 'CANCELLED' : (name ?? 'UNKNOWN')) as WorkflowExecutionStatusName;
+}
+
+/** A keyword search attribute as the server stores it (JSON, its type in the metadata); a one-element list of older servers unwrapped. */
+function keyword(payload: Payload): string | undefined {
+  if (!payload.metadata?.type || str(payload.metadata.type) !== 'Keyword' || !payload.data) return undefined;
+  const value: unknown = JSON.parse(str(payload.data));
+  const one = Array.isArray(value) ? (value.length === 1 ? value[0] : undefined) : value;
+  return typeof one === 'string' ? one : undefined;
+}
+
+/**
+ * A listed execution of a visibility page, read with the SDK's public pieces: the list must hand out the server's
+ * page token, which client.workflow.list() keeps to itself, so the page comes from the workflow service and is
+ * decoded here — the memo through the client's data converter, the keyword search attributes (kind, phase, status).
+ */
+async function listedExecution(raw: proto.api.workflow.v1.IWorkflowExecutionInfo, converter: LoadedDataConverter): Promise<ListedExecution> {
+  const decode = async (payload: Payload): Promise<unknown> => {
+    let decoded = [payload];
+    for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+    return converter.payloadConverter.fromPayload(decoded[0]);
+  };
+  const memo = raw.memo?.fields ? Object.fromEntries(await Promise.all(Object.entries(raw.memo.fields).map(async ([k, p]) => [k, await decode(p)] as const))) : undefined;
+  const keywords = Object.entries(raw.searchAttributes?.indexedFields ?? {}).flatMap(([name, p]) => {
+    const value = keyword(p);
+    return value === undefined ? [] : [{ key: defineSearchAttributeKey(name, SearchAttributeType.KEYWORD), value }];
+  });
+  const time = (t: google.protobuf.ITimestamp | null | undefined) => (t ? new Date(Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)) : undefined);
+  return {
+    type: raw.type?.name ?? '',
+    workflowId: raw.execution?.workflowId ?? '',
+    runId: raw.execution?.runId ?? '',
+    status: { name: statusName(raw.status) },
+    startTime: time(raw.startTime)!,
+    closeTime: time(raw.closeTime),
+    memo,
+    typedSearchAttributes: new TypedSearchAttributes(keywords),
+  };
+}
 
 /**
  * 运行列表 Runs across kinds: GET /runs (Temporal visibility, filtered and paged, page tokens sealed by the API) and
@@ -76,7 +121,7 @@ export default async function listRoutes(app: FastifyInstance, { ctx }: { ctx: R
         throw err;
       }
       const converter = temporal.workflow.options.loadedDataConverter;
-      const runs = await Promise.all(response.executions.map(async (raw) => summary(await executionInfoFromRaw(raw, converter, raw, namespace))));
+      const runs = await Promise.all(response.executions.map(async (raw) => summary(await listedExecution(raw, converter))));
       const next = response.nextPageToken?.length ? sealPageToken(signingKey, response.nextPageToken) : undefined;
       return { runs, nextPageToken: next };
     },

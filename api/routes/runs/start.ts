@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { signDecision } from '../../../lib/decision-signing';
 import { describeHolder, liveLeases, temporalLiveness } from '../../../lib/target-lease';
 import { RunbookKind, RunbookPhase, RunbookStatus } from '../../../workflows/search-attributes';
+import { answerSchema, startedAnswer, type StartedAnswer } from '../../contracts';
 import { ProblemError } from '../../problems';
 import { problems } from '../../schemas';
 import { correlate, type KindRoutesOptions } from './context';
@@ -24,11 +25,7 @@ export default async function startRoute(app: FastifyInstance, { ctx, kind, path
         tags: [tag],
         body: kind.start.bodySchema,
         response: {
-          201: {
-            description: '已启动 Started',
-            type: 'object',
-            properties: { workflowId: { type: 'string' }, runId: { type: 'string' }, ui: { type: 'string' }, href: { type: 'string' } },
-          },
+          201: answerSchema('已启动 Started', startedAnswer),
           ...problems(400, 401, 403, 409, 413, 415, 500),
         },
       },
@@ -73,7 +70,7 @@ export default async function startRoute(app: FastifyInstance, { ctx, kind, path
         throw err;
       }
       request.log.info({ runId: plan.runId }, `${kind.kind} started`);
-      return reply.code(201).send({ workflowId, runId: plan.runId, ui: uiLink(workflowId), href: `${base}/${workflowId}` });
+      return reply.code(201).send({ workflowId, runId: plan.runId, ui: uiLink(workflowId), href: `${base}/${workflowId}` } satisfies StartedAnswer);
     },
   );
 }

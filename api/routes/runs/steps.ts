@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { signDecision } from '../../../lib/decision-signing';
+import { answerSchema, stepChoiceAnswer, type StepChoiceAnswer } from '../../contracts';
 import { ProblemError } from '../../problems';
 import { freeText, problems, refuseSecrets } from '../../schemas';
 import { correlate, type KindRoutesOptions } from './context';
@@ -34,11 +35,7 @@ export default async function stepRoutes(app: FastifyInstance, { ctx, kind, path
           },
         },
         response: {
-          202: {
-            description: '已送达 Choice sent',
-            type: 'object',
-            properties: { workflowId: { type: 'string' }, step: { type: 'string' }, action: { type: 'string' }, status: { type: 'string' }, ui: { type: 'string' } },
-          },
+          202: answerSchema('已送达 Choice sent', stepChoiceAnswer),
           ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500),
         },
       },
@@ -61,7 +58,7 @@ export default async function stepRoutes(app: FastifyInstance, { ctx, kind, path
       const signed = signDecision({ workflowId, ...runs.binding(d), gate: choices.gate(step), decision: action, actor: actor.name, role: actor.role, reason, issuedAt: new Date().toISOString() }, signingKey);
       await handle.signal(choices.signal, signed);
       request.log.info({ step, action }, 'operator choice sent');
-      return reply.code(202).send({ workflowId, step, action, status: 'sent', ui: uiLink(workflowId) });
+      return reply.code(202).send({ workflowId, step, action, status: 'sent', ui: uiLink(workflowId) } satisfies StepChoiceAnswer);
     },
   );
 }
