@@ -121,15 +121,6 @@ export async function copyChunk(opts: {
 
   let quarantined: Quarantined[] = [];
   let issues: Flagged[] = [];
-  /** 孤儿 the child's foreign-key column (its place in a converted line), and the distinct values this chunk loaded */
-  const parentRef = table.parent ? { index: targetColumns(table).findIndex((c) => c.target === table.parent!.column), type: targetColumns(table).find((c) => c.target === table.parent!.column)!.type } : null;
-  const parentKeys = new Set<string>();
-  const lastColumn = targetColumns(table).length - 1;
-  const noteParent = (line: string) => {
-    if (!parentRef) return;
-    const f = fieldAt(parentRef.index === lastColumn ? line.slice(0, -1) : line, parentRef.index);
-    if (f !== null) parentKeys.add(f);
-  };
   const keyOf = (source: CopyLine): string | null => {
     if (composite) return lineKey(source, composite);
     const k = fieldAt(source, keyIndex);
@@ -227,7 +218,6 @@ export async function copyChunk(opts: {
           let text = '';
           convert(batch, (source, line, flags) => {
             text += line;
-            noteParent(line);
             if (flags) flagRow(source, flags);
           });
           // The lines are bytes already (binary strings): one copy, for both the checksum and the wire.
@@ -247,10 +237,7 @@ export async function copyChunk(opts: {
       carefulMode = true;
       let pending: ConvertedRow[] = [];
       for await (const batch of await source.readChunk(table, chunk, readPoint)) {
-        convert(batch as SourceItem[], (source, line, flags) => {
-          noteParent(line);
-          pending.push(flags ? { source, line, flags } : { source, line });
-        });
+        convert(batch as SourceItem[], (source, line, flags) => pending.push(flags ? { source, line, flags } : { source, line }));
         while (pending.length >= CAREFUL_BATCH) {
           await loadBisecting(pending.slice(0, CAREFUL_BATCH));
           pending = pending.slice(CAREFUL_BATCH);
@@ -328,50 +315,15 @@ export async function copyChunk(opts: {
 
     if (table.parent) await quarantineOrphans();
 
-    /** SQL: no row of `parent` in the target has the key `value` (an expression of the child's foreign-key type). */
-    function parentAbsentSql(parent: TableMapping, value: string): string {
-      const parentKey = keyColumn(parent);
-      return `NOT EXISTS (SELECT 1 FROM ${quoteIdent(parent.target.table)} p WHERE p.${quoteIdent(parentKey.target)} = ${castKey(value, parentRef!.type, parentKey.type)})`;
-    }
-
-    /**
-     * The foreign keys this chunk loaded whose parent the target lacks (by one index lookup per distinct key), or
-     * null when that cannot be asked (a value the column's type refuses: a row the target refused in careful mode)
-     * and the rows themselves are checked.
-     */
-    async function missingParents(parent: TableMapping): Promise<string[] | null> {
-      if (!parentKeys.size) return [];
-      await target.query('SAVEPOINT parents');
-      try {
-        const { rows } = await target.query<{ f: string }>(`SELECT f::text AS f FROM unnest($1::${parentRef!.type}[]) AS u(f) WHERE ${parentAbsentSql(parent, 'u.f')}`, [
-          [...parentKeys].map(textOf),
-        ]);
-        await target.query('RELEASE SAVEPOINT parents');
-        return rows.map((r) => r.f);
-      } catch (err) {
-        if (!isTargetRejection(err)) throw err;
-        await target.query('ROLLBACK TO SAVEPOINT parents');
-        return null;
-      }
-    }
-
     async function quarantineOrphans(): Promise<void> {
       const parent = findTable(mapping, table.parent!.table);
       const key = keyColumn(table).target;
       // Checked against the target, not the legacy side: a child whose parent was quarantined is an orphan there too.
       const inRange = range ? rangeSql(table, chunk, 'c') : { sql: ownKeysSql(table, 'c'), params: [rowidKeys] };
-      const returning = `RETURNING ${composite ? targetKeyArraySql(table, 'c') : `c.${quoteIdent(key)}::text`} AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`;
-      // The parents this chunk's rows name, each looked up once by its key; rows are scanned only when one is missing.
-      const candidates = await missingParents(parent);
-      if (candidates !== null && !candidates.length) return;
-      const fk = `c.${quoteIdent(table.parent!.column)}`;
       const { rows } = await target.query<{ k: string; fk: string }>(
-        candidates === null
-          ? `DELETE FROM ${targetTable} c WHERE ${inRange.sql}${unionFilterSql(table, 'c')} AND ${parentMissingSql(table, parent, 'c')} ${returning}`
-          : // one statement, one snapshot: a candidate whose parent has arrived since is no longer missing
-            `WITH missing AS (SELECT f FROM unnest($${inRange.params.length + 1}::${parentRef!.type}[]) AS u(f) WHERE ${parentAbsentSql(parent, 'u.f')})
-             DELETE FROM ${targetTable} c WHERE ${inRange.sql}${unionFilterSql(table, 'c')} AND ${fk} IN (SELECT f FROM missing) ${returning}`,
-        candidates === null ? inRange.params : [...inRange.params, candidates],
+        `DELETE FROM ${targetTable} c WHERE ${inRange.sql}${unionFilterSql(table, 'c')} AND ${parentMissingSql(table, parent, 'c')}
+         RETURNING ${composite ? targetKeyArraySql(table, 'c') : `c.${quoteIdent(key)}::text`} AS k, c.${quoteIdent(table.parent!.column)}::text AS fk`,
+        inRange.params,
       );
       // a composite key comes back as its components' texts: encoded as every side holds it
       if (composite) for (const r of rows) r.k = encodeKey(r.k as unknown as string[]);
