@@ -22,7 +22,7 @@ export type { Op } from './batch-format';
 export type { BatchRow, BatchState, Manifest, PrepareResult, ReportContext } from './batch-types';
 export { openBatch } from './batch-ledger';
 export { readBatch } from './batch-files';
-export { BatchRejected, deliverBatch, deliveryBody, jsonStringBytes } from './delivery';
+export { BatchRejected, deliverBatch, deliveryRequest } from './delivery';
 export { verifyBatch } from './batch-verify';
 export type { Verification } from './batch-verify';
 
