@@ -38,7 +38,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     const names = table.items.map((i) => i.name);
     // First the three streams' digests; key by key only when they differ (to name the keys).
     const fileOk = shaBytes(bytes) === manifest.sha256;
-    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, canonical: b.canonical_sha256 && !Number(b.deletes) ? { sha256: b.canonical_sha256, rows: Number(b.rows) } : undefined }) : undefined;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, canonical: b.canonical_sha256 && !Number(b.deletes) ? { sha256: b.canonical_sha256, rows: Number(b.rows) } : undefined, sourceSha256: b.source_sha256 ?? undefined }) : undefined;
     if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
     const content = bytes.toString('utf8');
     const convert = compileConverter(ctx.spec, table);
@@ -47,9 +47,15 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     const batchLines = new Map<string, string>();
     const deleted = new Set<string>();
     if (!fileOk) differing.push({ key: '*', where: 'the batch file does not match its manifest SHA-256' });
-    for (const l of content.split('\n')) {
+    for (const [i, l] of content.split('\n').entries()) {
       if (!l) continue;
-      const r = JSON.parse(l) as NationalLine;
+      let r: NationalLine;
+      try {
+        r = JSON.parse(l) as NationalLine;
+      } catch {
+        differing.push({ key: '*', where: `line ${i + 1} of the batch file is not JSON` });
+        continue;
+      }
       if (r.op === 'D') deleted.add(r.key);
       else batchLines.set(r.key, encodeRow(names.map((n) => r.data![n] ?? null)) + r.op);
     }
