@@ -89,8 +89,7 @@ export class LineChecker {
   readonly counts: Record<string, number> = { U: 0, C: 0, D: 0 };
   /** lines seen */
   lines = 0;
-  /** the op of every line checked, in order */
-  ops = '';
+  private readonly opList: string[] = [];
   /** the key (text) of every line checked, in order */
   readonly keys: string[] = [];
   private readonly seen = new Set<string>();
@@ -129,12 +128,26 @@ export class LineChecker {
     this.record(n, op, key);
   }
 
+  /**
+   * A key twice: while the keys come in strictly ascending order (the writer sorts them) none can repeat and
+   * only the last is compared; from the first one out of order, every key is looked up in a set of them.
+   */
   private record(n: number, op: string, key: string): void {
-    if (this.seen.has(key)) this.reasons.push(`line ${n}: key ${key} twice in the batch`);
-    this.seen.add(key);
+    if (this.seen.size === 0 && (this.keys.length === 0 || key > this.keys[this.keys.length - 1])) {
+      // in order so far
+    } else {
+      if (this.seen.size === 0) for (const k of this.keys) this.seen.add(k);
+      if (this.seen.has(key)) this.reasons.push(`line ${n}: key ${key} twice in the batch`);
+      this.seen.add(key);
+    }
     this.counts[op]++;
-    this.ops += op;
+    this.opList.push(op);
     this.keys.push(key);
+  }
+
+  /** the op of every line checked, in order */
+  get ops(): string {
+    return this.opList.join('');
   }
 
   private parsed(n: number, l: string): void {
