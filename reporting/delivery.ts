@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { withClient } from '../lib/db';
 import type { BatchRow, BatchState, Manifest, ReportContext } from './batch-types';
-import { readBatch, shaBytes } from './batch-files';
+import { BatchReads, readHashed } from './batch-files';
 import { BATCH_CONTENT_TYPE, MANIFEST_HEADER, manifestHeader } from './batch-format';
 
 /**
@@ -55,13 +55,13 @@ export class BatchRejected extends Error {
  * Step 2. A 4xx answer is a rejection (recorded with the receiver's reasons, the table held: resending
  * the same bytes cannot help); a 5xx or a dropped connection throws to be retried.
  */
-export async function deliverBatch(ctx: ReportContext, batchId: string): Promise<{ state: BatchState; ack?: unknown; reasons?: string[] }> {
+export async function deliverBatch(ctx: ReportContext, batchId: string, reads?: BatchReads): Promise<{ state: BatchState; ack?: unknown; reasons?: string[] }> {
   return withClient(ctx.provinceUrl, async (province) => {
     const b = (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
     if (!b) throw new Error(`no batch ${batchId} in the ledger`);
     if (b.state !== 'applied') return { state: b.state };
-    const { manifest, bytes } = await readBatch(ctx, b);
-    if (shaBytes(bytes) !== b.sha256) throw new Error(`batch ${batchId}: the outbox file ${b.file} no longer matches the ledger's SHA-256`);
+    const { manifest, bytes, sha256 } = await (reads ? reads.get(b) : readHashed(ctx, b));
+    if (sha256 !== b.sha256) throw new Error(`batch ${batchId}: the outbox file ${b.file} no longer matches the ledger's SHA-256`);
     let ack: unknown = { outbox: b.file };
     if (ctx.receiverUrl) {
       const { headers, parts } = deliveryRequest(manifest, bytes);
