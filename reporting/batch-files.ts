@@ -54,6 +54,32 @@ export function* chunked(lines: string[], size = 2000): Generator<Buffer> {
   for (let i = 0; i < lines.length; i += size) yield Buffer.from(lines.slice(i, i + size).join(''), 'latin1');
 }
 
+/** A batch from the outbox with its file's SHA-256. */
+export interface HashedBatch {
+  manifest: Manifest;
+  bytes: Buffer;
+  sha256: string;
+}
+
+export async function readHashed(ctx: ReportContext, b: Pick<BatchRow, 'file'>): Promise<HashedBatch> {
+  const { manifest, bytes } = await readBatch(ctx, b);
+  return { manifest, bytes, sha256: shaBytes(bytes) };
+}
+
+/**
+ * One cycle's reads of its batch: the delivery and the verification run side by side and read and hash the
+ * file once — the bytes sent are the bytes verified.
+ */
+export class BatchReads {
+  private readonly reads = new Map<string, Promise<HashedBatch>>();
+  constructor(private readonly ctx: ReportContext) {}
+  get(b: Pick<BatchRow, 'file'>): Promise<HashedBatch> {
+    let read = this.reads.get(b.file);
+    if (!read) this.reads.set(b.file, (read = readHashed(this.ctx, b)));
+    return read;
+  }
+}
+
 /** A batch from the outbox: its manifest and its file's bytes (hashed and sent as they are; decoded only where text is needed). */
 export async function readBatch(ctx: ReportContext, b: Pick<BatchRow, 'file'>): Promise<{ manifest: Manifest; bytes: Buffer }> {
   const file = path.join(ctx.outboxDir, b.file);

@@ -43,6 +43,18 @@ export function nationalLineWriter(items: readonly string[]): (op: Op, key: stri
   };
 }
 
+/**
+ * 上报线格式 On the wire (delivery.ts → receiver.ts) a batch is its file as the body, of this type, and its
+ * manifest in this header.
+ */
+export const MANIFEST_HEADER = 'x-report-manifest';
+export const BATCH_CONTENT_TYPE = 'application/x-ndjson; charset=utf-8';
+
+/** A manifest as an HTTP header value: its JSON, every character outside printable ASCII \u-escaped. */
+export function manifestHeader(manifest: object): string {
+  return JSON.stringify(manifest).replace(/[^\x20-\x7e]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
 /** The line the verification's streams hash for a row that exists: its items in COPY text, then its op. */
 export function canonicalLine(fields: readonly Field[], op: Op): string {
   return encodeLine(fields as Field[]) + '\t' + op + '\n';

@@ -43,6 +43,8 @@ export interface BatchRow {
   sha256: string;
   /** SHA-256 of the batch's canonical lines, computed with its file (a first load's); null otherwise */
   canonical_sha256: string | null;
+  /** SHA-256 of the registry's extraction output (COPY text bytes) as a first load read it; null otherwise */
+  source_sha256: string | null;
   file: string;
   state: BatchState;
   reasons: string[];

@@ -8,7 +8,7 @@ import { compileConverter } from './convert';
 import { copyLines, extractRows, loadTempKeys, prepareRegistrySession, REPORT_SESSION } from './extract';
 import { verifyByStreams } from './verify-stream';
 import type { BatchRow, BatchState, ReportContext } from './batch-types';
-import { readBatch, shaBytes } from './batch-files';
+import { BatchReads, readHashed } from './batch-files';
 import { advanceWatermark } from './batch-ledger';
 
 export interface Verification {
@@ -25,7 +25,7 @@ export interface Verification {
  * registry holds them now through the same converter (rows changed again since the batch are left to
  * the next window and counted). Passed → verified and the watermark advances, in one transaction.
  */
-export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?: Promise<unknown>): Promise<Verification & { state: BatchState }> {
+export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?: Promise<unknown>, reads?: BatchReads): Promise<Verification & { state: BatchState }> {
   return withClient(ctx.provinceUrl, async (province) => {
     for (const s of REPORT_SESSION) await province.query(s);
     const ledgerRow = async () => (await province.query<BatchRow>('SELECT * FROM report_batch WHERE batch_id = $1', [batchId])).rows[0];
@@ -34,11 +34,11 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     // Compared while the upload runs (the file does not change by being sent); decided once it has ended.
     const settle = async (result: Verification, differing = 0) => settleVerification(province, delivery ? ((await delivery), await ledgerRow()) : b, result, differing);
     const table = ctx.spec.tables.find((t) => t.name === b.table_name)!;
-    const { manifest, bytes } = await readBatch(ctx, b);
+    const { manifest, bytes, sha256 } = await (reads ? reads.get(b) : readHashed(ctx, b));
     const names = table.items.map((i) => i.name);
     // First the three streams' digests; key by key only when they differ (to name the keys).
-    const fileOk = shaBytes(bytes) === manifest.sha256;
-    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, canonical: b.canonical_sha256 && !Number(b.deletes) ? { sha256: b.canonical_sha256, rows: Number(b.rows) } : undefined }) : undefined;
+    const fileOk = sha256 === manifest.sha256;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, canonical: b.canonical_sha256 && !Number(b.deletes) ? { sha256: b.canonical_sha256, rows: Number(b.rows) } : undefined, sourceSha256: b.source_sha256 ?? undefined }) : undefined;
     if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
     const content = bytes.toString('utf8');
     const convert = compileConverter(ctx.spec, table);
@@ -47,9 +47,15 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     const batchLines = new Map<string, string>();
     const deleted = new Set<string>();
     if (!fileOk) differing.push({ key: '*', where: 'the batch file does not match its manifest SHA-256' });
-    for (const l of content.split('\n')) {
+    for (const [i, l] of content.split('\n').entries()) {
       if (!l) continue;
-      const r = JSON.parse(l) as NationalLine;
+      let r: NationalLine;
+      try {
+        r = JSON.parse(l) as NationalLine;
+      } catch {
+        differing.push({ key: '*', where: `line ${i + 1} of the batch file is not JSON` });
+        continue;
+      }
       if (r.op === 'D') deleted.add(r.key);
       else batchLines.set(r.key, encodeRow(names.map((n) => r.data![n] ?? null)) + r.op);
     }

@@ -11,7 +11,7 @@ import { copyBinaryLines, extractionSql, prepareRegistrySession, REPORT_SESSION,
 import { compileRowReady, ReadyRow, RejectedRow, splitExtracted } from './rows';
 import { ensureProvinceSchema } from './province';
 import type { BatchState, Manifest, PrepareResult, ReportContext } from './batch-types';
-import { batchFile, chunked, shaBytes, writeDurably } from './batch-files';
+import { BatchReads, batchFile, chunked, shaBytes, writeDurably } from './batch-files';
 import { advanceWatermark, batchIdOf, holdRejected, openBatch } from './batch-ledger';
 import { prepareFirstLoad } from './first-load';
 import { deliverBatch } from './delivery';
@@ -22,7 +22,7 @@ export type { Op } from './batch-format';
 export type { BatchRow, BatchState, Manifest, PrepareResult, ReportContext } from './batch-types';
 export { openBatch } from './batch-ledger';
 export { readBatch } from './batch-files';
-export { BatchRejected, deliverBatch, deliveryBody, jsonStringBytes } from './delivery';
+export { BatchRejected, deliverBatch, deliveryRequest } from './delivery';
 export { verifyBatch } from './batch-verify';
 export type { Verification } from './batch-verify';
 
@@ -203,12 +203,13 @@ export async function runTableCycle(ctx: ReportContext, table: string): Promise<
   const state: BatchState = p.open?.state ?? 'applied';
   if (state === 'rejected') return { table, batchId, state, rows: p.rows, rejected: p.rejected };
   let delivery: Promise<BatchState> | undefined;
+  const reads = new BatchReads(ctx);
   if (state === 'applied') {
-    // Step 2 and step 3's reading side by side: the verification settles only after the upload has ended.
-    delivery = deliverBatch(ctx, batchId).then((d) => d.state);
+    // Step 2 and step 3's reading side by side (the file read and hashed once): the verification settles only after the upload has ended.
+    delivery = deliverBatch(ctx, batchId, reads).then((d) => d.state);
     delivery.catch(() => undefined); // awaited by verifyBatch; a failure there fails this attempt
   }
-  const v = await verifyBatch(ctx, batchId, delivery);
+  const v = await verifyBatch(ctx, batchId, delivery, reads);
   if (v.state === 'rejected') return { table, batchId, state: v.state, rows: p.rows, rejected: p.rejected };
   if (p.open && v.state === 'verified') p = { ...p, rows: v.counts.batch };
   if (v.state === 'verified') await pruneBelowWatermarks(ctx, table);

@@ -84,11 +84,13 @@ export async function* copyLines(client: Client, sql: string): AsyncGenerator<st
 
 /**
  * Reads a COPY TO STDOUT as binary lines (copy-text.ts: one char per UTF-8 byte, fields still escaped),
- * in runs of one socket chunk's lines: no UTF-8 decoding, and no stream hop per row.
+ * in runs of one socket chunk's lines: no UTF-8 decoding, and no stream hop per row. `bytes` also gets
+ * every chunk as it came (a digest of the output).
  */
-export async function* copyBinaryLines(client: Client, sql: string): AsyncGenerator<string[]> {
+export async function* copyBinaryLines(client: Client, sql: string, bytes?: { update(chunk: Buffer): unknown }): AsyncGenerator<string[]> {
   let rest = '';
   for await (const chunk of client.query(copyTo(sql)) as AsyncIterable<Buffer>) {
+    bytes?.update(chunk);
     const end = chunk.lastIndexOf(10);
     if (end === -1) {
       rest += chunk.toString('latin1');

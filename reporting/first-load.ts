@@ -38,6 +38,8 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   const file: Buffer[] = [];
   const hash = createHash('sha256');
   const canonical = createHash('sha256');
+  // the registry's rows as read (the extraction's COPY bytes): the verification reads them again and compares
+  const source = createHash('sha256');
   const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
   const rejected: RejectedRow[] = [];
   let rows = 0;
@@ -54,7 +56,7 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
         registry,
         async () => {
           const { rows: at } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
-          for await (const lines of copyBinaryLines(registry, extractionSql(table, { kind: 'full' }))) {
+          for await (const lines of copyBinaryLines(registry, extractionSql(table, { kind: 'full' }), source)) {
             const provinceLines: string[] = [];
             const jsonLines: string[] = [];
             const canonicalLines: string[] = [];
@@ -120,9 +122,9 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   }
   await holdRejected(province, table, rejected);
   await province.query(
-    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, canonical_sha256)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17)`,
-    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, outFile), canonical.digest('hex')],
+    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, canonical_sha256, source_sha256)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17, $18)`,
+    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, outFile), canonical.digest('hex'), source.digest('hex')],
   );
   return { table: table.name, batchId, rows, rejected: rejected.length, skipped: 0, empty: false };
 }

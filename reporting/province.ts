@@ -45,6 +45,8 @@ export const LEDGER_DDL = [
    )`,
   // the digest of a first load's canonical lines, made with its file (verify-stream.ts); a ledger from before has none
   `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS canonical_sha256 text`,
+  // the digest of the registry's extraction as a first load read it, its COPY output's bytes (verify-stream.ts); none before
+  `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS source_sha256 text`,
   `CREATE TABLE IF NOT EXISTS report_rejected (
      table_name text NOT NULL,
      key text NOT NULL,

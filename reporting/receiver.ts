@@ -5,15 +5,24 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { binaryOf, textOf } from '../migration/copy-text';
+import { MANIFEST_HEADER } from './batch-format';
+
+export { BATCH_CONTENT_TYPE, MANIFEST_HEADER, manifestHeader } from './batch-format';
 
 /**
- * 国家局接收端(参考实现) A reference national receiver for tests and the demo: POST /batches takes
- * { manifest, content } (JSON lines, UTF-8), checks the manifest against the content (SHA-256, row and
- * op counts, every line's shape against the manifest's items, no key twice), and the sequence per
- * table: the next one is acknowledged, a batch id seen before is acknowledged again as a duplicate
- * (never applied twice), a sequence already taken by another batch is a repeat and one skipped a gap
- * (409, with reasons). Malformed batches get 422 with every reason. Accepted batches are written under
- * its directory. GET /batches lists what it accepted; faults can be injected for tests.
+ * 国家局接收端(参考实现) A reference national receiver for tests and the demo. POST /batches takes a batch
+ * on the wire (README, 上报线格式):
+ *  - the batch file itself as the body (JSON lines, UTF-8; `content-type: application/x-ndjson`) and its
+ *    manifest as JSON in the `x-report-manifest` header (ASCII: other characters \u-escaped). The body is
+ *    checked as it streams in — SHA-256, lines, every line's shape — without holding it as text or a row
+ *    as an object (a line of the writer's exact shape is checked by one pattern; any other by JSON.parse);
+ *  - or, as clients before it sent, one JSON object { manifest, content } (`application/json`).
+ * Either way the manifest is checked against the content (SHA-256, row and op counts, every line's shape
+ * against the manifest's items, no key twice), with the same reasons for the same batch, and the
+ * sequence per table: the next one is acknowledged, a batch id seen before is acknowledged again as a
+ * duplicate (never applied twice), a sequence already taken by another batch is a repeat and one skipped
+ * a gap (409, with reasons). Malformed batches get 422 with every reason. Accepted batches are written
+ * under its directory as received. GET /batches lists what it accepted; faults can be injected for tests.
  */
 export interface ReceivedBatch {
   batchId: string;
@@ -21,7 +30,8 @@ export interface ReceivedBatch {
   sequence: number;
   rows: number;
   sha256: string;
-  keys: { op: string; key: string }[];
+  /** every line's op and key, in order (made when read: the receiver keeps them as a string of ops and the keys) */
+  readonly keys: { op: string; key: string }[];
 }
 
 export interface Receiver {
@@ -34,7 +44,7 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** A manifest as checkBatch accepts it. */
+/** A manifest as the receiver accepts it. */
 interface BatchManifest {
   batchId: string;
   table: string;
@@ -48,21 +58,11 @@ interface BatchManifest {
 
 const OPS: ReadonlySet<unknown> = new Set(['U', 'C', 'D']);
 
-/**
- * `binary`: the body was parsed from its bytes read as Latin-1 (a valid UTF-8 body without \\u escapes:
- * every string is then its UTF-8 bytes, one char each — copy-text.ts's binary strings), which parses a
- * large batch several times faster; the manifest is turned back to text here, the content's lines are
- * checked as bytes and what the answer names of them is text. The same reasons either way.
- */
-export function checkBatch(body: unknown, binary = false): { reasons: string[]; manifest?: BatchManifest; lines?: { op: string; key: string }[] } {
-  const text = binary ? textOf : (v: string) => v;
+/** The manifest's own checks (untrusted JSON: every field checked before any of it is used). */
+function checkManifest(parsed: unknown): { reasons: string[]; manifest?: BatchManifest } {
+  const m = parsed as { [K in keyof BatchManifest]?: unknown } | undefined;
   const reasons: string[] = [];
-  if (!body || typeof body !== 'object') return { reasons: ['the body is not a JSON object { manifest, content }'] };
-  // Untrusted JSON: every field is checked below before any of it is used.
-  const { manifest: parsed, content } = body as { manifest?: unknown; content?: unknown };
-  const m = (binary ? textDeep(parsed) : parsed) as { [K in keyof BatchManifest]?: unknown } | undefined;
   if (!m || typeof m !== 'object') return { reasons: ['manifest: missing'] };
-  if (typeof content !== 'string') return { reasons: ['content: missing (a string of JSON lines)'] };
   if (typeof m.batchId !== 'string' || !m.batchId) reasons.push('manifest.batchId: missing');
   if (typeof m.table !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(m.table)) reasons.push('manifest.table: missing or not an identifier');
   if (typeof m.sequence !== 'number' || !Number.isInteger(m.sequence) || m.sequence < 1) reasons.push('manifest.sequence: expected a positive integer');
@@ -70,48 +70,212 @@ export function checkBatch(body: unknown, binary = false): { reasons: string[]; 
   if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) reasons.push('manifest.sha256: expected 64 hex digits');
   if (!Array.isArray(m.items) || !m.items.every((i: unknown) => typeof i === 'string')) reasons.push('manifest.items: expected the item names');
   if (!m.window || typeof (m.window as { to?: unknown }).to !== 'string') reasons.push('manifest.window.to: missing');
-  if (reasons.length) return { reasons };
-  const manifest = m as BatchManifest;
-  const actual = createHash('sha256').update(content, binary ? 'latin1' : 'utf8').digest('hex');
-  if (actual !== manifest.sha256) reasons.push(`content: SHA-256 ${actual} ≠ manifest ${manifest.sha256}`);
-  const items = new Set<string>(binary ? manifest.items.map(binaryOf) : manifest.items);
-  const lines: { op: string; key: string }[] = [];
-  const seen = new Set<string>();
-  const counts: Record<string, number> = { U: 0, C: 0, D: 0 };
-  const raw = content.split('\n');
-  if (raw[raw.length - 1] === '') raw.pop();
-  raw.forEach((l, i) => {
-    if (reasons.length >= 50) return;
+  return reasons.length ? { reasons } : { reasons, manifest: m as BatchManifest };
+}
+
+/** A JSON string's content: no raw control character, quote or lone backslash (RFC 8259). */
+const JSON_STRING = '(?:[^"\\\\\\x00-\\x1f]|\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4}))';
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A batch's lines checked one at a time, each as a binary string (its UTF-8 bytes, one char each; no LF):
+ * the reasons, the op counts and every line's op and key. A line of the exact shape the batch writer
+ * makes ({"op","key","data"} with the manifest's items in order, every value a string or null) is checked
+ * by one pattern and its key read off it; any other line is decoded and parsed, with the reasons
+ * JSON.parse and the shape checks give. Either way the same answer (property test).
+ */
+export class LineChecker {
+  readonly reasons: string[] = [];
+  readonly counts: Record<string, number> = { U: 0, C: 0, D: 0 };
+  /** lines seen */
+  lines = 0;
+  private readonly opList: string[] = [];
+  /** the key (text) of every line checked, in order */
+  readonly keys: string[] = [];
+  private readonly seen = new Set<string>();
+  private readonly items: Set<string>;
+  private readonly exact: RegExp;
+  private readonly deletion: RegExp;
+
+  /** patterns: false checks every line by JSON.parse (the reference the patterns are tested against) */
+  constructor(
+    items: readonly string[],
+    private readonly patterns = true,
+  ) {
+    this.items = new Set(items);
+    const members = items.map((n) => `${escapeRegExp(binaryOf(JSON.stringify(n)))}:(?:null|"${JSON_STRING}*")`).join(',');
+    this.exact = new RegExp(`^\\{"op":"([UC])","key":"(${JSON_STRING}+)","data":\\{${members}\\}\\}$`);
+    this.deletion = new RegExp(`^\\{"op":"D","key":"(${JSON_STRING}+)","data":null\\}$`);
+  }
+
+  /** One line; a valid UTF-8 line is checked, another is named. */
+  add(line: string, utf8 = true): void {
+    const n = ++this.lines;
+    if (this.reasons.length >= 50) return;
+    if (!utf8) return void this.reasons.push(`line ${n}: not UTF-8`);
+    if (this.patterns) {
+      const m = this.exact.exec(line);
+      if (m) return this.take(n, m[1], m[2]);
+      const d = line.charCodeAt(7) === 0x44 ? this.deletion.exec(line) : null;
+      if (d) return this.take(n, 'D', d[1]);
+    }
+    this.parsed(n, textOf(line));
+  }
+
+  /** A line matched by a pattern: its key is the JSON string's content (escaped only if it has a backslash). */
+  private take(n: number, op: string, raw: string): void {
+    const key = raw.indexOf('\\') === -1 ? textOf(raw) : (JSON.parse('"' + textOf(raw) + '"') as string);
+    this.record(n, op, key);
+  }
+
+  /**
+   * A key twice: while the keys come in strictly ascending order (the writer sorts them) none can repeat and
+   * only the last is compared; from the first one out of order, every key is looked up in a set of them.
+   */
+  private record(n: number, op: string, key: string): void {
+    if (this.seen.size === 0 && (this.keys.length === 0 || key > this.keys[this.keys.length - 1])) {
+      // in order so far
+    } else {
+      if (this.seen.size === 0) for (const k of this.keys) this.seen.add(k);
+      if (this.seen.has(key)) this.reasons.push(`line ${n}: key ${key} twice in the batch`);
+      this.seen.add(key);
+    }
+    this.counts[op]++;
+    this.opList.push(op);
+    this.keys.push(key);
+  }
+
+  /** the op of every line checked, in order */
+  get ops(): string {
+    return this.opList.join('');
+  }
+
+  private parsed(n: number, l: string): void {
+    const reasons = this.reasons;
     let r: { op?: unknown; key?: unknown; data?: unknown } | null;
     try {
       r = JSON.parse(l);
     } catch {
-      reasons.push(`line ${i + 1}: not JSON`);
+      reasons.push(`line ${n}: not JSON`);
       return;
     }
-    if (!r || !OPS.has(r.op)) return void reasons.push(`line ${i + 1}: op must be U, C or D`);
-    if (typeof r.key !== 'string' || !r.key) return void reasons.push(`line ${i + 1}: key missing`);
-    if (seen.has(r.key)) reasons.push(`line ${i + 1}: key ${text(r.key)} twice in the batch`);
-    seen.add(r.key);
-    counts[r.op as string]++;
+    if (!r || !OPS.has(r.op)) return void reasons.push(`line ${n}: op must be U, C or D`);
+    if (typeof r.key !== 'string' || !r.key) return void reasons.push(`line ${n}: key missing`);
+    this.record(n, r.op as string, r.key);
     if (r.op === 'D') {
-      if (r.data !== null) reasons.push(`line ${i + 1}: a deletion carries no data`);
-    } else if (!r.data || typeof r.data !== 'object') reasons.push(`line ${i + 1}: data missing`);
+      if (r.data !== null) reasons.push(`line ${n}: a deletion carries no data`);
+    } else if (!r.data || typeof r.data !== 'object') reasons.push(`line ${n}: data missing`);
     else {
       const data = r.data as Record<string, unknown>;
       const names = Object.keys(data);
-      const unknown = names.filter((n) => !items.has(n));
-      const missing = [...items].filter((n) => !(n in data));
-      if (unknown.length) reasons.push(`line ${i + 1}: items not in the manifest: ${unknown.map(text).join(', ')}`);
-      if (missing.length) reasons.push(`line ${i + 1}: items missing: ${missing.map(text).join(', ')}`);
-      for (const n of names) if (data[n] !== null && typeof data[n] !== 'string') reasons.push(`line ${i + 1}: ${text(n)} must be a string or null`);
+      const unknown = names.filter((x) => !this.items.has(x));
+      const missing = [...this.items].filter((x) => !(x in data));
+      if (unknown.length) reasons.push(`line ${n}: items not in the manifest: ${unknown.join(', ')}`);
+      if (missing.length) reasons.push(`line ${n}: items missing: ${missing.join(', ')}`);
+      for (const x of names) if (data[x] !== null && typeof data[x] !== 'string') reasons.push(`line ${n}: ${x} must be a string or null`);
     }
-    lines.push({ op: r.op as string, key: text(r.key) });
-  });
-  if (raw.length !== manifest.rows) reasons.push(`content: ${raw.length} lines, manifest.rows says ${manifest.rows}`);
-  const declared = manifest.counts as Record<string, unknown> | undefined;
-  if (declared) for (const op of ['U', 'C', 'D']) if ((declared[op] ?? 0) !== counts[op]) reasons.push(`manifest.counts.${op}: ${declared[op]} ≠ ${counts[op]} lines`);
-  return { reasons, manifest, lines };
+  }
+
+  /** The reasons of the whole batch against its manifest, once every line is in. */
+  end(manifest: BatchManifest): string[] {
+    if (this.lines !== manifest.rows) this.reasons.push(`content: ${this.lines} lines, manifest.rows says ${manifest.rows}`);
+    const declared = manifest.counts as Record<string, unknown> | undefined;
+    if (declared) for (const op of ['U', 'C', 'D']) if ((declared[op] ?? 0) !== this.counts[op]) this.reasons.push(`manifest.counts.${op}: ${declared[op]} ≠ ${this.counts[op]} lines`);
+    return this.reasons;
+  }
+}
+
+/**
+ * The former wire format, one JSON object { manifest, content }. `binary`: the body was parsed from its
+ * bytes read as Latin-1 (a valid UTF-8 body without \\u escapes: every string is then its UTF-8 bytes, one
+ * char each — copy-text.ts's binary strings); the manifest is turned back to text here. The same reasons either way.
+ */
+export function checkBatch(body: unknown, binary = false): { reasons: string[]; manifest?: BatchManifest; lines?: { op: string; key: string }[] } {
+  if (!body || typeof body !== 'object') return { reasons: ['the body is not a JSON object { manifest, content }'] };
+  const { manifest: parsed, content } = body as { manifest?: unknown; content?: unknown };
+  const m = binary ? textDeep(parsed) : parsed;
+  if (!m || typeof m !== 'object') return { reasons: ['manifest: missing'] };
+  if (typeof content !== 'string') return { reasons: ['content: missing (a string of JSON lines)'] };
+  const { reasons, manifest } = checkManifest(m);
+  if (!manifest) return { reasons };
+  const actual = createHash('sha256').update(content, binary ? 'latin1' : 'utf8').digest('hex');
+  const checker = new LineChecker(manifest.items);
+  const raw = content.split('\n');
+  if (raw[raw.length - 1] === '') raw.pop();
+  for (const l of raw) checker.add(binary ? l : binaryOf(l));
+  return { reasons: [...shaReason(actual, manifest), ...checker.end(manifest)], manifest, lines: checker.keys.map((key, i) => ({ op: checker.ops[i], key })) };
+}
+
+function shaReason(actual: string, manifest: BatchManifest): string[] {
+  return actual === manifest.sha256 ? [] : [`content: SHA-256 ${actual} ≠ manifest ${manifest.sha256}`];
+}
+
+/**
+ * The wire format: the batch file as the body, its manifest in a header. The body's chunks are hashed and
+ * its lines checked as they arrive (a run of whole lines checked for UTF-8 at once, as a binary string),
+ * and kept as they are for the file; the answer is the same as checkBatch's for the same manifest and content.
+ */
+export class BodyChecker {
+  readonly chunks: Buffer[] = [];
+  size = 0;
+  private readonly hash = createHash('sha256');
+  private readonly checker?: LineChecker;
+  private readonly manifestReasons: string[];
+  private rest: Buffer = Buffer.alloc(0);
+  readonly manifest?: BatchManifest;
+
+  constructor(header: string | string[] | undefined) {
+    let parsed: unknown;
+    if (typeof header !== 'string' || !header) this.manifestReasons = [`manifest: missing (header ${MANIFEST_HEADER})`];
+    else {
+      try {
+        parsed = JSON.parse(header);
+        ({ reasons: this.manifestReasons, manifest: this.manifest } = checkManifest(parsed));
+      } catch {
+        this.manifestReasons = [`manifest: header ${MANIFEST_HEADER} is not JSON`];
+      }
+    }
+    if (this.manifest) this.checker = new LineChecker(this.manifest.items);
+  }
+
+  write(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (!this.checker) return;
+    this.chunks.push(chunk);
+    this.hash.update(chunk);
+    const end = chunk.lastIndexOf(10);
+    if (end === -1) {
+      this.rest = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+      return;
+    }
+    const run = this.rest.length ? Buffer.concat([this.rest, chunk.subarray(0, end)]) : chunk.subarray(0, end);
+    this.rest = chunk.subarray(end + 1);
+    this.lines(run);
+  }
+
+  /** Whole lines (the last one's LF cut off). */
+  private lines(run: Buffer): void {
+    const checker = this.checker!;
+    if (isUtf8(run)) {
+      for (const l of run.toString('latin1').split('\n')) checker.add(l);
+      return;
+    }
+    for (let at = 0; at <= run.length; ) {
+      let lf = run.indexOf(10, at);
+      if (lf === -1) lf = run.length;
+      const line = run.subarray(at, lf);
+      checker.add(line.toString('latin1'), isUtf8(line));
+      at = lf + 1;
+    }
+  }
+
+  /** Every reason, and every line's op and key, once the body has ended. */
+  end(): { reasons: string[]; manifest?: BatchManifest; ops?: string; keys?: string[] } {
+    if (!this.checker || !this.manifest) return { reasons: this.manifestReasons };
+    if (this.rest.length) this.lines(this.rest);
+    const reasons = [...shaReason(this.hash.digest('hex'), this.manifest), ...this.checker.end(this.manifest)];
+    return { reasons, manifest: this.manifest, ops: this.checker.ops, keys: this.checker.keys };
+  }
 }
 
 /** A parsed JSON value whose strings are binary, with its strings (and member names) as text. */
@@ -131,6 +295,16 @@ export function parseBody(raw: Buffer): { body: unknown; binary: boolean } {
   return { body: JSON.parse(raw.toString('utf8')), binary: false };
 }
 
+/** A body's chunks written as they are. */
+function writeRuns(file: string, chunks: Buffer[]): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const c of chunks) for (let at = 0; at < c.length; ) at += fs.writeSync(fd, c, at, c.length - at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
   const accepted: ReceivedBatch[] = [];
   const byId = new Map<string, ReceivedBatch>();
@@ -142,21 +316,76 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(body));
   };
+  /** A checked batch: acknowledged, or refused as a repeat or a gap; written and recorded when new. */
+  const take = (res: http.ServerResponse, m: BatchManifest, write: (file: string) => void, ops: string, keys: string[]) => {
+    const seen = byId.get(m.batchId);
+    if (seen) {
+      if (seen.sha256 === m.sha256) return send(res, 200, { batchId: m.batchId, sequence: seen.sequence, duplicate: true });
+      return send(res, 409, { error: 'repeat', reasons: [`batch ${m.batchId} was accepted before with other content`] });
+    }
+    const expected = (last.get(m.table) ?? 0) + 1;
+    if (m.sequence < expected) return send(res, 409, { error: 'repeat', reasons: [`${m.table}: sequence ${m.sequence} was already accepted (next is ${expected})`] });
+    if (m.sequence > expected) return send(res, 409, { error: 'gap', reasons: [`${m.table}: sequence ${m.sequence} leaves a gap (expected ${expected})`] });
+    const file = path.join(dir, m.table, `${String(m.sequence).padStart(8, '0')}.jsonl`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    write(file);
+    const b: ReceivedBatch = {
+      batchId: m.batchId,
+      table: m.table,
+      sequence: m.sequence,
+      rows: m.rows,
+      sha256: m.sha256,
+      get keys() {
+        return keys.map((key, i) => ({ op: ops[i], key }));
+      },
+    };
+    accepted.push(b);
+    byId.set(b.batchId, b);
+    last.set(m.table, m.sequence);
+    send(res, 200, { batchId: m.batchId, sequence: m.sequence, accepted: true });
+  };
+  const injected = (res: http.ServerResponse) => {
+    if (failing <= 0) return false;
+    failing--;
+    send(res, 503, { reasons: ['temporarily unavailable (injected)'] });
+    return true;
+  };
+  const LIMIT = 512 * 1024 * 1024;
   const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.startsWith('/batches')) return send(res, 200, { batches: accepted.map(({ keys: _k, ...b }) => b) });
+    if (req.method === 'GET' && req.url?.startsWith('/batches')) return send(res, 200, { batches: accepted.map(({ batchId, table, sequence, rows, sha256 }) => ({ batchId, table, sequence, rows, sha256 })) });
     if (req.method !== 'POST' || req.url !== '/batches') return send(res, 404, { reasons: ['POST /batches'] });
+    req.on('error', () => undefined);
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type === 'application/x-ndjson' || type === 'application/jsonl') {
+      // The batch file as the body: checked as it streams in.
+      const body = new BodyChecker(req.headers[MANIFEST_HEADER]);
+      req.on('data', (c: Buffer) => {
+        body.write(c);
+        if (body.size > LIMIT) req.destroy();
+      });
+      req.on('end', () => {
+        if (injected(res)) return;
+        const { reasons, manifest: m, ops, keys } = body.end();
+        if (reasons.length || !m || ops === undefined || !keys) return send(res, 422, { error: 'malformed batch', reasons });
+        take(res, m, (file) => writeRuns(file, body.chunks), ops, keys);
+      });
+      return;
+    }
+    if (type !== 'application/json') {
+      req.resume();
+      req.on('end', () => send(res, 415, { reasons: [`content-type: expected application/x-ndjson (the batch file, its manifest in the ${MANIFEST_HEADER} header) or application/json ({ manifest, content })`] }));
+      return;
+    }
+    // The former format, { manifest, content }: the whole body, then parsed.
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > 512 * 1024 * 1024) req.destroy();
+      if (size > LIMIT) req.destroy();
       else chunks.push(c);
     });
     req.on('end', () => {
-      if (failing > 0) {
-        failing--;
-        return send(res, 503, { reasons: ['temporarily unavailable (injected)'] });
-      }
+      if (injected(res)) return;
       let body: unknown;
       let binary: boolean;
       try {
@@ -167,24 +396,9 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
       const { reasons, manifest: m, lines } = checkBatch(body, binary);
       // (with no reasons the manifest and lines are always there)
       if (reasons.length || !m || !lines) return send(res, 422, { error: 'malformed batch', reasons });
-      const seen = byId.get(m.batchId);
-      if (seen) {
-        if (seen.sha256 === m.sha256) return send(res, 200, { batchId: m.batchId, sequence: seen.sequence, duplicate: true });
-        return send(res, 409, { error: 'repeat', reasons: [`batch ${m.batchId} was accepted before with other content`] });
-      }
-      const expected = (last.get(m.table) ?? 0) + 1;
-      if (m.sequence < expected) return send(res, 409, { error: 'repeat', reasons: [`${m.table}: sequence ${m.sequence} was already accepted (next is ${expected})`] });
-      if (m.sequence > expected) return send(res, 409, { error: 'gap', reasons: [`${m.table}: sequence ${m.sequence} leaves a gap (expected ${expected})`] });
-      const file = path.join(dir, m.table, `${String(m.sequence).padStart(8, '0')}.jsonl`);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, (body as { content: string }).content, binary ? 'latin1' : 'utf8');
-      const b: ReceivedBatch = { batchId: m.batchId, table: m.table, sequence: m.sequence, rows: m.rows, sha256: m.sha256, keys: lines };
-      accepted.push(b);
-      byId.set(b.batchId, b);
-      last.set(m.table, m.sequence);
-      send(res, 200, { batchId: m.batchId, sequence: m.sequence, accepted: true });
+      const content = (body as { content: string }).content;
+      take(res, m, (file) => fs.writeFileSync(file, content, binary ? 'latin1' : 'utf8'), lines.map((l) => l.op).join(''), lines.map((l) => l.key));
     });
-    req.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: p } = server.address() as AddressInfo;

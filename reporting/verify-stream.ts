@@ -14,7 +14,8 @@ import type { ReportSpec, ReportTable } from './spec';
  * text, then the op), each in code-point key order, each hashed as it streams — the delivered file
  * (parsed back; a first load's digest made with its file, the file tied to it by its SHA-256), the
  * province (its COPY TO output hashed as bytes, never parsed) and the registry now (re-extracted, through
- * the same converter; a first load's by one scan of the table). Equal digests and counts, the deletions absent (or
+ * the same converter; a first load's read again by the same query and compared as bytes with what the load
+ * read, converted by one scan of the table only when that differs). Equal digests and counts, the deletions absent (or
  * tombstoned) at the province and gone from the registry, no row changed again since: verified, without
  * holding a row per key. Anything else answers `undefined` and the caller compares key by key, which
  * names the differing keys (the verification module's order: segment checksums first, rows only where
@@ -64,6 +65,14 @@ export async function verifyByStreams(input: {
    * file's SHA-256 matching the ledger's, it stands for the file, which is not parsed back
    */
   canonical?: { sha256: string; rows: number };
+  /**
+   * with `canonical`: the digest of the registry's extraction output as the first load read it. The same
+   * query's output now, byte for byte the same, is the same rows, which the same converter makes the same
+   * canonical lines: the registry side is then that digest, without converting the table again. Any
+   * difference (a row changed since, through the change log or behind it) and the rows are converted and
+   * compared as for any other batch.
+   */
+  sourceSha256?: string;
 }): Promise<StreamVerification | undefined> {
   const { province, table, batchId } = input;
   const names = table.items.map((i) => i.name);
@@ -114,8 +123,30 @@ export async function verifyByStreams(input: {
     if (rows[0].n) return undefined;
   }
 
-  // The registry now, through the converter: a first full batch against the whole table (one scan, rows
-  // the converter rejects are the held ones and not in the batch), any other for the batch's keys.
+  // The registry now: a first load's extraction read again as bytes, when it has their digest; else through
+  // the converter, a first full batch against the whole table (one scan, rows the converter rejects are the
+  // held ones and not in the batch), any other for the batch's keys.
+  const unchanged =
+    made && input.sourceSha256
+      ? await withClient(input.registryUrl, async (registry) => {
+          await prepareRegistrySession(registry);
+          return inTransaction(
+            registry,
+            async () => {
+              const h = createHash('sha256');
+              for await (const chunk of registry.query(copyTo(extractionSql(table, { kind: 'full' }))) as AsyncIterable<Buffer>) h.update(chunk);
+              return h.digest('hex') === input.sourceSha256;
+            },
+            'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+          );
+        })
+      : false;
+  const provinceSha = provinceHash.digest('hex');
+  if (unchanged && made) {
+    const sha256 = { batch: made.sha256, province: provinceSha, source: made.sha256 };
+    if (made.sha256 !== provinceSha || made.rows !== provinceRows) return undefined;
+    return { counts: { batch: made.rows, province: provinceRows, source: made.rows, sourceMovedOn: 0 }, sha256 };
+  }
   const { canonical } = compileRowReady(input.spec, table);
   const source = new LineHash();
   let movedOn = 0;
@@ -154,7 +185,7 @@ export async function verifyByStreams(input: {
   if (!ok || movedOn || gone !== deleted.length) return undefined;
   const fromFile = { digest: batch.digest(), rows: batch.rows, keys: keys.length };
   const b = made ? { digest: made.sha256, rows: made.rows, keys: made.rows } : fromFile;
-  const sha256 = { batch: b.digest, province: provinceHash.digest('hex'), source: source.digest() };
+  const sha256 = { batch: b.digest, province: provinceSha, source: source.digest() };
   if (sha256.batch !== sha256.province || sha256.batch !== sha256.source || b.rows !== provinceRows || b.rows !== source.rows) return undefined;
   return { counts: { batch: b.keys, province: provinceRows + deleted.length, source: b.keys, sourceMovedOn: 0 }, sha256 };
 }

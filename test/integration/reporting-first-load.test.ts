@@ -76,6 +76,31 @@ describe('汇聚 a first load into an empty province', () => {
     const registry = Number((await withClient(registryUrl, (c) => c.query('SELECT count(*) AS n FROM market_entity'))).rows[0].n);
     expect(counts).toEqual({ province: p.rows, held: p.rejected });
     expect(counts.province + counts.held).toBe(registry);
+    // the registry's extraction was digested as the load read it (the verification compared it as bytes)
+    const ledger = await withClient(ctx.provinceUrl, (c) => c.query(`SELECT source_sha256 FROM report_batch WHERE batch_id = $1`, [p.batchId]));
+    expect(ledger.rows[0].source_sha256).toMatch(/^[0-9a-f]{64}$/);
+  }, 120_000);
+
+  it('a delivered file changed in the outbox after delivery: held, with the file named and the key', async () => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    const p = await prepareBatch(ctx, table);
+    await deliverBatch(ctx, p.batchId!);
+    const file = path.join(ctx.outboxDir, table, '00000001.jsonl');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.includes('"dom":"'));
+    const row = JSON.parse(lines[at]) as { key: string; data: Record<string, string | null> };
+    row.data.dom = 'tampered-file';
+    lines[at] = JSON.stringify(row);
+    fs.writeFileSync(file, lines.join('\n'));
+    const v = await verifyBatch(ctx, p.batchId!);
+    expect(v.state).toBe('held');
+    expect(v.differingKeys).toEqual(
+      expect.arrayContaining([
+        { key: '*', where: 'the batch file does not match its manifest SHA-256' },
+        expect.objectContaining({ key: row.key, where: expect.stringMatching(/^province .* ≠ batch .*tampered-file/) }),
+      ]),
+    );
   }, 120_000);
 
   it('a province row that differs from the first batch: held, with the key', async () => {

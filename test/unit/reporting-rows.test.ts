@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import fc from 'fast-check';
-import { binaryOf, encodeField, encodeLine, Field, textOf } from '../../migration/copy-text';
-import { jsonStringBytes } from '../../reporting/batch';
+import { binaryOf, encodeLine, Field, textOf } from '../../migration/copy-text';
 import { canonicalLine, nationalLineWriter, opOf } from '../../reporting/batch-format';
 import { compileConverter, utf8Length } from '../../reporting/convert';
 import { compileRowReady, splitExtracted } from '../../reporting/rows';
@@ -104,15 +103,5 @@ describe('汇聚 rows as binary strings', () => {
     const long = name('江门市蓬江区x');
     expect(long.ok).toBe(false);
     if (!long.ok) expect(long.rejected.reason).toBe('name: 7 characters, at most 6 allowed');
-  });
-
-  it('the delivery body escapes the file\'s bytes as JSON.stringify escapes its text', () => {
-    fc.assert(
-      fc.property(fc.string({ unit: fc.oneof(fc.constantFrom(...awkward), fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c))), maxLength: 40 }), (text) => {
-        expect(jsonStringBytes(Buffer.from(text, 'utf8')).equals(Buffer.from(JSON.stringify(text), 'utf8'))).toBe(true);
-      }),
-      { numRuns: 2000 },
-    );
-    expect(encodeField('a\tb')).toBe('a\\tb');
   });
 });
