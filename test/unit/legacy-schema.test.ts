@@ -6,7 +6,7 @@ import { quoteQualified } from '../../lib/db';
 import { loadSettings } from '../../lib/settings';
 import { legacyMappingSchema } from '../../migration/legacy-source';
 import { loadMapping } from '../../migration/mapping';
-import { chunkCopySql } from '../../migration/pg-source';
+import { chunkCopySql, keysCopySql } from '../../migration/pg-source';
 
 /**
  * Legacy tables in any schema (issue 13): a mapping may name schema.table (it was refused as "expected a
@@ -31,6 +31,8 @@ describe('legacy schemas', () => {
     expect(m.tables[0].source.table).toBe('registry.e_baseinfo');
     expect(chunkCopySql(m.tables[0], { id: '1', keyFrom: null, keyTo: 'P1' })).toContain(`FROM "registry"."e_baseinfo" WHERE ("pripid") <= 'P1'`);
     expect(quoteQualified('registry.e_baseinfo')).toBe('"registry"."e_baseinfo"');
+    // an orphan's legacy row read back by its key: qualified, each key a quoted literal (a quote in a key doubled)
+    expect(keysCopySql(m.tables[0], ['P1', "P'2"])).toMatch(/^COPY \(SELECT "pripid", .* FROM "registry"."e_baseinfo" WHERE "pripid" IN \('P1', 'P''2'\) ORDER BY "pripid"\) TO STDOUT$/);
   });
 
   it('qualifies bare names with LEGACY_SCHEMA, keeps a name that has its own schema, and leaves Oracle to ORACLE_SCHEMA', () => {
