@@ -9,6 +9,8 @@ import { withTarget } from '../lib/statement-audit';
 import { DataQualityFilter, DataQualityRow, dataQualityRows } from '../migration/data-quality';
 import { checkCorrections, CorrectionPlan, CorrectionProblem, CorrectionSheet, withCodeMappings } from '../migration/corrections';
 import { reloadHeld } from '../migration/remediate';
+import type { Field } from '../migration/copy-text';
+import { findTable, TableMapping } from '../migration/mapping';
 import { countTable } from '../verification/counts';
 import type { ApplyOutcome, KeyReconciliation, RemediationState, RowPath } from '../workflows/remediation-messages';
 import type { ActivityDeps } from './deps';
@@ -17,7 +19,11 @@ import { whileBeating } from './heartbeat';
 /** Paths kept in the run's state; every one is in correction_outcome. */
 const PATHS_IN_STATE = 200;
 
-/** The target's own record of what each remediation run loaded, written in the same transaction as the load. */
+/**
+ * The target's own record of what each remediation run loaded, written in the same transaction as the load;
+ * `columns` (a JSON array of target columns) says which of a corrected row's columns the correction may have
+ * changed, so verification excuses a difference there and nowhere else (NULL: recorded before it was kept — any).
+ */
 const LOG_DDL = `CREATE TABLE IF NOT EXISTS migration_remediation (
   run_id text NOT NULL,
   table_name text NOT NULL,
@@ -25,18 +31,39 @@ const LOG_DDL = `CREATE TABLE IF NOT EXISTS migration_remediation (
   chunk_id text,
   followed text,
   loaded_at timestamptz NOT NULL DEFAULT now(),
+  columns text,
   PRIMARY KEY (run_id, table_name, source_key)
 )`;
 
-/** Records what a reload loaded, in the reload's own transaction (reloadHeld's beforeCommit). */
-function logLoaded(target: Client, runId: string) {
+/** The record's table, with its `columns` on a target that has the table from before (portable: no ADD COLUMN IF NOT EXISTS). */
+async function ensureLog(target: Client): Promise<void> {
+  await target.query(LOG_DDL);
+  const { rows } = await target.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migration_remediation' AND column_name = 'columns'`);
+  if (rows.length) return;
+  // two runs adding it at once: the second finds it there (42701), which is what it wanted
+  await target.query('ALTER TABLE migration_remediation ADD COLUMN columns text').catch((err: { code?: string }) => {
+    if (err.code !== '42701') throw err;
+  });
+}
+
+/**
+ * The target columns a correction may change on a row of `table`: the fields it corrects, the columns coded by
+ * a code table it adds entries to, and the derived columns (computed from the others).
+ */
+export function correctedColumns(table: TableMapping, fix: Record<string, Field>, codeTables: ReadonlySet<string>): string[] {
+  const own = table.columns.filter((c) => c.source in fix || (c.codeTable !== undefined && codeTables.has(c.codeTable)));
+  return [...own, ...(table.derived ?? [])].map((c) => c.target);
+}
+
+/** Records what a reload loaded, in the reload's own transaction (reloadHeld's beforeCommit); a corrected row with the columns its correction may change. */
+function logLoaded(target: Client, runId: string, columnsOf: (table: string, key: string) => string[]) {
   return async (outcome: { loaded: { table: string; key: string; chunkId: string; followed?: string }[] }) => {
     for (const l of outcome.loaded) {
       // portable (openGauss has no ON CONFLICT): a row already recorded is left as it is
       await target.query(
-        `INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed) SELECT $1::text, $2::text, $3::text, $4::text, $5::text
+        `INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed, columns) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text
           WHERE NOT EXISTS (SELECT 1 FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND source_key = $3)`,
-        [runId, l.table, l.key, l.chunkId, l.followed ?? null],
+        [runId, l.table, l.key, l.chunkId, l.followed ?? null, l.followed ? null : JSON.stringify(columnsOf(l.table, l.key))],
       );
     }
   };
@@ -69,10 +96,12 @@ export async function applyApprovedCorrections(deps: ActivityDeps, tableName: st
   const rows = await withTarget(deps.settings, async (target) => {
     const { plan } = await checkCorrections(target, deps.mapping, { reason: 'approved corrections', corrections, codeMappings: codeList });
     const mine = plan.tables.find((t) => t.table === tableName);
-    await target.query(LOG_DDL);
+    await ensureLog(target);
     if (mine) {
       const fixes = new Map(Object.entries(mine.corrections));
-      await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, codeList), table: tableName, keys: mine.keys, corrections: fixes, runId, beforeCommit: logLoaded(target, runId) });
+      const coded = new Set(codeList.map((c) => c.codeTable));
+      const columnsOf = (t: string, key: string) => correctedColumns(findTable(deps.mapping, t), fixes.get(key) ?? {}, coded);
+      await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, codeList), table: tableName, keys: mine.keys, corrections: fixes, runId, beforeCommit: logLoaded(target, runId, columnsOf) });
     }
     const sql = 'SELECT source_key, chunk_id FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND followed IS NULL';
     return (await target.query<{ source_key: string; chunk_id: string | null }>(sql, [runId, tableName])).rows;
@@ -139,16 +168,19 @@ export function remediationActivities(deps: ActivityDeps) {
         const { plan } = await planOf(set.sheet);
         const mapping = withCodeMappings(deps.mapping, set.sheet.codeMappings);
         await withTarget(deps.settings, async (target) => {
-          await target.query(LOG_DDL);
+          await ensureLog(target);
+          const coded = new Set(set.sheet.codeMappings.map((c) => c.codeTable));
           for (const t of plan.tables) {
+            const corrections = new Map(Object.entries(t.corrections));
+            const columnsOf = (table: string, key: string) => correctedColumns(findTable(deps.mapping, table), corrections.get(key) ?? {}, coded);
             await reloadHeld({
               target,
               mapping,
               table: t.table,
               keys: t.keys,
-              corrections: new Map(Object.entries(t.corrections)),
+              corrections,
               runId: input.workflowId,
-              beforeCommit: logLoaded(target, input.workflowId),
+              beforeCommit: logLoaded(target, input.workflowId, columnsOf),
             });
           }
         });

@@ -53,20 +53,43 @@ export const DIFFERENCE_CAP = 50;
  * it is the correction, not a difference. Empty where no correction ever ran.
  */
 /**
+ * 整改 Keys an approved correction loaded, each with the target columns it may have changed (null: any — a
+ * record from before the columns were kept).
+ */
+export type CorrectedKeys = Map<string, ReadonlySet<string> | null>;
+
+/**
  * What an approved correction explains on its key: the legacy row still breaks its rule (the source side cannot
  * deliver it, unaccounted), the target holds the corrected row (extra to what the source gives) or holds it with
- * the corrected values (changed). A corrected row absent from the target, or held and loaded at once, is a
- * difference like any other.
+ * the corrected values (changed — in the columns the correction may change, and no other). A corrected row absent
+ * from the target, held and loaded at once, or changed elsewhere, is a difference like any other.
  */
-export function explainedByCorrection(d: RowDifference, corrected: Set<string>): boolean {
-  return corrected.has(d.key) && (d.kind === 'unaccounted_source_row' || d.kind === 'extra_in_target' || d.kind === 'changed');
+export function explainedByCorrection(d: RowDifference, corrected: CorrectedKeys): boolean {
+  if (!corrected.has(d.key)) return false;
+  if (d.kind === 'unaccounted_source_row' || d.kind === 'extra_in_target') return true;
+  if (d.kind !== 'changed') return false;
+  const columns = corrected.get(d.key);
+  // a change not told by its fields (a row now under another entity) is not one a field correction explains
+  return columns === null || (!!d.fields?.length && d.fields.every((f) => columns!.has(f.column)));
 }
 
-export async function correctedKeys(target: Client, table: TableMapping): Promise<Set<string>> {
+export async function correctedKeys(target: Client, table: TableMapping): Promise<CorrectedKeys> {
   const [exists] = await run<{ ok: boolean }>(target, render(dialectOf(target), 'relationExists', {}, ['migration_remediation']));
-  if (exists?.ok !== true) return new Set();
-  const { rows } = await target.query<{ k: string }>('SELECT DISTINCT source_key AS k FROM migration_remediation WHERE table_name = $1 AND followed IS NULL', [table.name]);
-  return new Set(rows.map((r) => r.k));
+  if (exists?.ok !== true) return new Map();
+  const { rows: kept } = await target.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migration_remediation' AND column_name = 'columns'`);
+  const { rows } = await target.query<{ k: string; columns: string | null }>(
+    `SELECT source_key AS k, ${kept.length ? 'columns' : 'NULL::text AS columns'} FROM migration_remediation WHERE table_name = $1 AND followed IS NULL`,
+    [table.name],
+  );
+  const out: CorrectedKeys = new Map();
+  for (const r of rows) {
+    // a key corrected more than once (in several runs) may differ in any column one of them corrected
+    const before = out.get(r.k);
+    if (before === null) continue;
+    const columns = r.columns === null ? null : (JSON.parse(r.columns) as string[]);
+    out.set(r.k, columns === null ? null : new Set([...(before ?? []), ...columns]));
+  }
+  return out;
 }
 
 interface SegmentInput {

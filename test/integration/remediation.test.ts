@@ -222,6 +222,15 @@ describe('remediation loop (问题数据整改)', () => {
     const second = await run(codes.body.id, `${stack.id}-codes`);
     expect(second).toMatchObject({ status: 'completed', outcome: { loaded: held.codes.length, stillHeld: 0 }, reconciliation: { stillQuarantined: 0 } });
     expect(await target(`SELECT DISTINCT enttype FROM market_entity WHERE pripid = ANY($1::text[])`, [held.codes])).toEqual([{ enttype: '1130' }]);
+    // what each correction may have changed, kept beside the row for verification: the corrected field, the coded column; nothing for a follower
+    const changeable = async (key: string) => (await target<{ columns: string | null }>(`SELECT columns FROM migration_remediation WHERE source_key = $1`, [key])).map((r) => (r.columns === null ? null : (JSON.parse(r.columns) as string[])));
+    const [byField] = await changeable(fixed);
+    expect(byField).toContain('regcap');
+    expect(byField).not.toContain('enttype');
+    const [byCode] = await changeable(held.codes[0]);
+    expect(byCode).toContain('enttype');
+    expect(byCode).not.toContain('regcap');
+    expect(await changeable(waiting[0].source_key)).toEqual([null]);
     expect(await reconcileAll()).toEqual(mapping.tables.map((t) => ({ table: t.name, problems: [] })));
     const report = await stack.http('GET', `/remediations/remediation-${stack.id}-sheet/reports/remediation.md`, approver);
     expect(report.status).toBe(200);

@@ -25,6 +25,7 @@ const table: TableMapping = {
   columns: [
     { target: 'k', type: 'text', source: 'k', required: true },
     { target: 'v', type: 'text', source: 'v', required: true, onAnomaly: { policy: 'quarantine' } },
+    { target: 'w', type: 'text', source: 'w', required: false },
   ],
 };
 const mapping: Mapping = { tables: [table], codeTables: new Map() };
@@ -33,8 +34,8 @@ beforeAll(async () => {
   await ensureDatabase(legacyUrl);
   await ensureDatabase(targetUrl);
   await withClient(legacyUrl, async (l) => {
-    await l.query('CREATE TABLE vc_legacy (k text PRIMARY KEY, v text)');
-    await l.query(`INSERT INTO vc_legacy VALUES ('a', 'x'), ('b', NULL), ('c', 'z')`);
+    await l.query('CREATE TABLE vc_legacy (k text PRIMARY KEY, v text, w text)');
+    await l.query(`INSERT INTO vc_legacy VALUES ('a', 'x', 'p'), ('b', NULL, 'q'), ('c', 'z', 'r')`);
   });
   await withClient(targetUrl, (t) => ensureTargetSchema(t, mapping));
 });
@@ -52,7 +53,7 @@ it('a corrected row passes; a corrected row missing from the target is a differe
       // what the remediation loop does for an approved correction of b (v := 'fixed'): out of quarantine, loaded, logged
       await t.query(`CREATE TABLE migration_remediation (run_id text NOT NULL, table_name text NOT NULL, source_key text NOT NULL, chunk_id text, followed text, loaded_at timestamptz NOT NULL DEFAULT now())`);
       await t.query(`DELETE FROM migration_quarantine WHERE source_key = 'b'`);
-      await t.query(`INSERT INTO vc VALUES ('b', 'fixed')`);
+      await t.query(`INSERT INTO vc VALUES ('b', 'fixed', 'q')`);
       await t.query(`INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id) VALUES ('r', 'vc', 'b', '1')`);
     });
     const clean = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: 10, concurrency: 1 });
@@ -66,6 +67,36 @@ it('a corrected row passes; a corrected row missing from the target is a differe
     const [lost] = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: 10, concurrency: 1 });
     expect(lost.ok).toBe(false);
     expect(lost.differences.map((d) => ({ kind: d.kind, key: d.key }))).toEqual([{ kind: 'missing_in_target', key: 'c' }]);
+  } finally {
+    await source.close();
+  }
+});
+
+it('a corrected row may differ in the columns its correction changed, and only there', async () => {
+  const source = new PostgresSource(legacyUrl);
+  try {
+    // b's correction set v (recorded with the columns it may change, as the remediation loop now records it); c is back in the target.
+    // The legacy b has since been given a v of its own: the source side delivers b, so its row is compared column by column.
+    await withClient(legacyUrl, (l) => l.query(`UPDATE vc_legacy SET v = 'from the legacy' WHERE k = 'b'`));
+    await withClient(targetUrl, async (t) => {
+      await t.query(`ALTER TABLE migration_remediation ADD COLUMN columns text`);
+      await t.query(`DELETE FROM migration_remediation WHERE source_key = 'c'`);
+      await t.query(`INSERT INTO vc VALUES ('c', 'z', 'r')`);
+      await t.query(`UPDATE migration_remediation SET columns = '["v"]' WHERE source_key = 'b'`);
+    });
+    const clean = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: 10, concurrency: 1 });
+    expect(clean.map((s) => ({ ok: s.ok, corrected: s.corrected }))).toEqual([{ ok: true, corrected: 1 }]);
+
+    // b's w changed too, which its correction never touched: a difference, named by column
+    await withClient(targetUrl, (t) => t.query(`UPDATE vc SET w = 'tampered' WHERE k = 'b'`));
+    const [changed] = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: 10, concurrency: 1 });
+    expect(changed.ok).toBe(false);
+    expect(changed.differences.map((d) => ({ kind: d.kind, key: d.key, columns: d.fields?.map((f) => f.column) }))).toEqual([{ kind: 'changed', key: 'b', columns: ['v', 'w'] }]);
+
+    // recorded before the columns were kept (NULL): any column, as before
+    await withClient(targetUrl, (t) => t.query(`UPDATE migration_remediation SET columns = NULL WHERE source_key = 'b'`));
+    const [old] = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: 10, concurrency: 1 });
+    expect(old.ok).toBe(true);
   } finally {
     await source.close();
   }
