@@ -7,7 +7,9 @@ import { withClient, withPooledClient } from '../lib/db';
 import { previousSigningKeys } from '../lib/settings';
 import { withTarget } from '../lib/statement-audit';
 import { DataQualityFilter, DataQualityRow, dataQualityRows } from '../migration/data-quality';
-import { checkCorrections, CorrectionPlan, CorrectionProblem, CorrectionSheet, withCodeMappings } from '../migration/corrections';
+import { checkCorrections, columnOf, CorrectionPlan, CorrectionProblem, CorrectionSheet, withCodeMappings } from '../migration/corrections';
+import { prepareTargetSession } from '../verification/canonical';
+import { checkReloadedRows, ReloadedRowsCheck } from '../verification/reloaded-rows';
 import { reloadHeld } from '../migration/remediate';
 import type { Field } from '../migration/copy-text';
 import { findTable, TableMapping } from '../migration/mapping';
@@ -123,6 +125,35 @@ export function remediationActivities(deps: ActivityDeps) {
   const keys = () => [deps.settings.APPROVAL_SIGNING_KEY, ...previousSigningKeys(deps.settings)].filter(Boolean);
   const runbook = <T>(fn: Parameters<typeof withClient<T>>[1]) => withClient(deps.settings.RUNBOOK_DATABASE_URL, fn);
 
+  /**
+   * 整改复核 The rows a remediation run loaded (migration_remediation), compared per table with the legacy row read
+   * again and its sheet's correction applied (verification/reloaded-rows.ts); a child that followed: as it is.
+   */
+  async function checkRunContent(workflowId: string): Promise<ReloadedRowsCheck[]> {
+    const setIds = await runbook(async (c) => (await c.query<{ id: string }>('SELECT DISTINCT set_id AS id FROM correction_outcome WHERE workflow_id = $1', [workflowId])).rows.map((r) => r.id));
+    const sheets = (await runbook(async (c) => Promise.all(setIds.map((id) => readCorrectionSet(c, id))))).flatMap((s) => (s ? [s.sheet] : []));
+    if (!sheets.length) return [];
+    const mapping = withCodeMappings(deps.mapping, sheets.flatMap((s) => s.codeMappings));
+    return withTarget(deps.settings, async (target) => {
+      await prepareTargetSession(target);
+      const loaded = (await target.query<{ table_name: string; source_key: string; followed: string | null }>('SELECT table_name, source_key, followed FROM migration_remediation WHERE run_id = $1', [workflowId])).rows;
+      const out: ReloadedRowsCheck[] = [];
+      for (const table of mapping.tables) {
+        const rows = new Map<string, Record<string, Field>>();
+        for (const l of loaded) if (l.table_name === table.name) rows.set(l.source_key, {});
+        if (!rows.size) continue;
+        // the sheets' corrections of the rows corrected (not followers), in the sheets' order (the last one of a cell wins, as the reload did)
+        const corrected = new Set(loaded.filter((l) => l.table_name === table.name && l.followed === null).map((l) => l.source_key));
+        for (const c of sheets.flatMap((sheet) => sheet.corrections)) {
+          const column = c.table === table.name && corrected.has(c.key) ? columnOf(table, c.column) : undefined;
+          if (column) rows.get(c.key)![column.source] = c.value;
+        }
+        out.push(await checkReloadedRows({ source: deps.legacySource, target, mapping, table, rows }));
+      }
+      return out;
+    });
+  }
+
   /** What the sheet reloads, from the current quarantine (a repeat after a load finds the same keys, now loaded). */
   async function planOf(sheet: CorrectionSheet): Promise<{ problems: CorrectionProblem[]; plan: CorrectionPlan }> {
     return withTarget(deps.settings, (target) => checkCorrections(target, deps.mapping, sheet));
@@ -228,6 +259,16 @@ export function remediationActivities(deps: ActivityDeps) {
           for (const table of deps.mapping.tables.filter((t) => touched.has(t.name))) {
             const check = await countTable(deps.legacySource, null, target, table, deps.mapping);
             tables.push({ table: table.name, source: check.source, loaded: check.loaded, quarantined: check.quarantined, problems: check.problems });
+          }
+          // 整改复核 the content of what this run loaded: each row as the legacy gives it, with its correction
+          for (const c of await checkRunContent(input.workflowId)) {
+            if (c.unchecked) deps.logger.warn({ table: c.table, why: c.unchecked }, 'reloaded rows not compared 未复核');
+            if (!c.differences.length) continue;
+            const shown = c.differences.slice(0, 5).map((d) => `${d.key} ${d.kind}${d.fields ? ` (${d.fields.map((f) => `${f.column}: target ${JSON.stringify(f.target)}, expected ${JSON.stringify(f.source)}`).join('; ')})` : d.note ? ` (${d.note})` : ''}`);
+            const problem = `内容复核 ${c.differences.length} of the ${c.checked} reloaded rows differ from the legacy row with its correction: ${shown.join(', ')}${c.differences.length > shown.length ? ', …' : ''}`;
+            const entry = tables.find((t) => t.table === c.table);
+            if (entry) entry.problems.push(problem);
+            else tables.push({ table: c.table, source: 0, loaded: 0, quarantined: 0, problems: [problem] });
           }
           return { stillQuarantined, inTarget, tables };
         }),

@@ -219,8 +219,18 @@ describe('remediation loop (问题数据整改)', () => {
     expect(await target(`SELECT 1 FROM migration_quarantine WHERE source_key = $1 OR rule = $2`, [fixed, `waiting_for:market_entity:${fixed}`])).toEqual([]);
     for (const w of waiting) expect((await runbook(`SELECT outcome, followed FROM correction_outcome WHERE table_name = $1 AND source_key = $2`, [w.table_name, w.source_key]))[0]).toEqual({ outcome: 'loaded', followed: 'market_entity' });
 
+    // 整改复核 the loop compares what it loaded with the legacy row and its correction: a target that alters one of the
+    // rows as it takes it (here a trigger on one entity's dom) leaves the run incomplete, the row and column named
+    await target(`CREATE FUNCTION alter_dom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.pripid = '${held.codes[0]}' THEN NEW.dom := 'altered on load'; END IF; RETURN NEW; END $$`);
+    await target(`CREATE TRIGGER alter_dom BEFORE INSERT ON market_entity FOR EACH ROW EXECUTE FUNCTION alter_dom()`);
     const second = await run(codes.body.id, `${stack.id}-codes`);
-    expect(second).toMatchObject({ status: 'completed', outcome: { loaded: held.codes.length, stillHeld: 0 }, reconciliation: { stillQuarantined: 0 } });
+    await target(`DROP TRIGGER alter_dom ON market_entity`);
+    expect(second).toMatchObject({ status: 'incomplete', outcome: { loaded: held.codes.length, stillHeld: 0 }, reconciliation: { stillQuarantined: 0 } });
+    const contentProblems = second.reconciliation!.tables.flatMap((t) => t.problems);
+    expect(contentProblems).toEqual([expect.stringMatching(new RegExp(`^内容复核 1 of the ${held.codes.length} reloaded rows differ from the legacy row with its correction: ${held.codes[0]} changed \\(dom: target "altered on load", expected `))]);
+    // put back as the legacy has it (what an operator would do, then re-verify)
+    const legacyDom = await withClient(stack.settings.LEGACY_DATABASE_URL, async (c) => (await c.query(`SELECT dom FROM e_baseinfo WHERE pripid = $1`, [held.codes[0]])).rows[0].dom as string);
+    await target(`UPDATE market_entity SET dom = $2 WHERE pripid = $1`, [held.codes[0], legacyDom]);
     expect(await target(`SELECT DISTINCT enttype FROM market_entity WHERE pripid = ANY($1::text[])`, [held.codes])).toEqual([{ enttype: '1130' }]);
     // what each correction may have changed, kept beside the row for verification: the corrected field, the coded column; nothing for a follower
     const changeable = async (key: string) => (await target<{ columns: string | null }>(`SELECT columns FROM migration_remediation WHERE source_key = $1`, [key])).map((r) => (r.columns === null ? null : (JSON.parse(r.columns) as string[])));

@@ -4,6 +4,9 @@ import { copyChunk } from '../../migration/chunk-copy';
 import type { Mapping, TableMapping } from '../../migration/mapping';
 import { PostgresSource } from '../../migration/pg-source';
 import { ensureTargetSchema } from '../../migration/target-schema';
+import type { SourceAdapter } from '../../migration/source';
+import { prepareTargetSession } from '../../verification/canonical';
+import { checkReloadedRows } from '../../verification/reloaded-rows';
 import { verifyContentInProcess } from '../../verification/run-content';
 
 /**
@@ -97,6 +100,41 @@ it('a corrected row may differ in the columns its correction changed, and only t
     await withClient(targetUrl, (t) => t.query(`UPDATE migration_remediation SET columns = NULL WHERE source_key = 'b'`));
     const [old] = await verifyContentInProcess({ source, targetUrl, mapping, segmentRows: 10, concurrency: 1 });
     expect(old.ok).toBe(true);
+  } finally {
+    await source.close();
+  }
+});
+
+it('整改复核 the rows a remediation loaded are compared with the legacy row read again and its correction applied', async () => {
+  const source = new PostgresSource(legacyUrl);
+  try {
+    // b's legacy v is NULL again (it breaks the rule); its correction sets v; the target holds b with it
+    await withClient(legacyUrl, (l) => l.query(`UPDATE vc_legacy SET v = NULL WHERE k = 'b'`));
+    await withClient(targetUrl, (t) => t.query(`UPDATE vc SET v = 'fixed', w = 'q' WHERE k = 'b'`));
+    const fixes = (...rows: [string, Record<string, string | null>][]) => new Map(rows);
+    const check = (rows: Map<string, Record<string, string | null>>, adapter: SourceAdapter = source) =>
+      withClient(targetUrl, async (t) => {
+        await prepareTargetSession(t);
+        return checkReloadedRows({ source: adapter, target: t, mapping, table, rows });
+      });
+    // a follower (loaded as it was: a) and the corrected row (b): as the legacy gives them, b with its correction
+    expect(await check(fixes(['a', {}], ['b', { v: 'fixed' }]))).toEqual({ table: 'vc', checked: 2, differences: [] });
+
+    // b's w changed in the target; a gone from it; a correction that does not make b pass the rule
+    await withClient(targetUrl, async (t) => {
+      await t.query(`UPDATE vc SET w = 'tampered' WHERE k = 'b'`);
+      await t.query(`DELETE FROM vc WHERE k = 'a'`);
+    });
+    const found = await check(fixes(['a', {}], ['b', { v: 'fixed' }]));
+    expect(found.differences.map((d) => ({ kind: d.kind, key: d.key, columns: d.fields?.map((f) => f.column) }))).toEqual([
+      { kind: 'missing_in_target', key: 'a', columns: undefined },
+      { kind: 'changed', key: 'b', columns: ['w'] },
+    ]);
+    expect((await check(fixes(['b', {}]))).differences).toEqual([expect.objectContaining({ kind: 'unaccounted_source_row', key: 'b', note: expect.stringContaining('required:v') })]);
+
+    // a source that cannot read rows by key: said, not guessed
+    const withoutKeys: SourceAdapter = { kind: 'postgres', readPoint: () => source.readPoint(), countRows: (t) => source.countRows(t), planChunks: (t, n) => source.planChunks(t, n), readChunk: (t, c) => source.readChunk(t, c), close: async () => undefined };
+    expect(await check(fixes(['b', { v: 'fixed' }]), withoutKeys)).toEqual({ table: 'vc', checked: 0, unchecked: 'the postgres source does not read rows by key', differences: [] });
   } finally {
     await source.close();
   }
