@@ -4,6 +4,7 @@ import { decodeLine, encodeLine, fieldAt, Field, textOf } from '../migration/cop
 import { castKey } from '../migration/key-order';
 import { literal } from '../migration/pg-source';
 import { isComposite, keyColumn, Mapping, TableMapping, targetColumns } from '../migration/mapping';
+import { unionFilterSql } from '../migration/union';
 import type { SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
 import { compileTransform, transformText } from '../migration/transform';
@@ -63,14 +64,18 @@ export async function checkReloadedRows(opts: {
     }
   }
 
-  const cols = targetColumns(table).map((c) => quoteIdent(c.target)).join(', ');
-  const keyText = castKey(`x.${quoteIdent(keyColumn(table).target)}`, keyColumn(table).type, 'text');
+  // the target's rows by the legacy key texts (as migration_remediation and the quarantine hold them), each line led by
+  // the key it was found by: the target's own key may print otherwise (a number's canonical text)
+  const cols = targetColumns(table).map((c) => `x.${quoteIdent(c.target)}`).join(', ');
+  const match = `x.${quoteIdent(keyColumn(table).target)} = ${castKey('w.k', 'text', keyColumn(table).type)}`;
   const found = new Map<string, string>();
   const chunks: Buffer[] = [];
-  for await (const chunk of copyOut(target, `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} x WHERE ${keyText} = ANY(ARRAY[${keys.map(literal).join(', ')}]::text[])) TO STDOUT`) as AsyncIterable<Buffer>) chunks.push(chunk);
+  const sql = `COPY (SELECT w.k, ${cols} FROM unnest(ARRAY[${keys.map(literal).join(', ')}]::text[]) AS w(k) JOIN ${quoteIdent(table.target.table)} x ON ${match}${unionFilterSql(table, 'x')}) TO STDOUT`;
+  for await (const chunk of copyOut(target, sql) as AsyncIterable<Buffer>) chunks.push(chunk);
   for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
     if (line === '') continue;
-    found.set(decodeLine(line)[keyIndex] ?? '', line + '\n');
+    const tab = line.indexOf('\t');
+    found.set(decodeLine(line.slice(0, tab))[0] ?? '', line.slice(tab + 1) + '\n');
   }
 
   for (const key of keys) {
