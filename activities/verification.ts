@@ -5,7 +5,8 @@ import { withClient } from '../lib/db';
 import { withTarget } from '../lib/statement-audit';
 import { findTable } from '../migration/mapping';
 import type { Chunk } from '../migration/source';
-import { BeforeImage, BusinessTestResult, rollBack, runBusinessTests, takeBeforeImages } from '../verification/business-tests';
+import { activeEntities, BeforeImage, BusinessTestResult, rollBack, runBusinessTests, takeBeforeImages } from '../verification/business-tests';
+import { REFERENCE_BUSINESS_LAYOUT } from '../migration/business-layout';
 import { prepareTargetSession } from '../verification/canonical';
 import { ensureVerificationIndexes, planSegments, SegmentResult, verifySegment } from '../verification/content';
 import { countTable, TableCountCheck } from '../verification/counts';
@@ -50,24 +51,24 @@ export function verificationActivities(deps: ActivityDeps) {
   async function businessTests(input: { runId: string; candidates: string[]; entities: number; date: string; rollBackAfter: boolean }): Promise<BusinessTestResult | { skipped: string }> {
     const baseUrl = settings.BUSINESS_API_URL;
     if (!baseUrl) return { skipped: 'BUSINESS_API_URL is not configured on the worker 未配置业务接口' };
+    const layout = mapping.businessTests ?? REFERENCE_BUSINESS_LAYOUT;
     const earlier = activityInfo().heartbeatDetails as { images?: BeforeImage[] } | undefined;
     let taken: BeforeImage[] | undefined;
     // It beats while it works, always carrying the before-images a retry must undo first: this attempt's once
     // taken, until then the earlier attempt's.
     return whileBeating(() => withTarget(settings, async (target) => {
-      if (earlier?.images?.length) await rollBack(target, earlier.images);
-      const { rows } = await target.query<{ pripid: string }>(`SELECT pripid FROM market_entity WHERE pripid = ANY($1::text[]) AND regstate = '1'`, [input.candidates]);
-      const active = new Set(rows.map((r) => r.pripid));
+      if (earlier?.images?.length) await rollBack(target, earlier.images, layout);
+      const active = await activeEntities(target, input.candidates, layout);
       const chosen = input.candidates.filter((p) => active.has(p)).slice(0, input.entities);
       if (!chosen.length) return { baseUrl, ok: false, rolledBack: input.rollBackAfter, cases: [] };
-      const images = await takeBeforeImages(target, input.runId, chosen);
+      const images = await takeBeforeImages(target, input.runId, chosen, layout);
       taken = images;
       heartbeat({ images });
       try {
-        const cases = await runBusinessTests({ target, baseUrl, images, date: input.date });
+        const cases = await runBusinessTests({ target, baseUrl, images, date: input.date, layout });
         return { baseUrl, ok: cases.length > 0 && cases.every((c) => c.ok), rolledBack: input.rollBackAfter, cases };
       } finally {
-        if (input.rollBackAfter) await rollBack(target, images);
+        if (input.rollBackAfter) await rollBack(target, images, layout);
       }
     }), () => (taken ? { images: taken } : earlier));
   }

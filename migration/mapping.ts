@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
 import { CLEANING_RULES } from './cleansing';
 import { CodeTable, codeTableSpecSchema, loadCodeTable, ReadLegacyCodeTable, resolveLegacyCodeTables } from './code-tables';
+import { BusinessLayout, businessLayoutProblems, businessLayoutSchema } from './business-layout';
 import { DEFAULT_ENTITY_DETAIL, EntityDetail, entityDetailProblems, entityDetailSchema } from './entity-detail';
 import { columnsOf, Expr, ExpressionError, isCondition, parseExpression } from './expressions';
 import { identifier } from './mapping-schema';
@@ -97,6 +98,8 @@ const mappingFileSchema = z.strictObject({
   tables: z.array(tableSchema).min(1),
   /** 主体详情 what sampling compares per entity (entity-detail.ts); default: market_entity by enttype */
   entityDetail: entityDetailSchema.optional(),
+  /** 业务测试 where the new system's change and cancellation land in the target (business-layout.ts); default: the reference application's */
+  businessTests: businessLayoutSchema.optional(),
   /** 异常数据处理策略 the policy per rule for every non-key column (anomaly-policy.ts DEFAULT_POLICIES when absent) */
   anomalyPolicies: z.strictObject(Object.fromEntries(ANOMALY_RULES.map((r) => [r, z.enum(POLICIES).optional()])) as Record<AnomalyRule, z.ZodOptional<z.ZodEnum<{ quarantine: 'quarantine'; load_flagged: 'load_flagged' }>>>).optional(),
 });
@@ -111,6 +114,7 @@ export interface Mapping {
   tables: TableMapping[];
   codeTables: Map<string, CodeTable>;
   entityDetail?: EntityDetail;
+  businessTests?: BusinessLayout;
   anomalyPolicies?: Partial<Record<AnomalyRule, Policy>>;
 }
 
@@ -223,8 +227,9 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
     }
   });
   if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
+  if (spec.businessTests) problems.push(...businessLayoutProblems(spec.tables, spec.businessTests));
   if (problems.length) throw new ConfigError(file, problems);
-  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail, anomalyPolicies: spec.anomalyPolicies };
+  return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail, businessTests: spec.businessTests, anomalyPolicies: spec.anomalyPolicies };
 }
 
 /**
