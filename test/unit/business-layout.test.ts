@@ -1,27 +1,13 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ConfigError } from '../../lib/config-file';
 import { REFERENCE_BUSINESS_LAYOUT } from '../../migration/business-layout';
 import { loadMapping } from '../../migration/mapping';
+import { BUNDLED_MAPPING as REAL, writeMapping } from '../support/mapping-file';
 
 /**
  * 业务测试 Where the business tests read back the new system's writes is the mapping's `businessTests` (issue 13:
  * they named market_entity, entity_change and approval_application in the code): checked at load against the
  * mapped target tables, each problem with its JSON path; unknown keys refused.
  */
-const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
-
-function writeMapping(mutate: (m: { businessTests?: unknown }) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-business-'));
-  fs.cpSync(path.join(path.dirname(REAL), 'code-tables'), path.join(dir, 'code-tables'), { recursive: true });
-  const m = JSON.parse(fs.readFileSync(REAL, 'utf8'));
-  mutate(m);
-  const file = path.join(dir, 'mapping.json');
-  fs.writeFileSync(file, JSON.stringify(m));
-  return file;
-}
-
 const problemsOf = (file: string): string[] => {
   try {
     loadMapping(file);

@@ -1,30 +1,16 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ConfigError } from '../../lib/config-file';
 import { quoteQualified } from '../../lib/db';
 import { loadSettings } from '../../lib/settings';
 import { legacyMappingSchema } from '../../migration/legacy-source';
 import { loadMapping } from '../../migration/mapping';
 import { chunkCopySql, keysCopySql } from '../../migration/pg-source';
+import { writeMapping } from '../support/mapping-file';
 
 /**
  * Legacy tables in any schema (issue 13): a mapping may name schema.table (it was refused as "expected a
  * lower-case SQL identifier"), LEGACY_SCHEMA qualifies the bare names of a PostgreSQL legacy database (an
  * Oracle source takes it as ORACLE_SCHEMA's default instead), and a key must have a declared order.
  */
-const REAL = path.join(__dirname, '..', '..', 'config', 'mapping.json');
-
-function writeMapping(mutate: (m: any) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-schema-'));
-  fs.cpSync(path.join(path.dirname(REAL), 'code-tables'), path.join(dir, 'code-tables'), { recursive: true });
-  const m = JSON.parse(fs.readFileSync(REAL, 'utf8'));
-  mutate(m);
-  const file = path.join(dir, 'mapping.json');
-  fs.writeFileSync(file, JSON.stringify(m));
-  return file;
-}
-
 describe('legacy schemas', () => {
   it('takes a schema-qualified legacy table and reads it qualified and quoted', () => {
     const m = loadMapping(writeMapping((x) => (x.tables[0].source.table = 'registry.e_baseinfo')));
