@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { fallbackActionSignal, FallbackState, fallbackStateQuery } from '../../workflows/fallback-messages';
 import { fakeActivityWorker } from './fake-activities';
-import { saveHistory } from './recording';
+import { recordInto, saveHistory } from './recording';
 import { eventually } from './stack';
 
 /**
@@ -17,9 +17,7 @@ import { eventually } from './stack';
  * Run with the workflow code whose command sequences the replays must keep:
  *   node --import tsx test/support/record-fallback-histories.ts test/fixtures
  */
-const main = async () => {
-  const out = process.argv[2];
-  if (!out) throw new Error('usage: record-fallback-histories.ts <fixtures dir>');
+recordInto('record-fallback-histories.ts', async (out) => {
   let smokeFailures = 2;
   let recordingNow: 'retry' | 'abort' = 'retry';
   const worker = fakeActivityWorker('fallback', {
@@ -73,11 +71,4 @@ const main = async () => {
   } finally {
     await worker.stop();
   }
-};
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+});
