@@ -32,6 +32,59 @@ export const planItemAnswer = z.object({
   ui: z.string(),
 });
 
+/** Temporal's execution statuses, as the SDK names them. */
+export const EXECUTION_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'UNKNOWN', 'UNSPECIFIED', 'PAUSED'] as const;
+
+/** A run as GET /runs lists it (and as pending approvals show it); the CLI reads its type too. */
+export const runSummary = z.object({
+  kind: z.string(),
+  workflowId: z.string(),
+  runId: z.string(),
+  execution: z.enum(EXECUTION_STATUSES).describe('Temporal execution status'),
+  status: z.string().describe('RunbookStatus: the runbook status the workflow publishes').optional(),
+  phase: z.string().describe('RunbookPhase').optional(),
+  requestedBy: z.string().optional(),
+  startedAt: z.string().meta({ format: 'date-time' }),
+  closedAt: z.string().meta({ format: 'date-time' }).optional(),
+  href: z.string().describe('this run in the API').optional(),
+  ui: z.string().describe('this run in the Temporal Web UI'),
+});
+
+/** An item of GET /approvals/pending: the run, and the gate or plan item in it that waits for the caller. */
+export const pendingApproval = runSummary.extend({
+  gate: z.string().describe('the gate, or the plan item'),
+  gateTitle: z.string(),
+  decide: z.string().describe('POST here: a gate takes {"decision": "approve"|"reject", "reason": …}, a plan item {"note": …}'),
+});
+
+/** GET /approvals/pending's answer. */
+export const pendingApprovals = z.object({
+  pending: z.array(pendingApproval),
+  unavailable: z.array(z.object({ workflowId: z.string(), problem: z.string() })).describe('runs waiting for approval whose state could not be read (no worker answering)'),
+});
+
+const FIRST_KEYS = ['type', 'enum', 'format', 'description'];
+
+/**
+ * An answer's documented JSON schema: its properties' types, nested objects and arrays likewise, without `required`
+ * or `additionalProperties` (the documented responses do not say them; the types do: every route sends them all).
+ */
+export function documented(answer: z.ZodType): { type: 'object'; properties: Record<string, unknown> } {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (!node || typeof node !== 'object') return node;
+    // The hand-written schemas' order of keys: type, enum, format, description, then the rest (items, properties).
+    const rank = (k: string) => ((i) => (i < 0 ? FIRST_KEYS.length : i))(FIRST_KEYS.indexOf(k));
+    return Object.fromEntries(
+      Object.entries(node)
+        .filter(([k]) => !['$schema', 'required', 'additionalProperties'].includes(k))
+        .sort(([a], [b]) => rank(a) - rank(b))
+        .map(([k, v]) => [k, k === 'enum' ? v : k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, x]) => [p, strip(x)])) : strip(v)]),
+    );
+  };
+  return strip(z.toJSONSchema(answer)) as { type: 'object'; properties: Record<string, unknown> };
+}
+
 /** A route's documented response for an answer: its description, and the answer's properties as JSON schema. */
 export function answerSchema(description: string, answer: z.ZodObject): { description: string; type: 'object'; properties: Record<string, unknown> } {
   const { properties } = z.toJSONSchema(answer) as { properties: Record<string, unknown> };
@@ -43,3 +96,6 @@ export type GateDecisionAnswer = z.infer<typeof gateDecisionAnswer>;
 export type StepChoiceAnswer = z.infer<typeof stepChoiceAnswer>;
 export type CancelAnswer = z.infer<typeof cancelAnswer>;
 export type PlanItemAnswer = z.infer<typeof planItemAnswer>;
+export type RunSummary = z.infer<typeof runSummary>;
+export type PendingApproval = z.infer<typeof pendingApproval>;
+export type PendingApprovals = z.infer<typeof pendingApprovals>;

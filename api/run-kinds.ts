@@ -16,7 +16,8 @@ import type { RunAccess } from './run-access';
  * "pending approvals", and OpenAPI docs without route code. What a kind has besides (the plan's item sign-offs,
  * the remediation's corrections sheets) it declares as routes of its own, registered with the rest.
  */
-export interface GateDefinition {
+/** A gate as the API lists and routes it: the workflow's own definition (e.g. GATE_DEFINITIONS in workflows/cutover-messages.ts) seen from outside. */
+export interface KindGate {
   name: string;
   /** Chinese and English, shown in pending approvals and the CLI */
   title: string;
@@ -129,7 +130,7 @@ export interface RunKind<State = object, Body = unknown> {
   stateSchema: { type: 'object'; properties: Record<string, object>; required?: readonly string[]; additionalProperties?: boolean };
   /** values the workflow puts in RunbookStatus / RunbookPhase, for the list filters */
   statuses: readonly string[];
-  gates: readonly GateDefinition[];
+  gates: readonly KindGate[];
   decisionSignal?: SignalDefinition<[SignedDecision]>;
   openGates(state: State): string[];
   /**

@@ -1,7 +1,5 @@
-import type { CancelAnswer, GateDecisionAnswer, PlanItemAnswer, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
+import type { CancelAnswer, GateDecisionAnswer, PendingApprovals, PlanItemAnswer, RunSummary, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
 import type { CorrectionSetView } from '../api/routes/remediation';
-import type { PendingApprovals } from '../api/routes/runs/approvals';
-import type { RunSummary } from '../api/routes/runs/context';
 import type { RunView } from '../api/routes/runs/state';
 import type { TokenRecord } from '../lib/runbook-db';
 import type { DataQualityRow } from '../migration/data-quality';

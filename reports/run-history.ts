@@ -1,5 +1,5 @@
 import { optionalTsToDate, optionalTsToMs } from '@temporalio/common';
-import type { History } from '@temporalio/common/lib/proto-utils';
+import type { WorkflowHandle } from '@temporalio/client';
 
 /**
  * 运行历史 What a run's Temporal event history says happened, for the failure-analysis report: every
@@ -23,6 +23,8 @@ export interface HistoryDigest {
   events: number;
 }
 
+/** A workflow's history as the client's public API returns it (handle.fetchHistory()). */
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 type HistoryEvent = NonNullable<History['events']>[number];
 type Payload = { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null } | null | undefined;
 type Failure = { message?: string | null; cause?: Failure | null } | null | undefined;

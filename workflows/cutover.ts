@@ -10,7 +10,6 @@ import {
   isCancellation,
   patched,
   proxyActivities,
-  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -24,7 +23,7 @@ import { choicesAfterFailure, GATE_STEP, STEP_KEYS, stepLabel, stepTitle } from 
 import { signedStartRefusal } from './kit/admission';
 import { DEFAULTS } from './kit/defaults';
 import { signedInbox } from './kit/decisions';
-import { runAttributes } from './kit/publish';
+import { publisher } from './kit/publish';
 import { FallBack, runbook } from './kit/runbook';
 import { leaseHold } from './kit/target-lease';
 import { fallback } from './fallback';
@@ -79,10 +78,7 @@ export async function cutover(input: CutoverInput): Promise<CutoverState> {
     tables: [],
     maintenanceWindow: input.maintenanceWindow,
   };
-  const publish = () => {
-    runAttributes({ kind: 'cutover', phase: state.phase, status: state.status });
-    setCurrentDetails(renderCutoverChecklist(state, wfId));
-  };
+  const publish = publisher('cutover', () => ({ phase: state.phase, status: state.status, details: renderCutoverChecklist(state, wfId) }));
   const run = runbook(state, { runId: input.runId, runNoun: 'cutover', gateStep: (g) => GATE_STEP[g], choicesAfterFailure, publish });
   const now = run.now;
 

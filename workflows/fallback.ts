@@ -1,11 +1,9 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
   patched,
   proxyActivities,
-  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -23,7 +21,8 @@ import {
 import { signedMessageSchema, signedStartRefusal } from './kit/admission';
 import { keepDecision, refusalsInto, pendingChoiceRefusal, signedHandler, signedInbox } from './kit/decisions';
 import { STEP_ICONS } from './cutover-steps';
-import { runAttributes } from './kit/publish';
+import { publisher } from './kit/publish';
+import { operatorWait, runStep } from './kit/step';
 import { leaseHold } from './kit/target-lease';
 
 /**
@@ -61,7 +60,7 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
     steps: FALLBACK_STEPS.map((s) => ({ key: s.key, title: s.title, status: 'pending' })),
     decisions: [],
   };
-  let choice: FallbackChoice | undefined;
+  const waiting = operatorWait<NonNullable<FallbackState['pendingFailure']>, FallbackChoice>(state, () => publish());
 
   setHandler(fallbackStateQuery, () => state);
   // Admitted by workflows/kit/admission.ts, judged by workflows/kit/decisions.ts: no payload, however malformed, can fail the fallback.
@@ -72,51 +71,45 @@ export async function fallback(input: FallbackInput): Promise<FallbackState> {
       admitted: (d) => {
         const refusal = pendingChoiceRefusal(state.pendingFailure, d, { prefix: 'fallback', wording: { step: 'failed fallback step', waitsFor: 'a decision', act: 'decide how a fallback goes on' } });
         keepDecision(state.decisions, d, now(), refusal);
-        if (!refusal) choice = d.decision;
+        if (!refusal) waiting.choose(d.decision);
         publish();
       },
     }),
   );
 
-  const publish = () => {
-    runAttributes({ kind: 'fallback', phase: state.steps.find((s) => s.status === 'running' || s.status === 'failed')?.key ?? 'finished', status: state.status });
-    setCurrentDetails(
-      [
-        `### 回退 Fallback ${state.runId} — ${state.status}`,
-        `_reason: ${state.reason}_`,
-        '',
-        ...state.steps.map((s) => `- ${STEP_ICONS[s.status]} ${s.title}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`),
-        state.pendingFailure ? `\n**等待处理 Waiting for a person:** retry or abort step ${state.pendingFailure.step}` : '',
-      ].join('\n'),
-    );
-  };
+  const publish = publisher('fallback', () => ({
+    phase: state.steps.find((s) => s.status === 'running' || s.status === 'failed')?.key ?? 'finished',
+    status: state.status,
+    details: [
+      `### 回退 Fallback ${state.runId} — ${state.status}`,
+      `_reason: ${state.reason}_`,
+      '',
+      ...state.steps.map((s) => `- ${STEP_ICONS[s.status]} ${s.title}${s.error ? ` — ${s.error}` : s.detail ? ` — ${s.detail}` : ''}`),
+      state.pendingFailure ? `\n**等待处理 Waiting for a person:** retry or abort step ${state.pendingFailure.step}` : '',
+    ].join('\n'),
+  }));
 
   class Aborted extends Error {}
 
-  /** Runs one step; on failure waits for retry or abort. Abort ends the fallback with the error recorded. */
+  /** Runs one step (workflows/kit/step.ts); on failure waits for retry or abort. Abort ends the fallback with the error recorded. */
   async function run(key: FallbackStepKey, body: () => Promise<string>): Promise<void> {
     const s = state.steps.find((x) => x.key === key) as FallbackStepState;
-    for (;;) {
-      Object.assign(s, { status: 'running', startedAt: now(), error: undefined });
-      state.status = 'running';
-      publish();
-      try {
-        s.detail = await body();
-        Object.assign(s, { status: 'done', finishedAt: now() });
+    await runStep(() => s, body, {
+      begin: () => {
+        Object.assign(s, { status: 'running', startedAt: now(), error: undefined });
+        state.status = 'running';
         publish();
-        return;
-      } catch (err) {
-        const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-        Object.assign(s, { status: 'failed', finishedAt: now(), error: message });
-        state.status = 'waiting_operator';
-        state.pendingFailure = { step: key, error: message, at: now() };
-        choice = undefined;
+      },
+      done: (detail) => {
+        Object.assign(s, { detail, status: 'done', finishedAt: now() });
         publish();
-        await condition(() => choice !== undefined);
-        state.pendingFailure = undefined;
+      },
+      choose: (message) => waiting.decide({ step: key, error: message, at: now() }),
+      after: (choice, message) => {
         if (choice === 'abort') throw new Aborted(message);
-      }
-    }
+        return 'retry';
+      },
+    });
   }
 
   // 签名启动 A fallback started by hand must carry the API's signed start; a cutover's child needs none.

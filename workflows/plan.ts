@@ -5,7 +5,6 @@ import {
   continueAsNew,
   executeChild,
   proxyActivities,
-  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -33,7 +32,7 @@ import {
 import { DAY_MS, dayToMs, dueAtIso, label, progress, refreshStatuses, renderChecklist, waitingFor } from './plan-progress';
 import { keep, ShownMessage, signedMessageSchema } from './kit/admission';
 import { signedHandler, signedInbox, UNREADABLE } from './kit/decisions';
-import { runAttributes } from './kit/publish';
+import { publisher } from './kit/publish';
 
 /**
  * 项目实施进度安排 · the 90-day project as one long-lived workflow: items complete by signed sign-off
@@ -69,7 +68,6 @@ export async function plan(input: PlanInput): Promise<PlanState> {
   const definition = state.definition;
   const running = new Set<string>();
   let wake = false;
-  let published = '';
 
   setHandler(planStateQuery, () => state);
   setHandler(planProgressQuery, () => progress(state, Date.now()));
@@ -311,15 +309,14 @@ export async function plan(input: PlanInput): Promise<PlanState> {
     return Math.min(...times.filter((t) => t > now));
   }
 
-  function publish() {
-    const p = progress(state, Date.now());
-    const attributes = JSON.stringify([p.phase, state.status, p.percent]);
-    if (attributes !== published) {
-      runAttributes({ kind: 'plan', phase: p.phase, status: state.status, progress: p.percent });
-      published = attributes;
-    }
-    setCurrentDetails(renderChecklist(p));
-  }
+  const publish = publisher(
+    'plan',
+    () => {
+      const p = progress(state, Date.now());
+      return { phase: p.phase, status: state.status, progress: p.percent, details: renderChecklist(p) };
+    },
+    { onlyWhenChanged: true },
+  );
 
   for (;;) {
     // Reset before the awaits below: a handler finishing during them must wake the next round.

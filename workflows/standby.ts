@@ -1,11 +1,11 @@
-import { ApplicationFailure, condition, proxyActivities, RetryPolicy, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyActivities, RetryPolicy, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { StandbySegmentResult } from '../standby/consistency';
 import { tableAgreement } from '../standby/agreement';
 import { decideGateSignal } from './cutover-messages';
 import { signedMessageSchema } from './kit/admission';
 import { applyGateDecision, gateRefusal, keepDecision, keepRefused, signedHandler, signedInbox } from './kit/decisions';
-import { runAttributes } from './kit/publish';
+import { publisher } from './kit/publish';
 import { CheckSummary, StandbyInput, StandbyState, standbyStateQuery } from './standby-messages';
 import { inLanes } from './kit/lanes';
 
@@ -66,11 +66,12 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
     }),
   );
 
-  const publish = () => {
-    runAttributes({ kind: 'standby', phase: state.phase, status: state.status });
+  const publish = publisher('standby', () => {
     const c = state.check ?? state.drill?.verify;
-    setCurrentDetails(
-      [
+    return {
+      phase: state.phase,
+      status: state.status,
+      details: [
         `### 备点库 Standby ${input.action} ${input.runId}: ${state.phase} (${state.status})`,
         state.health?.map((h) => `- ${h.streaming ? '✅ streaming' : '❌ NOT streaming'}, lag ${h.lagBytes ?? '?'} B / ${h.lagSeconds ?? '?'} s, slot ${h.slot.name} retains ${h.slot.retainedWalBytes ?? '?'} B`).join('\n') ?? '',
         state.progress.total ? `- segments ${state.progress.done}/${state.progress.total}` : '',
@@ -79,8 +80,8 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
       ]
         .filter(Boolean)
         .join('\n'),
-    );
-  };
+    };
+  });
   publish();
 
   /** Lag, slot and alerts of one copy; alerts go out through the notification path. */

@@ -11,12 +11,17 @@ import { fixtureEvents, fixturePath, replay, withActivityReplaced } from '../sup
  */
 const name = (e: ReturnType<typeof fixtureEvents>[number]) => e.activityTaskScheduledEventAttributes?.activityType.name ?? e.workflowExecutionSignaledEventAttributes?.signalName;
 const RUN = 'tmx51jlaq3b6796';
+const FALLBACK_RUN = 'h17-fallback-a851253b';
 
 const cases = [
   { file: 'cutover-history-choices.json', workflowId: `cutover-${RUN}-choices`, holds: ['notifyPlan', 'decideGate', 'operatorAction', 'wipeTargetTestData', 'writeEvidencePack', 'releaseTargetLease'] },
   { file: 'cutover-history-complete.json', workflowId: `cutover-${RUN}-complete`, holds: ['takeTargetLease', 'preflightMapping', 'controlServices', 'warmMemoryDb', 'switchEndpoints', 'writeEvidencePack'] },
   { file: 'cutover-history-cancelled.json', workflowId: `cutover-${RUN}-cancelled`, holds: ['buildLegacyArchive', 'writeEvidencePack', 'releaseTargetLease'] },
   { file: 'fallback-history-choices.json', workflowId: `fallback-${RUN}-choices`, holds: ['controlServices', 'checkLegacyAgainstBackup', 'switchEndpoints', 'writeFailureReport'] },
+  // The fallback's own step runner (a failed step, a person's retry or abort), recorded before it moved onto the kit
+  // by the code of commit 554d88c with fake activities (test/support/record-fallback-histories.ts).
+  { file: 'fallback-history-retry.json', workflowId: `fallback-${FALLBACK_RUN}-retry`, holds: ['fallbackAction', 'legacySmokeTests', 'writeFailureReport'] },
+  { file: 'fallback-history-abort.json', workflowId: `fallback-${FALLBACK_RUN}-abort`, holds: ['controlServices', 'fallbackAction', 'releaseTargetLease'] },
 ];
 
 describe.each(cases)('replay of $file', ({ file, workflowId, holds }) => {
@@ -40,4 +45,13 @@ it('the choices run failed its wipe twice and took the operator’s retry and co
   expect(events.filter((n) => n === 'operatorAction')).toHaveLength(2);
   expect(events.filter((n) => n === 'wipeTargetTestData')).toHaveLength(2);
   expect(events.filter((n) => n === 'decideGate')).toHaveLength(3);
+});
+
+it('the fallback runs failed a step and took a person’s retries (one forged choice refused) and an abort', () => {
+  const retry = fixtureEvents('fallback-history-retry.json').map(name).filter(Boolean);
+  expect(retry.filter((n) => n === 'fallbackAction')).toHaveLength(3);
+  expect(retry.filter((n) => n === 'legacySmokeTests')).toHaveLength(3);
+  const abort = fixtureEvents('fallback-history-abort.json').map(name).filter(Boolean);
+  expect(abort.filter((n) => n === 'fallbackAction')).toHaveLength(1);
+  expect(abort).not.toContain('switchEndpoints');
 });

@@ -15,11 +15,25 @@ export async function saveHistory(client: Client, workflowId: string, file: stri
   console.log(`${label}: ${history.events?.length} events → ${file}`);
 }
 
-/** Runs `record` on a fresh stack and exits 0, or prints the error and exits 1. */
-export function recordOnStack(script: string, record: (stack: TestStack, operator: string, out: string) => Promise<void>): void {
+/** Runs `record` with the fixtures folder from the command line and exits 0, or prints the error and exits 1. */
+export function recordInto(script: string, record: (out: string) => Promise<void>): void {
   const main = async () => {
     const out = process.argv[2];
     if (!out) throw new Error(`usage: ${script} <fixtures dir>`);
+    await record(out);
+  };
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
+
+/** Runs `record` on a fresh stack and exits 0, or prints the error and exits 1. */
+export function recordOnStack(script: string, record: (stack: TestStack, operator: string, out: string) => Promise<void>): void {
+  recordInto(script, async (out) => {
     const stack = new TestStack();
     try {
       await stack.start();
@@ -29,12 +43,5 @@ export function recordOnStack(script: string, record: (stack: TestStack, operato
     } finally {
       await stack.stop();
     }
-  };
-  main().then(
-    () => process.exit(0),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  });
 }

@@ -1,8 +1,9 @@
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, condition, isCancellation, patched, proxyActivities, setHandler, SignalDefinition, workflowInfo } from '@temporalio/workflow';
+import { condition, isCancellation, patched, proxyActivities, setHandler, SignalDefinition, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { SignedDecision } from '../../lib/decision-signing';
 import type { StepRecord, StepStatus } from '../cutover-steps';
 import { signedMessageSchema } from './admission';
+import { operatorWait, rootMessage, runStep } from './step';
 import { applyGateDecision, DecidableGate, gateRefusal, KeptDecision, keepDecision, pendingChoiceRefusal, refusalsInto, signedHandler, SignedInbox } from './decisions';
 
 /**
@@ -55,16 +56,6 @@ export class FallBack extends Error {
   }
 }
 
-/**
- * What went wrong, as the operator must read it: the innermost cause under the activity and child
- * workflow wrappers ("Activity task failed" says nothing), a configuration error named as one.
- */
-export function rootMessage(err: unknown): string {
-  let e = err as Error;
-  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
-  return e instanceof ApplicationFailure && e.type === 'ConfigError' ? `配置错误 configuration error: ${e.message}` : e.message;
-}
-
 const notify = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 10, maximumInterval: '1 minute' },
@@ -88,11 +79,13 @@ export interface RunbookOptions<K extends string, G extends RunGate> {
 
 export type OperatorDecision = { choice: StepChoice; reason?: string; actor: string };
 
+export { rootMessage };
+
 /** The machinery of one run over its state. Call it once, at the start of the workflow function. */
 export function runbook<K extends string, G extends RunGate>(state: RunbookState<K, G>, options: RunbookOptions<K, G>) {
   const now = () => new Date().toISOString(); // replay-safe: the SDK makes Date deterministic in workflows
   const { publish } = options;
-  let operatorChoice: OperatorDecision | undefined;
+  const waiting = operatorWait<NonNullable<RunbookState<K, G>['pendingFailure']>, OperatorDecision>(state, publish);
 
   const stepState = (key: K): RunStep<K> => state.steps.find((s) => s.key === key)!;
 
@@ -127,40 +120,29 @@ export function runbook<K extends string, G extends RunGate>(state: RunbookState
 
   /** Parks the run until the operator's signed choice for what failed arrives; returns it. */
   async function operatorDecides(key: K | 'fallback', message: string, choices: StepChoice[]): Promise<OperatorDecision> {
-    state.pendingFailure = { step: key, error: message, at: now(), choices };
-    state.status = 'waiting_operator';
-    operatorChoice = undefined;
-    publish();
-    await condition(() => operatorChoice !== undefined);
-    state.pendingFailure = undefined;
-    return operatorChoice!;
+    return waiting.decide({ step: key, error: message, at: now(), choices });
   }
 
   /**
-   * Runs a step; when it fails after its retries, the operator chooses by signal: retry, skip (where
+   * Runs a step (step.ts); when it fails after its retries, the operator chooses by signal: retry, skip (where
    * allowed, with a reason), continue after a manual fix (with a reason), or fall back.
    */
   async function step(key: K, body: () => Promise<string>, runningStatus = 'running'): Promise<void> {
-    for (;;) {
-      begin(key, runningStatus);
-      try {
-        finish(key, 'done', await body());
-        return;
-      } catch (err) {
-        if (err instanceof FallBack) throw err;
-        // A cancelled run is cancelled, not a failed step waiting for a choice (older runs replay as before).
-        if (isCancellation(err) && patched('cancellation-is-not-a-step-failure')) throw err;
-        const message = rootMessage(err);
-        Object.assign(stepState(key), { status: 'failed', finishedAt: now(), error: message });
-        const c = await operatorDecides(key, message, options.choicesAfterFailure(key));
-        if (c.choice === 'retry') continue;
+    await runStep(() => stepState(key), body, {
+      begin: () => begin(key, runningStatus),
+      done: (detail) => finish(key, 'done', detail),
+      // A cancelled run is cancelled, not a failed step waiting for a choice (older runs replay as before).
+      notAFailure: (err) => err instanceof FallBack || (isCancellation(err) && patched('cancellation-is-not-a-step-failure')),
+      choose: (message) => operatorDecides(key, message, options.choicesAfterFailure(key)),
+      after: (c, message) => {
+        if (c.choice === 'retry') return 'retry';
         if (c.choice === 'fallback') throw new FallBack('fell_back', `step ${key} failed (${message}); ${c.actor} chose the fallback${c.reason ? `: ${c.reason}` : ''}`);
         Object.assign(stepState(key), { status: c.choice === 'skip' ? 'skipped' : 'done', operatorNote: `${c.choice === 'skip' ? '跳过 skipped' : '人工修复后继续 continued after manual fix'} by ${c.actor}: ${c.reason}` });
         state.status = 'running';
         publish();
-        return;
-      }
-    }
+        return 'ended';
+      },
+    });
   }
 
   /**
@@ -271,7 +253,7 @@ export function runbook<K extends string, G extends RunGate>(state: RunbookState
         admitted: (d) => {
           const refusal = pendingChoiceRefusal(state.pendingFailure, d, { prefix: 'step', needReason: ['skip', 'continue'], wording: { step: 'failed step', waitsFor: 'the operator', act: 'choose how a failed step goes on' } });
           keepDecision(state.operatorActions, d, now(), refusal);
-          if (!refusal) operatorChoice = { choice: d.decision, reason: d.reason, actor: d.actor };
+          if (!refusal) waiting.choose({ choice: d.decision, reason: d.reason, actor: d.actor });
           publish();
         },
       }),

@@ -3,20 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Role } from '../../../lib/runbook-db';
 import type { Awaiting, RunKind } from '../../run-kinds';
 import { problems } from '../../schemas';
-import { literal, READERS, type RunRouteContext, type RunSummary, runSummarySchema } from './context';
-
-/** An item of GET /approvals/pending: the run, and the gate or plan item in it that waits for the caller. */
-export interface PendingApproval extends RunSummary {
-  gate: string;
-  gateTitle: string;
-  decide: string;
-}
-
-/** GET /approvals/pending's answer. */
-export interface PendingApprovals {
-  pending: PendingApproval[];
-  unavailable: { workflowId: string; problem: string }[];
-}
+import { documented, type PendingApprovals, pendingApprovals } from '../../contracts';
+import { literal, READERS, type RunRouteContext } from './context';
 
 /** Open gates and what else waits for a person (plan sign-offs), with where to decide each. */
 function awaiting<State>(kind: RunKind<State>, state: State): Awaiting[] {
@@ -41,29 +29,7 @@ export default async function approvalRoutes(app: FastifyInstance, { ctx }: { ct
           'Open gates the caller’s role may decide, on runs the caller did not start (four-eyes), and plan items ready for the caller’s role to sign off (签收; four-eyes does not apply: the plan’s owner roles sign their own items). Viewers get an empty list; operators see the plan items their role owns.',
         tags: ['审批 Approvals'],
         response: {
-          200: {
-            description: '待审批 Pending approvals, oldest run first',
-            type: 'object',
-            properties: {
-              pending: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    ...runSummarySchema.properties,
-                    gate: { type: 'string', description: 'the gate, or the plan item' },
-                    gateTitle: { type: 'string' },
-                    decide: { type: 'string', description: 'POST here: a gate takes {"decision": "approve"|"reject", "reason": …}, a plan item {"note": …}' },
-                  },
-                },
-              },
-              unavailable: {
-                type: 'array',
-                description: 'runs waiting for approval whose state could not be read (no worker answering)',
-                items: { type: 'object', properties: { workflowId: { type: 'string' }, problem: { type: 'string' } } },
-              },
-            },
-          },
+          200: { description: '待审批 Pending approvals, oldest run first', ...documented(pendingApprovals) },
           ...problems(401, 403, 500),
         },
       },

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import type { Role } from '../../../lib/runbook-db';
 import { RunbookPhase, RunbookStatus } from '../../../workflows/search-attributes';
+import { documented, EXECUTION_STATUSES, type RunSummary, runSummary } from '../../contracts';
 import { DecisionLedger } from '../../decision-ledger';
 import { RunAccess, runbookStatus } from '../../run-access';
 import type { RunKind } from '../../run-kinds';
@@ -24,24 +25,10 @@ export interface RunRoutesOptions {
 }
 
 export const READERS: readonly Role[] = ['viewer', 'operator', 'approver'];
-export const EXECUTION_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'UNKNOWN', 'UNSPECIFIED', 'PAUSED'];
+export { EXECUTION_STATUSES };
 
-export const runSummarySchema = {
-  type: 'object',
-  properties: {
-    kind: { type: 'string' },
-    workflowId: { type: 'string' },
-    runId: { type: 'string' },
-    execution: { type: 'string', enum: EXECUTION_STATUSES, description: 'Temporal execution status' },
-    status: { type: 'string', description: 'RunbookStatus: the runbook status the workflow publishes' },
-    phase: { type: 'string', description: 'RunbookPhase' },
-    requestedBy: { type: 'string' },
-    startedAt: { type: 'string', format: 'date-time' },
-    closedAt: { type: 'string', format: 'date-time' },
-    href: { type: 'string', description: 'this run in the API' },
-    ui: { type: 'string', description: 'this run in the Temporal Web UI' },
-  },
-} as const;
+/** A run as GET /runs lists it: its JSON schema, from the contract (api/contracts.ts). */
+export const runSummarySchema = documented(runSummary);
 
 /** Temporal visibility query string literal; values reaching here are enum- or pattern-checked already. */
 export function literal(v: string): string {
@@ -80,21 +67,6 @@ export type ListedExecution = Pick<WorkflowExecutionInfo, 'type' | 'workflowId' 
   status: Pick<WorkflowExecutionInfo['status'], 'name'>;
   typedSearchAttributes: Pick<TypedSearchAttributes, 'get'>;
 };
-
-/** A run as GET /runs lists it (runSummarySchema); the CLI reads this type too. */
-export interface RunSummary {
-  kind: string;
-  workflowId: string;
-  runId: string;
-  execution: string;
-  status?: string;
-  phase?: string;
-  requestedBy?: string;
-  startedAt: string;
-  closedAt?: string;
-  href?: string;
-  ui: string;
-}
 
 export function runRouteContext(opts: RunRoutesOptions): RunRouteContext {
   const { runs, kinds } = opts;
