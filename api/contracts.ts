@@ -85,6 +85,58 @@ export function documented(answer: z.ZodType): { type: 'object'; properties: Rec
   return strip(z.toJSONSchema(answer)) as { type: 'object'; properties: Record<string, unknown> };
 }
 
+type JsonNode = Record<string, unknown>;
+
+/**
+ * A zod shape as the JSON schema fastify validates a body with (ajv, draft 7) and serialises an answer with, and that
+ * OpenAPI 3.0 documents: properties, types, bounds, enums, descriptions and `required`; records without
+ * `propertyNames`, a literal as a one-value enum, and an integer without zod's implied ±2^53 bounds. A type owned
+ * elsewhere and carried as it is (`z.custom`) is documented as any value.
+ * io 'input': a body (a strict object refuses unknown properties); 'output': what a run publishes.
+ */
+export function jsonSchemaOf(shape: z.ZodType, io: 'input' | 'output'): JsonNode {
+  const clean = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(clean);
+    if (!node || typeof node !== 'object') return node;
+    const out: JsonNode = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$schema' || k === 'propertyNames') continue;
+      if ((k === 'minimum' && v === Number.MIN_SAFE_INTEGER) || (k === 'maximum' && v === Number.MAX_SAFE_INTEGER)) continue;
+      if (k === 'const') out.enum = [v];
+      else if (k === 'properties') out.properties = Object.fromEntries(Object.entries(v as object).map(([p, x]) => [p, clean(x)]));
+      else out[k] = clean(v);
+    }
+    return out;
+  };
+  return clean(z.toJSONSchema(shape, { target: 'draft-7', unrepresentable: 'any', io })) as JsonNode;
+}
+
+/** A start body's JSON schema, from the run kind's zod shape of it (the type the kind's `plan` takes is inferred from the same). */
+export function bodySchemaOf(shape: z.ZodObject): JsonNode {
+  return jsonSchemaOf(shape, 'input');
+}
+
+/**
+ * The JSON schema of a run's state, from the workflow's own zod shape of it (workflows/*-messages.ts): every property
+ * documented, and every object passing through what it holds besides, as a state grows with a run's steps — the
+ * serializer never drops a field a newer worker publishes to an older API.
+ */
+export function stateSchemaOf(shape: z.ZodObject): { type: 'object'; properties: Record<string, object>; required?: string[]; additionalProperties: true } {
+  const open = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(open);
+    if (!node || typeof node !== 'object') return node;
+    const o = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, x]) => [p, open(x)])) : open(v)]));
+    if (o.type === 'object' && o.additionalProperties === false) o.additionalProperties = true;
+    // Only the top level says what must be there (the serializer refuses an answer without it); inside, a part a
+    // run of an earlier version never published is left out rather than failing the answer.
+    delete o.required;
+    return o;
+  };
+  const schema = jsonSchemaOf(shape, 'output') as { properties: Record<string, object>; required?: string[] };
+  const properties = Object.fromEntries(Object.entries(schema.properties).map(([p, x]) => [p, open(x) as object]));
+  return { type: 'object', properties, ...(schema.required?.length ? { required: schema.required } : {}), additionalProperties: true };
+}
+
 /** A route's documented response for an answer: its description, and the answer's properties as JSON schema. */
 export function answerSchema(description: string, answer: z.ZodObject): { description: string; type: 'object'; properties: Record<string, unknown> } {
   const { properties } = z.toJSONSchema(answer) as { properties: Record<string, unknown> };

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { secretIn } from '../lib/secrets';
 import { ProblemError } from './problems';
 
@@ -11,6 +12,11 @@ export const FREE_TEXT_PATTERN = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001
 
 /** Identifiers that end up in workflow ids, URLs and file names: no path separators, dots first, or shell/SQL metacharacters. */
 export const ID_SUFFIX_PATTERN = '[A-Za-z0-9][A-Za-z0-9._-]{0,100}';
+
+/** A start body's optional `runId`, as a zod field: the workflow id is the kind's prefix and this. */
+export function runIdField(idPrefix: string) {
+  return z.string().regex(new RegExp(`^${ID_SUFFIX_PATTERN}$`)).describe(`运行编号 optional run id; the workflow id is ${idPrefix}<runId>`).optional();
+}
 
 export function freeText(description: string, maxLength: number, minLength = 0) {
   return { type: 'string', minLength, maxLength, pattern: FREE_TEXT_PATTERN, description } as const;

@@ -1,6 +1,8 @@
-import { VerificationInput, VerificationOutcome, VerificationProgress, verificationProgressQuery, VerificationVerdict } from '../../workflows/verification-messages';
+import { z } from 'zod';
+import { VERIFICATION_VERDICTS, VerificationInput, verificationInput, VerificationOutcome, verificationOutcome, verificationProgress, verificationProgressQuery } from '../../workflows/verification-messages';
+import { bodySchemaOf, stateSchemaOf } from '../contracts';
 import { generatedRunId, RunKind } from '../run-kinds';
-import { ID_SUFFIX_PATTERN, verificationOptionProperties } from '../schemas';
+import { runIdField } from '../schemas';
 import { verificationReport } from './report-files';
 
 /**
@@ -8,11 +10,14 @@ import { verificationReport } from './report-files';
  * business tests over the worker's legacy/target pair. Its progress while it runs; its verdict and
  * figures once it completed (the report itself is a download).
  */
-export type VerificationState = VerificationProgress & { verdict?: VerificationVerdict; result?: Omit<VerificationOutcome, 'markdown'> };
+const verificationState = verificationProgress.extend({
+  verdict: z.enum(VERIFICATION_VERDICTS).describe('结论 once completed').optional(),
+  result: verificationOutcome.omit({ markdown: true }).describe('结果 counts, segments, samples and business tests, once completed').optional(),
+});
+export type VerificationState = z.infer<typeof verificationState>;
 
-type VerificationStartBody = Omit<VerificationInput, 'runId' | 'stepLabel' | 'requestedBy'> & { runId?: string };
-
-const PHASES = ['plan', 'counts', 'content', 'sampling', 'business-tests', 'report', 'finished'];
+const verificationStartBody = verificationInput.omit({ runId: true, stepLabel: true, requestedBy: true }).extend({ runId: runIdField('verification-') }).strict();
+type VerificationStartBody = z.infer<typeof verificationStartBody>;
 
 export const verificationKind: RunKind<VerificationState, VerificationStartBody> = {
   kind: 'verification',
@@ -22,15 +27,7 @@ export const verificationKind: RunKind<VerificationState, VerificationStartBody>
   title: '验证 Verification',
   start: {
     roles: ['operator'],
-    bodySchema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        runId: { type: 'string', pattern: `^${ID_SUFFIX_PATTERN}$`, description: '运行编号 optional run id; the workflow id is verification-<runId>' },
-        tables: { type: 'array', items: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$' }, maxItems: 64, description: '表 tables; default all' },
-        ...verificationOptionProperties,
-      },
-    },
+    bodySchema: bodySchemaOf(verificationStartBody),
     plan(body, actor) {
       const runId = body.runId ?? generatedRunId('verify');
       const input: VerificationInput = { ...body, runId, requestedBy: actor.name };
@@ -42,20 +39,7 @@ export const verificationKind: RunKind<VerificationState, VerificationStartBody>
     const { markdown: _markdown, ...result } = outcome as VerificationOutcome;
     return { runId: result.runId, phase: 'finished', segments: result.segments, segmentsDone: result.segments, segmentsFailed: result.failedSegments, verdict: result.verdict, result };
   },
-  stateSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['runId', 'phase', 'segments', 'segmentsDone', 'segmentsFailed'],
-    properties: {
-      runId: { type: 'string' },
-      phase: { type: 'string', enum: PHASES },
-      segments: { type: 'integer' },
-      segmentsDone: { type: 'integer' },
-      segmentsFailed: { type: 'integer' },
-      verdict: { type: 'string', enum: ['passed', 'failed', 'incomplete'], description: '结论 once completed' },
-      result: { type: 'object', additionalProperties: true, description: '结果 counts, segments, samples and business tests, once completed' },
-    },
-  },
+  stateSchema: stateSchemaOf(verificationState),
   statuses: ['running', 'passed', 'failed', 'incomplete'],
   gates: [],
   openGates: () => [],
