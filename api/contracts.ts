@@ -99,6 +99,13 @@ export function jsonSchemaOf(shape: z.ZodType, io: 'input' | 'output'): JsonNode
     if (Array.isArray(node)) return node.map(clean);
     if (!node || typeof node !== 'object') return node;
     const out: JsonNode = {};
+    const keys = (node as JsonNode).propertyNames as { enum?: string[] } | undefined;
+    if (keys?.enum && typeof (node as JsonNode).additionalProperties === 'object') {
+      // A record over a known set of keys (a step or gate name): each key a property of its own, nothing else.
+      const value = clean((node as JsonNode).additionalProperties);
+      const rest = Object.fromEntries(Object.entries(node).filter(([k]) => !['propertyNames', 'additionalProperties', 'required'].includes(k)));
+      return { ...(clean(rest) as JsonNode), properties: Object.fromEntries(keys.enum.map((k) => [k, value])), additionalProperties: false };
+    }
     for (const [k, v] of Object.entries(node)) {
       if (k === '$schema' || k === 'propertyNames') continue;
       if ((k === 'minimum' && v === Number.MIN_SAFE_INTEGER) || (k === 'maximum' && v === Number.MAX_SAFE_INTEGER)) continue;

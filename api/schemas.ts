@@ -22,6 +22,11 @@ export function freeText(description: string, maxLength: number, minLength = 0) 
   return { type: 'string', minLength, maxLength, pattern: FREE_TEXT_PATTERN, description } as const;
 }
 
+/** The same as a zod field (a start body or answer defined as a zod shape). */
+export function freeTextField(description: string, maxLength: number, minLength = 0) {
+  return z.string().min(minLength).max(maxLength).regex(new RegExp(FREE_TEXT_PATTERN)).describe(description);
+}
+
 /** Comments end up in workflow history, which keeps them forever: refuse anything that looks like a secret. */
 export function refuseSecrets(text: string, field: string) {
   const what = secretIn(text);
@@ -97,21 +102,3 @@ export function stepsSchema(keys: readonly string[], statuses: readonly string[]
     },
   };
 }
-
-/** 迁移结果验证 options, shared by a cutover's verify step and a verification run of its own. */
-export const verificationOptionProperties = {
-  segmentRows: { type: 'integer', minimum: 100, maximum: 10000000 },
-  concurrency: { type: 'integer', minimum: 1, maximum: 32 },
-  sample: {
-    type: 'object',
-    additionalProperties: false,
-    description: '抽样 sampling',
-    properties: { perType: { type: 'integer', minimum: 0, maximum: 1000 }, seed: { type: 'string', minLength: 1, maxLength: 100 } },
-  },
-  businessTests: {
-    type: 'object',
-    additionalProperties: false,
-    description: '业务测试 business tests (变更, 注销)',
-    properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } },
-  },
-};

@@ -17,13 +17,8 @@ import { targetTableDdl } from './target-schema';
  * types. Every problem at once; warnings (codes that will be quarantined, a key without an index)
  * do not stop a run, errors do.
  */
-export interface PreflightReport {
-  at: string;
-  errors: PreflightProblem[];
-  warnings: PreflightProblem[];
-  /** what was looked at: tables, columns, code columns */
-  checked: { tables: number; columns: number; codeColumns: number };
-}
+import type { PreflightReport } from './preflight-report';
+export type { PreflightReport };
 
 type Db = Pick<Client | PoolClient, 'query'>;
 

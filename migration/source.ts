@@ -30,17 +30,8 @@ export interface Chunk {
  */
 export type SourceItem = CopyLine | SourceRejection;
 
-/**
- * One problem a preflight (预检) found before anything runs: where (a JSON path into the mapping, or a
- * legacy object such as "registry.e_baseinfo.entname"), what is wrong, and what the operator or DBA must do.
- */
-export interface PreflightProblem {
-  where: string;
-  problem: string;
-  action?: string;
-  /** a warning is reported but does not stop the run (codes that will be quarantined, a key without an index); absent = an error */
-  severity?: 'warning';
-}
+import type { PreflightProblem } from './preflight-report';
+export type { PreflightProblem };
 
 export interface SourceAdapter {
   readonly kind: 'postgres' | 'oracle';

@@ -101,19 +101,3 @@ export const GATE_STEP = Object.fromEntries((CUTOVER_STEPS as readonly StepRow[]
 export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'rejected', 'skipped', 'cancelled'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 export const STEP_ICONS: Record<StepStatus, string> = { pending: '☐', running: '▶', done: '☑', failed: '✗', rejected: '✗', skipped: '⤼', cancelled: '⊘' };
-
-/** A step as a run's state shows it (the cutover's StepState; the runbook kit's steps, workflows/kit/runbook.ts). */
-export interface StepRecord<K extends string = string> {
-  key: K;
-  status: StepStatus;
-  startedAt?: string;
-  finishedAt?: string;
-  detail?: string;
-  /** 彩排 rehearsal bookkeeping: planned minutes (input) and the actual duration */
-  plannedMinutes?: number;
-  actualMs?: number;
-  /** the last error, when the step failed after its retries */
-  error?: string;
-  /** skip / continue after manual fix: the operator's recorded reason */
-  operatorNote?: string;
-}

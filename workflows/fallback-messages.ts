@@ -1,14 +1,17 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { LegacyReadOnly } from '../activities/legacy-lock';
 import type { MemoryDbFlush, MemoryDbOutcome } from '../activities/memory-db';
 import type { SignedDecision } from '../lib/decision-signing';
-import type { CutoverState, DecisionRecord, TargetLeaseRecord } from './cutover-messages';
+import { cutoverState, decisionRecord, targetLeaseRecord } from './cutover-messages';
 
 /**
  * 回退 The fallback's contract with the outside world: input, state, and the signed choice a person
- * makes when one of its steps failed (retry the step, or abort the fallback).
+ * makes when one of its steps failed (retry the step, or abort the fallback). zod shapes, types inferred; the API's
+ * schemas are generated from them (api/kinds/fallback.ts).
  */
-export type FallbackStepKey = 'stop-new' | 'legacy-data' | 'start-legacy' | 'endpoints' | 'smoke' | 'report';
+export const FALLBACK_STEP_KEYS = ['stop-new', 'legacy-data', 'start-legacy', 'endpoints', 'smoke', 'report'] as const;
+export type FallbackStepKey = (typeof FALLBACK_STEP_KEYS)[number];
 
 export const FALLBACK_STEPS: { key: FallbackStepKey; title: string }[] = [
   { key: 'stop-new', title: '1 关停国产化系统 Stop the new system’s services' },
@@ -19,49 +22,56 @@ export const FALLBACK_STEPS: { key: FallbackStepKey; title: string }[] = [
   { key: 'report', title: '6 失败原因分析 Failure-analysis report' },
 ];
 
-export interface FallbackInput {
-  runId: string;
+export const fallbackInput = z.object({
+  runId: z.string(),
   /** the cutover that fell back, when started from one */
-  cutoverWorkflowId?: string;
+  cutoverWorkflowId: z.string().optional(),
   /** how a fallback started by hand knows its cutover: named by the operator (must exist), or the run id's cutover (may not exist) */
-  cutoverLookup?: 'given' | 'by-run-id';
-  requestedBy: string;
+  cutoverLookup: z.enum(['given', 'by-run-id']).optional(),
+  requestedBy: z.string(),
   /** the API's signature of the start (a fallback started by hand); a cutover's fallback child needs none */
-  start?: SignedDecision<'start'>;
-  reason: string;
+  start: z.custom<SignedDecision<'start'>>().optional(),
+  reason: z.string(),
   /** the cutover's state when it fell back; the report reads what failed, when, and the decisions from its history too */
-  cutover?: CutoverState;
-}
+  cutover: cutoverState.optional(),
+});
+export type FallbackInput = z.infer<typeof fallbackInput>;
 
-export interface FallbackStepState {
-  key: FallbackStepKey;
-  title: string;
-  status: 'pending' | 'running' | 'done' | 'failed';
-  startedAt?: string;
-  finishedAt?: string;
-  detail?: string;
-  error?: string;
-}
+export const FALLBACK_STEP_STATUSES = ['pending', 'running', 'done', 'failed'] as const;
 
-export interface FallbackState {
-  runId: string;
-  status: 'running' | 'waiting_operator' | 'completed' | 'aborted';
-  reason: string;
-  steps: FallbackStepState[];
-  decisions: DecisionRecord[];
-  pendingFailure?: { step: FallbackStepKey; error: string; at: string };
+export const fallbackStepState = z.object({
+  key: z.enum(FALLBACK_STEP_KEYS),
+  title: z.string(),
+  status: z.enum(FALLBACK_STEP_STATUSES),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  detail: z.string().optional(),
+  error: z.string().optional(),
+});
+export type FallbackStepState = z.infer<typeof fallbackStepState>;
+
+export const FALLBACK_STATUSES = ['running', 'waiting_operator', 'completed', 'aborted'] as const;
+
+export const fallbackState = z.object({
+  runId: z.string().describe('the run fallen back from; its legacy backup is the reference'),
+  status: z.enum(FALLBACK_STATUSES),
+  reason: z.string(),
+  steps: z.array(fallbackStepState),
+  decisions: z.array(decisionRecord),
+  pendingFailure: z.object({ step: z.enum(FALLBACK_STEP_KEYS), error: z.string(), at: z.string() }).optional(),
   /** 内存数据库 the application's keys deleted once the new system stopped, before the legacy services start */
-  memoryDbFlush?: MemoryDbOutcome<MemoryDbFlush>;
+  memoryDbFlush: z.custom<MemoryDbOutcome<MemoryDbFlush>>().optional(),
   /** 旧库恢复可写 the application's write privileges granted back before the legacy services start */
-  legacyWritable?: LegacyReadOnly;
-  legacyModified?: string[];
-  legacyProof?: { table: string; rows: number; sha256: string; ok: boolean }[];
-  switchedBack?: { id: string; from: string; to: string; changed: boolean; verifiedBy: string }[];
-  smoke?: { name: string; ok: boolean; status?: number; error?: string }[];
-  report?: { markdown: string; json: string };
+  legacyWritable: z.custom<LegacyReadOnly>().optional(),
+  legacyModified: z.array(z.string()).optional(),
+  legacyProof: z.array(z.object({ table: z.string(), rows: z.number().int(), sha256: z.string(), ok: z.boolean() })).optional(),
+  switchedBack: z.array(z.object({ id: z.string(), from: z.string(), to: z.string(), changed: z.boolean(), verifiedBy: z.string() })).optional(),
+  smoke: z.array(z.object({ name: z.string(), ok: z.boolean(), status: z.number().int().optional(), error: z.string().optional() })).optional(),
+  report: z.object({ markdown: z.string(), json: z.string() }).optional(),
   /** 目标库租约 its own lease on the target, or its parent cutover's, shared */
-  targetLease?: TargetLeaseRecord;
-}
+  targetLease: targetLeaseRecord.optional(),
+});
+export type FallbackState = z.infer<typeof fallbackState>;
 
 export type FallbackChoice = 'retry' | 'abort';
 /** Signed by the API; its gate field names the failed step ("fallback:<step>"). */

@@ -1,7 +1,8 @@
 import { condition, isCancellation, patched, proxyActivities, setHandler, SignalDefinition, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { SignedDecision } from '../../lib/decision-signing';
-import type { StepRecord, StepStatus } from '../cutover-steps';
+import type { StepRecord } from '../cutover-messages';
+import type { StepStatus } from '../cutover-steps';
 import { signedMessageSchema } from './admission';
 import { operatorWait, rootMessage, runStep } from './step';
 import { applyGateDecision, DecidableGate, gateRefusal, KeptDecision, keepDecision, pendingChoiceRefusal, refusalsInto, signedHandler, SignedInbox } from './decisions';
