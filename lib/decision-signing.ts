@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { DecisionClaims, SignedDecision } from './signed-message';
 
 /**
  * Gate decisions are signed by the API (which authenticated the person) and checked by the worker
@@ -12,28 +13,8 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * so keys can be rotated: the worker holds the current key and the previous ones until in-flight
  * decisions have expired.
  */
-export interface DecisionClaims<D extends string = 'approve' | 'reject'> {
-  workflowId: string;
-  /** the Temporal run the decision is for (for a workflow that continues as new: the first run of its chain) */
-  runId?: string;
-  /** the cutover gate, or the project-plan item, the decision is about */
-  gate: string;
-  /** approve | reject for gates; signoff | rebaseline for plan items */
-  decision: D;
-  actor: string;
-  role: string;
-  reason?: string;
-  /** rebaseline only: the new due date (YYYY-MM-DD), signed so it cannot be altered on the way */
-  dueDate?: string;
-  /** ISO time the API signed it; stale decisions are refused */
-  issuedAt: string;
-  /** one-time: the workflow refuses a second decision carrying the same nonce */
-  nonce?: string;
-  /** which signing key (keyIdOf) signed it; filled in by signDecision */
-  keyId?: string;
-}
-
-export type SignedDecision<D extends string = 'approve' | 'reject'> = DecisionClaims<D> & { signature: string };
+// The claims' shape (and its bounds) is defined once, as a zod schema the workflows admit signals with.
+export type { DecisionClaims, SignedDecision };
 
 /** A key's public name: a prefix of its SHA-256, so the id says nothing of the key and needs no setting of its own. */
 export function keyIdOf(key: string): string {

@@ -1,6 +1,7 @@
 import { ActivityFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { SignedDecision } from '../../lib/decision-signing';
+import { signedMessageSchema } from '../../lib/signed-message';
 
 /**
  * 消息准入 Admission of signed messages (gate decisions, operator choices, sign-offs), shared by every
@@ -19,25 +20,8 @@ const SHOWN_CHARS = 120;
 /** Records kept per list; the oldest go first. */
 export const RECORDS_KEPT = 500;
 
-const text = (max: number) => z.string().max(max);
-
-/** The shape of a signed message, with its decision restricted to what the receiving handler takes. */
-export function signedMessageSchema<D extends string>(decisions: readonly [D, ...D[]]) {
-  return z.object({
-    workflowId: text(300),
-    runId: text(100).optional(),
-    gate: text(200).min(1),
-    decision: z.enum(decisions),
-    actor: text(100).min(1),
-    role: text(40).min(1),
-    reason: text(4000).optional(),
-    dueDate: text(40).optional(),
-    issuedAt: text(40).min(1),
-    nonce: text(100).optional(),
-    keyId: text(100).optional(),
-    signature: text(200),
-  });
-}
+// The shape of a signed message, defined once beside its types: lib/signed-message.ts.
+export { signedMessageSchema };
 
 /** What a refused message said, as far as it could be read: strings only, each cut short. */
 export interface ShownMessage {
