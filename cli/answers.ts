@@ -1,4 +1,7 @@
 import type { CancelAnswer, GateDecisionAnswer, PendingApprovals, PlanItemAnswer, RunSummary, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
+import type { CutoverStartBody } from '../api/kinds/cutover';
+import type { FallbackStartBody } from '../api/kinds/fallback';
+import type { VerificationStartBody } from '../api/kinds/verification';
 import type { CorrectionSetView } from '../api/routes/remediation';
 import type { RunView } from '../api/routes/runs/state';
 import type { TokenRecord } from '../lib/runbook-db';
@@ -11,6 +14,9 @@ import type { StepState } from '../workflows/cutover-messages';
  * fields of the route's documented response the CLI prints.
  */
 export type { CorrectionSetView, PendingApprovals, RunSummary, TokenRecord };
+
+/** 请求 What the CLI sends to start a run: each kind's start body, inferred from the zod shape its route validates with. */
+export type { CutoverStartBody, FallbackStartBody, VerificationStartBody };
 
 /** 201 of POST /<collection> (api/routes/runs/start.ts) */
 export type Started = StartedAnswer;

@@ -196,17 +196,21 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
   switch (command) {
     case 'start': {
       need(1, '<rehearsal|live>');
-      const r = await api.call<answers.Started>('POST', '/cutovers', { mode: args[0], ...(values['run-id'] ? { runId: values['run-id'] } : {}) });
+      // the mode as typed: the API checks it (400 naming body.mode and the allowed values), one message for every client
+      const body: answers.CutoverStartBody = { mode: args[0] as answers.CutoverStartBody['mode'], ...(values['run-id'] ? { runId: values['run-id'] } : {}) };
+      const r = await api.call<answers.Started>('POST', '/cutovers', body);
       return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'verify': {
-      const r = await api.call<answers.Started>('POST', '/verifications', values['run-id'] ? { runId: values['run-id'] } : {});
+      const body: answers.VerificationStartBody = values['run-id'] ? { runId: values['run-id'] } : {};
+      const r = await api.call<answers.Started>('POST', '/verifications', body);
       return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'fallback': {
       need(1, '<runId>');
       if (!values.reason) throw new CliError('fallback: say why with --reason "…"', 2);
-      const r = await api.call<answers.Started>('POST', '/fallbacks', { runId: args[0], reason: values.reason });
+      const body: answers.FallbackStartBody = { runId: args[0], reason: values.reason };
+      const r = await api.call<answers.Started>('POST', '/fallbacks', body);
       return print(r.body, () => `已启动回退 fallback started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'plan': {

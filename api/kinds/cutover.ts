@@ -26,7 +26,7 @@ function csvCell(v: unknown): string {
 
 /** 割接 the go-live cutover (workflows/cutover.ts) as the API serves it: its start body, from the workflow's input shape. */
 const cutoverStartBody = cutoverInput.pick({ mode: true, migration: true, verification: true, plannedMinutes: true, maintenanceWindow: true, gates: true }).extend({ runId: runIdField('cutover-') }).strict();
-type CutoverStartBody = z.infer<typeof cutoverStartBody>;
+export type CutoverStartBody = z.infer<typeof cutoverStartBody>;
 
 export const cutoverKind: RunKind<CutoverState, CutoverStartBody> = {
   kind: 'cutover',

@@ -18,8 +18,9 @@ const fallbackStartBody = z.strictObject({
     .describe('割接编号 the workflow id of the cutover that failed, for the failure analysis; when left out, the cutover of the same run id (cutover-<runId>) is looked for')
     .optional(),
 });
+export type FallbackStartBody = z.infer<typeof fallbackStartBody>;
 
-export const fallbackKind: RunKind<FallbackState, z.infer<typeof fallbackStartBody>> = {
+export const fallbackKind: RunKind<FallbackState, FallbackStartBody> = {
   kind: 'fallback',
   workflowType: 'fallback',
   idPrefix: 'fallback-',

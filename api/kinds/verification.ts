@@ -17,7 +17,7 @@ const verificationState = verificationProgress.extend({
 export type VerificationState = z.infer<typeof verificationState>;
 
 const verificationStartBody = verificationInput.omit({ runId: true, stepLabel: true, requestedBy: true }).extend({ runId: runIdField('verification-') }).strict();
-type VerificationStartBody = z.infer<typeof verificationStartBody>;
+export type VerificationStartBody = z.infer<typeof verificationStartBody>;
 
 export const verificationKind: RunKind<VerificationState, VerificationStartBody> = {
   kind: 'verification',
