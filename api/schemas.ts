@@ -115,3 +115,8 @@ export const verificationOptionProperties = {
     properties: { entities: { type: 'integer', minimum: 0, maximum: 100 } },
   },
 };
+
+/** `freeText` as a zod field, for bodies defined in zod (the same pattern, bounds and description). */
+export function freeTextField(description: string, maxLength: number, minLength = 0) {
+  return z.string().min(minLength).max(maxLength).regex(new RegExp(FREE_TEXT_PATTERN)).describe(description);
+}

@@ -1,4 +1,6 @@
 import type { CancelAnswer, GateDecisionAnswer, PendingApprovals, PlanItemAnswer, RunSummary, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
+import type { PlanStartBody } from '../api/kinds/plan';
+import type { PlanSignOffBody } from '../api/routes/plan';
 import type { CorrectionSetView } from '../api/routes/remediation';
 import type { RunView } from '../api/routes/runs/state';
 import type { TokenRecord } from '../lib/runbook-db';
@@ -11,6 +13,9 @@ import type { StepState } from '../workflows/cutover-messages';
  * fields of the route's documented response the CLI prints.
  */
 export type { CorrectionSetView, PendingApprovals, RunSummary, TokenRecord };
+
+/** Bodies the CLI sends, where the API defines them in zod: POST /plans and POST …/items/:itemId/signoff. */
+export type { PlanSignOffBody, PlanStartBody };
 
 /** 201 of POST /<collection> (api/routes/runs/start.ts) */
 export type Started = StartedAnswer;
