@@ -81,24 +81,3 @@ export const idempotencyKeyHeader = {
     },
   },
 } as const;
-
-/** A run's checklist as its state carries it: the step list of a cutover or a fallback. */
-export function stepsSchema(keys: readonly string[], statuses: readonly string[]) {
-  return {
-    type: 'array',
-    items: {
-      type: 'object',
-      // Steps carry more as they go (planned and actual minutes, operator notes …): passed through, not dropped.
-      additionalProperties: true,
-      properties: {
-        key: { type: 'string', enum: [...keys] },
-        title: { type: 'string' },
-        status: { type: 'string', enum: [...statuses] },
-        startedAt: { type: 'string' },
-        finishedAt: { type: 'string' },
-        detail: { type: 'string' },
-        error: { type: 'string' },
-      },
-    },
-  };
-}

@@ -1,7 +1,9 @@
 import type { CancelAnswer, GateDecisionAnswer, PendingApprovals, PlanItemAnswer, RunSummary, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
 import type { CutoverStartBody } from '../api/kinds/cutover';
 import type { FallbackStartBody } from '../api/kinds/fallback';
+import type { PlanStartBody } from '../api/kinds/plan';
 import type { VerificationStartBody } from '../api/kinds/verification';
+import type { PlanSignOffBody } from '../api/routes/plan';
 import type { CorrectionSetView } from '../api/routes/remediation';
 import type { RunView } from '../api/routes/runs/state';
 import type { TokenRecord } from '../lib/runbook-db';
@@ -15,8 +17,8 @@ import type { StepState } from '../workflows/cutover-messages';
  */
 export type { CorrectionSetView, PendingApprovals, RunSummary, TokenRecord };
 
-/** 请求 What the CLI sends to start a run: each kind's start body, inferred from the zod shape its route validates with. */
-export type { CutoverStartBody, FallbackStartBody, VerificationStartBody };
+/** 请求 What the CLI sends, inferred from the zod shapes the routes validate with: each kind's start body, a plan item's sign-off. */
+export type { CutoverStartBody, FallbackStartBody, PlanSignOffBody, PlanStartBody, VerificationStartBody };
 
 /** 201 of POST /<collection> (api/routes/runs/start.ts) */
 export type Started = StartedAnswer;

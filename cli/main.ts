@@ -215,12 +215,14 @@ async function main(argv: string[], out: (s: string) => void): Promise<void> {
     }
     case 'plan': {
       need(1, '<T0>');
-      const r = await api.call<answers.Started>('POST', '/plans', { t0: args[0], ...(values['plan-id'] ? { planId: values['plan-id'] } : {}) });
+      const body: answers.PlanStartBody = { t0: args[0], ...(values['plan-id'] ? { planId: values['plan-id'] } : {}) };
+      const r = await api.call<answers.Started>('POST', '/plans', body);
       return print(r.body, () => `已启动 started ${r.body.workflowId}\n  ${r.body.ui}`);
     }
     case 'signoff': {
       need(2, '<planWorkflowId> <item>');
-      const r = await api.call<answers.ItemSignedOff>('POST', `${await api.runPath(args[0])}/items/${encodeURIComponent(args[1])}/signoff`, values.comment ? { note: values.comment } : {});
+      const body: answers.PlanSignOffBody = values.comment ? { note: values.comment } : {};
+      const r = await api.call<answers.ItemSignedOff>('POST', `${await api.runPath(args[0])}/items/${encodeURIComponent(args[1])}/signoff`, body);
       return print(r.body, () => `已签收 signed off ${r.body.itemId} of ${r.body.workflowId}`);
     }
     case 'step': {

@@ -1,5 +1,9 @@
-import { z } from 'zod';
 import { ConfigError, readConfigFile } from '../lib/config-file';
+import { planDefinition, type PlanDefinition, type PlanItemDefinition } from './definition-schema';
+
+// The shapes are zod, in definition-schema.ts (the workflow bundle imports them); re-exported for the loaders' callers.
+export { AUTOMATED_RUNS, OWNER_ROLES } from './definition-schema';
+export type { AutomatedRun, LocalizedTitle, OwnerRole, PlanDefinition, PlanItemDefinition } from './definition-schema';
 
 /**
  * 项目实施进度安排 as data: the seed's work packages and their items, each with an owner role,
@@ -8,51 +12,8 @@ import { ConfigError, readConfigFile } from '../lib/config-file';
  * before a dependency's) so a bad plan stops the worker instead of a plan run weeks later.
  */
 
-const id = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'expected a lower-case id (a-z, 0-9, -; at most 40 chars)');
-const title = z.object({ zh: z.string().min(1), en: z.string().min(1) }).strict();
-const dueOffsetDays = z.number().int().min(0).max(730);
-
-/** Roles that own plan items; they are API token roles, so the API and the workflow can check them. */
-export const OWNER_ROLES = ['operator', 'approver'] as const;
-export type OwnerRole = (typeof OWNER_ROLES)[number];
-
-export const AUTOMATED_RUNS = ['network-policy-check', 'joint-test-check', 'cutover-rehearsal', 'cutover-live', 'reporting-joint-test', 'standby-setup', 'standby-check'] as const;
-export type AutomatedRun = (typeof AUTOMATED_RUNS)[number];
-
-const completion = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('signoff') }).strict(),
-  z.object({ kind: z.literal('automated'), run: z.enum(AUTOMATED_RUNS) }).strict(),
-]);
-
-const item = z
-  .object({
-    id,
-    title,
-    ownerRole: z.enum(OWNER_ROLES),
-    dependsOn: z.array(id),
-    dueOffsetDays,
-    deliverable: z.string().min(1),
-    completion,
-  })
-  .strict();
-
-const planSchema = z
-  .object({
-    name: title,
-    remindBeforeDays: z.number().int().min(0).max(60),
-    retryAutomatedAfterHours: z.number().positive().max(24 * 30),
-    reportEveryDays: z.number().int().min(1).max(31),
-    packages: z.array(z.object({ id, title, items: z.array(item).min(1) }).strict()).min(1),
-    milestones: z.array(z.object({ id, title, dueOffsetDays, deliverable: z.string().min(1), items: z.array(id).min(1) }).strict()),
-  })
-  .strict();
-
-export type PlanDefinition = z.infer<typeof planSchema>;
-export type PlanItemDefinition = z.infer<typeof item>;
-export type LocalizedTitle = z.infer<typeof title>;
-
 export function loadPlanDefinition(file: string): PlanDefinition {
-  const plan = readConfigFile(file, planSchema);
+  const plan = readConfigFile(file, planDefinition);
   const problems = planProblems(plan);
   if (problems.length) throw new ConfigError(file, problems);
   return plan;

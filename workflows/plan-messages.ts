@@ -1,119 +1,139 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { SignedDecision } from '../lib/decision-signing';
-import type { AutomatedRun, LocalizedTitle, OwnerRole, PlanDefinition } from '../plan/definition';
+import { itemCompletion, localizedTitle, OWNER_ROLES, planDefinition, type OwnerRole } from '../plan/definition-schema';
 
 /**
  * The project plan's contract with the outside world (API, tests): its input, the state it keeps
  * (carried whole across continue-as-new), the signed sign-offs and re-baselines it accepts.
+ * Each shape is a zod schema: its TypeScript type is inferred here, and the API's start body and state schema
+ * (api/kinds/plan.ts) are generated from it; the pinned plan definition is plan/definition-schema.ts's own shape.
  */
-export interface PlanInput {
-  planId: string;
-  /** contract signature date (YYYY-MM-DD, China time); every due date is counted from it */
-  t0: string;
-  /** user name of the operator who started the plan; runs the plan starts are started on their behalf */
-  startedBy: string;
-  /** continue-as-new once history holds this many events (the server's own suggestion also counts) */
-  continueAsNewAfterEvents?: number;
-  /** set only by the workflow itself when it continues as new */
-  carried?: PlanState;
-}
 
-export type ItemStatus = 'blocked' | 'ready' | 'running' | 'done' | 'failed';
+/** A China-time calendar day (YYYY-MM-DD), as T0 and re-baselined due dates are given. */
+export const PLAN_DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 
-export interface AutomatedRunRecord {
-  attempt: number;
+export const ITEM_STATUSES = ['blocked', 'ready', 'running', 'done', 'failed'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+export const automatedRunRecord = z.object({
+  attempt: z.number().int(),
   /** the child workflow id or the activity's name */
-  ref: string;
-  startedAt: string;
-  finishedAt?: string;
-  ok?: boolean;
-  summary?: string;
+  ref: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  ok: z.boolean().optional(),
+  summary: z.string().optional(),
   /** what did not pass: closed flows, unreachable systems, the cutover's failure */
-  problems?: string[];
-}
+  problems: z.array(z.string()).optional(),
+});
+export type AutomatedRunRecord = z.infer<typeof automatedRunRecord>;
 
-export interface ItemState {
-  id: string;
-  packageId: string;
-  title: LocalizedTitle;
-  ownerRole: OwnerRole;
-  dependsOn: string[];
-  deliverable: string;
-  completion: { kind: 'signoff' } | { kind: 'automated'; run: AutomatedRun };
-  dueAt: string;
-  status: ItemStatus;
-  doneAt?: string;
-  doneBy?: string;
-  note?: string;
-  runs: AutomatedRunRecord[];
+export const itemState = z.object({
+  id: z.string(),
+  packageId: z.string(),
+  title: localizedTitle,
+  ownerRole: z.enum(OWNER_ROLES),
+  dependsOn: z.array(z.string()),
+  deliverable: z.string(),
+  completion: itemCompletion,
+  dueAt: z.string(),
+  status: z.enum(ITEM_STATUSES),
+  doneAt: z.string().optional(),
+  doneBy: z.string().optional(),
+  note: z.string().optional(),
+  runs: z.array(automatedRunRecord),
   /** a failed automated item runs again at this time */
-  retryAt?: string;
-}
+  retryAt: z.string().optional(),
+});
+export type ItemState = z.infer<typeof itemState>;
 
-export interface MilestoneState {
-  id: string;
-  title: LocalizedTitle;
-  deliverable: string;
-  items: string[];
-  dueAt: string;
-  reachedAt?: string;
-}
+export const milestoneState = z.object({
+  id: z.string(),
+  title: localizedTitle,
+  deliverable: z.string(),
+  items: z.array(z.string()),
+  dueAt: z.string(),
+  reachedAt: z.string().optional(),
+});
+export type MilestoneState = z.infer<typeof milestoneState>;
+
+export const PLAN_DECISION_KINDS = ['signoff', 'rebaseline'] as const;
+export type PlanDecisionKind = (typeof PLAN_DECISION_KINDS)[number];
+export type SignedPlanDecision = SignedDecision<PlanDecisionKind>;
 
 /** Every signed request the plan received, accepted or refused (the signature itself is dropped). */
-export interface PlanDecisionRecord {
-  item: string;
-  decision: PlanDecisionKind;
-  actor: string;
-  role: string;
-  reason?: string;
-  dueDate?: string;
-  at: string;
-  accepted: boolean;
-  refusal?: string;
-}
+export const planDecisionRecord = z.object({
+  item: z.string(),
+  decision: z.enum(PLAN_DECISION_KINDS),
+  actor: z.string(),
+  role: z.string(),
+  reason: z.string().optional(),
+  dueDate: z.string().optional(),
+  at: z.string(),
+  accepted: z.boolean(),
+  refusal: z.string().optional(),
+});
+export type PlanDecisionRecord = z.infer<typeof planDecisionRecord>;
 
-export interface RebaselineRecord {
-  item: string;
-  from: string;
-  to: string;
-  by: string;
-  role: string;
-  reason: string;
-  at: string;
-}
+export const rebaselineRecord = z.object({
+  item: z.string(),
+  from: z.string(),
+  to: z.string(),
+  by: z.string(),
+  role: z.string(),
+  reason: z.string(),
+  at: z.string(),
+});
+export type RebaselineRecord = z.infer<typeof rebaselineRecord>;
 
-export type NotificationKind = 'reminder' | 'escalation' | 'milestone-late' | 'milestone-reached' | 'automated-failed';
+export const NOTIFICATION_KINDS = ['reminder', 'escalation', 'milestone-late', 'milestone-reached', 'automated-failed'] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
-export interface NotificationRecord {
+export const notificationRecord = z.object({
   /** kind, item and due date: a re-baselined due date gets its own reminder and escalation */
-  key: string;
-  kind: NotificationKind;
-  subject: string;
-  at: string;
-  channel?: string;
-  error?: string;
-}
+  key: z.string(),
+  kind: z.enum(NOTIFICATION_KINDS),
+  subject: z.string(),
+  at: z.string(),
+  channel: z.string().optional(),
+  error: z.string().optional(),
+});
+export type NotificationRecord = z.infer<typeof notificationRecord>;
 
-export interface PlanState {
-  planId: string;
-  t0: string;
-  startedBy: string;
+export const PLAN_STATUSES = ['running', 'completed'] as const;
+
+export const planState = z.object({
+  planId: z.string(),
+  t0: z.string(),
+  startedBy: z.string(),
   /** the plan as loaded when this project started; pinned so an edited file cannot change a running project */
-  definition: PlanDefinition;
-  status: 'running' | 'completed';
-  items: ItemState[];
-  milestones: MilestoneState[];
-  decisions: PlanDecisionRecord[];
-  rebaselines: RebaselineRecord[];
-  notifications: NotificationRecord[];
-  reports: { at: string; files: string[]; error?: string }[];
-  nextReportAt: string;
+  definition: planDefinition,
+  status: z.enum(PLAN_STATUSES),
+  items: z.array(itemState),
+  milestones: z.array(milestoneState),
+  decisions: z.array(planDecisionRecord),
+  rebaselines: z.array(rebaselineRecord),
+  notifications: z.array(notificationRecord),
+  reports: z.array(z.object({ at: z.string(), files: z.array(z.string()), error: z.string().optional() })),
+  nextReportAt: z.string(),
   /** how many times the workflow continued as new; the state above survived each one */
-  generation: number;
-}
+  generation: z.number().int(),
+});
+export type PlanState = z.infer<typeof planState>;
 
-export type PlanDecisionKind = 'signoff' | 'rebaseline';
-export type SignedPlanDecision = SignedDecision<PlanDecisionKind>;
+export const planInput = z.object({
+  planId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/),
+  /** contract signature date (YYYY-MM-DD, China time); every due date is counted from it */
+  t0: z.string().regex(PLAN_DAY).describe('合同签订日期 contract signature date (YYYY-MM-DD, China time)'),
+  /** user name of the operator who started the plan; runs the plan starts are started on their behalf */
+  startedBy: z.string(),
+  /** continue-as-new once history holds this many events (the server's own suggestion also counts) */
+  continueAsNewAfterEvents: z.number().int().optional(),
+  /** set only by the workflow itself when it continues as new */
+  carried: planState.optional(),
+});
+export type PlanInput = z.infer<typeof planInput>;
 
 /** Re-baselining changes the contract's schedule: the business lead's call. */
 export const REBASELINE_ROLE: OwnerRole = 'approver';
@@ -124,56 +144,63 @@ export function mayActFor(role: string, ownerRole: OwnerRole): boolean {
 }
 
 /** Where the project stands (the planProgress query; computed in plan-progress.ts). */
-export interface PackageProgress {
-  id: string;
-  title: string;
-  done: number;
-  total: number;
-  percent: number;
-}
+export const packageProgress = z.object({
+  id: z.string(),
+  title: z.string(),
+  done: z.number().int(),
+  total: z.number().int(),
+  percent: z.number().int(),
+});
+export type PackageProgress = z.infer<typeof packageProgress>;
 
-export interface ItemProgress {
-  id: string;
-  packageId: string;
-  title: string;
-  ownerRole: OwnerRole;
-  completion: string;
-  status: ItemStatus;
-  dueAt: string;
-  doneAt?: string;
-  doneBy?: string;
+export const itemProgress = z.object({
+  id: z.string(),
+  packageId: z.string(),
+  title: z.string(),
+  ownerRole: z.enum(OWNER_ROLES),
+  /** "signoff", or "automated:<run>" */
+  completion: z.string(),
+  status: z.enum(ITEM_STATUSES),
+  dueAt: z.string(),
+  doneAt: z.string().optional(),
+  doneBy: z.string().optional(),
   /** who or what the item waits for, when it is not done */
-  waitingFor?: string;
+  waitingFor: z.string().optional(),
   /** whole days past due, when it is late */
-  daysLate?: number;
-}
+  daysLate: z.number().int().optional(),
+});
+export type ItemProgress = z.infer<typeof itemProgress>;
 
-export interface MilestoneProgress {
-  id: string;
-  title: string;
-  dueAt: string;
-  deliverable: string;
-  status: 'reached' | 'pending' | 'late';
-  reachedAt?: string;
-}
+export const MILESTONE_STATUSES = ['reached', 'pending', 'late'] as const;
 
-export interface PlanProgress {
-  planId: string;
-  name: string;
-  t0: string;
-  status: PlanState['status'];
-  phase: string;
-  percent: number;
-  generation: number;
-  packages: PackageProgress[];
-  milestones: MilestoneProgress[];
-  late: ItemProgress[];
-  items: ItemProgress[];
-  rebaselines: PlanState['rebaselines'];
+export const milestoneProgress = z.object({
+  id: z.string(),
+  title: z.string(),
+  dueAt: z.string(),
+  deliverable: z.string(),
+  status: z.enum(MILESTONE_STATUSES),
+  reachedAt: z.string().optional(),
+});
+export type MilestoneProgress = z.infer<typeof milestoneProgress>;
+
+export const planProgress = z.object({
+  planId: z.string(),
+  name: z.string(),
+  t0: z.string(),
+  status: z.enum(PLAN_STATUSES),
+  phase: z.string().describe('the work package of the earliest open item'),
+  percent: z.number().int(),
+  generation: z.number().int(),
+  packages: z.array(packageProgress),
+  milestones: z.array(milestoneProgress),
+  late: z.array(itemProgress).describe('逾期 late items and whom they wait for'),
+  items: z.array(itemProgress),
+  rebaselines: z.array(rebaselineRecord),
   /** the latest signed requests, accepted or refused, with the refusal's reason */
-  recentDecisions: PlanState['decisions'];
-  asOf: string;
-}
+  recentDecisions: z.array(planDecisionRecord),
+  asOf: z.string(),
+});
+export type PlanProgress = z.infer<typeof planProgress>;
 
 export const signOffItemSignal = defineSignal<[SignedPlanDecision]>('signOffItem');
 export const rebaselineItemSignal = defineSignal<[SignedPlanDecision]>('rebaselineItem');

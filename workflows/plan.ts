@@ -19,6 +19,7 @@ import {
   ItemState,
   mayActFor,
   NotificationRecord,
+  PLAN_DECISION_KINDS,
   PlanDecisionKind,
   PlanInput,
   planProgressQuery,
@@ -50,7 +51,7 @@ const checkDecision = proxyActivities<Activities>({
   summary: '签字核验 Verify sign-off signature',
 });
 
-const PLAN_DECISION = signedMessageSchema<PlanDecisionKind>(['signoff', 'rebaseline']);
+const PLAN_DECISION = signedMessageSchema<PlanDecisionKind>(PLAN_DECISION_KINDS);
 
 function act(summary: string, options: Partial<ActivityOptions> = {}): Activities {
   return proxyActivities<Activities>({

@@ -1,8 +1,9 @@
+import { PLAN_DAY } from '../../workflows/plan-messages';
 import { dayToMs } from '../../workflows/plan-progress';
 import { ProblemError } from '../problems';
 
 /** 项目计划 dates as the plan's start and its item routes take them: a China-time calendar day. */
-export const DATE_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$';
+export const DATE_PATTERN = PLAN_DAY.source;
 
 /** A calendar date that exists (2025-02-30 does not), else a problem naming the field. */
 export function realDate(value: string, field: string): string {

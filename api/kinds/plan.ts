@@ -1,10 +1,10 @@
+import { z } from 'zod';
 import { renderStatusHtml, renderStatusMarkdown } from '../../reports/plan-report';
-import type { PlanInput } from '../../workflows/plan-messages';
-import { planProgressQuery } from '../../workflows/plan-messages';
-import type { PlanProgress } from '../../workflows/plan-progress';
+import { PLAN_STATUSES, planInput, type PlanInput, planProgress, type PlanProgress, planProgressQuery } from '../../workflows/plan-messages';
+import { bodySchemaOf, stateSchemaOf } from '../contracts';
 import planItemRoutes from '../routes/plan';
 import type { RunKind } from '../run-kinds';
-import { DATE_PATTERN, realDate } from './plan-dates';
+import { realDate } from './plan-dates';
 
 /**
  * 项目计划 the 90-day project plan (workflows/plan.ts) as a run kind: start, progress, cancel, status
@@ -14,7 +14,11 @@ import { DATE_PATTERN, realDate } from './plan-dates';
  */
 export { DATE_PATTERN, realDate } from './plan-dates';
 
-export type PlanStartBody = { t0: string; planId?: string };
+const planStartBody = planInput
+  .pick({ t0: true })
+  .extend({ planId: planInput.shape.planId.describe('计划编号 optional; default jm-<t0>; the workflow id is plan-<planId>').optional() })
+  .strict();
+export type PlanStartBody = z.infer<typeof planStartBody>;
 
 export const planKind: RunKind<PlanProgress, PlanStartBody> = {
   kind: 'plan',
@@ -25,15 +29,7 @@ export const planKind: RunKind<PlanProgress, PlanStartBody> = {
   start: {
     roles: ['operator'],
     idField: 'planId',
-    bodySchema: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['t0'],
-      properties: {
-        t0: { type: 'string', pattern: DATE_PATTERN, description: '合同签订日期 contract signature date (YYYY-MM-DD, China time)' },
-        planId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$', description: '计划编号 optional; default jm-<t0>; the workflow id is plan-<planId>' },
-      },
-    },
+    bodySchema: bodySchemaOf(planStartBody),
     plan(body, actor) {
       const t0 = realDate(body.t0, 'body.t0');
       const planId = body.planId ?? `jm-${t0}`;
@@ -42,24 +38,10 @@ export const planKind: RunKind<PlanProgress, PlanStartBody> = {
     },
   },
   stateQuery: planProgressQuery,
-  stateSchema: {
-    type: 'object',
-    additionalProperties: true,
-    required: ['planId', 't0', 'status', 'phase', 'percent', 'packages', 'milestones', 'late', 'items'],
-    properties: {
-      planId: { type: 'string' },
-      name: { type: 'string' },
-      t0: { type: 'string' },
-      status: { type: 'string', enum: ['running', 'completed'] },
-      phase: { type: 'string', description: 'the work package of the earliest open item' },
-      percent: { type: 'integer' },
-      packages: { type: 'array', items: { type: 'object', additionalProperties: true } },
-      milestones: { type: 'array', items: { type: 'object', additionalProperties: true } },
-      late: { type: 'array', items: { type: 'object', additionalProperties: true }, description: '逾期 late items and whom they wait for' },
-      items: { type: 'array', items: { type: 'object', additionalProperties: true } },
-    },
-  },
-  statuses: ['running', 'completed'],
+  // The answer requires what it always has; the rest is documented, so an API newer than the worker answering the
+  // query never fails a plan's state for a property made required later.
+  stateSchema: stateSchemaOf(planProgress.partial({ name: true, generation: true, rebaselines: true, recentDecisions: true, asOf: true })),
+  statuses: PLAN_STATUSES,
   gates: [],
   openGates: () => [],
   signoffs: (p) =>

@@ -1,16 +1,16 @@
-import { ReportingInput, ReportingProgress, reportingProgressQuery } from '../../workflows/reporting-messages';
+import { z } from 'zod';
+import { REPORTING_VERDICTS, reportingInput, ReportingInput, reportingProgress, ReportingProgress, reportingProgressQuery } from '../../workflows/reporting-messages';
+import { bodySchemaOf, stateSchemaOf } from '../contracts';
 import { generatedRunId, RunKind } from '../run-kinds';
-import { ID_SUFFIX_PATTERN } from '../schemas';
+import { runIdField } from '../schemas';
 
 /**
  * 数据汇聚及上报 a reporting cycle (workflows/reporting.ts), started by its Schedule or on request
  * (a backfill 补报 is one with a date range): progress per table (rows, batch, watermark, lag) while it
  * runs, the monitor's alerts and report files once it finished.
  */
-type ReportingStartBody = Omit<ReportingInput, 'runId' | 'requestedBy'> & { runId?: string };
-
-const TABLE = { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$' };
-const DATE = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' };
+const reportingStartBody = reportingInput.omit({ runId: true, requestedBy: true }).extend({ runId: runIdField('reporting-') }).strict();
+type ReportingStartBody = z.infer<typeof reportingStartBody>;
 
 export const reportingKind: RunKind<ReportingProgress, ReportingStartBody> = {
   kind: 'reporting',
@@ -20,21 +20,7 @@ export const reportingKind: RunKind<ReportingProgress, ReportingStartBody> = {
   title: '数据汇聚及上报 Reporting',
   start: {
     roles: ['operator'],
-    bodySchema: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        runId: { type: 'string', pattern: `^${ID_SUFFIX_PATTERN}$`, description: '运行编号 optional run id; the workflow id is reporting-<runId>' },
-        tables: { type: 'array', items: TABLE, maxItems: 200, description: '上报表 reported tables; default all of the spec' },
-        backfill: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['item', 'from', 'to'],
-          description: '补报 backfill: re-send the rows whose date item lies in [from, to); the watermark does not move',
-          properties: { item: TABLE, from: DATE, to: DATE },
-        },
-      },
-    },
+    bodySchema: bodySchemaOf(reportingStartBody),
     plan(body, actor) {
       const runId = body.runId ?? generatedRunId(body.backfill ? 'backfill' : 'report');
       const input: ReportingInput = { ...body, runId, requestedBy: actor.name };
@@ -43,24 +29,8 @@ export const reportingKind: RunKind<ReportingProgress, ReportingStartBody> = {
   },
   stateQuery: reportingProgressQuery,
   stateFromResult: (result) => result as ReportingProgress,
-  stateSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['runId', 'phase', 'tables'],
-    properties: {
-      runId: { type: 'string' },
-      phase: { type: 'string', enum: ['prepare', 'cycle', 'monitor', 'finished'] },
-      tables: {
-        type: 'array',
-        description: '每表进度 per table: state, rows, held rows, batch, watermark (last verified window), lag',
-        items: { type: 'object', additionalProperties: true, required: ['table', 'state', 'rows', 'rejected'], properties: { table: { type: 'string' }, state: { type: 'string' } } },
-      },
-      verdict: { type: 'string', enum: ['passed', 'held', 'rejected'] },
-      alerts: { type: 'array', items: { type: 'string' }, description: '告警 alerts the monitor raised' },
-      reportFiles: { type: 'object', additionalProperties: true },
-    },
-  },
-  statuses: ['running', 'passed', 'held', 'rejected'],
+  stateSchema: stateSchemaOf(reportingProgress),
+  statuses: ['running', ...REPORTING_VERDICTS],
   gates: [],
   openGates: () => [],
   progress: (state) => ({

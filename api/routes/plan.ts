@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { signDecision } from '../../lib/decision-signing';
-import { mayActFor, PlanDecisionKind, REBASELINE_ROLE, rebaselineItemSignal, signOffItemSignal } from '../../workflows/plan-messages';
+import { mayActFor, PLAN_DAY, PlanDecisionKind, REBASELINE_ROLE, rebaselineItemSignal, signOffItemSignal } from '../../workflows/plan-messages';
 import type { ItemProgress, PlanProgress } from '../../workflows/plan-progress';
-import { DATE_PATTERN, realDate } from '../kinds/plan-dates';
-import { answerSchema, planItemAnswer } from '../contracts';
+import { realDate } from '../kinds/plan-dates';
+import { answerSchema, bodySchemaOf, planItemAnswer } from '../contracts';
 import { ProblemError } from '../problems';
 import type { KindRouteOptions } from '../run-kinds';
-import { freeText, problems, refuseSecrets } from '../schemas';
+import { freeTextField, problems, refuseSecrets } from '../schemas';
 
 /**
  * 项目计划事项 the plan's items: sign off (the item's owner role) and re-baseline (approver). Start,
@@ -25,6 +26,17 @@ const itemParams = {
 } as const;
 
 const sent = (description: string) => answerSchema(description, planItemAnswer);
+
+/** POST …/signoff: the note goes into the signed sign-off's reason. */
+export const planSignOffBody = z.strictObject({ note: freeTextField('签收说明 note; kept in the workflow history, so never a secret', 2000).optional() });
+export type PlanSignOffBody = z.infer<typeof planSignOffBody>;
+
+/** POST …/rebaseline: the new due date and why, into the signed re-baseline. */
+export const planRebaselineBody = z.strictObject({
+  dueDate: z.string().regex(PLAN_DAY).describe('new due date (YYYY-MM-DD, China time)'),
+  reason: freeTextField('调整原因 why; kept in the workflow history', 2000, 3),
+});
+export type PlanRebaselineBody = z.infer<typeof planRebaselineBody>;
 
 export default async function planItemRoutes(app: FastifyInstance, opts: PlanItemRoutesOptions) {
   const { runs, signingKey, kind: planKind } = opts;
@@ -51,7 +63,7 @@ export default async function planItemRoutes(app: FastifyInstance, opts: PlanIte
     request.log.info({ workflowId, itemId, kind }, 'plan decision sent');
   }
 
-  app.post<{ Params: { workflowId: string; itemId: string }; Body: { note?: string } }>(
+  app.post<{ Params: { workflowId: string; itemId: string }; Body: PlanSignOffBody }>(
     '/plans/:workflowId/items/:itemId/signoff',
     {
       config: { roles: ['operator', 'approver'], action: 'sign off plan item' },
@@ -59,7 +71,7 @@ export default async function planItemRoutes(app: FastifyInstance, opts: PlanIte
         summary: '签收计划事项 Sign off a plan item (its owner role)',
         tags: [TAG, '审批 Approvals'],
         params: itemParams,
-        body: { type: 'object', additionalProperties: false, properties: { note: freeText('签收说明 note; kept in the workflow history, so never a secret', 2000) } },
+        body: bodySchemaOf(planSignOffBody),
         response: { 202: sent('已送达 Sign-off sent'), ...problems(400, 401, 403, 404, 409, 413, 415, 500, 503) },
       },
     },
@@ -78,7 +90,7 @@ export default async function planItemRoutes(app: FastifyInstance, opts: PlanIte
     },
   );
 
-  app.post<{ Params: { workflowId: string; itemId: string }; Body: { dueDate: string; reason: string } }>(
+  app.post<{ Params: { workflowId: string; itemId: string }; Body: PlanRebaselineBody }>(
     '/plans/:workflowId/items/:itemId/rebaseline',
     {
       config: { roles: [REBASELINE_ROLE], action: 're-baseline plan item' },
@@ -86,15 +98,7 @@ export default async function planItemRoutes(app: FastifyInstance, opts: PlanIte
         summary: '调整计划事项期限 Re-baseline a plan item’s due date',
         tags: [TAG],
         params: itemParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['dueDate', 'reason'],
-          properties: {
-            dueDate: { type: 'string', pattern: DATE_PATTERN, description: 'new due date (YYYY-MM-DD, China time)' },
-            reason: freeText('调整原因 why; kept in the workflow history', 2000, 3),
-          },
-        },
+        body: bodySchemaOf(planRebaselineBody),
         response: { 202: sent('已送达 Re-baseline sent'), ...problems(400, 401, 403, 404, 409, 413, 415, 500, 503) },
       },
     },
