@@ -50,13 +50,16 @@ export const CORRECTION_DDL = [
      at timestamptz NOT NULL DEFAULT now(),
      table_name text NOT NULL,
      source_key text NOT NULL,
-     outcome text NOT NULL CHECK (outcome IN ('loaded', 'still_held')),
+     outcome text NOT NULL CONSTRAINT correction_outcome_outcome_check CHECK (outcome IN ('loaded', 'still_held', 'updated', 'still_flagged')),
      chunk_id text,
      followed text,
      rule text,
      detail text,
      PRIMARY KEY (workflow_id, table_name, source_key)
    )`,
+  // a runbook database from before flagged rows were corrected by the loop: their outcomes (updated in place, still flagged) allowed
+  `ALTER TABLE correction_outcome DROP CONSTRAINT IF EXISTS correction_outcome_outcome_check`,
+  `ALTER TABLE correction_outcome ADD CONSTRAINT correction_outcome_outcome_check CHECK (outcome IN ('loaded', 'still_held', 'updated', 'still_flagged'))`,
   // 趋势 one line per rehearsal's data-quality report: how many issues, held rows, missing entities, corrected rows
   `CREATE TABLE IF NOT EXISTS data_quality_history (
      run_id text PRIMARY KEY,
