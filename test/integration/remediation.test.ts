@@ -392,7 +392,10 @@ describe('remediation loop (问题数据整改)', () => {
     expect(flagged.length).toBeGreaterThan(0);
     const sheet = { reason: '基础代码对照表补充', corrections: [], codeMappings: [{ codeTable: 'enttype', legacy: 'X9', target: '1130', why: '市局确认 X9 为本地代码' }] };
     await withClient(defaultsDb, async (c) => {
+      // a target from before issues kept a status gets it from the schema-ensure code
+      await c.query('ALTER TABLE migration_data_quality DROP COLUMN corrected_by, DROP COLUMN corrected_at');
       await ensureTargetSchema(c, bundled);
+      expect((await c.query(`SELECT count(*)::int AS n FROM migration_data_quality WHERE corrected_by IS NULL`)).rows[0].n).toBeGreaterThanOrEqual(flagged.length);
       const { problems, plan } = await checkCorrections(c, bundled, sheet, (t, keys) => readLegacyRows(source, t, keys));
       expect(problems).toEqual([]);
       const entry = plan.tables.find((t) => t.table === 'market_entity')!;
