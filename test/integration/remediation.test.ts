@@ -263,10 +263,13 @@ describe('remediation loop (问题数据整改)', () => {
     const entity = held.capital[1];
     const orphan = held.orphans[0];
     const parent = (await target<{ k: string }>(`SELECT pripid AS k FROM market_entity ORDER BY pripid LIMIT 1`))[0].k;
+    // and a row that loaded flagged (问题数据): updated in place in the entity table's transaction, before the wait
+    const flagged = (await target<{ k: string }>(`SELECT source_key AS k FROM migration_data_quality WHERE table_name = 'market_entity' AND rule = 'required:entname' ORDER BY 1 DESC LIMIT 1`))[0].k;
     const up = await upload({
-      reason: '整改 capital and a mistyped entity link',
+      reason: '整改 capital, a missing name and a mistyped entity link',
       corrections: [
         { table: 'market_entity', key: entity, column: 'regcap', value: '20万' },
+        { table: 'market_entity', key: flagged, column: 'entname', value: '某某餐饮店' },
         { table: 'approval_application', key: orphan, column: 'pripid', value: parent },
       ],
     });
@@ -285,15 +288,20 @@ describe('remediation loop (问题数据整改)', () => {
     await lock.end();
     await stack.startWorker();
     const result = (await stack.temporal.workflow.getHandle(started.body.workflowId).result()) as RemediationState;
-    expect(result).toMatchObject({ status: 'completed', outcome: { loaded: 2, stillHeld: 0 }, reconciliation: { stillQuarantined: 0 } });
+    expect(result).toMatchObject({ status: 'completed', outcome: { loaded: 2, updated: 1, stillHeld: 0, stillFlagged: 0 }, reconciliation: { stillQuarantined: 0 } });
     expect(await target(`SELECT pripid FROM approval_application WHERE appid = $1`, [orphan])).toEqual([{ pripid: parent }]);
+    // the flagged row: updated once, its issue closed by this run, recorded once
+    expect(await target(`SELECT entname FROM market_entity WHERE pripid = $1`, [flagged])).toEqual([{ entname: '某某餐饮店' }]);
+    expect(await target(`SELECT corrected_by FROM migration_data_quality WHERE source_key = $1`, [flagged])).toEqual([{ corrected_by: started.body.workflowId }]);
+    expect(await target(`SELECT action FROM migration_remediation WHERE source_key = $1`, [flagged])).toEqual([{ action: 'updated' }]);
     expect(await target(`SELECT 1 FROM migration_quarantine WHERE source_key = ANY($1::text[]) OR rule = ANY($2::text[])`, [[entity, orphan], [`waiting_for:market_entity:${entity}`, `waiting_for:approval_application:${orphan}`]])).toEqual([]);
     // legacy = loaded + quarantined for every table, no key twice
     expect(await reconcileAll()).toEqual(mapping.tables.map((t) => ({ table: t.name, problems: [] })));
-    const outcomes = await runbook<{ table_name: string; source_key: string; outcome: string }>(`SELECT table_name, source_key, outcome FROM correction_outcome WHERE workflow_id = $1 AND followed IS NULL ORDER BY 1`, [started.body.workflowId]);
+    const outcomes = await runbook<{ table_name: string; source_key: string; outcome: string }>(`SELECT table_name, source_key, outcome FROM correction_outcome WHERE workflow_id = $1 AND followed IS NULL ORDER BY 1, 3`, [started.body.workflowId]);
     expect(outcomes).toEqual([
       { table_name: 'approval_application', source_key: orphan, outcome: 'loaded' },
       { table_name: 'market_entity', source_key: entity, outcome: 'loaded' },
+      { table_name: 'market_entity', source_key: flagged, outcome: 'updated' },
     ]);
   });
 
@@ -359,9 +367,10 @@ describe('remediation loop (问题数据整改)', () => {
     ]);
     // 问题数据清单 counts them corrected, not open
     const dq = await withClient(stack.settings.TARGET_DATABASE_URL, (c) => dataQualityReport(c, mapping));
-    expect(dq.corrected?.find((c) => c.table === 'market_entity')).toMatchObject({ updated: 2 });
+    // (with the one the worker-kill run corrected)
+    expect(dq.corrected?.find((c) => c.table === 'market_entity')).toMatchObject({ updated: 3 });
     expect(dq.flagged.flatMap((g) => g.examples).some((e) => e.startsWith(`${name} `))).toBe(false);
-    expect(renderDataQuality(dq)).toMatch(/\| market_entity \| \d+ \| 2 \| 0 \|/);
+    expect(renderDataQuality(dq)).toMatch(/\| market_entity \| \d+ \| 3 \| 0 \|/);
     // a second run of the applied sheet finds the issues closed: it updates nothing and doubles nothing
     const again = await run(sheet.body.id, `${stack.id}-flagged-again`);
     expect(again).toMatchObject({ status: 'completed', outcome: { loaded: 0, updated: 0 } });
@@ -450,8 +459,8 @@ describe('remediation loop (问题数据整改)', () => {
     await withClient(stack.settings.RUNBOOK_DATABASE_URL, (c) => recordDataQualityTrend(c, r1));
     const trend = await withClient(stack.settings.RUNBOOK_DATABASE_URL, (c) => recordDataQualityTrend(c, { runId: 'rehearsal-2', ...dataQualityTotals(now) }));
     expect(trend.map((t) => t.runId)).toEqual(['rehearsal-1', 'rehearsal-2']);
-    // after rehearsal 2: the two capital fixes, the code-mapped entities, the re-linked application and the three flagged rows
-    expect(trend[1]).toMatchObject({ corrected: held.codes.length + 6, entitiesMissing: now.entitiesMissing });
+    // after rehearsal 2: the two capital fixes, the code-mapped entities, the re-linked application and the four flagged rows
+    expect(trend[1]).toMatchObject({ corrected: held.codes.length + 7, entitiesMissing: now.entitiesMissing });
     const text = renderDataQuality({ ...now, trend });
     expect(text).toContain(`趋势 Trend across rehearsals (rehearsal-1: 160 → rehearsal-2: ${trend[1].flagged + trend[1].quarantined}`);
     // a retried report keeps one line per run
