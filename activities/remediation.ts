@@ -313,11 +313,14 @@ export function remediationActivities(deps: ActivityDeps) {
           let stillFlagged = 0;
           for (const p of input.planned) {
             if (!p.flagged?.length) continue;
-            const { rows: open } = await target.query<{ source_key: string; column_name: string; rule: string }>(
-              `SELECT q.source_key, q.column_name, q.rule FROM migration_data_quality q JOIN unnest($2::text[], $3::text[]) AS w(k, cols) ON w.k = q.source_key
-                WHERE q.table_name = $1 AND q.corrected_by IS NULL AND q.column_name = ANY(string_to_array(w.cols, ',')) ORDER BY 1, 2`,
-              [p.table, p.flagged.map((f) => f.key), p.flagged.map((f) => f.columns.join(','))],
-            );
+            // (portable SQL: the columns are matched here, not by a multi-array unnest openGauss lacks)
+            const columnsOf = new Map(p.flagged.map((f) => [f.key, new Set(f.columns)]));
+            const open = (
+              await target.query<{ source_key: string; column_name: string; rule: string }>(
+                'SELECT source_key, column_name, rule FROM migration_data_quality WHERE table_name = $1 AND source_key = ANY($2::text[]) AND corrected_by IS NULL ORDER BY 1, 2',
+                [p.table, p.flagged.map((f) => f.key)],
+              )
+            ).rows.filter((o) => columnsOf.get(o.source_key)?.has(o.column_name));
             const done = new Set((await target.query<{ k: string }>('SELECT source_key AS k FROM migration_remediation WHERE run_id = $1 AND table_name = $2', [input.workflowId, p.table])).rows.map((r) => r.k));
             const missed = p.flagged.filter((f) => !done.has(f.key)).map((f) => f.key);
             if (!open.length && !missed.length) continue;
