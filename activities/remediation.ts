@@ -7,16 +7,25 @@ import { withClient, withPooledClient } from '../lib/db';
 import { previousSigningKeys } from '../lib/settings';
 import { withTarget } from '../lib/statement-audit';
 import { DataQualityFilter, DataQualityRow, dataQualityRows } from '../migration/data-quality';
-import { checkCorrections, columnOf, CorrectionPlan, CorrectionProblem, CorrectionSheet, withCodeMappings } from '../migration/corrections';
+import { checkCorrections, columnOf, CorrectionPlan, CorrectionProblem, CorrectionSheet, LegacyRowReader, withCodeMappings } from '../migration/corrections';
 import { prepareTargetSession } from '../verification/canonical';
 import { checkReloadedRows, ReloadedRowsCheck } from '../verification/reloaded-rows';
-import { reloadHeld } from '../migration/remediate';
+import { FlaggedRows, readLegacyRows, reloadHeld, ReloadOutcome } from '../migration/remediate';
+import { ensureIssueStatus } from '../migration/target-schema';
 import type { Field } from '../migration/copy-text';
 import { findTable, TableMapping } from '../migration/mapping';
 import { countTable } from '../verification/counts';
 import type { ApplyOutcome, KeyReconciliation, RemediationState, RowPath } from '../workflows/remediation-messages';
 import type { ActivityDeps } from './deps';
 import { whileBeating } from './heartbeat';
+
+/** A row path's outcome as the report says it. */
+const PATH_TEXT: Record<RowPath['outcome'], (runId: string) => string> = {
+  loaded: (runId) => `loaded 已加载 in ${runId}`,
+  updated: (runId) => `flagged, corrected in place 已整改 in ${runId}`,
+  still_held: () => 'still held 仍隔离',
+  still_flagged: () => 'still flagged 仍待整改',
+};
 
 /** Paths kept in the run's state; every one is in correction_outcome. */
 const PATHS_IN_STATE = 200;
@@ -34,18 +43,36 @@ const LOG_DDL = `CREATE TABLE IF NOT EXISTS migration_remediation (
   followed text,
   loaded_at timestamptz NOT NULL DEFAULT now(),
   columns text,
+  action text,
   PRIMARY KEY (run_id, table_name, source_key)
 )`;
 
-/** The record's table, with its `columns` on a target that has the table from before (portable: no ADD COLUMN IF NOT EXISTS). */
+/**
+ * The record's table, with its `columns` and `action` on a target that has the table from before (portable: no
+ * ADD COLUMN IF NOT EXISTS); `action` 'updated': a row that loaded flagged, corrected in place (NULL: loaded by
+ * the reload). And the status of the target's data-quality issues (已整改 corrected_by), which the loop closes.
+ */
 async function ensureLog(target: Client): Promise<void> {
   await target.query(LOG_DDL);
-  const { rows } = await target.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migration_remediation' AND column_name = 'columns'`);
-  if (rows.length) return;
-  // two runs adding it at once: the second finds it there (42701), which is what it wanted
-  await target.query('ALTER TABLE migration_remediation ADD COLUMN columns text').catch((err: { code?: string }) => {
-    if (err.code !== '42701') throw err;
-  });
+  await ensureIssueStatus(target);
+  const { rows } = await target.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migration_remediation' AND column_name IN ('columns', 'action')`);
+  for (const column of ['columns', 'action'].filter((c) => !rows.some((r) => r.column_name === c))) {
+    // two runs adding it at once: the second finds it there (42701), which is what it wanted
+    await target.query(`ALTER TABLE migration_remediation ADD COLUMN ${column} text`).catch((err: { code?: string }) => {
+      if (err.code !== '42701') throw err;
+    });
+  }
+}
+
+/** The legacy rows of a table's keys, read again by key (a row loaded flagged is corrected from its legacy row). */
+function legacyReader(deps: ActivityDeps): LegacyRowReader {
+  return (table, keys) => readLegacyRows(deps.legacySource, table, keys);
+}
+
+/** A plan's flagged rows as reloadHeld corrects them in place: their legacy rows and the columns each correction may change. */
+function flaggedOf(entry: CorrectionPlan['tables'][number], columnsOf: (table: string, key: string) => string[]): FlaggedRows | undefined {
+  if (!entry.flagged) return undefined;
+  return { rows: new Map(Object.entries(entry.flagged)), columnsOf: (key) => columnsOf(entry.table, key) };
 }
 
 /**
@@ -57,15 +84,19 @@ export function correctedColumns(table: TableMapping, fix: Record<string, Field>
   return [...own, ...(table.derived ?? [])].map((c) => c.target);
 }
 
-/** Records what a reload loaded, in the reload's own transaction (reloadHeld's beforeCommit); a corrected row with the columns its correction may change. */
+/**
+ * Records what a reload loaded, in the reload's own transaction (reloadHeld's beforeCommit); a corrected row with
+ * the columns its correction may change; a flagged row corrected in place as action 'updated'.
+ */
 function logLoaded(target: Client, runId: string, columnsOf: (table: string, key: string) => string[]) {
-  return async (outcome: { loaded: { table: string; key: string; chunkId: string; followed?: string }[] }) => {
-    for (const l of outcome.loaded) {
+  return async (outcome: ReloadOutcome) => {
+    const rows = [...outcome.loaded.map((l) => ({ ...l, action: null })), ...outcome.updated.map((u) => ({ ...u, followed: undefined, action: 'updated' }))];
+    for (const l of rows) {
       // portable (openGauss has no ON CONFLICT): a row already recorded is left as it is
       await target.query(
-        `INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed, columns) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text
+        `INSERT INTO migration_remediation (run_id, table_name, source_key, chunk_id, followed, columns, action) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text
           WHERE NOT EXISTS (SELECT 1 FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND source_key = $3)`,
-        [runId, l.table, l.key, l.chunkId, l.followed ?? null, l.followed ? null : JSON.stringify(columnsOf(l.table, l.key))],
+        [runId, l.table, l.key, l.chunkId, l.followed ?? null, l.followed ? null : JSON.stringify(columnsOf(l.table, l.key)), l.action],
       );
     }
   };
@@ -96,24 +127,25 @@ export async function applyApprovedCorrections(deps: ActivityDeps, tableName: st
   const setIds = approved.map((s) => s.id).join(',').slice(0, 500);
   const codeList = [...codes.values()];
   const rows = await withTarget(deps.settings, async (target) => {
-    const { plan } = await checkCorrections(target, deps.mapping, { reason: 'approved corrections', corrections, codeMappings: codeList });
-    const mine = plan.tables.find((t) => t.table === tableName);
     await ensureLog(target);
+    const { plan } = await checkCorrections(target, deps.mapping, { reason: 'approved corrections', corrections, codeMappings: codeList }, legacyReader(deps));
+    const mine = plan.tables.find((t) => t.table === tableName);
     if (mine) {
       const fixes = new Map(Object.entries(mine.corrections));
       const coded = new Set(codeList.map((c) => c.codeTable));
       const columnsOf = (t: string, key: string) => correctedColumns(findTable(deps.mapping, t), fixes.get(key) ?? {}, coded);
-      await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, codeList), table: tableName, keys: mine.keys, corrections: fixes, runId, beforeCommit: logLoaded(target, runId, columnsOf) });
+      await reloadHeld({ target, mapping: withCodeMappings(deps.mapping, codeList), table: tableName, keys: mine.keys, corrections: fixes, flagged: flaggedOf(mine, columnsOf), runId, beforeCommit: logLoaded(target, runId, columnsOf) });
     }
-    const sql = 'SELECT source_key, chunk_id FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND followed IS NULL';
-    return (await target.query<{ source_key: string; chunk_id: string | null }>(sql, [runId, tableName])).rows;
+    const sql = 'SELECT source_key, chunk_id, action FROM migration_remediation WHERE run_id = $1 AND table_name = $2 AND followed IS NULL';
+    return (await target.query<{ source_key: string; chunk_id: string | null; action: string | null }>(sql, [runId, tableName])).rows;
   });
   if (rows.length) {
-    const outcomes = rows.map((r) => ({ table: tableName, key: r.source_key, outcome: 'loaded' as const, chunkId: r.chunk_id ?? undefined }));
+    const outcomes = rows.map((r) => ({ table: tableName, key: r.source_key, outcome: r.action === 'updated' ? ('updated' as const) : ('loaded' as const), chunkId: r.chunk_id ?? undefined }));
     await withClient(deps.settings.RUNBOOK_DATABASE_URL, (c) => recordOutcomes(c, runId, setIds, outcomes));
-    deps.logger.info({ table: tableName, rows: rows.length, runId }, 'approved corrections applied in the migration 整改沿用');
+    deps.logger.info({ table: tableName, rows: rows.length, updated: outcomes.filter((o) => o.outcome === 'updated').length, runId }, 'approved corrections applied in the migration 整改沿用');
   }
-  return rows.length;
+  // the rows it brought into the target (a flagged row corrected in place was there already: the count is the chunks')
+  return rows.filter((r) => r.action !== 'updated').length;
 }
 
 /**
@@ -156,7 +188,10 @@ export function remediationActivities(deps: ActivityDeps) {
 
   /** What the sheet reloads, from the current quarantine (a repeat after a load finds the same keys, now loaded). */
   async function planOf(sheet: CorrectionSheet): Promise<{ problems: CorrectionProblem[]; plan: CorrectionPlan }> {
-    return withTarget(deps.settings, (target) => checkCorrections(target, deps.mapping, sheet));
+    return withTarget(deps.settings, async (target) => {
+      await ensureIssueStatus(target);
+      return checkCorrections(target, deps.mapping, sheet, legacyReader(deps));
+    });
   }
 
   return {
@@ -198,9 +233,9 @@ export function remediationActivities(deps: ActivityDeps) {
         if (problem || !set) throw ApplicationFailure.nonRetryable(problem ?? 'no sheet', 'CorrectionsNotAdmitted');
         const { plan } = await planOf(set.sheet);
         const mapping = withCodeMappings(deps.mapping, set.sheet.codeMappings);
+        const coded = new Set(set.sheet.codeMappings.map((c) => c.codeTable));
         await withTarget(deps.settings, async (target) => {
           await ensureLog(target);
-          const coded = new Set(set.sheet.codeMappings.map((c) => c.codeTable));
           for (const t of plan.tables) {
             const corrections = new Map(Object.entries(t.corrections));
             const columnsOf = (table: string, key: string) => correctedColumns(findTable(deps.mapping, table), corrections.get(key) ?? {}, coded);
@@ -210,40 +245,54 @@ export function remediationActivities(deps: ActivityDeps) {
               table: t.table,
               keys: t.keys,
               corrections,
+              flagged: flaggedOf(t, columnsOf),
               runId: input.workflowId,
               beforeCommit: logLoaded(target, input.workflowId, columnsOf),
             });
           }
         });
         const paths = await withTarget(deps.settings, async (target) => {
-          const loaded = await target.query<{ table_name: string; source_key: string; chunk_id: string | null; followed: string | null }>(
-            'SELECT table_name, source_key, chunk_id, followed FROM migration_remediation WHERE run_id = $1 ORDER BY loaded_at, table_name, source_key',
+          const loaded = await target.query<{ table_name: string; source_key: string; chunk_id: string | null; followed: string | null; action: string | null }>(
+            'SELECT table_name, source_key, chunk_id, followed, action FROM migration_remediation WHERE run_id = $1 ORDER BY loaded_at, table_name, source_key',
             [input.workflowId],
           );
-          const out: RowPath[] = loaded.rows.map((r) => ({ table: r.table_name, key: r.source_key, outcome: 'loaded', chunkId: r.chunk_id ?? undefined, ...(r.followed ? { followed: r.followed } : {}) }));
+          const out: RowPath[] = loaded.rows.map((r) => ({ table: r.table_name, key: r.source_key, outcome: r.action === 'updated' ? 'updated' : 'loaded', chunkId: r.chunk_id ?? undefined, ...(r.followed ? { followed: r.followed } : {}) }));
           for (const t of plan.tables) {
             const held = await target.query<{ source_key: string; rule: string; detail: string; chunk_id: string }>(
               'SELECT source_key, rule, detail, chunk_id FROM migration_quarantine WHERE table_name = $1 AND source_key = ANY($2::text[]) ORDER BY source_key',
               [t.table, t.keys],
             );
             for (const h of held.rows) out.push({ table: t.table, key: h.source_key, outcome: 'still_held', chunkId: h.chunk_id, rule: h.rule, detail: h.detail });
+            // a flagged row this run did not correct in place: still flagged, with the issue it keeps
+            const notUpdated = Object.keys(t.flagged ?? {}).filter((k) => !loaded.rows.some((r) => r.table_name === t.table && r.source_key === k));
+            if (!notUpdated.length) continue;
+            const open = await target.query<{ source_key: string; rule: string; detail: string; chunk_id: string }>(
+              'SELECT DISTINCT ON (source_key) source_key, rule, detail, chunk_id FROM migration_data_quality WHERE table_name = $1 AND source_key = ANY($2::text[]) AND corrected_by IS NULL ORDER BY source_key, id',
+              [t.table, notUpdated],
+            );
+            for (const f of open.rows) out.push({ table: t.table, key: f.source_key, outcome: 'still_flagged', chunkId: f.chunk_id, rule: f.rule, detail: f.detail });
           }
           return out;
         });
         await runbook((c) => recordOutcomes(c, input.workflowId, input.setId, paths));
         deps.logger.info({ setId: input.setId, workflowId: input.workflowId, rows: paths.length }, 'corrections applied 整改重载完成');
         return {
-          planned: plan.tables.map((t) => ({ table: t.table, keys: t.keys })),
+          planned: plan.tables.map((t) => ({ table: t.table, keys: t.keys, ...(t.flagged ? { flagged: Object.keys(t.flagged).map((key) => ({ key, columns: correctedColumns(findTable(deps.mapping, t.table), t.corrections[key] ?? {}, coded) })) } : {}) })),
           loaded: paths.filter((p) => p.outcome === 'loaded' && !p.followed).length,
           followed: paths.filter((p) => p.followed).length,
           stillHeld: paths.filter((p) => p.outcome === 'still_held').length,
+          updated: paths.filter((p) => p.outcome === 'updated').length,
+          stillFlagged: paths.filter((p) => p.outcome === 'still_flagged').length,
           paths: paths.slice(0, PATHS_IN_STATE),
         };
       });
     },
 
-    /** 对账 The sheet's keys: none left in quarantine, each in the target; per touched table, legacy = loaded + quarantined. */
-    async reconcileCorrections(input: { planned: { table: string; keys: string[] }[]; workflowId: string }): Promise<KeyReconciliation> {
+    /**
+     * 对账 The sheet's keys: none left in quarantine, each in the target; per touched table, legacy = loaded + quarantined;
+     * the flagged rows it corrected keep no open issue in a corrected column (问题数据已关闭).
+     */
+    async reconcileCorrections(input: { planned: ApplyOutcome['planned']; workflowId: string }): Promise<KeyReconciliation> {
       return whileBeating(() =>
         withTarget(deps.settings, async (target) => {
           let stillQuarantined = 0;
@@ -260,6 +309,30 @@ export function remediationActivities(deps: ActivityDeps) {
             const check = await countTable(deps.legacySource, null, target, table, deps.mapping);
             tables.push({ table: table.name, source: check.source, loaded: check.loaded, quarantined: check.quarantined, problems: check.problems });
           }
+          // 问题数据已关闭 a flagged row corrected in place: no issue left open in the columns its correction changes
+          let stillFlagged = 0;
+          for (const p of input.planned) {
+            if (!p.flagged?.length) continue;
+            // (portable SQL: the columns are matched here, not by a multi-array unnest openGauss lacks)
+            const columnsOf = new Map(p.flagged.map((f) => [f.key, new Set(f.columns)]));
+            const open = (
+              await target.query<{ source_key: string; column_name: string; rule: string }>(
+                'SELECT source_key, column_name, rule FROM migration_data_quality WHERE table_name = $1 AND source_key = ANY($2::text[]) AND corrected_by IS NULL ORDER BY 1, 2',
+                [p.table, p.flagged.map((f) => f.key)],
+              )
+            ).rows.filter((o) => columnsOf.get(o.source_key)?.has(o.column_name));
+            const done = new Set((await target.query<{ k: string }>('SELECT source_key AS k FROM migration_remediation WHERE run_id = $1 AND table_name = $2', [input.workflowId, p.table])).rows.map((r) => r.k));
+            const missed = p.flagged.filter((f) => !done.has(f.key)).map((f) => f.key);
+            if (!open.length && !missed.length) continue;
+            stillFlagged += new Set([...open.map((o) => o.source_key), ...missed]).size;
+            const problems = [
+              ...(open.length ? [`问题数据未关闭 ${open.length} data-quality issues stay open in corrected columns: ${open.slice(0, 5).map((o) => `${o.source_key} ${o.column_name} (${o.rule})`).join(', ')}${open.length > 5 ? ', …' : ''}`] : []),
+              ...(missed.length ? [`问题数据未整改 ${missed.length} flagged rows were not corrected in place by this run: ${missed.slice(0, 5).join(', ')}${missed.length > 5 ? ', …' : ''}`] : []),
+            ];
+            const entry = tables.find((t) => t.table === p.table);
+            if (entry) entry.problems.push(...problems);
+            else tables.push({ table: p.table, source: 0, loaded: 0, quarantined: 0, problems });
+          }
           // 整改复核 the content of what this run loaded: each row as the legacy gives it, with its correction
           for (const c of await checkRunContent(input.workflowId)) {
             if (c.unchecked) deps.logger.warn({ table: c.table, why: c.unchecked }, 'reloaded rows not compared 未复核');
@@ -270,7 +343,7 @@ export function remediationActivities(deps: ActivityDeps) {
             if (entry) entry.problems.push(problem);
             else tables.push({ table: c.table, source: 0, loaded: 0, quarantined: 0, problems: [problem] });
           }
-          return { stillQuarantined, inTarget, tables };
+          return { stillQuarantined, inTarget, tables, ...(stillFlagged ? { stillFlagged } : {}) };
         }),
       );
     },
@@ -290,13 +363,14 @@ export function remediationActivities(deps: ActivityDeps) {
         `- 说明 reason: ${s.sheet?.reason ?? ''}`,
         `- 启动 started by ${s.requestedBy}`,
         o ? `- 重载 reloaded: ${o.loaded} rows corrected, ${o.followed} waiting children followed, ${o.stillHeld} still held` : '',
+        o?.updated || o?.stillFlagged ? `- 问题数据整改 rows that loaded flagged: ${o.updated ?? 0} corrected in place 已整改, ${o.stillFlagged ?? 0} still flagged` : '',
         r ? `- 对账 reconciliation: ${r.stillQuarantined} of the sheet's keys still in quarantine; ${r.tables.every((t) => !t.problems.length) ? 'legacy = loaded + quarantined in every touched table' : r.tables.flatMap((t) => t.problems).join('; ')}` : '',
         '',
         '## 处理路径 Row paths',
         '',
-        '| table 表 | key 主键 | outcome 结果 | held at chunk 隔离分块 | followed 跟随 | rule 规则 |',
+        '| table 表 | key 主键 | outcome 结果 | held or flagged at chunk 隔离/标记分块 | followed 跟随 | rule 规则 |',
         '|---|---|---|---|---|---|',
-        ...(o?.paths ?? []).map((p) => `| ${p.table} | ${p.key} | ${p.outcome === 'loaded' ? `loaded 已加载 in ${s.runId}` : 'still held 仍隔离'} | ${p.chunkId ?? ''} | ${p.followed ?? ''} | ${(p.rule ?? '').replace(/\|/g, '\\|')} |`),
+        ...(o?.paths ?? []).map((p) => `| ${p.table} | ${p.key} | ${PATH_TEXT[p.outcome](s.runId)} | ${p.chunkId ?? ''} | ${p.followed ?? ''} | ${(p.rule ?? '').replace(/\|/g, '\\|')} |`),
         '',
         r ? ['## 对账 Reconciliation', '', '| table 表 | legacy 源 | loaded 已加载 | quarantined 隔离 | problems 问题 |', '|---|---|---|---|---|', ...r.tables.map((t) => `| ${t.table} | ${t.source} | ${t.loaded} | ${t.quarantined} | ${t.problems.join('; ') || '—'} |`)].join('\n') : '',
       ].join('\n');

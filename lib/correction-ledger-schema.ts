@@ -50,13 +50,21 @@ export const CORRECTION_DDL = [
      at timestamptz NOT NULL DEFAULT now(),
      table_name text NOT NULL,
      source_key text NOT NULL,
-     outcome text NOT NULL CHECK (outcome IN ('loaded', 'still_held')),
+     outcome text NOT NULL CONSTRAINT correction_outcome_outcome_check CHECK (outcome IN ('loaded', 'still_held', 'updated', 'still_flagged')),
      chunk_id text,
      followed text,
      rule text,
      detail text,
      PRIMARY KEY (workflow_id, table_name, source_key)
    )`,
+  // a runbook database from before flagged rows were corrected by the loop: their outcomes (updated in place, still flagged) allowed
+  // (only when the constraint does not allow them yet: no table lock at every start)
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'correction_outcome'::regclass AND conname = 'correction_outcome_outcome_check' AND pg_get_constraintdef(oid) LIKE '%still_flagged%') THEN
+       ALTER TABLE correction_outcome DROP CONSTRAINT IF EXISTS correction_outcome_outcome_check;
+       ALTER TABLE correction_outcome ADD CONSTRAINT correction_outcome_outcome_check CHECK (outcome IN ('loaded', 'still_held', 'updated', 'still_flagged'));
+     END IF;
+   END $$`,
   // 趋势 one line per rehearsal's data-quality report: how many issues, held rows, missing entities, corrected rows
   `CREATE TABLE IF NOT EXISTS data_quality_history (
      run_id text PRIMARY KEY,

@@ -144,12 +144,13 @@ export function correctionSetProblem(set: CorrectionSetRecord, keys: readonly st
 
 /**
  * One row's path through the loop (a row of correction_outcome, and of the remediation run's state): held at chunk X →
- * corrected in sheet S (by A, approved by B) → loaded in run R, or still held.
+ * corrected in sheet S (by A, approved by B) → loaded in run R, or still held; a row that loaded flagged at chunk X →
+ * corrected in sheet S → updated in place in run R (已整改), or still flagged.
  */
 export interface RowPath {
   table: string;
   key: string;
-  outcome: 'loaded' | 'still_held';
+  outcome: 'loaded' | 'still_held' | 'updated' | 'still_flagged';
   chunkId?: string;
   /** a child that followed its parent in (the parent's table) */
   followed?: string;
@@ -168,11 +169,11 @@ export async function recordOutcomes(db: Queryable, workflowId: string, setId: s
   }
 }
 
-/** How many corrected rows the loop brought in, across runs (the demo's `corrected=`), and the waiting children that followed them. */
+/** How many corrected rows the loop brought in or corrected in place, across runs (the demo's `corrected=`), and the waiting children that followed them. */
 export async function correctedCount(db: Queryable): Promise<{ corrected: number; followed: number }> {
   const { rows } = await db.query<{ corrected: number; followed: number }>(
     `SELECT count(DISTINCT (table_name, source_key)) FILTER (WHERE followed IS NULL)::int AS corrected, count(DISTINCT (table_name, source_key)) FILTER (WHERE followed IS NOT NULL)::int AS followed
-       FROM correction_outcome WHERE outcome = 'loaded'`,
+       FROM correction_outcome WHERE outcome IN ('loaded', 'updated')`,
   );
   return rows[0];
 }

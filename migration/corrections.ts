@@ -108,19 +108,28 @@ export interface CorrectionProblem {
   detail: string;
 }
 
-/** What the sheet will reload: per table, the held keys and their corrections by legacy column. */
+/**
+ * What the sheet will reload: per table, the keys and their corrections by legacy column; `flagged`: the keys
+ * among them that loaded flagged (an open data-quality issue), with their legacy rows as read again, corrected
+ * in place rather than reloaded.
+ */
 export interface CorrectionPlan {
-  tables: { table: string; keys: string[]; corrections: Record<string, Record<string, Field>> }[];
+  tables: { table: string; keys: string[]; corrections: Record<string, Record<string, Field>>; flagged?: Record<string, Record<string, Field>> }[];
 }
 
+/** The legacy rows of a table's keys by source column (remediate.ts readLegacyRows), or why they cannot be read by key. */
+export type LegacyRowReader = (table: TableMapping, keys: string[]) => Promise<Map<string, Record<string, Field>> | string>;
+
 /**
- * Checks a sheet against the mapping and the rows held in the target (read-only): a field correction must
- * name a held row, a column of its table, and leave the row passing the transform (no rule broken or
- * loaded flagged on the corrected column; a parent link naming a row the target has); a code entry must
- * name a code table, a target code that table has, and not change an existing entry. Returns the problems
- * (none: the sheet may be stored) and what a remediation would reload.
+ * Checks a sheet against the mapping and the rows held or flagged in the target (read-only): a field correction
+ * must name a held row or a row loaded flagged (an open data-quality issue on its table and key, its legacy row
+ * read again by `readLegacy`), a column of its table, and leave the row passing the transform (no rule broken or
+ * loaded flagged on the corrected column; a parent link naming a row the target has, and on a flagged row —
+ * already loaded under its parent — not changed at all); a code entry must name a code table, a target code that
+ * table has, and not change an existing entry. Returns the problems (none: the sheet may be stored) and what a
+ * remediation would reload or correct in place.
  */
-export async function checkCorrections(target: Client, mapping: Mapping, sheet: CorrectionSheet): Promise<{ problems: CorrectionProblem[]; plan: CorrectionPlan }> {
+export async function checkCorrections(target: Client, mapping: Mapping, sheet: CorrectionSheet, readLegacy?: LegacyRowReader): Promise<{ problems: CorrectionProblem[]; plan: CorrectionPlan }> {
   const problems: CorrectionProblem[] = [];
   const byTable = new Map<string, Map<string, Record<string, Field>>>();
   const where = new Map<string, number>();
@@ -156,28 +165,47 @@ export async function checkCorrections(target: Client, mapping: Mapping, sheet: 
   }
   const corrected = withCodeMappings(mapping, sheet.codeMappings);
   const plan: CorrectionPlan = { tables: [] };
-  // rows held only for a code the sheet now maps: reloaded with no field correction
+  // rows held (or loaded flagged) only for a code the sheet now maps: reloaded (or updated) with no field correction
   for (const table of mapping.tables) {
     const rows = byTable.get(table.name) ?? new Map<string, Record<string, Field>>();
+    /** rows loaded flagged that only a code entry brings in: left out, not refused, where their legacy rows cannot be read */
+    const codedOnly = new Set<string>();
     for (const [i, c] of sheet.codeMappings.entries()) {
       for (const col of table.columns.filter((x) => x.codeTable === c.codeTable)) {
-        const { rows: held } = await target.query<{ k: string }>(
-          `SELECT source_key AS k FROM migration_quarantine WHERE table_name = $1 AND rule = $2 AND raw_row->>$3 = $4`,
-          [table.name, `unmapped_code:${c.codeTable}`, col.source, c.legacy],
+        const { rows: held } = await target.query<{ k: string; flagged: boolean }>(
+          `SELECT source_key AS k, false AS flagged FROM migration_quarantine WHERE table_name = $1 AND rule = $2 AND raw_row->>$3 = $4
+           UNION ALL SELECT source_key AS k, true AS flagged FROM migration_data_quality WHERE table_name = $1 AND rule = $2 AND column_name = $5 AND raw_value = $4 AND corrected_by IS NULL`,
+          [table.name, `unmapped_code:${c.codeTable}`, col.source, c.legacy, col.target],
         );
         for (const h of held) {
-          if (!rows.has(h.k)) rows.set(h.k, {});
+          if (!rows.has(h.k)) {
+            rows.set(h.k, {});
+            if (h.flagged) codedOnly.add(h.k);
+          }
           if (!origin.has(`${table.name}\u0000${h.k}`)) origin.set(`${table.name}\u0000${h.k}`, `codeMappings[${i}]`);
         }
       }
     }
     if (!rows.size) continue;
-    const keys = [...rows.keys()];
     const { rows: held } = await target.query<{ source_key: string; raw_row: Record<string, Field> }>(
       `SELECT DISTINCT ON (source_key) source_key, raw_row FROM migration_quarantine WHERE table_name = $1 AND source_key = ANY($2::text[]) ORDER BY source_key, id`,
-      [table.name, keys],
+      [table.name, [...rows.keys()]],
     );
     const heldRows = new Map(held.map((h) => [h.source_key, h.raw_row]));
+    // 问题数据 the keys not held that loaded flagged (an open issue): corrected in place, from their legacy rows read again
+    const { rows: open } = await target.query<{ k: string }>(
+      `SELECT DISTINCT source_key AS k FROM migration_data_quality WHERE table_name = $1 AND source_key = ANY($2::text[]) AND corrected_by IS NULL`,
+      [table.name, [...rows.keys()].filter((k) => !heldRows.has(k))],
+    );
+    const flaggedKeys = open.map((o) => o.k);
+    const legacy = flaggedKeys.length ? (readLegacy ? await readLegacy(table, flaggedKeys) : 'no legacy source to read the rows from') : new Map<string, Record<string, Field>>();
+    const unreadable = typeof legacy === 'string' ? legacy : undefined;
+    const flaggedRows = typeof legacy === 'string' ? new Map<string, Record<string, Field>>() : legacy;
+    if (unreadable) for (const k of codedOnly) rows.delete(k);
+    if (!rows.size) continue;
+    const keys = [...rows.keys()];
+    /** flagged rows whose correction is refused in a way the transform would not catch again (a parent link): never updated */
+    const refusedFlagged = new Set<string>();
     const transform = compileTransform(corrected, table);
     const parent = table.parent ? mapping.tables.find((t) => t.name === table.parent!.table) : undefined;
     const fkColumn = table.parent ? table.columns.find((c) => c.target === table.parent!.column) : undefined;
@@ -188,9 +216,24 @@ export async function checkCorrections(target: Client, mapping: Mapping, sheet: 
         const o = origin.get(`${table.name}\u0000${key}`)!;
         return i !== undefined ? `corrections[${i}].${suffix}` : o.startsWith('codeMappings') ? `${o}.target` : `${o}.${suffix}`;
       };
-      const raw = heldRows.get(key);
+      const isFlagged = !heldRows.has(key) && flaggedKeys.includes(key);
+      if (isFlagged && unreadable) {
+        problems.push({ field: pathOf(first, 'key'), table: table.name, key, column: null, rule: 'not_readable', detail: `${table.name} ${key} loaded flagged, but its legacy row cannot be read again (${unreadable}): correct it in the new system` });
+        continue;
+      }
+      const raw = heldRows.get(key) ?? flaggedRows.get(key);
       if (!raw) {
-        problems.push({ field: pathOf(first, 'key'), table: table.name, key, column: null, rule: 'not_held', detail: `${table.name} ${key} is not held in quarantine (loaded rows, flagged or not, are corrected in the new system)` });
+        problems.push(
+          isFlagged
+            ? { field: pathOf(first, 'key'), table: table.name, key, column: null, rule: 'not_in_legacy', detail: `${table.name} ${key} loaded flagged, but the legacy no longer has the row` }
+            : { field: pathOf(first, 'key'), table: table.name, key, column: null, rule: 'not_held', detail: `${table.name} ${key} is neither held in quarantine nor loaded flagged with an open data-quality issue (问题数据); a clean loaded row is corrected in the new system` },
+        );
+        continue;
+      }
+      // a flagged row is in the target under its parent already: its link is not the loop's to change
+      if (isFlagged && fkColumn && fkColumn.source in fix) {
+        refusedFlagged.add(key);
+        problems.push({ field: pathOf(fkColumn.source, 'value'), table: table.name, key, column: fkColumn.target, rule: 'parent_link', detail: `${table.name} ${key} is loaded (flagged) under its ${table.parent!.table} row; its parent link ${fkColumn.target} is not changed by a correction` });
         continue;
       }
       const fields = table.columns.map((c) => (c.source in fix ? fix[c.source] : (raw[c.source] ?? null)));
@@ -217,7 +260,8 @@ export async function checkCorrections(target: Client, mapping: Mapping, sheet: 
         }
       }
     }
-    plan.tables.push({ table: table.name, keys, corrections: Object.fromEntries(rows) });
+    const flagged = keys.filter((k) => !heldRows.has(k) && flaggedRows.has(k) && !refusedFlagged.has(k));
+    plan.tables.push({ table: table.name, keys, corrections: Object.fromEntries(rows), ...(flagged.length ? { flagged: Object.fromEntries(flagged.map((k) => [k, flaggedRows.get(k)!])) } : {}) });
   }
   return { problems, plan };
 }

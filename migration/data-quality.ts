@@ -5,6 +5,7 @@ import { castKey } from './key-order';
 import type { Mapping, TableMapping } from './mapping';
 import { entityTables, isComposite, keyColumn } from './mapping';
 import { keyMatchesSql } from './composite-key';
+import { issueStatusKept } from './target-schema';
 
 /**
  * 问题数据清单 The data-quality report, read from the target's own records: the rows loaded flagged
@@ -23,14 +24,14 @@ export interface DataQualityGroup {
 }
 
 export interface DataQualityReport {
-  /** rows loaded flagged, one data-quality issue per rule broken */
+  /** rows loaded flagged, one data-quality issue per rule broken, still open (an issue the remediation loop corrected counts under `corrected`) */
   flagged: DataQualityGroup[];
   /** rows held in quarantine, waiting for correction or for their parent */
   quarantined: DataQualityGroup[];
   /** entity rows (the mapping's entityDetail tables, by default market_entity) held in quarantine: businesses missing from the new system if it went live now */
   entitiesMissing: number;
-  /** 已整改 rows the remediation loop loaded (corrected), and the waiting children that followed them, per table */
-  corrected?: { table: string; rows: number; followed: number }[];
+  /** 已整改 rows the remediation loop corrected (held rows it loaded, flagged rows it updated in place — `updated` of `rows`), and the waiting children that followed them, per table */
+  corrected?: { table: string; rows: number; followed: number; updated?: number }[];
   /** 趋势 the same counts for the last rehearsals, oldest first (from the runbook database; absent when it could not be read) */
   trend?: { runId: string; at: string; flagged: number; quarantined: number; entitiesMissing: number; corrected: number }[];
 }
@@ -59,6 +60,8 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
   const entities = entityTables(mapping);
   const hasIssues = await exists(target, 'migration_data_quality');
   const hasQuarantine = await exists(target, 'migration_quarantine');
+  // 已整改 an issue the loop corrected is no longer open (a target from before the status was kept: every issue is)
+  const open = hasIssues && (await issueStatusKept(target)) ? ' AND q.corrected_by IS NULL' : '';
   for (const table of mapping.tables) {
     const district = districtColumn(table);
     const key = keyColumn(table);
@@ -70,7 +73,7 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
                 (array_agg(coalesce(q.source_key, '?') || ' ' || q.column_name || '=' || coalesce(q.raw_value, 'NULL') ORDER BY q.source_key))[1:3] AS examples
            FROM migration_data_quality q
            ${joined ? `LEFT JOIN ${quoteIdent(table.target.table)} t ON ${isComposite(table) ? keyMatchesSql(table, 't', 'q.source_key') : `t.${quoteIdent(key.target)} = ${castKey('q.source_key', 'text', key.type)}`}` : ''}
-          WHERE q.table_name = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+          WHERE q.table_name = $1${open} GROUP BY 1, 2 ORDER BY 1, 2`,
         [table.name],
       );
       for (const r of rows) flagged.push({ table: table.name, rule: r.rule, district: r.district, rows: r.n, examples: r.examples });
@@ -92,13 +95,15 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
     }
   }
   // 已整改 corrected vs still open: what the remediation loop brought in (activities/remediation.ts records it with the load)
-  const corrected: { table: string; rows: number; followed: number }[] = [];
+  const corrected: { table: string; rows: number; followed: number; updated?: number }[] = [];
   if (await exists(target, 'migration_remediation')) {
-    const { rows } = await target.query<{ table_name: string; rows: number; followed: number }>(
-      `SELECT table_name, count(DISTINCT CASE WHEN followed IS NULL THEN source_key END)::int AS rows, count(DISTINCT CASE WHEN followed IS NOT NULL THEN source_key END)::int AS followed
+    const { rows: kept } = await target.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migration_remediation' AND column_name = 'action'`);
+    const { rows } = await target.query<{ table_name: string; rows: number; followed: number; updated: number }>(
+      `SELECT table_name, count(DISTINCT CASE WHEN followed IS NULL THEN source_key END)::int AS rows, count(DISTINCT CASE WHEN followed IS NOT NULL THEN source_key END)::int AS followed,
+              ${kept.length ? `count(DISTINCT CASE WHEN action = 'updated' THEN source_key END)::int` : '0'} AS updated
          FROM migration_remediation GROUP BY 1 ORDER BY 1`,
     );
-    for (const r of rows) corrected.push({ table: r.table_name, rows: r.rows, followed: r.followed });
+    for (const r of rows) corrected.push({ table: r.table_name, rows: r.rows, followed: r.followed, ...(r.updated ? { updated: r.updated } : {}) });
   }
   return { flagged, quarantined, entitiesMissing, corrected };
 }
@@ -116,7 +121,7 @@ export function renderDataQuality(report: DataQualityReport): string {
     '',
     `**主体缺失 Entities missing from the new system if it went live now: ${report.entitiesMissing}**`,
     '',
-    `### 已加载并标记 Loaded flagged (${sum(report.flagged)} issues 问题)`,
+    `### 已加载并标记 Loaded flagged (${sum(report.flagged)} open issues 问题, 待整改)`,
     table(report.flagged),
     '',
     `### 隔离待整改 Held in quarantine (${sum(report.quarantined)} rows still open 待整改)`,
@@ -124,7 +129,7 @@ export function renderDataQuality(report: DataQualityReport): string {
     '',
     `### 已整改 Corrected through the remediation loop (${(report.corrected ?? []).reduce((n, c) => n + c.rows, 0)} rows)`,
     report.corrected?.length
-      ? ['| table 表 | corrected 已整改 | children followed 跟随加载 |', '|---|---|---|', ...report.corrected.map((c) => `| ${c.table} | ${c.rows} | ${c.followed} |`)].join('\n')
+      ? ['| table 表 | corrected 已整改 | of them flagged rows corrected in place 标记数据已整改 | children followed 跟随加载 |', '|---|---|---|---|', ...report.corrected.map((c) => `| ${c.table} | ${c.rows} | ${c.updated ?? 0} | ${c.followed} |`)].join('\n')
       : '_none 无_',
     ...(report.trend?.length
       ? [
@@ -159,7 +164,7 @@ export interface DataQualityFilter {
   kind?: DataQualityRow['kind'];
 }
 
-/** Every held row and every issue, in table, rule and key order (at most `limit` of each, the first ones). */
+/** Every held row and every open issue (one the loop corrected is done: 已整改), in table, rule and key order (at most `limit` of each, the first ones). */
 export async function dataQualityRows(target: Client, limit = 100_000, filter: DataQualityFilter = {}): Promise<DataQualityRow[]> {
   const out: DataQualityRow[] = [];
   // $2 table, $3 rule or rule kind: NULL matches all
@@ -173,8 +178,9 @@ export async function dataQualityRows(target: Client, limit = 100_000, filter: D
     for (const r of rows) out.push({ kind: 'quarantined', table: r.table_name, rule: r.rule, key: r.source_key, column: null, rawValue: null, detail: r.detail, chunk: r.chunk_id, rawRow: r.raw_row });
   }
   if (filter.kind !== 'quarantined' && (await exists(target, 'migration_data_quality'))) {
+    const open = (await issueStatusKept(target)) ? ' AND corrected_by IS NULL' : '';
     const { rows } = await target.query<{ table_name: string; rule: string; source_key: string | null; column_name: string; raw_value: string | null; detail: string; chunk_id: string }>(
-      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ${where} ORDER BY table_name, rule, source_key LIMIT $1`,
+      `SELECT table_name, rule, source_key, column_name, raw_value, detail, chunk_id FROM migration_data_quality ${where}${open} ORDER BY table_name, rule, source_key LIMIT $1`,
       params,
     );
     for (const r of rows) out.push({ kind: 'flagged', table: r.table_name, rule: r.rule, key: r.source_key, column: r.column_name, rawValue: r.raw_value, detail: r.detail, chunk: r.chunk_id, rawRow: null });

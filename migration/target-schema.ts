@@ -50,7 +50,9 @@ export const CONTROL_DDL = [
      column_name text NOT NULL,
      raw_value text,
      detail text NOT NULL,
-     recorded_at timestamptz NOT NULL DEFAULT now()
+     recorded_at timestamptz NOT NULL DEFAULT now(),
+     corrected_by text,
+     corrected_at timestamptz
    )`,
   `CREATE TABLE IF NOT EXISTS migration_chunk (
      table_name text NOT NULL,
@@ -73,19 +75,41 @@ function ownedRelations(mapping: Mapping): string[] {
   return [...new Set(['migration_quarantine', 'migration_data_quality', 'migration_chunk', 'migration_quarantine_chunk', 'migration_data_quality_chunk', ...mapping.tables.map((t) => t.target.table)])];
 }
 
+/**
+ * 已整改 An issue's status: `corrected_by` (the remediation or migration run that corrected the row's field through
+ * the remediation loop) and `corrected_at`; NULL while the issue is open. A target made before the status was kept
+ * gets the two columns here (portable: no ADD COLUMN IF NOT EXISTS; a concurrent add's 42701 is what it wanted).
+ */
+export async function ensureIssueStatus(client: Client): Promise<void> {
+  if (await issueStatusKept(client)) return;
+  for (const ddl of ['ALTER TABLE migration_data_quality ADD COLUMN corrected_by text', 'ALTER TABLE migration_data_quality ADD COLUMN corrected_at timestamptz']) {
+    await client.query(ddl).catch((err: { code?: string }) => {
+      if (err.code !== '42701') throw err;
+    });
+  }
+}
+
+/** The target's migration_data_quality keeps an issue's status (corrected_by). */
+export async function issueStatusKept(client: Client): Promise<boolean> {
+  const { rows } = await client.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migration_data_quality' AND column_name = 'corrected_by'`);
+  return rows.length > 0;
+}
+
 export async function ensureTargetSchema(client: Client, mapping: Mapping): Promise<void> {
   // Every table's plan ensures the schema: when all of it is there (the usual case), one catalog query
   // instead of a locked round of DDL. CREATE … IF NOT EXISTS would change nothing either. (Portable SQL.)
   const names = ownedRelations(mapping);
-  const present = await client.query<{ n: string }>(
-    'SELECT count(*) AS n FROM pg_catalog.pg_class c WHERE c.relname = ANY($1::text[]) AND pg_catalog.pg_table_is_visible(c.oid)',
+  const present = await client.query<{ n: string; status: string }>(
+    `SELECT count(*) AS n, (SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'migration_data_quality' AND column_name = 'corrected_by') AS status
+       FROM pg_catalog.pg_class c WHERE c.relname = ANY($1::text[]) AND pg_catalog.pg_table_is_visible(c.oid)`,
     [names],
   );
-  if (Number(present.rows[0].n) === names.length) return;
+  if (Number(present.rows[0].n) === names.length && Number(present.rows[0].status) > 0) return;
   // Concurrent chunks of one run may all try this at once; the advisory lock serialises the DDL.
   await client.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-cutover-target-ddl']);
   try {
     for (const ddl of CONTROL_DDL) await client.query(ddl);
+    await ensureIssueStatus(client);
     await ensureIndex(client, 'migration_quarantine_chunk', 'migration_quarantine', ['table_name', 'chunk_id']);
     await ensureIndex(client, 'migration_data_quality_chunk', 'migration_data_quality', ['table_name', 'chunk_id']);
     for (const table of mapping.tables) await client.query(targetTableDdl(table, dialectOf(client)));

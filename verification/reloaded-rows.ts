@@ -1,12 +1,12 @@
 import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
-import { decodeLine, encodeLine, fieldAt, Field, textOf } from '../migration/copy-text';
+import { decodeLine, encodeLine, Field } from '../migration/copy-text';
 import { castKey } from '../migration/key-order';
 import { literal } from '../migration/pg-source';
-import { isComposite, keyColumn, Mapping, TableMapping, targetColumns } from '../migration/mapping';
+import { keyColumn, Mapping, TableMapping, targetColumns } from '../migration/mapping';
 import { unionFilterSql } from '../migration/union';
-import type { SourceAdapter, SourceItem } from '../migration/source';
-import { isSourceRejection } from '../migration/source-rejection';
+import { readLegacyLines } from '../migration/remediate';
+import type { SourceAdapter } from '../migration/source';
 import { compileTransform, transformText } from '../migration/transform';
 import { copyOut, fieldDifferences, RowDifference } from './canonical';
 
@@ -41,27 +41,17 @@ export async function checkReloadedRows(opts: {
   const { source, target, mapping, table, rows } = opts;
   const result: ReloadedRowsCheck = { table: table.name, checked: 0, differences: [] };
   if (!rows.size) return result;
-  if (isComposite(table)) return { ...result, unchecked: 'a composite key (rows are not read back by key)' };
-  if (!source.readKeys) return { ...result, unchecked: `the ${source.kind} source does not read rows by key` };
-  const keyIndex = table.columns.indexOf(keyColumn(table));
+  const legacy = await readLegacyLines(source, table, [...rows.keys()], KEYS_PER_READ);
+  if (typeof legacy === 'string') return { ...result, unchecked: legacy };
   const transform = compileTransform(mapping, table);
   const keys = [...rows.keys()];
 
   const expected = new Map<string, string>();
-  for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
-    for await (const batch of await source.readKeys(table, keys.slice(i, i + KEYS_PER_READ), null)) {
-      for (const item of batch as SourceItem[]) {
-        if (isSourceRejection(item)) continue;
-        const raw = fieldAt(item, keyIndex);
-        const key = raw === null ? null : textOf(raw);
-        const fix = key === null ? undefined : rows.get(key);
-        if (fix === undefined) continue;
-        const fields = decodeLine(textOf(item));
-        const outcome = transformText(transform, encodeLine(table.columns.map((c, j) => (c.source in fix ? fix[c.source] : (fields[j] ?? null)))));
-        if (outcome.ok) expected.set(key!, outcome.line);
-        else result.differences.push({ table: table.name, kind: 'unaccounted_source_row', key: key!, note: `the legacy row with its correction fails ${outcome.rule}: ${outcome.detail}` });
-      }
-    }
+  for (const [key, fields] of legacy) {
+    const fix = rows.get(key)!;
+    const outcome = transformText(transform, encodeLine(table.columns.map((c, j) => (c.source in fix ? fix[c.source] : (fields[j] ?? null)))));
+    if (outcome.ok) expected.set(key, outcome.line);
+    else result.differences.push({ table: table.name, kind: 'unaccounted_source_row', key, note: `the legacy row with its correction fails ${outcome.rule}: ${outcome.detail}` });
   }
 
   // the target's rows by the legacy key texts (as migration_remediation and the quarantine hold them), each line led by

@@ -26,11 +26,15 @@ export type RemediationStatus = (typeof REMEDIATION_STATUSES)[number];
 export type { RowPath };
 
 export interface ApplyOutcome {
-  /** keys the sheet named (directly or through a code entry), per table */
-  planned: { table: string; keys: string[] }[];
+  /** keys the sheet named (directly or through a code entry), per table; `flagged`: those that loaded flagged, corrected in place, each with the columns its correction may change */
+  planned: { table: string; keys: string[]; flagged?: { key: string; columns: string[] }[] }[];
   loaded: number;
   followed: number;
   stillHeld: number;
+  /** 已整改 rows that loaded flagged, their corrected columns updated in place (absent in runs from before) */
+  updated?: number;
+  /** rows that loaded flagged and keep an open issue after the run */
+  stillFlagged?: number;
   /** the first rows' paths (all of them are in the runbook database, correction_outcome) */
   paths: RowPath[];
 }
@@ -38,6 +42,8 @@ export interface ApplyOutcome {
 export interface KeyReconciliation {
   /** the sheet's keys still in quarantine (0 when every correction took) */
   stillQuarantined: number;
+  /** the sheet's flagged rows keeping an open data-quality issue in a corrected column (each also a problem of its table) */
+  stillFlagged?: number;
   /** the sheet's keys in the target now */
   inTarget: number;
   /** 对账 per touched table: legacy = loaded + quarantined, nothing loaded twice */
