@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { CorrectionSheet } from './corrections';
 import { correctionSheetSchema } from './corrections';
 import { decisionSignatureProblem, signDecision, SignedDecision } from '../lib/decision-signing';
+import type { RowPath } from './row-path';
 
 /**
  * 整改台账 The corrections ledger in the runbook database: every corrections sheet as uploaded (who, when,
@@ -142,21 +143,8 @@ export function correctionSetProblem(set: CorrectionSetRecord, keys: readonly st
   return null;
 }
 
-/**
- * One row's path through the loop (a row of correction_outcome, and of the remediation run's state): held at chunk X →
- * corrected in sheet S (by A, approved by B) → loaded in run R, or still held; a row that loaded flagged at chunk X →
- * corrected in sheet S → updated in place in run R (已整改), or still flagged.
- */
-export interface RowPath {
-  table: string;
-  key: string;
-  outcome: 'loaded' | 'still_held' | 'updated' | 'still_flagged';
-  chunkId?: string;
-  /** a child that followed its parent in (the parent's table) */
-  followed?: string;
-  rule?: string;
-  detail?: string;
-}
+// One row's path through the loop: a zod shape of its own (migration/row-path.ts).
+export type { RowPath };
 
 /** Records a run's outcomes once: a retried activity writes the same rows again, and nothing doubles. */
 export async function recordOutcomes(db: Queryable, workflowId: string, setId: string, rows: readonly RowPath[]): Promise<void> {

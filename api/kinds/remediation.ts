@@ -1,8 +1,10 @@
 import path from 'node:path';
-import { REMEDIATION_PHASES, REMEDIATION_STATUSES, RemediationInput, RemediationState, remediationStateQuery } from '../../workflows/remediation-messages';
+import { z } from 'zod';
+import { REMEDIATION_PHASES, REMEDIATION_STATUSES, RemediationInput, RemediationState, remediationState, remediationStateQuery } from '../../workflows/remediation-messages';
+import { bodySchemaOf, stateSchemaOf } from '../contracts';
 import remediationRoutes, { CORRECTION_SET_PATTERN } from '../routes/remediation';
 import { generatedRunId, RunKind } from '../run-kinds';
-import { ID_SUFFIX_PATTERN } from '../schemas';
+import { runIdField } from '../schemas';
 
 /**
  * 问题数据整改 a remediation run (workflows/remediation.ts): applies one corrections sheet, uploaded and
@@ -10,7 +12,13 @@ import { ID_SUFFIX_PATTERN } from '../schemas';
  */
 export { CORRECTION_SET_PATTERN };
 
-export const remediationKind: RunKind<RemediationState, { runId?: string; correctionSet: string }> = {
+const remediationStartBody = z.strictObject({
+  runId: runIdField('remediation-'),
+  correctionSet: z.string().regex(new RegExp(`^${CORRECTION_SET_PATTERN}$`)).describe('整改单 the approved corrections sheet to apply (POST /remediation/corrections)'),
+});
+export type RemediationStartBody = z.infer<typeof remediationStartBody>;
+
+export const remediationKind: RunKind<RemediationState, RemediationStartBody> = {
   kind: 'remediation',
   workflowType: 'remediation',
   idPrefix: 'remediation-',
@@ -18,15 +26,7 @@ export const remediationKind: RunKind<RemediationState, { runId?: string; correc
   title: '整改 Remediation',
   start: {
     roles: ['operator'],
-    bodySchema: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['correctionSet'],
-      properties: {
-        runId: { type: 'string', pattern: `^${ID_SUFFIX_PATTERN}$`, description: '运行编号 optional run id; the workflow id is remediation-<runId>' },
-        correctionSet: { type: 'string', pattern: `^${CORRECTION_SET_PATTERN}$`, description: '整改单 the approved corrections sheet to apply (POST /remediation/corrections)' },
-      },
-    },
+    bodySchema: bodySchemaOf(remediationStartBody),
     plan(body, actor) {
       const runId = body.runId ?? generatedRunId('remediate');
       const input: RemediationInput = { runId, correctionSet: body.correctionSet, requestedBy: actor.name };
@@ -35,25 +35,7 @@ export const remediationKind: RunKind<RemediationState, { runId?: string; correc
   },
   stateQuery: remediationStateQuery,
   stateFromResult: (result) => result as RemediationState,
-  stateSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['runId', 'correctionSet', 'requestedBy', 'status', 'phase'],
-    properties: {
-      runId: { type: 'string' },
-      correctionSet: { type: 'string' },
-      requestedBy: { type: 'string' },
-      status: { type: 'string', enum: [...REMEDIATION_STATUSES] },
-      phase: { type: 'string', enum: [...REMEDIATION_PHASES] },
-      sheet: { type: 'object', additionalProperties: true, description: '整改单 who uploaded and who approved it' },
-      refusal: { type: 'string', description: '拒绝 why the run applied nothing (unsigned start, target held, sheet not approved by a second person)' },
-      error: { type: 'string' },
-      outcome: { type: 'object', additionalProperties: true, description: '重载 rows loaded, children followed, rows still held, and their paths' },
-      reconciliation: { type: 'object', additionalProperties: true, description: '对账 the sheet keys left in quarantine; legacy = loaded + quarantined per touched table' },
-      report: { type: 'object', additionalProperties: true },
-      targetLease: { type: 'object', additionalProperties: true },
-    },
-  },
+  stateSchema: stateSchemaOf(remediationState),
   statuses: REMEDIATION_STATUSES,
   gates: [],
   openGates: () => [],
