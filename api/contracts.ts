@@ -106,6 +106,12 @@ export function jsonSchemaOf(shape: z.ZodType, io: 'input' | 'output'): JsonNode
       const rest = Object.fromEntries(Object.entries(node).filter(([k]) => !['propertyNames', 'additionalProperties', 'required'].includes(k)));
       return { ...(clean(rest) as JsonNode), properties: Object.fromEntries(keys.enum.map((k) => [k, value])), additionalProperties: false };
     }
+    const anyOf = (node as JsonNode).anyOf as JsonNode[] | undefined;
+    if (anyOf?.length === 2 && anyOf[1].type === 'null' && typeof anyOf[0].type === 'string') {
+      // a nullable value: its own type or null (OpenAPI 3.0 has no null type of its own; fastify's swagger converts this form)
+      const rest = Object.fromEntries(Object.entries(node).filter(([k]) => k !== 'anyOf'));
+      return clean({ ...anyOf[0], type: [anyOf[0].type, 'null'], ...rest });
+    }
     for (const [k, v] of Object.entries(node)) {
       if (k === '$schema' || k === 'propertyNames') continue;
       if ((k === 'minimum' && v === Number.MIN_SAFE_INTEGER) || (k === 'maximum' && v === Number.MAX_SAFE_INTEGER)) continue;

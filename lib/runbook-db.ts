@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientBase } from 'pg';
+import { z } from 'zod';
 import { CORRECTION_DDL, correctionGrants } from './correction-ledger-schema';
 import { LEASE_DDL } from './target-lease';
 
@@ -137,16 +138,17 @@ export function hashToken(token: string): string {
 
 type Queryable = Pick<ClientBase, 'query'>;
 
-/** A token as it may be shown: never its hash, never its secret. */
-export interface TokenRecord {
-  id: string;
-  user: string;
-  role: Role;
-  createdAt: string;
-  createdBy: string | null;
-  revokedAt: string | null;
-  revokedBy: string | null;
-}
+/** A token as it may be shown: never its hash, never its secret. The API documents it from this shape (api/routes/admin-tokens.ts). */
+export const tokenRecord = z.object({
+  id: z.string(),
+  user: z.string(),
+  role: z.enum(ROLES),
+  createdAt: z.string().meta({ format: 'date-time' }),
+  createdBy: z.string().nullable().describe('the admin who issued it; null for the bootstrap command'),
+  revokedAt: z.string().meta({ format: 'date-time' }).nullable(),
+  revokedBy: z.string().nullable(),
+});
+export type TokenRecord = z.infer<typeof tokenRecord>;
 
 const RECORD_COLUMNS = `id::text AS id, user_name AS "user", role, created_at AS "createdAt", created_by AS "createdBy", revoked_at AS "revokedAt", revoked_by AS "revokedBy"`;
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
-import { issueToken, listTokens, revokeToken, Role, ROLES, USER_NAME_PATTERN } from '../../lib/runbook-db';
+import { issueToken, listTokens, revokeToken, Role, ROLES, tokenRecord, USER_NAME_PATTERN } from '../../lib/runbook-db';
+import { jsonSchemaOf } from '../contracts';
 import { ProblemError } from '../problems';
 import { problems } from '../schemas';
 
@@ -13,18 +14,7 @@ import { problems } from '../schemas';
 const TAG = '令牌 Tokens';
 const ADMIN: readonly Role[] = ['admin'];
 
-const tokenRecord = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    user: { type: 'string' },
-    role: { type: 'string', enum: [...ROLES] },
-    createdAt: { type: 'string', format: 'date-time' },
-    createdBy: { type: 'string', nullable: true, description: 'the admin who issued it; null for the bootstrap command' },
-    revokedAt: { type: 'string', format: 'date-time', nullable: true },
-    revokedBy: { type: 'string', nullable: true },
-  },
-} as const;
+const tokenRecordSchema = jsonSchemaOf(tokenRecord, 'output') as { type: 'object'; properties: Record<string, object> };
 
 const tokenIdParams = {
   type: 'object',
@@ -55,7 +45,7 @@ export default async function adminTokenRoutes(app: FastifyInstance, opts: { poo
           201: {
             description: '已签发 Issued: token is the secret, shown this once and never again',
             type: 'object',
-            properties: { ...tokenRecord.properties, token: { type: 'string', description: 'jmrb_… bearer token; store it (chmod 600), it cannot be shown again' } },
+            properties: { ...tokenRecordSchema.properties, token: { type: 'string', description: 'jmrb_… bearer token; store it (chmod 600), it cannot be shown again' } },
           },
           ...problems(400, 401, 403, 413, 415, 500),
         },
@@ -78,7 +68,7 @@ export default async function adminTokenRoutes(app: FastifyInstance, opts: { poo
         summary: '令牌列表 List tokens: who holds which role, issued and revoked by whom (no secrets)',
         tags: [TAG],
         response: {
-          200: { description: '令牌 Tokens, newest first', type: 'object', properties: { tokens: { type: 'array', items: tokenRecord } } },
+          200: { description: '令牌 Tokens, newest first', type: 'object', properties: { tokens: { type: 'array', items: tokenRecordSchema } } },
           ...problems(400, 401, 403, 500),
         },
       },
@@ -94,7 +84,7 @@ export default async function adminTokenRoutes(app: FastifyInstance, opts: { poo
         summary: '吊销令牌 Revoke a token: it gets 401 from then on (revoking again changes nothing)',
         tags: [TAG],
         params: tokenIdParams,
-        response: { 200: { ...tokenRecord, description: '已吊销 Revoked' }, ...problems(400, 401, 403, 404, 409, 500) },
+        response: { 200: { ...tokenRecordSchema, description: '已吊销 Revoked' }, ...problems(400, 401, 403, 404, 409, 500) },
       },
     },
     async (request) => {

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
+import { z } from 'zod';
 import { CorrectionSetRecord, decideCorrectionSet, listCorrectionSets, readCorrectionSet, storeCorrectionSet } from '../../migration/correction-ledger';
 import { CorrectionProblem, CorrectionSheet, correctionSheetSchema, parseCorrectionCsv } from '../../migration/corrections';
 import { dataQualityCsv, DataQualityRow } from '../../migration/data-quality';
+import { jsonSchemaOf } from '../contracts';
 import { ProblemError } from '../problems';
 import { generatedRunId } from '../run-kinds';
 import { freeText, ID_SUFFIX_PATTERN, problems, problemSchema, refuseSecrets } from '../schemas';
@@ -32,26 +34,23 @@ export interface RemediationRoutesOptions {
 const TAG = '整改 Remediation';
 const READERS = ['viewer', 'operator', 'approver'] as const;
 
-const setSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    at: { type: 'string', format: 'date-time' },
-    uploadedBy: { type: 'string' },
-    reason: { type: 'string' },
-    status: { type: 'string', enum: ['awaiting_approval', 'approved', 'rejected'] },
-    sha256: { type: 'string', description: 'SHA-256 of the sheet as stored; the upload and the decision are signed over it' },
-    corrections: { type: 'integer' },
-    codeMappings: { type: 'integer' },
-    decision: { type: 'object', properties: { actor: { type: 'string' }, role: { type: 'string' }, decision: { type: 'string' }, reason: { type: ['string', 'null'] }, at: { type: 'string' } } },
-    href: { type: 'string' },
-  },
-} as const;
+/** A corrections sheet as the API shows it; the routes document it and the CLI reads its type from this shape. */
+const correctionSetView = z.object({
+  id: z.string(),
+  at: z.string().meta({ format: 'date-time' }),
+  uploadedBy: z.string(),
+  reason: z.string(),
+  status: z.enum(['awaiting_approval', 'approved', 'rejected']),
+  sha256: z.string().describe('SHA-256 of the sheet as stored; the upload and the decision are signed over it'),
+  corrections: z.number().int(),
+  codeMappings: z.number().int(),
+  decision: z.object({ actor: z.string(), role: z.string(), decision: z.enum(['approve', 'reject']), reason: z.string().nullable(), at: z.string() }).optional(),
+  href: z.string(),
+});
+export type CorrectionSetView = z.infer<typeof correctionSetView>;
+const setSchema = jsonSchemaOf(correctionSetView, 'output') as { type: 'object'; properties: Record<string, object> };
 
-/** A corrections sheet as the API shows it (setSchema); the CLI reads this type too. */
-export type CorrectionSetView = ReturnType<typeof view>;
-
-const view = (s: CorrectionSetRecord) => ({
+const view = (s: CorrectionSetRecord): CorrectionSetView => ({
   id: s.id,
   at: s.at,
   uploadedBy: s.uploadedBy,
