@@ -62,6 +62,7 @@ export function migrateActivities(deps: ActivityDeps) {
         }),
       ).catch((err) => Promise.reject(configErrorFromSql(err)));
       deps.logger.info({ runId: input.runId, ...result }, 'chunk migrated');
+      if (result.orphanReadFallback) deps.logger.warn({ runId: input.runId, table: result.table, chunkId: result.chunkId, reason: result.orphanReadFallback }, "orphans' legacy rows read by reading the chunk again");
       return result;
     },
 

@@ -34,6 +34,8 @@ export interface ChunkResult {
   /** true when the target refused the fast path and rows were loaded in bisected batches */
   carefulMode: boolean;
   durationMs: number;
+  /** why the orphans' legacy rows were read by reading the chunk again rather than by their keys (the key read failed or missed): logged with the chunk */
+  orphanReadFallback?: string;
 }
 
 interface Quarantined {
@@ -210,6 +212,7 @@ export async function copyChunk(opts: {
     }
 
     let carefulMode = false;
+    let orphanReadFallback: string | undefined;
     await target.query('SAVEPOINT fast_path');
     try {
       const toCopyText = new Transform({
@@ -361,7 +364,13 @@ export async function copyChunk(opts: {
       };
       if (!composite && source.readKeys && orphans.size <= ORPHAN_KEYS_READ_MAX) {
         // a key the legacy type cannot take (its text differs on the target) fails the read: the chunk is read instead
-        await source.readKeys(table, rows.map((r) => r.k), readPoint).then(holdAsRead).catch(() => undefined);
+        await source
+          .readKeys(table, rows.map((r) => r.k), readPoint)
+          .then(holdAsRead)
+          .catch((err: unknown) => {
+            orphanReadFallback = `the key read failed: ${err instanceof Error ? err.message : String(err)}`;
+          });
+        if (orphans.size && !orphanReadFallback) orphanReadFallback = `the key read missed ${orphans.size} of ${rows.length} keys`;
       }
       if (orphans.size) await holdAsRead(await source.readChunk(table, chunk, readPoint));
       // A row the target holds but the source no longer gives back (it cannot happen at one read point): kept with the target's key.
@@ -418,6 +427,7 @@ export async function copyChunk(opts: {
       checksum,
       carefulMode,
       durationMs: Date.now() - started,
+      ...(orphanReadFallback ? { orphanReadFallback } : {}),
     };
   });
 }
