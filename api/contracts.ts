@@ -57,6 +57,9 @@ export const pendingApproval = runSummary.extend({
   decide: z.string().describe('POST here: a gate takes {"decision": "approve"|"reject", "reason": …}, a plan item {"note": …}'),
 });
 
+/** GET /runs's answer: a page of runs, newest first, and the token of the next page. */
+export const runList = z.object({ runs: z.array(runSummary), nextPageToken: z.string().optional() });
+
 /** GET /approvals/pending's answer. */
 export const pendingApprovals = z.object({
   pending: z.array(pendingApproval),
@@ -164,3 +167,4 @@ export type PlanItemAnswer = z.infer<typeof planItemAnswer>;
 export type RunSummary = z.infer<typeof runSummary>;
 export type PendingApproval = z.infer<typeof pendingApproval>;
 export type PendingApprovals = z.infer<typeof pendingApprovals>;
+export type RunList = z.infer<typeof runList>;

@@ -1,10 +1,11 @@
-import type { CancelAnswer, GateDecisionAnswer, PendingApprovals, PlanItemAnswer, RunSummary, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
+import type { CancelAnswer, GateDecisionAnswer, PendingApprovals, PlanItemAnswer, RunList, RunSummary, StartedAnswer, StepChoiceAnswer } from '../api/contracts';
 import type { CutoverStartBody } from '../api/kinds/cutover';
 import type { FallbackStartBody } from '../api/kinds/fallback';
 import type { PlanStartBody } from '../api/kinds/plan';
 import type { VerificationStartBody } from '../api/kinds/verification';
 import type { PlanSignOffBody } from '../api/routes/plan';
-import type { CorrectionSetView } from '../api/routes/remediation';
+import type { TokenList } from '../api/routes/admin-tokens';
+import type { CorrectionSetList, CorrectionSetView } from '../api/routes/remediation';
 import type { RunView } from '../api/routes/runs/state';
 import type { TokenRecord } from '../lib/runbook-db';
 import type { DataQualityRow } from '../migration/data-quality';
@@ -15,7 +16,7 @@ import type { StepState } from '../workflows/cutover-messages';
  * once (api/contracts.ts, the zod schemas its routes document) or has a type for it, it is that; the others are the
  * fields of the route's documented response the CLI prints.
  */
-export type { CorrectionSetView, PendingApprovals, RunSummary, TokenRecord };
+export type { CorrectionSetList, CorrectionSetView, PendingApprovals, RunList, RunSummary, TokenList, TokenRecord };
 
 /** 请求 What the CLI sends, inferred from the zod shapes the routes validate with: each kind's start body, a plan item's sign-off. */
 export type { CutoverStartBody, FallbackStartBody, PlanSignOffBody, PlanStartBody, VerificationStartBody };
@@ -37,11 +38,6 @@ export type RunStatus = RunView<{
   failure?: string;
 }>;
 
-/** GET /runs (api/routes/runs/list.ts) */
-export interface RunList {
-  runs: RunSummary[];
-  nextPageToken?: string;
-}
 
 /** 202 of POST …/gates/:gate/decision (api/routes/runs/gates.ts) */
 export type GateDecisionSent = GateDecisionAnswer;
@@ -58,20 +54,12 @@ export type ItemSignedOff = PlanItemAnswer;
 /** 201 of POST /remediation/corrections: the stored sheet and the held rows it reloads (api/routes/remediation.ts) */
 export type CorrectionSetStored = CorrectionSetView & { rows: number };
 
-/** GET /remediation/corrections */
-export interface CorrectionSetList {
-  sheets: CorrectionSetView[];
-}
 
 /** GET /remediation/held (JSON) */
 export interface HeldRows {
   rows: DataQualityRow[];
 }
 
-/** GET /admin/tokens */
-export interface TokenList {
-  tokens: TokenRecord[];
-}
 
 /** 201 of POST /admin/tokens: the record and, this once, the secret */
 export type IssuedToken = TokenRecord & { token: string };

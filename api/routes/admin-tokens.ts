@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
+import { z } from 'zod';
 import { issueToken, listTokens, revokeToken, Role, ROLES, tokenRecord, USER_NAME_PATTERN } from '../../lib/runbook-db';
 import { jsonSchemaOf } from '../contracts';
 import { ProblemError } from '../problems';
@@ -15,6 +16,10 @@ const TAG = '令牌 Tokens';
 const ADMIN: readonly Role[] = ['admin'];
 
 const tokenRecordSchema = jsonSchemaOf(tokenRecord, 'output') as { type: 'object'; properties: Record<string, object> };
+
+/** GET /admin/tokens's answer; the CLI reads its type. */
+export const tokenList = z.object({ tokens: z.array(tokenRecord) });
+export type TokenList = z.infer<typeof tokenList>;
 
 const tokenIdParams = {
   type: 'object',
@@ -68,12 +73,12 @@ export default async function adminTokenRoutes(app: FastifyInstance, opts: { poo
         summary: '令牌列表 List tokens: who holds which role, issued and revoked by whom (no secrets)',
         tags: [TAG],
         response: {
-          200: { description: '令牌 Tokens, newest first', type: 'object', properties: { tokens: { type: 'array', items: tokenRecordSchema } } },
+          200: { description: '令牌 Tokens, newest first', ...jsonSchemaOf(tokenList, 'output') },
           ...problems(400, 401, 403, 500),
         },
       },
     },
-    async () => ({ tokens: await listTokens(pool) }),
+    async (): Promise<TokenList> => ({ tokens: await listTokens(pool) }),
   );
 
   app.delete<{ Params: { id: string } }>(

@@ -50,6 +50,10 @@ const correctionSetView = z.object({
 export type CorrectionSetView = z.infer<typeof correctionSetView>;
 const setSchema = jsonSchemaOf(correctionSetView, 'output') as { type: 'object'; properties: Record<string, object> };
 
+/** GET /remediation/corrections's answer; the CLI reads its type. */
+const correctionSetList = z.object({ sheets: z.array(correctionSetView) });
+export type CorrectionSetList = z.infer<typeof correctionSetList>;
+
 const view = (s: CorrectionSetRecord): CorrectionSetView => ({
   id: s.id,
   at: s.at,
@@ -217,10 +221,10 @@ export default async function remediationRoutes(app: FastifyInstance, opts: Reme
         summary: '整改单列表 Corrections sheets, newest first, with their status',
         tags: [TAG],
         querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['awaiting_approval', 'approved', 'rejected'], description: '状态 only sheets with this status' } } },
-        response: { 200: { type: 'object', properties: { sheets: { type: 'array', items: setSchema } } }, ...problems(400, 401, 403, 500) },
+        response: { 200: jsonSchemaOf(correctionSetList, 'output'), ...problems(400, 401, 403, 500) },
       },
     },
-    async (request) => ({ sheets: (await listCorrectionSets(pool)).filter((s) => !request.query.status || s.status === request.query.status).map(view) }),
+    async (request): Promise<CorrectionSetList> => ({ sheets: (await listCorrectionSets(pool)).filter((s) => !request.query.status || s.status === request.query.status).map(view) }),
   );
 
   const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: `^${CORRECTION_SET_PATTERN}$`, description: '整改单编号 sheet id' } } };

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import type { Role } from '../../../lib/runbook-db';
 import { RunbookPhase, RunbookStatus } from '../../../workflows/search-attributes';
-import { documented, EXECUTION_STATUSES, type RunSummary, runSummary } from '../../contracts';
+import { EXECUTION_STATUSES, type RunSummary } from '../../contracts';
 import { DecisionLedger } from '../../decision-ledger';
 import { RunAccess, runbookStatus } from '../../run-access';
 import type { RunKind } from '../../run-kinds';
@@ -26,9 +26,6 @@ export interface RunRoutesOptions {
 
 export const READERS: readonly Role[] = ['viewer', 'operator', 'approver'];
 export { EXECUTION_STATUSES };
-
-/** A run as GET /runs lists it: its JSON schema, from the contract (api/contracts.ts). */
-export const runSummarySchema = documented(runSummary);
 
 /** Temporal visibility query string literal; values reaching here are enum- or pattern-checked already. */
 export function literal(v: string): string {

@@ -2,11 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { defineSearchAttributeKey, type LoadedDataConverter, type Payload, SearchAttributeType, str, TypedSearchAttributes } from '@temporalio/common';
 import { google, temporal as proto } from '@temporalio/proto';
+import { documented, runList } from '../../contracts';
 import { openPageToken, sealPageToken } from '../../page-token';
 import { ProblemError } from '../../problems';
 import { kindOfWorkflowId, type RunKind } from '../../run-kinds';
 import { ID_SUFFIX_PATTERN, problems } from '../../schemas';
-import { type ListedExecution, literal, READERS, type RunRouteContext, runSummarySchema } from './context';
+import { type ListedExecution, literal, READERS, type RunRouteContext } from './context';
 
 const LIVE = new Set(['running', 'waiting_approval', 'waiting_operator']);
 
@@ -83,7 +84,7 @@ export default async function listRoutes(app: FastifyInstance, { ctx }: { ctx: R
           200: {
             description: '运行 Runs, newest first',
             type: 'object',
-            properties: { runs: { type: 'array', items: runSummarySchema }, nextPageToken: { type: 'string' } },
+            properties: documented(runList).properties,
           },
           ...problems(400, 401, 403, 500),
         },
