@@ -36,6 +36,12 @@ export interface ChunkResult {
   durationMs: number;
   /** why the orphans' legacy rows were read by reading the chunk again rather than by their keys (the key read failed or missed): logged with the chunk */
   orphanReadFallback?: string;
+  /**
+   * 迁移对账 the rows of this chunk the target itself says it stored, at the chunk's commit: the row counts of its
+   * COPY commands (a row a trigger suppressed is not counted) less the orphans it took out again. rowsLoaded is
+   * what the engine sent; the migrate step's reconciliation (activities/migrate.ts) compares the two.
+   */
+  rowsStored: number;
 }
 
 interface Quarantined {
@@ -133,6 +139,8 @@ export async function copyChunk(opts: {
     for (const flag of flags) issues.push({ sourceKey, flag });
   };
   let rowsRead = 0;
+  /** what the target's COPY commands report they stored (their command tags), less the orphans taken out again */
+  let rowsStored = 0;
   let hash = createHash('sha256');
   const rawRow = (fields: Field[]) => {
     const raw: Record<string, Field> = {};
@@ -188,6 +196,7 @@ export async function copyChunk(opts: {
     reported = 0;
     hash = createHash('sha256');
     rowidKeys.length = 0;
+    rowsStored = 0;
     heldElsewhere = 0;
     heldElsewhereByRule = {};
   };
@@ -229,8 +238,10 @@ export async function copyChunk(opts: {
           done(null, bytes);
         },
       });
-      await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, target.query(copyFrom(copyIn)));
+      const copied = target.query(copyFrom(copyIn));
+      await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, copied);
       await target.query('RELEASE SAVEPOINT fast_path');
+      rowsStored = copied.rowCount;
     } catch (err) {
       if (!isTargetRejection(err)) throw err;
       // The target refused some row (a constraint, a value it cannot store). Reload the chunk in
@@ -254,8 +265,10 @@ export async function copyChunk(opts: {
       await target.query('SAVEPOINT batch');
       try {
         const bytes = Buffer.from(rows.map((r) => r.line).join(''), 'latin1');
-        await pipeline(Readable.from([bytes]), target.query(copyFrom(copyIn)));
+        const copied = target.query(copyFrom(copyIn));
+        await pipeline(Readable.from([bytes]), copied);
         await target.query('RELEASE SAVEPOINT batch');
+        rowsStored += copied.rowCount;
         hash.update(bytes);
         for (const r of rows) if (r.flags) flagRow(r.source, r.flags);
       } catch (err) {
@@ -330,6 +343,7 @@ export async function copyChunk(opts: {
       );
       // a composite key comes back as its components' texts: encoded as every side holds it
       if (composite) for (const r of rows) r.k = encodeKey(r.k as unknown as string[]);
+      rowsStored -= rows.length;
       if (!rows.length) return;
       // 等待父记录 A child whose parent is held in quarantine waits for it (waiting_for:<parent>:<key>) and follows
       // it in when the parent is corrected and loaded; a parent the legacy never had makes a real orphan.
@@ -427,6 +441,7 @@ export async function copyChunk(opts: {
       checksum,
       carefulMode,
       durationMs: Date.now() - started,
+      rowsStored,
       ...(orphanReadFallback ? { orphanReadFallback } : {}),
     };
   });
