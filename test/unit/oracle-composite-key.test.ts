@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import type { Readable } from 'node:stream';
-import { compareTuples, decodeKey, keyIndexes, keyOrders, lineKey, targetTupleRange, type KeyTuple } from '../../migration/composite-key';
+import { compareTuples, decodeKey, encodeKey, keyIndexes, keyOrders, lineKey, targetTupleRange, type KeyTuple } from '../../migration/composite-key';
 import { fieldAt, textOf } from '../../migration/copy-text';
 import type { ColumnType, TableMapping } from '../../migration/mapping';
 import type { OracleBinds, OracleResultSet } from '../../migration/oracle/driver';
 import { OracleSource } from '../../migration/oracle/oracle-source';
+import { oracleKeyExpr } from '../../migration/oracle/sql';
 import { INT8, trickyText } from '../support/key-property';
-import { legacyTable, ScriptedOracle, targetSession } from './oracle-scripted';
+import { legacyTable, ScriptedOracle, scriptedResultSet, targetSession } from './oracle-scripted';
 
 /**
  * 复合主键 Composite keys on an Oracle source, property-tested (fast-check) without an Oracle server.
@@ -213,5 +214,98 @@ describe('复合主键 Oracle composite keys: chunks run on a PostgreSQL model o
         ],
       },
     );
+  });
+});
+
+describe('复合主键 Oracle composite keys: the adapter against a scripted server', () => {
+  // PRIPID NUMBER → numeric, SEQ VARCHAR2 of digits → bigint (compared as its value), CODE NUMBER → text (compared as its text)
+  const table = legacyTable(
+    [
+      { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
+      { target: 'seq', type: 'bigint', source: 'seq', required: true },
+      { target: 'code', type: 'text', source: 'code', required: true },
+    ],
+    { name: 'entity_change', source: { table: 'e_change', key: 'pripid', keys: ['pripid', 'seq', 'code'] } },
+  );
+  const DICTIONARY = [
+    ['PRIPID', 'NUMBER', 'N', null, null],
+    ['SEQ', 'VARCHAR2', 'N', null, null],
+    ['CODE', 'NUMBER', 'N', 6, 0],
+  ];
+  const SETTINGS = { user: 'jm', password: 'pw', connectString: 'db/FREEPDB1', fetchArraySize: 2 };
+
+  it('plans tuple bounds in the contract’s text form (a number as its exact decimal, a number compared as text as that text), also under ORACLE_CHUNKING=rowid', async () => {
+    for (const chunking of ['key', 'rowid'] as const) {
+      const db = new ScriptedOracle([
+        { match: /FROM all_tab_columns/, rows: DICTIONARY },
+        { match: /nls_database_parameters/, rows: [['AL32UTF8']] },
+        // what the thin driver hands over: NUMBER as its own decimal text (an exponent for a huge one)
+        { match: /ROW_NUMBER\(\) OVER/, rows: [['1e+25', '.5', '10'], ['1e+25', '7', '9']] },
+      ]);
+      const source = new OracleSource({ ...SETTINGS, chunking }, db.driver());
+      const chunks = await source.planChunks(table, 1000, '4711');
+      const b1 = encodeKey(['10000000000000000000000000', '0.5', '10']);
+      const b2 = encodeKey(['10000000000000000000000000', '7', '9']);
+      expect(chunks).toEqual([
+        { id: 'entity_change:000000', keyFrom: null, keyTo: b1 },
+        { id: 'entity_change:000001', keyFrom: b1, keyTo: b2 },
+        { id: 'entity_change:000002', keyFrom: b2, keyTo: null },
+      ]);
+      expect(db.executed.some((e) => /dba_extents/.test(e.sql))).toBe(false);
+      const plan = db.executed.find((e) => /ROW_NUMBER/.test(e.sql))!;
+      expect(plan.sql).toContain(`ROW_NUMBER() OVER (ORDER BY "PRIPID", ${oracleKeyExpr('seq', 'text-as-number')}, ${oracleKeyExpr('code', 'number-as-text')})`);
+      expect(plan.binds).toEqual({ chunk_rows: 1000, read_scn: '4711' });
+      await source.close();
+      expect(db.allReleased()).toBe(true);
+    }
+  });
+
+  it('a boundary the driver gives as no text is refused, naming the table and the key column', async () => {
+    const db = new ScriptedOracle([
+      { match: /FROM all_tab_columns/, rows: DICTIONARY },
+      { match: /nls_database_parameters/, rows: [['AL32UTF8']] },
+      { match: /ROW_NUMBER\(\) OVER/, rows: [['1', 7, '9']] },
+    ]);
+    await expect(new OracleSource(SETTINGS, db.driver()).planChunks(table, 10, null)).rejects.toThrow(/chunk boundary of entity_change is not text: 7 \(key column seq\)/);
+  });
+
+  it('reads a chunk by its tuple range, binds only, in key order', async () => {
+    const db = new ScriptedOracle([
+      { match: /FROM all_tab_columns/, rows: DICTIONARY },
+      { match: /nls_database_parameters/, rows: [['AL32UTF8']] },
+      { match: /^SELECT "PRIPID", "SEQ", "CODE" FROM "E_CHANGE" AS OF SCN :read_scn WHERE/, resultSet: () => scriptedResultSet([['5', '3', '12']]) },
+    ]);
+    const source = new OracleSource(SETTINGS, db.driver());
+    const chunk = { id: 'c', keyFrom: encodeKey(['1', '2', '3']), keyTo: encodeKey(['9', '8', '7']) };
+    const rows: string[] = [];
+    for await (const batch of await source.readChunk(table, chunk, '4711')) rows.push(...(batch as string[]).map(textOf));
+    expect(rows).toEqual(['5\t3\t12']);
+    const read = db.executed.find((e) => e.options.resultSet)!;
+    expect(read.binds).toEqual({ read_scn: '4711', key_lo_0: '1', key_lo_1: '2', key_lo_2: '3', key_hi_0: '9', key_hi_1: '8', key_hi_2: '7' });
+    // the text compared as a number is NULL where it is no number: such rows are the last chunk's, never this one's
+    expect(read.sql).toContain(`AND ${oracleKeyExpr('seq', 'text-as-number')} IS NOT NULL ORDER BY "PRIPID", `);
+    await source.close();
+  });
+
+  it('the export reads every chunk by the tuple, ordered by the key’s columns then ROWID', async () => {
+    const db = new ScriptedOracle([
+      { match: /FROM all_tab_columns/, rows: DICTIONARY },
+      { match: /nls_database_parameters/, rows: [['AL32UTF8']] },
+      { match: /ROW_NUMBER\(\) OVER/, rows: [['1', '2', '3']] },
+      { match: /^SELECT "PRIPID", "SEQ", "CODE" FROM "E_CHANGE" AS OF SCN/, resultSet: () => scriptedResultSet([]) },
+    ]);
+    const source = new OracleSource(SETTINGS, db.driver());
+    const { stream } = await source.exportRaw(table, '4711');
+    const exported: unknown[] = [];
+    for await (const chunk of stream) exported.push(chunk);
+    expect(exported).toEqual([]);
+    const reads = db.executed.filter((e) => e.options.resultSet);
+    expect(reads.map((r) => Object.keys(r.binds).sort())).toEqual([
+      ['key_hi_0', 'key_hi_1', 'key_hi_2', 'read_scn'],
+      ['key_lo_0', 'key_lo_1', 'key_lo_2', 'read_scn'],
+    ]);
+    for (const r of reads) expect(r.sql.endsWith(`ORDER BY "PRIPID", ${oracleKeyExpr('seq', 'text-as-number')}, ${oracleKeyExpr('code', 'number-as-text')}, ROWID`)).toBe(true);
+    await source.close();
+    expect(db.allReleased()).toBe(true);
   });
 });
