@@ -9,7 +9,8 @@ import { castKey, integerBound, KeyCollate, KeyOrder, keyOrderOf, LegacyKeyExpr,
  *
  * The key is a tuple compared lexicographically, each column in its own key order (key-order.ts: a number
  * as a number, a text in code-point order), on every side with SQL row-value comparisons
- * `ROW(a, b) > ROW($1, $2)`, which a primary key index on (a, b) serves.
+ * `ROW(a, b) > ROW($1, $2)`, which a primary key index on (a, b) serves; an Oracle legacy, which has no row
+ * values, gets the same ranges as expanded comparisons (migration/oracle/sql.ts expandedTupleCompare).
  *
  * Wherever a key is held as one text (chunk bounds and the chunk ledger, migration_quarantine.source_key,
  * data-quality issues, row differences), a composite key is its tuple's text encoding: a JSON array of the
