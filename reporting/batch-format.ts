@@ -44,6 +44,33 @@ export function nationalLineWriter(items: readonly string[]): (op: Op, key: stri
 }
 
 /**
+ * nationalLineWriter's line for a row none of whose values (nor its key) needs a JSON escape (no '"', '\\'
+ * or control character; see JSON_SAFE_LINE): each value between quotes as it is — the same text, without a
+ * JSON.stringify per value.
+ */
+export function plainNationalLineWriter(items: readonly string[]): (op: Op, key: string, fields: readonly Field[]) => string {
+  const names = items.map((n, i) => (i ? ',' : '') + JSON.stringify(n) + ':');
+  return (op, key, fields) => {
+    let data = '';
+    for (let i = 0; i < names.length; i++) {
+      const v = fields[i];
+      data += v === null || v === undefined ? names[i] + 'null' : names[i] + '"' + v + '"';
+    }
+    return '{"op":"' + op + '","key":"' + key + '","data":{' + data + '}}\n';
+  };
+}
+
+/**
+ * A row's values need no JSON escape when its items' COPY line (the values, escaped, TAB between them) holds
+ * no '"', no backslash (every COPY escape and every backslash in a value shows as one) and no control
+ * character but the TABs between fields; a key when it holds none of '"', '\\' or a control character.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what is looked for
+export const JSON_UNSAFE_LINE = /["\\\x00-\x08\x0a-\x1f]/;
+// eslint-disable-next-line no-control-regex -- control characters are what is looked for
+export const JSON_UNSAFE_KEY = /["\\\x00-\x1f]/;
+
+/**
  * 上报线格式 On the wire (delivery.ts → receiver.ts) a batch is its file as the body, of this type, and its
  * manifest in this header.
  */

@@ -69,13 +69,45 @@ export function utf8Length(binary: string): number {
   return n;
 }
 
+/**
+ * JavaScript's whitespace (what trim strips and \s matches) in UTF-8, as binary strings: the non-ASCII ones
+ * are U+00A0 (2 bytes) and U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF (3 bytes).
+ */
+const WS3 = new Set(['\u1680', ...Array.from({ length: 11 }, (_, i) => String.fromCharCode(0x2000 + i)), '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff'].map(binaryOf));
+const isAsciiWs = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+function wsAtStart(b: string): boolean {
+  const c = b.charCodeAt(0);
+  if (c < 0x80) return isAsciiWs(c);
+  return (c === 0xc2 && b.charCodeAt(1) === 0xa0) || WS3.has(b.slice(0, 3));
+}
+function wsAtEnd(b: string): boolean {
+  const n = b.length;
+  const c = b.charCodeAt(n - 1);
+  if (c < 0x80) return isAsciiWs(c);
+  return (n >= 2 && c === 0xa0 && b.charCodeAt(n - 2) === 0xc2) || (n >= 3 && WS3.has(b.slice(n - 3)));
+}
+/** Where /\s+/g → ' ' changes a binary string: a whitespace other than a space, or a space and more whitespace. */
+const COLLAPSES = /[\t\n\v\f\r]| [ \t\n\v\f\r]|\xc2\xa0|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80|\xef\xbb\xbf/;
+/**
+ * Whether a cleansing leaves a non-ASCII binary string as it is, told from its bytes (exactly: the whitespace
+ * above at either end for trim, COLLAPSES for collapseSpaces; upper is not told, toUpperCase has its own
+ * mappings): the text then need not be decoded and encoded again, which was most of a row's conversion.
+ */
+const UNCHANGED: Record<ReportCleaning, ((b: string) => boolean) | undefined> = {
+  trim: (b) => b.length === 0 || (!wsAtStart(b) && !wsAtEnd(b)),
+  collapseSpaces: (b) => !COLLAPSES.test(b),
+  upper: undefined,
+};
+
 export function compileLineConverter(spec: ReportSpec, table: ReportTable): LineConverter {
   const steps = table.items.map((item) => {
     const cleaners = (item.clean ?? []).map((c) => CLEAN[c]);
     const codes = item.codeTable ? spec.codeTables.get(item.codeTable)! : undefined;
     const byBytes = codes ? new Map([...codes.values].map(([k, v]) => [binaryOf(k), binaryOf(v)])) : undefined;
     const plain = !cleaners.length && !codes && !item.required && item.length === undefined;
-    return { item, cleaners, codes, byBytes, plain };
+    const checks = (item.clean ?? []).map((c) => UNCHANGED[c]);
+    const unchanged = checks.every((c) => c !== undefined) ? (b: string) => checks.every((c) => c!(b)) : undefined;
+    return { item, cleaners, codes, byBytes, plain, unchanged };
   });
   return (raw, offset) => {
     const fields: string[] = new Array(steps.length);
@@ -94,9 +126,11 @@ export function compileLineConverter(spec: ReportSpec, table: ReportTable): Line
       const before = v;
       if (v !== null && s.cleaners.length) {
         if (NON_ASCII.test(v)) {
-          let t = textOf(v);
-          for (const c of s.cleaners) t = c(t);
-          v = binaryOf(t);
+          if (!s.unchanged?.(v)) {
+            let t = textOf(v);
+            for (const c of s.cleaners) t = c(t);
+            v = binaryOf(t);
+          }
         } else for (const c of s.cleaners) v = c(v);
       }
       if (v === '') v = null;

@@ -45,7 +45,12 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   let rows = 0;
   let lastKey: string | undefined;
   const toProvince = new PassThrough();
-  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch, _report_sha) FROM STDIN`;
+  // The table is empty (checked above, under the lock): truncated in this transaction, it takes the rows
+  // frozen (COPY FREEZE: committed and visible to all, hint bits set as written), so the verification's
+  // read-back does not set every tuple's hint bits and write every page out again. The truncation's lock
+  // keeps other readers of the table waiting until the load commits (they saw it empty before).
+  await province.query(`TRUNCATE ${quoteIdent(table.name)}`);
+  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch, _report_sha) FROM STDIN WITH (FREEZE)`;
   const loaded = pipeline(toProvince, province.query(copyFrom(copyIn)));
   loaded.catch(() => undefined); // awaited below; an extraction failure ends it first
   let snap: { xmin: string; now: Date };

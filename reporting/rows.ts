@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { binaryOf, decodeField, decodeLine, Field, NULL_FIELD, textOf } from '../migration/copy-text';
-import { nationalLineWriter, Op } from './batch-format';
+import { JSON_UNSAFE_KEY, JSON_UNSAFE_LINE, nationalLineWriter, Op, plainNationalLineWriter } from './batch-format';
 import { compileLineConverter } from './convert';
 import type { ReportSpec, ReportTable } from './spec';
 
@@ -61,6 +61,7 @@ export type Ready = { ok: true; row: ReadyRow } | { ok: false; rejected: Rejecte
 export function compileRowReady(spec: ReportSpec, table: ReportTable): { ready: (raw: RawRow) => Ready; canonical: (raw: RawRow) => string | null | undefined } {
   const convert = compileLineConverter(spec, table);
   const lineOf = nationalLineWriter(table.items.map((i) => i.name));
+  const plainLineOf = plainNationalLineWriter(table.items.map((i) => i.name));
   const sha = binarySha();
   const op = opOfValues(table);
   const ready = (raw: RawRow): Ready => {
@@ -70,7 +71,8 @@ export function compileRowReady(spec: ReportSpec, table: ReportTable): { ready: 
     if (!c.ok) return { ok: false, rejected: { key, reason: c.reason, fields: decodeLine(textOf(raw.parts.slice(3).join('\t'))) } };
     const line = c.fields.join('\t');
     const o = op(c.values);
-    return { ok: true, row: { key, op: o, line, sha: sha(line + '\n'), json: lineOf(o, raw.key, c.values) } };
+    const json = JSON_UNSAFE_LINE.test(line) || JSON_UNSAFE_KEY.test(raw.key) ? lineOf(o, raw.key, c.values) : plainLineOf(o, raw.key, c.values);
+    return { ok: true, row: { key, op: o, line, sha: sha(line + '\n'), json } };
   };
   /** the canonical line of a present row (binary, canonicalLine's bytes); null: deleted; undefined: rejected */
   const canonical = (raw: RawRow): string | null | undefined => {

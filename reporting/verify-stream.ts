@@ -104,6 +104,27 @@ export async function verifyByStreams(input: {
     }
   }
 
+  // The registry now: a first load's extraction read again as bytes, when it has their digest — on a session
+  // of its own while the province is read back below (two databases, two cores); else (further down) through
+  // the converter, a first full batch against the whole table (one scan, rows the converter rejects are the
+  // held ones and not in the batch), any other for the batch's keys.
+  const rereading: Promise<boolean> =
+    made && input.sourceSha256
+      ? withClient(input.registryUrl, async (registry) => {
+          await prepareRegistrySession(registry);
+          return inTransaction(
+            registry,
+            async () => {
+              const h = createHash('sha256');
+              for await (const chunk of registry.query(copyTo(extractionSql(table, { kind: 'full' }))) as AsyncIterable<Buffer>) h.update(chunk);
+              return h.digest('hex') === input.sourceSha256;
+            },
+            'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+          );
+        })
+      : Promise.resolve(false);
+  rereading.catch(() => undefined); // awaited below, after the province's read-back (a failure there comes first)
+
   // The province: the rows this batch wrote, as COPY prints them, hashed as bytes.
   const cols = names.map((n) => `p.${quoteIdent(n)}`).join(', ');
   const key = `p.${quoteIdent(table.key)}`;
@@ -123,24 +144,7 @@ export async function verifyByStreams(input: {
     if (rows[0].n) return undefined;
   }
 
-  // The registry now: a first load's extraction read again as bytes, when it has their digest; else through
-  // the converter, a first full batch against the whole table (one scan, rows the converter rejects are the
-  // held ones and not in the batch), any other for the batch's keys.
-  const unchanged =
-    made && input.sourceSha256
-      ? await withClient(input.registryUrl, async (registry) => {
-          await prepareRegistrySession(registry);
-          return inTransaction(
-            registry,
-            async () => {
-              const h = createHash('sha256');
-              for await (const chunk of registry.query(copyTo(extractionSql(table, { kind: 'full' }))) as AsyncIterable<Buffer>) h.update(chunk);
-              return h.digest('hex') === input.sourceSha256;
-            },
-            'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-          );
-        })
-      : false;
+  const unchanged = await rereading;
   const provinceSha = provinceHash.digest('hex');
   if (unchanged && made) {
     const sha256 = { batch: made.sha256, province: provinceSha, source: made.sha256 };
