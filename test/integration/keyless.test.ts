@@ -11,6 +11,9 @@ import { findTable, loadMapping } from '../../migration/mapping';
 import { ctidRangeSql, PostgresSource } from '../../migration/pg-source';
 import type { Chunk } from '../../migration/source';
 import { ensureTargetSchema } from '../../migration/target-schema';
+import { prepareTargetSession } from '../../verification/canonical';
+import { planSegments, verifySegment } from '../../verification/content';
+import { countTable } from '../../verification/counts';
 
 /**
  * 无键表 A keyless legacy table on real PostgreSQL, without Temporal: planned in ctid block ranges, every row read by
@@ -186,10 +189,48 @@ describe('无键表 a keyless table: ctid chunks, loaded exactly once', () => {
       expect((await targetState()).rows).toBe(a.rowsLoaded);
     });
 
+    it('verifies the table as a multiset: passes as loaded; a changed row and a lost duplicate are reported with their content and counts', async () => {
+      await withClient(targetUrl, (c) => c.query('TRUNCATE operation_log, migration_quarantine, migration_data_quality, migration_chunk'));
+      await copyAll('v1', 1);
+      const verify = () =>
+        withClient(targetUrl, async (target) => {
+          const keyCollate = await prepareTargetSession(target);
+          const segments = await planSegments(source, mapping, ['operation_log'], 300);
+          expect(segments).toHaveLength(1);
+          return verifySegment({ source, target, keyCollate, mapping, table, segment: segments[0].segment, readPoint: null });
+        });
+      const counts = () => withClient(targetUrl, (target) => countTable(source, null, target, table, mapping));
+      const passed = await verify();
+      expect(passed).toMatchObject({ ok: true, sourceRows: rows.length - held, quarantinedRows: held, targetRows: rows.length - held, differences: [] });
+      expect(passed.sourceSha256).toBe(passed.targetSha256);
+      expect(await counts()).toMatchObject({ ok: true, source: rows.length, loaded: rows.length - held, quarantined: held });
+
+      await withClient(targetUrl, async (c) => {
+        // one row changed (a row the legacy holds once), one of a thrice-held row removed
+        await c.query(`UPDATE operation_log SET action = '撤销' WHERE ctid = (SELECT ctid FROM operation_log WHERE rtrim(operator) = 'op500' LIMIT 1)`);
+        await c.query(`DELETE FROM operation_log WHERE ctid = (SELECT ctid FROM operation_log WHERE rtrim(operator) = 'op7' LIMIT 1)`);
+      });
+      const failed = await verify();
+      expect(failed.ok).toBe(false);
+      expect(failed.differenceTotals).toEqual({ missing_in_target: 2, extra_in_target: 1 });
+      const pad = (s: string) => s.padEnd(8);
+      expect(failed.differences.map((d) => ({ kind: d.kind, row: d.row, count: d.count }))).toEqual(
+        expect.arrayContaining([
+          { kind: 'missing_in_target', row: { operator: pad('op7'), action: '登记', done_on: '2020-01-08' }, count: { source: 3, target: 2 } },
+          { kind: 'missing_in_target', row: { operator: pad('op500'), action: '变更', done_on: '2020-04-10' }, count: { source: 1, target: 0 } },
+          { kind: 'extra_in_target', row: { operator: pad('op500'), action: '撤销', done_on: '2020-04-10' }, count: { source: 0, target: 1 } },
+        ]),
+      );
+      expect(failed.differences).toHaveLength(3);
+      const after = await counts();
+      expect(after.ok).toBe(false);
+      expect(after.problems).toEqual([`source ${rows.length} ≠ loaded ${rows.length - held - 1} + quarantined ${held} (difference 1)`]);
+    });
+
     it("refuses a chunk another run loaded (its rows cannot be told from this run's), naming the table", async () => {
       const chunk = chunks[1];
       await expect(withClient(targetUrl, (target) => copyChunk({ source, target, mapping, table, chunk, runId: 'r3', readPoint: null, attempt: 1 }))).rejects.toThrow(
-        `无键表 keyless table operation_log: chunk ${chunk.id} was loaded by run r2`,
+        `无键表 keyless table operation_log: chunk ${chunk.id} was loaded by run v1`,
       );
     });
   });
