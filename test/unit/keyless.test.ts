@@ -4,6 +4,8 @@ import { findTable, isKeyless, keyColumn, loadMapping, sourceKeyColumns } from '
 import { ctidChunks, ctidRangeSql } from '../../migration/pg-source';
 import { targetTableDdl } from '../../migration/target-schema';
 import { legacyExportSql } from '../../activities/backup';
+import { checkCorrections } from '../../migration/corrections';
+import type { Client } from 'pg';
 import { writeMapping } from '../support/mapping-file';
 
 /**
@@ -33,6 +35,10 @@ describe('无键表 keyless tables in the mapping', () => {
     ['neither a key nor keyless', (m: any) => (m.tables[1].source = { table: 'e_name_reservation' }), 'tables[1].source'],
     ['a keyless parent', (m: any) => (m.tables[0].source = { table: 'e_baseinfo', keyless: true }), 'tables[2] (enterprise_group).parent.table: "market_entity" is a 无键表 keyless table; a parent must have a key'],
     ['a keyless child', (m: any) => (m.tables[4].source = { table: 'e_alter', keyless: true }), 'tables[4] (entity_change).parent: a 无键表 keyless table cannot be a child table'],
+    ['a keyless union member', (m: any) => {
+      m.tables[1].source = { table: 'e_name_reservation', keyless: true };
+      m.tables[1].target.union = { column: 'kind', value: 'A' };
+    }, 'tables[1] (name_reservation).target.union: a 无键表 keyless table cannot be a union member'],
     ['a keyless entity', (m: any) => {
       m.tables[1].source = { table: 'e_name_reservation', keyless: true };
       m.entityDetail = { entities: [{ table: 'market_entity' }, { table: 'name_reservation' }] };
@@ -41,6 +47,16 @@ describe('无键表 keyless tables in the mapping', () => {
     const file = writeMapping(mutate);
     expect(() => loadMapping(file)).toThrow(ConfigError);
     expect(() => loadMapping(file)).toThrow(expected);
+  });
+});
+
+describe('无键表 a keyless table in a correction sheet (整改单)', () => {
+  it('is refused by the field that names it: its held rows have no key', async () => {
+    const mapping = loadMapping(writeMapping((m: any) => (m.tables[1].source = { table: 'e_name_reservation', keyless: true })));
+    // the refusal needs no target: a query would fail on this one
+    const noTarget = { query: () => Promise.reject(new Error('no query expected')) } as unknown as Client;
+    const { problems } = await checkCorrections(noTarget, mapping, { reason: '核对', corrections: [{ table: 'name_reservation', key: 'x', column: 'entname', value: '江门' }], codeMappings: [] });
+    expect(problems).toEqual([expect.objectContaining({ field: 'corrections[0].table', rule: 'keyless_table', detail: expect.stringContaining('无键表 name_reservation is a keyless table') })]);
   });
 });
 
