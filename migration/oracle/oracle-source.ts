@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Mapping, TableMapping } from '../mapping';
+import { isKeyless } from '../mapping';
 import type { Chunk, PreflightProblem, SourceAdapter } from '../source';
 import { encodeRow } from '../copy-text';
 import { OracleChunkStream } from './chunk-stream';
@@ -94,7 +95,10 @@ export class OracleSource implements SourceAdapter {
   }
 
   async planChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null = null, options: { byKey?: boolean } = {}): Promise<Chunk[]> {
-    if (this.options.chunking === 'rowid' && !options.byKey) {
+    // 无键表 a keyless table has no key range: verification and the export read it whole (one ROWID range, in ROWID order)
+    if (isKeyless(table) && options.byKey) return [{ id: `${table.name}:r000000`, keyFrom: null, keyTo: null, rowid: true }];
+    // …and the migration by ROWID ranges, whatever ORACLE_CHUNKING says
+    if ((this.options.chunking === 'rowid' || isKeyless(table)) && !options.byKey) {
       return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()} by ROWID`, () => this.planRowidChunks(table, rowsPerChunk));
     }
     return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk, readPoint));
@@ -222,7 +226,7 @@ export class OracleSource implements SourceAdapter {
       return kind ? [{ name, kind }] : [];
     });
     const omitted = dictionary.filter(([, dataType]) => legacyKind(dataType) === null).map(([name, dataType]) => `${name} (${dataType})`);
-    const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
+    const keyRow = isKeyless(table) ? undefined : dictionary.find((r) => r[0] === table.source.key.toUpperCase());
     const keyNullable = keyRow?.[2] !== 'N';
     // the same key comparison planChunks bounded the chunks with
     const keyKind = keyRow ? legacyKind(keyRow[1]) : null;
@@ -231,7 +235,7 @@ export class OracleSource implements SourceAdapter {
     const batchSize = columns.some((c) => c.kind === 'clob' || c.kind === 'binary') ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize) : this.options.fetchArraySize;
     const lines = async function* (this: OracleSource): AsyncGenerator<Buffer> {
       for (const chunk of chunks) {
-        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: 'key', keyNullable, keyForm, thenByRowid: true });
+        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: chunk.rowid ? 'rowid' : 'key', keyNullable, keyForm, thenByRowid: true });
         const conn = await this.connect();
         try {
           const result = await withOracleErrors(where, () => conn.execute(sql, binds, { ...this.queryOptions(batchSize), resultSet: true }));

@@ -1,4 +1,5 @@
 import type { Mapping, TableMapping } from '../mapping';
+import { isKeyless } from '../mapping';
 import type { PreflightProblem } from '../source';
 import type { OracleBinds } from './driver';
 import { classifyOracleError, oracleErrorCode } from './errors';
@@ -145,6 +146,8 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
         problems.push(...checkLobRetention(`tables[${i}].columns`, table.source.table, await query(sql, binds), lobs, ctx.plannedRunMinutes));
       });
     }
+    // 无键表 a keyless table declares no key: no key fit, index or uniqueness to check (it is read by ROWID ranges)
+    if (isKeyless(table)) continue;
     const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
     const keyTarget = table.columns.find((c) => c.source === table.source.key)?.type;
     const keyWhere = `tables[${i}].source.key`;

@@ -83,15 +83,18 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
       problems.push(`column ${name} (${dataType}) cannot feed ${col.target} (${col.type})`);
       continue;
     }
-    if (col.source === table.source.key && kind !== 'number' && kind !== 'text') {
+    if (!table.source.keyless && col.source === table.source.key && kind !== 'number' && kind !== 'text') {
       problems.push(`key column ${name} has type ${dataType}; keyset chunks need a NUMBER or character key`);
       continue;
     }
     columns.push({ mapping: col, legacy: { name, dataType, kind }, convert: compileConverter(kind, col.type, options) });
   }
   if (problems.length) throw new OracleMappingError(source, problems);
-  const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
   const checkText = options.databaseCharset !== undefined && !isUnicodeCharset(options.databaseCharset);
+  const substitutionChecks = checkText ? columns.flatMap((c, i) => (SUBSTITUTION_CHECKED.has(c.legacy.dataType) ? [i] : [])) : [];
+  // 无键表 a keyless table has no key column (keyIndex -1): it is read by ROWID ranges only, never by key
+  if (table.source.keyless) return { table, columns, keyIndex: -1, keyForm: 'native', keyNullable: false, substitutionChecks };
+  const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
   const keyIndex = columns.findIndex((c) => c.mapping.source === table.source.key);
   return {
     table,
@@ -99,6 +102,6 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
     keyIndex,
     keyForm: oracleKeyForm(columns[keyIndex].legacy.kind, keyOrder(table)),
     keyNullable: keyRow?.[2] !== 'N',
-    substitutionChecks: checkText ? columns.flatMap((c, i) => (SUBSTITUTION_CHECKED.has(c.legacy.dataType) ? [i] : [])) : [],
+    substitutionChecks,
   };
 }
