@@ -3,6 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
+import pino from 'pino';
+import { targetActivities } from '../../activities/target';
+import type { ActivityDeps } from '../../activities/deps';
+import { loadSettings } from '../../lib/settings';
+import { registerTarget } from '../../lib/target-guard';
+import { inActivity } from '../support/activity-context';
 import { Client } from 'pg';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { copyChunk } from '../../migration/chunk-copy';
@@ -225,6 +231,27 @@ describe('无键表 a keyless table: ctid chunks, loaded exactly once', () => {
       const after = await counts();
       expect(after.ok).toBe(false);
       expect(after.problems).toEqual([`source ${rows.length} ≠ loaded ${rows.length - held - 1} + quarantined ${held} (difference 1)`]);
+    });
+
+    it('the undo log (快照 → 业务测试 → 回滚) puts a keyless table back as a multiset: one of several equal rows changed, removed, added', async () => {
+      const settings = loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: `${PG}/${id}_legacy`, LOG_LEVEL: 'silent', TARGET_SNAPSHOT_STRATEGY: 'undo-log' }, { signing: false });
+      const acts = inActivity(targetActivities({ settings, mapping, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps));
+      await registerTarget(targetUrl, legacyUrl, 'test-setup');
+      const multisetOf = () => withClient(targetUrl, async (c) => (await c.query<{ r: string; n: number }>('SELECT x::text AS r, count(*)::int AS n FROM operation_log x GROUP BY 1 ORDER BY 1')).rows);
+      const before = await multisetOf();
+      // the rows the tests above loaded: op3, op4 and op5 each three times
+      expect(before.filter((r) => /^\("op[345] /.test(r.r)).map((r) => r.n)).toEqual([3, 3, 3]);
+      const snap = await acts.snapshotTarget({ runId: 'undo1' });
+      await withClient(targetUrl, async (c) => {
+        await c.query(`UPDATE operation_log SET action = '撤销' WHERE ctid = (SELECT ctid FROM operation_log WHERE rtrim(operator) = 'op3' LIMIT 1)`);
+        await c.query(`DELETE FROM operation_log WHERE ctid = (SELECT ctid FROM operation_log WHERE rtrim(operator) = 'op4' LIMIT 1)`);
+        await c.query(`INSERT INTO operation_log SELECT * FROM operation_log WHERE rtrim(operator) = 'op5' LIMIT 1`);
+      });
+      expect(await multisetOf()).not.toEqual(before);
+      const rolled = await acts.rollbackTarget({ runId: 'undo1' });
+      expect(rolled.rowsUndone).toBe(3);
+      expect(await multisetOf()).toEqual(before);
+      expect(await acts.targetChecksums()).toEqual(snap.checksums);
     });
 
     it("refuses a chunk another run loaded (its rows cannot be told from this run's), naming the table", async () => {
