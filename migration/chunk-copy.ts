@@ -36,6 +36,12 @@ export interface ChunkResult {
   durationMs: number;
   /** why the orphans' legacy rows were read by reading the chunk again rather than by their keys (the key read failed or missed): logged with the chunk */
   orphanReadFallback?: string;
+  /**
+   * 迁移对账 the rows of this chunk the target itself says it stored, at the chunk's commit: the row counts of its
+   * COPY commands (a row a trigger suppressed is not counted) less the orphans it took out again. rowsLoaded is
+   * what the engine sent; the migrate step's reconciliation (activities/migrate.ts) compares the two.
+   */
+  rowsStored: number;
 }
 
 interface Quarantined {
@@ -136,6 +142,8 @@ export async function copyChunk(opts: {
     for (const flag of flags) issues.push({ sourceKey, flag });
   };
   let rowsRead = 0;
+  /** what the target's COPY commands report they stored (their command tags), less the orphans taken out again */
+  let rowsStored = 0;
   let hash = createHash('sha256');
   const rawRow = (fields: Field[]) => {
     const raw: Record<string, Field> = {};
@@ -191,6 +199,7 @@ export async function copyChunk(opts: {
     reported = 0;
     hash = createHash('sha256');
     rowidKeys.length = 0;
+    rowsStored = 0;
     heldElsewhere = 0;
     heldElsewhereByRule = {};
   };
@@ -236,8 +245,10 @@ export async function copyChunk(opts: {
           done(null, bytes);
         },
       });
-      await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, target.query(copyFrom(copyIn)));
+      const copied = target.query(copyFrom(copyIn));
+      await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, copied);
       await target.query('RELEASE SAVEPOINT fast_path');
+      rowsStored = copied.rowCount;
     } catch (err) {
       if (!isTargetRejection(err)) throw err;
       // The target refused some row (a constraint, a value it cannot store). Reload the chunk in
@@ -261,8 +272,10 @@ export async function copyChunk(opts: {
       await target.query('SAVEPOINT batch');
       try {
         const bytes = Buffer.from(rows.map((r) => r.line).join(''), 'latin1');
-        await pipeline(Readable.from([bytes]), target.query(copyFrom(copyIn)));
+        const copied = target.query(copyFrom(copyIn));
+        await pipeline(Readable.from([bytes]), copied);
         await target.query('RELEASE SAVEPOINT batch');
+        rowsStored += copied.rowCount;
         hash.update(bytes);
         for (const r of rows) if (r.flags) flagRow(r.source, r.flags);
       } catch (err) {
@@ -337,6 +350,7 @@ export async function copyChunk(opts: {
       );
       // a composite key comes back as its components' texts: encoded as every side holds it
       if (composite) for (const r of rows) r.k = encodeKey(r.k as unknown as string[]);
+      rowsStored -= rows.length;
       if (!rows.length) return;
       // 等待父记录 A child whose parent is held in quarantine waits for it (waiting_for:<parent>:<key>) and follows
       // it in when the parent is corrected and loaded; a parent the legacy never had makes a real orphan.
@@ -434,6 +448,7 @@ export async function copyChunk(opts: {
       checksum,
       carefulMode,
       durationMs: Date.now() - started,
+      rowsStored,
       ...(orphanReadFallback ? { orphanReadFallback } : {}),
     };
   });
@@ -466,6 +481,8 @@ async function earlierKeylessAttempt(target: Client, table: TableMapping, chunk:
     chunkId: chunk.id,
     rowsRead: Number(ledger.rows_read),
     rowsLoaded: Number(ledger.rows_loaded),
+    // the committed attempt's count (the ledger keeps no stored count): what it loaded
+    rowsStored: Number(ledger.rows_loaded),
     rowsQuarantined: Number(ledger.rows_quarantined),
     quarantinedByRule: await byRule('migration_quarantine'),
     flaggedByRule: await byRule('migration_data_quality'),

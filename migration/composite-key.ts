@@ -9,7 +9,8 @@ import { castKey, integerBound, KeyCollate, KeyOrder, keyOrderOf, LegacyKeyExpr,
  *
  * The key is a tuple compared lexicographically, each column in its own key order (key-order.ts: a number
  * as a number, a text in code-point order), on every side with SQL row-value comparisons
- * `ROW(a, b) > ROW($1, $2)`, which a primary key index on (a, b) serves.
+ * `ROW(a, b) > ROW($1, $2)`, which a primary key index on (a, b) serves; an Oracle legacy, which has no row
+ * values, gets the same ranges as expanded comparisons (migration/oracle/sql.ts expandedTupleCompare).
  *
  * Wherever a key is held as one text (chunk bounds and the chunk ledger, migration_quarantine.source_key,
  * data-quality issues, row differences), a composite key is its tuple's text encoding: a JSON array of the
@@ -74,27 +75,33 @@ export interface KeyRange {
 }
 
 /**
+ * How a tuple is compared with a bound's components (SQL of each): `op` is '>' (above the lower bound) or
+ * '<=' (up to the upper bound), lexicographically. PostgreSQL has row values (rowValueCompare); a database
+ * without them (Oracle) expands the comparison (migration/oracle/sql.ts).
+ */
+export type TupleCompare = (exprs: string[], bounds: string[], op: '>' | '<=') => string;
+
+export const rowValueCompare: TupleCompare = (exprs, bounds, op) => `ROW(${exprs.join(', ')}) ${op} ROW(${bounds.join(', ')})`;
+
+/**
  * A composite key range (keyFrom, keyTo] over the components' SQL expressions. `bound(value, i)` writes
  * component i of a bound (a literal or a parameter); `nullable[i]`: expression i can be NULL (no place in
- * the order): such rows belong to the last range only.
+ * the order): such rows belong to the last range only. `compare` writes the tuple comparisons.
  */
-export function tupleRangeSql(exprs: string[], range: KeyRange, bound: (value: string, i: number) => string, nullable: boolean[]): string {
-  const row = `ROW(${exprs.join(', ')})`;
-  const boundRow = (text: string) =>
-    `ROW(${decodeKey(text, exprs.length)
-      .map((v, i) => {
-        if (v === null) throw new Error(`a composite key bound has no NULL component: ${text}`);
-        return bound(v, i);
-      })
-      .join(', ')})`;
+export function tupleRangeSql(exprs: string[], range: KeyRange, bound: (value: string, i: number) => string, nullable: boolean[], compare: TupleCompare = rowValueCompare): string {
+  const boundValues = (text: string) =>
+    decodeKey(text, exprs.length).map((v, i) => {
+      if (v === null) throw new Error(`a composite key bound has no NULL component: ${text}`);
+      return bound(v, i);
+    });
   const nullables = exprs.filter((_, i) => nullable[i]);
   const parts: string[] = [];
   if (range.keyFrom !== null) {
-    const above = `${row} > ${boundRow(range.keyFrom)}`;
+    const above = compare(exprs, boundValues(range.keyFrom), '>');
     parts.push(range.keyTo === null && nullables.length ? `(${above} OR ${nullables.map((e) => `${e} IS NULL`).join(' OR ')})` : above);
   }
   if (range.keyTo !== null) {
-    parts.push(`${row} <= ${boundRow(range.keyTo)}`);
+    parts.push(compare(exprs, boundValues(range.keyTo), '<='));
     // ROW(1, NULL) <= ROW(2, 'x') is true: a row with a component out of the order is the last range's alone
     for (const e of nullables) parts.push(`${e} IS NOT NULL`);
   }

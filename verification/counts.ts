@@ -56,15 +56,18 @@ async function countQuarantinedTwice(target: Client, table: TableMapping): Promi
 /**
  * The source side is counted through the legacy adapter (PostgreSQL or Oracle, at the run's read point).
  * Given the mapping, a child table's loaded rows are also checked against its parent's loaded rows.
+ * `loaded`: the table's rows as the target reported storing them (the migrate step's chunks, at each commit:
+ * ChunkResult.rowsStored) instead of counting the whole table again; a union member is always counted (another
+ * member's chunk may take its rows out after they committed: union.ts).
  */
-export async function countTable(source: SourceAdapter, readPoint: string | null, target: Client, table: TableMapping, mapping?: Mapping): Promise<TableCountCheck> {
+export async function countTable(source: SourceAdapter, readPoint: string | null, target: Client, table: TableMapping, mapping?: Mapping, known: { loaded?: number } = {}): Promise<TableCountCheck> {
   const t = quoteIdent(table.target.table);
   // the legacy count runs on its own session while the target is counted
   const sourceCounted = source.countRows(table, readPoint);
   sourceCounted.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   // a union member counts its own rows of the shared table (migration/union.ts)
   const own = unionFilterSql(table, 'x');
-  const loaded = await count(target, `SELECT count(*) AS n FROM ${t} x WHERE TRUE${own}`);
+  const loaded = known.loaded !== undefined && !table.target.union ? known.loaded : await count(target, `SELECT count(*) AS n FROM ${t} x WHERE TRUE${own}`);
   const quarantined = await count(target, 'SELECT count(*) AS n FROM migration_quarantine WHERE table_name = $1', [table.name]);
   // 无键表 a keyless table's held rows have no key to look for in the target: the content pass compares it as a multiset
   const quarantinedButLoaded = isKeyless(table) ? 0 : await count(

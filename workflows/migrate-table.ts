@@ -70,7 +70,7 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
       retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
       summary: `${input.stepLabel} · 对账 reconcile ${input.table}`,
     })
-      .reconcileTable({ table: input.table, readPoint: plan.readPoint, chunksLoaded: rowsLoaded })
+      .reconcileTable({ table: input.table, readPoint: plan.readPoint, chunksLoaded: rowsLoaded, ...storedByTarget(results) })
       .catch((err: unknown) => {
         // The table fails with the reconciliation's own words (the table, the numbers), not "Activity task failed".
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type ?? undefined, ...(err.cause.details ?? []));
@@ -90,4 +90,13 @@ export async function migrateTable(input: MigrateTableInput): Promise<TableOutco
     carefulChunks: results.filter((r) => r.carefulMode).length,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * 迁移对账 the rows the target said it stored, chunk by chunk at each commit (ChunkResult.rowsStored); absent when a
+ * chunk's result came from a worker that did not report them (a run begun before), and the table is then counted whole.
+ */
+function storedByTarget(results: ChunkResult[]): { chunksStored?: number } {
+  const stored = results.map((r) => (r as Partial<ChunkResult>).rowsStored);
+  return stored.every((n): n is number => typeof n === 'number') ? { chunksStored: stored.reduce((a, b) => a + b, 0) } : {};
 }

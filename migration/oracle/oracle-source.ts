@@ -1,20 +1,20 @@
 import { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Mapping, TableMapping } from '../mapping';
-import { isKeyless } from '../mapping';
 import type { Chunk, PreflightProblem, SourceAdapter } from '../source';
 import { encodeRow } from '../copy-text';
 import { OracleChunkStream } from './chunk-stream';
 import { canonicalDecimal, rawText } from './convert';
 import { keyOrder } from '../key-order';
+import { encodeKey, keyOrders } from '../composite-key';
+import { isComposite, isKeyless, type Mapping, type TableMapping } from '../mapping';
 import { legacyKind } from './legacy-types';
 import { describeOracleTarget, OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
 import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
 import { loadOracleDriver } from './driver';
 import { withOracleErrors } from './errors';
 import { connectProblem, runOraclePreflight } from './preflight';
-import { DictionaryRow, OracleMappingError, resolveTable, ResolvedTable } from './resolve';
-import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, oracleKeyForm, planBoundariesQuery, READ_POINT_SQL, rowidExtentsQuery, SESSION_SETUP_SQL, tableStatsQuery } from './sql';
+import { DictionaryRow, OracleMappingError, oracleKeyParts, resolveTable, ResolvedTable } from './resolve';
+import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, planBoundariesQuery, READ_POINT_SQL, rowidExtentsQuery, SESSION_SETUP_SQL, tableStatsQuery } from './sql';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -97,8 +97,10 @@ export class OracleSource implements SourceAdapter {
   async planChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null = null, options: { byKey?: boolean } = {}): Promise<Chunk[]> {
     // 无键表 a keyless table has no key range: verification and the export read it whole (one ROWID range, in ROWID order)
     if (isKeyless(table) && options.byKey) return [{ id: `${table.name}:r000000`, keyFrom: null, keyTo: null, rowid: true }];
-    // …and the migration by ROWID ranges, whatever ORACLE_CHUNKING says
-    if ((this.options.chunking === 'rowid' || isKeyless(table)) && !options.byKey) {
+    // 复合主键 a composite key's table is planned in key ranges under ORACLE_CHUNKING=rowid too: the target cleans up a
+    // ROWID chunk by its single keys (chunk-copy.ts), not by tuples; the preflight says so. A keyless table by ROWID
+    // ranges whatever ORACLE_CHUNKING says.
+    if (((this.options.chunking === 'rowid' && !isComposite(table)) || isKeyless(table)) && !options.byKey) {
       return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()} by ROWID`, () => this.planRowidChunks(table, rowsPerChunk));
     }
     return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk, readPoint));
@@ -125,7 +127,8 @@ export class OracleSource implements SourceAdapter {
   }
 
   private async planKeyChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null): Promise<Chunk[]> {
-    const { keyForm } = await this.resolve(table);
+    const { keyForm, keyParts } = await this.resolve(table);
+    const composite = isComposite(table);
     const { sql, binds } = planBoundariesQuery({
       keyForm,
       schema: this.options.schema ?? null,
@@ -133,11 +136,11 @@ export class OracleSource implements SourceAdapter {
       key: table.source.key,
       rowsPerChunk,
       readPoint,
+      keyParts: composite ? keyParts : undefined,
     });
-    const boundaries = await this.withConnection(async (conn) => {
-      const { rows } = await conn.execute(sql, binds, this.queryOptions());
-      return (rows ?? []).map((r) => r[0]);
-    });
+    const rows = await this.withConnection(async (conn) => (await conn.execute(sql, binds, this.queryOptions())).rows ?? []);
+    if (composite) return chunksFromBoundaries(table.name, rows.map((r) => compositeBoundary(table, r)));
+    const boundaries = rows.map((r) => r[0]);
     // bounds in the contract's text form: a number as its exact decimal (the driver may write 1e+25)
     const numeric = keyOrder(table) === 'numeric';
     return chunksFromBoundaries(table.name, numeric ? boundaries.map((b) => (typeof b === 'string' ? canonicalDecimal(b) : b)) : boundaries);
@@ -186,6 +189,7 @@ export class OracleSource implements SourceAdapter {
       chunking: chunk.rowid ? 'rowid' : 'key',
       keyNullable: resolved.keyNullable,
       keyForm: resolved.keyForm,
+      keyParts: isComposite(table) ? resolved.keyParts : undefined,
       substitutionChecks: resolved.substitutionChecks,
     });
     // LOBs arrive inline: a batch holds batchSize LOB values, so LOB tables fetch fewer rows per trip
@@ -226,16 +230,26 @@ export class OracleSource implements SourceAdapter {
       return kind ? [{ name, kind }] : [];
     });
     const omitted = dictionary.filter(([, dataType]) => legacyKind(dataType) === null).map(([name, dataType]) => `${name} (${dataType})`);
-    const keyRow = isKeyless(table) ? undefined : dictionary.find((r) => r[0] === table.source.key.toUpperCase());
-    const keyNullable = keyRow?.[2] !== 'N';
     // the same key comparison planChunks bounded the chunks with
-    const keyKind = keyRow ? legacyKind(keyRow[1]) : null;
-    const keyForm = keyKind ? oracleKeyForm(keyKind, keyOrder(table)) : 'native';
+    const keyParts = oracleKeyParts(table, dictionary);
+    const [{ nullable: keyNullable, form: keyForm }] = keyParts;
     const chunks = await this.planChunks(table, rowsPerChunk, readPoint, { byKey: true });
     const batchSize = columns.some((c) => c.kind === 'clob' || c.kind === 'binary') ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize) : this.options.fetchArraySize;
     const lines = async function* (this: OracleSource): AsyncGenerator<Buffer> {
       for (const chunk of chunks) {
-        const { sql, binds } = chunkQuery({ schema, table: table.source.table, key: table.source.key, columns, chunk, readPoint, chunking: chunk.rowid ? 'rowid' : 'key', keyNullable, keyForm, thenByRowid: true });
+        const { sql, binds } = chunkQuery({
+          schema,
+          table: table.source.table,
+          key: table.source.key,
+          columns,
+          chunk,
+          readPoint,
+          chunking: chunk.rowid ? 'rowid' : 'key',
+          keyNullable,
+          keyForm,
+          keyParts: isComposite(table) ? keyParts : undefined,
+          thenByRowid: true,
+        });
         const conn = await this.connect();
         try {
           const result = await withOracleErrors(where, () => conn.execute(sql, binds, { ...this.queryOptions(batchSize), resultSet: true }));
@@ -360,6 +374,21 @@ export function oracleFetchTypeHandler(driver: OracleDriver): FetchTypeHandler {
     if (meta.dbType === driver.DB_TYPE_BLOB) return { type: driver.DB_TYPE_RAW };
     return undefined;
   };
+}
+
+/**
+ * 复合主键 A composite key's boundary row (one value per key column, planBoundariesQuery) as the encoded tuple the
+ * engine holds bounds in (composite-key.ts): each component in the contract's text form, a number as its exact decimal.
+ */
+export function compositeBoundary(table: TableMapping, row: unknown[]): string {
+  const orders = keyOrders(table);
+  if (row.length !== orders.length) throw new Error(`chunk boundary of ${table.name} has ${row.length} values for a key of ${orders.length} columns`);
+  return encodeKey(
+    row.map((v, i) => {
+      if (typeof v !== 'string') throw new Error(`chunk boundary of ${table.name} is not text: ${String(v)} (key column ${table.source.keys?.[i] ?? table.source.key})`);
+      return orders[i] === 'numeric' ? canonicalDecimal(v) : v;
+    }),
+  );
 }
 
 /** (-∞, b1], (b1, b2], …, (bn, +∞): consecutive equal boundaries (a non-unique key) are merged. */

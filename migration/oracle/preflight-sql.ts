@@ -75,9 +75,25 @@ export function nonAsciiKeySql(schema: string | null, table: string, key: string
   return { sql: `SELECT COUNT(*) FROM ${tableRef(schema, table)} WHERE LENGTHB(${k}) <> LENGTH(${k}) AND ROWNUM <= 1`, binds: {} };
 }
 
-/** A unique index whose only column is the key: proves the key unique without reading the table. */
-export function keyUniqueIndexSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
-  const { owner, binds } = keyColumnBinds(schema, table, key, 'i.table_owner');
+/**
+ * A unique index whose only column is the key (复合主键 whose columns are exactly the key's, in any order): proves
+ * the key unique without reading the table.
+ */
+export function keyUniqueIndexSql(schema: string | null, table: string, key: string | string[]): { sql: string; binds: OracleBinds } {
+  if (Array.isArray(key) && key.length > 1) {
+    const object = oracleObject(schema, table);
+    const binds: OracleBinds = { table_name: object.name.toUpperCase() };
+    const owner = ownerPredicate(object.owner, binds, 'i.table_owner');
+    key.forEach((k, n) => (binds[`column_${n}`] = k.toUpperCase()));
+    const columns = (extra: string) => `(SELECT COUNT(*) FROM all_ind_columns c WHERE c.index_owner = i.owner AND c.index_name = i.index_name${extra}) = ${key.length}`;
+    return {
+      sql:
+        `SELECT COUNT(*) FROM all_indexes i WHERE ${owner} AND i.table_name = :table_name AND i.uniqueness = 'UNIQUE' ` +
+        `AND ${columns('')} AND ${columns(` AND c.column_name IN (${key.map((_, n) => `:column_${n}`).join(', ')})`)}`,
+      binds,
+    };
+  }
+  const { owner, binds } = keyColumnBinds(schema, table, Array.isArray(key) ? key[0] : key, 'i.table_owner');
   return {
     sql:
       "SELECT COUNT(*) FROM all_indexes i WHERE " + owner + " AND i.table_name = :table_name AND i.uniqueness = 'UNIQUE' " +
@@ -87,8 +103,12 @@ export function keyUniqueIndexSql(schema: string | null, table: string, key: str
   };
 }
 
-/** Key values held by more than one row (one pass; only when no unique index proves the key). */
-export function keyRepeatsSql(schema: string | null, table: string, key: string): { sql: string; binds: OracleBinds } {
-  const k = oracleIdent(key);
-  return { sql: `SELECT COUNT(*) FROM (SELECT ${k} FROM ${tableRef(schema, table)} WHERE ${k} IS NOT NULL GROUP BY ${k} HAVING COUNT(*) > 1)`, binds: {} };
+/**
+ * Key values held by more than one row (one pass; only when no unique index proves the key). 复合主键 A composite
+ * key's tuples, grouped by all its columns; a tuple with a NULL column is no key (its rows are quarantined).
+ */
+export function keyRepeatsSql(schema: string | null, table: string, key: string | string[]): { sql: string; binds: OracleBinds } {
+  const ks = (Array.isArray(key) ? key : [key]).map(oracleIdent);
+  const list = ks.join(', ');
+  return { sql: `SELECT COUNT(*) FROM (SELECT ${list} FROM ${tableRef(schema, table)} WHERE ${ks.map((k) => `${k} IS NOT NULL`).join(' AND ')} GROUP BY ${list} HAVING COUNT(*) > 1)`, binds: {} };
 }

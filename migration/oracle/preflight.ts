@@ -1,5 +1,4 @@
-import type { Mapping, TableMapping } from '../mapping';
-import { isKeyless } from '../mapping';
+import { isComposite, isKeyless, type Mapping, type TableMapping } from '../mapping';
 import type { PreflightProblem } from '../source';
 import type { OracleBinds } from './driver';
 import { classifyOracleError, oracleErrorCode } from './errors';
@@ -148,57 +147,73 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
     }
     // 无键表 a keyless table declares no key: no key fit, index or uniqueness to check (it is read by ROWID ranges)
     if (isKeyless(table)) continue;
-    const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
-    const keyTarget = table.columns.find((c) => c.source === table.source.key)?.type;
+    // each key column (复合主键 every column of a composite key) in its own order against its own target column
+    for (const [k, keyName] of (table.source.keys ?? [table.source.key]).entries()) {
+      const keyRow = dictionary.find((r) => r[0] === keyName.toUpperCase());
+      const keyTarget = table.columns.find((c) => c.source === keyName)?.type;
+      const keyWhere = table.source.keys ? `tables[${i}].source.key[${k}]` : `tables[${i}].source.key`;
+      problems.push(...checkKeyFit(keyWhere, table, keyRow, keyTarget));
+      const keyKind = keyRow ? legacyKind(keyRow[1]) : null;
+      if (keyRow && keyKind === 'number' && keyRow[3] == null && (keyTarget === 'integer' || keyTarget === 'bigint')) {
+        await attempt(keyWhere, `${legacy}.${keyRow[0]} values against ${keyTarget}`, async () => {
+          const { sql, binds } = keyFitSql(schema, table.source.table, keyName, keyTarget);
+          const n = Number((await query(sql, binds))[0]?.[0]);
+          if (n > 0) problems.push({ where: keyWhere, problem: `${n} keys of ${legacy}.${keyRow[0]} (NUMBER without precision) are fractional or beyond ${keyTarget}`, action: 'map the key to numeric' });
+        });
+      }
+      const charset: string | null = dbCharset;
+      // a NUMBER key compared as text: exact unless a value's fixed notation passes 64 characters
+      const fixedWidth = typeof keyRow?.[3] === 'number' && typeof keyRow?.[4] === 'number' && keyRow[4] >= 0 && keyRow[3] + keyRow[4] <= 60;
+      if (keyRow && keyKind === 'number' && keyTarget === 'text' && !fixedWidth) {
+        await attempt(keyWhere, `${legacy}.${keyRow[0]} values as text`, async () => {
+          const { sql, binds } = numberTextKeySql(schema, table.source.table, keyName);
+          const n = Number((await query(sql, binds))[0]?.[0] ?? 0);
+          if (n > 0) problems.push({ where: keyWhere, problem: `${n} keys of ${legacy}.${keyRow[0]} are written in scientific notation by TO_CHAR, not as the target's text: chunk ranges would disagree`, action: 'map the key to numeric' });
+        });
+      }
+      if (keyRow && keyKind === 'text' && charset !== null && charset !== 'AL32UTF8' && charset !== 'UTF8') {
+        await attempt(keyWhere, `${legacy}.${keyRow[0]} characters`, async () => {
+          const { sql, binds } = nonAsciiKeySql(schema, table.source.table, keyName);
+          if (Number((await query(sql, binds))[0]?.[0]) > 0) {
+            problems.push({
+              where: keyWhere,
+              problem: `text key ${legacy}.${keyRow[0]} holds non-ASCII characters, which ${charset} orders by other bytes than the target's UTF-8: chunk ranges would disagree`,
+              action: 'map a key of digits and Latin letters (e.g. PRIPID, not a name)',
+            });
+          }
+        });
+      }
+    }
     const keyWhere = `tables[${i}].source.key`;
-    problems.push(...checkKeyFit(keyWhere, table, keyRow, keyTarget));
-    const keyKind = keyRow ? legacyKind(keyRow[1]) : null;
-    if (keyRow && keyKind === 'number' && keyRow[3] == null && (keyTarget === 'integer' || keyTarget === 'bigint')) {
-      await attempt(keyWhere, `${legacy}.${keyRow[0]} values against ${keyTarget}`, async () => {
-        const { sql, binds } = keyFitSql(schema, table.source.table, table.source.key, keyTarget);
-        const n = Number((await query(sql, binds))[0]?.[0]);
-        if (n > 0) problems.push({ where: keyWhere, problem: `${n} keys of ${legacy}.${keyRow[0]} (NUMBER without precision) are fractional or beyond ${keyTarget}`, action: 'map the key to numeric' });
+    const composite = isComposite(table);
+    const keyLabel = composite ? `(${table.source.keys!.map((k) => k.toUpperCase()).join(', ')})` : table.source.key.toUpperCase();
+    if (ctx.chunking === 'rowid' && composite) {
+      problems.push({
+        where: keyWhere,
+        severity: 'warning',
+        problem: `复合主键 composite key ${legacy}.${keyLabel}: ORACLE_CHUNKING=rowid does not apply to this table — it is planned and read in key ranges over the key's columns (the target cleans up a retried ROWID chunk by one-column keys only)`,
+        action: `none needed; the table's chunks read by an index leading with ${table.source.key.toUpperCase()} (checked below), so it is measured in the rehearsal like a key-chunked table`,
       });
     }
-    const charset: string | null = dbCharset;
-    // a NUMBER key compared as text: exact unless a value's fixed notation passes 64 characters
-    const fixedWidth = typeof keyRow?.[3] === 'number' && typeof keyRow?.[4] === 'number' && keyRow[4] >= 0 && keyRow[3] + keyRow[4] <= 60;
-    if (keyRow && keyKind === 'number' && keyTarget === 'text' && !fixedWidth) {
-      await attempt(keyWhere, `${legacy}.${keyRow[0]} values as text`, async () => {
-        const { sql, binds } = numberTextKeySql(schema, table.source.table, table.source.key);
-        const n = Number((await query(sql, binds))[0]?.[0] ?? 0);
-        if (n > 0) problems.push({ where: keyWhere, problem: `${n} keys of ${legacy}.${keyRow[0]} are written in scientific notation by TO_CHAR, not as the target's text: chunk ranges would disagree`, action: 'map the key to numeric' });
-      });
-    }
-    if (keyRow && keyKind === 'text' && charset !== null && charset !== 'AL32UTF8' && charset !== 'UTF8') {
-      await attempt(keyWhere, `${legacy}.${keyRow[0]} characters`, async () => {
-        const { sql, binds } = nonAsciiKeySql(schema, table.source.table, table.source.key);
-        if (Number((await query(sql, binds))[0]?.[0]) > 0) {
-          problems.push({
-            where: keyWhere,
-            problem: `text key ${legacy}.${keyRow[0]} holds non-ASCII characters, which ${charset} orders by other bytes than the target's UTF-8: chunk ranges would disagree`,
-            action: 'map a key of digits and Latin letters (e.g. PRIPID, not a name)',
-          });
-        }
-      });
-    }
-    if (ctx.chunking === 'key') {
+    if (ctx.chunking === 'key' || composite) {
       await attempt(keyWhere, `index on ${legacy}.${table.source.key.toUpperCase()}`, async () => {
         const { sql, binds } = keyIndexSql(schema, table.source.table, table.source.key);
         problems.push(...checkKeyIndex(keyWhere, table, await query(sql, binds), ctx.rowsPerChunk ?? 100_000));
       });
     }
     // 键不唯一 a key that repeats: the target's primary key would refuse every repeat
-    await attempt(keyWhere, `uniqueness of ${legacy}.${table.source.key.toUpperCase()}`, async () => {
-      const unique = keyUniqueIndexSql(schema, table.source.table, table.source.key);
+    await attempt(keyWhere, `uniqueness of ${legacy}.${keyLabel}`, async () => {
+      const unique = keyUniqueIndexSql(schema, table.source.table, table.source.keys ?? table.source.key);
       if (Number((await query(unique.sql, unique.binds))[0]?.[0] ?? 0) > 0) return;
-      const repeats = keyRepeatsSql(schema, table.source.table, table.source.key);
+      const repeats = keyRepeatsSql(schema, table.source.table, table.source.keys ?? table.source.key);
       const n = Number((await query(repeats.sql, repeats.binds))[0]?.[0] ?? 0);
       if (n > 0) {
         problems.push({
           where: keyWhere,
-          problem: `键不唯一 key ${legacy}.${table.source.key.toUpperCase()} is not unique: ${n} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
-          action: `declare a column that is unique in ${legacy} as source.key (the DBA confirms it with a unique index)`,
+          problem: `键不唯一 key ${legacy}.${keyLabel} is not unique: ${n} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
+          action: composite
+            ? `declare columns that are unique together in ${legacy} as source.key (复合主键 a composite key; the DBA confirms it with a unique index on them)`
+            : `declare a column that is unique in ${legacy} as source.key (the DBA confirms it with a unique index)`,
         });
       }
     });

@@ -1,8 +1,8 @@
-import { keyOrder } from '../key-order';
+import { keyOrders } from '../composite-key';
 import type { ColumnMapping, TableMapping } from '../mapping';
 import { compileConverter, ConvertOptions, Converter } from './convert';
 import { isCompatible, LegacyColumn, legacyKind } from './legacy-types';
-import { oracleKeyForm, OracleKeyForm } from './sql';
+import { oracleKeyForm, OracleKeyForm, OracleKeyPart } from './sql';
 
 /**
  * Matches a table's mapping against the legacy data dictionary, once per table, before any chunk
@@ -25,6 +25,8 @@ export interface ResolvedTable {
   keyNullable: boolean;
   /** how chunk queries compare the key so that Oracle follows the target key's order (sql.ts oracleKeyExpr) */
   keyForm: OracleKeyForm;
+  /** every key column as compared (one for a single-column key; 复合主键 several for a composite key) */
+  keyParts: OracleKeyPart[];
   /**
    * Text columns whose '?' characters the chunk query also counts on the server (sql.ts), by index in
    * columns: set when the database character set is not Unicode (ZHS16GBK), where a character the
@@ -64,8 +66,7 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
   }
   const types = new Map(dictionary.map((r) => [r[0], r[1]]));
   const problems: string[] = [];
-  // 复合主键 composite keys are PostgreSQL-legacy only so far (migration/composite-key.ts): said here, before any row moves
-  if (table.source.keys) problems.push(`composite key (${table.source.keys.join(', ')}): the Oracle source reads tables by a single-column key only; stage the table in PostgreSQL or declare a unique column`);
+  const keyNames = table.source.keys ?? [table.source.key];
   const columns: ResolvedColumn[] = [];
   for (const col of table.columns) {
     const name = col.source.toUpperCase();
@@ -83,8 +84,12 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
       problems.push(`column ${name} (${dataType}) cannot feed ${col.target} (${col.type})`);
       continue;
     }
-    if (!table.source.keyless && col.source === table.source.key && kind !== 'number' && kind !== 'text') {
-      problems.push(`key column ${name} has type ${dataType}; keyset chunks need a NUMBER or character key`);
+    if (keyNames.includes(col.source) && kind !== 'number' && kind !== 'text') {
+      problems.push(
+        table.source.keys
+          ? `复合主键 composite key column ${name} has type ${dataType}; keyset chunks need NUMBER or character key columns`
+          : `key column ${name} has type ${dataType}; keyset chunks need a NUMBER or character key`,
+      );
       continue;
     }
     columns.push({ mapping: col, legacy: { name, dataType, kind }, convert: compileConverter(kind, col.type, options) });
@@ -93,15 +98,30 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
   const checkText = options.databaseCharset !== undefined && !isUnicodeCharset(options.databaseCharset);
   const substitutionChecks = checkText ? columns.flatMap((c, i) => (SUBSTITUTION_CHECKED.has(c.legacy.dataType) ? [i] : [])) : [];
   // 无键表 a keyless table has no key column (keyIndex -1): it is read by ROWID ranges only, never by key
-  if (table.source.keyless) return { table, columns, keyIndex: -1, keyForm: 'native', keyNullable: false, substitutionChecks };
-  const keyRow = dictionary.find((r) => r[0] === table.source.key.toUpperCase());
+  if (table.source.keyless) return { table, columns, keyIndex: -1, keyForm: 'native', keyParts: [], keyNullable: false, substitutionChecks };
   const keyIndex = columns.findIndex((c) => c.mapping.source === table.source.key);
+  const keyParts = oracleKeyParts(table, dictionary);
   return {
     table,
     columns,
     keyIndex,
-    keyForm: oracleKeyForm(columns[keyIndex].legacy.kind, keyOrder(table)),
-    keyNullable: keyRow?.[2] !== 'N',
+    keyForm: keyParts[0].form,
+    keyParts,
+    keyNullable: keyParts[0].nullable,
     substitutionChecks,
   };
+}
+
+/**
+ * The key's columns as Oracle compares them (sql.ts OracleKeyPart), in the key's order: each in its own target
+ * column's order (a NUMBER mapped to text compared as text …), nullable unless the dictionary says NOT NULL.
+ * A column the dictionary lacks or cannot read is compared as itself (resolveTable reports it).
+ */
+export function oracleKeyParts(table: TableMapping, dictionary: DictionaryRow[]): OracleKeyPart[] {
+  const orders = keyOrders(table);
+  return (table.source.keys ?? [table.source.key]).map((column, i) => {
+    const row = dictionary.find((r) => r[0] === column.toUpperCase());
+    const kind = row ? legacyKind(row[1]) : null;
+    return { column, form: kind ? oracleKeyForm(kind, orders[i]) : 'native', nullable: row?.[2] !== 'N' };
+  });
 }

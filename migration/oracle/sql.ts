@@ -1,3 +1,4 @@
+import { tupleRangeSql, type TupleCompare } from '../composite-key';
 import type { Chunk } from '../source';
 import type { OracleBinds } from './driver';
 import type { LegacyKind } from './legacy-types';
@@ -158,6 +159,56 @@ export function oracleKeyExpr(key: string, form: OracleKeyForm = 'native'): stri
   }
 }
 
+/**
+ * 复合主键 One column of a composite key as Oracle compares it (migration/composite-key.ts): the column, its
+ * form (oracleKeyExpr: each column follows its own target column's order) and whether it can be NULL.
+ */
+export interface OracleKeyPart {
+  column: string;
+  form: OracleKeyForm;
+  /** the dictionary's NULLABLE; a text compared as a number is NULL wherever it is no number, whatever the column */
+  nullable: boolean;
+}
+
+function keyPartNullable(part: OracleKeyPart): boolean {
+  return part.nullable || part.form === 'text-as-number';
+}
+
+/**
+ * Oracle has no row-value comparison (ROW(a, b) > ROW(x, y) is ORA-00920), so a tuple is compared as the
+ * lexicographic expansion a > x OR (a = x AND b > y) — each component in its own order — with the leading
+ * column's bound also stated alone (a >= x AND …), which means the same and lets the optimizer range-scan an
+ * index leading with that column. A NULL component makes its comparisons unknown: tupleRangeSql gives such
+ * rows to the last range, as the PostgreSQL side does.
+ */
+export const expandedTupleCompare: TupleCompare = (exprs, bounds, op) => {
+  const strict = op === '>' ? '>' : '<';
+  const n = exprs.length;
+  let sql = `${exprs[n - 1]} ${op} ${bounds[n - 1]}`;
+  for (let i = n - 2; i >= 0; i--) sql = `${exprs[i]} ${strict} ${bounds[i]} OR (${exprs[i]} = ${bounds[i]} AND ${i === n - 2 ? sql : `(${sql})`})`;
+  return `(${exprs[0]} ${op === '>' ? '>=' : '<='} ${bounds[0]} AND (${sql}))`;
+};
+
+/**
+ * A composite key's chunk (keyFrom, keyTo] (encoded tuples, composite-key.ts) as Oracle conditions, the
+ * bounds' components as binds key_lo_<i> and key_hi_<i>.
+ */
+export function compositeKeyRange(parts: OracleKeyPart[], range: { keyFrom: string | null; keyTo: string | null }, binds: OracleBinds): string {
+  let tuples = 0;
+  return tupleRangeSql(
+    parts.map((p) => oracleKeyExpr(p.column, p.form)),
+    range,
+    (value, i) => {
+      if (i === 0) tuples++;
+      const name = `key_${range.keyFrom !== null && tuples === 1 ? 'lo' : 'hi'}_${i}`;
+      binds[name] = value;
+      return ':' + name;
+    },
+    parts.map(keyPartNullable),
+    expandedTupleCompare,
+  );
+}
+
 export interface ChunkQueryInput {
   schema: string | null;
   table: string;
@@ -175,6 +226,8 @@ export interface ChunkQueryInput {
   thenByRowid?: boolean;
   /** how the key is compared (oracleKeyExpr); 'native' when absent */
   keyForm?: OracleKeyForm;
+  /** 复合主键 a composite key's columns: the chunk is a tuple range over them (key, keyForm and keyNullable are then unused) */
+  keyParts?: OracleKeyPart[];
 }
 
 /**
@@ -213,6 +266,10 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
       where.push('ROWID <= CHARTOROWID(:key_hi)');
     }
     orderBy = 'ROWID';
+  } else if (input.keyParts && input.keyParts.length > 1) {
+    if (keyFrom !== null || keyTo !== null) where.push(compositeKeyRange(input.keyParts, input.chunk, binds));
+    const order = input.keyParts.map((p) => oracleKeyExpr(p.column, p.form)).join(', ');
+    orderBy = input.thenByRowid ? `${order}, ROWID` : order;
   } else {
     const k = oracleKeyExpr(input.key, input.keyForm);
     // a text key compared as a number is NULL wherever the text is no number
@@ -244,12 +301,21 @@ export function planBoundariesQuery(input: {
   rowsPerChunk: number;
   readPoint: string | null;
   keyForm?: OracleKeyForm;
+  /** 复合主键 a composite key's columns: each boundary is a row of their values, in key order (the key is then unused) */
+  keyParts?: OracleKeyPart[];
 }): SqlWithBinds {
   if (!Number.isInteger(input.rowsPerChunk) || input.rowsPerChunk < 1) {
     throw new Error(`rowsPerChunk must be a positive integer, got ${input.rowsPerChunk}`);
   }
   const binds: OracleBinds = { chunk_rows: input.rowsPerChunk };
   const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
+  if (input.keyParts && input.keyParts.length > 1) {
+    // a tuple with a NULL component has no place in the order (the last chunk reads it): never a boundary
+    const exprs = input.keyParts.map((p) => oracleKeyExpr(p.column, p.form));
+    const names = exprs.map((_, i) => `boundary_${i}`);
+    const inner = `SELECT ${exprs.map((e, i) => `${e} AS ${names[i]}`).join(', ')}, ROW_NUMBER() OVER (ORDER BY ${exprs.join(', ')}) AS rn FROM ${from} WHERE ${exprs.map((e) => `${e} IS NOT NULL`).join(' AND ')}`;
+    return { sql: `SELECT ${names.join(', ')} FROM (${inner}) b WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };
+  }
   const k = oracleKeyExpr(input.key, input.keyForm);
   const inner = `SELECT ${k} AS boundary, ROW_NUMBER() OVER (ORDER BY ${k}) AS rn FROM ${from} WHERE ${k} IS NOT NULL`;
   return { sql: `SELECT boundary AS boundary FROM (${inner}) WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn`, binds };

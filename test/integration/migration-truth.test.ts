@@ -21,7 +21,8 @@ import { countTable } from '../../verification/counts';
  * What the migration leaves behind, on the bundled registry: the quarantine keeps the legacy row as read
  * (an orphan's raw_row held target values, its dates as JavaScript date strings); a loaded orphan fails
  * the count reconciliation; identical rows in another order are no difference; and the migrate step's
- * reconciliation counts the target, failing (non-retryable, the table named) when a row went missing.
+ * reconciliation takes the target's own counts of what each chunk stored, failing (non-retryable, the table
+ * named) when the target kept fewer rows than were sent; the verify step counts every table whole.
  */
 const PG = 'postgres://postgres@127.0.0.1:5432';
 const id = `mt${randomBytes(4).toString('hex')}`;
@@ -31,6 +32,8 @@ const mapping = loadMapping(path.join(__dirname, '..', '..', 'config', 'mapping.
 
 describe('the migration tells the truth about what it loaded', () => {
   const source = new PostgresSource(legacyUrl);
+  /** per table: the rows its chunks sent (rowsLoaded) and the rows the target said it stored (rowsStored) */
+  const migrated = new Map<string, { loaded: number; stored: number }>();
 
   beforeAll(async () => {
     await ensureDatabase(legacyUrl);
@@ -39,7 +42,13 @@ describe('the migration tells the truth about what it loaded', () => {
     await withClient(targetUrl, (c) => ensureTargetSchema(c, mapping));
     await withClient(targetUrl, async (target) => {
       for (const table of mapping.tables) {
-        for (const chunk of await source.planChunks(table, 700)) await copyChunk({ source, target, mapping, table, chunk, runId: 'mt', readPoint: null, attempt: 1 });
+        const totals = { loaded: 0, stored: 0 };
+        for (const chunk of await source.planChunks(table, 700)) {
+          const r = await copyChunk({ source, target, mapping, table, chunk, runId: 'mt', readPoint: null, attempt: 1 });
+          totals.loaded += r.rowsLoaded;
+          totals.stored += r.rowsStored;
+        }
+        migrated.set(table.name, totals);
       }
     });
   });
@@ -162,24 +171,51 @@ describe('the migration tells the truth about what it loaded', () => {
     }
   });
 
-  it('the migrate step reconciles each table from the target and fails, naming it, when a row is missing', async () => {
+  it("the migrate step reconciles each table with the rows the target said it stored at each chunk's commit, and fails, naming it, when they are fewer than were sent", async () => {
     const deps = { settings: loadSettings({ LEGACY_DATABASE_URL: legacyUrl, TARGET_DATABASE_URL: targetUrl, RUNBOOK_DATABASE_URL: targetUrl }, { signing: false }), mapping, legacySource: source, logger: pino({ level: 'silent' }) } as unknown as ActivityDeps;
     const activities = migrateActivities(deps);
     // an activity (it heartbeats while it counts): run as the worker would run it
     const reconcile = (input: Parameters<typeof activities.reconcileTable>[0]) => new MockActivityEnvironment().run(activities.reconcileTable, input) as ReturnType<typeof activities.reconcileTable>;
-    const loaded = await withClient(targetUrl, async (t) => (await t.query(`SELECT count(*)::int AS n FROM approval_material`)).rows[0].n as number);
-    const ok = await reconcile({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
-    expect(ok).toMatchObject({ ok: true, loaded, problems: [] });
+    const table = findTable(mapping, 'approval_material');
+    const countTarget = async () => withClient(targetUrl, async (t) => (await t.query(`SELECT count(*)::int AS n FROM approval_material`)).rows[0].n as number);
+    const totals = migrated.get(table.name)!;
+    const held = await countTarget();
+    // what the chunks' COPY commands reported is what the table holds
+    expect(totals).toEqual({ loaded: held, stored: held });
+    const ok = await reconcile({ table: table.name, readPoint: null, chunksLoaded: totals.loaded, chunksStored: totals.stored });
+    expect(ok).toMatchObject({ ok: true, loaded: held, problems: [] });
     expect(ok.source).toBe(ok.loaded + ok.quarantined);
 
-    // the chunks said one more than the target holds: a row vanished after its chunk reported it
-    const claimed = reconcile({ table: 'approval_material', readPoint: null, chunksLoaded: loaded + 1 });
+    // the workflow's tally says one more than the target stored
+    const claimed = reconcile({ table: table.name, readPoint: null, chunksLoaded: totals.loaded + 1, chunksStored: totals.stored });
     await expect(claimed).rejects.toBeInstanceOf(ApplicationFailure);
     await expect(claimed).rejects.toMatchObject({ nonRetryable: true, type: 'MigrationReconciliation' });
     await expect(claimed).rejects.toThrow(/approval_material.*holds \d+ rows but its chunks reported \d+ loaded/);
 
-    await withClient(targetUrl, (t) => t.query(`DELETE FROM approval_material WHERE matid = (SELECT min(matid) FROM approval_material)`));
-    const lost = reconcile({ table: 'approval_material', readPoint: null, chunksLoaded: loaded });
-    await expect(lost).rejects.toThrow(/迁移对账失败 migration of approval_material does not reconcile: source \d+ ≠ loaded \d+ \+ quarantined \d+ \(difference 1\)/);
+    // the target keeps fewer rows than it is sent (a trigger suppresses one): the chunks' own counts say so
+    const gone = await withClient(targetUrl, async (t) => (await t.query(`SELECT matid FROM approval_material ORDER BY matid LIMIT 1`)).rows[0].matid as string);
+    await withClient(targetUrl, async (t) => {
+      await t.query(`CREATE FUNCTION mt_suppress() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.matid = '${gone}' THEN RETURN NULL; END IF; RETURN NEW; END $$`);
+      await t.query(`CREATE TRIGGER mt_suppress BEFORE INSERT ON approval_material FOR EACH ROW EXECUTE FUNCTION mt_suppress()`);
+    });
+    const again = { loaded: 0, stored: 0 };
+    await withClient(targetUrl, async (target) => {
+      for (const chunk of await source.planChunks(table, 700)) {
+        const r = await copyChunk({ source, target, mapping, table, chunk, runId: 'mt', readPoint: null, attempt: 2 });
+        again.loaded += r.rowsLoaded;
+        again.stored += r.rowsStored;
+      }
+      await target.query('DROP TRIGGER mt_suppress ON approval_material');
+    });
+    expect(again).toEqual({ loaded: totals.loaded, stored: totals.stored - 1 });
+    expect(await countTarget()).toBe(held - 1);
+    const lost = reconcile({ table: table.name, readPoint: null, chunksLoaded: again.loaded, chunksStored: again.stored });
+    await expect(lost).rejects.toThrow(/迁移对账失败 migration of approval_material does not reconcile: source \d+ ≠ loaded \d+ \+ quarantined \d+ \(difference 1\); the target holds \d+ rows but its chunks reported \d+ loaded \(difference -1\)/);
+
+    // without the chunks' counts (results of an older worker) the table is counted whole, and finds the same
+    await expect(reconcile({ table: table.name, readPoint: null, chunksLoaded: again.loaded })).rejects.toThrow(/source \d+ ≠ loaded \d+ \+ quarantined \d+ \(difference 1\)/);
+    // the verify step's count (记录数核对) counts every table whole: a row taken out after its chunk committed is found there
+    const counted = await withClient(targetUrl, (t) => countTable(source, null, t, table, mapping));
+    expect(counted.problems.join('; ')).toMatch(/source \d+ ≠ loaded \d+ \+ quarantined \d+ \(difference 1\)/);
   });
 });

@@ -129,14 +129,23 @@ describe('composite keys in the target and its SQL', () => {
     expect(targetTupleRange(TABLE, { keyFrom: null, keyTo: encodeKey(['99999999999999999999', 'a']) }, bind, '')).toContain('"pripid"::numeric');
   });
 
-  it('the Oracle source says plainly that it reads single-column keys only (PostgreSQL legacy: composite keys)', () => {
+  it('the Oracle source resolves each key column in its own order, and refuses a key column it cannot range over, naming it', () => {
     const dictionary = [
       ['PRIPID', 'NUMBER', 'N', 20, 0],
-      ['SEQ', 'VARCHAR2', 'N', null, null],
+      ['SEQ', 'NUMBER', 'Y', null, null],
       ['NOTE', 'VARCHAR2', 'Y', null, null],
     ];
-    expect(() => resolveTable(TABLE, dictionary as never, { naiveUtcOffset: '+08:00' })).toThrow(OracleMappingError);
-    expect(() => resolveTable(TABLE, dictionary as never, { naiveUtcOffset: '+08:00' })).toThrow(/composite key \(pripid, seq\): the Oracle source reads tables by a single-column key only/);
+    // SEQ is a NUMBER feeding a text target column: compared as the target's text (oracleKeyForm)
+    const resolved = resolveTable(TABLE, dictionary as never, { naiveUtcOffset: '+08:00' });
+    expect(resolved.keyParts).toEqual([
+      { column: 'pripid', form: 'native', nullable: false },
+      { column: 'seq', form: 'number-as-text', nullable: true },
+    ]);
+    expect(resolved.keyForm).toBe('native');
+    expect(resolved.keyNullable).toBe(false);
+    const dated = [dictionary[0], ['SEQ', 'DATE', 'N', null, null], dictionary[2]];
+    expect(() => resolveTable(TABLE, dated as never, { naiveUtcOffset: '+08:00' })).toThrow(OracleMappingError);
+    expect(() => resolveTable(TABLE, dated as never, { naiveUtcOffset: '+08:00' })).toThrow(/legacy table REG\.E_CHANGE[\s\S]*复合主键 composite key column SEQ has type DATE/);
   });
 });
 

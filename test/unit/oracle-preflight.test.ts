@@ -279,3 +279,64 @@ describe('preflight rules on captured answers', () => {
     expect(checkKeyIndex('k', ENTITY, [['I', null, null, null]], 100_000)[0].problem).toMatch(/no optimizer statistics/);
   });
 });
+
+describe('复合主键 Oracle preflight of a composite key', () => {
+  const CHANGE = legacyTable(
+    [
+      { target: 'pripid', type: 'numeric', source: 'pripid', required: true },
+      { target: 'seq', type: 'text', source: 'seq', required: true },
+      { target: 'note', type: 'text', source: 'note', required: false },
+    ],
+    { name: 'entity_change', category: 'history', source: { table: 'e_change', key: 'pripid', keys: ['pripid', 'seq'] } },
+  );
+  const mapping: Mapping = { tables: [CHANGE], codeTables: new Map() };
+  const dictionary = (seq: unknown[]): ScriptedAnswer => ({ match: /FROM all_tab_columns/, rows: [['PRIPID', 'NUMBER', 'N', 20, 0], seq, ['NOTE', 'VARCHAR2', 'Y', null, null]] });
+
+  it('each key column is checked against its own target column (where names it), the tuple for repeats by all its columns', async () => {
+    const db = new ScriptedOracle(
+      override(
+        healthyServer(),
+        dictionary(['SEQ', 'VARCHAR2', 'Y', null, null]),
+        { match: /i\.uniqueness = 'UNIQUE'/, rows: [[0]] },
+        { match: /GROUP BY "PRIPID", "SEQ" HAVING COUNT\(\*\) > 1/, rows: [[3]] },
+      ),
+    );
+    const problems = await new OracleSource(SETTINGS, db.driver()).preflight(mapping);
+    expect(problems).toEqual([
+      { where: 'tables[0].source.key[1]', problem: expect.stringMatching(/^key E_CHANGE\.SEQ is nullable/), action: expect.any(String) },
+      {
+        where: 'tables[0].source.key',
+        problem: expect.stringMatching(/^键不唯一 key E_CHANGE\.\(PRIPID, SEQ\) is not unique: 3 key values/),
+        action: expect.stringMatching(/declare columns that are unique together in E_CHANGE as source\.key \(复合主键/),
+      },
+    ]);
+    const unique = db.executed.find((e) => /i\.uniqueness/.test(e.sql))!;
+    expect(unique.binds).toEqual({ owner_name: 'JMLEGACY', table_name: 'E_CHANGE', column_0: 'PRIPID', column_1: 'SEQ' });
+    expect(unique.sql).toContain('c.column_name IN (:column_0, :column_1)) = 2');
+    expect(db.executed.filter((e) => /GROUP BY/.test(e.sql)).map((e) => e.sql)).toEqual([
+      'SELECT COUNT(*) FROM (SELECT "PRIPID", "SEQ" FROM "JMLEGACY"."E_CHANGE" WHERE "PRIPID" IS NOT NULL AND "SEQ" IS NOT NULL GROUP BY "PRIPID", "SEQ" HAVING COUNT(*) > 1)',
+    ]);
+    // a unique index on exactly the key's columns spares the count
+    const indexed = new ScriptedOracle(override(healthyServer(), dictionary(['SEQ', 'VARCHAR2', 'N', null, null])));
+    expect(await new OracleSource(SETTINGS, indexed.driver()).preflight(mapping)).toEqual([]);
+    expect(indexed.executed.some((e) => /GROUP BY/.test(e.sql))).toBe(false);
+  });
+
+  it('a key column of a type keyset chunks cannot range over is named; under ORACLE_CHUNKING=rowid the table is said to be read in key ranges (a warning), its index still checked', async () => {
+    const dated = new ScriptedOracle(override(healthyServer(), dictionary(['SEQ', 'DATE', 'N', null, null])));
+    const problems = await new OracleSource(SETTINGS, dated.driver()).preflight(mapping);
+    expect(problems).toContainEqual({ where: 'tables[0].source', problem: 'E_CHANGE: 复合主键 composite key column SEQ has type DATE; keyset chunks need NUMBER or character key columns', action: expect.any(String) });
+
+    const rowid = new ScriptedOracle(override(healthyServer(), dictionary(['SEQ', 'VARCHAR2', 'N', null, null]), { match: /FROM dba_extents WHERE ROWNUM/, rows: [['AAAAAB']] }));
+    const warned = await new OracleSource({ ...SETTINGS, chunking: 'rowid' }, rowid.driver()).preflight(mapping);
+    expect(warned).toEqual([
+      {
+        where: 'tables[0].source.key',
+        severity: 'warning',
+        problem: expect.stringMatching(/^复合主键 composite key E_CHANGE\.\(PRIPID, SEQ\): ORACLE_CHUNKING=rowid does not apply to this table — it is planned and read in key ranges/),
+        action: expect.any(String),
+      },
+    ]);
+    expect(rowid.executed.some((e) => /^SELECT i\.index_name, i\.clustering_factor/.test(e.sql) && e.binds.column_name === 'PRIPID')).toBe(true);
+  });
+});

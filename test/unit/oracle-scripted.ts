@@ -42,7 +42,7 @@ export interface ScriptedAnswer {
   /** the statement this answers */
   match: RegExp;
   /** rows, or rows computed from the binds (and the statement, for a server model that evaluates it) */
-  rows?: unknown[][] | ((binds: OracleBinds, sql: string) => unknown[][]);
+  rows?: unknown[][] | ((binds: OracleBinds, sql: string) => unknown[][] | Promise<unknown[][]>);
   error?: Error | ((binds: OracleBinds) => Error | null);
   /** a result set (chunk queries) */
   resultSet?: (binds: OracleBinds, sql: string) => OracleResultSet;
@@ -96,7 +96,7 @@ export class ScriptedOracle implements OraclePool {
     const error = typeof answer.error === 'function' ? answer.error(binds) : answer.error;
     if (error) throw error;
     if (answer.resultSet) return { resultSet: answer.resultSet(binds, sql) };
-    return { rows: typeof answer.rows === 'function' ? answer.rows(binds, sql) : (answer.rows ?? []) };
+    return { rows: typeof answer.rows === 'function' ? await answer.rows(binds, sql) : (answer.rows ?? []) };
   }
 
   allReleased(): boolean {

@@ -1,10 +1,13 @@
 import type { OracleBinds } from '../../migration/oracle/driver';
+import { encodeKey } from '../../migration/composite-key';
 import {
   chunkQuery,
   ChunkQueryInput,
+  OracleKeyPart,
   countQuery,
   describeTableSql,
   oracleIdent,
+  oracleKeyExpr,
   planBoundariesQuery,
   READ_POINT_SQL,
   selectExpression,
@@ -14,7 +17,7 @@ import {
 
 /** Every :name in the SQL has a bind and every bind is used: Oracle rejects either mismatch (ORA-01036/01008). */
 function expectBindsMatch(sql: string, binds: OracleBinds): void {
-  const used = new Set([...sql.matchAll(/:([a-z_]+)/g)].map((m) => m[1]));
+  const used = new Set([...sql.matchAll(/:([a-z_][a-z0-9_]*)/g)].map((m) => m[1]));
   expect([...used].sort()).toEqual(Object.keys(binds).sort());
 }
 
@@ -168,5 +171,82 @@ describe('dictionary, read point, session', () => {
     for (const pin of ["TIME_ZONE = '+00:00'", "NLS_CALENDAR = 'GREGORIAN'", "NLS_NUMERIC_CHARACTERS = '.,'", "NLS_SORT = 'BINARY'", "NLS_COMP = 'BINARY'"]) {
       expect(SESSION_SETUP_SQL).toContain(pin);
     }
+  });
+});
+
+describe('复合主键 composite keys: tuple ranges without row values', () => {
+  const parts: OracleKeyPart[] = [
+    { column: 'pripid', form: 'native', nullable: false },
+    { column: 'seq', form: 'native', nullable: true },
+  ];
+  const composite: ChunkQueryInput = {
+    ...base,
+    table: 'e_change',
+    columns: [
+      { name: 'PRIPID', kind: 'number' },
+      { name: 'SEQ', kind: 'text' },
+    ],
+    keyParts: parts,
+    chunk: { id: 'c1', keyFrom: encodeKey(['100', 'b']), keyTo: encodeKey(['200', 'a']) },
+  };
+
+  it('a middle chunk: the expanded lexicographic comparison each way, the leading column also alone, NULL components excluded', () => {
+    const { sql, binds } = chunkQuery(composite);
+    expect(sql).toBe(
+      'SELECT "PRIPID", "SEQ" FROM "E_CHANGE" AS OF SCN :read_scn WHERE ' +
+        '("PRIPID" >= :key_lo_0 AND ("PRIPID" > :key_lo_0 OR ("PRIPID" = :key_lo_0 AND "SEQ" > :key_lo_1))) AND ' +
+        '("PRIPID" <= :key_hi_0 AND ("PRIPID" < :key_hi_0 OR ("PRIPID" = :key_hi_0 AND "SEQ" <= :key_hi_1))) AND "SEQ" IS NOT NULL ' +
+        'ORDER BY "PRIPID", "SEQ"',
+    );
+    expect(binds).toEqual({ read_scn: '4711', key_lo_0: '100', key_lo_1: 'b', key_hi_0: '200', key_hi_1: 'a' });
+    expectBindsMatch(sql, binds);
+  });
+
+  it('the first chunk is open below; the last is open above and takes every row with a NULL key column', () => {
+    const first = chunkQuery({ ...composite, chunk: { id: 'c0', keyFrom: null, keyTo: encodeKey(['100', 'b']) } });
+    expect(first.sql).toContain('WHERE ("PRIPID" <= :key_hi_0 AND ("PRIPID" < :key_hi_0 OR ("PRIPID" = :key_hi_0 AND "SEQ" <= :key_hi_1))) AND "SEQ" IS NOT NULL ORDER BY');
+    expect(first.binds).toEqual({ read_scn: '4711', key_hi_0: '100', key_hi_1: 'b' });
+    const last = chunkQuery({ ...composite, chunk: { id: 'c9', keyFrom: encodeKey(['900', 'z']), keyTo: null } });
+    expect(last.sql).toContain('WHERE (("PRIPID" >= :key_lo_0 AND ("PRIPID" > :key_lo_0 OR ("PRIPID" = :key_lo_0 AND "SEQ" > :key_lo_1))) OR "SEQ" IS NULL) ORDER BY');
+    expect(last.binds).toEqual({ read_scn: '4711', key_lo_0: '900', key_lo_1: 'z' });
+    // NOT NULL columns: no NULL branch (it would cost the index)
+    const notNull = chunkQuery({ ...composite, keyParts: parts.map((p) => ({ ...p, nullable: false })), chunk: { id: 'c9', keyFrom: encodeKey(['900', 'z']), keyTo: null } });
+    expect(notNull.sql).not.toContain('IS NULL');
+    expect(chunkQuery({ ...composite, chunk: { id: 'all', keyFrom: null, keyTo: null } }).sql).toBe('SELECT "PRIPID", "SEQ" FROM "E_CHANGE" AS OF SCN :read_scn ORDER BY "PRIPID", "SEQ"');
+  });
+
+  it('three columns nest; each column is compared in its own form (a NUMBER feeding a text key as its text, a text feeding a number as its value)', () => {
+    const { sql, binds } = chunkQuery({
+      ...composite,
+      keyParts: [
+        { column: 'a', form: 'number-as-text', nullable: false },
+        { column: 'b', form: 'native', nullable: false },
+        { column: 'c', form: 'text-as-number', nullable: false },
+      ],
+      chunk: { id: 'c', keyFrom: encodeKey(['10', 'x', '3']), keyTo: null },
+    });
+    const a = oracleKeyExpr('a', 'number-as-text');
+    const c = oracleKeyExpr('c', 'text-as-number');
+    expect(sql).toContain(`WHERE ((${a} >= :key_lo_0 AND (${a} > :key_lo_0 OR (${a} = :key_lo_0 AND ("B" > :key_lo_1 OR ("B" = :key_lo_1 AND ${c} > :key_lo_2))))) OR ${c} IS NULL)`);
+    expect(sql.endsWith(`ORDER BY ${a}, "B", ${c}`)).toBe(true);
+    expectBindsMatch(sql, binds);
+  });
+
+  it('the backup export orders by the key columns then ROWID', () => {
+    expect(chunkQuery({ ...composite, thenByRowid: true }).sql).toMatch(/ORDER BY "PRIPID", "SEQ", ROWID$/);
+  });
+
+  it('a bound with a NULL component or of another width is refused, not read as some other range', () => {
+    expect(() => chunkQuery({ ...composite, chunk: { id: 'x', keyFrom: encodeKey(['1', null]), keyTo: null } })).toThrow(/no NULL component/);
+    expect(() => chunkQuery({ ...composite, chunk: { id: 'x', keyFrom: '100', keyTo: null } })).toThrow(/not a composite key/);
+  });
+
+  it('planning: every n-th tuple without a NULL column, in key order, at one pass', () => {
+    const { sql, binds } = planBoundariesQuery({ schema: 'reg', table: 'e_change', key: 'pripid', rowsPerChunk: 1000, readPoint: '4711', keyParts: parts });
+    expect(sql).toBe(
+      'SELECT boundary_0, boundary_1 FROM (SELECT "PRIPID" AS boundary_0, "SEQ" AS boundary_1, ROW_NUMBER() OVER (ORDER BY "PRIPID", "SEQ") AS rn ' +
+        'FROM "REG"."E_CHANGE" AS OF SCN :read_scn WHERE "PRIPID" IS NOT NULL AND "SEQ" IS NOT NULL) b WHERE MOD(rn, :chunk_rows) = 0 ORDER BY rn',
+    );
+    expect(binds).toEqual({ chunk_rows: 1000, read_scn: '4711' });
   });
 });
