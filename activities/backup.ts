@@ -8,6 +8,7 @@ import { copyTo } from '../lib/copy-to';
 import { inTransaction, quoteIdent, quoteQualified, withClient } from '../lib/db';
 import { binaryOf, encodeLine } from '../migration/copy-text';
 import type { TableMapping } from '../migration/mapping';
+import { sourceKeyColumns } from '../migration/mapping';
 import { checkExpdp, dataPumpTable, expdpParfile, parseExpdpLog } from '../migration/oracle/datapump';
 import { OracleSource } from '../migration/oracle/oracle-source';
 import type { PreflightProblem, SourceAdapter, SourceItem } from '../migration/source';
@@ -82,7 +83,7 @@ export function backupActivities(deps: ActivityDeps) {
             inTransaction(
               client,
               async () => {
-                for (const table of deps.mapping.tables) await exportTable(table, [client.query(copyTo(legacyExportSql(table.source.table, table.source.keys ?? table.source.key)))]);
+                for (const table of deps.mapping.tables) await exportTable(table, [client.query(copyTo(legacyExportSql(table.source.table, sourceKeyColumns(table.source))))]);
               },
               'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
             ),
@@ -212,7 +213,10 @@ export async function adapterExport(source: SourceAdapter, table: TableMapping, 
 /** The export both the backup and the fallback's check use: the same SQL gives the same bytes for the same data. */
 /** key: the key column, or every column of a composite key (复合主键), so the order is one order whatever ties the first column has */
 export function legacyExportSql(table: string, key: string | string[]): string {
-  return `COPY (SELECT * FROM ${quoteQualified(table)} ORDER BY ${(Array.isArray(key) ? key : [key]).map(quoteIdent).join(', ')}) TO STDOUT`;
+  const columns = Array.isArray(key) ? key : [key];
+  // 无键表 a keyless table (no key columns): ordered by the whole row, the same order on every export of the same rows
+  if (!columns.length) return `COPY (SELECT x.* FROM ${quoteQualified(table)} x ORDER BY x::text COLLATE "C") TO STDOUT`;
+  return `COPY (SELECT * FROM ${quoteQualified(table)} ORDER BY ${columns.map(quoteIdent).join(', ')}) TO STDOUT`;
 }
 
 export async function sha256File(file: string): Promise<string> {

@@ -1,3 +1,4 @@
+import { sourceKeyColumns } from '../migration/mapping';
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -63,7 +64,7 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
         const out: string[] = [];
         for (const f of manifest.files) {
           const source = deps.mapping.tables.find((t) => t.source.table === f.table)!.source;
-          const key = source.keys ?? [source.key];
+          const key = sourceKeyColumns(source);
           const { rows } = await c.query<{ name: string; type: string; collation: string | null }>(
             `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
                     CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END AS collation
@@ -74,7 +75,8 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
           const cols = rows.map((r) => `${quoteIdent(r.name)} ${r.type}${r.collation ? ` COLLATE ${quoteIdent(r.collation)}` : ''}`);
           // A schema-qualified legacy table (registry.e_baseinfo) keeps its schema in the archive.
           if (f.table.includes('.')) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(f.table.split('.')[0])}`);
-          out.push(`CREATE TABLE ${quoteQualified(f.table)} (${cols.join(', ')}, PRIMARY KEY (${key.map(quoteIdent).join(', ')}))`);
+          // 无键表 a keyless table has no primary key in the archive either
+          out.push(`CREATE TABLE ${quoteQualified(f.table)} (${cols.join(', ')}${key.length ? `, PRIMARY KEY (${key.map(quoteIdent).join(', ')})` : ''})`);
         }
         return out;
       });
@@ -86,7 +88,7 @@ export function legacyArchiveActivities(deps: ActivityDeps) {
         });
         for (const f of manifest.files) {
           const source = deps.mapping.tables.find((t) => t.source.table === f.table)!.source;
-          const key = source.keys ?? source.key;
+          const key = sourceKeyColumns(source);
           const counted = countingHash();
           await pipeline([c.query(copyTo(legacyExportSql(f.table, key))), counted.tap, new Writable({ write: (_b, _e, done) => done() })]);
           const r = counted.result();

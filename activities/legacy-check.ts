@@ -1,3 +1,4 @@
+import { sourceKeyColumns } from '../migration/mapping';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -54,7 +55,7 @@ export function legacyCheckActivities(deps: ActivityDeps) {
         inTransaction(
           client,
           async () => {
-            for (const { f, table } of tables) await compare(f, [client.query(copyTo(legacyExportSql(f.table, table.source.keys ?? table.source.key)))]);
+            for (const { f, table } of tables) await compare(f, [client.query(copyTo(legacyExportSql(f.table, sourceKeyColumns(table.source))))]);
           },
           'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
         ),

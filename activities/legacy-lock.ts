@@ -1,3 +1,4 @@
+import type { TableMapping } from '../migration/mapping';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
@@ -52,6 +53,11 @@ export interface LegacyReadOnly {
 const WRITE_PRIVILEGES = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
 
 /** A write as `role` that changes nothing (WHERE false): refused without the privilege, allowed with it. */
+/** The column a write probe sets to itself: the key, or a keyless table's (无键表) first mapped column. */
+function writeProbeColumn(t: TableMapping): string {
+  return t.source.keyless ? t.columns[0].source : t.source.key;
+}
+
 async function tryWrite(c: Client, role: string, table: string, key: string): Promise<string | undefined> {
   try {
     await inTransaction(c, async () => {
@@ -112,7 +118,7 @@ export function legacyLockActivities(deps: ActivityDeps) {
     /** 只可查询 Revokes the application roles' write privileges on the legacy tables and proves a write is refused. */
     async makeLegacyReadOnly(input: { runId: string }): Promise<LegacyReadOnly> {
       const { applicationRoles: roles } = cfg();
-      const tables = deps.mapping.tables.map((t) => ({ table: t.source.table, key: t.source.key }));
+      const tables = deps.mapping.tables.map((t) => ({ table: t.source.table, key: writeProbeColumn(t) }));
       if (deps.legacySource.kind !== 'postgres' || !roles.length) {
         const who = roles.join(', ') || '<the application users>';
         return {
@@ -172,7 +178,7 @@ export function legacyLockActivities(deps: ActivityDeps) {
       if (deps.legacySource.kind !== 'postgres') return { roles: [], handedOver: `DBA: GRANT back the write privileges revoked for the go-live (and ALTER TABLESPACE … READ WRITE) before the legacy application starts` };
       if (!fs.existsSync(file)) return { roles: [], handedOver: 'the legacy database was not made read-only by this run: nothing to reverse' };
       const recorded = (JSON.parse(fs.readFileSync(file, 'utf8')) as LegacyReadOnly).roles;
-      const keyOf = new Map(deps.mapping.tables.map((t) => [t.source.table, t.source.key]));
+      const keyOf = new Map(deps.mapping.tables.map((t) => [t.source.table, writeProbeColumn(t)]));
       return withClient(deps.settings.LEGACY_DATABASE_URL, async (c) => {
         const out: LegacyReadOnly['roles'] = [];
         for (const r of recorded) {

@@ -126,7 +126,7 @@ export function targetActivities(deps: ActivityDeps) {
     const out: TableChecksum[] = [];
     for (const t of deps.mapping.tables.filter((m, i, all) => all.findIndex((o) => o.target.table === m.target.table) === i)) {
       const { rows } = await c.query<{ n: string; md5: string | null }>(
-        `SELECT count(*) AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY ${keyColumns(t).map((k) => `x.${quoteIdent(k.target)}`).join(', ')}), '')) AS md5
+        `SELECT count(*) AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY ${t.source.keyless ? 'x::text' : keyColumns(t).map((k) => `x.${quoteIdent(k.target)}`).join(', ')}), '')) AS md5
          FROM ${quoteIdent(t.target.table)} x`,
       );
       out.push({ table: t.target.table, rows: Number(rows[0].n), md5: rows[0].md5 ?? '' });
@@ -196,8 +196,10 @@ export function targetActivities(deps: ActivityDeps) {
             style = r.date_style;
           }
           const table = quoteIdent(t.target.table);
-          // every column of a composite key (复合主键): the one row, never its siblings
-          const match = keyColumns(t).map((k) => `${quoteIdent(k.target)} = (($1)::${table}).${quoteIdent(k.target)}`).join(' AND ');
+          // every column of a composite key (复合主键): the one row, never its siblings; 无键表 a keyless table: one row equal to it, never its duplicates
+          const match = t.source.keyless
+            ? `ctid = (SELECT ctid FROM ${table} x WHERE x IS NOT DISTINCT FROM ($1)::${table} LIMIT 1)`
+            : keyColumns(t).map((k) => `${quoteIdent(k.target)} = (($1)::${table}).${quoteIdent(k.target)}`).join(' AND ');
           if (r.new_row !== null) await c.query(`DELETE FROM ${table} WHERE ${match}`, [r.new_row]);
           if (r.old_row !== null) await c.query(`INSERT INTO ${table} SELECT (($1)::${table}).*`, [r.old_row]);
           undone++;

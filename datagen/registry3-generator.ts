@@ -15,7 +15,9 @@ import { pick, seededRandom, weighted } from './prng';
  *   and a few registration numbers equal an enterprise's ztbs: key collisions, both rows held;
  * - 年报 djk.nb: annual reports under a composite key (ztbs, nd smallint), children of the enterprises; a report
  *   of a colliding enterprise waits for it, a few name an enterprise that never existed (orphans);
- * - 代码表 djk.dm_qylx: the type codes, read by a query in the mapping (valid ones only: yxbz = '1').
+ * - 代码表 djk.dm_qylx: the type codes, read by a query in the mapping (valid ones only: yxbz = '1');
+ * - 操作日志 djk.czrz: the operation log, a table without any key (无键表): the operator as CHAR(8) (padded), some
+ *   entries repeated exactly (the legacy wrote them twice or three times over), a few with no operator (held).
  * Deterministic for a seed; stats say where every row must land if the engine is right.
  */
 export const REGISTRY3_SCHEMA = 'djk';
@@ -25,9 +27,11 @@ const DDL = [
   `CREATE TABLE djk.qy_zt (ztbs numeric(16,0) PRIMARY KEY, mc varchar(200), lx char(4), clrq date)`,
   `CREATE TABLE djk.gt_zt (zch varchar(18) PRIMARY KEY, zhmc varchar(100), clrq date)`,
   `CREATE TABLE djk.nb (ztbs numeric(16,0) NOT NULL, nd smallint NOT NULL, zcze numeric(18,2), PRIMARY KEY (ztbs, nd))`,
+  // no primary key, no unique column: exact duplicates are real rows
+  `CREATE TABLE djk.czrz (czry char(8), czlx varchar(20), ztbs numeric(16,0), czsj timestamp(0))`,
 ];
 
-export const REGISTRY3_TABLES = ['dm_qylx', 'qy_zt', 'gt_zt', 'nb'] as const;
+export const REGISTRY3_TABLES = ['dm_qylx', 'qy_zt', 'gt_zt', 'nb', 'czrz'] as const;
 export type Registry3Table = (typeof REGISTRY3_TABLES)[number];
 
 export interface Registry3Stats {
@@ -37,6 +41,10 @@ export interface Registry3Stats {
   /** reports held: waiting for a held enterprise, or naming none */
   reportsWaiting: number;
   reportsOrphan: number;
+  /** 操作日志 log entries written more than once: each [entry's operator, action, ztbs, time as text, times held] */
+  logRepeats: [string, string, string, string, number][];
+  /** log entries with no operator (the mapping holds them: required) */
+  logHeld: number;
 }
 
 /** local type code → target code; 9999 is no longer valid (yxbz 0) and is not read by the mapping's query */
@@ -50,7 +58,7 @@ const WORDS = ['江门', '蓬江', '新会', '五邑', '侨乡', '恒达', '华�
 
 export async function loadRegistry3(client: Client, opts: { enterprises: number; individuals: number; seed?: number; collisions?: number }): Promise<Registry3Stats> {
   const rand = seededRandom(opts.seed ?? 3);
-  const rows: Record<Registry3Table, Field[][]> = { dm_qylx: CODES.map(([dm, xdm, yxbz]) => [dm, xdm, yxbz, `类型${xdm}`]), qy_zt: [], gt_zt: [], nb: [] };
+  const rows: Record<Registry3Table, Field[][]> = { dm_qylx: CODES.map(([dm, xdm, yxbz]) => [dm, xdm, yxbz, `类型${xdm}`]), qy_zt: [], gt_zt: [], nb: [], czrz: [] };
   const ztbs = (i: number) => String(4407_0300_0000_0000n + BigInt(i) * 101n);
   const collisionEvery = Math.max(1, Math.floor(opts.enterprises / (opts.collisions ?? 5)));
   const collisions: string[] = [];
@@ -74,6 +82,24 @@ export async function loadRegistry3(client: Client, opts: { enterprises: number;
   // the planted collisions: individual businesses registered under numbers an enterprise also has
   for (const id of collisions) rows.gt_zt.push([id, `${pick(rand, WORDS)}小卖部`, '2016-06-01']);
 
+  // 操作日志 the log: one to three entries per enterprise; every 40th entry written twice or three times; a few with no operator
+  const logRepeats: Registry3Stats['logRepeats'] = [];
+  let logHeld = 0;
+  const OPERATORS = ['张敏', '李华', 'wangf', 'chen01'];
+  const ACTIONS = ['设立登记', '变更登记', '年报公示', '注销登记'];
+  for (let i = 0; i < opts.enterprises; i++) {
+    for (let n = Math.floor(rand() * 3); n >= 0; n--) {
+      const entry = rows.czrz.length;
+      const when = `2023-0${1 + (entry % 9)}-1${entry % 10} 0${entry % 10}:${String(entry % 60).padStart(2, '0')}:00`;
+      const operator = entry % 97 === 5 ? null : pick(rand, OPERATORS);
+      if (operator === null) logHeld++;
+      const row: Field[] = [operator, pick(rand, ACTIONS), ztbs(i), when];
+      const times = operator !== null && entry % 40 === 0 ? 2 + (entry % 80 === 0 ? 1 : 0) : 1;
+      for (let t = 0; t < times; t++) rows.czrz.push(row);
+      if (times > 1) logRepeats.push([operator!, row[1]!, row[2]!, when, times]);
+    }
+  }
+
   await client.query(`DROP SCHEMA IF EXISTS ${REGISTRY3_SCHEMA} CASCADE`);
   await client.query(`CREATE SCHEMA ${REGISTRY3_SCHEMA}`);
   for (const ddl of DDL) await client.query(ddl);
@@ -81,5 +107,5 @@ export async function loadRegistry3(client: Client, opts: { enterprises: number;
     await pipeline(Readable.from(rows[table].map((r) => encodeRow(r))), client.query(copyFrom(`COPY ${REGISTRY3_SCHEMA}.${table} FROM STDIN`)));
   }
   await client.query('ANALYZE');
-  return { rows: Object.fromEntries(REGISTRY3_TABLES.map((t) => [t, rows[t].length])) as Record<Registry3Table, number>, collisions, reportsWaiting, reportsOrphan };
+  return { rows: Object.fromEntries(REGISTRY3_TABLES.map((t) => [t, rows[t].length])) as Record<Registry3Table, number>, collisions, reportsWaiting, reportsOrphan, logRepeats, logHeld };
 }

@@ -7,7 +7,7 @@ import { inTransaction, quoteIdent } from '../lib/db';
 import { dialectOf, insertFragments, render, run } from '../lib/dialect';
 import { binaryOf, CopyLine, decodeLine, encodeRow, fieldAt, Field, textOf } from './copy-text';
 import type { Mapping, TableMapping } from './mapping';
-import { findTable, isComposite, keyColumn, targetColumns } from './mapping';
+import { findTable, isComposite, isKeyless, keyColumn, targetColumns } from './mapping';
 import { encodeKey, fieldsKey, keyIndexes, keyMatchesSql, lineKey, targetKeyArraySql, targetTupleRange } from './composite-key';
 import { collisionChunk, unionFilterSql, unionMembers } from './union';
 import { castKey, keyRangeSql, parentMissingSql, targetKey } from './key-order';
@@ -111,7 +111,9 @@ export async function copyChunk(opts: {
   const { source, target, mapping, table, chunk, runId, readPoint, attempt, onProgress } = opts;
   const started = Date.now();
   const transform = compileTransform(mapping, table);
-  const keyIndex = table.columns.indexOf(keyColumn(table));
+  /** 无键表 a keyless table: no key to clean up by; its chunk is loaded once (earlierKeylessAttempt), its held rows keep source_key NULL */
+  const keyless = isKeyless(table);
+  const keyIndex = keyless ? -1 : table.columns.indexOf(keyColumn(table));
   /** 复合主键 the key's columns when it has several: its text is then the encoded tuple (composite-key.ts) */
   const composite = isComposite(table) ? keyIndexes(table) : null;
   const targetTable = quoteIdent(table.target.table);
@@ -130,6 +132,7 @@ export async function copyChunk(opts: {
   let quarantined: Quarantined[] = [];
   let issues: Flagged[] = [];
   const keyOf = (source: CopyLine): string | null => {
+    if (keyless) return null;
     if (composite) return lineKey(source, composite);
     const k = fieldAt(source, keyIndex);
     return k === null ? null : textOf(k);
@@ -148,7 +151,7 @@ export async function copyChunk(opts: {
     return raw;
   };
   const quarantine = (fields: Field[], rule: string, detail: string) => {
-    quarantined.push({ sourceKey: composite ? fieldsKey(fields, composite) : fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
+    quarantined.push({ sourceKey: keyless ? null : composite ? fieldsKey(fields, composite) : fields[keyIndex] ?? null, rule, detail, raw: rawRow(fields) });
   };
   // Rows travel as escaped binary lines; only a quarantined row is decoded, for its raw_row record.
   const quarantineLine = (source: CopyLine, rule: string, detail: string) => quarantine(decodeLine(textOf(source)), rule, detail);
@@ -177,7 +180,7 @@ export async function copyChunk(opts: {
       }
       if (outcome.ok) {
         loaded(item, outcome.line, outcome.flags);
-        if (range === null) {
+        if (range === null && !keyless) {
           const k = fieldAt(outcome.line, keyIndex);
           if (k !== null) rowidKeys.push(textOf(k));
         }
@@ -202,9 +205,13 @@ export async function copyChunk(opts: {
   };
 
   return inTransaction(target, async () => {
+    if (keyless) {
+      const done = await earlierKeylessAttempt(target, table, chunk, runId, started);
+      if (done) return done;
+    }
     // a union member removes only its own rows of the shared table (union.ts)
     if (range) await target.query(`DELETE FROM ${targetTable} WHERE ${range.sql}${unionFilterSql(table)}`, range.params);
-    else await removeEarlierRowidAttempt();
+    else if (!keyless) await removeEarlierRowidAttempt();
     await target.query('DELETE FROM migration_quarantine WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
     await target.query('DELETE FROM migration_data_quality WHERE table_name = $1 AND chunk_id = $2', [table.name, chunk.id]);
     // 键冲突 keys already found in collision with another member of the union (union.ts): another member holds its row
@@ -445,6 +452,44 @@ export async function copyChunk(opts: {
       ...(orphanReadFallback ? { orphanReadFallback } : {}),
     };
   });
+}
+
+/**
+ * 无键表 A keyless table's chunk cannot find its own rows in the target (no key), so it is loaded exactly once: its rows,
+ * held rows and ledger row commit in one transaction, and an attempt takes a lock on the chunk first (an earlier attempt
+ * still running finishes or rolls back before it). The ledger row of this run then means the chunk is loaded: its
+ * result is returned from the ledger and the quarantine, nothing loaded or removed. A ledger row of another run means
+ * rows of that run are in the target, which nothing can tell from this run's: refused (the target is wiped first).
+ */
+async function earlierKeylessAttempt(target: Client, table: TableMapping, chunk: Chunk, runId: string, started: number): Promise<ChunkResult | null> {
+  await target.query(`SELECT pg_advisory_xact_lock(hashtext('migration_chunk'), hashtext($1))`, [`${table.name}:${chunk.id}`]);
+  const { rows } = await target.query<{ run_id: string; rows_read: string; rows_loaded: string; rows_quarantined: string; checksum: string }>(
+    'SELECT run_id, rows_read, rows_loaded, rows_quarantined, checksum FROM migration_chunk WHERE table_name = $1 AND chunk_id = $2',
+    [table.name, chunk.id],
+  );
+  const ledger = rows[0];
+  if (!ledger) return null;
+  if (ledger.run_id !== runId) {
+    throw new Error(`无键表 keyless table ${table.name}: chunk ${chunk.id} was loaded by run ${ledger.run_id}, and its rows cannot be told from this run's (no key); wipe the target (清除测试数据) before run ${runId}`);
+  }
+  const byRule = async (relation: 'migration_quarantine' | 'migration_data_quality') =>
+    Object.fromEntries(
+      (await target.query<{ rule: string; n: string }>(`SELECT rule, count(*) AS n FROM ${relation} WHERE table_name = $1 AND chunk_id = $2 GROUP BY rule ORDER BY rule`, [table.name, chunk.id])).rows.map((r) => [r.rule, Number(r.n)]),
+    ) as Record<string, number>;
+  return {
+    table: table.name,
+    chunkId: chunk.id,
+    rowsRead: Number(ledger.rows_read),
+    rowsLoaded: Number(ledger.rows_loaded),
+    // the committed attempt's count (the ledger keeps no stored count): what it loaded
+    rowsStored: Number(ledger.rows_loaded),
+    rowsQuarantined: Number(ledger.rows_quarantined),
+    quarantinedByRule: await byRule('migration_quarantine'),
+    flaggedByRule: await byRule('migration_data_quality'),
+    checksum: ledger.checksum,
+    carefulMode: false,
+    durationMs: Date.now() - started,
+  };
 }
 
 /** Orphans of one chunk read back by their keys (SourceAdapter.readKeys) up to this many; more, and the chunk is read again. */

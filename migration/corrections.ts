@@ -5,7 +5,7 @@ import { quoteIdent } from '../lib/db';
 import { binaryOf, encodeLine, Field } from './copy-text';
 import { castKey } from './key-order';
 import type { ColumnMapping, Mapping, TableMapping } from './mapping';
-import { keyColumn } from './mapping';
+import { isKeyless, keyColumn } from './mapping';
 import { compileTransform } from './transform';
 
 /**
@@ -141,6 +141,10 @@ export async function checkCorrections(target: Client, mapping: Mapping, sheet: 
       problems.push({ field: `corrections[${i}].table`, table: c.table, key: c.key, column: c.column, rule: 'unknown_table', detail: `no table ${c.table} in the mapping; tables: ${mapping.tables.map((t) => t.name).join(', ')}` });
       continue;
     }
+    if (isKeyless(table)) {
+      problems.push({ field: `corrections[${i}].table`, table: c.table, key: c.key, column: c.column, rule: 'keyless_table', detail: `无键表 ${c.table} is a keyless table: its held rows have no key to name them by; correct the legacy rows and migrate again` });
+      continue;
+    }
     const col = columnOf(table, c.column);
     if (!col) {
       problems.push({ field: `corrections[${i}].column`, table: c.table, key: c.key, column: c.column, rule: 'unknown_column', detail: `${c.table} has no column ${c.column}` });
@@ -167,6 +171,8 @@ export async function checkCorrections(target: Client, mapping: Mapping, sheet: 
   const plan: CorrectionPlan = { tables: [] };
   // rows held (or loaded flagged) only for a code the sheet now maps: reloaded (or updated) with no field correction
   for (const table of mapping.tables) {
+    // 无键表 a keyless table's held rows have no key to reload them by: they stay held (corrected in the legacy, migrated again)
+    if (isKeyless(table)) continue;
     const rows = byTable.get(table.name) ?? new Map<string, Record<string, Field>>();
     /** rows loaded flagged that only a code entry brings in: left out, not refused, where their legacy rows cannot be read */
     const codedOnly = new Set<string>();

@@ -3,7 +3,7 @@ import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
 import { castKey } from './key-order';
 import type { Mapping, TableMapping } from './mapping';
-import { entityTables, isComposite, keyColumn } from './mapping';
+import { entityTables, isComposite, isKeyless, keyColumn } from './mapping';
 import { keyMatchesSql } from './composite-key';
 import { issueStatusKept } from './target-schema';
 
@@ -64,10 +64,11 @@ export async function dataQualityReport(target: Client, mapping: Mapping): Promi
   const open = hasIssues && (await issueStatusKept(target)) ? ' AND q.corrected_by IS NULL' : '';
   for (const table of mapping.tables) {
     const district = districtColumn(table);
-    const key = keyColumn(table);
+    // 无键表 a keyless table's issues have no key to find their row by: no district
+    const key = isKeyless(table) ? undefined : keyColumn(table);
     if (hasIssues) {
       // the district as loaded: the target row of the issue's key
-      const joined = district && (await exists(target, table.target.table));
+      const joined = district && key && (await exists(target, table.target.table));
       const { rows } = await target.query<{ rule: string; district: string | null; n: number; examples: string[] }>(
         `SELECT q.rule, ${joined ? `t.${quoteIdent(district)}::text` : 'NULL::text'} AS district, count(*)::int AS n,
                 (array_agg(coalesce(q.source_key, '?') || ' ' || q.column_name || '=' || coalesce(q.raw_value, 'NULL') ORDER BY q.source_key))[1:3] AS examples

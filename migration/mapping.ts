@@ -67,6 +67,18 @@ function parseOrMessage(src: string): Expr | string {
   }
 }
 
+/**
+ * A mapped table's legacy side. `key` is the key column (the first one of a composite key) and `keys` every
+ * column of a composite key; a keyless table (无键表) has `keyless: true` and no key (`key` is '': code that
+ * needs a key asks keyColumn, which refuses a keyless table by name).
+ */
+export interface SourceSpec {
+  table: string;
+  key: string;
+  keys?: string[];
+  keyless?: true;
+}
+
 const tableSchema = z.strictObject({
   name: identifier,
   title: z.string().min(1),
@@ -77,8 +89,16 @@ const tableSchema = z.strictObject({
    * `keys` (every column, only for a composite key), so single-column code paths stay as they were.
    */
   source: z
-    .strictObject({ table: legacyTableName, key: z.union([identifier, z.array(identifier).min(2, 'a composite key lists two or more columns; a single key is a string')]) })
-    .transform((s): { table: string; key: string; keys?: string[] } => (Array.isArray(s.key) ? { table: s.table, key: s.key[0], keys: s.key } : { table: s.table, key: s.key })),
+    .union([
+      z.strictObject({ table: legacyTableName, key: z.union([identifier, z.array(identifier).min(2, 'a composite key lists two or more columns; a single key is a string')]) }),
+      /**
+       * 无键表 a keyless table: no column, nor set of columns, is unique (an operation log with repeated rows).
+       * Chunked by the legacy database's own row addresses, loaded chunk by chunk exactly once (its ledger row in the
+       * chunk's transaction), verified as a multiset of rows. Cannot be a parent, a child, a union member nor an entity.
+       */
+      z.strictObject({ table: legacyTableName, keyless: z.literal(true, { error: 'keyless must be true (a table with a key declares "key" instead)' }) }),
+    ], { error: 'expected { "table", "key" } (a column, or a list of columns) or { "table", "keyless": true } (无键表 a table without a key)' })
+    .transform((s): SourceSpec => ('keyless' in s ? { table: s.table, key: '', keyless: true } : Array.isArray(s.key) ? { table: s.table, key: s.key[0], keys: s.key } : { table: s.table, key: s.key })),
   target: z.strictObject({
     table: identifier,
     checks: z.array(checkSchema).default([]),
@@ -136,6 +156,21 @@ function unionProblems(first: z.infer<typeof tableSchema>, fi: number, t: z.infe
   const keys = (x: typeof t) => (x.source.keys ?? [x.source.key]).map((k) => x.columns.find((c) => c.source === k)?.target).join(', ');
   if (keys(first) !== keys(t)) problems.push(`${where}.table: the key (${keys(t)}) differs from tables[${fi}] (${first.name})'s (${keys(first)})`);
   if (JSON.stringify(first.target.checks) !== JSON.stringify(t.target.checks)) problems.push(`${where}.checks: differ from tables[${fi}] (${first.name})'s (members give the target table one set of CHECKs)`);
+  return problems;
+}
+
+/**
+ * 无键表 Where a keyless table cannot be used: a parent (a child names its parent's key), a child (the orphan
+ * check finds a child's own rows by key), a union member (a key collision is found by key).
+ */
+function keylessProblems(tables: z.infer<typeof tableSchema>[], t: z.infer<typeof tableSchema>, ti: number): string[] {
+  const where = `tables[${ti}] (${t.name})`;
+  const problems: string[] = [];
+  if (t.parent) problems.push(`${where}.parent: a 无键表 keyless table cannot be a child table (its orphans are found by their keys); declare source.key, or drop parent`);
+  if (t.target.union) problems.push(`${where}.target.union: a 无键表 keyless table cannot be a union member (key collisions are found by key); declare source.key`);
+  tables.forEach((c, ci) => {
+    if (c.parent?.table === t.name) problems.push(`tables[${ci}] (${c.name}).parent.table: "${t.name}" is a 无键表 keyless table; a parent must have a key (a child names it by one column)`);
+  });
   return problems;
 }
 
@@ -209,7 +244,8 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
       else if (parentTable >= ti) problems.push(`${where}.parent.table: "${t.parent.table}" must be listed before its child`);
       if (!targets.has(t.parent.column)) problems.push(`${where}.parent.column: "${t.parent.column}" is not a target column of this table`);
     }
-    const keys = t.source.keys ?? [t.source.key];
+    if (t.source.keyless) problems.push(...keylessProblems(spec.tables, t, ti));
+    const keys = t.source.keyless ? [] : t.source.keys ?? [t.source.key];
     keys.forEach((k, ki) => {
       const at = t.source.keys ? `${where}.source.key[${ki}]` : `${where}.source.key`;
       const keyColumn = t.columns.find((c) => c.source === k);
@@ -227,6 +263,11 @@ export function loadMapping(file: string, options: { legacySchema?: string } = {
     }
   });
   if (spec.entityDetail) problems.push(...entityDetailProblems(spec.tables, spec.entityDetail));
+  (spec.entityDetail ?? DEFAULT_ENTITY_DETAIL).entities.forEach((e, ei) => {
+    if (spec.tables.find((t) => t.name === e.table)?.source.keyless) {
+      problems.push(`entityDetail.entities[${ei}].table: "${e.table}" is a 无键表 keyless table; an entity is sampled and compared by its key (declare source.key)`);
+    }
+  });
   if (spec.businessTests) problems.push(...businessLayoutProblems(spec.tables, spec.businessTests));
   if (problems.length) throw new ConfigError(file, problems);
   return { tables: spec.tables, codeTables, entityDetail: spec.entityDetail, businessTests: spec.businessTests, anomalyPolicies: spec.anomalyPolicies };
@@ -284,13 +325,33 @@ export function targetColumns(table: TableMapping): { target: string; type: Colu
   return table.derived?.length ? [...table.columns, ...table.derived] : table.columns;
 }
 
-/** The key column (the first one of a composite key: see keyColumns). */
+/** The key column (the first one of a composite key: see keyColumns). A keyless table has none: refused by name. */
 export function keyColumn(table: TableMapping): ColumnMapping {
+  if (table.source.keyless) throw new KeylessTableError(table);
   return table.columns.find((c) => c.source === table.source.key)!;
+}
+
+/** The legacy key's columns, in key order: one, several (复合主键), or none for a keyless table (无键表). */
+export function sourceKeyColumns(source: SourceSpec): string[] {
+  return source.keyless ? [] : source.keys ?? [source.key];
+}
+
+/** 无键表 The table declares no key (source.keyless): chunked by row address, verified as a multiset. */
+export function isKeyless(table: Pick<TableMapping, 'source'>): boolean {
+  return table.source.keyless === true;
+}
+
+/** A keyless table where the engine needs a key (a step not made for keyless tables): says which table, and why. */
+export class KeylessTableError extends Error {
+  constructor(table: Pick<TableMapping, 'name' | 'source'>, what = 'this step') {
+    super(`无键表 keyless table ${table.name} (${table.source.table}) has no key, and ${what} needs one: declare source.key (a unique column, or a list of columns)`);
+    this.name = 'KeylessTableError';
+  }
 }
 
 /** 复合主键 Every key column, in key order: one for a single-column key. */
 export function keyColumns(table: TableMapping): ColumnMapping[] {
+  if (table.source.keyless) return [];
   return table.source.keys ? table.source.keys.map((k) => table.columns.find((c) => c.source === k)!) : [keyColumn(table)];
 }
 

@@ -5,7 +5,7 @@ import { quoteIdent, quoteQualified, resilientPool } from '../lib/db';
 import { CopyTextParser } from './copy-text';
 import { encodeKey, legacyTupleRange, tupleOrderSql } from './composite-key';
 import { keyOrderOf, keyRangeSql, LegacyKeyExpr, legacyColumnKeyExpr, legacyKeyExpr, legacyKeyRepeats } from './key-order';
-import { isComposite, keyColumns } from './mapping';
+import { isComposite, isKeyless, keyColumns } from './mapping';
 import type { LegacyCodeTable } from './code-tables';
 import type { Mapping, TableMapping } from './mapping';
 import { checkPostgresLegacy, readPostgresCodeTable } from './preflight';
@@ -45,6 +45,40 @@ function compositeChunkCopySql(table: TableMapping, chunk: Chunk, exprs: LegacyK
   const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
   const where = ` WHERE ${legacyTupleRange(exprs, chunk, literal)}`;
   return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)}${where} ORDER BY ${tupleOrderSql(exprs.map((e) => `(${e.expr})`))}) TO STDOUT`;
+}
+
+/**
+ * 无键表 A keyless table's chunk: a range of the heap's blocks, [keyFrom, keyTo) as block numbers (TID Range Scan,
+ * PostgreSQL ≥ 14), no bound where null. Every row is in one block, every block in one range: each row in one chunk.
+ */
+export function ctidRangeSql(chunk: Pick<Chunk, 'keyFrom' | 'keyTo'>): string {
+  const bound = (b: string) => {
+    if (!/^\d{1,10}$/.test(b)) throw new Error(`not a block number: ${JSON.stringify(b)} (无键表 a keyless table's chunk bounds are heap blocks)`);
+    return `'(${b},0)'::tid`;
+  };
+  const parts = [chunk.keyFrom !== null ? `ctid >= ${bound(chunk.keyFrom)}` : null, chunk.keyTo !== null ? `ctid < ${bound(chunk.keyTo)}` : null].filter((p) => p !== null);
+  return parts.length ? parts.join(' AND ') : 'TRUE';
+}
+
+/**
+ * 无键表 A keyless table's chunks over `blocks` heap blocks (the relation's size when planned), blocksPerChunk each:
+ * the first from the start, the last open-ended, so that rows in blocks added after planning are still read.
+ */
+export function ctidChunks(blocks: number, blocksPerChunk: number): Chunk[] {
+  const per = Math.max(1, Math.floor(blocksPerChunk));
+  const chunks: Chunk[] = [];
+  for (let from = 0; from === 0 || from < blocks; from += per) {
+    const last = from + per >= blocks;
+    chunks.push({ id: String(chunks.length + 1).padStart(5, '0'), keyFrom: from === 0 ? null : String(from), keyTo: last ? null : String(from + per), rowid: true });
+    if (last) break;
+  }
+  return chunks;
+}
+
+/** A keyless table's chunk (ctidRangeSql), in the mapping's column order. */
+export function ctidChunkCopySql(table: TableMapping, chunk: Chunk): string {
+  const cols = table.columns.map((c) => quoteIdent(c.source)).join(', ');
+  return `COPY (SELECT ${cols} FROM ${quoteQualified(table.source.table)} WHERE ${ctidRangeSql(chunk)}) TO STDOUT`;
 }
 
 /** Sampled keys per planned chunk: enough to keep chunks within a few percent of even. */
@@ -101,10 +135,13 @@ export class PostgresSource implements SourceAdapter {
    * is REPEATABLE, so planning the same data twice gives the same chunks (verification segments line
    * up across runs). A table without statistics is planned exactly; a small one is sampled whole.
    */
-  async planChunks(table: TableMapping, rowsPerChunk: number): Promise<Chunk[]> {
+  async planChunks(table: TableMapping, rowsPerChunk: number, _readPoint?: string | null, options: { byKey?: boolean } = {}): Promise<Chunk[]> {
     const from = quoteQualified(table.source.table);
+    // 无键表 a keyless table has no key range: verification reads it whole (a multiset); the copy goes by blocks
+    if (isKeyless(table) && options.byKey) return [{ id: '00001', keyFrom: null, keyTo: null, rowid: true }];
     const client = await this.session();
     try {
+      if (isKeyless(table)) return ctidChunks(...(await this.blockPlan(client, table, rowsPerChunk)));
       if (isComposite(table)) return chunksBetween(await this.compositeBounds(client, table, rowsPerChunk));
       const keyExpr = (await this.keyExpr(client, table)) as LegacyKeyExpr;
       const key = `(${keyExpr.expr})`;
@@ -137,6 +174,25 @@ export class PostgresSource implements SourceAdapter {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * 无键表 [blocks, blocks per chunk] of a keyless table: the heap's size now, and about rowsPerChunk rows per chunk
+   * by the rows per block the statistics give (counted when there are none).
+   */
+  private async blockPlan(client: PoolClient, table: TableMapping, rowsPerChunk: number): Promise<[number, number]> {
+    const { rows } = await client.query<{ blocks: string; tuples: string; pages: string }>(
+      `SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint AS blocks, c.reltuples::bigint AS tuples, c.relpages AS pages FROM pg_class c WHERE c.oid = $1::regclass`,
+      [table.source.table],
+    );
+    const blocks = Number(rows[0].blocks);
+    if (blocks === 0) return [0, 1];
+    let perBlock = Number(rows[0].tuples) > 0 && Number(rows[0].pages) > 0 ? Number(rows[0].tuples) / Number(rows[0].pages) : NaN;
+    if (!Number.isFinite(perBlock)) {
+      const { rows: n } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(table.source.table)}`);
+      perBlock = Math.max(1, Number(n[0].n) / blocks);
+    }
+    return [blocks, Math.max(1, Math.round(rowsPerChunk / perBlock))];
   }
 
   /**
@@ -186,7 +242,8 @@ export class PostgresSource implements SourceAdapter {
     const client = await this.session();
     try {
       for (const [i, table] of mapping.tables.entries()) {
-        if (skip.has(i)) continue;
+        // 无键表 a keyless table declares that no key is unique
+        if (skip.has(i) || isKeyless(table)) continue;
         try {
           const repeats = await legacyKeyRepeats(client, table);
           if (repeats > 0) {
@@ -217,6 +274,7 @@ export class PostgresSource implements SourceAdapter {
   }
 
   async readChunk(table: TableMapping, chunk: Chunk): Promise<Readable> {
+    if (isKeyless(table)) return this.copyOut(async () => ctidChunkCopySql(table, chunk));
     return this.copyOut(async (client) => chunkCopySql(table, chunk, await this.keyExpr(client, table)));
   }
 

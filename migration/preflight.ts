@@ -138,7 +138,7 @@ export async function checkPostgresLegacy(db: Db, mapping: Mapping): Promise<Pre
         });
       }
     }
-    const key = byName.get(table.source.key);
+    const key = table.source.keyless ? undefined : byName.get(table.source.key);
     if (key && !key.indexedFirst) {
       problems.push({
         where: `${at}.source.key`,
@@ -176,7 +176,7 @@ async function unknownCodes(db: Db, mapping: Mapping, table: TableMapping, at: s
     if (!unknown.length) continue;
     const total = unknown.reduce((s, r) => s + Number(r.n), 0);
     // what the run will do with them: the column's policy for unmapped_code (anomaly-policy.ts)
-    const policy = policyFor('unmapped_code', col, { keyColumn: keyColumn(table).target, keyColumns: keyColumns(table).map((c) => c.target), parentColumn: table.parent?.column }, mapping.anomalyPolicies);
+    const policy = policyFor('unmapped_code', col, { keyColumn: table.source.keyless ? '' : keyColumn(table).target, keyColumns: keyColumns(table).map((c) => c.target), parentColumn: table.parent?.column }, mapping.anomalyPolicies);
     const fate =
       policy.policy === 'quarantine'
         ? `they will be quarantined as unmapped_code:${col.codeTable}`

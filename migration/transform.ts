@@ -2,7 +2,7 @@ import { CLEANERS, ON_BYTES, RuleFailure } from './cleansing';
 import { binaryOf, CopyLine, decodeField, encodeField, Field, NULL_FIELD, textOf } from './copy-text';
 import { columnsOf, compileExpression, Evaluator, Expr, parseExpression, Value } from './expressions';
 import type { ColumnMapping, ColumnType, Mapping, TableMapping } from './mapping';
-import { keyColumns } from './mapping';
+import { keyColumn, keyColumns } from './mapping';
 import { policyFor, ruleKind } from './anomaly-policy';
 
 /**
@@ -70,7 +70,7 @@ function codesOnBytes(codes: Map<string, string>): (field: string) => string | u
 type FillFor = (rule: string) => string | undefined;
 
 function fillFor(mapping: Mapping, table: TableMapping, col: { target: string; type: ColumnType; required: boolean; codeTable?: string; onAnomaly?: ColumnMapping['onAnomaly'] }): FillFor {
-  const where = { keyColumn: table.columns.find((c) => c.source === table.source.key)!.target, keyColumns: keyColumns(table).map((c) => c.target), parentColumn: table.parent?.column };
+  const where = { keyColumn: table.source.keyless ? '' : keyColumn(table).target, keyColumns: keyColumns(table).map((c) => c.target), parentColumn: table.parent?.column };
   const memo = new Map<string, string | undefined>();
   return (rule) => {
     if (memo.has(rule)) return memo.get(rule);

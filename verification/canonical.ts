@@ -107,6 +107,10 @@ export interface RowDifference {
   key: string;
   fields?: FieldDifference[];
   note?: string;
+  /** 无键表 a keyless table's row (no key names it): its content, target columns → values (legacy columns for a source row) */
+  row?: Record<string, Field>;
+  /** 无键表 how often the row occurs on each side (a keyless table is compared as a multiset) */
+  count?: { source: number; target: number };
 }
 
 /** Field-level differences of two canonical lines of the same table (names are target columns). */

@@ -5,7 +5,8 @@ import { decodeLine } from '../migration/copy-text';
 import { KeyCollate, sourceKeyAs } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
 import { dialectOf, ensureIndex, render, run } from '../lib/dialect';
-import { findTable, isComposite, keyColumn } from '../migration/mapping';
+import { findTable, isComposite, isKeyless, keyColumn } from '../migration/mapping';
+import { compareKeylessTable } from './keyless';
 import { fieldsKey, keyIndexes, sourceKeyTupleRange } from '../migration/composite-key';
 import { literal } from '../migration/pg-source';
 import type { Chunk, SourceAdapter } from '../migration/source';
@@ -139,6 +140,7 @@ export async function ensureVerificationIndexes(target: Client): Promise<void> {
 export async function verifySegment(input: SegmentInput): Promise<SegmentResult> {
   const started = Date.now();
   const { target, table, segment } = input;
+  if (isKeyless(table)) return verifyKeyless(input, started);
   const quarantined = await quarantinedKeys(target, table, segment, input.keyCollate);
   const sourceSideDone = input.sourceThreads
     ? input.sourceThreads.run({ table: table.name, segment, readPoint: input.readPoint, quarantined: [...quarantined] }, input.onProgress)
@@ -188,6 +190,30 @@ export async function verifySegment(input: SegmentInput): Promise<SegmentResult>
   }
   result.durationMs = Date.now() - started;
   return result;
+}
+
+/** 无键表 A keyless table's one segment (the whole table), compared as a multiset (keyless.ts). */
+async function verifyKeyless(input: SegmentInput, started: number): Promise<SegmentResult> {
+  const { table, segment } = input;
+  const c = await compareKeylessTable(input);
+  const differenceTotals: Partial<Record<DifferenceKind, number>> = {};
+  // a row counted n times more on one side is n differences
+  for (const d of c.differences) differenceTotals[d.kind] = (differenceTotals[d.kind] ?? 0) + (d.count ? Math.abs(d.count.source - d.count.target) : 1);
+  return {
+    table: table.name,
+    segmentId: segment.id,
+    keyFrom: segment.keyFrom,
+    keyTo: segment.keyTo,
+    sourceRows: c.sourceRows,
+    quarantinedRows: c.quarantinedRows,
+    targetRows: c.targetRows,
+    sourceSha256: c.sourceSha256,
+    targetSha256: c.targetSha256,
+    ok: c.differences.length === 0,
+    differenceTotals,
+    differences: c.differences.slice(0, DIFFERENCE_CAP),
+    durationMs: Date.now() - started,
+  };
 }
 
 /**

@@ -81,7 +81,9 @@ const cell = (v: unknown) => String(v ?? '∅').replace(/\|/g, '\\|').replace(/\
 
 function renderDifference(d: RowDifference): string {
   const fields = d.fields?.map((f) => `\`${f.column}\`: ${cell(JSON.stringify(f.source))} → ${cell(JSON.stringify(f.target))}`).join('; ');
-  return `| ${d.table} | \`${cell(d.key)}\` | ${d.kind} | ${fields ?? cell(d.note)} |`;
+  // 无键表 a keyless table's row has no key: its content is shown instead
+  const key = d.row ? Object.entries(d.row).map(([c, v]) => `${c}=${v === null ? '∅' : JSON.stringify(v)}`).join(', ') : d.key;
+  return `| ${d.table} | \`${cell(key)}\` | ${d.kind} | ${fields ?? cell(d.note)} |`;
 }
 
 export function renderMarkdown(r: VerificationReport): string {

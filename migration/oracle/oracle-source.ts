@@ -6,7 +6,7 @@ import { OracleChunkStream } from './chunk-stream';
 import { canonicalDecimal, rawText } from './convert';
 import { keyOrder } from '../key-order';
 import { encodeKey, keyOrders } from '../composite-key';
-import { isComposite, type Mapping, type TableMapping } from '../mapping';
+import { isComposite, isKeyless, type Mapping, type TableMapping } from '../mapping';
 import { legacyKind } from './legacy-types';
 import { describeOracleTarget, OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
 import type { FetchTypeHandler, OracleConnection, OracleDriver, OracleExecuteOptions, OraclePool } from './driver';
@@ -95,9 +95,12 @@ export class OracleSource implements SourceAdapter {
   }
 
   async planChunks(table: TableMapping, rowsPerChunk: number, readPoint: string | null = null, options: { byKey?: boolean } = {}): Promise<Chunk[]> {
+    // 无键表 a keyless table has no key range: verification and the export read it whole (one ROWID range, in ROWID order)
+    if (isKeyless(table) && options.byKey) return [{ id: `${table.name}:r000000`, keyFrom: null, keyTo: null, rowid: true }];
     // 复合主键 a composite key's table is planned in key ranges under ORACLE_CHUNKING=rowid too: the target cleans up a
-    // ROWID chunk by its single keys (chunk-copy.ts), not by tuples; the preflight says so
-    if (this.options.chunking === 'rowid' && !options.byKey && !isComposite(table)) {
+    // ROWID chunk by its single keys (chunk-copy.ts), not by tuples; the preflight says so. A keyless table by ROWID
+    // ranges whatever ORACLE_CHUNKING says.
+    if (((this.options.chunking === 'rowid' && !isComposite(table)) || isKeyless(table)) && !options.byKey) {
       return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()} by ROWID`, () => this.planRowidChunks(table, rowsPerChunk));
     }
     return withOracleErrors(`切分 plan ${table.source.table.toUpperCase()}`, () => this.planKeyChunks(table, rowsPerChunk, readPoint));
@@ -241,7 +244,7 @@ export class OracleSource implements SourceAdapter {
           columns,
           chunk,
           readPoint,
-          chunking: 'key',
+          chunking: chunk.rowid ? 'rowid' : 'key',
           keyNullable,
           keyForm,
           keyParts: isComposite(table) ? keyParts : undefined,

@@ -1,4 +1,4 @@
-import { isComposite, type Mapping, type TableMapping } from '../mapping';
+import { isComposite, isKeyless, type Mapping, type TableMapping } from '../mapping';
 import type { PreflightProblem } from '../source';
 import type { OracleBinds } from './driver';
 import { classifyOracleError, oracleErrorCode } from './errors';
@@ -145,6 +145,8 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
         problems.push(...checkLobRetention(`tables[${i}].columns`, table.source.table, await query(sql, binds), lobs, ctx.plannedRunMinutes));
       });
     }
+    // 无键表 a keyless table declares no key: no key fit, index or uniqueness to check (it is read by ROWID ranges)
+    if (isKeyless(table)) continue;
     // each key column (复合主键 every column of a composite key) in its own order against its own target column
     for (const [k, keyName] of (table.source.keys ?? [table.source.key]).entries()) {
       const keyRow = dictionary.find((r) => r[0] === keyName.toUpperCase());

@@ -96,6 +96,9 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
   }
   if (problems.length) throw new OracleMappingError(source, problems);
   const checkText = options.databaseCharset !== undefined && !isUnicodeCharset(options.databaseCharset);
+  const substitutionChecks = checkText ? columns.flatMap((c, i) => (SUBSTITUTION_CHECKED.has(c.legacy.dataType) ? [i] : [])) : [];
+  // 无键表 a keyless table has no key column (keyIndex -1): it is read by ROWID ranges only, never by key
+  if (table.source.keyless) return { table, columns, keyIndex: -1, keyForm: 'native', keyParts: [], keyNullable: false, substitutionChecks };
   const keyIndex = columns.findIndex((c) => c.mapping.source === table.source.key);
   const keyParts = oracleKeyParts(table, dictionary);
   return {
@@ -105,7 +108,7 @@ export function resolveTable(table: TableMapping, dictionary: DictionaryRow[], o
     keyForm: keyParts[0].form,
     keyParts,
     keyNullable: keyParts[0].nullable,
-    substitutionChecks: checkText ? columns.flatMap((c, i) => (SUBSTITUTION_CHECKED.has(c.legacy.dataType) ? [i] : [])) : [],
+    substitutionChecks,
   };
 }
 
