@@ -90,7 +90,7 @@ function rangeSql(table: TableMapping, chunk: Chunk, alias = ''): { sql: string;
 
 /** The rows whose key is one of $1 (target keys as text), in the key's own type for its index; a text that is no such key matches none. */
 function ownKeysSql(table: TableMapping, alias: string): string {
-  if (isComposite(table)) throw new Error(`${table.name}: a composite key is read in key ranges, not ROWID chunks (PostgreSQL legacy only)`);
+  if (isComposite(table)) throw new Error(`${table.name}: a composite key is read in key ranges, not ROWID chunks`);
   const key = keyColumn(table);
   const col = (alias ? alias + '.' : '') + quoteIdent(key.target);
   return `${col} = ANY(ARRAY(SELECT ${castKey('k', 'text', key.type)} FROM unnest($1::text[]) AS own(k)))`;
