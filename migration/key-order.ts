@@ -257,8 +257,8 @@ export async function legacyColumnKeyExpr(client: Client, sourceTable: string, c
  * primary key) on exactly that column proves it unique without reading the table, else the number of key
  * values held by more than one row (one pass over the table; the preflight's, before the weekend). A repeated
  * key is refused by the target's primary key, so every repeat would be quarantined and the table would not
- * reconcile: a table with no unique column cannot be migrated by key (composite keys and keyless tables are
- * not supported yet, see the contract above).
+ * reconcile: a table with no unique column cannot be migrated by key — a composite key (several columns)
+ * or a keyless mapping (无键表, ctid ranges: pg-source.ts) is the way.
  */
 export async function legacyKeyRepeats(client: Client, table: TableMapping): Promise<number> {
   // a unique index on exactly the key's columns (in any order) proves it; for a composite key: all of them

@@ -250,7 +250,7 @@ export class PostgresSource implements SourceAdapter {
             problems.push({
               where: `tables[${i}].source.key`,
               problem: `键不唯一 key ${table.source.table}.${keyName(table)} is not unique: ${repeats} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
-              action: `declare a column that is unique in ${table.source.table} as source.key, or the list of columns that is (复合主键 a composite key); the DBA confirms it with a unique index. If no set of columns is unique (a table without a key), the DBA adds one on a staging copy (ALTER TABLE ${table.source.table} ADD COLUMN row_id bigserial) and the mapping keys the table by it`,
+              action: `declare a column that is unique in ${table.source.table} as source.key, or the list of columns that is (复合主键 a composite key); the DBA confirms it with a unique index. If no set of columns is unique (a table without a key), map it 无键表 keyless ("source": { "table": "${table.source.table}", "keyless": true }: read in ctid ranges, verified as a multiset of rows)`,
             });
           }
         } catch (err) {

@@ -5,7 +5,7 @@ import { quoteIdent } from '../lib/db';
 import { decodeLine } from '../migration/copy-text';
 import type { KeyCollate } from '../migration/key-order';
 import type { Mapping, TableMapping } from '../migration/mapping';
-import { isComposite, keyColumn, keyColumns } from '../migration/mapping';
+import { isComposite, isKeyless, keyColumn, keyColumns } from '../migration/mapping';
 import { fieldsKey, keyIndexes, keyMatchesSql, targetTupleOrder } from '../migration/composite-key';
 import { literal, PostgresSource } from '../migration/pg-source';
 import type { Chunk } from '../migration/source';
@@ -48,10 +48,13 @@ export interface StandbySegmentResult {
 
 /** The target table as the chunk planner's "source": the standby check plans on the primary's copy of it. */
 export function onTarget(table: TableMapping): TableMapping {
+  const columns = table.columns.map((c) => ({ ...c, source: c.target }));
+  // 无键表 a keyless table: one segment, the whole table (compareKeyless)
+  if (isKeyless(table)) return { ...table, source: { table: table.target.table, key: '', keyless: true }, columns };
   // the columns are read by their target names there: a key the mapping renames (bgid → altid) is found, and a
   // composite key (复合主键) keeps all its columns, so segments are the same tuple ranges compareSegment reads
   const keys = isComposite(table) ? { keys: keyColumns(table).map((c) => c.target) } : {};
-  return { ...table, source: { table: table.target.table, key: keyColumn(table).target, ...keys }, columns: table.columns.map((c) => ({ ...c, source: c.target })) };
+  return { ...table, source: { table: table.target.table, key: keyColumn(table).target, ...keys }, columns };
 }
 
 /** Segments of every table, planned on the primary by the migration engine's key-sample planner. */
@@ -150,7 +153,7 @@ export async function compareSegment(input: {
 }): Promise<StandbySegmentResult> {
   const started = Date.now();
   const { primary, standby, table, segment, keyCollate } = input;
-  const sql = targetRangeCopySql(table, segment, keyCollate);
+  const sql = isKeyless(table) ? keylessCopySql(table) : targetRangeCopySql(table, segment, keyCollate);
   const [p, s] = await Promise.all([hashRange(primary, sql), hashRange(standby, sql)]);
   const result: StandbySegmentResult = {
     table: table.name,
@@ -168,7 +171,15 @@ export async function compareSegment(input: {
     differences: [],
     durationMs: 0,
   };
-  if (!result.ok) {
+  if (!result.ok && isKeyless(table)) {
+    const diffs = await compareKeyless(input, sql, result);
+    result.ok = diffs.length === 0;
+    result.clearedOnRecheck = result.ok;
+    for (const d of diffs) {
+      result.differenceTotals[d.kind] = (result.differenceTotals[d.kind] ?? 0) + Math.abs(d.count!.source - d.count!.target);
+      if (result.differences.length < DIFFERENCE_CAP) result.differences.push(d);
+    }
+  } else if (!result.ok) {
     const keyIndex = table.columns.indexOf(keyColumn(table));
     const composite = isComposite(table) ? keyIndexes(table) : null;
     const keyOf = (fields: (string | null)[]) => (composite ? fieldsKey(fields, composite) : fields[keyIndex] ?? '');
@@ -194,6 +205,58 @@ export async function compareSegment(input: {
   }
   result.durationMs = Date.now() - started;
   return result;
+}
+
+/**
+ * 无键表 A keyless table, whole, in one order both sides share: by the row's canonical text in code-point order
+ * (rows that tie are equal), so equal multisets of rows hash alike.
+ */
+function keylessCopySql(table: TableMapping): string {
+  const cols = table.columns.map((c) => quoteIdent(c.target)).join(', ');
+  return `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)} t ORDER BY t::text COLLATE "C") TO STDOUT`;
+}
+
+/** canonical line → how often the table holds it */
+async function countLines(client: Client, sql: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const utf8 = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of copyOut(client, sql) as AsyncIterable<Buffer>) {
+    const lines = (rest + utf8.write(chunk)).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) out.set(l, (out.get(l) ?? 0) + 1);
+  }
+  return out;
+}
+
+/**
+ * 无键表 The rows of a keyless table whose counts differ, primary as the source side and the standby as the
+ * target; with no key to read a few rows again by, every re-check round reads the whole table again after the
+ * standby caught up with a new primary position.
+ */
+async function compareKeyless(input: Parameters<typeof compareSegment>[0], sql: string, result: StandbySegmentResult): Promise<RowDifference[]> {
+  const { primary, standby, table } = input;
+  const differ = async () => {
+    const [p, s] = await Promise.all([countLines(primary, sql), countLines(standby, sql)]);
+    const out: RowDifference[] = [];
+    for (const line of new Set([...p.keys(), ...s.keys()])) {
+      const count = { source: p.get(line) ?? 0, target: s.get(line) ?? 0 };
+      if (count.source === count.target) continue;
+      const fields = decodeLine(line);
+      const row = Object.fromEntries(table.columns.map((c, i) => [c.target, fields[i] ?? null]));
+      out.push({ table: table.name, kind: count.source > count.target ? 'missing_in_target' : 'extra_in_target', key: '', row, count, note: `${count.source} on the primary, ${count.target} on the standby (无键表 a keyless table, compared as a multiset)` });
+    }
+    return out.sort((a, b) => compareKeys(JSON.stringify(a.row), JSON.stringify(b.row)));
+  };
+  let diffs = await differ();
+  while (diffs.length && result.recheckRounds < input.recheckRounds) {
+    result.recheckRounds++;
+    input.onProgress?.();
+    const lsn = await primaryPosition(primary, input.dialect);
+    await waitForReplay(standby, input.dialect, lsn, input.catchUpTimeoutMs, input.onProgress);
+    diffs = await differ();
+  }
+  return diffs;
 }
 
 export { tableAgreement } from './agreement';

@@ -211,9 +211,7 @@ export async function runOraclePreflight(ctx: OraclePreflightContext): Promise<P
         problems.push({
           where: keyWhere,
           problem: `键不唯一 key ${legacy}.${keyLabel} is not unique: ${n} key values are held by more than one row, and the target's primary key would refuse every repeat (quarantined; the table would not reconcile)`,
-          action: composite
-            ? `declare columns that are unique together in ${legacy} as source.key (复合主键 a composite key; the DBA confirms it with a unique index on them)`
-            : `declare a column that is unique in ${legacy} as source.key (the DBA confirms it with a unique index)`,
+          action: `${composite ? `declare columns that are unique together in ${legacy} as source.key (复合主键 a composite key; the DBA confirms it with a unique index on them)` : `declare a column that is unique in ${legacy} as source.key (the DBA confirms it with a unique index)`}; if no set of columns is unique, map it 无键表 keyless ("source": { "table": …, "keyless": true }: read in ROWID ranges, verified as a multiset of rows)`,
         });
       }
     });
