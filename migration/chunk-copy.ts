@@ -245,8 +245,11 @@ export async function copyChunk(opts: {
           done(null, bytes);
         },
       });
+      const rows = await source.readChunk(table, chunk, readPoint);
+      // made just before the pipeline takes it: a COPY stream left unheard across an await would take its
+      // connection's end (a terminated backend) as an unhandled 'error' and end the worker (dropped-connections.test.ts)
       const copied = target.query(copyFrom(copyIn));
-      await pipeline(await source.readChunk(table, chunk, readPoint), toCopyText, copied);
+      await pipeline(rows, toCopyText, copied);
       await target.query('RELEASE SAVEPOINT fast_path');
       rowsStored = copied.rowCount;
     } catch (err) {

@@ -72,6 +72,8 @@ describe('dropped database connections 数据库连接中断', () => {
     done = true;
     await Promise.all(storm);
 
+    // a process that died says why: the last of what it printed
+    if (!stack.workerAlive()) console.error(`the worker exited:\n${stack.workerOutput().slice(-6000)}`);
     expect(stack.workerAlive()).toBe(true);
     expect(api.alive()).toBe(true);
     expect(terminated).toBeGreaterThan(10);
@@ -94,6 +96,8 @@ describe('dropped database connections 数据库连接中断', () => {
     expect((await call('POST', `/cutovers/${id}/gates/switch/decision`, approver, { decision: 'approve', reason: '切换 switch' })).status).toBe(202);
     const result = (await stack.temporal.workflow.getHandle(id).result()) as CutoverState;
     expect(result.status).toBe('completed');
+    // a process that died says why: the last of what it printed
+    if (!stack.workerAlive()) console.error(`the worker exited:\n${stack.workerOutput().slice(-6000)}`);
     expect(stack.workerAlive()).toBe(true);
     expect(api.alive()).toBe(true);
     expect(stack.workerOutput()).not.toMatch(/Unhandled 'error' event/);
