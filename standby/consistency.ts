@@ -102,16 +102,21 @@ async function hashRange(client: Client, sql: string): Promise<{ sha256: string;
   return { sha256: hash.digest('hex'), rows };
 }
 
-/** key → canonical line of what a COPY prints. */
-async function readLines(client: Client, sql: string, keyOf: (fields: (string | null)[]) => string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+/** Each line (without its LF) of what a COPY prints; a character split between two chunks is held back whole. */
+async function eachLine(client: Client, sql: string, take: (line: string) => void): Promise<void> {
   const utf8 = new StringDecoder('utf8');
   let rest = '';
   for await (const chunk of copyOut(client, sql) as AsyncIterable<Buffer>) {
     const lines = (rest + utf8.write(chunk)).split('\n');
     rest = lines.pop()!;
-    for (const l of lines) out.set(keyOf(decodeLine(l)), l + '\n');
+    for (const l of lines) take(l);
   }
+}
+
+/** key → canonical line of what a COPY prints. */
+async function readLines(client: Client, sql: string, keyOf: (fields: (string | null)[]) => string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  await eachLine(client, sql, (l) => out.set(keyOf(decodeLine(l)), l + '\n'));
   return out;
 }
 
@@ -219,13 +224,7 @@ function keylessCopySql(table: TableMapping): string {
 /** canonical line → how often the table holds it */
 async function countLines(client: Client, sql: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const utf8 = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of copyOut(client, sql) as AsyncIterable<Buffer>) {
-    const lines = (rest + utf8.write(chunk)).split('\n');
-    rest = lines.pop()!;
-    for (const l of lines) out.set(l, (out.get(l) ?? 0) + 1);
-  }
+  await eachLine(client, sql, (l) => out.set(l, (out.get(l) ?? 0) + 1));
   return out;
 }
 
