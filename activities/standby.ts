@@ -11,7 +11,7 @@ import { loadStandbyConfig, StandbyConfig } from '../standby/config';
 import { compareSegment, planStandbySegments, StandbySegmentResult, waitForReplay, CatchUp } from '../standby/consistency';
 import { replicationDialect } from '../standby/dialect';
 import { healthAlerts, primaryPosition, ReplicationHealth, replicationHealth, StandbyAlert, standbyReplay } from '../standby/health';
-import { pgStandby, portOf, ReplicaLayout } from '../standby/replicas';
+import { pgStandby, portOf, ReplicaLayout, ReplicaScriptRefusal } from '../standby/replicas';
 import { readTrend, recordTrend, writeStandbyReport } from '../standby/report';
 import { prepareTargetSession } from '../verification/canonical';
 import type { StandbyConfigRecord, StandbyCopy, StandbyInput, StandbyState, StreamProof } from '../workflows/standby-messages';
@@ -223,7 +223,9 @@ export function standbyActivities(deps: ActivityDeps) {
       const existing = new RegExp(`^${input.name} port=${input.port} running standby$`, 'm').test(status);
       if (existing) return { actions: [`${input.name} already restored and in recovery (re-attached)`], startedAt, restoredAt: new Date().toISOString() };
       await pgStandby(l, ['remove', input.name]).catch(() => undefined);
-      const { actions } = await heartbeating(pgStandby(l, ['clone', 'dr', input.name, String(input.port)]));
+      const { actions } = await heartbeating(pgStandby(l, ['clone', 'dr', input.name, String(input.port)])).catch((err: Error) => {
+        throw err instanceof ReplicaScriptRefusal ? ApplicationFailure.nonRetryable(err.message, 'BadInput') : err;
+      });
       return { actions, startedAt, restoredAt: new Date().toISOString() };
     },
 

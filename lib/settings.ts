@@ -80,9 +80,9 @@ const schema = z.object({
   REPORT_RECEIVER_URL: z.union([z.literal(''), z.string().url()]).default(''),
   /** 备点库 standby: its configuration file, the primary it copies, the standby and the off-site DR copy (standby/) */
   STANDBY_FILE: z.string().min(1).default(path.join(repoRoot, 'config', 'standby.json')),
-  STANDBY_PRIMARY_URL: z.string().url().default('postgres://postgres@127.0.0.1:55432/jm_target'),
-  STANDBY_URL: z.string().url().default('postgres://postgres@127.0.0.1:55433/jm_target'),
-  STANDBY_DR_URL: z.string().url().default('postgres://postgres@127.0.0.1:55434/jm_target'),
+  STANDBY_PRIMARY_URL: z.string().url().default('postgres://postgres@127.0.0.1:25432/jm_target'),
+  STANDBY_URL: z.string().url().default('postgres://postgres@127.0.0.1:25433/jm_target'),
+  STANDBY_DR_URL: z.string().url().default('postgres://postgres@127.0.0.1:25434/jm_target'),
   /** where scripts/pg-standby.sh keeps the replicas on this machine; empty = managed elsewhere (setup only attaches, no drill restore here) */
   STANDBY_DIR: z.string().default(path.join(repoRoot, '.data', 'replicas')),
   API_HOST: z.string().min(1).default('127.0.0.1'),

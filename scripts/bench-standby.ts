@@ -18,13 +18,13 @@ import { describeBusy, sampleMachine } from './cpu-budget';
  *
  * The consistency check of the generated registry (datagen, the dataset bench:verify uses), primary vs a
  * streaming standby, both real instances made by scripts/pg-standby.sh under .data/bench-standby (ports
- * 55462-55464). In the same run, bench:verify on the same row count (its own databases on the main
+ * 25462-25464). In the same run, bench:verify on the same row count (its own databases on the main
  * cluster), and the ratio of the two rows/s. The check does a verification pass's work on two live servers
  * plus the catch-up wait.
  */
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-const LAYOUT: ReplicaLayout = { dir: path.join(repoRoot, '.data', 'bench-standby'), primaryPort: 55462, standbyPort: 55463, drPort: 55464, slot: 'jm_bench_standby', drSlot: 'jm_bench_dr' };
+const LAYOUT: ReplicaLayout = { dir: path.join(repoRoot, '.data', 'bench-standby'), primaryPort: 25462, standbyPort: 25463, drPort: 25464, slot: 'jm_bench_standby', drSlot: 'jm_bench_dr' };
 
 function benchVerify(rows: number): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -9,8 +9,11 @@
 #   scripts/pg-standby.sh promote NAME             end recovery: NAME accepts writes (the drill's gated step)
 #   scripts/pg-standby.sh down      stop every instance, drop their slots, remove STANDBY_DIR
 #
-# Settings (environment): STANDBY_DIR (.data/replicas), STANDBY_PRIMARY_PORT (55432), STANDBY_PORT (55433),
-# STANDBY_DR_PORT (55434), STANDBY_SLOT (jm_standby), STANDBY_DR_SLOT (jm_dr).
+# Settings (environment): STANDBY_DIR (.data/replicas), STANDBY_PRIMARY_PORT (25432), STANDBY_PORT (25433),
+# STANDBY_DR_PORT (25434), STANDBY_SLOT (jm_standby), STANDBY_DR_SLOT (jm_dr).
+# A new instance is refused a port inside this machine's ephemeral range (net.ipv4.ip_local_port_range, usually
+# 32768-60999): any outgoing connection may be holding such a port, and the server then fails to listen at random
+# ("Address already in use"). Refusals exit with status 2; other failures with 1, carrying the server log's last lines.
 # The shared cluster on 5432 is never reconfigured or restarted: the primary here is an instance of our own.
 # With STANDBY_PRIMARY_EXTERNAL=1 the primary on STANDBY_PRIMARY_PORT is used as it is; it must already allow
 # replication connections from 127.0.0.1 (wal_level replica, max_wal_senders, pg_hba "replication").
@@ -21,9 +24,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${STANDBY_DIR:-$ROOT/.data/replicas}
-PRIMARY_PORT=${STANDBY_PRIMARY_PORT:-55432}
-STANDBY_PORT=${STANDBY_PORT:-55433}
-DR_PORT=${STANDBY_DR_PORT:-55434}
+PRIMARY_PORT=${STANDBY_PRIMARY_PORT:-25432}
+STANDBY_PORT=${STANDBY_PORT:-25433}
+DR_PORT=${STANDBY_DR_PORT:-25434}
 SLOT=${STANDBY_SLOT:-jm_standby}
 DR_SLOT=${STANDBY_DR_SLOT:-jm_dr}
 EXTERNAL=${STANDBY_PRIMARY_EXTERNAL:-0}
@@ -32,6 +35,17 @@ HOST=127.0.0.1
 
 say() { echo "[pg-standby] $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
+refuse() { say "REFUSED: $*"; exit 2; }
+# The last lines of an instance's server log, on one line (what the server itself said when it would not start).
+log_tail() { [ -f "$DIR/$1.log" ] && tail -n 5 "$DIR/$1.log" | tr '\n' ' ' || echo "(no log at $DIR/$1.log)"; }
+# A port a new instance may listen on: not in the range the kernel hands out to outgoing connections.
+usable_port() { # name port
+  local lo hi
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+  if [ "$2" -ge "$lo" ] && [ "$2" -le "$hi" ]; then
+    refuse "port $2 for $1 lies in this machine's ephemeral port range $lo-$hi (net.ipv4.ip_local_port_range): an outgoing connection can hold it at any moment and the server would fail to listen; choose a port below $lo"
+  fi
+}
 [ -x "$PGBIN/initdb" ] || die "no PostgreSQL server binaries found (looked in $PGBIN); install postgresql or set PGBIN"
 # The server refuses to run as root: everything that touches a data directory runs as postgres.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -61,7 +75,7 @@ prepare_dir() {
 
 wait_ready() { # port what
   for _ in $(seq 1 120); do ready "$1" && return 0; sleep 0.5; done
-  die "$2 on port $1 did not come up; see $DIR/$2.log"
+  die "$2 on port $1 did not come up; its log says: $(log_tail "$2")"
 }
 
 start_instance() { # name
@@ -70,7 +84,8 @@ start_instance() { # name
   claim_port "$name" "$port"
   if ready "$port"; then say "$name answers on $HOST:$port (left as it is)"; return 0; fi
   say "starting $name on $HOST:$port (log $DIR/$name.log)"
-  as_pg "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/$name.log" -w -t 60 start >/dev/null
+  as_pg "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/$name.log" -w -t 60 start >/dev/null \
+    || die "$name did not start on $HOST:$port; its log says: $(log_tail "$name")"
   wait_ready "$port" "$name"
 }
 
@@ -113,6 +128,7 @@ ensure_primary() {
   fi
   claim_port primary "$PRIMARY_PORT"
   if [ ! -f "$DIR/primary/PG_VERSION" ]; then
+    usable_port primary "$PRIMARY_PORT"
     rm -rf "$DIR/primary"
     say "initdb primary in $DIR/primary (port $PRIMARY_PORT, UTF8, trust on 127.0.0.1, replication allowed)"
     as_pg "$PGBIN/initdb" -D "$DIR/primary" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
@@ -130,6 +146,7 @@ ensure_replica() { # name port slot
     start_instance "$name"
   else
     claim_port "$name" "$port"
+    usable_port "$name" "$port"
     rm -rf "${DIR:?}/$name"
     # A slot left by an earlier, removed copy would make -C fail; nothing else uses our slot names.
     local stale
@@ -157,6 +174,7 @@ clone_instance() { # source name port
   [ -n "$sport" ] || die "no instance named $source in $DIR"
   [ -f "$DIR/$name/PG_VERSION" ] && die "$name already exists in $DIR/$name: a drill restores into a fresh instance (stop and remove it first)"
   claim_port "$source" "$sport"
+  usable_port "$name" "$port"
   ready "$port" && die "port $port is taken (data directory $(served_dir "$port" 2>/dev/null || echo unknown))"
   rm -rf "${DIR:?}/$name"
   say "base backup of $source ($HOST:$sport) into a fresh instance $name (port $port), WAL streamed with it"

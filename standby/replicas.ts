@@ -21,6 +21,11 @@ export interface ReplicaLayout {
 
 export const PG_STANDBY_SCRIPT = path.join(repoRoot, 'scripts', 'pg-standby.sh');
 
+/** The script refused its input (exit status 2: a port in the ephemeral range, …): retrying cannot help. */
+export class ReplicaScriptRefusal extends Error {
+  override name = 'ReplicaScriptRefusal';
+}
+
 export function pgStandby(layout: ReplicaLayout, args: string[], timeoutMs = 10 * 60_000): Promise<{ actions: string[]; stdout: string }> {
   const env = {
     ...process.env,
@@ -35,8 +40,10 @@ export function pgStandby(layout: ReplicaLayout, args: string[], timeoutMs = 10 
   return new Promise((resolve, reject) => {
     execFile('bash', [PG_STANDBY_SCRIPT, ...args], { env, timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       const actions = stderr.split('\n').filter((l) => l.startsWith('[pg-standby]')).map((l) => l.replace(/^\[pg-standby\] /, ''));
-      if (err) reject(new Error(`scripts/pg-standby.sh ${args.join(' ')} failed: ${actions.slice(-3).join(' / ') || stderr.trim().slice(-500) || err.message}`));
-      else resolve({ actions, stdout });
+      if (err) {
+        const message = `scripts/pg-standby.sh ${args.join(' ')} failed: ${actions.slice(-3).join(' / ') || stderr.trim().slice(-500) || err.message}`;
+        reject((err as { code?: unknown }).code === 2 ? new ReplicaScriptRefusal(message) : new Error(message));
+      } else resolve({ actions, stdout });
     });
   });
 }

@@ -30,7 +30,7 @@ export const standbyInput = z.object({
   /** setup: schedule the check every this many minutes (default: the configuration's checkEveryMinutes); 0 = no schedule */
   checkEveryMinutes: z.number().int().min(0).max(1440).describe('setup: schedule the check every N minutes (0 = none; default from config/standby.json)').optional(),
   /** drill: the fresh instance's port, and whether to keep it after the drill */
-  drillPort: z.number().int().min(1024).max(65535).describe('drill: port of the fresh instance (default 55440)').optional(),
+  drillPort: z.number().int().min(1024).max(65535).describe('drill: port of the fresh instance (default 25440; not in the machine’s ephemeral port range)').optional(),
   keepDrillInstance: z.boolean().describe('drill: keep the promoted instance afterwards').optional(),
 });
 export type StandbyInput = z.infer<typeof standbyInput>;

@@ -177,7 +177,7 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
       state.status = state.alerts.length ? 'alerting' : 'healthy';
     } else {
       const name = `drill_${input.runId.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(-12)}`;
-      const port = input.drillPort ?? 55440;
+      const port = input.drillPort ?? 25440;
       state.phase = 'restore';
       publish();
       const restored = await act(`恢复 restore the DR copy into a fresh instance ${name}`, true).standbyDrillRestore({ name, port });

@@ -1,7 +1,7 @@
 import { ensureRunbookSchema } from '../../lib/runbook-db';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
+import { asPostgres, freePort, PGBIN } from '../support/private-cluster';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -12,19 +12,6 @@ import { Client } from 'pg';
  * the latter on a PostgreSQL cluster of its own (initdb, password authentication), as the image would.
  */
 const REPO = path.resolve(__dirname, '..', '..');
-const PGBIN = '/usr/lib/postgresql/15/bin';
-const asPostgres = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
-  process.getuid?.() === 0 ? spawnSync('runuser', ['-u', 'postgres', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env } });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 describe('deploy/make-secrets.sh 密钥生成', () => {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jm-secrets-')), 'secrets');
   afterAll(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));

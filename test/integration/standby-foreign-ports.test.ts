@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { pgStandby, ReplicaLayout } from '../../standby/replicas';
+import { pgStandby, ReplicaLayout, ReplicaScriptRefusal } from '../../standby/replicas';
 import { freePort, PrivateCluster, tempRoot } from '../support/private-cluster';
 
 /**
@@ -87,3 +87,26 @@ it('a standby port answered by another cluster is refused before any copy is mad
   // status says whose server answers there instead of reporting it as our standby
   expect((await pgStandby(moved, ['status'])).stdout).toMatch(new RegExp(`^standby port=${moved.standbyPort} port-taken by:${foreign.data}$`, 'm'));
 }, 120_000);
+
+it('a new instance is refused a port in the ephemeral range (status 2, a refusal the drill does not retry), and an instance that will not start says why from its log', async () => {
+  const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const inRange = { primary: lo + 1000, standby: await freePort(), dr: await freePort() };
+  const risky = layout('ephemeral', inRange);
+  const err = await pgStandby(risky, ['up'], 120_000).then(() => null, (e: Error) => e);
+  expect(err).toBeInstanceOf(ReplicaScriptRefusal);
+  expect(err?.message).toContain(`port ${lo + 1000} for primary lies in this machine's ephemeral port range ${lo}-${hi}`);
+  expect(err?.message).toContain(`choose a port below ${lo}`);
+  expect(fs.existsSync(path.join(risky.dir, 'primary'))).toBe(false);
+
+  // below the range: built; then a setting the server rejects, and `start` carries the server's own words
+  const safe = layout('broken-conf', { primary: await freePort(), standby: await freePort(), dr: await freePort() });
+  await pgStandby(safe, ['up'], 120_000);
+  const clone = await pgStandby(safe, ['clone', 'dr', 'drill', String(lo + 2000)], 120_000).then(() => null, (e: Error) => e);
+  expect(clone).toBeInstanceOf(ReplicaScriptRefusal);
+  expect(fs.existsSync(path.join(safe.dir, 'drill'))).toBe(false);
+  await pgStandby(safe, ['stop', 'dr']);
+  fs.appendFileSync(path.join(safe.dir, 'dr', 'postgresql.auto.conf'), 'no_such_setting_jm = on\n');
+  const start = await pgStandby(safe, ['start', 'dr'], 120_000).then(() => null, (e: Error) => e);
+  expect(start).not.toBeInstanceOf(ReplicaScriptRefusal);
+  expect(start?.message).toMatch(/dr did not start on 127\.0\.0\.1:\d+; its log says: .*no_such_setting_jm/);
+}, 180_000);

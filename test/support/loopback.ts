@@ -13,12 +13,25 @@ export function close(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A port that was just bound and released: nothing listens on it, so a connect is refused. */
+/**
+ * A port nothing listens on right now, for a server another process will start there (or for a connect that must be
+ * refused). Picked below the kernel's ephemeral range (32768–60999 here): a port the kernel hands out could be taken
+ * by any outgoing connection before that server binds it, and it then fails with "Address already in use".
+ */
 export async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  const port = await listen(s);
-  await close(s);
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const s = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await close(s);
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 31999 after 100 tries');
 }
 
 export interface ReceivedRequest {

@@ -1,8 +1,8 @@
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { closedPort } from './loopback';
 
 /**
  * A PostgreSQL cluster of a test's own (initdb of the installed server under a temporary directory, its own port and
@@ -23,17 +23,8 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
   return r.stdout;
 }
 
-/** A port nothing listens on right now (bound and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port nothing listens on, below the ephemeral range (see closedPort). */
+export const freePort = closedPort;
 
 /** A temporary directory the postgres user may traverse (its data directories live below it). */
 export function tempRoot(prefix: string): string {

@@ -1,10 +1,10 @@
 /**
- * The ports the standby tests use: five in a row from STANDBY_TEST_PORT_BASE (default 55452) — the primary,
+ * The ports the standby tests use: five in a row from STANDBY_TEST_PORT_BASE (default 25452, below the kernel's ephemeral port range so no outgoing connection can hold one) — the primary,
  * the standby, the DR copy, the tamper clone (standby-replicas.test.ts) and the drill's restore
  * (standby-workflow.test.ts). Two checkouts testing at once on one machine give each its own base
- * (e.g. STANDBY_TEST_PORT_BASE=56452); pg-standby.sh refuses a port answered by another checkout's instance.
+ * (e.g. STANDBY_TEST_PORT_BASE=26452); pg-standby.sh refuses a port answered by another checkout's instance.
  */
-export const DEFAULT_STANDBY_TEST_PORT_BASE = 55452;
+export const DEFAULT_STANDBY_TEST_PORT_BASE = 25452;
 export interface StandbyTestPorts {
   primary: number;
   standby: number;

@@ -2,13 +2,13 @@ import { DEFAULT_STANDBY_TEST_PORT_BASE, standbyTestPorts } from '../support/sta
 
 /**
  * The standby tests' ports come from STANDBY_TEST_PORT_BASE (two checkouts testing at once must not share a
- * primary): the default stays 55452…55456, a base moves all five, and a value that is not a usable port fails
+ * primary): the default stays 25452…25456, a base moves all five, and a value that is not a usable port fails
  * with the variable's name.
  */
 describe('standby test ports (STANDBY_TEST_PORT_BASE)', () => {
-  it('defaults to 55452: primary, standby, DR copy, tamper clone, drill restore', () => {
-    expect(DEFAULT_STANDBY_TEST_PORT_BASE).toBe(55452);
-    expect(standbyTestPorts({})).toEqual({ primary: 55452, standby: 55453, dr: 55454, tamper: 55455, drill: 55456 });
+  it('defaults to 25452: primary, standby, DR copy, tamper clone, drill restore', () => {
+    expect(DEFAULT_STANDBY_TEST_PORT_BASE).toBe(25452);
+    expect(standbyTestPorts({})).toEqual({ primary: 25452, standby: 25453, dr: 25454, tamper: 25455, drill: 25456 });
     expect(standbyTestPorts({ STANDBY_TEST_PORT_BASE: '' })).toEqual(standbyTestPorts({}));
   });
 
