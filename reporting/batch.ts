@@ -3,14 +3,16 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
-import { encodeField } from '../migration/copy-text';
+import type { Client } from 'pg';
+import { decodeField, encodeField, textOf } from '../migration/copy-text';
 import { compareKeys } from '../verification/canonical';
 import { pruneChangeLog } from './capture';
 import { Op } from './batch-format';
-import { copyBinaryLines, extractionSql, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
+import { copyBinaryLines, extractionSql, loadTempKeys, prepareRegistrySession, REPORT_SESSION, Selection } from './extract';
 import { compileRowReady, ReadyRow, RejectedRow, splitExtracted } from './rows';
 import { ensureProvinceSchema } from './province';
 import type { BatchState, Manifest, PrepareResult, ReportContext } from './batch-types';
+import type { ReportTable } from './spec';
 import { BatchReads, batchFile, chunked, shaBytes, writeDurably } from './batch-files';
 import { advanceWatermark, batchIdOf, holdRejected, openBatch } from './batch-ledger';
 import { prepareFirstLoad } from './first-load';
@@ -113,15 +115,10 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       // A first load into an empty province table has nothing to compare with, and can COPY straight in.
       const emptyProvince = (await province.query(`SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty`)).rows[0].empty as boolean;
       if (sel.kind !== 'backfill' && good.length && !emptyProvince) {
-        const known = new Map<string, { sha: string; op: string }>();
-        const { rows } = await province.query<{ k: string; sha: string; op: string }>(
-          `SELECT p.${quoteIdent(table.key)}::text AS k, p._report_sha AS sha, p._report_op AS op FROM ${quoteIdent(table.name)} p WHERE p.${quoteIdent(table.key)}::text = ANY($1::text[])`,
-          [good.map((g) => g.key)],
-        );
-        for (const r of rows) known.set(r.k, r);
+        const held = await provinceLinesOf(province, table, good.map((g) => g.key));
         batchRows = good.filter((g) => {
-          const k = known.get(g.key);
-          const same = g.op === 'D' ? !k || k.op === 'D' : k !== undefined && k.sha === g.sha && k.op === g.op;
+          const k = held.get(g.key);
+          const same = g.op === 'D' ? k === undefined || k.endsWith('\tD') : k === `${g.line}\t${g.op}`;
           if (same) skipped++;
           return !same;
         });
@@ -164,22 +161,22 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
       const deletes = batchRows.filter((r) => r.op === 'D').map((r) => r.key);
       const cols = names.map(quoteIdent).join(', ');
       if (upserts.length && emptyProvince) {
-        const copyIn = `COPY ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
-        await pipeline(Readable.from(chunked(upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\t${r.sha}\n`))), province.query(copyFrom(copyIn)));
+        const copyIn = `COPY ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch) FROM STDIN`;
+        await pipeline(Readable.from(chunked(upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\n`))), province.query(copyFrom(copyIn)));
       } else if (upserts.length) {
         await province.query(`CREATE TEMP TABLE report_stage (LIKE ${quoteIdent(table.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
-        const copyIn = `COPY report_stage (${cols}, _report_op, _report_batch, _report_sha) FROM STDIN`;
-        const lines = upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\t${r.sha}\n`);
+        const copyIn = `COPY report_stage (${cols}, _report_op, _report_batch) FROM STDIN`;
+        const lines = upserts.map((r) => `${r.line}\t${r.op}\t${batchField}\n`);
         await pipeline(Readable.from(chunked(lines)), province.query(copyFrom(copyIn)));
-        const set = [...names.filter((n) => n !== table.key), '_report_op', '_report_batch', '_report_sha', '_report_at'].map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ');
+        const set = [...names.filter((n) => n !== table.key), '_report_op', '_report_batch', '_report_at'].map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ');
         await province.query(
-          `INSERT INTO ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_sha, _report_at) SELECT ${cols}, _report_op, _report_batch, _report_sha, now() FROM report_stage ON CONFLICT (${quoteIdent(table.key)}) DO UPDATE SET ${set}`,
+          `INSERT INTO ${quoteIdent(table.name)} (${cols}, _report_op, _report_batch, _report_at) SELECT ${cols}, _report_op, _report_batch, now() FROM report_stage ON CONFLICT (${quoteIdent(table.key)}) DO UPDATE SET ${set}`,
         );
       }
       if (deletes.length) {
         const where = `${quoteIdent(table.key)}::text = ANY($1::text[])`;
         if (table.deletes.province === 'delete') await province.query(`DELETE FROM ${quoteIdent(table.name)} WHERE ${where}`, [deletes]);
-        else await province.query(`UPDATE ${quoteIdent(table.name)} SET _report_op = 'D', _report_batch = $2, _report_sha = 'D', _report_at = now() WHERE ${where}`, [deletes, batchId]);
+        else await province.query(`UPDATE ${quoteIdent(table.name)} SET _report_op = 'D', _report_batch = $2, _report_at = now() WHERE ${where}`, [deletes, batchId]);
       }
       // Held rows: kept with the reason until a later change of the row (or a backfill) brings them in.
       const holding = (await province.query('SELECT EXISTS (SELECT 1 FROM report_rejected WHERE table_name = $1) AS any', [table.name])).rows[0].any as boolean;
@@ -228,4 +225,25 @@ export async function pruneBelowWatermarks(ctx: ReportContext, tableName: string
   );
   if (rows[0].n < readers.length || !rows[0].low) return 0;
   return withClient(ctx.registryUrl, (r) => pruneChangeLog(r, source, rows[0].low!));
+}
+
+/**
+ * What the province holds for these keys, as its COPY text (items, then the op; binary strings, the same
+ * bytes a ready row's line has): a row the cycle re-read is news only when its line differs.
+ */
+async function provinceLinesOf(province: Client, table: ReportTable, keys: string[]): Promise<Map<string, string>> {
+  await loadTempKeys(province, keys);
+  const names = table.items.map((i) => i.name);
+  const k = `p.${quoteIdent(table.key)}`;
+  const sql = `COPY (SELECT ${k}::text, ${names.map((n) => `p.${quoteIdent(n)}`).join(', ')}, p._report_op FROM ${quoteIdent(table.name)} p JOIN pg_temp.report_keys r ON r.key = ${k}::text) TO STDOUT`;
+  const held = new Map<string, string>();
+  for await (const lines of copyBinaryLines(province, sql)) {
+    for (const line of lines) {
+      if (!line) continue;
+      const tab = line.indexOf('\t');
+      const raw = line.slice(0, tab);
+      held.set(textOf(raw.indexOf('\\') === -1 ? raw : decodeField(raw)!), line.slice(tab + 1));
+    }
+  }
+  return held;
 }

@@ -50,7 +50,7 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   // read-back does not set every tuple's hint bits and write every page out again. The truncation's lock
   // keeps other readers of the table waiting until the load commits (they saw it empty before).
   await province.query(`TRUNCATE ${quoteIdent(table.name)}`);
-  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch, _report_sha) FROM STDIN WITH (FREEZE)`;
+  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch) FROM STDIN WITH (FREEZE)`;
   const loaded = pipeline(toProvince, province.query(copyFrom(copyIn)));
   loaded.catch(() => undefined); // awaited below; an extraction failure ends it first
   let snap: { xmin: string; now: Date };
@@ -75,7 +75,7 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
                 rejected.push(r.rejected);
                 continue;
               }
-              provinceLines.push(`${r.row.line}\t${r.row.op}\t${batchField}\t${r.row.sha}\n`);
+              provinceLines.push(`${r.row.line}\t${r.row.op}\t${batchField}\n`);
               jsonLines.push(r.row.json);
               canonicalLines.push(`${r.row.line}\t${r.row.op}\n`);
               counts[r.row.op]++;

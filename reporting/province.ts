@@ -69,7 +69,7 @@ export function provinceTableDdl(table: ReportTable): string {
     const collate = isKey && i.type === 'text' ? ' COLLATE "C"' : '';
     return `${quoteIdent(i.name)} ${i.type}${collate}${isKey ? ' PRIMARY KEY' : ''}`;
   });
-  cols.push(`_report_op char(1) NOT NULL`, `_report_batch text NOT NULL`, `_report_sha text NOT NULL`, `_report_at timestamptz NOT NULL DEFAULT now()`);
+  cols.push(`_report_op char(1) NOT NULL`, `_report_batch text NOT NULL`, `_report_at timestamptz NOT NULL DEFAULT now()`);
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.name)} (\n  ${cols.join(',\n  ')}\n)`;
 }
 
@@ -77,7 +77,11 @@ export async function ensureProvinceSchema(province: Client, tables: readonly Re
   await province.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-report-province-ddl']);
   try {
     for (const ddl of LEDGER_DDL) await province.query(ddl);
-    for (const t of tables) await province.query(provinceTableDdl(t));
+    for (const t of tables) {
+      await province.query(provinceTableDdl(t));
+      // A province made by an older version kept each row's SHA-256 (its re-read rows are now compared by content).
+      await province.query(`ALTER TABLE ${quoteIdent(t.name)} DROP COLUMN IF EXISTS _report_sha`);
+    }
   } finally {
     await province.query('SELECT pg_advisory_unlock(hashtext($1))', ['jm-report-province-ddl']);
   }

@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import { binaryOf, decodeField, decodeLine, Field, NULL_FIELD, textOf } from '../migration/copy-text';
 import { JSON_UNSAFE_KEY, JSON_UNSAFE_LINE, nationalLineWriter, Op, plainNationalLineWriter } from './batch-format';
 import { compileLineConverter } from './convert';
@@ -7,9 +6,8 @@ import type { ReportSpec, ReportTable } from './spec';
 /**
  * 汇聚 One extracted row (a COPY text line of extractionSql: key, present, version, the items) made
  * ready for every place it goes, as binary strings (copy-text.ts: one char per UTF-8 byte), so that a
- * row is never decoded to text and encoded again: its province COPY line, that line's SHA-256 (the
- * province's _report_sha), its national JSON line and its canonical line (what the three-way
- * verification hashes). The bytes are the text converter's (convert.ts) in UTF-8, byte for byte.
+ * row is never decoded to text and encoded again: its province COPY line, its national JSON line and its
+ * canonical line (what the three-way verification hashes). The bytes are the text converter's (convert.ts) in UTF-8, byte for byte.
  */
 export interface ReadyRow {
   /** the key as text (for SQL parameters, the ledger, key order) */
@@ -17,8 +15,6 @@ export interface ReadyRow {
   op: Op;
   /** the items' COPY text (binary, no LF); '' for a deletion */
   line: string;
-  /** SHA-256 of line + LF, hex; 'D' for a deletion */
-  sha: string;
   /** the national JSON line (binary, with its LF) */
   json: string;
 }
@@ -45,16 +41,6 @@ export function splitExtracted(line: string): RawRow {
   return { parts, key: k.indexOf('\\') === -1 ? k : decodeField(k)!, present: parts[1] === 't', version: parts[2] === NULL_FIELD ? null : parts[2] };
 }
 
-/** SHA-256 (hex) of a binary string's bytes, through one scratch buffer. */
-export function binarySha(): (binary: string) => string {
-  let scratch = Buffer.allocUnsafe(64 * 1024);
-  return (binary) => {
-    if (binary.length > scratch.length) scratch = Buffer.allocUnsafe(binary.length * 2);
-    const n = scratch.write(binary, 0, 'latin1');
-    return hash('sha256', scratch.subarray(0, n), 'hex');
-  };
-}
-
 export type Ready = { ok: true; row: ReadyRow } | { ok: false; rejected: RejectedRow };
 
 /** Compiles the per-row step for a table: a binary extracted line → its ready row, or its rejection. */
@@ -62,17 +48,16 @@ export function compileRowReady(spec: ReportSpec, table: ReportTable): { ready: 
   const convert = compileLineConverter(spec, table);
   const lineOf = nationalLineWriter(table.items.map((i) => i.name));
   const plainLineOf = plainNationalLineWriter(table.items.map((i) => i.name));
-  const sha = binarySha();
   const op = opOfValues(table);
   const ready = (raw: RawRow): Ready => {
     const key = textOf(raw.key);
-    if (!raw.present) return { ok: true, row: { key, op: 'D', line: '', sha: 'D', json: lineOf('D', raw.key, []) } };
+    if (!raw.present) return { ok: true, row: { key, op: 'D', line: '', json: lineOf('D', raw.key, []) } };
     const c = convert(raw.parts, 3);
     if (!c.ok) return { ok: false, rejected: { key, reason: c.reason, fields: decodeLine(textOf(raw.parts.slice(3).join('\t'))) } };
     const line = c.fields.join('\t');
     const o = op(c.values);
     const json = JSON_UNSAFE_LINE.test(line) || JSON_UNSAFE_KEY.test(raw.key) ? lineOf(o, raw.key, c.values) : plainLineOf(o, raw.key, c.values);
-    return { ok: true, row: { key, op: o, line, sha: sha(line + '\n'), json } };
+    return { ok: true, row: { key, op: o, line, json } };
   };
   /** the canonical line of a present row (binary, canonicalLine's bytes); null: deleted; undefined: rejected */
   const canonical = (raw: RawRow): string | null | undefined => {

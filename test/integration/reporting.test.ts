@@ -218,4 +218,22 @@ describe('数据汇聚及上报 reporting: registry → provincial DB → nation
     expect(v.state).toBe('held');
     expect(v.differingKeys).toEqual([expect.objectContaining({ key, where: expect.stringMatching(/^registry .*altered-behind.* ≠ batch/) })]);
   }, 120_000);
+  it('a row re-read without a change in its content is not news: counted as skipped, not delivered again; a changed one travels', async () => {
+    const table = 'rpt_market_entity';
+    const before = receiver.accepted.length;
+    const [same, changed, gone] = await withClient(provinceUrl, async (c) => (await c.query<{ pripid: string }>(`SELECT pripid FROM rpt_market_entity WHERE _report_op = 'U' ORDER BY pripid DESC LIMIT 2`)).rows.map((r) => r.pripid)
+      .concat((await c.query<{ pripid: string }>(`SELECT pripid FROM rpt_market_entity WHERE _report_op = 'D' LIMIT 1`)).rows.map((r) => r.pripid)));
+    expect(gone).toBeDefined(); // the tombstone the changes test left
+    await withClient(registryUrl, async (c) => {
+      await c.query(`UPDATE market_entity SET entname = entname WHERE pripid = $1`, [same]);
+      await c.query(`UPDATE market_entity SET entname = entname || '（再变更）' WHERE pripid = $1`, [changed]);
+      // a deletion logged again for a row the province already holds as deleted
+      await c.query(`INSERT INTO report_change_log (table_name, key, op) VALUES ('market_entity', $1, 'D')`, [gone]);
+    });
+    const p = await prepareBatch(ctx, table);
+    expect({ rows: p.rows, skipped: p.skipped }).toEqual({ rows: 1, skipped: 2 });
+    expect(await runTableCycle(ctx, table)).toMatchObject({ batchId: p.batchId, state: 'verified' });
+    const sent = receiver.accepted.slice(before);
+    expect(sent.map((b) => b.keys.map((k) => `${k.op}:${k.key}`))).toEqual([[`U:${changed}`]]);
+  }, 120_000);
 });
