@@ -48,7 +48,7 @@ export interface FlaggedRows {
 
 /**
  * The legacy rows of `keys` read again by their keys (SourceAdapter.readKeys), each by its source column; a
- * string says why they cannot be (a source without readKeys — Oracle — or a composite key).
+ * string says why they cannot be (a source without readKeys, or a composite key).
  */
 export async function readLegacyRows(source: SourceAdapter, table: TableMapping, keys: readonly string[]): Promise<Map<string, Record<string, Field>> | string> {
   const rows = await readLegacyLines(source, table, keys);

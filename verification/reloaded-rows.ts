@@ -14,7 +14,7 @@ import { copyOut, fieldDifferences, RowDifference } from './canonical';
  * 整改复核 The rows a remediation run loaded, compared with what they should be (issue #15: the loop "re-verifies
  * those keys' content"): the legacy row read again by its key, with the sheet's correction applied (a child that
  * followed its parent in: as it is), through the mapping with the sheet's code entries — against the target's
- * row, column by column. A table whose source cannot read rows by key (an adapter without readKeys: Oracle) or
+ * row, column by column. A table whose source cannot read rows by key (an adapter without readKeys) or
  * that has a composite key is left unchecked, and the result says so.
  */
 export interface ReloadedRowsCheck {

@@ -14,7 +14,7 @@ import { loadOracleDriver } from './driver';
 import { withOracleErrors } from './errors';
 import { connectProblem, runOraclePreflight } from './preflight';
 import { DictionaryRow, OracleMappingError, oracleKeyParts, resolveTable, ResolvedTable } from './resolve';
-import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, planBoundariesQuery, READ_POINT_SQL, rowidExtentsQuery, SESSION_SETUP_SQL, tableStatsQuery } from './sql';
+import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, keysQuery, planBoundariesQuery, READ_POINT_SQL, rowidExtentsQuery, SESSION_SETUP_SQL, SqlWithBinds, tableStatsQuery } from './sql';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -177,9 +177,26 @@ export class OracleSource implements SourceAdapter {
     return withOracleErrors(`读取 read ${table.source.table.toUpperCase()} chunk ${chunk.id}`, () => this.openChunk(table, chunk, readPoint));
   }
 
+  /** 按键读取 Rows by their keys (the orphan check, remediation's reload): one query at the read point, streamed like a chunk. */
+  async readKeys(table: TableMapping, keys: string[], readPoint: string | null): Promise<Readable> {
+    if (isComposite(table)) throw new Error(`readKeys takes a one-column key; ${table.name} has a composite key`);
+    return withOracleErrors(`按键读取 read ${table.source.table.toUpperCase()} by ${keys.length} keys`, async () => {
+      const resolved = await this.resolve(table);
+      return this.stream(resolved, keysQuery({
+        schema: this.options.schema ?? null,
+        table: table.source.table,
+        key: table.source.key,
+        columns: resolved.columns.map((c) => ({ name: c.legacy.name, kind: c.legacy.kind })),
+        readPoint,
+        substitutionChecks: resolved.substitutionChecks,
+        keys,
+      }));
+    });
+  }
+
   private async openChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {
     const resolved = await this.resolve(table);
-    const { sql, binds } = chunkQuery({
+    return this.stream(resolved, chunkQuery({
       schema: this.options.schema ?? null,
       table: table.source.table,
       key: table.source.key,
@@ -191,7 +208,11 @@ export class OracleSource implements SourceAdapter {
       keyForm: resolved.keyForm,
       keyParts: isComposite(table) ? resolved.keyParts : undefined,
       substitutionChecks: resolved.substitutionChecks,
-    });
+    }));
+  }
+
+  /** A query's rows as a chunk stream (the rows converted as a chunk's are), on a connection of its own. */
+  private async stream(resolved: ResolvedTable, { sql, binds }: SqlWithBinds): Promise<Readable> {
     // LOBs arrive inline: a batch holds batchSize LOB values, so LOB tables fetch fewer rows per trip
     const batchSize = resolved.columns.some((c) => c.legacy.kind === 'clob' || /BLOB/.test(c.legacy.dataType))
       ? Math.min(this.options.fetchArraySize, this.options.lobFetchArraySize)

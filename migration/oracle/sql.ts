@@ -290,6 +290,34 @@ export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
 }
 
 /**
+ * 按键读取 A few rows by their keys (SourceAdapter.readKeys), at the SCN: the chunk's columns, the key column
+ * compared with the keys as the adapter reads them (its own text of the column: a NUMBER key's decimal text,
+ * which Oracle converts back), as binds k0, k1, …; in key order. Oracle takes at most 1,000 expressions in an
+ * IN list (ORA-01795): a longer list is lists of 1,000, OR-ed.
+ */
+export const ORACLE_IN_LIST_MAX = 1_000;
+export function keysQuery(input: Pick<ChunkQueryInput, 'schema' | 'table' | 'key' | 'columns' | 'readPoint' | 'substitutionChecks'> & { keys: readonly string[] }): SqlWithBinds {
+  if (!input.keys.length) throw new Error(`keysQuery: no keys to read from ${input.table}`);
+  const binds: OracleBinds = {};
+  const select = [
+    ...input.columns.map((c) => selectExpression(c.name, c.kind)),
+    ...(input.substitutionChecks ?? []).map((i, n) => substitutionCount(input.columns[i].name, n)),
+  ].join(', ');
+  const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
+  const k = oracleIdent(input.key);
+  const lists: string[] = [];
+  for (let i = 0; i < input.keys.length; i += ORACLE_IN_LIST_MAX) {
+    const names = input.keys.slice(i, i + ORACLE_IN_LIST_MAX).map((key, j) => {
+      binds[`k${i + j}`] = key;
+      return `:k${i + j}`;
+    });
+    lists.push(`${k} IN (${names.join(', ')})`);
+  }
+  const where = lists.length > 1 ? `(${lists.join(' OR ')})` : lists[0];
+  return { sql: `SELECT ${select} FROM ${from} WHERE ${where} ORDER BY ${k}`, binds };
+}
+
+/**
  * Chunk boundaries: every rowsPerChunk-th key in the target key's order (oracleKeyExpr), read at the same
  * SCN as the chunks. One sorted pass over the key (an index fast full scan when the key is indexed).
  * ROWID chunks are planned from extents instead (rowidExtentsQuery).
