@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client } from 'pg';
 import { quoteIdent } from '../lib/db';
@@ -9,6 +8,7 @@ import type { Chunk, SourceAdapter, SourceItem } from '../migration/source';
 import { isSourceRejection } from '../migration/source-rejection';
 import { compileTransform } from '../migration/transform';
 import { copyOut, RowDifference } from './canonical';
+import { MultisetDigest } from './multiset-digest';
 
 /**
  * 无键表 A keyless table verified as a multiset of rows: no key to match rows by, no order to rely on. Both sides are
@@ -16,7 +16,9 @@ import { copyOut, RowDifference } from './canonical';
  * prints), each line counted; the table is proven when every line occurs as often on both sides — so an exact
  * duplicate the legacy holds three times must be loaded three times. The rows the migration held are left out of
  * the source side by their legacy row as read (migration_quarantine.raw_row, one held record per legacy row).
- * A difference names the row's content and both counts. Held in memory: one entry per distinct row.
+ * A difference names the row's content and both counts. The proof is made in constant memory (each side's
+ * multiset digest, multiset-digest.ts); only a table that differs is read again, one entry per distinct row, to
+ * name its differences.
  */
 export interface KeylessComparison {
   /** source rows that must be in the target (transform ok, not held) */
@@ -24,7 +26,7 @@ export interface KeylessComparison {
   /** source rows the migration held: expected absent */
   quarantinedRows: number;
   targetRows: number;
-  /** sha256 over each side's sorted distinct lines with their counts: equal exactly when the multisets are */
+  /** each side's multiset digest (the sum of its lines' SHA-256, mod 2^256): equal when the multisets are */
   sourceSha256: string;
   targetSha256: string;
   differences: RowDifference[];
@@ -49,34 +51,31 @@ function take(counts: Map<string, number>, k: string): boolean {
   return true;
 }
 
-/** sha256 of a multiset: its distinct lines in code-unit order, each with its count. */
-function multisetSha256(counts: Map<string, number>): string {
-  const hash = createHash('sha256');
-  for (const line of [...counts.keys()].sort()) hash.update(`${counts.get(line)}\t${line}\n`);
-  return hash.digest('hex');
-}
-
 /** A canonical line as the row it is: target column → value. */
 function rowOf(table: TableMapping, line: string): Record<string, Field> {
   const fields = decodeLine(line);
   return Object.fromEntries(targetColumns(table).map((c, i) => [c.target, fields[i] ?? null]));
 }
 
-export async function compareKeylessTable(input: {
+type KeylessInput = {
   source: SourceAdapter;
   target: Client;
   mapping: Mapping;
   table: TableMapping;
   segment: Chunk;
   readPoint: string | null;
-}): Promise<KeylessComparison> {
+};
+
+/**
+ * Both sides read once, each canonical line handed to `sourceLine` / `targetLine` as it comes: the source through
+ * the transform, less the rows the migration held (matched by their legacy row, and taken off `held` as found);
+ * source rows neither loadable nor held are named.
+ */
+async function readSides(input: KeylessInput, held: Map<string, number>, sourceLine: (line: string) => void, targetLine: (line: string) => void) {
   const { source, target, mapping, table, segment, readPoint } = input;
   const transform = compileTransform(mapping, table);
-  const held = await heldRows(target, table);
   const unaccounted: RowDifference[] = [];
-  const expected = new Map<string, number>();
   let quarantinedRows = 0;
-  let sourceRows = 0;
   for await (const batch of await source.readChunk(table, segment, readPoint)) {
     for (const item of batch as SourceItem[]) {
       if (isSourceRejection(item)) {
@@ -95,45 +94,57 @@ export async function compareKeylessTable(input: {
         continue;
       }
       // the transform's line ends in its LF, as it goes to COPY; the target's are split on it
-      const line = textOf(outcome.line.endsWith('\n') ? outcome.line.slice(0, -1) : outcome.line);
-      expected.set(line, (expected.get(line) ?? 0) + 1);
-      sourceRows++;
+      sourceLine(textOf(outcome.line.endsWith('\n') ? outcome.line.slice(0, -1) : outcome.line));
     }
   }
-  const found = new Map<string, number>();
-  let targetRows = 0;
   let rest = '';
   const utf8 = new StringDecoder('utf8');
   const cols = targetColumns(table).map((c) => quoteIdent(c.target)).join(', ');
   for await (const chunk of copyOut(target, `COPY (SELECT ${cols} FROM ${quoteIdent(table.target.table)}) TO STDOUT`) as AsyncIterable<Buffer>) {
     const lines = (rest + utf8.write(chunk)).split('\n');
     rest = lines.pop()!;
-    for (const l of lines) {
-      found.set(l, (found.get(l) ?? 0) + 1);
-      targetRows++;
-    }
+    for (const l of lines) targetLine(l);
   }
-  const sourceSha256 = multisetSha256(expected);
-  const targetSha256 = multisetSha256(found);
-  const differences: RowDifference[] = [...unaccounted];
-  if (sourceSha256 !== targetSha256) {
-    for (const line of [...new Set([...expected.keys(), ...found.keys()])].sort()) {
-      const s = expected.get(line) ?? 0;
-      const t = found.get(line) ?? 0;
-      if (s === t) continue;
-      differences.push({
-        table: table.name,
-        kind: s > t ? 'missing_in_target' : 'extra_in_target',
-        key: line,
-        row: rowOf(table, line),
-        count: { source: s, target: t },
-        note: `${s} in the source, ${t} in the target (无键表 a keyless table, compared as a multiset)`,
-      });
-    }
+  return { unaccounted, quarantinedRows };
+}
+
+/**
+ * First pass, in constant memory: each side's multiset digest (multiset-digest.ts) and rows. Equal digests and
+ * counts, every source row loaded or held, every held row found: the table is proven, and no row was kept in
+ * memory. Anything else, and a second pass reads both sides again into counted lines to name the differences.
+ */
+export async function compareKeylessTable(input: KeylessInput): Promise<KeylessComparison> {
+  const { target, table } = input;
+  const sourceDigest = new MultisetDigest();
+  const targetDigest = new MultisetDigest();
+  const held = await heldRows(target, table);
+  const first = await readSides(input, held, (l) => sourceDigest.add(l), (l) => targetDigest.add(l));
+  const sourceSha256 = sourceDigest.digest();
+  const targetSha256 = targetDigest.digest();
+  const counts = { sourceRows: sourceDigest.rows, quarantinedRows: first.quarantinedRows, targetRows: targetDigest.rows, sourceSha256, targetSha256 };
+  if (sourceSha256 === targetSha256 && sourceDigest.rows === targetDigest.rows && !first.unaccounted.length && !held.size) return { ...counts, differences: [] };
+
+  const expected = new Map<string, number>();
+  const found = new Map<string, number>();
+  const heldAgain = await heldRows(target, table);
+  const second = await readSides(input, heldAgain, (l) => void expected.set(l, (expected.get(l) ?? 0) + 1), (l) => void found.set(l, (found.get(l) ?? 0) + 1));
+  const differences: RowDifference[] = [...second.unaccounted];
+  for (const line of [...new Set([...expected.keys(), ...found.keys()])].sort()) {
+    const s = expected.get(line) ?? 0;
+    const t = found.get(line) ?? 0;
+    if (s === t) continue;
+    differences.push({
+      table: table.name,
+      kind: s > t ? 'missing_in_target' : 'extra_in_target',
+      key: line,
+      row: rowOf(table, line),
+      count: { source: s, target: t },
+      note: `${s} in the source, ${t} in the target (无键表 a keyless table, compared as a multiset)`,
+    });
   }
   // rows the migration held that no legacy row matches: held twice, or the legacy changed
-  for (const [k, n] of held) {
+  for (const [k, n] of heldAgain) {
     differences.push({ table: table.name, kind: 'quarantined_but_loaded', key: '', row: Object.fromEntries(table.columns.map((c, i) => [c.source, (JSON.parse(k) as Field[])[i]])), count: { source: 0, target: n }, note: `held ${n} time(s) in quarantine, yet no legacy row left to match it 无键表` });
   }
-  return { sourceRows, quarantinedRows, targetRows, sourceSha256, targetSha256, differences };
+  return { ...counts, differences };
 }
