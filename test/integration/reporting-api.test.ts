@@ -149,7 +149,7 @@ describe('数据汇聚及上报 reporting through the API and Temporal', () => {
     }, 'the joint-test item to complete from its reporting run', 180_000);
     expect(done).toMatchObject({ status: 'done', doneBy: `automated ${childId}` });
     expect(done.runs[0]).toMatchObject({ ok: true, ref: childId, problems: [] });
-    expect(done.runs[0].summary).toMatch(/^汇聚上报联调 reporting joint test passed: 6\/6 tables verified, \d+ rows$/);
+    expect(done.runs[0].summary).toMatch(/^汇聚上报联调 reporting joint test passed: 8\/8 tables verified, \d+ rows$/);
     // The child is a reporting run like any other, readable through the API; its batch reached the receiver.
     const run = await stack.http('GET', `/reportings/${childId}`, approver);
     expect(run.body).toMatchObject({ phase: 'finished', verdict: 'passed' });

@@ -13,7 +13,7 @@ const parse = (raw: unknown) => parseReportSpec(raw, path.join(dir, 'test.json')
 describe('上报规范 report specifications', () => {
   it('the shipped registry spec loads', () => {
     const spec = loadReportSpec(path.join(dir, 'registry.json'));
-    expect(spec.tables.map((t) => t.source.table)).toEqual(['market_entity', 'name_reservation', 'enterprise_group', 'entity_person', 'entity_change', 'approval_application']);
+    expect(spec.tables.map((t) => t.source.table)).toEqual(['market_entity', 'name_reservation', 'enterprise_group', 'entity_person', 'entity_change', 'approval_application', 'approval_process', 'approval_material']);
   });
 
   it('the generated spec is 53 tables / 1,090 items, validates, and is the file shipped', () => {
