@@ -182,33 +182,32 @@ export class OracleSource implements SourceAdapter {
     if (isComposite(table)) throw new Error(`readKeys takes a one-column key; ${table.name} has a composite key`);
     return withOracleErrors(`按键读取 read ${table.source.table.toUpperCase()} by ${keys.length} keys`, async () => {
       const resolved = await this.resolve(table);
-      return this.stream(resolved, keysQuery({
-        schema: this.options.schema ?? null,
-        table: table.source.table,
-        key: table.source.key,
-        columns: resolved.columns.map((c) => ({ name: c.legacy.name, kind: c.legacy.kind })),
-        readPoint,
-        substitutionChecks: resolved.substitutionChecks,
-        keys,
-      }));
+      return this.stream(resolved, keysQuery({ ...this.rowRead(table, resolved, readPoint), keys }));
     });
   }
 
   private async openChunk(table: TableMapping, chunk: Chunk, readPoint: string | null): Promise<Readable> {
     const resolved = await this.resolve(table);
     return this.stream(resolved, chunkQuery({
-      schema: this.options.schema ?? null,
-      table: table.source.table,
-      key: table.source.key,
-      columns: resolved.columns.map((c) => ({ name: c.legacy.name, kind: c.legacy.kind })),
+      ...this.rowRead(table, resolved, readPoint),
       chunk,
-      readPoint,
       chunking: chunk.rowid ? 'rowid' : 'key',
       keyNullable: resolved.keyNullable,
       keyForm: resolved.keyForm,
       keyParts: isComposite(table) ? resolved.keyParts : undefined,
-      substitutionChecks: resolved.substitutionChecks,
     }));
+  }
+
+  /** What every read of a table's rows names: the table, its key, its columns, the read point, the '?' checks. */
+  private rowRead(table: TableMapping, resolved: ResolvedTable, readPoint: string | null) {
+    return {
+      schema: this.options.schema ?? null,
+      table: table.source.table,
+      key: table.source.key,
+      columns: resolved.columns.map((c) => ({ name: c.legacy.name, kind: c.legacy.kind })),
+      readPoint,
+      substitutionChecks: resolved.substitutionChecks,
+    };
   }
 
   /** A query's rows as a chunk stream (the rows converted as a chunk's are), on a connection of its own. */

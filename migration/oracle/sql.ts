@@ -240,6 +240,15 @@ export function substitutionCount(column: string, n: number): string {
   return `NVL(LENGTH(${c}), 0) - NVL(LENGTH(REPLACE(${c}, '?')), 0) AS "JM_QMARKS_${n}"`;
 }
 
+/** The columns a row read gives (with the substitution counts after them) and the table at the read point. */
+function selectFrom(input: Pick<ChunkQueryInput, 'schema' | 'table' | 'columns' | 'readPoint' | 'substitutionChecks'>, binds: OracleBinds): { select: string; from: string } {
+  const select = [
+    ...input.columns.map((c) => selectExpression(c.name, c.kind)),
+    ...(input.substitutionChecks ?? []).map((i, n) => substitutionCount(input.columns[i].name, n)),
+  ].join(', ');
+  return { select, from: tableRef(input.schema, input.table) + asOf(input.readPoint, binds) };
+}
+
 /**
  * One chunk: (keyFrom, keyTo] in key order, read at the SCN. Rows whose key is NULL (a required key
  * is still nullable in legacy DDL) sort last and belong to the last chunk, so that every row is read
@@ -248,11 +257,7 @@ export function substitutionCount(column: string, n: number): string {
  */
 export function chunkQuery(input: ChunkQueryInput): SqlWithBinds {
   const binds: OracleBinds = {};
-  const select = [
-    ...input.columns.map((c) => selectExpression(c.name, c.kind)),
-    ...(input.substitutionChecks ?? []).map((i, n) => substitutionCount(input.columns[i].name, n)),
-  ].join(', ');
-  const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
+  const { select, from } = selectFrom(input, binds);
   const { keyFrom, keyTo } = input.chunk;
   const where: string[] = [];
   let orderBy: string;
@@ -299,11 +304,7 @@ export const ORACLE_IN_LIST_MAX = 1_000;
 export function keysQuery(input: Pick<ChunkQueryInput, 'schema' | 'table' | 'key' | 'columns' | 'readPoint' | 'substitutionChecks'> & { keys: readonly string[] }): SqlWithBinds {
   if (!input.keys.length) throw new Error(`keysQuery: no keys to read from ${input.table}`);
   const binds: OracleBinds = {};
-  const select = [
-    ...input.columns.map((c) => selectExpression(c.name, c.kind)),
-    ...(input.substitutionChecks ?? []).map((i, n) => substitutionCount(input.columns[i].name, n)),
-  ].join(', ');
-  const from = tableRef(input.schema, input.table) + asOf(input.readPoint, binds);
+  const { select, from } = selectFrom(input, binds);
   const k = oracleIdent(input.key);
   const lists: string[] = [];
   for (let i = 0; i < input.keys.length; i += ORACLE_IN_LIST_MAX) {
