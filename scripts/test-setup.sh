@@ -6,7 +6,8 @@
 #   - PostgreSQL on 127.0.0.1:5432 (scripts/pg-ensure.sh), Redis on REDIS_URL (default 127.0.0.1:6379,
 #     started here under .data/redis when nothing answers), the Temporal dev server (scripts/temporal-dev.sh).
 # Whatever this script starts keeps running for the next `npm test` (as the Temporal dev server does);
-# scripts/test-setup.sh stop stops the Redis it started.
+# scripts/test-setup.sh stop stops the Redis it started and removes the standby tests' replicas (.data/test-standby,
+# which the standby test files otherwise keep for each other and for the next run).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
@@ -24,6 +25,11 @@ if [ "${1:-}" = stop ]; then
     pid=$(cat "$REDIS_DIR/redis.pid"); kill "$pid"
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     rm -f "$REDIS_DIR/redis.pid"; log "stopped the Redis started by this script"
+  fi
+  if [ -d "$REPO/.data/test-standby" ]; then
+    base=${STANDBY_TEST_PORT_BASE:-25452}
+    STANDBY_DIR=$REPO/.data/test-standby STANDBY_PRIMARY_PORT=$base STANDBY_PORT=$((base + 1)) STANDBY_DR_PORT=$((base + 2)) \
+      STANDBY_SLOT=jm_test_standby STANDBY_DR_SLOT=jm_test_dr bash "$REPO/scripts/pg-standby.sh" down || log "the standby tests' replicas could not be removed (above)"
   fi
   exit 0
 fi
