@@ -77,11 +77,15 @@ export async function ensureProvinceSchema(province: Client, tables: readonly Re
   await province.query('SELECT pg_advisory_lock(hashtext($1))', ['jm-report-province-ddl']);
   try {
     for (const ddl of LEDGER_DDL) await province.query(ddl);
-    for (const t of tables) {
-      await province.query(provinceTableDdl(t));
-      // A province made by an older version kept each row's SHA-256 (its re-read rows are now compared by content).
-      await province.query(`ALTER TABLE ${quoteIdent(t.name)} DROP COLUMN IF EXISTS _report_sha`);
-    }
+    for (const t of tables) await province.query(provinceTableDdl(t));
+    // A province made by an older version kept each row's SHA-256 (re-read rows are now compared by content). Dropped
+    // only where it is still there: ALTER TABLE locks the table out even when it has nothing to do, and this runs
+    // at every reporting run's preflight.
+    const { rows } = await province.query<{ t: string }>(
+      `SELECT c.relname AS t FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname = '_report_sha' AND NOT a.attisdropped AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1::text[])`,
+      [tables.map((t) => t.name)],
+    );
+    for (const r of rows) await province.query(`ALTER TABLE ${quoteIdent(r.t)} DROP COLUMN _report_sha`);
   } finally {
     await province.query('SELECT pg_advisory_unlock(hashtext($1))', ['jm-report-province-ddl']);
   }

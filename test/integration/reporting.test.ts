@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { loadMapping } from '../../migration/mapping';
-import { deliverBatch, prepareBatch, ReportContext, runTableCycle, verifyBatch } from '../../reporting/batch';
+import { deliverBatch, ensureReportSchema, prepareBatch, ReportContext, runTableCycle, verifyBatch } from '../../reporting/batch';
 import { reportStatus } from '../../reporting/monitor';
 import type { Receiver } from '../../reporting/receiver';
 import { loadReportSpec } from '../../reporting/spec';
@@ -236,4 +236,21 @@ describe('数据汇聚及上报 reporting: registry → provincial DB → nation
     const sent = receiver.accepted.slice(before);
     expect(sent.map((b) => b.keys.map((k) => `${k.op}:${k.key}`))).toEqual([[`U:${changed}`]]);
   }, 120_000);
+  it("an older province's per-row hash column is dropped once; a later preflight takes no lock a reader would wait for", async () => {
+    const columns = () => withClient(provinceUrl, async (c) => (await c.query<{ n: string }>(`SELECT attname AS n FROM pg_attribute WHERE attrelid = 'rpt_name_reservation'::regclass AND NOT attisdropped AND attnum > 0`)).rows.map((r) => r.n));
+    await withClient(provinceUrl, (c) => c.query(`ALTER TABLE rpt_name_reservation ADD COLUMN _report_sha text`));
+    await ensureReportSchema(ctx);
+    expect(await columns()).not.toContain('_report_sha');
+    // a reader of the province table, its transaction open: the preflight must not queue behind it
+    const outcome = await withClient(provinceUrl, async (reader) => {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM rpt_name_reservation');
+      let timer: NodeJS.Timeout | undefined;
+      const raced = await Promise.race([ensureReportSchema(ctx).then(() => 'done'), new Promise<string>((r) => (timer = setTimeout(() => r('waited for the reader'), 5_000)))]);
+      clearTimeout(timer);
+      await reader.query('COMMIT');
+      return raced;
+    });
+    expect(outcome).toBe('done');
+  }, 60_000);
 });
