@@ -52,19 +52,34 @@ start() {
     log "reusing the Temporal server already answering on $ADDRESS"
   else
     mkdir -p "$STATE_DIR"
-    local sa_flags=()
+    local sa_flags=() db=$STATE_DIR/temporal.db attempt
     for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_flags+=(--search-attribute "$sa"); done
-    log "starting the Temporal dev server on $ADDRESS (UI http://127.0.0.1:$UI_PORT, data $STATE_DIR/temporal.db)"
-    nohup "$cli" server start-dev --ip 127.0.0.1 --port "$PORT" --ui-port "$UI_PORT" \
-      --db-filename "$STATE_DIR/temporal.db" --log-level warn "${sa_flags[@]}" \
-      >"$STATE_DIR/server.log" 2>&1 9>&- &
-    echo $! >"$STATE_DIR/server.pid"
-    for _ in $(seq 1 120); do
+    for attempt in 1 2; do
+      local fresh=0; [ -s "$db" ] || fresh=1
+      log "starting the Temporal dev server on $ADDRESS (UI http://127.0.0.1:$UI_PORT, data $db)"
+      nohup "$cli" server start-dev --ip 127.0.0.1 --port "$PORT" --ui-port "$UI_PORT" \
+        --db-filename "$db" --log-level warn "${sa_flags[@]}" \
+        >"$STATE_DIR/server.log" 2>&1 9>&- &
+      echo $! >"$STATE_DIR/server.pid"
+      for _ in $(seq 1 120); do
+        healthy "$cli" && break
+        kill -0 "$(cat "$STATE_DIR/server.pid")" 2>/dev/null || break
+        sleep 0.5
+      done
       healthy "$cli" && break
-      kill -0 "$(cat "$STATE_DIR/server.pid")" 2>/dev/null || { log "the server exited; its log:"; tail -20 "$STATE_DIR/server.log" >&2; exit 1; }
-      sleep 0.5
+      if kill -0 "$(cat "$STATE_DIR/server.pid")" 2>/dev/null; then log "the server did not answer within 60 s; see $STATE_DIR/server.log"; exit 1; fi
+      log "the server exited; its log:"; tail -20 "$STATE_DIR/server.log" >&2
+      # A database file whose schema was never completed (a first start that failed half-way: this start made it, or
+      # the server finds no cluster metadata in it) holds no runs, and every later start fails on it. It is set aside,
+      # not deleted, and the start is tried once more on a new file.
+      if [ "$attempt" = 1 ] && { [ "$fresh" = 1 ] || grep -q 'no such table: cluster_metadata_info' "$STATE_DIR/server.log"; }; then
+        local aside; aside="$db.unfinished-$(date +%Y%m%dT%H%M%S)"
+        mv "$db" "$aside"; rm -f "$db-wal" "$db-shm" "$db-journal"
+        log "its database file was never completed (no runs in it): set aside as $aside; starting on a new one"
+        continue
+      fi
+      exit 1
     done
-    healthy "$cli" || { log "the server did not answer within 60 s; see $STATE_DIR/server.log"; exit 1; }
   fi
   # A reused server (or an old database file) may predate an attribute: register what is missing.
   local existing; existing=$("$cli" operator search-attribute list --address "$ADDRESS" 2>/dev/null || true)

@@ -13,9 +13,11 @@ import { closedPort } from './loopback';
 const SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'temporal-dev.sh');
 
 export class DedicatedTemporal {
-  private readonly stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-temporal-'));
+  readonly stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-temporal-'));
   private port = 0;
   private uiPort = 0;
+  /** what the script printed on its last call (its [temporal-dev] lines) */
+  lastOutput = '';
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
@@ -23,10 +25,11 @@ export class DedicatedTemporal {
 
   private async script(command: 'start' | 'stop'): Promise<void> {
     if (!this.port) [this.port, this.uiPort] = [await closedPort(), await closedPort()];
-    await promisify(execFile)('bash', [SCRIPT, command], {
+    const { stdout, stderr } = await promisify(execFile)('bash', [SCRIPT, command], {
       env: { ...process.env, TEMPORAL_PORT: String(this.port), TEMPORAL_UI_PORT: String(this.uiPort), TEMPORAL_STATE_DIR: this.stateDir },
       timeout: 120_000,
     });
+    this.lastOutput = stdout + stderr;
   }
 
   start(): Promise<void> {
