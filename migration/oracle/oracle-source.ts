@@ -5,7 +5,6 @@ import { encodeRow } from '../copy-text';
 import { OracleChunkStream } from './chunk-stream';
 import { canonicalDecimal, rawText } from './convert';
 import { keyOrder } from '../key-order';
-import { encodeKey, keyOrders } from '../composite-key';
 import { isComposite, isKeyless, type Mapping, type TableMapping } from '../mapping';
 import { legacyKind } from './legacy-types';
 import { describeOracleTarget, OracleSourceInput, OracleSourceOptions, validateOracleOptions } from './config';
@@ -15,6 +14,7 @@ import { withOracleErrors } from './errors';
 import { connectProblem, runOraclePreflight } from './preflight';
 import { DictionaryRow, OracleMappingError, oracleKeyParts, resolveTable, ResolvedTable } from './resolve';
 import { changedSinceQuery, chunkQuery, countQuery, DATABASE_CHARSET_SQL, describeTableSql, keysQuery, planBoundariesQuery, READ_POINT_SQL, rowidExtentsQuery, SESSION_SETUP_SQL, SqlWithBinds, tableStatsQuery } from './sql';
+import { chunksFromBoundaries, compositeBoundary, rowidChunks } from './chunk-plan';
 
 /**
  * The legacy Oracle registry as a SourceAdapter, through node-oracledb in thin mode (pure
@@ -394,63 +394,4 @@ export function oracleFetchTypeHandler(driver: OracleDriver): FetchTypeHandler {
     if (meta.dbType === driver.DB_TYPE_BLOB) return { type: driver.DB_TYPE_RAW };
     return undefined;
   };
-}
-
-/**
- * 复合主键 A composite key's boundary row (one value per key column, planBoundariesQuery) as the encoded tuple the
- * engine holds bounds in (composite-key.ts): each component in the contract's text form, a number as its exact decimal.
- */
-export function compositeBoundary(table: TableMapping, row: unknown[]): string {
-  const orders = keyOrders(table);
-  if (row.length !== orders.length) throw new Error(`chunk boundary of ${table.name} has ${row.length} values for a key of ${orders.length} columns`);
-  return encodeKey(
-    row.map((v, i) => {
-      if (typeof v !== 'string') throw new Error(`chunk boundary of ${table.name} is not text: ${String(v)} (key column ${table.source.keys?.[i] ?? table.source.key})`);
-      return orders[i] === 'numeric' ? canonicalDecimal(v) : v;
-    }),
-  );
-}
-
-/** (-∞, b1], (b1, b2], …, (bn, +∞): consecutive equal boundaries (a non-unique key) are merged. */
-export function chunksFromBoundaries(tableName: string, boundaries: unknown[]): Chunk[] {
-  const keys: string[] = [];
-  for (const b of boundaries) {
-    if (typeof b !== 'string') throw new Error(`chunk boundary of ${tableName} is not text: ${String(b)}`);
-    if (keys[keys.length - 1] !== b) keys.push(b);
-  }
-  const chunks: Chunk[] = [];
-  let from: string | null = null;
-  for (const to of [...keys, null]) {
-    chunks.push({ id: `${tableName}:${String(chunks.length).padStart(6, '0')}`, keyFrom: from, keyTo: to });
-    from = to;
-  }
-  return chunks;
-}
-
-/**
- * ROWID chunks from extents ([boundary ROWID, blocks] in Oracle's ROWID order, rowidExtentsQuery): whole
- * extents are grouped until a group holds blocksPerChunk blocks, and the last extent of each group bounds
- * its chunk. The ranges are consecutive between the boundaries, open below the first and above the last,
- * so they hold every row once whatever the extents (the boundaries are only where the cuts fall).
- */
-export function rowidChunks(tableName: string, extents: unknown[][], blocksPerChunk: number): Chunk[] {
-  const cuts: string[] = [];
-  let blocks = 0;
-  for (const [boundary, size] of extents) {
-    if (typeof boundary !== 'string' || !/^[A-Za-z0-9+/]{18}$/.test(boundary)) throw new Error(`ROWID boundary of ${tableName} is not an extended ROWID: ${String(boundary)}`);
-    blocks += Number(size) || 0;
-    if (blocks >= blocksPerChunk) {
-      if (cuts[cuts.length - 1] !== boundary) cuts.push(boundary);
-      blocks = 0;
-    }
-  }
-  // the last group's cut would leave an empty last range: the open range above covers it
-  if (blocks === 0) cuts.pop();
-  const chunks: Chunk[] = [];
-  let from: string | null = null;
-  for (const to of [...cuts, null]) {
-    chunks.push({ id: `${tableName}:r${String(chunks.length).padStart(6, '0')}`, keyFrom: from, keyTo: to, rowid: true });
-    from = to;
-  }
-  return chunks;
 }

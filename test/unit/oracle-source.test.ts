@@ -14,7 +14,8 @@ import type {
   OracleResultSet,
 } from '../../migration/oracle/driver';
 import { loadOracleDriver } from '../../migration/oracle/driver';
-import { chunksFromBoundaries, OracleSource, oracleFetchTypeHandler } from '../../migration/oracle/oracle-source';
+import { chunksFromBoundaries } from '../../migration/oracle/chunk-plan';
+import { OracleSource, oracleFetchTypeHandler } from '../../migration/oracle/oracle-source';
 import { isSourceRejection } from '../../migration/source-rejection';
 import { placeholders } from './oracle-scripted';
 
