@@ -41,10 +41,13 @@ export interface BatchRow {
   rejected: number;
   skipped: number;
   sha256: string;
-  /** SHA-256 of the batch's canonical lines, computed with its file (a first load's); null otherwise */
+  /** written by earlier versions for a first load (its canonical lines; its extraction's bytes); no longer read: such a batch is verified by the general path */
   canonical_sha256: string | null;
-  /** SHA-256 of the registry's extraction output (COPY text bytes) as a first load read it; null otherwise */
   source_sha256: string | null;
+  /** SHA-256 of a first load's province COPY lines as sent (items, op, batch id); null otherwise */
+  province_sha256: string | null;
+  /** a first load's row count per registry table read, in its snapshot (source-check.ts); null otherwise */
+  source_counts: Record<string, number> | null;
   file: string;
   state: BatchState;
   reasons: string[];

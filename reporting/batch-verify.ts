@@ -38,7 +38,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     const names = table.items.map((i) => i.name);
     // First the three streams' digests; key by key only when they differ (to name the keys).
     const fileOk = sha256 === manifest.sha256;
-    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, canonical: b.canonical_sha256 && !Number(b.deletes) ? { sha256: b.canonical_sha256, rows: Number(b.rows) } : undefined, sourceSha256: b.source_sha256 ?? undefined }) : undefined;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, firstLoad: b.province_sha256 && b.source_counts && !Number(b.deletes) ? { provinceSha256: b.province_sha256, rows: Number(b.rows), sourceCounts: b.source_counts } : undefined }) : undefined;
     if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
     const content = bytes.toString('utf8');
     const convert = compileConverter(ctx.spec, table);

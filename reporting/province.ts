@@ -47,6 +47,9 @@ export const LEDGER_DDL = [
   `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS canonical_sha256 text`,
   // the digest of the registry's extraction as a first load read it, its COPY output's bytes (verify-stream.ts); none before
   `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS source_sha256 text`,
+  // a first load's province lines as sent (items, op, batch), and the row count of every registry table it read in its snapshot (source-check.ts)
+  `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS province_sha256 text`,
+  `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS source_counts jsonb`,
   `CREATE TABLE IF NOT EXISTS report_rejected (
      table_name text NOT NULL,
      key text NOT NULL,

@@ -8,18 +8,20 @@ import type { NationalLine } from './batch-format';
 import { copyBinaryLines, extractionSql, loadTempKeys, prepareRegistrySession, Selection } from './extract';
 import { compileRowReady, splitExtracted } from './rows';
 import type { ReportSpec, ReportTable } from './spec';
+import { registryUnchangedSince, SourceCounts } from './source-check';
 
 /**
  * 数据汇聚/上报结果验证, first pass: the batch's rows as three streams of canonical lines (items in COPY
  * text, then the op), each in code-point key order, each hashed as it streams — the delivered file
- * (parsed back; a first load's digest made with its file, the file tied to it by its SHA-256), the
- * province (its COPY TO output hashed as bytes, never parsed) and the registry now (re-extracted, through
- * the same converter; a first load's read again by the same query and compared as bytes with what the load
- * read, converted by one scan of the table only when that differs). Equal digests and counts, the deletions absent (or
- * tombstoned) at the province and gone from the registry, no row changed again since: verified, without
- * holding a row per key. Anything else answers `undefined` and the caller compares key by key, which
- * names the differing keys (the verification module's order: segment checksums first, rows only where
- * they differ).
+ * (parsed back), the province (its COPY TO output hashed as bytes, never parsed) and the registry now
+ * (re-extracted, through the same converter). A first load is checked without parsing or re-reading:
+ * its province lines' digest was made as they were sent (the file's SHA-256 matching the ledger's ties
+ * the file to the same rows), the province prints them back byte for byte, and the registry is unchanged
+ * since its snapshot (source-check.ts); anything else there and it goes the general way. Equal digests
+ * and counts, the deletions absent (or tombstoned) at the province and gone from the registry, no row
+ * changed again since: verified, without holding a row per key. Anything else answers `undefined` and
+ * the caller compares key by key, which names the differing keys (the verification module's order:
+ * segment checksums first, rows only where they differ).
  */
 export interface StreamVerification {
   counts: { batch: number; province: number; source: number; sourceMovedOn: number };
@@ -60,20 +62,16 @@ export async function verifyByStreams(input: {
   /** the delivered batch file's bytes (their SHA-256 checked against the manifest and the ledger) */
   bytes: Buffer;
   /**
-   * a first load's canonical digest and rows, made with its file from the same rows (rows.ts gives a row's
-   * JSON line and canonical line from the same values; the property test holds them to the text path): the
-   * file's SHA-256 matching the ledger's, it stands for the file, which is not parsed back
+   * a first load's ledger: the digest of its province lines as sent (items, op, batch id; rows.ts gives a
+   * row's JSON line and its province line from the same values, and the property test holds them to the
+   * text path) and the count of every registry table in its snapshot
    */
-  canonical?: { sha256: string; rows: number };
-  /**
-   * with `canonical`: the digest of the registry's extraction output as the first load read it. The same
-   * query's output now, byte for byte the same, is the same rows, which the same converter makes the same
-   * canonical lines: the registry side is then that digest, without converting the table again. Any
-   * difference (a row changed since, through the change log or behind it) and the rows are converted and
-   * compared as for any other batch.
-   */
-  sourceSha256?: string;
+  firstLoad?: { provinceSha256: string; rows: number; sourceCounts: SourceCounts };
 }): Promise<StreamVerification | undefined> {
+  if (input.kind === 'full' && input.firstLoad) {
+    const quick = await verifyFirstLoad(input.province, input.registryUrl, input.table, input.batchId, input.toXid, input.firstLoad);
+    if (quick) return quick;
+  }
   const { province, table, batchId } = input;
   const names = table.items.map((i) => i.name);
   // The delivered batch, in the order it was written (code-point key order, checked), read as a binary
@@ -81,8 +79,7 @@ export async function verifyByStreams(input: {
   const batch = new LineHash();
   const keys: string[] = [];
   const deleted: string[] = [];
-  const made = input.kind === 'full' ? input.canonical : undefined;
-  const content = made ? '' : input.bytes.toString('latin1');
+  const content = input.bytes.toString('latin1');
   let previous: string | undefined;
   for (let at = 0; at < content.length; ) {
     let end = content.indexOf('\n', at);
@@ -104,27 +101,6 @@ export async function verifyByStreams(input: {
     }
   }
 
-  // The registry now: a first load's extraction read again as bytes, when it has their digest — on a session
-  // of its own while the province is read back below (two databases, two cores); else (further down) through
-  // the converter, a first full batch against the whole table (one scan, rows the converter rejects are the
-  // held ones and not in the batch), any other for the batch's keys.
-  const rereading: Promise<boolean> =
-    made && input.sourceSha256
-      ? withClient(input.registryUrl, async (registry) => {
-          await prepareRegistrySession(registry);
-          return inTransaction(
-            registry,
-            async () => {
-              const h = createHash('sha256');
-              for await (const chunk of registry.query(copyTo(extractionSql(table, { kind: 'full' }))) as AsyncIterable<Buffer>) h.update(chunk);
-              return h.digest('hex') === input.sourceSha256;
-            },
-            'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-          );
-        })
-      : Promise.resolve(false);
-  rereading.catch(() => undefined); // awaited below, after the province's read-back (a failure there comes first)
-
   // The province: the rows this batch wrote, as COPY prints them, hashed as bytes.
   const cols = names.map((n) => `p.${quoteIdent(n)}`).join(', ');
   const key = `p.${quoteIdent(table.key)}`;
@@ -144,13 +120,9 @@ export async function verifyByStreams(input: {
     if (rows[0].n) return undefined;
   }
 
-  const unchanged = await rereading;
   const provinceSha = provinceHash.digest('hex');
-  if (unchanged && made) {
-    const sha256 = { batch: made.sha256, province: provinceSha, source: made.sha256 };
-    if (made.sha256 !== provinceSha || made.rows !== provinceRows) return undefined;
-    return { counts: { batch: made.rows, province: provinceRows, source: made.rows, sourceMovedOn: 0 }, sha256 };
-  }
+  // The registry now, through the converter: a first full batch against the whole table (one scan, rows the
+  // converter rejects are the held ones and not in the batch), any other for the batch's keys.
   const { canonical } = compileRowReady(input.spec, table);
   const source = new LineHash();
   let movedOn = 0;
@@ -187,9 +159,48 @@ export async function verifyByStreams(input: {
     );
   });
   if (!ok || movedOn || gone !== deleted.length) return undefined;
-  const fromFile = { digest: batch.digest(), rows: batch.rows, keys: keys.length };
-  const b = made ? { digest: made.sha256, rows: made.rows, keys: made.rows } : fromFile;
+  const b = { digest: batch.digest(), rows: batch.rows, keys: keys.length };
   const sha256 = { batch: b.digest, province: provinceSha, source: source.digest() };
   if (sha256.batch !== sha256.province || sha256.batch !== sha256.source || b.rows !== provinceRows || b.rows !== source.rows) return undefined;
   return { counts: { batch: b.keys, province: provinceRows + deleted.length, source: b.keys, sourceMovedOn: 0 }, sha256 };
+}
+
+/**
+ * A first load's batch: its province lines read back as COPY prints them (items, op, batch id), hashed as
+ * bytes and compared with the digest made as they were sent, while the registry is checked unchanged since
+ * the snapshot (source-check.ts), two databases side by side. Read in the table's physical order: the load
+ * wrote the rows in key order into a table it had emptied, and a scan that starts at its first page reads
+ * them back in that order, without a sort; a table in any other order gives another digest, and the caller
+ * then goes the general way (sorted, parsed, key by key). `undefined`: not shown equal this way.
+ */
+async function verifyFirstLoad(
+  province: Client,
+  registryUrl: string,
+  table: ReportTable,
+  batchId: string,
+  toXid: string,
+  made: { provinceSha256: string; rows: number; sourceCounts: SourceCounts },
+): Promise<StreamVerification | undefined> {
+  const unchanged = registryUnchangedSince(registryUrl, toXid, made.sourceCounts);
+  unchanged.catch(() => undefined); // awaited below, after the province's read-back (a failure there comes first)
+  const cols = table.items.map((i) => `p.${quoteIdent(i.name)}`).join(', ');
+  const hash = createHash('sha256');
+  let rows = 0;
+  // one scan from the table's first page: not one joining another under way (it would start where that one
+  // is), nor a parallel one (its workers' pages come interleaved)
+  await province.query('SET synchronize_seqscans = off');
+  await province.query('SET max_parallel_workers_per_gather = 0');
+  try {
+    const sql = `COPY (SELECT ${cols}, p._report_op, p._report_batch FROM ${quoteIdent(table.name)} p WHERE p._report_batch = ${literal(batchId)} AND p._report_op <> 'D') TO STDOUT`;
+    for await (const chunk of province.query(copyTo(sql)) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+    }
+  } finally {
+    await province.query('RESET synchronize_seqscans');
+    await province.query('RESET max_parallel_workers_per_gather');
+  }
+  const sha = hash.digest('hex');
+  if (!(await unchanged) || sha !== made.provinceSha256 || rows !== made.rows) return undefined;
+  return { counts: { batch: rows, province: rows, source: rows, sourceMovedOn: 0 }, sha256: { batch: made.provinceSha256, province: sha, source: made.provinceSha256 } };
 }

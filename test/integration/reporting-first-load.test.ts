@@ -11,9 +11,11 @@ import { migrateInto, startReporting } from '../support/reporting-env';
 
 /**
  * A first load (no watermark, an empty province table) takes a path of its own: rows streamed as bytes to
- * the province and the file, its canonical digest made with the file, and the registry re-read by one scan.
- * Its verification must still see a province that differs from the batch and a registry changed behind
- * the change log, and name the key.
+ * the province and the file, the province lines' digest made as they are sent, and the registry's counts in
+ * the snapshot kept; its verification reads the province back and tells from the counts and the row
+ * versions' xmin that the registry has not changed, without reading it again. It must still see a province
+ * that differs from the batch and a registry changed, deleted from or merely rewritten behind the change
+ * log, and name the key (or, rewritten with the same values, pass by the general path).
  */
 const PG = 'postgres://postgres@127.0.0.1:5432';
 const id = `rf${randomBytes(4).toString('hex')}`;
@@ -76,9 +78,11 @@ describe('汇聚 a first load into an empty province', () => {
     const registry = Number((await withClient(registryUrl, (c) => c.query('SELECT count(*) AS n FROM market_entity'))).rows[0].n);
     expect(counts).toEqual({ province: p.rows, held: p.rejected });
     expect(counts.province + counts.held).toBe(registry);
-    // the registry's extraction was digested as the load read it (the verification compared it as bytes)
-    const ledger = await withClient(ctx.provinceUrl, (c) => c.query(`SELECT source_sha256 FROM report_batch WHERE batch_id = $1`, [p.batchId]));
-    expect(ledger.rows[0].source_sha256).toMatch(/^[0-9a-f]{64}$/);
+    // the province lines were digested as they were sent, the registry counted in the snapshot; the
+    // verification's province digest is that one (the quick path: no file parsed, no registry re-read)
+    const ledger = await withClient(ctx.provinceUrl, (c) => c.query(`SELECT province_sha256, source_counts FROM report_batch WHERE batch_id = $1`, [p.batchId]));
+    expect(ledger.rows[0].source_counts).toEqual({ market_entity: registry });
+    expect(v.sha256.province).toBe(ledger.rows[0].province_sha256);
   }, 120_000);
 
   it('a delivered file changed in the outbox after delivery: held, with the file named and the key', async () => {
@@ -134,5 +138,46 @@ describe('汇聚 a first load into an empty province', () => {
         await c.query(`UPDATE market_entity SET dom = 'restored' WHERE pripid = $1`, [key]);
       });
     }
+  }, 120_000);
+
+  it('a registry row deleted behind the change log after the first batch: held, with the key', async () => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    const p = await prepareBatch(ctx, table);
+    await deliverBatch(ctx, p.batchId!);
+    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`SELECT max(pripid) AS k FROM ${table}`)).rows[0].k);
+    const saved = await withClient(registryUrl, async (c) => {
+      await c.query('SET session_replication_role = replica');
+      return (await c.query(`DELETE FROM market_entity WHERE pripid = $1 RETURNING *`, [key])).rows[0] as Record<string, unknown>;
+    });
+    try {
+      const v = await verifyBatch(ctx, p.batchId!);
+      expect(v.state).toBe('held');
+      expect(v.differingKeys).toEqual([expect.objectContaining({ key, where: expect.stringMatching(/^registry deleted ≠ batch/) })]);
+    } finally {
+      await withClient(registryUrl, async (c) => {
+        await c.query('SET session_replication_role = replica');
+        const cols = Object.keys(saved);
+        await c.query(`INSERT INTO market_entity (${cols.map((n) => `"${n}"`).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(saved));
+      });
+    }
+  }, 120_000);
+
+  it('a registry row rewritten with the same values behind the change log: the quick check says changed, the general path verifies it', async () => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    const p = await prepareBatch(ctx, table);
+    await deliverBatch(ctx, p.batchId!);
+    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`SELECT min(pripid) AS k FROM ${table}`)).rows[0].k);
+    await withClient(registryUrl, async (c) => {
+      await c.query('SET session_replication_role = replica');
+      await c.query(`UPDATE market_entity SET dom = dom WHERE pripid = $1`, [key]);
+    });
+    const v = await verifyBatch(ctx, p.batchId!);
+    expect(v).toMatchObject({ state: 'verified', ok: true, differingKeys: [] });
+    const ledger = await withClient(ctx.provinceUrl, (c) => c.query(`SELECT province_sha256 FROM report_batch WHERE batch_id = $1`, [p.batchId]));
+    // the general path's digests are of canonical lines (no batch id): not the quick path's
+    expect(v.sha256.province).not.toBe(ledger.rows[0].province_sha256);
+    expect(v.sha256.batch).toBe(v.sha256.source);
   }, 120_000);
 });
