@@ -15,7 +15,7 @@ import type { BatchState, Manifest, PrepareResult, ReportContext } from './batch
 import type { ReportTable } from './spec';
 import { BatchReads, batchFile, chunked, shaBytes, writeDurably } from './batch-files';
 import { advanceWatermark, batchIdOf, holdRejected, openBatch } from './batch-ledger';
-import { prepareFirstLoad } from './first-load';
+import { ThreadPool } from '../lib/thread-pool';
 import { deliverBatch } from './delivery';
 import { verifyBatch } from './batch-verify';
 import type { Verification } from './batch-verify';
@@ -49,6 +49,13 @@ export type { Verification } from './batch-verify';
  * written for an uncommitted batch is overwritten under the same sequence); after it, the ledger says
  * which step to resume.
  */
+const FIRST_LOAD_MODULE = path.join(__dirname, `first-load${path.extname(__filename)}`);
+let threads: ThreadPool | undefined;
+/** The threads first loads run in: one per core (at most 4), made when first needed. */
+function reportThreads(): ThreadPool {
+  return (threads ??= new ThreadPool());
+}
+
 export async function ensureReportSchema(ctx: ReportContext): Promise<void> {
   await withClient(ctx.provinceUrl, (p) => ensureProvinceSchema(p, ctx.spec.tables));
 }
@@ -73,8 +80,9 @@ export async function prepareBatch(ctx: ReportContext, tableName: string, backfi
     const isEmpty = async () => (await province.query(`SELECT NOT EXISTS (SELECT 1 FROM ${quoteIdent(table.name)}) AS empty`)).rows[0].empty as boolean;
     const nextSequence = async () => Number((await province.query<{ n: string }>('SELECT coalesce(max(sequence), 0) + 1 AS n FROM report_batch WHERE table_name = $1', [table.name])).rows[0].n);
     if (sel.kind === 'full' && (await isEmpty())) {
+      // in a worker thread: the rows' bytes are made ready there, while this thread serves the other lanes
       const sequence = await nextSequence();
-      return inTransaction(province, () => prepareFirstLoad(ctx, province, table, sequence));
+      return reportThreads().run<PrepareResult>(FIRST_LOAD_MODULE, 'prepareFirstLoadAlone', { ctx, table: table.name, sequence });
     }
 
     // The registry: one snapshot for the rows and the snapshot's xmin (the next watermark).

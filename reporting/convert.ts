@@ -99,16 +99,53 @@ const UNCHANGED: Record<ReportCleaning, ((b: string) => boolean) | undefined> = 
   upper: undefined,
 };
 
-export function compileLineConverter(spec: ReportSpec, table: ReportTable): LineConverter {
-  const steps = table.items.map((item) => {
+/**
+ * One item's rules on a value as a binary string (decoded, not COPY-escaped): the reported value, or the
+ * reason it is rejected. `plain`: no rule at all (the value passes as it is, '' as NULL).
+ */
+export interface ItemStep {
+  plain: boolean;
+  apply(v: Field): Field | { reason: string };
+}
+
+export function compileItemSteps(spec: ReportSpec, table: ReportTable): ItemStep[] {
+  return table.items.map((item) => {
     const cleaners = (item.clean ?? []).map((c) => CLEAN[c]);
     const codes = item.codeTable ? spec.codeTables.get(item.codeTable)! : undefined;
     const byBytes = codes ? new Map([...codes.values].map(([k, v]) => [binaryOf(k), binaryOf(v)])) : undefined;
     const plain = !cleaners.length && !codes && !item.required && item.length === undefined;
     const checks = (item.clean ?? []).map((c) => UNCHANGED[c]);
     const unchanged = checks.every((c) => c !== undefined) ? (b: string) => checks.every((c) => c!(b)) : undefined;
-    return { item, cleaners, codes, byBytes, plain, unchanged };
+    const apply = (value: Field): Field | { reason: string } => {
+      let v = value;
+      if (v !== null && cleaners.length) {
+        if (NON_ASCII.test(v)) {
+          if (!unchanged?.(v)) {
+            let t = textOf(v);
+            for (const c of cleaners) t = c(t);
+            v = binaryOf(t);
+          }
+        } else for (const c of cleaners) v = c(v);
+      }
+      if (v === '') v = null;
+      if (v !== null && byBytes) {
+        const mapped = byBytes.get(v);
+        if (mapped === undefined) return { reason: `${item.name}: code "${textOf(v)}" has no national code in ${codes!.name} (${codes!.title})` };
+        v = mapped;
+      }
+      if (v === null && item.required) return { reason: `${item.name}: required, but empty` };
+      if (v !== null && item.length !== undefined && v.length > item.length) {
+        const n = utf8Length(v);
+        if (n > item.length) return { reason: `${item.name}: ${n} characters, at most ${item.length} allowed` };
+      }
+      return v;
+    };
+    return { plain, apply };
   });
+}
+
+export function compileLineConverter(spec: ReportSpec, table: ReportTable): LineConverter {
+  const steps = compileItemSteps(spec, table);
   return (raw, offset) => {
     const fields: string[] = new Array(steps.length);
     const values: Field[] = new Array(steps.length);
@@ -123,31 +160,13 @@ export function compileLineConverter(spec: ReportSpec, table: ReportTable): Line
         values[i] = v;
         continue;
       }
-      const before = v;
-      if (v !== null && s.cleaners.length) {
-        if (NON_ASCII.test(v)) {
-          if (!s.unchanged?.(v)) {
-            let t = textOf(v);
-            for (const c of s.cleaners) t = c(t);
-            v = binaryOf(t);
-          }
-        } else for (const c of s.cleaners) v = c(v);
+      const r = s.apply(v);
+      if (r !== null && typeof r === 'object') {
+        (reasons ??= []).push(r.reason);
+        continue;
       }
-      if (v === '') v = null;
-      let reason: string | undefined;
-      if (v !== null && s.byBytes) {
-        const mapped = s.byBytes.get(v);
-        if (mapped === undefined) reason = `${s.item.name}: code "${textOf(v)}" has no national code in ${s.codes!.name} (${s.codes!.title})`;
-        else v = mapped;
-      }
-      if (reason === undefined && v === null && s.item.required) reason = `${s.item.name}: required, but empty`;
-      if (reason === undefined && v !== null && s.item.length !== undefined && v.length > s.item.length) {
-        const n = utf8Length(v);
-        if (n > s.item.length) reason = `${s.item.name}: ${n} characters, at most ${s.item.length} allowed`;
-      }
-      if (reason !== undefined) (reasons ??= []).push(reason);
-      fields[i] = v === before ? f : encodeField(v);
-      values[i] = v;
+      fields[i] = r === v ? f : encodeField(r);
+      values[i] = r;
     }
     return reasons ? { ok: false, reason: reasons.join('; ') } : { ok: true, fields, values };
   };

@@ -5,11 +5,10 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Client } from 'pg';
+import { copyTo } from '../lib/copy-to';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
-import { encodeField, textOf } from '../migration/copy-text';
-import { Op } from './batch-format';
-import { copyBinaryLines, extractionSql, prepareRegistrySession } from './extract';
-import { compileRowReady, RejectedRow, splitExtracted } from './rows';
+import { EncodedRun, FirstLoadEncoder } from './batch-encoder';
+import { extractionSql, prepareRegistrySession, REPORT_SESSION } from './extract';
 import type { ReportTable } from './spec';
 import type { Manifest, PrepareResult, ReportContext } from './batch-types';
 import { batchFile, writeDurably, writeDurablyAsync } from './batch-files';
@@ -25,6 +24,19 @@ import { joinedCounts, SourceCounts } from './source-check';
  * row count of every registry table read, in the extraction's snapshot: the verification tells from them
  * that the registry is unchanged since, without reading it again (source-check.ts).
  */
+/**
+ * The same on a province session of its own, its transaction included: what a worker thread runs
+ * (batch.ts), with everything it needs passed as data.
+ */
+export async function prepareFirstLoadAlone(input: { ctx: ReportContext; table: string; sequence: number }): Promise<PrepareResult> {
+  const table = input.ctx.spec.tables.find((t) => t.name === input.table);
+  if (!table) throw new Error(`no reported table "${input.table}" in ${input.ctx.spec.file}`);
+  return withClient(input.ctx.provinceUrl, async (province) => {
+    for (const s of REPORT_SESSION) await province.query(s);
+    return inTransaction(province, () => prepareFirstLoad(input.ctx, province, table, input.sequence));
+  });
+}
+
 export async function prepareFirstLoad(ctx: ReportContext, province: Client, table: ReportTable, sequence: number): Promise<PrepareResult> {
   await province.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jm-report-table:${table.name}`]);
   const again = await openBatch(province, table.name);
@@ -35,17 +47,12 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   );
   if (again || wm || !check[0].empty || Number(check[0].n) !== sequence) throw new Error(`${table.name}: another cycle prepared a batch meanwhile; this attempt retries from the ledger`);
   const batchId = batchIdOf(table.name, sequence);
-  const batchField = encodeField(batchId);
   const names = table.items.map((i) => i.name);
-  const { ready } = compileRowReady(ctx.spec, table);
+  const encoder = new FirstLoadEncoder(ctx.spec, table, batchId);
   const file: Buffer[] = [];
   const hash = createHash('sha256');
   // the province lines as sent (items, op, batch): what the province's COPY TO must print back, byte for byte
   const provinceDigest = createHash('sha256');
-  const counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
-  const rejected: RejectedRow[] = [];
-  let rows = 0;
-  let lastKey: string | undefined;
   const toProvince = new PassThrough();
   // The table is empty (checked above, under the lock): truncated in this transaction, it takes the rows
   // frozen (COPY FREEZE: committed and visible to all, hint bits set as written), so the verification's
@@ -67,32 +74,19 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
         async () => {
           const { rows: at } = await registry.query<{ xmin: string; now: Date }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, now() AS now');
           const joined = await joinedCounts(registry, table);
-          for await (const lines of copyBinaryLines(registry, extractionSql(table, { kind: 'full' }))) {
-            const provinceLines: string[] = [];
-            const jsonLines: string[] = [];
-            for (const line of lines) {
-              const raw = splitExtracted(line);
-              // the batch is in code-point key order (binary strings: byte order), as the query sorts it
-              if (lastKey !== undefined && !(lastKey < raw.key)) throw new Error(`${table.name}: the registry's rows did not come in key order (${textOf(lastKey)}, then ${textOf(raw.key)})`);
-              lastKey = raw.key;
-              const r = ready(raw);
-              if (!r.ok) {
-                rejected.push(r.rejected);
-                continue;
-              }
-              provinceLines.push(`${r.row.line}\t${r.row.op}\t${batchField}\n`);
-              jsonLines.push(r.row.json);
-              counts[r.row.op]++;
-              rows++;
+          // the batch is in code-point key order (binary strings: byte order), as the query sorts it; the
+          // encoder refuses a row out of that order
+          const put = async ({ province: sent, json }: EncodedRun) => {
+            if (json.length) {
+              hash.update(json);
+              file.push(json);
             }
-            if (!provinceLines.length) continue;
-            const json = Buffer.from(jsonLines.join(''), 'latin1');
-            hash.update(json);
-            file.push(json);
-            const sent = Buffer.from(provinceLines.join(''), 'latin1');
+            if (!sent.length) return;
             provinceDigest.update(sent);
             if (!toProvince.write(sent)) await once(toProvince, 'drain');
-          }
+          };
+          for await (const chunk of registry.query(copyTo(extractionSql(table, { kind: 'full' }))) as AsyncIterable<Buffer>) await put(encoder.push(chunk));
+          await put(encoder.end());
           return { xmin: at[0].xmin, now: at[0].now, joined };
         },
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
@@ -105,6 +99,7 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   toProvince.end();
   await loaded;
   if (pk) await province.query(`ALTER TABLE ${quoteIdent(table.name)} ADD CONSTRAINT ${quoteIdent(pk)} PRIMARY KEY (${quoteIdent(table.key)})`);
+  const { rows, rejected, counts } = encoder;
   if (!rows && !rejected.length) {
     await advanceWatermark(province, table.name, snap.xmin, snap.now, null, 0);
     return { table: table.name, rows: 0, rejected: 0, skipped: 0, empty: true };

@@ -1,0 +1,169 @@
+import path from 'node:path';
+import fc from 'fast-check';
+import { binaryOf, encodeField, encodeLine, Field } from '../../migration/copy-text';
+import { FirstLoadEncoder } from '../../reporting/batch-encoder';
+import { compileRowReady, RejectedRow, splitExtracted } from '../../reporting/rows';
+import { parseReportSpec, ReportSpec } from '../../reporting/spec';
+
+/**
+ * A first load's rows are made straight from the extraction's bytes (batch-encoder.ts). Whatever the rows
+ * hold and wherever the socket cut the output, it must give rows.ts's bytes: every province line, every
+ * JSON line, the op counts and every held row with its reason — and refuse rows out of key order.
+ */
+const dir = path.join(__dirname, '..', '..', 'config', 'reporting');
+
+function spec(): ReportSpec {
+  return parseReportSpec(
+    {
+      codeTables: { enttype: { file: 'national-codes/enttype.csv', title: 'types' }, regstate: { file: 'national-codes/regstate.csv', title: 'states' } },
+      tables: [
+        {
+          name: 'rpt_t',
+          title: 't',
+          source: { table: 't', key: 'k' },
+          key: 'k',
+          changeMarker: { kind: 'change-log' },
+          cancellation: { item: 'state', values: ['3', '4'] },
+          deletes: { province: 'delete' },
+          items: [
+            { name: 'k', type: 'text', from: 'k', required: true, length: 40 },
+            { name: 'name', type: 'text', from: 'name', required: true, length: 6, clean: ['trim', 'collapseSpaces'] },
+            { name: 'code', type: 'text', from: 'code', length: 5, clean: ['trim', 'upper'] },
+            { name: 'etype', type: 'text', from: 'etype', codeTable: 'enttype' },
+            { name: 'state', type: 'text', from: 'state', required: true, codeTable: 'regstate' },
+            { name: 'note', type: 'text', from: 'note' },
+            { name: 'amount', type: 'numeric', from: 'amount' },
+          ],
+        },
+        {
+          // a plain item carries the cancellation: its raw bytes decide the op
+          name: 'rpt_plain',
+          title: 'p',
+          source: { table: 'p', key: 'k' },
+          key: 'k',
+          changeMarker: { kind: 'change-log' },
+          cancellation: { item: 'status', values: ['注销', 'X'] },
+          deletes: { province: 'tombstone' },
+          items: [
+            { name: 'k', type: 'text', from: 'k' },
+            { name: 'status', type: 'text', from: 'status' },
+            { name: 'note', type: 'text', from: 'note' },
+          ],
+        },
+      ],
+    },
+    path.join(dir, 'test.json'),
+  );
+}
+
+const awkward = ['\u00a0', '\u3000', '\u2028', '\ufeff', '蠠', '堅', 'ß', 'ﬀ', 'é', 'x', 'X', '江', '门', ' ', '\t', '\n', '\r', '\\', '"', '\u0001', '\u007f', '😀', 'a', '1', 'N'];
+const value = fc.option(
+  fc.oneof(
+    { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...awkward), maxLength: 9 }) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
+    { weight: 3, arbitrary: fc.constantFrom('1100', '1130', ' 1100 ', '1', '3', '4', '9', '', 'X', '注销', '江门 市', '\\N', 'abc') },
+  ),
+  { nil: null },
+);
+const keyUnit = fc.constantFrom('a', 'b', '江', '\\', '\t', 'é', '"', '0', '9');
+
+/** rows.ts's bytes for the same lines: what the encoder must give */
+function expected(s: ReportSpec, table: ReportSpec['tables'][number], lines: string[], batchId: string) {
+  const { ready } = compileRowReady(s, table);
+  let province = '';
+  let json = '';
+  const rejected: RejectedRow[] = [];
+  const counts = { U: 0, C: 0, D: 0 };
+  for (const l of lines) {
+    const r = ready(splitExtracted(l));
+    if (!r.ok) {
+      rejected.push(r.rejected);
+      continue;
+    }
+    province += `${r.row.line}\t${r.row.op}\t${encodeField(batchId)}\n`;
+    json += r.row.json;
+    counts[r.row.op]++;
+  }
+  return { province: Buffer.from(province, 'latin1'), json: Buffer.from(json, 'latin1'), rejected, counts };
+}
+
+const ways = { bytes: 0, general: 0 };
+function encode(s: ReportSpec, table: ReportSpec['tables'][number], bytes: Buffer, cuts: number[], batchId: string) {
+  const enc = new FirstLoadEncoder(s, table, batchId);
+  const province: Buffer[] = [];
+  const json: Buffer[] = [];
+  let at = 0;
+  for (const c of [...cuts.map((x) => Math.floor(x * bytes.length)).sort((a, b) => a - b), bytes.length]) {
+    const run = enc.push(Buffer.from(bytes.subarray(at, c)));
+    province.push(run.province);
+    json.push(run.json);
+    at = c;
+  }
+  const last = enc.end();
+  ways.bytes += enc.ways.bytes;
+  ways.general += enc.ways.general;
+  province.push(last.province);
+  json.push(last.json);
+  return { province: Buffer.concat(province), json: Buffer.concat(json), rejected: enc.rejected, counts: enc.counts, rows: enc.rows };
+}
+
+describe('汇聚 a first load encoded from bytes', () => {
+  const s = spec();
+
+  afterAll(() => {
+    // both ways were taken, many times each
+    expect(ways.bytes).toBeGreaterThan(1000);
+    expect(ways.general).toBeGreaterThan(1000);
+  });
+
+  for (const table of s.tables) {
+    it(`gives rows.ts's bytes for any rows and any cuts of the output (${table.name})`, () => {
+      fc.assert(
+        fc.property(
+          fc.uniqueArray(fc.string({ unit: keyUnit, minLength: 1, maxLength: 5 }), { minLength: 0, maxLength: 25 }),
+          fc.array(fc.array(value, { minLength: table.items.length, maxLength: table.items.length }), { minLength: 25, maxLength: 25 }),
+          fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
+          fc.boolean(),
+          (keys, values, cuts, lastLf) => {
+            // code-point order, as the extraction's ORDER BY … COLLATE "C" gives it
+            const sorted = keys.map(binaryOf).sort();
+            const lines = sorted.map((k, i) => {
+              const items: Field[] = [...values[i]];
+              items[0] = Buffer.from(k, 'latin1').toString('utf8');
+              return binaryOf(encodeLine([items[0], 't', null, ...items]));
+            });
+            const bytes = Buffer.from(lines.map((l) => l + '\n').join('').slice(0, lastLf || !lines.length ? undefined : -1), 'latin1');
+            const want = expected(s, table, lines, 'rpt_t-00000001');
+            const got = encode(s, table, bytes, cuts, 'rpt_t-00000001');
+            expect(got.province.toString('latin1')).toBe(want.province.toString('latin1'));
+            expect(got.json.toString('latin1')).toBe(want.json.toString('latin1'));
+            expect(got.rejected).toEqual(want.rejected);
+            expect(got.counts).toEqual(want.counts);
+            expect(got.rows).toBe(want.counts.U + want.counts.C);
+          },
+        ),
+        { numRuns: 1500 },
+      );
+    });
+  }
+
+  it('refuses a row whose key is not above the one before, on either way', () => {
+    const table = s.tables[1];
+    const line = (k: string, note: string) => binaryOf(encodeLine([k, 't', null, k, 'A', note])) + '\n';
+    for (const note of ['plain', 'has "quote"']) {
+      const enc = new FirstLoadEncoder(s, table, 'b');
+      expect(() => enc.push(Buffer.from(line('b', 'x') + line('a', note), 'latin1'))).toThrow(/rpt_plain: the registry's rows did not come in key order \(b, then a\)/);
+      const twice = new FirstLoadEncoder(s, table, 'b');
+      expect(() => twice.push(Buffer.from(line('江', 'x') + line('江', note), 'latin1'))).toThrow(/not come in key order \(江, then 江\)/);
+    }
+  });
+
+  it('a cancelled row (a code of the cancellation item) goes as C on both outputs', () => {
+    const table = s.tables[1];
+    const enc = new FirstLoadEncoder(s, table, 'rpt_plain-00000001');
+    const run = enc.push(Buffer.from(binaryOf(encodeLine(['k1', 't', null, 'k1', '注销', 'n'])) + '\n', 'latin1'));
+    expect(run.json.toString('utf8')).toBe('{"op":"C","key":"k1","data":{"k":"k1","status":"注销","note":"n"}}\n');
+    expect(run.province.toString('utf8')).toBe('k1\t注销\tn\tC\trpt_plain-00000001\n');
+    expect(enc.counts).toEqual({ U: 0, C: 1, D: 0 });
+  });
+});
