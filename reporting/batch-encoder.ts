@@ -110,6 +110,75 @@ class ByteWriter {
   }
 }
 
+/**
+ * Whether a rule leaves a value's bytes as they are and accepts them, told from the bytes (no string made):
+ * exact where it answers true, and false whenever it is not sure (the value then goes through the item's
+ * step as a binary string). A NULL or empty value never comes here.
+ */
+type ByteCheck = (buf: Uint8Array, a: number, b: number) => boolean;
+
+const isAsciiSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+/** JavaScript's whitespace at [i, b): U+00A0 (2 bytes) or one of the 3-byte ones (convert.ts's WS3) */
+function wideSpaceAt(buf: Uint8Array, i: number, b: number): boolean {
+  const c = buf[i];
+  if (c === 0xc2) return i + 1 < b && buf[i + 1] === 0xa0;
+  if (i + 2 >= b) return false;
+  const d = buf[i + 1];
+  const e = buf[i + 2];
+  if (c === 0xe1) return d === 0x9a && e === 0x80;
+  if (c === 0xe2) return (d === 0x80 && ((e >= 0x80 && e <= 0x8a) || e === 0xa8 || e === 0xa9 || e === 0xaf)) || (d === 0x81 && e === 0x9f);
+  if (c === 0xe3) return d === 0x80 && e === 0x80;
+  if (c === 0xef) return d === 0xbb && e === 0xbf;
+  return false;
+}
+/** trim leaves it: no whitespace at either end */
+const trimmed: ByteCheck = (buf, a, b) => {
+  const first = buf[a];
+  if (first < 0x80 ? isAsciiSpace(first) : wideSpaceAt(buf, a, b)) return false;
+  const last = buf[b - 1];
+  if (last < 0x80) return !isAsciiSpace(last);
+  // the last character's lead byte: 2 or 3 bytes back
+  return !(b - a >= 2 && wideSpaceAt(buf, b - 2, b)) && !(b - a >= 3 && wideSpaceAt(buf, b - 3, b));
+};
+/** collapseSpaces leaves it: no space followed by whitespace, no other whitespace (a row here holds no control character) */
+const collapsed: ByteCheck = (buf, a, b) => {
+  for (let i = a; i < b; i++) {
+    const c = buf[i];
+    if (c === 0x20) {
+      if (i + 1 < b && (buf[i + 1] === 0x20 || wideSpaceAt(buf, i + 1, b))) return false;
+    } else if (c >= 0xc2 && wideSpaceAt(buf, i, b)) return false;
+  }
+  return true;
+};
+/** upper leaves it: ASCII with no small letter (toUpperCase maps many other characters) */
+const upper: ByteCheck = (buf, a, b) => {
+  for (let i = a; i < b; i++) {
+    const c = buf[i];
+    if (c >= 0x80 || (c >= 0x61 && c <= 0x7a)) return false;
+  }
+  return true;
+};
+
+function byteCheckOf(item: ReportTable['items'][number]): ByteCheck | undefined {
+  if (item.codeTable) return undefined;
+  const checks: ByteCheck[] = [];
+  for (const c of item.clean ?? []) {
+    if (c === 'trim') checks.push(trimmed);
+    else if (c === 'collapseSpaces') checks.push(collapsed);
+    else if (c === 'upper') checks.push(upper);
+    else return undefined;
+  }
+  const max = item.length;
+  return (buf, a, b) => {
+    for (const c of checks) if (!c(buf, a, b)) return false;
+    if (max === undefined || b - a <= max) return true;
+    // more bytes than characters allowed: count the characters (the bytes that start one)
+    let n = 0;
+    for (let i = a; i < b; i++) if ((buf[i] & 0xc0) !== 0x80) n++;
+    return n <= max;
+  };
+}
+
 export class FirstLoadEncoder {
   readonly counts: Record<Op, number> = { U: 0, C: 0, D: 0 };
   rows = 0;
@@ -121,12 +190,17 @@ export class FirstLoadEncoder {
   private lastKeyLength = -1;
   private rest: Buffer | undefined;
   private readonly steps: ReturnType<typeof compileItemSteps>;
+  /** per item: its rules told from the bytes where they can be (byteCheckOf) */
+  private readonly checks: (ByteCheck | undefined)[];
+  private readonly required: boolean[];
   private readonly ready: ReturnType<typeof compileRowReady>['ready'];
   private readonly fieldCount: number;
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
-  /** `,"name":` (no comma for the first), as bytes */
+  /** `,"name":` (no comma for the first), as bytes; the same with the value's opening quote, and with null */
   private readonly names: Buffer[];
+  private readonly namesQuoted: Buffer[];
+  private readonly namesNull: Buffer[];
   private readonly namesLength: number;
   private readonly tail: Buffer;
   private readonly cancelAt: number;
@@ -145,6 +219,10 @@ export class FirstLoadEncoder {
     this.starts = new Int32Array(this.fieldCount + 1);
     this.ends = new Int32Array(this.fieldCount + 1);
     this.names = table.items.map((i, n) => Buffer.from((n ? ',' : '') + JSON.stringify(i.name) + ':', 'utf8'));
+    this.namesQuoted = this.names.map((b) => Buffer.concat([b, Buffer.from('"')]));
+    this.namesNull = this.names.map((b) => Buffer.concat([b, JSON_NULL]));
+    this.checks = table.items.map(byteCheckOf);
+    this.required = table.items.map((i) => i.required === true);
     this.namesLength = this.names.reduce((n, b) => n + b.length, 0);
     this.tail = Buffer.from(`\t${encodeField(batchId)}\n`, 'latin1');
     const c = table.cancellation;
@@ -222,46 +300,67 @@ export class FirstLoadEncoder {
     json.copy(buf, starts[0], ends[0]);
     json.all(MID);
     let op: Op = 'U';
+    // The province line is the row's items as they came, but where an item comes out otherwise: copied in
+    // spans between such items.
+    let span = starts[3];
     for (let n = 0; n < this.steps.length; n++) {
       const a = starts[3 + n];
       const b = ends[3 + n];
       const isNull = b - a === 2 && buf[a] === BACKSLASH;
-      if (n) province.buf[province.pos++] = TAB;
-      json.all(this.names[n]);
       const step = this.steps[n];
-      if (step.plain) {
-        if (isNull || a === b) {
-          province.all(NULL_BYTES);
-          json.all(JSON_NULL);
-        } else {
-          province.copy(buf, a, b);
-          json.buf[json.pos++] = QUOTE;
-          json.copy(buf, a, b);
-          json.buf[json.pos++] = QUOTE;
+      if (isNull || a === b) {
+        // NULL, or '' (NULL too): refused where required
+        if (!step.plain && this.required[n]) {
+          province.pos = province.start + p0;
+          json.pos = json.start + j0;
+          return this.general(latin1Slice(buf, s, e), true);
         }
-        if (n === this.cancelAt && !isNull && a !== b && this.cancelled.has(latin1Slice(buf, a, b))) op = 'C';
+        if (a === b) {
+          province.copy(buf, span, a);
+          province.all(NULL_BYTES);
+          span = b;
+        }
+        json.all(this.namesNull[n]);
         continue;
       }
-      const v = isNull ? null : latin1Slice(buf, a, b);
-      const r = step.apply(v);
-      if (r === null) {
-        province.all(NULL_BYTES);
-        json.all(JSON_NULL);
-      } else if (typeof r === 'object' || !province.safe(r)) {
-        // a rejection (its reasons, all of them, are rows.ts's) or a value that needs escaping: the general way
-        province.pos = province.start + p0;
-        json.pos = json.start + j0;
-        return this.general(latin1Slice(buf, s, e), true);
-      } else {
-        json.ensure(r.length + 2);
+      const check = this.checks[n];
+      if (step.plain || (check !== undefined && check(buf, a, b))) {
+        // the value as it is, in both
+        json.all(this.namesQuoted[n]);
+        json.copy(buf, a, b);
         json.buf[json.pos++] = QUOTE;
-        json.safe(r);
-        json.buf[json.pos++] = QUOTE;
-        if (n === this.cancelAt && this.cancelled.has(r)) op = 'C';
+        if (n === this.cancelAt && this.cancelled.has(latin1Slice(buf, a, b))) op = 'C';
+        continue;
       }
-      // room for what is left of the row, after a value that may have grown
-      this.room(e - s);
+      const v = latin1Slice(buf, a, b);
+      const r = step.apply(v);
+      if (r === v) {
+        json.all(this.namesQuoted[n]);
+        json.copy(buf, a, b);
+        json.buf[json.pos++] = QUOTE;
+      } else {
+        province.copy(buf, span, a);
+        span = b;
+        if (r === null) {
+          province.all(NULL_BYTES);
+          json.all(this.namesNull[n]);
+        } else if (typeof r === 'object' || !province.safe(r)) {
+          // a rejection (its reasons, all of them, are rows.ts's) or a value that needs escaping: the general way
+          province.pos = province.start + p0;
+          json.pos = json.start + j0;
+          return this.general(latin1Slice(buf, s, e), true);
+        } else {
+          json.ensure(this.namesQuoted[n].length + r.length + 1);
+          json.all(this.namesQuoted[n]);
+          json.safe(r);
+          json.buf[json.pos++] = QUOTE;
+        }
+        // room for what is left of the row, after a value that may have grown
+        this.room(e - s);
+      }
+      if (n === this.cancelAt && r !== null && typeof r === 'string' && this.cancelled.has(r)) op = 'C';
     }
+    province.copy(buf, span, e);
     province.buf[province.pos++] = TAB;
     province.buf[province.pos++] = op.charCodeAt(0);
     province.all(this.tail);

@@ -11,6 +11,7 @@ import { ensureTargetSchema } from '../migration/target-schema';
 import { ensureReportSchema, ReportContext, runTableCycle } from '../reporting/batch';
 import { installCapture } from '../reporting/capture';
 import { loadReportSpec } from '../reporting/spec';
+import { describeBusy, processCpuMs, sampleMachine } from './cpu-budget';
 
 /**
  * npm run bench:reporting -- [--rows N] [--migrate-rps N] [--fresh] [--prefix NAME] [--keep]
@@ -100,6 +101,9 @@ async function main() {
     });
 
     // (1) first full aggregation, two tables at a time.
+    const machineBefore = sampleMachine();
+    const selfBefore = process.cpuUsage();
+    const receiverBefore = processCpuMs(receiver.pid);
     const t0 = Date.now();
     const results: Awaited<ReturnType<typeof runTableCycle>>[] = [];
     const queue = spec.tables.map((t) => t.name);
@@ -109,6 +113,14 @@ async function main() {
       }),
     );
     const fullMs = Date.now() - t0;
+    const machine = sampleMachine();
+    const self = process.cpuUsage(selfBefore);
+    const cpu = {
+      busy: describeBusy(machineBefore, machine),
+      self: (self.user + self.system) / 1e6,
+      receiver: (processCpuMs(receiver.pid) - receiverBefore) / 1000,
+      machine: (machine.busyMs - machineBefore.busyMs) / 1000,
+    };
     const failed = results.filter((r) => r.state !== 'verified');
     if (failed.length) throw new Error(`not verified: ${failed.map((r) => `${r.table} ${r.state}`).join(', ')}`);
     const delivered = results.reduce((n, r) => n + r.rows, 0);
@@ -136,6 +148,9 @@ async function main() {
     console.log(`| first full aggregation (province + national batches, verified) | ${fmt(registryRows)} | ${seconds(fullMs)} | ${fmt(reportRps)} |`);
     console.log(`| incremental after 1% of entities changed | ${fmt(incRows)} | ${seconds(incMs)} | ${fmt(incRows / (incMs / 1000))} |`);
     for (const r of results) console.log(`  ${r.table.padEnd(26)} ${fmt(r.rows).padStart(10)} delivered ${fmt(r.rejected).padStart(7)} held`);
+    console.log(
+      `CPU: machine ${cpu.busy}, of which this process (its lanes and their threads) ${cpu.self.toFixed(2)}, the reference receiver ${cpu.receiver.toFixed(2)} CPU-s (the rest: PostgreSQL)`,
+    );
     console.log(`migration reference: ${fmt(migrateRps)} rows/s (${migrateFrom})`);
     console.log(`bench:reporting incremental rows=${incRows} changed=${changed} wall_ms=${incMs}`);
     console.log(`bench:reporting rows=${registryRows} report_rps=${Math.round(reportRps)} ratio_to_migrate=${(reportRps / migrateRps).toFixed(2)}`);
@@ -149,7 +164,7 @@ async function main() {
   }
 }
 
-async function spawnReceiver(dir: string): Promise<{ url: string; close(): void }> {
+async function spawnReceiver(dir: string): Promise<{ url: string; pid: number; close(): void }> {
   const script = path.join(__dirname, 'report-receiver.js');
   const child = spawn(process.execPath, [script, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -161,7 +176,7 @@ async function spawnReceiver(dir: string): Promise<{ url: string; close(): void 
     });
     child.once('exit', (code) => reject(new Error(`the reference receiver exited (${code}) before listening: ${out.trim()}`)));
   });
-  return { url, close: () => void child.kill('SIGTERM') };
+  return { url, pid: child.pid!, close: () => void child.kill('SIGTERM') };
 }
 
 main().then(
