@@ -1,4 +1,3 @@
-import { encodeField } from '../migration/copy-text';
 import type { Op } from './batch-format';
 import { compileItemSteps } from './convert';
 import { compileRowReady, RejectedRow, splitExtracted } from './rows';
@@ -6,7 +5,8 @@ import type { ReportSpec, ReportTable } from './spec';
 
 /**
  * 汇聚 A first load's rows made ready straight from the registry's COPY output bytes to the bytes they go
- * out as: the province's COPY lines (items, op, batch id) and the national JSON lines — without a string
+ * out as: the province's COPY lines (items, op: the canonical lines; the batch id is the column's default
+ * during the load) and the national JSON lines — without a string
  * per line or per field. It gives rows.ts's bytes exactly (the property test holds it to them):
  *
  * - a row whose line holds no backslash but the NULL markers, no '"' and no control character but the
@@ -20,7 +20,7 @@ import type { ReportSpec, ReportTable } from './spec';
  * an error, as it would be a duplicate in the batch.
  */
 export interface EncodedRun {
-  /** province COPY lines, each `items TAB op TAB batch LF` */
+  /** province COPY lines, each `items TAB op LF` */
   province: Buffer;
   /** national JSON lines, each with its LF */
   json: Buffer;
@@ -211,7 +211,6 @@ export class FirstLoadEncoder {
   constructor(
     spec: ReportSpec,
     private readonly table: ReportTable,
-    batchId: string,
   ) {
     this.steps = compileItemSteps(spec, table);
     this.ready = compileRowReady(spec, table).ready;
@@ -224,7 +223,7 @@ export class FirstLoadEncoder {
     this.checks = table.items.map(byteCheckOf);
     this.required = table.items.map((i) => i.required === true);
     this.namesLength = this.names.reduce((n, b) => n + b.length, 0);
-    this.tail = Buffer.from(`\t${encodeField(batchId)}\n`, 'latin1');
+    this.tail = Buffer.from('\n', 'latin1');
     const c = table.cancellation;
     this.cancelAt = c ? table.items.findIndex((i) => i.name === c.item) : -1;
     // the codes the cancellation's item holds once converted, as binary strings (rows.ts's opOfValues)

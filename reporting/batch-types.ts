@@ -41,11 +41,10 @@ export interface BatchRow {
   rejected: number;
   skipped: number;
   sha256: string;
-  /** written by earlier versions for a first load (its canonical lines; its extraction's bytes); no longer read: such a batch is verified by the general path */
+  /** SHA-256 of a first load's canonical lines (items, op) as sent to the province; null otherwise */
   canonical_sha256: string | null;
+  /** written by earlier versions for a first load (its extraction's bytes); no longer read */
   source_sha256: string | null;
-  /** SHA-256 of a first load's province COPY lines as sent (items, op, batch id); null otherwise */
-  province_sha256: string | null;
   /** a first load's row count per registry table read, in its snapshot (source-check.ts); null otherwise */
   source_counts: Record<string, number> | null;
   file: string;

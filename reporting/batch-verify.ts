@@ -14,6 +14,8 @@ import { advanceWatermark } from './batch-ledger';
 export interface Verification {
   batchId: string;
   ok: boolean;
+  /** how: a first load's digests against an unchanged registry, three streams' digests, or key by key */
+  via: 'snapshot' | 'streams' | 'keys';
   counts: { batch: number; province: number; source: number; sourceMovedOn: number };
   sha256: { batch: string; province: string; source: string };
   differingKeys: { key: string; where: string }[];
@@ -38,7 +40,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     const names = table.items.map((i) => i.name);
     // First the three streams' digests; key by key only when they differ (to name the keys).
     const fileOk = sha256 === manifest.sha256;
-    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, firstLoad: b.province_sha256 && b.source_counts && !Number(b.deletes) ? { provinceSha256: b.province_sha256, rows: Number(b.rows), sourceCounts: b.source_counts } : undefined }) : undefined;
+    const streams = fileOk ? await verifyByStreams({ province, registryUrl: ctx.registryUrl, spec: ctx.spec, table, batchId, kind: b.kind, toXid: b.to_xid, bytes, firstLoad: b.canonical_sha256 && b.source_counts && !Number(b.deletes) ? { canonicalSha256: b.canonical_sha256, rows: Number(b.rows), sourceCounts: b.source_counts } : undefined }) : undefined;
     if (streams && streams.counts.batch === manifest.rows) return settle({ batchId, ok: true, ...streams, differingKeys: [] });
     const content = bytes.toString('utf8');
     const convert = compileConverter(ctx.spec, table);
@@ -120,6 +122,7 @@ export async function verifyBatch(ctx: ReportContext, batchId: string, delivery?
     const result: Verification = {
       batchId,
       ok,
+      via: 'keys',
       counts,
       sha256: { batch: h.batch.digest('hex'), province: h.province.digest('hex'), source: h.source.digest('hex') },
       differingKeys: differing.slice(0, 100),

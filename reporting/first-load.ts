@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Client } from 'pg';
 import { copyTo } from '../lib/copy-to';
+import { literal } from '../migration/pg-source';
 import { inTransaction, quoteIdent, withClient } from '../lib/db';
 import { EncodedRun, FirstLoadEncoder } from './batch-encoder';
 import { extractionSql, prepareRegistrySession, REPORT_SESSION } from './extract';
@@ -48,11 +49,11 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   if (again || wm || !check[0].empty || Number(check[0].n) !== sequence) throw new Error(`${table.name}: another cycle prepared a batch meanwhile; this attempt retries from the ledger`);
   const batchId = batchIdOf(table.name, sequence);
   const names = table.items.map((i) => i.name);
-  const encoder = new FirstLoadEncoder(ctx.spec, table, batchId);
+  const encoder = new FirstLoadEncoder(ctx.spec, table);
   const file: Buffer[] = [];
   const hash = createHash('sha256');
-  // the province lines as sent (items, op, batch): what the province's COPY TO must print back, byte for byte
-  const provinceDigest = createHash('sha256');
+  // the province lines as sent (items, op: the canonical lines): what the province's COPY TO must print back, byte for byte
+  const canonicalDigest = createHash('sha256');
   const toProvince = new PassThrough();
   // The table is empty (checked above, under the lock): truncated in this transaction, it takes the rows
   // frozen (COPY FREEZE: committed and visible to all, hint bits set as written), so the verification's
@@ -62,7 +63,9 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   // Its key index is built once the rows are in (one sort), not grown row by row: a third of the load's time.
   const pk = (await province.query<{ name: string }>(`SELECT conname AS name FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [quoteIdent(table.name)])).rows[0]?.name;
   if (pk) await province.query(`ALTER TABLE ${quoteIdent(table.name)} DROP CONSTRAINT ${quoteIdent(pk)}`);
-  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op, _report_batch) FROM STDIN WITH (FREEZE)`;
+  // Every row's batch id is this batch's: the column's default while the rows go in, not a field of each line.
+  await province.query(`ALTER TABLE ${quoteIdent(table.name)} ALTER COLUMN _report_batch SET DEFAULT ${literal(batchId)}`);
+  const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op) FROM STDIN WITH (FREEZE)`;
   const loaded = pipeline(toProvince, province.query(copyFrom(copyIn)));
   loaded.catch(() => undefined); // awaited below; an extraction failure ends it first
   let snap: { xmin: string; now: Date; joined: SourceCounts };
@@ -82,7 +85,7 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
               file.push(json);
             }
             if (!sent.length) return;
-            provinceDigest.update(sent);
+            canonicalDigest.update(sent);
             if (!toProvince.write(sent)) await once(toProvince, 'drain');
           };
           for await (const chunk of registry.query(copyTo(extractionSql(table, { kind: 'full' }))) as AsyncIterable<Buffer>) await put(encoder.push(chunk));
@@ -98,6 +101,7 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   }
   toProvince.end();
   await loaded;
+  await province.query(`ALTER TABLE ${quoteIdent(table.name)} ALTER COLUMN _report_batch DROP DEFAULT`);
   if (pk) await province.query(`ALTER TABLE ${quoteIdent(table.name)} ADD CONSTRAINT ${quoteIdent(pk)} PRIMARY KEY (${quoteIdent(table.key)})`);
   const { rows, rejected, counts } = encoder;
   if (!rows && !rejected.length) {
@@ -128,9 +132,9 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   }
   await holdRejected(province, table, rejected);
   await province.query(
-    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, province_sha256, source_counts)
+    `INSERT INTO report_batch (batch_id, table_name, sequence, kind, from_xid, to_xid, window_from, window_to, rows, upserts, cancels, deletes, rejected, skipped, sha256, file, state, canonical_sha256, source_counts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'applied', $17, $18)`,
-    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, outFile), provinceDigest.digest('hex'), JSON.stringify({ [table.source.table]: rows + rejected.length, ...snap.joined })],
+    [batchId, table.name, sequence, manifest.kind, null, snap.xmin, null, manifest.window.to, rows, counts.U, counts.C, counts.D, rejected.length, 0, manifest.sha256, path.relative(ctx.outboxDir, outFile), canonicalDigest.digest('hex'), JSON.stringify({ [table.source.table]: rows + rejected.length, ...snap.joined })],
   );
   return { table: table.name, batchId, rows, rejected: rejected.length, skipped: 0, empty: false };
 }

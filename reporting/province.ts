@@ -43,12 +43,11 @@ export const LEDGER_DDL = [
      verified_at timestamptz,
      UNIQUE (table_name, sequence)
    )`,
-  // the digest of a first load's canonical lines, made with its file (verify-stream.ts); a ledger from before has none
+  // the digest of a first load's canonical lines, made as they were sent to the province (verify-stream.ts); a ledger from before has none
   `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS canonical_sha256 text`,
-  // the digest of the registry's extraction as a first load read it, its COPY output's bytes (verify-stream.ts); none before
+  // the digest of the registry's extraction as a first load read it: written by earlier versions, no longer read
   `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS source_sha256 text`,
-  // a first load's province lines as sent (items, op, batch), and the row count of every registry table it read in its snapshot (source-check.ts)
-  `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS province_sha256 text`,
+  // the row count of every registry table a first load read, in its snapshot (source-check.ts); none before
   `ALTER TABLE report_batch ADD COLUMN IF NOT EXISTS source_counts jsonb`,
   `CREATE TABLE IF NOT EXISTS report_rejected (
      table_name text NOT NULL,

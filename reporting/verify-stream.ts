@@ -24,6 +24,8 @@ import { registryUnchangedSince, SourceCounts } from './source-check';
  * segment checksums first, rows only where they differ).
  */
 export interface StreamVerification {
+  /** how the three were shown equal: a first load's digests against an unchanged registry, or the three streams */
+  via: 'snapshot' | 'streams';
   counts: { batch: number; province: number; source: number; sourceMovedOn: number };
   sha256: { batch: string; province: string; source: string };
 }
@@ -62,11 +64,11 @@ export async function verifyByStreams(input: {
   /** the delivered batch file's bytes (their SHA-256 checked against the manifest and the ledger) */
   bytes: Buffer;
   /**
-   * a first load's ledger: the digest of its province lines as sent (items, op, batch id; rows.ts gives a
+   * a first load's ledger: the digest of its province lines as sent (items, op; rows.ts gives a
    * row's JSON line and its province line from the same values, and the property test holds them to the
    * text path) and the count of every registry table in its snapshot
    */
-  firstLoad?: { provinceSha256: string; rows: number; sourceCounts: SourceCounts };
+  firstLoad?: { canonicalSha256: string; rows: number; sourceCounts: SourceCounts };
 }): Promise<StreamVerification | undefined> {
   if (input.kind === 'full' && input.firstLoad) {
     const quick = await verifyFirstLoad(input.province, input.registryUrl, input.table, input.batchId, input.toXid, input.firstLoad);
@@ -162,11 +164,11 @@ export async function verifyByStreams(input: {
   const b = { digest: batch.digest(), rows: batch.rows, keys: keys.length };
   const sha256 = { batch: b.digest, province: provinceSha, source: source.digest() };
   if (sha256.batch !== sha256.province || sha256.batch !== sha256.source || b.rows !== provinceRows || b.rows !== source.rows) return undefined;
-  return { counts: { batch: b.keys, province: provinceRows + deleted.length, source: b.keys, sourceMovedOn: 0 }, sha256 };
+  return { via: 'streams', counts: { batch: b.keys, province: provinceRows + deleted.length, source: b.keys, sourceMovedOn: 0 }, sha256 };
 }
 
 /**
- * A first load's batch: its province lines read back as COPY prints them (items, op, batch id), hashed as
+ * A first load's batch: its province lines read back as COPY prints them (items, op), hashed as
  * bytes and compared with the digest made as they were sent, while the registry is checked unchanged since
  * the snapshot (source-check.ts), two databases side by side. Read in the table's physical order: the load
  * wrote the rows in key order into a table it had emptied, and a scan that starts at its first page reads
@@ -179,7 +181,7 @@ async function verifyFirstLoad(
   table: ReportTable,
   batchId: string,
   toXid: string,
-  made: { provinceSha256: string; rows: number; sourceCounts: SourceCounts },
+  made: { canonicalSha256: string; rows: number; sourceCounts: SourceCounts },
 ): Promise<StreamVerification | undefined> {
   const unchanged = registryUnchangedSince(registryUrl, toXid, made.sourceCounts);
   unchanged.catch(() => undefined); // awaited below, after the province's read-back (a failure there comes first)
@@ -191,7 +193,7 @@ async function verifyFirstLoad(
   await province.query('SET synchronize_seqscans = off');
   await province.query('SET max_parallel_workers_per_gather = 0');
   try {
-    const sql = `COPY (SELECT ${cols}, p._report_op, p._report_batch FROM ${quoteIdent(table.name)} p WHERE p._report_batch = ${literal(batchId)} AND p._report_op <> 'D') TO STDOUT`;
+    const sql = `COPY (SELECT ${cols}, p._report_op FROM ${quoteIdent(table.name)} p WHERE p._report_batch = ${literal(batchId)} AND p._report_op <> 'D') TO STDOUT`;
     for await (const chunk of province.query(copyTo(sql)) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
@@ -201,6 +203,6 @@ async function verifyFirstLoad(
     await province.query('RESET max_parallel_workers_per_gather');
   }
   const sha = hash.digest('hex');
-  if (!(await unchanged) || sha !== made.provinceSha256 || rows !== made.rows) return undefined;
-  return { counts: { batch: rows, province: rows, source: rows, sourceMovedOn: 0 }, sha256: { batch: made.provinceSha256, province: sha, source: made.provinceSha256 } };
+  if (!(await unchanged) || sha !== made.canonicalSha256 || rows !== made.rows) return undefined;
+  return { via: 'snapshot', counts: { batch: rows, province: rows, source: rows, sourceMovedOn: 0 }, sha256: { batch: made.canonicalSha256, province: sha, source: made.canonicalSha256 } };
 }

@@ -80,9 +80,10 @@ describe('汇聚 a first load into an empty province', () => {
     expect(counts.province + counts.held).toBe(registry);
     // the province lines were digested as they were sent, the registry counted in the snapshot; the
     // verification's province digest is that one (the quick path: no file parsed, no registry re-read)
-    const ledger = await withClient(ctx.provinceUrl, (c) => c.query(`SELECT province_sha256, source_counts FROM report_batch WHERE batch_id = $1`, [p.batchId]));
+    const ledger = await withClient(ctx.provinceUrl, (c) => c.query(`SELECT canonical_sha256, source_counts FROM report_batch WHERE batch_id = $1`, [p.batchId]));
     expect(ledger.rows[0].source_counts).toEqual({ market_entity: registry });
-    expect(v.sha256.province).toBe(ledger.rows[0].province_sha256);
+    expect(v.sha256.province).toBe(ledger.rows[0].canonical_sha256);
+    expect(v.via).toBe('snapshot');
   }, 120_000);
 
   it('a delivered file changed in the outbox after delivery: held, with the file named and the key', async () => {
@@ -175,9 +176,7 @@ describe('汇聚 a first load into an empty province', () => {
     });
     const v = await verifyBatch(ctx, p.batchId!);
     expect(v).toMatchObject({ state: 'verified', ok: true, differingKeys: [] });
-    const ledger = await withClient(ctx.provinceUrl, (c) => c.query(`SELECT province_sha256 FROM report_batch WHERE batch_id = $1`, [p.batchId]));
-    // the general path's digests are of canonical lines (no batch id): not the quick path's
-    expect(v.sha256.province).not.toBe(ledger.rows[0].province_sha256);
+    expect(v.via).toBe('streams');
     expect(v.sha256.batch).toBe(v.sha256.source);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fc from 'fast-check';
-import { binaryOf, encodeField, encodeLine, Field } from '../../migration/copy-text';
+import { binaryOf, encodeLine, Field } from '../../migration/copy-text';
 import { FirstLoadEncoder } from '../../reporting/batch-encoder';
 import { compileRowReady, RejectedRow, splitExtracted } from '../../reporting/rows';
 import { parseReportSpec, ReportSpec } from '../../reporting/spec';
@@ -71,7 +71,7 @@ const value = fc.option(
 const keyUnit = fc.constantFrom('a', 'b', '江', '\\', '\t', 'é', '"', '0', '9');
 
 /** rows.ts's bytes for the same lines: what the encoder must give */
-function expected(s: ReportSpec, table: ReportSpec['tables'][number], lines: string[], batchId: string) {
+function expected(s: ReportSpec, table: ReportSpec['tables'][number], lines: string[]) {
   const { ready } = compileRowReady(s, table);
   let province = '';
   let json = '';
@@ -83,7 +83,7 @@ function expected(s: ReportSpec, table: ReportSpec['tables'][number], lines: str
       rejected.push(r.rejected);
       continue;
     }
-    province += `${r.row.line}\t${r.row.op}\t${encodeField(batchId)}\n`;
+    province += `${r.row.line}\t${r.row.op}\n`;
     json += r.row.json;
     counts[r.row.op]++;
   }
@@ -91,8 +91,8 @@ function expected(s: ReportSpec, table: ReportSpec['tables'][number], lines: str
 }
 
 const ways = { bytes: 0, general: 0 };
-function encode(s: ReportSpec, table: ReportSpec['tables'][number], bytes: Buffer, cuts: number[], batchId: string) {
-  const enc = new FirstLoadEncoder(s, table, batchId);
+function encode(s: ReportSpec, table: ReportSpec['tables'][number], bytes: Buffer, cuts: number[]) {
+  const enc = new FirstLoadEncoder(s, table);
   const province: Buffer[] = [];
   const json: Buffer[] = [];
   let at = 0;
@@ -136,8 +136,8 @@ describe('汇聚 a first load encoded from bytes', () => {
               return binaryOf(encodeLine([items[0], 't', null, ...items]));
             });
             const bytes = Buffer.from(lines.map((l) => l + '\n').join('').slice(0, lastLf || !lines.length ? undefined : -1), 'latin1');
-            const want = expected(s, table, lines, 'rpt_t-00000001');
-            const got = encode(s, table, bytes, cuts, 'rpt_t-00000001');
+            const want = expected(s, table, lines);
+            const got = encode(s, table, bytes, cuts);
             expect(got.province.toString('latin1')).toBe(want.province.toString('latin1'));
             expect(got.json.toString('latin1')).toBe(want.json.toString('latin1'));
             expect(got.rejected).toEqual(want.rejected);
@@ -178,8 +178,8 @@ describe('汇聚 a first load encoded from bytes', () => {
               return binaryOf(encodeLine([items[0], 't', null, ...items]));
             });
             const bytes = Buffer.from(lines.map((l) => l + '\n').join(''), 'latin1');
-            const want = expected(s, table, lines, 'b-1');
-            const got = encode(s, table, bytes, cuts, 'b-1');
+            const want = expected(s, table, lines);
+            const got = encode(s, table, bytes, cuts);
             expect(got.province.toString('latin1')).toBe(want.province.toString('latin1'));
             expect(got.json.toString('latin1')).toBe(want.json.toString('latin1'));
             expect(got.rejected).toEqual(want.rejected);
@@ -195,19 +195,19 @@ describe('汇聚 a first load encoded from bytes', () => {
     const table = s.tables[1];
     const line = (k: string, note: string) => binaryOf(encodeLine([k, 't', null, k, 'A', note, null, null, 'C1'])) + '\n';
     for (const note of ['plain', 'has "quote"']) {
-      const enc = new FirstLoadEncoder(s, table, 'b');
+      const enc = new FirstLoadEncoder(s, table);
       expect(() => enc.push(Buffer.from(line('b', 'x') + line('a', note), 'latin1'))).toThrow(/rpt_plain: the registry's rows did not come in key order \(b, then a\)/);
-      const twice = new FirstLoadEncoder(s, table, 'b');
+      const twice = new FirstLoadEncoder(s, table);
       expect(() => twice.push(Buffer.from(line('江', 'x') + line('江', note), 'latin1'))).toThrow(/not come in key order \(江, then 江\)/);
     }
   });
 
   it('a cancelled row (a code of the cancellation item) goes as C on both outputs', () => {
     const table = s.tables[1];
-    const enc = new FirstLoadEncoder(s, table, 'rpt_plain-00000001');
+    const enc = new FirstLoadEncoder(s, table);
     const run = enc.push(Buffer.from(binaryOf(encodeLine(['k1', 't', null, 'k1', '注销', 'n', ' 江门 ', 'a  b', 'c1'])) + '\n', 'latin1'));
     expect(run.json.toString('utf8')).toBe('{"op":"C","key":"k1","data":{"k":"k1","status":"注销","note":"n","addr":"江门","title":"a b","code":"C1"}}\n');
-    expect(run.province.toString('utf8')).toBe('k1\t注销\tn\t江门\ta b\tC1\tC\trpt_plain-00000001\n');
+    expect(run.province.toString('utf8')).toBe('k1\t注销\tn\t江门\ta b\tC1\tC\n');
     expect(enc.counts).toEqual({ U: 0, C: 1, D: 0 });
   });
 });
