@@ -14,7 +14,7 @@ import { loadReportSpec } from '../reporting/spec';
 import { describeBusy, processCpuMs, sampleMachine } from './cpu-budget';
 
 /**
- * npm run bench:reporting -- [--rows N] [--migrate-rps N] [--fresh] [--prefix NAME] [--keep]
+ * npm run bench:reporting -- [--rows N] [--migrate-rps N | --no-migrate] [--fresh] [--prefix NAME] [--keep]
  *
  * On the dataset bench:migrate uses (same generator and seed, in databases of its own: jm_bench_reporting_*), the
  * registry is the migration's target (built here with the engine's chunk copy, timed, unless it holds
@@ -22,8 +22,11 @@ import { describeBusy, processCpuMs, sampleMachine } from './cpu-budget';
  *  (1) the first full aggregation of every reported table: registry → provincial DB (jm_bench_province)
  *      → national batch files POSTed to the reference receiver, each batch verified three ways;
  *  (2) 1% of the entities changed, and an incremental cycle: its wall time and rows (only those rows).
- * Prints rows/s and the ratio to the migration's rows/s on the same data (--migrate-rps: bench:migrate's
- * ours_rps; otherwise the in-process engine copy measured here, said so in the output).
+ * Prints rows/s and its ratio to bench:migrate's rows/s on the same data: bench:migrate (`--skip-pgloader`, the
+ * same row count, the Temporal dev server started if none answers) runs first, side by side, and its ours_rps is
+ * the reference (--migrate-rps N gives it instead; --no-migrate skips it and takes the engine's copy below). Also the
+ * ratio to the engine's chunk copy measured here in-process (the registry is built with it): no Temporal, no
+ * workers, no verification — a stricter reference than bench:migrate.
  */
 function flag(name: string): number | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,6 +52,9 @@ async function main() {
   const mapping = loadMapping(path.join(root, 'config', 'mapping.json'));
   const spec = loadReportSpec(path.join(root, 'config', 'reporting', 'registry.json'));
   const entities = Math.ceil(rows / ROWS_PER_ENTITY);
+
+  // bench:migrate first, on the same data (its own databases), nothing else running meanwhile
+  const benchMigrate = flag('migrate-rps') || process.argv.includes('--no-migrate') ? undefined : await runBenchMigrate(root, rows);
 
   await ensureDatabase(db.legacy);
   const reuse = !process.argv.includes('--fresh') && (await withClient(db.legacy, async (c) => {
@@ -81,8 +87,10 @@ async function main() {
   });
   const migrateMs = Date.now() - m0;
   await source.close();
-  const migrateRps = flag('migrate-rps') ?? migrated / (migrateMs / 1000);
-  const migrateFrom = flag('migrate-rps') ? 'bench:migrate ours_rps (--migrate-rps)' : `the engine's in-process chunk copy here: ${fmt(migrated)} rows in ${seconds(migrateMs)}`;
+  const engineRps = migrated / (migrateMs / 1000);
+  const engineFrom = `the engine's in-process chunk copy here: ${fmt(migrated)} rows in ${seconds(migrateMs)}`;
+  const migrateRps = flag('migrate-rps') ?? benchMigrate?.oursRps ?? engineRps;
+  const migrateFrom = flag('migrate-rps') ? 'bench:migrate ours_rps (--migrate-rps)' : benchMigrate ? `bench:migrate run just before: ${benchMigrate.line}` : `${engineFrom} (--no-migrate)`;
 
   await dropDatabase(db.province);
   await ensureDatabase(db.province);
@@ -152,8 +160,9 @@ async function main() {
       `CPU: machine ${cpu.busy}, of which this process (its lanes and their threads) ${cpu.self.toFixed(2)}, the reference receiver ${cpu.receiver.toFixed(2)} CPU-s (the rest: PostgreSQL)`,
     );
     console.log(`migration reference: ${fmt(migrateRps)} rows/s (${migrateFrom})`);
+    console.log(`engine copy reference: ${fmt(engineRps)} rows/s (${engineFrom})`);
     console.log(`bench:reporting incremental rows=${incRows} changed=${changed} wall_ms=${incMs}`);
-    console.log(`bench:reporting rows=${registryRows} report_rps=${Math.round(reportRps)} ratio_to_migrate=${(reportRps / migrateRps).toFixed(2)}`);
+    console.log(`bench:reporting rows=${registryRows} report_rps=${Math.round(reportRps)} ratio_to_migrate=${(reportRps / migrateRps).toFixed(2)} ratio_to_engine_copy=${(reportRps / engineRps).toFixed(2)}`);
   } finally {
     receiver.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -162,6 +171,24 @@ async function main() {
       await dropDatabase(db.registry);
     }
   }
+}
+
+/** bench:migrate --skip-pgloader on the same row count (Temporal's dev server started if none answers): its last line and ours_rps. */
+async function runBenchMigrate(root: string, rows: number): Promise<{ line: string; oursRps: number }> {
+  const run = (cmd: string, args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${out.trim().split('\n').slice(-5).join(' | ')}`))));
+    });
+  await run('bash', [path.join(root, 'scripts', 'temporal-dev.sh'), 'start']);
+  const out = await run(process.execPath, [path.join(__dirname, 'bench-migrate.js'), '--skip-pgloader', '--rows', String(rows)]);
+  const line = out.trim().split('\n').reverse().find((l) => l.startsWith('bench:migrate '));
+  const m = line && /ours_rps=(\d+)/.exec(line);
+  if (!m) throw new Error(`bench:migrate printed no ours_rps: ${out.trim().split('\n').slice(-3).join(' | ')}`);
+  return { line: line!, oursRps: Number(m[1]) };
 }
 
 async function spawnReceiver(dir: string): Promise<{ url: string; pid: number; close(): void }> {
