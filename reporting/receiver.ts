@@ -75,6 +75,8 @@ function checkManifest(parsed: unknown): { reasons: string[]; manifest?: BatchMa
 
 /** A JSON string's content: no raw control character, quote or lone backslash (RFC 8259). */
 const JSON_STRING = '(?:[^"\\\\\\x00-\\x1f]|\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4}))';
+/** The same, any number of them, "unrolled" (runs of plain characters between escapes): one class loop for the common case. */
+const JSON_STRING_BODY = '[^"\\\\\\x00-\\x1f]*(?:\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\\\\x00-\\x1f]*)*';
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
@@ -95,6 +97,8 @@ export class LineChecker {
   private readonly seen = new Set<string>();
   private readonly items: Set<string>;
   private readonly exact: RegExp;
+  /** the same, sticky, for a line at a position of a run of lines */
+  private readonly exactAt: RegExp;
   private readonly deletion: RegExp;
 
   /** patterns: false checks every line by JSON.parse (the reference the patterns are tested against) */
@@ -103,8 +107,10 @@ export class LineChecker {
     private readonly patterns = true,
   ) {
     this.items = new Set(items);
-    const members = items.map((n) => `${escapeRegExp(binaryOf(JSON.stringify(n)))}:(?:null|"${JSON_STRING}*")`).join(',');
-    this.exact = new RegExp(`^\\{"op":"([UC])","key":"(${JSON_STRING}+)","data":\\{${members}\\}\\}$`);
+    const members = items.map((n) => `${escapeRegExp(binaryOf(JSON.stringify(n)))}:(?:null|"${JSON_STRING_BODY}")`).join(',');
+    const exact = `\\{"op":"([UC])","key":"((?!")${JSON_STRING_BODY})","data":\\{${members}\\}\\}`;
+    this.exact = new RegExp(`^${exact}$`);
+    this.exactAt = new RegExp(`${exact}(?=\\n|$)`, 'y');
     this.deletion = new RegExp(`^\\{"op":"D","key":"(${JSON_STRING}+)","data":null\\}$`);
   }
 
@@ -120,6 +126,32 @@ export class LineChecker {
       if (d) return this.take(n, 'D', d[1]);
     }
     this.parsed(n, textOf(line));
+  }
+
+  /**
+   * A run of whole lines (a binary string, LF between them, none after the last): what add() gives them one by
+   * one, without cutting out a line the writer's pattern matches where it stands.
+   */
+  addRun(run: string): void {
+    const re = this.exactAt;
+    for (let at = 0; ; ) {
+      let m: RegExpExecArray | null = null;
+      if (this.patterns && this.reasons.length < 50) {
+        re.lastIndex = at;
+        m = re.exec(run);
+      }
+      if (m) {
+        this.take(++this.lines, m[1], m[2]);
+        at = re.lastIndex;
+        if (at >= run.length) return;
+        at++;
+        continue;
+      }
+      const lf = run.indexOf('\n', at);
+      this.add(lf === -1 ? run.slice(at) : run.slice(at, lf));
+      if (lf === -1) return;
+      at = lf + 1;
+    }
   }
 
   /** A line matched by a pattern: its key is the JSON string's content (escaped only if it has a backslash). */
@@ -256,10 +288,7 @@ export class BodyChecker {
   /** Whole lines (the last one's LF cut off). */
   private lines(run: Buffer): void {
     const checker = this.checker!;
-    if (isUtf8(run)) {
-      for (const l of run.toString('latin1').split('\n')) checker.add(l);
-      return;
-    }
+    if (isUtf8(run)) return checker.addRun(run.toString('latin1'));
     for (let at = 0; at <= run.length; ) {
       let lf = run.indexOf(10, at);
       if (lf === -1) lf = run.length;
