@@ -40,6 +40,22 @@ describe('汇聚 a first load into an empty province', () => {
     return e;
   };
 
+  /** a first batch prepared and delivered into a province of its own; the province's lowest or highest key */
+  const delivered = async (which: 'min' | 'max') => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    const p = await prepareBatch(ctx, table);
+    await deliverBatch(ctx, p.batchId!);
+    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`SELECT ${which}(pripid) AS k FROM ${table}`)).rows[0].k);
+    return { p, key };
+  };
+  /** a write to the registry the capture triggers do not see (replica role) */
+  const behind = <T>(sql: string, params: unknown[]) =>
+    withClient(registryUrl, async (c) => {
+      await c.query('SET session_replication_role = replica');
+      return (await c.query(sql, params)).rows as T[];
+    });
+
   beforeAll(async () => {
     await ensureDatabase(legacyUrl);
     await ensureDatabase(registryUrl);
@@ -120,60 +136,33 @@ describe('汇聚 a first load into an empty province', () => {
   }, 120_000);
 
   it('a registry row changed behind the change log after the first batch: held, with the key', async () => {
-    env = await freshProvince();
-    ({ ctx, receiver } = env);
-    const p = await prepareBatch(ctx, table);
-    await deliverBatch(ctx, p.batchId!);
-    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`SELECT min(pripid) AS k FROM ${table}`)).rows[0].k);
-    await withClient(registryUrl, async (c) => {
-      await c.query('SET session_replication_role = replica');
-      await c.query(`UPDATE market_entity SET dom = 'altered-behind' WHERE pripid = $1`, [key]);
-    });
+    const { p, key } = await delivered('min');
+    await behind(`UPDATE market_entity SET dom = 'altered-behind' WHERE pripid = $1`, [key]);
     try {
       const v = await verifyBatch(ctx, p.batchId!);
       expect(v.state).toBe('held');
       expect(v.differingKeys).toEqual([expect.objectContaining({ key, where: expect.stringMatching(/^registry .*altered-behind.* ≠ batch/) })]);
     } finally {
-      await withClient(registryUrl, async (c) => {
-        await c.query('SET session_replication_role = replica');
-        await c.query(`UPDATE market_entity SET dom = 'restored' WHERE pripid = $1`, [key]);
-      });
+      await behind(`UPDATE market_entity SET dom = 'restored' WHERE pripid = $1`, [key]);
     }
   }, 120_000);
 
   it('a registry row deleted behind the change log after the first batch: held, with the key', async () => {
-    env = await freshProvince();
-    ({ ctx, receiver } = env);
-    const p = await prepareBatch(ctx, table);
-    await deliverBatch(ctx, p.batchId!);
-    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`SELECT max(pripid) AS k FROM ${table}`)).rows[0].k);
-    const saved = await withClient(registryUrl, async (c) => {
-      await c.query('SET session_replication_role = replica');
-      return (await c.query(`DELETE FROM market_entity WHERE pripid = $1 RETURNING *`, [key])).rows[0] as Record<string, unknown>;
-    });
+    const { p, key } = await delivered('max');
+    const [saved] = await behind<Record<string, unknown>>(`DELETE FROM market_entity WHERE pripid = $1 RETURNING *`, [key]);
     try {
       const v = await verifyBatch(ctx, p.batchId!);
       expect(v.state).toBe('held');
       expect(v.differingKeys).toEqual([expect.objectContaining({ key, where: expect.stringMatching(/^registry deleted ≠ batch/) })]);
     } finally {
-      await withClient(registryUrl, async (c) => {
-        await c.query('SET session_replication_role = replica');
-        const cols = Object.keys(saved);
-        await c.query(`INSERT INTO market_entity (${cols.map((n) => `"${n}"`).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(saved));
-      });
+      const cols = Object.keys(saved);
+      await behind(`INSERT INTO market_entity (${cols.map((n) => `"${n}"`).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(saved));
     }
   }, 120_000);
 
   it('a registry row rewritten with the same values behind the change log: the quick check says changed, the general path verifies it', async () => {
-    env = await freshProvince();
-    ({ ctx, receiver } = env);
-    const p = await prepareBatch(ctx, table);
-    await deliverBatch(ctx, p.batchId!);
-    const key = await withClient(ctx.provinceUrl, async (c) => (await c.query<{ k: string }>(`SELECT min(pripid) AS k FROM ${table}`)).rows[0].k);
-    await withClient(registryUrl, async (c) => {
-      await c.query('SET session_replication_role = replica');
-      await c.query(`UPDATE market_entity SET dom = dom WHERE pripid = $1`, [key]);
-    });
+    const { p, key } = await delivered('min');
+    await behind(`UPDATE market_entity SET dom = dom WHERE pripid = $1`, [key]);
     const v = await verifyBatch(ctx, p.batchId!);
     expect(v).toMatchObject({ state: 'verified', ok: true, differingKeys: [] });
     expect(v.via).toBe('streams');

@@ -1,63 +1,31 @@
-import path from 'node:path';
 import fc from 'fast-check';
 import { binaryOf, encodeLine, Field } from '../../migration/copy-text';
 import { FirstLoadEncoder } from '../../reporting/batch-encoder';
 import { compileRowReady, RejectedRow, splitExtracted } from '../../reporting/rows';
-import { parseReportSpec, ReportSpec } from '../../reporting/spec';
+import type { ReportSpec } from '../../reporting/spec';
+import { reportTestSpec } from '../support/report-spec-fixture';
 
 /**
  * A first load's rows are made straight from the extraction's bytes (batch-encoder.ts). Whatever the rows
  * hold and wherever the socket cut the output, it must give rows.ts's bytes: every province line, every
  * JSON line, the op counts and every held row with its reason — and refuse rows out of key order.
  */
-const dir = path.join(__dirname, '..', '..', 'config', 'reporting');
-
-function spec(): ReportSpec {
-  return parseReportSpec(
+const spec = (): ReportSpec =>
+  reportTestSpec([
     {
-      codeTables: { enttype: { file: 'national-codes/enttype.csv', title: 'types' }, regstate: { file: 'national-codes/regstate.csv', title: 'states' } },
-      tables: [
-        {
-          name: 'rpt_t',
-          title: 't',
-          source: { table: 't', key: 'k' },
-          key: 'k',
-          changeMarker: { kind: 'change-log' },
-          cancellation: { item: 'state', values: ['3', '4'] },
-          deletes: { province: 'delete' },
-          items: [
-            { name: 'k', type: 'text', from: 'k', required: true, length: 40 },
-            { name: 'name', type: 'text', from: 'name', required: true, length: 6, clean: ['trim', 'collapseSpaces'] },
-            { name: 'code', type: 'text', from: 'code', length: 5, clean: ['trim', 'upper'] },
-            { name: 'etype', type: 'text', from: 'etype', codeTable: 'enttype' },
-            { name: 'state', type: 'text', from: 'state', required: true, codeTable: 'regstate' },
-            { name: 'note', type: 'text', from: 'note' },
-            { name: 'amount', type: 'numeric', from: 'amount' },
-          ],
-        },
-        {
-          // a plain item carries the cancellation: its raw bytes decide the op
-          name: 'rpt_plain',
-          title: 'p',
-          source: { table: 'p', key: 'k' },
-          key: 'k',
-          changeMarker: { kind: 'change-log' },
-          cancellation: { item: 'status', values: ['注销', 'X'] },
-          deletes: { province: 'tombstone' },
-          items: [
-            { name: 'k', type: 'text', from: 'k' },
-            { name: 'status', type: 'text', from: 'status' },
-            { name: 'note', type: 'text', from: 'note' },
-            { name: 'addr', type: 'text', from: 'addr', clean: ['trim'], length: 6 },
-            { name: 'title', type: 'text', from: 'title', clean: ['collapseSpaces'] },
-            { name: 'code', type: 'text', from: 'code', clean: ['upper'], required: true, length: 4 },
-          ],
-        },
+      // a plain item carries the cancellation: its raw bytes decide the op
+      name: 'rpt_plain',
+      cancellation: { item: 'status', values: ['注销', 'X'] },
+      items: [
+        { name: 'k', type: 'text', from: 'k' },
+        { name: 'status', type: 'text', from: 'status' },
+        { name: 'note', type: 'text', from: 'note' },
+        { name: 'addr', type: 'text', from: 'addr', clean: ['trim'], length: 6 },
+        { name: 'title', type: 'text', from: 'title', clean: ['collapseSpaces'] },
+        { name: 'code', type: 'text', from: 'code', clean: ['upper'], required: true, length: 4 },
       ],
     },
-    path.join(dir, 'test.json'),
-  );
-}
+  ]);
 
 const awkward = ['\u00a0', '\u3000', '\u2028', '\ufeff', '蠠', '堅', 'ß', 'ﬀ', 'é', 'x', 'X', '江', '门', ' ', '\t', '\n', '\r', '\\', '"', '\u0001', '\u007f', '😀', 'a', '1', 'N'];
 const value = fc.option(
@@ -112,6 +80,24 @@ function encode(s: ReportSpec, table: ReportSpec['tables'][number], bytes: Buffe
 
 describe('汇聚 a first load encoded from bytes', () => {
   const s = spec();
+  /** The rows (keys and item values) as the extraction sends them, cut as given: the encoder's bytes are rows.ts's. */
+  const same = (table: ReportSpec['tables'][number], keys: string[], values: readonly Field[][], cuts: number[], lastLf: boolean) => {
+    // code-point order, as the extraction's ORDER BY … COLLATE "C" gives it
+    const sorted = keys.map(binaryOf).sort();
+    const lines = sorted.map((k, i) => {
+      const items: Field[] = [...values[i]];
+      items[0] = Buffer.from(k, 'latin1').toString('utf8');
+      return binaryOf(encodeLine([items[0], 't', null, ...items]));
+    });
+    const bytes = Buffer.from(lines.map((l) => l + '\n').join('').slice(0, lastLf || !lines.length ? undefined : -1), 'latin1');
+    const want = expected(s, table, lines);
+    const got = encode(s, table, bytes, cuts);
+    expect(got.province.toString('latin1')).toBe(want.province.toString('latin1'));
+    expect(got.json.toString('latin1')).toBe(want.json.toString('latin1'));
+    expect(got.rejected).toEqual(want.rejected);
+    expect(got.counts).toEqual(want.counts);
+    expect(got.rows).toBe(want.counts.U + want.counts.C);
+  };
 
   afterAll(() => {
     // both ways were taken, many times each
@@ -127,23 +113,7 @@ describe('汇聚 a first load encoded from bytes', () => {
           fc.array(fc.array(value, { minLength: table.items.length, maxLength: table.items.length }), { minLength: 25, maxLength: 25 }),
           fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
           fc.boolean(),
-          (keys, values, cuts, lastLf) => {
-            // code-point order, as the extraction's ORDER BY … COLLATE "C" gives it
-            const sorted = keys.map(binaryOf).sort();
-            const lines = sorted.map((k, i) => {
-              const items: Field[] = [...values[i]];
-              items[0] = Buffer.from(k, 'latin1').toString('utf8');
-              return binaryOf(encodeLine([items[0], 't', null, ...items]));
-            });
-            const bytes = Buffer.from(lines.map((l) => l + '\n').join('').slice(0, lastLf || !lines.length ? undefined : -1), 'latin1');
-            const want = expected(s, table, lines);
-            const got = encode(s, table, bytes, cuts);
-            expect(got.province.toString('latin1')).toBe(want.province.toString('latin1'));
-            expect(got.json.toString('latin1')).toBe(want.json.toString('latin1'));
-            expect(got.rejected).toEqual(want.rejected);
-            expect(got.counts).toEqual(want.counts);
-            expect(got.rows).toBe(want.counts.U + want.counts.C);
-          },
+          (keys, values, cuts, lastLf) => same(table, keys, values, cuts, lastLf),
         ),
         { numRuns: 1500 },
       );
@@ -170,21 +140,7 @@ describe('汇聚 a first load encoded from bytes', () => {
           fc.uniqueArray(fc.string({ unit: fc.constantFrom('a', 'b', '江', 'é', '0', '9'), minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 20 }),
           fc.array(fc.tuple(...(table.items.map(itemValue) as [fc.Arbitrary<Field>])), { minLength: 20, maxLength: 20 }),
           fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
-          (keys, values, cuts) => {
-            const sorted = keys.map(binaryOf).sort();
-            const lines = sorted.map((k, i) => {
-              const items: Field[] = [...values[i]];
-              items[0] = Buffer.from(k, 'latin1').toString('utf8');
-              return binaryOf(encodeLine([items[0], 't', null, ...items]));
-            });
-            const bytes = Buffer.from(lines.map((l) => l + '\n').join(''), 'latin1');
-            const want = expected(s, table, lines);
-            const got = encode(s, table, bytes, cuts);
-            expect(got.province.toString('latin1')).toBe(want.province.toString('latin1'));
-            expect(got.json.toString('latin1')).toBe(want.json.toString('latin1'));
-            expect(got.rejected).toEqual(want.rejected);
-            expect(got.counts).toEqual(want.counts);
-          },
+          (keys, values, cuts) => same(table, keys, values, cuts, true),
         ),
         { numRuns: 1500 },
       );

@@ -1,46 +1,17 @@
-import path from 'node:path';
 import fc from 'fast-check';
 import { binaryOf, encodeLine, Field, textOf } from '../../migration/copy-text';
 import { canonicalLine, nationalLineWriter, opOf } from '../../reporting/batch-format';
 import { compileConverter, utf8Length } from '../../reporting/convert';
 import { compileRowReady, splitExtracted } from '../../reporting/rows';
-import { parseReportSpec, ReportSpec } from '../../reporting/spec';
+import type { ReportSpec } from '../../reporting/spec';
+import { reportTestSpec } from '../support/report-spec-fixture';
 
 /**
  * The rows of a batch are made as binary strings (rows.ts: one char per UTF-8 byte, no decoding per row).
  * Whatever a row holds, that path must give the bytes the text converter gives: the province line, its
  * SHA-256, the national JSON line, the canonical line, the op and the rejection reason.
  */
-const dir = path.join(__dirname, '..', '..', 'config', 'reporting');
-
-function spec(): ReportSpec {
-  return parseReportSpec(
-    {
-      codeTables: { enttype: { file: 'national-codes/enttype.csv', title: 'types' }, regstate: { file: 'national-codes/regstate.csv', title: 'states' } },
-      tables: [
-        {
-          name: 'rpt_t',
-          title: 't',
-          source: { table: 't', key: 'k' },
-          key: 'k',
-          changeMarker: { kind: 'change-log' },
-          cancellation: { item: 'state', values: ['3', '4'] },
-          deletes: { province: 'delete' },
-          items: [
-            { name: 'k', type: 'text', from: 'k', required: true, length: 40 },
-            { name: 'name', type: 'text', from: 'name', required: true, length: 6, clean: ['trim', 'collapseSpaces'] },
-            { name: 'code', type: 'text', from: 'code', length: 5, clean: ['trim', 'upper'] },
-            { name: 'etype', type: 'text', from: 'etype', codeTable: 'enttype' },
-            { name: 'state', type: 'text', from: 'state', required: true, codeTable: 'regstate' },
-            { name: 'note', type: 'text', from: 'note' },
-            { name: 'amount', type: 'numeric', from: 'amount' },
-          ],
-        },
-      ],
-    },
-    path.join(dir, 'test.json'),
-  );
-}
+const spec = (): ReportSpec => reportTestSpec();
 
 // Characters a registry value may hold, the awkward ones over-represented: Unicode spaces trim and \s know,
 // characters whose UTF-8 bytes include 0xA0 or 0x85 (Latin-1 NBSP / NEL as binary), COPY's escaped bytes, JSON's.
