@@ -67,7 +67,15 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
   await province.query(`ALTER TABLE ${quoteIdent(table.name)} ALTER COLUMN _report_batch SET DEFAULT ${literal(batchId)}`);
   const copyIn = `COPY ${quoteIdent(table.name)} (${names.map(quoteIdent).join(', ')}, _report_op) FROM STDIN WITH (FREEZE)`;
   const loaded = pipeline(toProvince, province.query(copyFrom(copyIn)));
-  loaded.catch(() => undefined); // awaited below; an extraction failure ends it first
+  // The province COPY can fail while the rows are still coming (its connection ended, a value refused): the
+  // extraction then stops at its next run of rows with that cause — it must not wait for a 'drain' that a
+  // destroyed stream never emits (the load would hang for good, its activity still heartbeating).
+  let copyFailed: Error | undefined;
+  const failure = loaded.then(
+    () => new Error(`${table.name}: the province COPY ended before every row was sent`),
+    (err: Error) => err,
+  );
+  void failure.then((err) => (copyFailed = err));
   let snap: { xmin: string; now: Date; joined: SourceCounts };
   try {
     snap = await withClient(ctx.registryUrl, async (registry) => {
@@ -86,7 +94,11 @@ export async function prepareFirstLoad(ctx: ReportContext, province: Client, tab
             }
             if (!sent.length) return;
             canonicalDigest.update(sent);
-            if (!toProvince.write(sent)) await once(toProvince, 'drain');
+            if (copyFailed) throw copyFailed;
+            if (!toProvince.write(sent)) {
+              const stopped = await Promise.race([once(toProvince, 'drain').then(() => undefined), failure]);
+              if (stopped) throw stopped;
+            }
           };
           for await (const chunk of registry.query(copyTo(extractionSql(table, { kind: 'full' }))) as AsyncIterable<Buffer>) await put(encoder.push(chunk));
           await put(encoder.end());

@@ -2,12 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadLegacyDataset } from '../../datagen/legacy-generator';
+import { Client } from 'pg';
 import { dropDatabase, ensureDatabase, withClient } from '../../lib/db';
 import { loadMapping } from '../../migration/mapping';
 import { deliverBatch, prepareBatch, ReportContext, verifyBatch } from '../../reporting/batch';
 import type { Receiver } from '../../reporting/receiver';
 import { loadReportSpec } from '../../reporting/spec';
 import { migrateInto, startReporting } from '../support/reporting-env';
+import { eventually } from '../support/stack';
 
 /**
  * A first load (no watermark, an empty province table) takes a path of its own: rows streamed as bytes to
@@ -167,5 +169,43 @@ describe('汇聚 a first load into an empty province', () => {
     expect(v).toMatchObject({ state: 'verified', ok: true, differingKeys: [] });
     expect(v.via).toBe('streams');
     expect(v.sha256.batch).toBe(v.sha256.source);
+  }, 120_000);
+
+  it('the province session ended under a first load (in its thread): the attempt fails with the cause, nothing is half-loaded, the next one loads it whole', async () => {
+    env = await freshProvince();
+    ({ ctx, receiver } = env);
+    // The registry table locked: the load's extraction waits, with its province COPY open.
+    const locker = new Client({ connectionString: registryUrl });
+    locker.on('error', () => undefined);
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE market_entity IN ACCESS EXCLUSIVE MODE');
+    const attempt = prepareBatch(ctx, table);
+    attempt.catch(() => undefined);
+    const provinceDb = decodeURIComponent(new URL(ctx.provinceUrl).pathname.slice(1));
+    let ended = 0;
+    try {
+      await eventually(async () => {
+        const r = await withClient(`${PG}/postgres`, (c) =>
+          c.query<{ n: number }>(`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY %FROM STDIN%'`, [provinceDb]),
+        );
+        ended = r.rows[0].n;
+        return ended > 0;
+      }, 'the load to open its province COPY');
+    } finally {
+      await locker.query('COMMIT');
+      await locker.end();
+    }
+    await expect(attempt).rejects.toThrow(/terminat|connection|Connection/);
+    const left = await withClient(ctx.provinceUrl, async (c) => ({
+      rows: Number((await c.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n),
+      batches: Number((await c.query(`SELECT count(*) AS n FROM report_batch`)).rows[0].n),
+      key: (await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = '${table}'::regclass AND contype = 'p'`)).rows.length,
+      batchDefault: (await c.query(`SELECT column_default FROM information_schema.columns WHERE table_name = $1 AND column_name = '_report_batch'`, [table])).rows[0].column_default,
+    }));
+    expect(left).toEqual({ rows: 0, batches: 0, key: 1, batchDefault: null });
+    const p = await prepareBatch(ctx, table);
+    await deliverBatch(ctx, p.batchId!);
+    expect(await verifyBatch(ctx, p.batchId!)).toMatchObject({ state: 'verified', via: 'snapshot' });
   }, 120_000);
 });
