@@ -197,8 +197,7 @@ export class FirstLoadEncoder {
   private readonly fieldCount: number;
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
-  /** `,"name":` (no comma for the first), as bytes; the same with the value's opening quote, and with null */
-  private readonly names: Buffer[];
+  /** `,"name":"` (no comma for the first) as bytes, the value's opening quote included; and `,"name":null` */
   private readonly namesQuoted: Buffer[];
   private readonly namesNull: Buffer[];
   private readonly namesLength: number;
@@ -217,12 +216,12 @@ export class FirstLoadEncoder {
     this.fieldCount = 3 + table.items.length;
     this.starts = new Int32Array(this.fieldCount + 1);
     this.ends = new Int32Array(this.fieldCount + 1);
-    this.names = table.items.map((i, n) => Buffer.from((n ? ',' : '') + JSON.stringify(i.name) + ':', 'utf8'));
-    this.namesQuoted = this.names.map((b) => Buffer.concat([b, Buffer.from('"')]));
-    this.namesNull = this.names.map((b) => Buffer.concat([b, JSON_NULL]));
+    const names = table.items.map((i, n) => Buffer.from((n ? ',' : '') + JSON.stringify(i.name) + ':', 'utf8'));
+    this.namesQuoted = names.map((b) => Buffer.concat([b, Buffer.from('"')]));
+    this.namesNull = names.map((b) => Buffer.concat([b, JSON_NULL]));
     this.checks = table.items.map(byteCheckOf);
     this.required = table.items.map((i) => i.required === true);
-    this.namesLength = this.names.reduce((n, b) => n + b.length, 0);
+    this.namesLength = names.reduce((n, b) => n + b.length, 0);
     this.tail = Buffer.from('\n', 'latin1');
     const c = table.cancellation;
     this.cancelAt = c ? table.items.findIndex((i) => i.name === c.item) : -1;

@@ -28,6 +28,13 @@ export { BatchRejected, deliverBatch, deliveryRequest } from './delivery';
 export { verifyBatch } from './batch-verify';
 export type { Verification } from './batch-verify';
 
+const FIRST_LOAD_MODULE = path.join(__dirname, `first-load${path.extname(__filename)}`);
+let threads: ThreadPool | undefined;
+/** The threads first loads run in: one per core (at most 4), made when first needed. */
+function reportThreads(): ThreadPool {
+  return (threads ??= new ThreadPool());
+}
+
 /**
  * 汇聚及上报 One table's cycle, in steps that each survive a crash:
  *
@@ -49,13 +56,6 @@ export type { Verification } from './batch-verify';
  * written for an uncommitted batch is overwritten under the same sequence); after it, the ledger says
  * which step to resume.
  */
-const FIRST_LOAD_MODULE = path.join(__dirname, `first-load${path.extname(__filename)}`);
-let threads: ThreadPool | undefined;
-/** The threads first loads run in: one per core (at most 4), made when first needed. */
-function reportThreads(): ThreadPool {
-  return (threads ??= new ThreadPool());
-}
-
 export async function ensureReportSchema(ctx: ReportContext): Promise<void> {
   await withClient(ctx.provinceUrl, (p) => ensureProvinceSchema(p, ctx.spec.tables));
 }

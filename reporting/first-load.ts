@@ -17,15 +17,6 @@ import { advanceWatermark, batchIdOf, holdRejected, openBatch } from './batch-le
 import { joinedCounts, SourceCounts } from './source-check';
 
 /**
- * Step 1 for a first load, in its province transaction: the lock and the ledger checked first, then the
- * registry's rows streamed as they are made ready, in runs of bytes, into one COPY into the empty table
- * (the province writes while the registry reads and this thread converts), the file's and the province
- * lines' digests made on the way; then the file, the held rows and the ledger row — what prepareBatch's
- * general path makes for the same rows, without holding a row as an object. The ledger also keeps the
- * row count of every registry table read, in the extraction's snapshot: the verification tells from them
- * that the registry is unchanged since, without reading it again (source-check.ts).
- */
-/**
  * The same on a province session of its own, its transaction included: what a worker thread runs
  * (batch.ts), with everything it needs passed as data.
  */
@@ -38,6 +29,15 @@ export async function prepareFirstLoadAlone(input: { ctx: ReportContext; table: 
   });
 }
 
+/**
+ * Step 1 for a first load, in its province transaction: the lock and the ledger checked first, then the
+ * registry's rows streamed as they are made ready, in runs of bytes, into one COPY into the empty table
+ * (the province writes while the registry reads and this thread converts), the file's and the province
+ * lines' digests made on the way; then the file, the held rows and the ledger row — what prepareBatch's
+ * general path makes for the same rows, without holding a row as an object. The ledger also keeps the
+ * row count of every registry table read, in the extraction's snapshot: the verification tells from them
+ * that the registry is unchanged since, without reading it again (source-check.ts).
+ */
 export async function prepareFirstLoad(ctx: ReportContext, province: Client, table: ReportTable, sequence: number): Promise<PrepareResult> {
   await province.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jm-report-table:${table.name}`]);
   const again = await openBatch(province, table.name);
