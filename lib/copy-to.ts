@@ -17,6 +17,22 @@ interface LibraryInternals {
   _buffer: { push(chunk: Buffer): void };
   _detach(): void;
   _cleanup(): void;
+  _onReadableEvent: (() => void) | null;
+  connection?: { stream: NodeJS.ReadableStream & { destroy(err?: Error): void } };
+  submit(connection: unknown): void;
+  handleError(err: Error): void;
+}
+
+/**
+ * The socket error of a connection whose COPY TO its reader stopped reading (an error in the loop, a
+ * break): the query is still sending rows, so the connection is closed — see PackingCopyTo._destroy.
+ * withClient does not add it to the reader's own error: it is the consequence, not the cause.
+ */
+export class CopyAbandoned extends Error {
+  constructor() {
+    super('the COPY TO was stopped before its end by its reader; its connection was closed');
+    this.name = 'CopyAbandoned';
+  }
 }
 
 const LibraryCopyTo = Object.getPrototypeOf(libraryCopyTo('')).constructor as new (text: string) => CopyToStream;
@@ -35,6 +51,42 @@ class PackingCopyTo extends LibraryCopyTo {
   /** bytes of the current other message still to skip, and whether that message ends the copy */
   private skipLeft = 0;
   private skipEnds = false;
+  /** the copy has been sent and its end (CopyDone, or an ErrorResponse pg reads) not reached yet */
+  private live = false;
+
+  submit(connection: unknown): void {
+    (LibraryCopyTo.prototype as unknown as LibraryInternals).submit.call(this, connection);
+    this.live = true;
+    // destroyed while it waited in the client's queue: nobody will read it either
+    if (this.destroyed) this.abandon();
+  }
+
+  /**
+   * The reader let go before the copy's end (its loop threw or broke; the stream is destroyed). The server
+   * is still sending rows that nobody will read, and pg waits for the copy's end before any next query of
+   * the connection: a ROLLBACK or an end() after it would wait for good once the socket's buffers fill.
+   * The connection is closed instead: the server ends the query and its transaction, and the client's
+   * queued queries fail at once.
+   */
+  _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.abandon();
+    cb(err);
+  }
+
+  private abandon(): void {
+    const lib = this as unknown as LibraryInternals;
+    if (!this.live || !lib.connection) return;
+    this.live = false;
+    if (lib._onReadableEvent) lib.connection.stream.removeListener('readable', lib._onReadableEvent);
+    lib.connection.stream.destroy(new CopyAbandoned());
+  }
+
+  /** The query's failure after the reader let go (the closed connection, usually) is not the reader's to hear. */
+  handleError(err: Error): void {
+    this.live = false;
+    if (this.destroyed) return;
+    (LibraryCopyTo.prototype as unknown as LibraryInternals).handleError.call(this, err);
+  }
 
   /** Called by the library for every chunk read from the socket; returns whether the consumer wants more. */
   _parse(chunk: Buffer): boolean | undefined {
@@ -71,6 +123,7 @@ class PackingCopyTo extends LibraryCopyTo {
       const code = buf[pos];
       if (code === ERROR_RESPONSE) {
         // pg parses the error itself and fails the query, which errors this stream.
+        this.live = false;
         lib._buffer.push(buf.subarray(pos));
         lib._detach();
         return;
@@ -90,6 +143,7 @@ class PackingCopyTo extends LibraryCopyTo {
     }
     const drained = at > 0 ? this.push(buf.subarray(0, at)) : true;
     if (ended) {
+      this.live = false;
       // CommandComplete and ReadyForQuery follow CopyDone: they are pg's to read.
       if (pos < buf.length) lib._buffer.push(buf.subarray(pos));
       lib._detach();

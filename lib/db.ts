@@ -1,4 +1,5 @@
 import { Client, Pool, PoolClient, PoolConfig } from 'pg';
+import { CopyAbandoned } from './copy-to';
 
 /**
  * A connection can drop at any moment (a restart, a failover of the domestic database, a terminated
@@ -15,7 +16,8 @@ export async function withClient<T>(connectionString: string, fn: (client: Clien
   const client = new Client({ connectionString });
   let lost: Error | undefined;
   client.on('error', (err) => {
-    lost = err;
+    // the first is the cause ("terminating connection due to administrator command"); "Connection terminated unexpectedly" follows it
+    lost ??= err;
     onError(err, 'client');
   });
   await client.connect();
@@ -23,7 +25,7 @@ export async function withClient<T>(connectionString: string, fn: (client: Clien
     return await fn(client);
   } catch (err) {
     // The query's own error says what failed; the connection's says why (e.g. "terminating connection due to administrator command").
-    if (lost && err instanceof Error && lost.message !== err.message && !err.message.includes('connection lost')) err.message += ` (connection lost: ${lost.message})`;
+    if (lost && !(lost instanceof CopyAbandoned) && err instanceof Error && lost.message !== err.message && !err.message.includes('connection lost')) err.message += ` (connection lost: ${lost.message})`;
     throw err;
   } finally {
     // A client whose connection already died ends at once; a failure to say goodbye is not the operation's failure.

@@ -1,12 +1,15 @@
 import { Readable } from 'node:stream';
 import { Client } from 'pg';
 import { to as libraryCopyTo } from 'pg-copy-streams';
-import { copyTo } from '../../lib/copy-to';
+import { CopyAbandoned, copyTo } from '../../lib/copy-to';
+import { inTransaction, withClient } from '../../lib/db';
+import { eventually } from '../support/stack';
 
 /**
  * lib/copy-to.ts against real PostgreSQL, its bytes compared with pg-copy-streams' own: rows long and
  * short, multi-byte text cut at every socket chunk boundary the server happens to make, a notice
- * between the rows, an error in the middle of the copy — and the connection usable afterwards.
+ * between the rows, an error in the middle of the copy — and the connection usable afterwards; a reader
+ * that stops before the end does not leave its connection waiting for rows nobody reads.
  */
 const PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -52,4 +55,49 @@ describe('COPY TO STDOUT reader', () => {
     await expect(bytesOf(failing)).rejects.toThrow('division by zero');
     expect((await client.query('SELECT 7 AS n')).rows[0].n).toBe(7);
   });
+});
+
+describe('a reader that lets go of a COPY TO before its end', () => {
+  // ~30 MB of rows: far more than the socket's buffers hold, so the server is still sending when the reader stops
+  const big = `COPY (SELECT i, repeat('x', 500) FROM generate_series(1, 60000) i) TO STDOUT`;
+  const stopped = new Error('the reader stopped: its destination failed');
+
+  it('its own error reaches the caller at once, with nothing added; the ROLLBACK and end() after it do not wait for the rows', async () => {
+    const started = Date.now();
+    let chunks = 0;
+    const failure = await withClient(PG, (client) =>
+      inTransaction(client, async () => {
+        for await (const _chunk of client.query(copyTo(big)) as AsyncIterable<Buffer>) {
+          if (++chunks === 2) throw stopped;
+        }
+        return 'read to the end';
+      }),
+    ).then(
+      (v) => v,
+      (err: Error) => err,
+    );
+    expect(failure).toBe(stopped);
+    expect(stopped.message).toBe('the reader stopped: its destination failed');
+    expect(chunks).toBe(2);
+    // before: the ROLLBACK queued behind the copy waited for good (the server blocked on a socket nobody read)
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 30_000);
+
+  it('a break: the server ends the query (its backend goes away), and other connections carry on', async () => {
+    const client = new Client(PG);
+    const errors: Error[] = [];
+    client.on('error', (err) => errors.push(err));
+    await client.connect();
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    for await (const _chunk of client.query(copyTo(big)) as AsyncIterable<Buffer>) break;
+    // the next query of that client fails at once, instead of waiting behind the copy
+    await expect(client.query('SELECT 1')).rejects.toThrow(/not queryable|terminated|closed/i);
+    expect(errors[0]).toBeInstanceOf(CopyAbandoned);
+    await client.end();
+    await eventually(
+      () => withClient(PG, async (c) => (await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0].n === 0),
+      'the abandoned backend to end',
+      10_000,
+    );
+  }, 30_000);
 });
