@@ -8,5 +8,8 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   testTimeout: 120000,
+  // A test that times out can leave what it was waiting on behind (a connection, a worker thread): the run
+  // still ends once every test has reported, failed as it should, instead of waiting until CI's own limit.
+  forceExit: true,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
