@@ -102,7 +102,7 @@ async function startIn(dir: string, started: (() => Promise<void>)[], nginxBinar
           { name: 'legacy-app', title: '非国产化准入系统应用 legacy application', side: 'legacy', kind: 'app', stop: action(legacy.port, 'stop'), start: action(legacy.port, 'start') },
         ],
         // 关停 / 只可查询: the legacy application's database roles (none by default: the counters prove the shutdown).
-        legacyDatabase: { applicationRoles: legacyRoles, quietSeconds: 2, drainSeconds: 10 },
+        legacyDatabase: { applicationRoles: legacyRoles, quietSeconds: 1, drainSeconds: 10 },
         legacySmokeTests: [
           { name: '公示接口 publicity interface (direct)', url: `${legacyBase('gsxt')}/health`, expectText: '"side":"legacy"' },
           { name: '公示接口 publicity interface (through the proxy)', url: `http://127.0.0.1:${nginx.port}/interface/gsxt/health`, expectText: '"side":"legacy"' },

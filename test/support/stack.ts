@@ -55,8 +55,16 @@ export class TestStack {
         warmUp: memoryDb.warmUp.map((w: { keyPrefix: string }) => ({ ...w, keyPrefix: this.memoryDbPrefix + w.keyPrefix.slice(ownPrefix.length) })),
       }),
     );
+    // The services config as shipped, but the legacy tables' quiet proof takes the shortest interval allowed
+    // (1 s, not 5): every cutover a test runs waits it out; legacy-shutdown.test.ts tests the proof itself.
+    const servicesFile = path.join(this.backupDir, 'services.json');
+    const services = JSON.parse(fs.readFileSync(path.join(repoRoot, 'config', 'services.json'), 'utf8'));
+    fs.writeFileSync(servicesFile, JSON.stringify({ ...services, legacyDatabase: { ...services.legacyDatabase, quietSeconds: 1 } }));
     this.settings = loadSettings({
       MEMORY_DB_FILE: memoryDbFile,
+      SERVICES_FILE: servicesFile,
+      // the workflows bundled once for the test run (global-setup.ts): a worker start does not run webpack
+      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE ?? '',
       LEGACY_DATABASE_URL: `${PG}/${this.id}_legacy`,
       TARGET_DATABASE_URL: `${PG}/${this.id}_target`,
       RUNBOOK_DATABASE_URL: `${PG}/${this.id}_runbook`,
