@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { Client, Connection, defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, defaultPayloadConverter, makeGrpcRetryInterceptor, WorkflowNotFoundError } from '@temporalio/client';
 import { buildApp } from '../../api/app';
 import { resilientPool } from '../../lib/db';
 import { appRoleUrl } from '../../lib/runbook-db';
@@ -184,7 +184,12 @@ describe('hostile callers of the API 恶意调用', () => {
   });
 
   it('with Temporal down, reads and decisions answer 503 with Retry-After, not 500', async () => {
-    const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s' }), namespace: 'default' });
+    // One attempt per call: the SDK's default retries an UNAVAILABLE server until the request's 15 s deadline,
+    // three times over here; the answer tested is the same (UNAVAILABLE → 503), only sooner.
+    const dead = new Client({
+      connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s', interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 1 }))] }),
+      namespace: 'default',
+    });
     const pool = resilientPool({ connectionString: appRoleUrl(stack.settings.RUNBOOK_DATABASE_URL), max: 2 });
     const app = await buildApp({ temporal: dead, pool, taskQueue: stack.settings.TASK_QUEUE, uiBaseUrl: 'http://127.0.0.1:8233', signingKey: stack.settings.APPROVAL_SIGNING_KEY, reportsDir: stack.settings.REPORTS_DIR, logLevel: 'silent' });
     await app.listen({ host: '127.0.0.1', port: 0 });
