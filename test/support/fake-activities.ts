@@ -25,7 +25,8 @@ export function fakeActivityWorker(name: string, activities: Record<string, (...
     client: () => env!.client,
     async start() {
       env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-      worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../workflows'), activities });
+      const code = process.env.TEST_WORKFLOW_BUNDLE; // the run's bundle (global-setup.ts)
+      worker = await Worker.create({ connection: env.nativeConnection, taskQueue, ...(code ? { workflowBundle: { codePath: code } } : { workflowsPath: require.resolve('../../workflows') }), activities });
       running = worker.run();
     },
     async stop() {

@@ -12,7 +12,9 @@ import { Worker } from '@temporalio/worker';
 async function main() {
   const [file, workflowId] = process.argv.slice(2);
   const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(file, 'utf8')));
-  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history, workflowId);
+  // today's workflows as the test run bundled them (global-setup.ts), else bundled here
+  const code = process.env.TEST_WORKFLOW_BUNDLE;
+  await Worker.runReplayHistory(code ? { workflowBundle: { codePath: code } } : { workflowsPath: require.resolve('../../workflows') }, history, workflowId);
   console.log('replayed');
 }
 main().then(
