@@ -155,7 +155,7 @@ async function main() {
     console.log('|---|---:|---:|---:|');
     console.log(`| first full aggregation (province + national batches, verified) | ${fmt(registryRows)} | ${seconds(fullMs)} | ${fmt(reportRps)} |`);
     console.log(`| incremental after 1% of entities changed | ${fmt(incRows)} | ${seconds(incMs)} | ${fmt(incRows / (incMs / 1000))} |`);
-    for (const r of results) console.log(`  ${r.table.padEnd(26)} ${fmt(r.rows).padStart(10)} delivered ${fmt(r.rejected).padStart(7)} held`);
+    for (const r of results) console.log(`  ${r.table.padEnd(26)} ${fmt(r.rows).padStart(10)} delivered ${fmt(r.rejected).padStart(7)} held, verified via ${r.verification?.via ?? '—'}`);
     console.log(
       `CPU: machine ${cpu.busy}, of which this process (its lanes and their threads) ${cpu.self.toFixed(2)}, the reference receiver ${cpu.receiver.toFixed(2)} CPU-s (the rest: PostgreSQL)`,
     );
