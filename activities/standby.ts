@@ -174,12 +174,13 @@ export function standbyActivities(deps: ActivityDeps) {
       return health(input.copy);
     },
 
-    async standbyPlan(input: { tables?: string[] }): Promise<{ tables: string[]; segments: { table: string; segment: Chunk }[]; point: string; concurrency: number }> {
+    async standbyPlan(input: { tables?: string[] }): Promise<{ tables: string[]; segments: { table: string; segment: Chunk }[]; point: string; concurrency: number; heartbeatSeconds: number }> {
       const names = tables(input.tables);
       // The point first: the standby replays towards it while the segments are planned.
       const point = await withClient(settings.STANDBY_PRIMARY_URL, (c) => primaryPosition(c, dialect()));
       const segments = await planStandbySegments(settings.STANDBY_PRIMARY_URL, mapping, names, config().consistency.segmentRows);
-      return { tables: names, segments, point, concurrency: config().consistency.concurrency };
+      const { concurrency, heartbeatSeconds } = config().consistency;
+      return { tables: names, segments, point, concurrency, heartbeatSeconds };
     },
 
     /** Waits (heartbeating) until the copy replayed past the check's point; says how it ended. */

@@ -38,6 +38,8 @@ export const standbyConfigSchema = z.strictObject({
     catchUpTimeoutSeconds: z.number().int().min(1).max(3600),
     /** rounds of re-checking differing rows after lag cleared, before anything is called a mismatch */
     recheckRounds: z.number().int().min(1).max(20),
+    /** 心跳 how soon a segment or the catch-up wait of a worker that died is taken up by another (its heartbeat timeout) */
+    heartbeatSeconds: z.number().int().min(5).max(600).default(60),
   }),
 });
 export type StandbyConfig = z.infer<typeof standbyConfigSchema>;

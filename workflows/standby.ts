@@ -27,8 +27,9 @@ const MISMATCHES_KEPT = 20;
 export async function standby(input: StandbyInput): Promise<StandbyState> {
   const wfId = workflowInfo().workflowId;
   const now = () => new Date().toISOString();
-  const act = (summary: string, long = false) =>
-    proxyActivities<Activities>({ startToCloseTimeout: long ? '2 hours' : '15 minutes', heartbeatTimeout: long ? '1 minute' : undefined, retry: RETRY, summary });
+  /** a long one heartbeats: `heartbeatSeconds` (the check's, from the config) or a minute */
+  const act = (summary: string, long = false, heartbeatSeconds = 60) =>
+    proxyActivities<Activities>({ startToCloseTimeout: long ? '2 hours' : '15 minutes', heartbeatTimeout: long ? `${heartbeatSeconds} seconds` : undefined, retry: RETRY, summary });
   const state: StandbyState = {
     runId: input.runId,
     action: input.action,
@@ -102,11 +103,11 @@ export async function standby(input: StandbyInput): Promise<StandbyState> {
     publish();
     const plan = await act(`一致性计划 plan segments (${label})`).standbyPlan({ tables: input.tables });
     state.progress = { done: 0, total: plan.segments.length };
-    const catchUp = await act(`追平 wait until ${label} replayed past ${plan.point}`, true).standbyCatchUp({ copy, point: plan.point });
+    const catchUp = await act(`追平 wait until ${label} replayed past ${plan.point}`, true, plan.heartbeatSeconds).standbyCatchUp({ copy, point: plan.point });
     const started = Date.now();
     const results: StandbySegmentResult[] = [];
     await inLanes(plan.segments, plan.concurrency, async ({ table, segment }, n) => {
-      const r = await act(`一致性校验 ${table} · segment ${segment.id} (${n + 1}/${plan.segments.length})`, true).standbySegment({ copy, table, segment, point: plan.point });
+      const r = await act(`一致性校验 ${table} · segment ${segment.id} (${n + 1}/${plan.segments.length})`, true, plan.heartbeatSeconds).standbySegment({ copy, table, segment, point: plan.point });
       results.push(r.ok ? { ...r, differences: [] } : r);
       state.progress.done++;
       publish();

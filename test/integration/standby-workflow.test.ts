@@ -39,6 +39,8 @@ beforeAll(async () => {
   config.dr.slot = TEST_LAYOUT.drSlot;
   config.consistency.segmentRows = 200;
   config.consistency.catchUpTimeoutSeconds = 30;
+  // the killed worker's segments are taken up 5 s after its last heartbeat, not 60
+  config.consistency.heartbeatSeconds = 5;
   fs.writeFileSync(path.join(dir, 'standby.json'), JSON.stringify(config));
   // The shipped plan's standby items, alone: replication completes from a setup run, verification from a check run.
   const planItem = (id: string, dependsOn: string[], run: string) => ({ id, title: { zh: `备点库 ${id}`, en: id }, ownerRole: 'operator', dependsOn, dueOffsetDays: 45, deliverable: id, completion: { kind: 'automated', run } });

@@ -17,6 +17,8 @@ describe('config/standby.json 备点库配置', () => {
     const c = loadStandbyConfig(shipped);
     expect(c.standby.slot).toBe('jm_standby');
     expect(c.dr.slot).toBe('jm_dr');
+    // not in the file: a dead worker's segment is taken up after a minute without its heartbeat
+    expect(c.consistency.heartbeatSeconds).toBe(60);
   });
 
   it('refuses unknown keys and bad values, naming each by its JSON path', () => {
@@ -25,6 +27,7 @@ describe('config/standby.json 备点库配置', () => {
     c.dialect = 'oracle';
     c.consistency.segmentRows = 0;
     c.standby.slot = 'Bad Slot';
+    c.consistency.heartbeatSeconds = 2;
     let message = '';
     try {
       loadStandbyConfig(write(c));
@@ -35,6 +38,7 @@ describe('config/standby.json 备点库配置', () => {
     expect(message).toMatch(/dialect: /);
     expect(message).toMatch(/consistency\.segmentRows: /);
     expect(message).toMatch(/standby\.slot: /);
+    expect(message).toMatch(/consistency\.heartbeatSeconds: /);
   });
 });
 
