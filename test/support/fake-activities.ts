@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { workflowCode } from './workflow-code';
 
 /**
  * A workflow in isolation: today's workflow code on the running Temporal dev server (a TestWorkflowEnvironment
@@ -25,8 +26,7 @@ export function fakeActivityWorker(name: string, activities: Record<string, (...
     client: () => env!.client,
     async start() {
       env = await TestWorkflowEnvironment.createFromExistingServer({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-      const code = process.env.TEST_WORKFLOW_BUNDLE; // the run's bundle (global-setup.ts)
-      worker = await Worker.create({ connection: env.nativeConnection, taskQueue, ...(code ? { workflowBundle: { codePath: code } } : { workflowsPath: require.resolve('../../workflows') }), activities });
+      worker = await Worker.create({ connection: env.nativeConnection, taskQueue, ...workflowCode(), activities });
       running = worker.run();
     },
     async stop() {

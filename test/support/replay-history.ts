@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { workflowCode } from './workflow-code';
 
 /**
  * Replays a workflow history (the History message as the client's fetchHistory() returns it, JSON-encoded
@@ -12,9 +13,7 @@ import { Worker } from '@temporalio/worker';
 async function main() {
   const [file, workflowId] = process.argv.slice(2);
   const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(file, 'utf8')));
-  // today's workflows as the test run bundled them (global-setup.ts), else bundled here
-  const code = process.env.TEST_WORKFLOW_BUNDLE;
-  await Worker.runReplayHistory(code ? { workflowBundle: { codePath: code } } : { workflowsPath: require.resolve('../../workflows') }, history, workflowId);
+  await Worker.runReplayHistory(workflowCode(), history, workflowId);
   console.log('replayed');
 }
 main().then(
