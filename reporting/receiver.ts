@@ -73,6 +73,23 @@ function checkManifest(parsed: unknown): { reasons: string[]; manifest?: BatchMa
   return reasons.length ? { reasons } : { reasons, manifest: m as BatchManifest };
 }
 
+/** A key as a line spells it (a JSON string's content, binary), as text. */
+function keyText(raw: string): string {
+  return raw.indexOf('\\') === -1 ? textOf(raw) : (JSON.parse('"' + textOf(raw) + '"') as string);
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * A key as a line spells it, in a form compared and looked up as the key: its UTF-8 bytes (binary, in the
+ * order the writer sorts), or — a lone surrogate has no UTF-8 — its text behind a char no binary string holds.
+ */
+function comparable(raw: string): string {
+  if (raw.indexOf('\\') === -1) return raw;
+  const text = keyText(raw);
+  return LONE_SURROGATE.test(text) ? '\u0100' + text : binaryOf(text);
+}
+
 /** A JSON string's content: no raw control character, quote or lone backslash (RFC 8259). */
 const JSON_STRING = '(?:[^"\\\\\\x00-\\x1f]|\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4}))';
 /** The same, any number of them, "unrolled" (runs of plain characters between escapes): one class loop for the common case. */
@@ -91,10 +108,19 @@ export class LineChecker {
   readonly counts: Record<string, number> = { U: 0, C: 0, D: 0 };
   /** lines seen */
   lines = 0;
-  private readonly opList: string[] = [];
-  /** the key (text) of every line checked, in order */
-  readonly keys: string[] = [];
-  private readonly seen = new Set<string>();
+  /**
+   * Every line's op and key, kept compact (a million lines are a million strings a collector walks over
+   * and over otherwise): the ops one byte each, the keys as the line spells them (JSON-escaped, so no LF
+   * in one) joined with LF in runs of 4096 — read back as text only when asked for (`keys`).
+   */
+  private opBytes = new Uint8Array(4096);
+  private recorded = 0;
+  private readonly keyRuns: string[] = [];
+  private pendingKeys: string[] = [];
+  /** the last key (binary: UTF-8 byte order is code-point order, the writer's) while the keys come in ascending order */
+  private last: string | undefined;
+  /** every key so far, once one came out of order */
+  private seen: Set<string> | undefined;
   private readonly items: Set<string>;
   private readonly exact: RegExp;
   /** the same, sticky, for a line at a position of a run of lines */
@@ -154,32 +180,55 @@ export class LineChecker {
     }
   }
 
-  /** A line matched by a pattern: its key is the JSON string's content (escaped only if it has a backslash). */
+  /** A line matched by a pattern: its key as the line spells it (a JSON string's content, a binary string). */
   private take(n: number, op: string, raw: string): void {
-    const key = raw.indexOf('\\') === -1 ? textOf(raw) : (JSON.parse('"' + textOf(raw) + '"') as string);
-    this.record(n, op, key);
+    this.record(n, op, raw);
   }
 
   /**
    * A key twice: while the keys come in strictly ascending order (the writer sorts them) none can repeat and
    * only the last is compared; from the first one out of order, every key is looked up in a set of them.
+   * `raw`: the key as a JSON string's content, in binary.
    */
-  private record(n: number, op: string, key: string): void {
-    if (this.seen.size === 0 && (this.keys.length === 0 || key > this.keys[this.keys.length - 1])) {
-      // in order so far
-    } else {
-      if (this.seen.size === 0) for (const k of this.keys) this.seen.add(k);
-      if (this.seen.has(key)) this.reasons.push(`line ${n}: key ${key} twice in the batch`);
-      this.seen.add(key);
+  private record(n: number, op: string, raw: string): void {
+    const key = comparable(raw);
+    const seen = this.seen;
+    if (seen === undefined && (this.last === undefined || key > this.last)) this.last = key;
+    else {
+      const all = seen ?? (this.seen = new Set(this.rawKeys().map(comparable)));
+      if (all.has(key)) this.reasons.push(`line ${n}: key ${keyText(raw)} twice in the batch`);
+      all.add(key);
     }
     this.counts[op]++;
-    this.opList.push(op);
-    this.keys.push(key);
+    if (this.recorded === this.opBytes.length) this.grow();
+    this.opBytes[this.recorded++] = op.charCodeAt(0);
+    const pending = this.pendingKeys;
+    pending.push(raw);
+    if (pending.length === 4096) {
+      this.keyRuns.push(pending.join('\n'));
+      this.pendingKeys = [];
+    }
   }
 
-  /** the op of every line checked, in order */
+  private grow(): void {
+    const next = new Uint8Array(2 * this.opBytes.length);
+    next.set(this.opBytes);
+    this.opBytes = next;
+  }
+
+  /** every recorded key as its line spells it, in order */
+  private rawKeys(): string[] {
+    return [...this.keyRuns.flatMap((r) => r.split('\n')), ...this.pendingKeys];
+  }
+
+  /** the op of every line recorded, in order */
   get ops(): string {
-    return this.opList.join('');
+    return Buffer.from(this.opBytes.buffer, 0, this.recorded).toString('latin1');
+  }
+
+  /** the key (text) of every line recorded, in order */
+  get keys(): string[] {
+    return this.rawKeys().map(keyText);
   }
 
   private parsed(n: number, l: string): void {
@@ -193,7 +242,7 @@ export class LineChecker {
     }
     if (!r || !OPS.has(r.op)) return void reasons.push(`line ${n}: op must be U, C or D`);
     if (typeof r.key !== 'string' || !r.key) return void reasons.push(`line ${n}: key missing`);
-    this.record(n, r.op as string, r.key);
+    this.record(n, r.op as string, binaryOf(JSON.stringify(r.key).slice(1, -1)));
     if (r.op === 'D') {
       if (r.data !== null) reasons.push(`line ${n}: a deletion carries no data`);
     } else if (!r.data || typeof r.data !== 'object') reasons.push(`line ${n}: data missing`);
@@ -235,7 +284,12 @@ export function checkBatch(body: unknown, binary = false): { reasons: string[]; 
   const raw = content.split('\n');
   if (raw[raw.length - 1] === '') raw.pop();
   for (const l of raw) checker.add(binary ? l : binaryOf(l));
-  return { reasons: [...shaReason(actual, manifest), ...checker.end(manifest)], manifest, lines: checker.keys.map((key, i) => ({ op: checker.ops[i], key })) };
+  return { reasons: [...shaReason(actual, manifest), ...checker.end(manifest)], manifest, lines: linesOf(checker) };
+}
+
+function linesOf(checker: LineChecker): { op: string; key: string }[] {
+  const ops = checker.ops;
+  return checker.keys.map((key, i) => ({ op: ops[i], key }));
 }
 
 function shaReason(actual: string, manifest: BatchManifest): string[] {
@@ -280,9 +334,13 @@ export class BodyChecker {
       this.rest = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
       return;
     }
-    const run = this.rest.length ? Buffer.concat([this.rest, chunk.subarray(0, end)]) : chunk.subarray(0, end);
+    if (this.rest.length) {
+      // the line the last chunk began, on its own: the rest of this chunk is not copied to join it
+      const first = chunk.indexOf(10);
+      this.lines(Buffer.concat([this.rest, chunk.subarray(0, first)]));
+      if (first < end) this.lines(chunk.subarray(first + 1, end));
+    } else this.lines(chunk.subarray(0, end));
     this.rest = chunk.subarray(end + 1);
-    this.lines(run);
   }
 
   /** Whole lines (the last one's LF cut off). */
@@ -298,12 +356,13 @@ export class BodyChecker {
     }
   }
 
-  /** Every reason, and every line's op and key, once the body has ended. */
-  end(): { reasons: string[]; manifest?: BatchManifest; ops?: string; keys?: string[] } {
-    if (!this.checker || !this.manifest) return { reasons: this.manifestReasons };
+  /** Every reason once the body has ended, and every line's op and key (made when asked for). */
+  end(): { reasons: string[]; manifest?: BatchManifest; lines?: () => { op: string; key: string }[] } {
+    const checker = this.checker;
+    if (!checker || !this.manifest) return { reasons: this.manifestReasons };
     if (this.rest.length) this.lines(this.rest);
-    const reasons = [...shaReason(this.hash.digest('hex'), this.manifest), ...this.checker.end(this.manifest)];
-    return { reasons, manifest: this.manifest, ops: this.checker.ops, keys: this.checker.keys };
+    const reasons = [...shaReason(this.hash.digest('hex'), this.manifest), ...checker.end(this.manifest)];
+    return { reasons, manifest: this.manifest, lines: () => linesOf(checker) };
   }
 }
 
@@ -346,7 +405,7 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
     res.end(JSON.stringify(body));
   };
   /** A checked batch: acknowledged, or refused as a repeat or a gap; written and recorded when new. */
-  const take = (res: http.ServerResponse, m: BatchManifest, write: (file: string) => void, ops: string, keys: string[]) => {
+  const take = (res: http.ServerResponse, m: BatchManifest, write: (file: string) => void, lines: () => { op: string; key: string }[]) => {
     const seen = byId.get(m.batchId);
     if (seen) {
       if (seen.sha256 === m.sha256) return send(res, 200, { batchId: m.batchId, sequence: seen.sequence, duplicate: true });
@@ -365,7 +424,7 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
       rows: m.rows,
       sha256: m.sha256,
       get keys() {
-        return keys.map((key, i) => ({ op: ops[i], key }));
+        return lines();
       },
     };
     accepted.push(b);
@@ -394,9 +453,9 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
       });
       req.on('end', () => {
         if (injected(res)) return;
-        const { reasons, manifest: m, ops, keys } = body.end();
-        if (reasons.length || !m || ops === undefined || !keys) return send(res, 422, { error: 'malformed batch', reasons });
-        take(res, m, (file) => writeRuns(file, body.chunks), ops, keys);
+        const { reasons, manifest: m, lines } = body.end();
+        if (reasons.length || !m || !lines) return send(res, 422, { error: 'malformed batch', reasons });
+        take(res, m, (file) => writeRuns(file, body.chunks), lines);
       });
       return;
     }
@@ -426,7 +485,7 @@ export async function startReceiver(dir: string, port = 0): Promise<Receiver> {
       // (with no reasons the manifest and lines are always there)
       if (reasons.length || !m || !lines) return send(res, 422, { error: 'malformed batch', reasons });
       const content = (body as { content: string }).content;
-      take(res, m, (file) => fs.writeFileSync(file, content, binary ? 'latin1' : 'utf8'), lines.map((l) => l.op).join(''), lines.map((l) => l.key));
+      take(res, m, (file) => fs.writeFileSync(file, content, binary ? 'latin1' : 'utf8'), () => lines);
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
