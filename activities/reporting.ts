@@ -5,6 +5,7 @@ import { ConfigError } from '../lib/config-file';
 import { withClient } from '../lib/db';
 import { ensureReportSchema, prepareBatch, ReportContext, runTableCycle } from '../reporting/batch';
 import { installCapture } from '../reporting/capture';
+import { largestFirst } from '../reporting/order';
 import { reportStatus, statusHtml, statusMarkdown } from '../reporting/monitor';
 import { loadReportSpec, ReportSpec } from '../reporting/spec';
 import type { ActivityDeps } from './deps';
@@ -43,15 +44,18 @@ export function reportingActivities(deps: ActivityDeps) {
       const unknown = (input.tables ?? []).filter((t) => !names.includes(t));
       if (unknown.length) throw ApplicationFailure.nonRetryable(`not reported tables of ${ctx.spec.file}: ${unknown.join(', ')}`, 'ConfigError');
       try {
-        await withClient(ctx.registryUrl, (c) => installCapture(c, ctx.spec));
+        const order = await withClient(ctx.registryUrl, async (c) => {
+          await installCapture(c, ctx.spec);
+          return largestFirst(c, ctx.spec, input.tables?.length ? input.tables : names);
+        });
         await ensureReportSchema(ctx);
+        return { tables: order };
       } catch (err) {
         // A database that does not exist (3D000) or a source table the spec names that is not there (42P01) is configuration.
         const code = (err as { code?: string }).code;
         if (code === '3D000' || code === '42P01') throw ApplicationFailure.nonRetryable(`reporting preflight: ${(err as Error).message}`, 'ConfigError');
         throw err;
       }
-      return { tables: input.tables?.length ? input.tables : names };
     },
     /** one table: prepare (or resume) → deliver → verify → advance; a backfill prepares its own batch first */
     async reportingTableCycle(input: { table: string; backfill?: { item: string; from: string; to: string } }) {

@@ -10,6 +10,7 @@ import { PostgresSource } from '../migration/pg-source';
 import { ensureTargetSchema } from '../migration/target-schema';
 import { ensureReportSchema, ReportContext, runTableCycle } from '../reporting/batch';
 import { installCapture } from '../reporting/capture';
+import { largestFirst } from '../reporting/order';
 import { loadReportSpec } from '../reporting/spec';
 import { describeBusy, processCpuMs, sampleMachine } from './cpu-budget';
 
@@ -111,13 +112,13 @@ async function main() {
       return n;
     });
 
-    // (1) first full aggregation, two tables at a time.
+    // (1) first full aggregation, two tables at a time, in the order the reporting workflow's lanes take them.
+    const queue = await withClient(db.registry, (c) => largestFirst(c, spec, spec.tables.map((t) => t.name)));
     const machineBefore = sampleMachine();
     const selfBefore = process.cpuUsage();
     const receiverBefore = processCpuMs(receiver.pid);
     const t0 = Date.now();
     const results: Awaited<ReturnType<typeof runTableCycle>>[] = [];
-    const queue = spec.tables.map((t) => t.name);
     await Promise.all(
       [0, 1].map(async () => {
         for (let t = queue.shift(); t; t = queue.shift()) results.push(await runTableCycle(ctx, t));
