@@ -47,6 +47,12 @@ const latin1Slice: (buf: Buffer, a: number, b: number) => string =
     : (buf, a, b) => buf.toString('latin1', a, b);
 
 /**
+ * Below this many bytes a loop copies: a typed array's set() needs a view of the source made first, which
+ * costs more than the loop for the short values rows are made of.
+ */
+const COPY_LOOP = 256;
+
+/**
  * Output bytes written into large slabs, handed out as views of them run by run (a run's view is never
  * written again): one allocation per few megabytes, not per chunk.
  */
@@ -69,7 +75,7 @@ class ByteWriter {
   }
   /** bytes [a, b) of src; room ensured by the caller */
   copy(src: Uint8Array, a: number, b: number): void {
-    if (b - a < 32) {
+    if (b - a < COPY_LOOP) {
       const out = this.buf;
       let p = this.pos;
       for (let i = a; i < b; i++) out[p++] = src[i];
@@ -394,7 +400,9 @@ export class FirstLoadEncoder {
       }
     }
     if (b - a > last.length) this.lastKey = new Uint8Array(2 * (b - a));
-    this.lastKey.set(buf.subarray(a, b));
+    // a loop, not set(subarray): no view made per row
+    const into = this.lastKey;
+    for (let i = a; i < b; i++) into[i - a] = buf[i];
     this.lastKeyLength = b - a;
   }
 
