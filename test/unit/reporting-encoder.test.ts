@@ -27,7 +27,7 @@ const spec = (): ReportSpec =>
     },
   ]);
 
-const awkward = ['\u00a0', '\u3000', '\u2028', '\ufeff', '蠠', '堅', 'ß', 'ﬀ', 'é', 'x', 'X', '江', '门', ' ', '\t', '\n', '\r', '\\', '"', '\u0001', '\u007f', '😀', 'a', '1', 'N'];
+const awkward = ['\u00a0', '\u3000', '\u2028', '\ufeff', '\u001f', '蠠', '堅', 'ß', 'ﬀ', 'é', 'x', 'X', '江', '门', ' ', '\t', '\n', '\r', '\\', '"', '\u0001', '\u007f', '😀', 'a', '1', 'N'];
 const value = fc.option(
   fc.oneof(
     { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...awkward), maxLength: 9 }) },
