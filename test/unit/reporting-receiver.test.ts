@@ -7,7 +7,8 @@ import { binaryOf } from '../../migration/copy-text';
 import { manifestHeader, nationalLineWriter } from '../../reporting/batch-format';
 import type { Manifest } from '../../reporting/batch-types';
 import { deliveryRequest } from '../../reporting/delivery';
-import { BodyChecker, checkBatch, LineChecker, MANIFEST_HEADER, startReceiver } from '../../reporting/receiver';
+import { MANIFEST_HEADER, startReceiver } from '../../reporting/receiver';
+import { BodyChecker, checkBatch, LineChecker } from '../../reporting/receiver-check';
 
 /**
  * 上报线格式 The wire format: the batch file as the body, its manifest in a header. The reference receiver

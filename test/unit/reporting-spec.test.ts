@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { checkBatch, parseBody } from '../../reporting/receiver';
+import { checkBatch, parseBody } from '../../reporting/receiver-check';
 import { generatedSpec, GENERATED_ITEMS, GENERATED_TABLES } from '../../reporting/generated-spec';
 import { loadReportSpec, parseReportSpec } from '../../reporting/spec';
 
