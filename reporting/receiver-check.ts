@@ -114,9 +114,9 @@ export class LineChecker {
     if (!utf8) return void this.reasons.push(`line ${n}: not UTF-8`);
     if (this.patterns) {
       const m = this.exact.exec(line);
-      if (m) return this.take(n, m[1], m[2]);
+      if (m) return this.record(n, m[1], m[2]);
       const d = line.charCodeAt(7) === 0x44 ? this.deletion.exec(line) : null;
-      if (d) return this.take(n, 'D', d[1]);
+      if (d) return this.record(n, 'D', d[1]);
     }
     this.parsed(n, textOf(line));
   }
@@ -134,7 +134,7 @@ export class LineChecker {
         m = re.exec(run);
       }
       if (m) {
-        this.take(++this.lines, m[1], m[2]);
+        this.record(++this.lines, m[1], m[2]);
         at = re.lastIndex;
         if (at >= run.length) return;
         at++;
@@ -145,11 +145,6 @@ export class LineChecker {
       if (lf === -1) return;
       at = lf + 1;
     }
-  }
-
-  /** A line matched by a pattern: its key as the line spells it (a JSON string's content, a binary string). */
-  private take(n: number, op: string, raw: string): void {
-    this.record(n, op, raw);
   }
 
   /**
