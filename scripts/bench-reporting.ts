@@ -15,7 +15,7 @@ import { loadReportSpec } from '../reporting/spec';
 import { describeBusy, processCpuMs, sampleMachine } from './cpu-budget';
 
 /**
- * npm run bench:reporting -- [--rows N] [--migrate-rps N | --no-migrate] [--fresh] [--prefix NAME] [--keep]
+ * npm run bench:reporting -- [--rows N] [--migrate-rps N | --no-migrate] [--fresh] [--prefix NAME] [--keep] [--no-vacuum]
  *
  * On the dataset bench:migrate uses (same generator and seed, in databases of its own: jm_bench_reporting_*), the
  * registry is the migration's target (built here with the engine's chunk copy, timed, unless it holds
